@@ -1,0 +1,38 @@
+/* GGUF v3 writer used by synth (and later convert). Tensor data is
+ * streamed: metadata and tensor infos first, then each tensor's bytes in the
+ * order they were declared, aligned to general.alignment. */
+#ifndef MKV_GGUF_WRITE_H
+#define MKV_GGUF_WRITE_H
+
+#include <stdint.h>
+
+#include "gguf.h"
+
+typedef struct mkv_gguf_writer mkv_gguf_writer;
+
+mkv_status mkv_gguf_writer_create(mkv_gguf_writer **out, mkv_error *err);
+void mkv_gguf_writer_free(mkv_gguf_writer *w);
+
+/* Metadata (keys are copied). */
+mkv_status mkv_gguf_set_u32(mkv_gguf_writer *w, const char *key, uint32_t v);
+mkv_status mkv_gguf_set_f32(mkv_gguf_writer *w, const char *key, float v);
+mkv_status mkv_gguf_set_str(mkv_gguf_writer *w, const char *key, const char *v);
+mkv_status mkv_gguf_set_u8_array(mkv_gguf_writer *w, const char *key, const uint8_t *v, uint64_t n);
+
+/* Declares a tensor (ne[0] fastest; n_dims 1..4) of a ggml type. Data is
+ * supplied later by mkv_gguf_writer_write in declaration order. */
+mkv_status mkv_gguf_add_tensor(mkv_gguf_writer *w, const char *name, uint32_t n_dims,
+                               const uint64_t ne[4], uint32_t type);
+
+/* Writes the file. For each declared tensor, calls fill(user, index, name,
+ * dst, nbytes) to produce its bytes (dst holds nbytes). */
+typedef mkv_status (*mkv_gguf_fill_fn)(void *user, uint32_t index, const char *name, void *dst,
+                                       uint64_t nbytes, mkv_error *err);
+mkv_status mkv_gguf_writer_write(mkv_gguf_writer *w, const char *path, mkv_gguf_fill_fn fill,
+                                 void *user, mkv_error *err);
+
+/* Quantizes n floats (multiple of 32) to ggml Q8_0 / Q4_0 blocks. */
+void mkv_quantize_q8_0(const float *x, uint64_t n, void *dst);
+void mkv_quantize_q4_0(const float *x, uint64_t n, void *dst);
+
+#endif

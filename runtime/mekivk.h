@@ -1,0 +1,152 @@
+/* mekivk — Vulkan decoding of MeKi-augmented LLMs. Public API.
+ *
+ * Every fallible function returns an mkv_status and, when `err` is not NULL,
+ * fills it with a message naming the file, field and value at fault. No
+ * function aborts or exits on bad input. Objects are opaque; each *_create /
+ * *_load has a matching *_destroy that accepts NULL.
+ *
+ * Typical use (see hosttools/cmd_generate.c):
+ *   mkv_device_create  -> mkv_model_load -> mkv_session_create
+ *   -> mkv_session_step (once per token) -> destroy in reverse order.
+ */
+#ifndef MEKIVK_H
+#define MEKIVK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes and errors ------------------------------------------ */
+
+typedef enum mkv_status {
+    MKV_OK = 0,
+    MKV_ERR_INVALID_ARG,   /* caller passed a bad argument (NULL, 0, range) */
+    MKV_ERR_NO_MEMORY,     /* host or device allocation failed */
+    MKV_ERR_IO,            /* open/read/write/stat failed */
+    MKV_ERR_TRUNCATED,     /* a file ends before a structure it declares */
+    MKV_ERR_BAD_MAGIC,     /* not the expected file type */
+    MKV_ERR_BAD_VERSION,   /* known file type, unsupported version */
+    MKV_ERR_FORMAT,        /* malformed field (size, offset, count, shape) */
+    MKV_ERR_UNSUPPORTED,   /* well-formed but not supported (type, arch) */
+    MKV_ERR_MISSING,       /* a required tensor or key is absent */
+    MKV_ERR_MISMATCH,      /* two files (model, bank) disagree */
+    MKV_ERR_CRC,           /* checksum mismatch */
+    MKV_ERR_TOKEN_RANGE,   /* token id >= n_vocab */
+    MKV_ERR_CONTEXT_FULL,  /* position would exceed the session's n_ctx */
+    MKV_ERR_VULKAN,        /* a Vulkan call failed */
+    MKV_ERR_NO_DEVICE,     /* no (matching) Vulkan device */
+    MKV_ERR_DEVICE_LIMIT,  /* device lacks a feature or limit we need */
+    MKV_ERR_STATUS_COUNT
+} mkv_status;
+
+#define MKV_ERROR_MSG_MAX 512
+
+typedef struct mkv_error {
+    mkv_status status;
+    char msg[MKV_ERROR_MSG_MAX]; /* "file: field = value: what is wrong" */
+} mkv_error;
+
+/* Short constant name of a status ("MKV_ERR_CRC"); never NULL. */
+const char *mkv_status_name(mkv_status s);
+/* One-line human description of a status; never NULL. */
+const char *mkv_status_desc(mkv_status s);
+
+/* ---- devices ----------------------------------------------------------- */
+
+typedef struct mkv_device mkv_device;
+
+typedef struct mkv_device_opts {
+    int index;            /* physical device index, or -1: choose (env MKV_DEVICE) */
+    const char *name;     /* substring of the device name, or NULL (env MKV_DEVICE) */
+    bool validation;      /* enable VK_LAYER_KHRONOS_validation (env MKV_VALIDATION=1) */
+    bool quiet;           /* do not print validation messages to stderr */
+} mkv_device_opts;
+
+/* Fills opts with defaults: index -1, no name, validation off. */
+void mkv_device_opts_default(mkv_device_opts *opts);
+
+/* Writes a human-readable list of every Vulkan device and the features the
+ * engine uses (fp16, 8/16-bit storage, subgroup size, timestamps, memory
+ * types) to `out` (a FILE*). */
+mkv_status mkv_devices_print(void *out_file, mkv_error *err);
+
+/* Creates the instance and logical device. Choice: opts->index if >= 0,
+ * else the first device whose name contains opts->name, else the first
+ * discrete/integrated GPU, else the first CPU device (lavapipe). The
+ * environment variable MKV_DEVICE (an index or a name substring) is used
+ * when opts gives neither. */
+mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_error *err);
+void mkv_device_destroy(mkv_device *dev);
+
+/* Name and driver strings of the chosen device (valid while dev lives). */
+const char *mkv_device_name(const mkv_device *dev);
+const char *mkv_device_driver(const mkv_device *dev);
+
+/* Number of validation-layer messages (warnings and errors) seen so far. */
+uint32_t mkv_device_validation_count(const mkv_device *dev);
+
+/* ---- models ------------------------------------------------------------ */
+
+typedef struct mkv_model mkv_model;
+
+typedef struct mkv_model_info {
+    char arch[32];
+    uint32_t n_layer, d_model, n_head, n_kv_head, head_dim, d_ffn, n_vocab;
+    uint32_t d_mem;        /* 0 for a dense model */
+    float rope_theta, norm_eps;
+    bool has_qk_norm, tied_output;
+    bool has_bank;         /* a bank is attached: MeKi can run */
+    uint64_t weight_bytes_dense; /* RAM weight bytes one dense decode step reads */
+    uint64_t weight_bytes_meki;  /* same with the MeKi branch on */
+} mkv_model_info;
+
+typedef struct mkv_model_opts {
+    const char *bank_path;  /* .mkb bank; NULL for a dense model */
+    bool ignore_fingerprint;/* accept a bank whose fingerprint differs */
+} mkv_model_opts;
+
+/* Loads the GGUF model at gguf_path onto the device, and opens the bank
+ * (header checked against the model) if opts->bank_path is given. A MeKi
+ * model without a bank fails with MKV_ERR_MISSING. opts may be NULL. */
+mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_model_opts *opts,
+                          mkv_model **out, mkv_error *err);
+void mkv_model_destroy(mkv_model *model);
+void mkv_model_get_info(const mkv_model *model, mkv_model_info *info);
+
+/* ---- sessions ---------------------------------------------------------- */
+
+typedef struct mkv_session mkv_session;
+
+typedef struct mkv_session_opts {
+    uint32_t n_ctx;   /* context length (positions), 1..MKV_MAX_CTX */
+    bool meki_off;    /* run the model with its MeKi branch off (y = 0) */
+} mkv_session_opts;
+
+#define MKV_MAX_CTX 65536u
+
+/* Allocates the KV cache and activations and records the decode step once;
+ * every mkv_session_step replays it. */
+mkv_status mkv_session_create(mkv_model *model, const mkv_session_opts *opts,
+                              mkv_session **out, mkv_error *err);
+void mkv_session_destroy(mkv_session *s);
+
+/* Processes `token` at the next position: reads its bank slab, runs every
+ * layer, and returns the logits (n_vocab floats, if logits != NULL) and the
+ * GPU's argmax (if argmax != NULL). Fails with MKV_ERR_TOKEN_RANGE or
+ * MKV_ERR_CONTEXT_FULL without changing the session. */
+mkv_status mkv_session_step(mkv_session *s, uint32_t token, float *logits, uint32_t *argmax,
+                            mkv_error *err);
+
+/* Number of positions processed so far. */
+uint32_t mkv_session_pos(const mkv_session *s);
+/* Forgets the context (position 0 again); the recording is kept. */
+void mkv_session_reset(mkv_session *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MEKIVK_H */

@@ -1,0 +1,53 @@
+/* CPU reference of every kernel and of the whole model, in plain C with
+ * float32 storage and float64 accumulation. It mirrors the engine's storage
+ * precision where that is part of the model's numerics: matrix weights are
+ * used exactly as stored (f16 -> float), and K/V are rounded to f16 when
+ * appended to the cache (the engine's KV cache is f16). Nothing else is
+ * rounded, so the reference is the "ideal" result the GPU must approach. */
+#ifndef MKV_REF_H
+#define MKV_REF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bank.h"
+#include "model_desc.h"
+
+/* ---- kernels ---- */
+
+/* y = x / sqrt(mean(x^2) + eps) * w   (w may be NULL: weight 1) */
+void ref_rmsnorm(const float *x, const float *w, uint32_t n, float eps, float *y);
+/* y[r] = sum_c W[r*n_cols + c] * x[c], W given as f16 bits. */
+void ref_matvec_f16(const uint16_t *w, const float *x, uint32_t n_rows, uint32_t n_cols, float *y);
+/* NeoX RoPE in place on one head: pairs (i, i + head_dim/2) rotated by
+ * pos * theta^(-2i/head_dim). */
+void ref_rope_neox(float *v, uint32_t head_dim, uint32_t pos, float theta);
+/* Decode attention for one position: q [n_head*head_dim], caches K/V laid
+ * out [t][n_kv_head*head_dim] for t < n_kv (already f16-rounded floats).
+ * out [n_head*head_dim]. Scale 1/sqrt(head_dim), stable softmax, GQA:
+ * head h reads kv head h / (n_head/n_kv_head). */
+void ref_attention(const float *q, const float *k_cache, const float *v_cache, uint32_t n_kv,
+                   uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim, float *out);
+/* t[i] = silu(g[i]) * u[i] */
+void ref_swiglu(const float *g, const float *u, uint32_t n, float *t);
+/* MeKi branch: g = sigmoid(Wmg u); v = row + g; z = Wmo v; y = rmsnorm(z)*norm_w.
+ * Wmg [d_mem x d_model], Wmo [d_model x d_mem] as f16 bits; y [d_model]. */
+void ref_meki(const float *u, const float *row, const uint16_t *w_mg, const uint16_t *w_mo,
+              const float *norm_w, uint32_t d_model, uint32_t d_mem, float eps, float *y);
+/* Index of the largest value (lowest index on ties). */
+uint32_t ref_argmax(const float *x, uint32_t n);
+
+/* ---- whole model ---- */
+
+typedef struct ref_model ref_model;
+
+/* Builds a reference over a loaded description. bank may be NULL (dense
+ * model, or meki_off); max_ctx positions of KV cache. */
+mkv_status ref_model_create(const mkv_model_desc *desc, mkv_bank *bank, bool meki_off,
+                            uint32_t max_ctx, ref_model **out, mkv_error *err);
+void ref_model_free(ref_model *m);
+/* Processes token at the next position; logits has n_vocab floats. */
+mkv_status ref_model_step(ref_model *m, uint32_t token, float *logits, mkv_error *err);
+uint32_t ref_model_pos(const ref_model *m);
+
+#endif
