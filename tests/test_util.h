@@ -1,0 +1,29 @@
+/* Shared helpers of the Check tests. */
+#ifndef MKV_TEST_UTIL_H
+#define MKV_TEST_UTIL_H
+
+#include <stdint.h>
+
+#include "mekivk.h"
+
+/* Directory for test files: $MKV_TEST_TMP or /tmp/mkv_test, created. */
+const char *tu_tmpdir(void);
+/* Joins tu_tmpdir()/name into a static ring of buffers (8 live at a time). */
+const char *tu_path(const char *name);
+
+/* Creates a device with the validation layer on when MKV_VALIDATION=1
+ * (ctest sets it) and messages not printed twice; fails the test (Check
+ * ck_abort_msg) if no device can be made. */
+mkv_device *tu_device(void);
+/* Fails the test if the validation layer reported anything on dev. */
+void tu_assert_no_validation(const mkv_device *dev);
+
+/* Deterministic xorshift64* random numbers. */
+uint64_t tu_rand_u64(uint64_t *state);
+/* Uniform in [-1, 1). */
+float tu_rand_f(uint64_t *state);
+
+/* max_i |a_i - r_i| / max(max_i |r_i|, 1e-30): error relative to the scale of ref. */
+double tu_max_rel_err(const float *a, const float *ref, uint64_t n);
+
+#endif
