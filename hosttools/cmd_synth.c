@@ -1,0 +1,78 @@
+/* mekivk synth */
+#include <stdio.h>
+#include <string.h>
+
+#include "bank.h"
+#include "cli.h"
+#include "gguf.h"
+#include "synth.h"
+
+static void help(void)
+{
+    printf("usage: mekivk synth --config tiny|small|0.6b|1.7b|4b --out DIR [--dense]\n"
+           "                    [--wtype f16|f32|q8_0|q4_0] [--bank-type f16|q8] [--seed N] [--untied]\n\n"
+           "Writes DIR/model.gguf and (unless --dense) DIR/bank.mkb with random weights of the\n"
+           "named shape (DESIGN §2), scaled so activations stay finite. Deterministic by seed.\n"
+           "  --dense      no MeKi tensors and no bank\n"
+           "  --wtype      matrix storage type (default f16; q8_0/q4_0 are written but the\n"
+           "               engine does not load them yet)\n"
+           "  --bank-type  bank row type (default f16)\n"
+           "  --seed N     random seed (default 1)\n"
+           "  --untied     write a separate output.weight (default: tied to token_embd)\n");
+}
+
+int mkv_cmd_synth(int argc, char **argv)
+{
+    const char *config = NULL, *out = NULL;
+    bool dense = false, untied = false;
+    uint32_t wtype = MKV_GGML_F16, bank_type = MKV_BANK_F16;
+    uint64_t seed = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
+        else if (!strcmp(a, "--dense")) dense = true;
+        else if (!strcmp(a, "--untied")) untied = true;
+        else if (!strcmp(a, "--config")) { if (!(config = cli_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--out")) { if (!(out = cli_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--seed")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u64(a, v, &seed)) return 2; }
+        else if (!strcmp(a, "--wtype")) {
+            if (!(v = cli_value(argc, argv, &i))) return 2;
+            if (!strcmp(v, "f16")) wtype = MKV_GGML_F16;
+            else if (!strcmp(v, "f32")) wtype = MKV_GGML_F32;
+            else if (!strcmp(v, "q8_0")) wtype = MKV_GGML_Q8_0;
+            else if (!strcmp(v, "q4_0")) wtype = MKV_GGML_Q4_0;
+            else { fprintf(stderr, "mekivk synth: --wtype = '%s': expected f16, f32, q8_0 or q4_0\n", v); return 2; }
+        } else if (!strcmp(a, "--bank-type")) {
+            if (!(v = cli_value(argc, argv, &i))) return 2;
+            if (!strcmp(v, "f16")) bank_type = MKV_BANK_F16;
+            else if (!strcmp(v, "q8")) bank_type = MKV_BANK_Q8;
+            else { fprintf(stderr, "mekivk synth: --bank-type = '%s': expected f16 or q8\n", v); return 2; }
+        } else {
+            fprintf(stderr, "mekivk synth: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+    }
+    if (!config || !out) {
+        fprintf(stderr, "mekivk synth: --config and --out are required (see --help)\n");
+        return 2;
+    }
+    const mkv_synth_shape *shape = mkv_synth_find_shape(config);
+    if (!shape) {
+        fprintf(stderr, "mekivk synth: --config = '%s': expected tiny, small, 0.6b, 1.7b or 4b\n", config);
+        return 2;
+    }
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, shape, out);
+    o.dense = dense;
+    o.wtype = wtype;
+    o.bank_dtype = bank_type;
+    o.tied_output = !untied;
+    o.seed = seed;
+    o.progress = true;
+    mkv_error err = {0};
+    double t0 = cli_now_s();
+    if (mkv_synth_write(&o, &err)) return cli_fail("synth", &err);
+    fprintf(stderr, "mekivk synth: wrote %s/model.gguf%s (%s, seed %llu) in %.1f s\n", out,
+            dense ? "" : " and bank.mkb", shape->name, (unsigned long long)seed, cli_now_s() - t0);
+    return 0;
+}

@@ -1,0 +1,124 @@
+/* mekivk: the command-line program. Each subcommand lives in cmd_<name>.c
+ * (bench in bench/bench.c) and prints its own --help. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *what;
+} commands[] = {
+    {"devices", mkv_cmd_devices, "list Vulkan devices and the features the engine uses"},
+    {"synth", mkv_cmd_synth, "write a synthetic model (model.gguf, bank.mkb) of a named shape"},
+    {"generate", mkv_cmd_generate, "teacher-force a prompt of token ids, then decode greedily"},
+    {"bench", mkv_cmd_bench, "measure decode speed of MeKi vs dense, bank stats, kernel times"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mekivk <command> [options]   (mekivk <command> --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].what);
+    fprintf(f, "\nenvironment: MKV_DEVICE=<index|name> picks the Vulkan device; MKV_VALIDATION=1 enables\n"
+               "the Khronos validation layer.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "mekivk: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
+
+const char *cli_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "mekivk: %s needs a value\n", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+bool cli_u64(const char *flag, const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-') goto bad;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end) goto bad;
+    *out = v;
+    return true;
+bad:
+    fprintf(stderr, "mekivk: %s = '%s': not a non-negative integer\n", flag, s ? s : "");
+    return false;
+}
+
+bool cli_u32(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    uint64_t v;
+    if (!cli_u64(flag, s, &v)) return false;
+    if (v < lo || v > hi) {
+        fprintf(stderr, "mekivk: %s = %llu: must be in %u..%u\n", flag, (unsigned long long)v, lo, hi);
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool cli_tokens(const char *flag, const char *s, uint32_t **out, uint32_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = 1;
+    for (const char *p = s; *p; p++) cap += *p == ',';
+    uint32_t *t = malloc(cap * sizeof *t);
+    if (!t) return false;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        if (*p < '0' || *p > '9') goto bad;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (v > UINT32_MAX || (*end && *end != ',')) goto bad;
+        t[(*n)++] = (uint32_t)v;
+        p = *end ? end + 1 : end;
+    }
+    if (*n == 0) goto bad;
+    *out = t;
+    return true;
+bad:
+    fprintf(stderr, "mekivk: %s = '%s': expected comma-separated token ids like 1,2,3\n", flag, s);
+    free(t);
+    *n = 0;
+    return false;
+}
+
+int cli_fail(const char *cmd, const mkv_error *err)
+{
+    fprintf(stderr, "mekivk %s: %s (%s)\n", cmd, err->msg[0] ? err->msg : mkv_status_desc(err->status),
+            mkv_status_name(err->status));
+    return 1;
+}
+
+void cli_device_arg(const char *s, mkv_device_opts *opts)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s && !*end) opts->index = (int)v;
+    else opts->name = s;
+}
+
+double cli_now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}

@@ -124,6 +124,7 @@ typedef struct mkv_session mkv_session;
 typedef struct mkv_session_opts {
     uint32_t n_ctx;   /* context length (positions), 1..MKV_MAX_CTX */
     bool meki_off;    /* run the model with its MeKi branch off (y = 0) */
+    bool profile;     /* time every dispatch (GPU timestamps), see mkv_session_profile */
 } mkv_session_opts;
 
 #define MKV_MAX_CTX 65536u
@@ -140,6 +141,32 @@ void mkv_session_destroy(mkv_session *s);
  * MKV_ERR_CONTEXT_FULL without changing the session. */
 mkv_status mkv_session_step(mkv_session *s, uint32_t token, float *logits, uint32_t *argmax,
                             mkv_error *err);
+
+/* Bank and stall counters since the session was created. */
+typedef struct mkv_session_stats {
+    uint64_t steps;
+    uint64_t bank_reads, bank_bytes_read;
+    uint64_t cache_hits, cache_misses;
+    double bank_stall_ms;      /* total time the GPU waited on bank reads */
+    double last_stall_us;      /* that time for the last step */
+} mkv_session_stats;
+void mkv_session_get_stats(const mkv_session *s, mkv_session_stats *stats);
+
+/* Per-kernel GPU time of the last step (profile sessions only): fills up to
+ * cap entries, one per kernel name, and returns how many. ms sums every
+ * dispatch of the kernel; bytes is what they read from memory. */
+typedef struct mkv_kernel_time {
+    const char *name;
+    double ms;
+    uint64_t bytes;
+} mkv_kernel_time;
+uint32_t mkv_session_profile(const mkv_session *s, mkv_kernel_time *out, uint32_t cap);
+
+/* Benchmarking aid: moves the position to `pos` (< n_ctx) without
+ * computing the positions before it; their K/V stay whatever the cache
+ * holds (zeros in a fresh session). Decode speed at a long context can be
+ * measured without a long prefill. */
+mkv_status mkv_session_seek(mkv_session *s, uint32_t pos, mkv_error *err);
 
 /* Number of positions processed so far. */
 uint32_t mkv_session_pos(const mkv_session *s);

@@ -1,0 +1,205 @@
+/* Buffers and uploads. One VkDeviceMemory per buffer: a model has a few
+ * hundred tensors, far under maxMemoryAllocationCount (>= 4096). */
+#include "memory.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void record_fill_zero(VkCommandBuffer cb, void *user)
+{
+    mkv_buffer *b = user;
+    vkCmdFillBuffer(cb, b->buf, 0, VK_WHOLE_SIZE, 0);
+}
+
+static int find_type(const mkv_device *d, uint32_t bits, VkMemoryPropertyFlags want)
+{
+    for (uint32_t i = 0; i < d->mem_props.memoryTypeCount; i++)
+        if ((bits & (1u << i)) && (d->mem_props.memoryTypes[i].propertyFlags & want) == want) return (int)i;
+    return -1;
+}
+
+mkv_status mkv_buffer_create(mkv_device *d, VkDeviceSize size, mkv_mem_kind kind, mkv_buffer *b, mkv_error *err)
+{
+    memset(b, 0, sizeof *b);
+    if (size == 0) return mkv_fail(err, MKV_ERR_INVALID_ARG, "buffer size = 0");
+    size = (size + 15) & ~(VkDeviceSize)15;
+    VkBufferCreateInfo bi = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+        .size = size,
+        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                 VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+        .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+    };
+    MKV_VK(vkCreateBuffer(d->dev, &bi, NULL, &b->buf), err);
+    b->size = size;
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(d->dev, b->buf, &req);
+
+    /* Prefer memory the host can map (UMA: also device-local), so uploads
+     * and per-token writes need no staging copy. */
+    const VkMemoryPropertyFlags HV = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    const VkMemoryPropertyFlags DL = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+    int type = -1;
+    if (kind == MKV_MEM_DEVICE) {
+        type = find_type(d, req.memoryTypeBits, DL | HV);
+        if (type < 0) type = find_type(d, req.memoryTypeBits, DL);
+    } else {
+        type = find_type(d, req.memoryTypeBits, HV | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
+        if (type < 0) type = find_type(d, req.memoryTypeBits, HV);
+    }
+    if (type < 0) type = find_type(d, req.memoryTypeBits, 0);
+    VkMemoryAllocateInfo ai = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+        .allocationSize = req.size,
+        .memoryTypeIndex = (uint32_t)type,
+    };
+    VkResult r = vkAllocateMemory(d->dev, &ai, NULL, &b->mem);
+    if (r != VK_SUCCESS) {
+        mkv_buffer_destroy(d, b);
+        return mkv_fail(err, MKV_ERR_NO_MEMORY, "Vulkan: vkAllocateMemory of %llu bytes returned %s",
+                        (unsigned long long)req.size, mkv_vk_result_name(r));
+    }
+    if ((r = vkBindBufferMemory(d->dev, b->buf, b->mem, 0)) != VK_SUCCESS) {
+        mkv_buffer_destroy(d, b);
+        return mkv_vk_fail(err, r, "vkBindBufferMemory");
+    }
+    if (d->mem_props.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
+        if ((r = vkMapMemory(d->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map)) != VK_SUCCESS) {
+            mkv_buffer_destroy(d, b);
+            return mkv_vk_fail(err, r, "vkMapMemory");
+        }
+        memset(b->map, 0, size);
+        return MKV_OK;
+    }
+    /* Not mappable: zero it on the GPU. */
+    mkv_status st = mkv_device_submit_once(d, record_fill_zero, b, err);
+    if (st) mkv_buffer_destroy(d, b);
+    return st;
+}
+
+void mkv_buffer_destroy(mkv_device *d, mkv_buffer *b)
+{
+    if (!b) return;
+    if (b->map) vkUnmapMemory(d->dev, b->mem);
+    if (b->buf) vkDestroyBuffer(d->dev, b->buf, NULL);
+    if (b->mem) vkFreeMemory(d->dev, b->mem, NULL);
+    memset(b, 0, sizeof *b);
+}
+
+typedef struct copy_job {
+    VkBuffer src, dst;
+    VkBufferCopy region;
+} copy_job;
+
+static void record_copy(VkCommandBuffer cb, void *user)
+{
+    copy_job *j = user;
+    vkCmdCopyBuffer(cb, j->src, j->dst, 1, &j->region);
+}
+
+/* Moves n bytes between a host-visible staging buffer and b, in chunks. */
+static mkv_status staged_copy(mkv_device *d, mkv_buffer *b, VkDeviceSize off, void *host, VkDeviceSize n,
+                              bool to_device, mkv_error *err)
+{
+    const VkDeviceSize chunk = 64u << 20;
+    mkv_buffer stage;
+    mkv_status st = mkv_buffer_create(d, n < chunk ? n : chunk, MKV_MEM_HOST, &stage, err);
+    if (st) return st;
+    for (VkDeviceSize done = 0; done < n && !st;) {
+        VkDeviceSize len = n - done < chunk ? n - done : chunk;
+        copy_job j = {.region = {.size = len}};
+        if (to_device) {
+            memcpy(stage.map, (uint8_t *)host + done, len);
+            j.src = stage.buf;
+            j.dst = b->buf;
+            j.region.dstOffset = off + done;
+        } else {
+            j.src = b->buf;
+            j.dst = stage.buf;
+            j.region.srcOffset = off + done;
+        }
+        st = mkv_device_submit_once(d, record_copy, &j, err);
+        if (!st && !to_device) memcpy((uint8_t *)host + done, stage.map, len);
+        done += len;
+    }
+    mkv_buffer_destroy(d, &stage);
+    return st;
+}
+
+static mkv_status check_range(const mkv_buffer *b, VkDeviceSize off, VkDeviceSize n, mkv_error *err)
+{
+    if (off > b->size || n > b->size - off)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "buffer access [%llu, +%llu) outside %llu bytes",
+                        (unsigned long long)off, (unsigned long long)n, (unsigned long long)b->size);
+    return MKV_OK;
+}
+
+mkv_status mkv_buffer_write(mkv_device *d, mkv_buffer *b, VkDeviceSize off, const void *src, VkDeviceSize n, mkv_error *err)
+{
+    mkv_status st = check_range(b, off, n, err);
+    if (st || n == 0) return st;
+    if (b->map) {
+        memcpy((uint8_t *)b->map + off, src, n);
+        return MKV_OK;
+    }
+    return staged_copy(d, b, off, (void *)src, n, true, err);
+}
+
+mkv_status mkv_buffer_read(mkv_device *d, const mkv_buffer *b, VkDeviceSize off, void *dst, VkDeviceSize n, mkv_error *err)
+{
+    mkv_status st = check_range(b, off, n, err);
+    if (st || n == 0) return st;
+    if (b->map) {
+        memcpy(dst, (const uint8_t *)b->map + off, n);
+        return MKV_OK;
+    }
+    return staged_copy(d, (mkv_buffer *)b, off, dst, n, false, err);
+}
+
+mkv_status mkv_matrix_create(mkv_device *d, const char *name, uint32_t rows, uint32_t cols,
+                             mkv_rows_fn fill, void *user, mkv_matrix *m, mkv_error *err)
+{
+    memset(m, 0, sizeof *m);
+    if (rows == 0 || cols == 0) return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: empty matrix %ux%u", name, rows, cols);
+    m->rows = rows;
+    m->cols = cols;
+    m->ld = mkv_matrix_ld(cols);
+    const uint64_t row_bytes = (uint64_t)m->ld * 2;
+    uint64_t max_rows = d->max_storage_range / row_bytes;
+    if (max_rows == 0)
+        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "%s: one row of %u columns exceeds maxStorageBufferRange (%llu bytes)",
+                        name, cols, (unsigned long long)d->max_storage_range);
+    m->rows_per_part = max_rows < rows ? (uint32_t)max_rows : rows;
+    m->n_parts = (rows + m->rows_per_part - 1) / m->rows_per_part;
+    if (m->n_parts > MKV_MATRIX_MAX_PARTS)
+        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "%s: %ux%u needs %u parts of maxStorageBufferRange, more than %u",
+                        name, rows, cols, m->n_parts, MKV_MATRIX_MAX_PARTS);
+    mkv_status st = MKV_OK;
+    uint16_t *host = NULL;
+    for (uint32_t p = 0; p < m->n_parts && !st; p++) {
+        uint32_t n = mkv_matrix_part_rows(m, p);
+        st = mkv_buffer_create(d, (VkDeviceSize)n * row_bytes, MKV_MEM_DEVICE, &m->parts[p], err);
+        if (st || !fill) continue;
+        /* Fill straight into the mapping when there is one. */
+        uint16_t *dst = m->parts[p].map;
+        if (!dst) {
+            free(host);
+            host = calloc((size_t)n, row_bytes);
+            if (!host) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory staging %u rows", name, n); continue; }
+            dst = host;
+        }
+        st = fill(user, p * m->rows_per_part, n, dst, err);
+        if (!st && host) st = mkv_buffer_write(d, &m->parts[p], 0, host, (VkDeviceSize)n * row_bytes, err);
+    }
+    free(host);
+    if (st) mkv_matrix_destroy(d, m);
+    return st;
+}
+
+void mkv_matrix_destroy(mkv_device *d, mkv_matrix *m)
+{
+    for (uint32_t p = 0; p < m->n_parts; p++) mkv_buffer_destroy(d, &m->parts[p]);
+    memset(m, 0, sizeof *m);
+}
+
+uint64_t mkv_matrix_bytes(const mkv_matrix *m) { return (uint64_t)m->rows * m->ld * 2; }

@@ -1,0 +1,217 @@
+/* GGUF -> device weights. Matrices become padded f16 (converted from F32
+ * when stored so), vectors f32; q, k and v are fused into one matrix so a
+ * single product serves them. The GGUF mapping is released after upload. */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "half.h"
+
+/* Fills rows of a matrix built by stacking up to three GGUF tensors. */
+typedef struct stack_src {
+    const mkv_gguf_tensor *t[3];
+    uint32_t n;
+    uint32_t ld;
+} stack_src;
+
+static mkv_status fill_stacked(void *user, uint32_t row0, uint32_t n, uint16_t *dst, mkv_error *err)
+{
+    const stack_src *s = user;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t row = (uint64_t)row0 + i;
+        uint32_t k = 0;
+        while (k < s->n && row >= s->t[k]->ne[1]) row -= s->t[k++]->ne[1];
+        if (k == s->n) return mkv_fail(err, MKV_ERR_INVALID_ARG, "matrix fill: row %u out of range", row0 + i);
+        const mkv_gguf_tensor *t = s->t[k];
+        uint64_t cols = t->ne[0];
+        uint16_t *out = dst + (size_t)i * s->ld;
+        if (t->type == MKV_GGML_F16) {
+            memcpy(out, (const uint16_t *)t->data + row * cols, cols * 2);
+        } else { /* F32 (model_desc admits only F32 and F16) */
+            const float *in = (const float *)t->data + row * cols;
+            for (uint64_t c = 0; c < cols; c++) out[c] = mkv_float_to_half(in[c]);
+        }
+    }
+    return MKV_OK;
+}
+
+static mkv_status upload_matrix(mkv_model *m, const char *name, const mkv_gguf_tensor *a, const mkv_gguf_tensor *b,
+                                const mkv_gguf_tensor *c, mkv_matrix *out, mkv_error *err)
+{
+    stack_src s = {.t = {a, b, c}, .n = c ? 3 : (b ? 2 : 1), .ld = mkv_matrix_ld((uint32_t)a->ne[0])};
+    uint64_t rows = 0;
+    for (uint32_t k = 0; k < s.n; k++) rows += s.t[k]->ne[1];
+    mkv_status st = mkv_matrix_create(m->d, name, (uint32_t)rows, (uint32_t)a->ne[0], fill_stacked, &s, out, err);
+    if (st) return st;
+    return MKV_OK;
+}
+
+/* f32 vector, padded to a multiple of 8 with zeros. */
+static mkv_status upload_vector(mkv_model *m, const mkv_model_desc *desc, const mkv_gguf_tensor *t, mkv_buffer *out,
+                                mkv_error *err)
+{
+    uint64_t n = t->ne[0];
+    float *tmp = calloc((n + 7) & ~7ull, sizeof(float));
+    if (!tmp) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", t->name);
+    mkv_status st = mkv_gguf_tensor_to_f32(desc->gguf, t, tmp, err);
+    if (!st) st = mkv_buffer_create(m->d, ((n + 7) & ~7ull) * 4, MKV_MEM_DEVICE, out, err);
+    if (!st) st = mkv_buffer_write(m->d, out, 0, tmp, n * 4, err);
+    free(tmp);
+    return st;
+}
+
+static mkv_status upload_layer(mkv_model *m, const mkv_model_desc *desc, uint32_t l, mkv_error *err)
+{
+    const mkv_layer_desc *ld = &desc->layers[l];
+    mkv_layer_weights *w = &m->layers[l];
+    char name[64];
+    mkv_status st;
+#define TRY(x) if ((st = (x))) return st
+    snprintf(name, sizeof name, "blk.%u.attn_qkv", l);
+    TRY(upload_vector(m, desc, ld->attn_norm, &w->attn_norm, err));
+    TRY(upload_matrix(m, name, ld->wq, ld->wk, ld->wv, &w->wqkv, err));
+    if (ld->q_norm) {
+        TRY(upload_vector(m, desc, ld->q_norm, &w->q_norm, err));
+        TRY(upload_vector(m, desc, ld->k_norm, &w->k_norm, err));
+    }
+    TRY(upload_matrix(m, ld->wo->name, ld->wo, NULL, NULL, &w->wo, err));
+    TRY(upload_vector(m, desc, ld->ffn_norm, &w->ffn_norm, err));
+    TRY(upload_matrix(m, ld->w_gate->name, ld->w_gate, NULL, NULL, &w->w_gate, err));
+    TRY(upload_matrix(m, ld->w_up->name, ld->w_up, NULL, NULL, &w->w_up, err));
+    TRY(upload_matrix(m, ld->w_down->name, ld->w_down, NULL, NULL, &w->w_down, err));
+    if (ld->meki_gate) {
+        TRY(upload_matrix(m, ld->meki_gate->name, ld->meki_gate, NULL, NULL, &w->meki_gate, err));
+        TRY(upload_matrix(m, ld->meki_out->name, ld->meki_out, NULL, NULL, &w->meki_out, err));
+        TRY(upload_vector(m, desc, ld->meki_norm, &w->meki_norm, err));
+    }
+#undef TRY
+    return MKV_OK;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return false;
+    return true;
+}
+
+/* The bank must have been made for this model. */
+static mkv_status check_bank(const mkv_model *m, const mkv_model_opts *opts, mkv_error *err)
+{
+    const mkv_bank_header *h = mkv_bank_info(m->bank);
+    const char *bp = mkv_bank_path(m->bank);
+    if (h->n_layer != m->cfg.n_layer)
+        return mkv_fail(err, MKV_ERR_MISMATCH, "%s: n_layer = %u, but model %s has %u layers", bp, h->n_layer, m->path, m->cfg.n_layer);
+    if (h->d_mem != m->cfg.d_mem)
+        return mkv_fail(err, MKV_ERR_MISMATCH, "%s: d_mem = %u, but model %s has meki.dim = %u", bp, h->d_mem, m->path, m->cfg.d_mem);
+    if (h->n_vocab != m->cfg.n_vocab)
+        return mkv_fail(err, MKV_ERR_MISMATCH, "%s: n_vocab = %u, but model %s has %u tokens", bp, h->n_vocab, m->path, m->cfg.n_vocab);
+    if (!opts->ignore_fingerprint && !all_zero(h->fingerprint, 32) && !all_zero(m->cfg.bank_fingerprint, 32) &&
+        memcmp(h->fingerprint, m->cfg.bank_fingerprint, 32) != 0)
+        return mkv_fail(err, MKV_ERR_MISMATCH, "%s: fingerprint differs from meki.bank_fingerprint of %s "
+                        "(bank made for another model; override with --ignore-fingerprint)", bp, m->path);
+    return MKV_OK;
+}
+
+static uint64_t layer_bytes(const mkv_layer_weights *w, bool meki)
+{
+    uint64_t b = mkv_matrix_bytes(&w->wqkv) + mkv_matrix_bytes(&w->wo) + mkv_matrix_bytes(&w->w_gate) +
+                 mkv_matrix_bytes(&w->w_up) + mkv_matrix_bytes(&w->w_down);
+    if (meki) b += mkv_matrix_bytes(&w->meki_gate) + mkv_matrix_bytes(&w->meki_out);
+    return b;
+}
+
+mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_model_opts *opts, mkv_model **out,
+                          mkv_error *err)
+{
+    *out = NULL;
+    mkv_model_opts def = {0};
+    if (!opts) opts = &def;
+    mkv_model_desc *desc = NULL;
+    mkv_status st = mkv_model_desc_load(gguf_path, &desc, err);
+    if (st) return st;
+    mkv_model *m = calloc(1, sizeof *m);
+    if (!m) { mkv_model_desc_free(desc); return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); }
+    m->d = dev;
+    m->cfg = desc->cfg;
+    snprintf(m->path, sizeof m->path, "%s", gguf_path);
+
+    if (m->cfg.d_mem && !opts->bank_path) {
+        st = mkv_fail(err, MKV_ERR_MISSING, "%s: meki.dim = %u: this MeKi model needs its bank (--bank FILE.mkb)", gguf_path, m->cfg.d_mem);
+        goto fail;
+    }
+    if (opts->bank_path && !m->cfg.d_mem) {
+        st = mkv_fail(err, MKV_ERR_MISMATCH, "%s: no meki.dim: a dense model takes no bank (%s)", gguf_path, opts->bank_path);
+        goto fail;
+    }
+    if (opts->bank_path) {
+        if ((st = mkv_bank_open(opts->bank_path, &m->bank, err))) goto fail;
+        if ((st = check_bank(m, opts, err))) goto fail;
+    }
+
+    m->layers = calloc(m->cfg.n_layer, sizeof *m->layers);
+    if (!m->layers) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); goto fail; }
+    if ((st = upload_matrix(m, "token_embd.weight", desc->tok_embd, NULL, NULL, &m->tok_embd, err))) goto fail;
+    if (!m->cfg.tied_output && (st = upload_matrix(m, "output.weight", desc->output, NULL, NULL, &m->output, err))) goto fail;
+    if ((st = upload_vector(m, desc, desc->output_norm, &m->output_norm, err))) goto fail;
+    for (uint32_t l = 0; l < m->cfg.n_layer; l++)
+        if ((st = upload_layer(m, desc, l, err))) goto fail;
+
+    uint64_t head = mkv_matrix_bytes(mkv_model_lm_head(m));
+    m->bytes_dense = m->bytes_meki = head;
+    for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
+        m->bytes_dense += layer_bytes(&m->layers[l], false);
+        m->bytes_meki += layer_bytes(&m->layers[l], m->cfg.d_mem != 0);
+    }
+    mkv_model_desc_free(desc);
+    *out = m;
+    return MKV_OK;
+fail:
+    mkv_model_desc_free(desc);
+    mkv_model_destroy(m);
+    return st;
+}
+
+void mkv_model_destroy(mkv_model *m)
+{
+    if (!m) return;
+    mkv_device *d = m->d;
+    if (m->layers) {
+        for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
+            mkv_layer_weights *w = &m->layers[l];
+            mkv_buffer *v[] = {&w->attn_norm, &w->q_norm, &w->k_norm, &w->ffn_norm, &w->meki_norm};
+            mkv_matrix *x[] = {&w->wqkv, &w->wo, &w->w_gate, &w->w_up, &w->w_down, &w->meki_gate, &w->meki_out};
+            for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) mkv_buffer_destroy(d, v[i]);
+            for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) mkv_matrix_destroy(d, x[i]);
+        }
+        free(m->layers);
+    }
+    mkv_matrix_destroy(d, &m->tok_embd);
+    mkv_matrix_destroy(d, &m->output);
+    mkv_buffer_destroy(d, &m->output_norm);
+    mkv_bank_close(m->bank);
+    free(m);
+}
+
+void mkv_model_get_info(const mkv_model *m, mkv_model_info *info)
+{
+    memset(info, 0, sizeof *info);
+    memcpy(info->arch, m->cfg.arch, sizeof info->arch);
+    info->n_layer = m->cfg.n_layer;
+    info->d_model = m->cfg.d_model;
+    info->n_head = m->cfg.n_head;
+    info->n_kv_head = m->cfg.n_kv_head;
+    info->head_dim = m->cfg.head_dim;
+    info->d_ffn = m->cfg.d_ffn;
+    info->n_vocab = m->cfg.n_vocab;
+    info->d_mem = m->cfg.d_mem;
+    info->rope_theta = m->cfg.rope_theta;
+    info->norm_eps = m->cfg.norm_eps;
+    info->has_qk_norm = m->cfg.has_qk_norm;
+    info->tied_output = m->cfg.tied_output;
+    info->has_bank = m->bank != NULL;
+    info->weight_bytes_dense = m->bytes_dense;
+    info->weight_bytes_meki = m->bytes_meki;
+}

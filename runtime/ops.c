@@ -1,0 +1,250 @@
+/* One recording function per kernel. Push-constant structs and dispatch
+ * geometry come from the shaders' host descriptions (shaders/<name>.h). */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "argmax.h"
+#include "attn.h"
+#include "embed.h"
+#include "matvec.h"
+#include "pipeline.h"
+#include "residual_meki.h"
+#include "rmsnorm.h"
+#include "rope_kv.h"
+
+#define SETS_PER_POOL 256u
+
+mkv_status mkv_recorder_init(mkv_recorder *r, mkv_device *d, VkCommandBuffer cb, bool timing, mkv_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->d = d;
+    r->cb = cb;
+    mkv_tunables_for(d, &r->tune);
+    if (timing && d->timestamps) {
+        VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                    .queryType = VK_QUERY_TYPE_TIMESTAMP, .queryCount = MKV_REC_MAX_MARKS + 1};
+        MKV_VK(vkCreateQueryPool(d->dev, &qi, NULL, &r->query_pool), err);
+        vkCmdResetQueryPool(cb, r->query_pool, 0, MKV_REC_MAX_MARKS + 1);
+        vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, r->query_pool, 0);
+    }
+    return MKV_OK;
+}
+
+void mkv_recorder_release(mkv_recorder *r)
+{
+    if (!r->d) return;
+    for (uint32_t i = 0; i < r->n_pools; i++) vkDestroyDescriptorPool(r->d->dev, r->pools[i], NULL);
+    if (r->query_pool) vkDestroyQueryPool(r->d->dev, r->query_pool, NULL);
+    r->n_pools = 0;
+    r->query_pool = VK_NULL_HANDLE;
+}
+
+static mkv_status alloc_set(mkv_recorder *r, const mkv_pipeline *p, VkDescriptorSet *set, mkv_error *err)
+{
+    if (r->sets_left == 0) {
+        if (r->n_pools == MKV_REC_MAX_POOLS) return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "recorder: more than %u descriptor sets", MKV_REC_MAX_POOLS * SETS_PER_POOL);
+        VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = SETS_PER_POOL * 8};
+        VkDescriptorPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = SETS_PER_POOL,
+                                         .poolSizeCount = 1, .pPoolSizes = &ps};
+        MKV_VK(vkCreateDescriptorPool(r->d->dev, &pi, NULL, &r->pools[r->n_pools]), err);
+        r->n_pools++;
+        r->sets_left = SETS_PER_POOL;
+    }
+    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                      .descriptorPool = r->pools[r->n_pools - 1], .descriptorSetCount = 1,
+                                      .pSetLayouts = &p->set_layout};
+    VkResult res = vkAllocateDescriptorSets(r->d->dev, &ai, set);
+    if (res == VK_ERROR_OUT_OF_POOL_MEMORY || res == VK_ERROR_FRAGMENTED_POOL) {
+        r->sets_left = 0; /* this pool ran out of descriptors first: next pool */
+        return alloc_set(r, p, set, err);
+    }
+    if (res != VK_SUCCESS) return mkv_vk_fail(err, res, "vkAllocateDescriptorSets");
+    r->sets_left--;
+    return MKV_OK;
+}
+
+mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, uint32_t wg, uint32_t spec1,
+                            const VkBuffer *bufs, uint32_t n_bufs, const void *pc, uint32_t pc_size,
+                            uint32_t gx, uint32_t gy, uint64_t bytes, mkv_error *err)
+{
+    const uint32_t spec[2] = {wg, spec1};
+    const mkv_pipeline *p;
+    mkv_status st = mkv_pipeline_get(r->d, k, spec, spec1 ? 2 : 1, &p, err);
+    if (st) return st;
+    const char *name = mkv_kernel_spirv_table[k].name;
+    if (n_bufs != p->n_bindings || pc_size != p->push_size)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "kernel %s: called with %u bindings and %u push bytes, shader has %u and %u",
+                        name, n_bufs, pc_size, p->n_bindings, p->push_size);
+    if (gx == 0 || gy == 0) return MKV_OK; /* nothing to do */
+    if (gx > r->d->props.limits.maxComputeWorkGroupCount[0] || gy > r->d->props.limits.maxComputeWorkGroupCount[1])
+        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "kernel %s: %u x %u workgroups exceed the device limit", name, gx, gy);
+    VkDescriptorSet set;
+    if ((st = alloc_set(r, p, &set, err))) return st;
+    VkDescriptorBufferInfo bi[16];
+    VkWriteDescriptorSet w[16];
+    for (uint32_t i = 0; i < n_bufs; i++) {
+        bi[i] = (VkDescriptorBufferInfo){.buffer = bufs[i], .offset = 0, .range = VK_WHOLE_SIZE};
+        w[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set, .dstBinding = i,
+                                      .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                      .pBufferInfo = &bi[i]};
+    }
+    vkUpdateDescriptorSets(r->d->dev, n_bufs, w, 0, NULL);
+
+    /* Each dispatch reads what the previous ones wrote. */
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+    vkCmdPipelineBarrier(r->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+    vkCmdBindPipeline(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+    vkCmdBindDescriptorSets(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
+    if (pc_size) vkCmdPushConstants(r->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pc_size, pc);
+    vkCmdDispatch(r->cb, gx, gy, 1);
+    r->n_dispatch++;
+    if (r->query_pool && r->n_marks < MKV_REC_MAX_MARKS) {
+        r->mark_kernel[r->n_marks] = k;
+        r->mark_bytes[r->n_marks] = bytes;
+        r->n_marks++;
+        vkCmdWriteTimestamp(r->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, r->query_pool, r->n_marks);
+    }
+    return MKV_OK;
+}
+
+#define DISPATCH(r, k, wg, spec1, bufs, pc, gx, gy, bytes, err) \
+    mkv_rec_dispatch(r, k, wg, spec1, bufs, (uint32_t)(sizeof bufs / sizeof bufs[0]), &pc, sizeof pc, gx, gy, bytes, err)
+
+static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_matrix *t, const mkv_buffer *h, mkv_error *err)
+{
+    const uint32_t wg = r->tune.wg_norm;
+    for (uint32_t p = 0; p < t->n_parts; p++) {
+        mkv_pc_embed pc = {.row_begin = p * t->rows_per_part, .n_rows = mkv_matrix_part_rows(t, p),
+                           .d_model = t->cols, .ld = t->ld};
+        VkBuffer b[] = {params->buf, t->parts[p].buf, h->buf};
+        mkv_status st = DISPATCH(r, MKV_KERNEL_EMBED, wg, 0, b, pc, div_up(t->cols, wg), 1, 2ull * t->cols, err);
+        if (st) return st;
+    }
+    return MKV_OK;
+}
+
+mkv_status mkv_op_rmsnorm(mkv_recorder *r, const mkv_buffer *x, const mkv_buffer *w, const mkv_buffer *y,
+                          uint32_t n, uint32_t n_vec, float eps, mkv_error *err)
+{
+    mkv_pc_rmsnorm pc = {.n = n, .eps = eps};
+    VkBuffer b[] = {x->buf, w->buf, y->buf};
+    return DISPATCH(r, MKV_KERNEL_RMSNORM, r->tune.wg_norm, 0, b, pc, n_vec, 1, 8ull * n * n_vec, err);
+}
+
+mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
+                         bool accumulate, mkv_error *err)
+{
+    const uint32_t rows = r->tune.rows_matvec;
+    for (uint32_t p = 0; p < w->n_parts; p++) {
+        uint32_t n = mkv_matrix_part_rows(w, p);
+        mkv_pc_matvec pc = {.n_rows = n, .ld8 = w->ld / 8, .row_offset = p * w->rows_per_part, .accumulate = accumulate};
+        VkBuffer b[] = {w->parts[p].buf, x->buf, y->buf};
+        mkv_status st = DISPATCH(r, MKV_KERNEL_MATVEC, r->tune.wg_matvec, rows, b, pc, mkv_matvec_groups(n, rows), 1,
+                                 2ull * n * w->ld, err);
+        if (st) return st;
+    }
+    return MKV_OK;
+}
+
+static mkv_status check_single_part(const mkv_matrix *w, const char *what, mkv_error *err)
+{
+    if (w->n_parts != 1)
+        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "%s: %ux%u matrix exceeds one storage binding", what, w->rows, w->cols);
+    return MKV_OK;
+}
+
+mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
+                                const mkv_buffer *y, mkv_error *err)
+{
+    mkv_status st = check_single_part(wg, "ffn_gate", err);
+    if (!st) st = check_single_part(wu, "ffn_up", err);
+    if (st) return st;
+    const uint32_t rows = r->tune.rows_matvec;
+    mkv_pc_matvec pc = {.n_rows = wg->rows, .ld8 = wg->ld / 8};
+    VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf};
+    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU, r->tune.wg_matvec, rows, b, pc, mkv_matvec_groups(wg->rows, rows), 1,
+                    4ull * wg->rows * wg->ld, err);
+}
+
+mkv_status mkv_op_matvec_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
+                              const mkv_buffer *slab, uint32_t row_byte_offset, uint32_t bank_dtype, mkv_error *err)
+{
+    mkv_status st = check_single_part(w, "meki_gate", err);
+    if (st) return st;
+    const uint32_t rows = r->tune.rows_matvec;
+    mkv_pc_matvec pc = {.n_rows = w->rows, .ld8 = w->ld / 8, .row_byte_offset = row_byte_offset, .bank_dtype = bank_dtype};
+    VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf, slab->buf};
+    return DISPATCH(r, MKV_KERNEL_MATVEC_MEKI, r->tune.wg_matvec, rows, b, pc, mkv_matvec_groups(w->rows, rows), 1,
+                    2ull * w->rows * w->ld, err);
+}
+
+mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *qkv,
+                          const mkv_buffer *q_norm, const mkv_buffer *k_norm, const mkv_buffer *rope,
+                          const mkv_buffer *q, const mkv_buffer *k_cache, const mkv_buffer *v_cache, mkv_error *err)
+{
+    if (a->head_dim % 2 || a->head_dim > MKV_ROPE_KV_MAX_HEAD_DIM || a->head_dim / 2 > 8 * r->tune.wg_norm)
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "head_dim = %u: rope kernel needs an even head_dim <= %u", a->head_dim, MKV_ROPE_KV_MAX_HEAD_DIM);
+    mkv_pc_rope_kv pc = {.n_head = a->n_head, .n_kv_head = a->n_kv_head, .head_dim = a->head_dim,
+                         .qk_norm = a->qk_norm, .eps = a->eps};
+    VkBuffer b[] = {params->buf, qkv->buf, q_norm->buf, k_norm->buf, rope->buf, q->buf, k_cache->buf, v_cache->buf};
+    return DISPATCH(r, MKV_KERNEL_ROPE_KV, r->tune.wg_norm, 0, b, pc, a->n_head + a->n_kv_head, 1,
+                    4ull * (a->n_head + 2 * a->n_kv_head) * a->head_dim, err);
+}
+
+mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
+                            const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *scores,
+                            const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err)
+{
+    if (a->n_kv_head == 0 || a->n_head % a->n_kv_head || a->n_head / a->n_kv_head > MKV_ATTN_MAX_GROUP ||
+        a->head_dim % 2 || a->head_dim > MKV_ATTN_MAX_HEAD_DIM)
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "attention: n_head = %u, n_kv_head = %u, head_dim = %u: need a group of <= %u and an even head_dim <= %u",
+                        a->n_head, a->n_kv_head, a->head_dim, MKV_ATTN_MAX_GROUP, MKV_ATTN_MAX_HEAD_DIM);
+    mkv_pc_attn pc = {.n_head = a->n_head, .n_kv_head = a->n_kv_head, .head_dim = a->head_dim, .n_ctx = a->n_ctx,
+                      .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim)};
+    VkBuffer b[] = {params->buf, q->buf, k_cache->buf, v_cache->buf, scores->buf, partials->buf};
+    /* bytes: the whole cache capacity is an upper bound; bench rescales by n_kv. */
+    mkv_status st = DISPATCH(r, MKV_KERNEL_ATTN, r->tune.wg_attn, 0, b, pc, a->n_kv_head, a->n_split,
+                             4ull * a->n_ctx * a->n_kv_head * a->head_dim, err);
+    if (st) return st;
+    mkv_pc_attn_combine pc2 = {.head_dim = a->head_dim, .n_split = a->n_split};
+    VkBuffer b2[] = {partials->buf, out->buf};
+    return DISPATCH(r, MKV_KERNEL_ATTN_COMBINE, r->tune.wg_norm, 0, b2, pc2, a->n_head, 1,
+                    4ull * a->n_head * a->n_split * (a->head_dim + 2), err);
+}
+
+mkv_status mkv_op_residual_meki(mkv_recorder *r, const mkv_buffer *h, const mkv_buffer *f, const mkv_buffer *z,
+                                const mkv_buffer *w, uint32_t n, float eps, mkv_error *err)
+{
+    mkv_pc_residual_meki pc = {.n = n, .eps = eps};
+    VkBuffer b[] = {h->buf, f->buf, z->buf, w->buf};
+    return DISPATCH(r, MKV_KERNEL_RESIDUAL_MEKI, r->tune.wg_norm, 0, b, pc, 1, 1, 20ull * n, err);
+}
+
+uint32_t mkv_argmax_slots(const mkv_recorder *r, uint32_t n) { return div_up(n, r->tune.wg_argmax * 16); }
+
+mkv_status mkv_op_argmax(mkv_recorder *r, const mkv_buffer *x, uint32_t n, const mkv_buffer *slots,
+                         const mkv_buffer *result, mkv_error *err)
+{
+    const uint32_t chunk = r->tune.wg_argmax * 16, n_slots = mkv_argmax_slots(r, n);
+    mkv_pc_argmax pc = {.n = n, .chunk = chunk};
+    VkBuffer b[] = {x->buf, slots->buf};
+    mkv_status st = DISPATCH(r, MKV_KERNEL_ARGMAX, r->tune.wg_argmax, 0, b, pc, n_slots, 1, 4ull * n, err);
+    if (st) return st;
+    mkv_pc_argmax pc2 = {.n = n_slots, .chunk = n_slots};
+    VkBuffer b2[] = {slots->buf, result->buf};
+    return DISPATCH(r, MKV_KERNEL_ARGMAX_FINAL, r->tune.wg_argmax, 0, b2, pc2, 1, 1, 8ull * n_slots, err);
+}
+
+void mkv_rec_finish(mkv_recorder *r)
+{
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT, .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    vkCmdPipelineBarrier(r->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+}

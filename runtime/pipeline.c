@@ -1,0 +1,144 @@
+/* Pipelines and a minimal SPIR-V reflector (bindings, push-constant size). */
+#include "pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    OP_TYPE_INT = 21, OP_TYPE_FLOAT = 22, OP_TYPE_VECTOR = 23, OP_TYPE_STRUCT = 30,
+    OP_TYPE_POINTER = 32, OP_VARIABLE = 59, OP_DECORATE = 71, OP_MEMBER_DECORATE = 72,
+    DEC_BINDING = 33, DEC_OFFSET = 35, SC_PUSH_CONSTANT = 9,
+};
+
+mkv_status mkv_spirv_reflect(const uint32_t *code, size_t bytes, const char *name, mkv_spirv_info *info, mkv_error *err)
+{
+    memset(info, 0, sizeof *info);
+    size_t n = bytes / 4;
+    if (n < 5 || code[0] != 0x07230203u) return mkv_fail(err, MKV_ERR_FORMAT, "shader %s: not SPIR-V", name);
+    uint32_t bound = code[3];
+    if (bound > (1u << 20)) return mkv_fail(err, MKV_ERR_FORMAT, "shader %s: id bound = %u too large", name, bound);
+    /* Per id: scalar/vector byte size, pointer target, struct flag. */
+    uint32_t *size = calloc(bound, 4), *target = calloc(bound, 4);
+    uint8_t *is_struct = calloc(bound, 1);
+    uint32_t push_struct = 0;
+    mkv_status st = MKV_OK;
+    if (!size || !target || !is_struct) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); goto out; }
+    for (size_t i = 5; i < n;) {
+        uint32_t op = code[i] & 0xffffu, wc = code[i] >> 16;
+        if (wc == 0 || i + wc > n) { st = mkv_fail(err, MKV_ERR_FORMAT, "shader %s: bad instruction at word %zu", name, i); goto out; }
+        const uint32_t *a = code + i + 1;
+        if ((op == OP_TYPE_INT || op == OP_TYPE_FLOAT) && a[0] < bound) size[a[0]] = a[1] / 8;
+        else if (op == OP_TYPE_VECTOR && a[0] < bound && a[1] < bound) size[a[0]] = size[a[1]] * a[2];
+        else if (op == OP_TYPE_STRUCT && a[0] < bound) is_struct[a[0]] = 1;
+        else if (op == OP_TYPE_POINTER && a[0] < bound) target[a[0]] = a[2];
+        else if (op == OP_VARIABLE && a[2] == SC_PUSH_CONSTANT && a[0] < bound) push_struct = target[a[0]];
+        else if (op == OP_DECORATE && a[1] == DEC_BINDING && a[2] + 1 > info->n_bindings) info->n_bindings = a[2] + 1;
+        i += wc;
+    }
+    /* Push block size = max over members of offset + member size. */
+    for (size_t i = 5; push_struct && i < n;) {
+        uint32_t op = code[i] & 0xffffu, wc = code[i] >> 16;
+        const uint32_t *a = code + i + 1;
+        if (op == OP_MEMBER_DECORATE && a[0] == push_struct && a[2] == DEC_OFFSET) {
+            /* find the member's type from the OpTypeStruct */
+            for (size_t k = 5; k < n;) {
+                uint32_t op2 = code[k] & 0xffffu, wc2 = code[k] >> 16;
+                if (op2 == OP_TYPE_STRUCT && code[k + 1] == push_struct && a[1] + 2 < wc2) {
+                    uint32_t mt = code[k + 2 + a[1]];
+                    uint32_t end = a[3] + (mt < bound ? size[mt] : 0);
+                    if (end > info->push_size) info->push_size = end;
+                }
+                k += wc2;
+            }
+        }
+        i += wc;
+    }
+out:
+    free(size);
+    free(target);
+    free(is_struct);
+    return st;
+}
+
+static void destroy_one(mkv_device *d, mkv_pipeline *p)
+{
+    if (p->pipeline) vkDestroyPipeline(d->dev, p->pipeline, NULL);
+    if (p->layout) vkDestroyPipelineLayout(d->dev, p->layout, NULL);
+    if (p->set_layout) vkDestroyDescriptorSetLayout(d->dev, p->set_layout, NULL);
+    memset(p, 0, sizeof *p);
+}
+
+static mkv_status create_one(mkv_device *d, mkv_pipeline *p, mkv_error *err)
+{
+    const mkv_kernel_spirv *k = &mkv_kernel_spirv_table[p->kernel];
+    mkv_spirv_info info;
+    mkv_status st = mkv_spirv_reflect(k->code, *k->size, k->name, &info, err);
+    if (st) return st;
+    p->n_bindings = info.n_bindings;
+    p->push_size = info.push_size;
+
+    VkDescriptorSetLayoutBinding b[16];
+    if (info.n_bindings > 16) return mkv_fail(err, MKV_ERR_FORMAT, "shader %s: %u bindings (max 16)", k->name, info.n_bindings);
+    for (uint32_t i = 0; i < info.n_bindings; i++)
+        b[i] = (VkDescriptorSetLayoutBinding){.binding = i, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                              .descriptorCount = 1, .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+    VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+                                          .bindingCount = info.n_bindings, .pBindings = b};
+    MKV_VK(vkCreateDescriptorSetLayout(d->dev, &li, NULL, &p->set_layout), err);
+    VkPushConstantRange pr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = info.push_size};
+    VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, .setLayoutCount = 1,
+                                      .pSetLayouts = &p->set_layout, .pushConstantRangeCount = info.push_size ? 1u : 0u,
+                                      .pPushConstantRanges = &pr};
+    MKV_VK(vkCreatePipelineLayout(d->dev, &pli, NULL, &p->layout), err);
+
+    VkShaderModule mod;
+    VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = *k->size, .pCode = k->code};
+    MKV_VK(vkCreateShaderModule(d->dev, &mi, NULL, &mod), err);
+    VkSpecializationMapEntry me[4];
+    for (uint32_t i = 0; i < p->n_spec; i++) me[i] = (VkSpecializationMapEntry){.constantID = i, .offset = 4 * i, .size = 4};
+    VkSpecializationInfo si = {.mapEntryCount = p->n_spec, .pMapEntries = me, .dataSize = 4 * p->n_spec, .pData = p->spec};
+    VkComputePipelineCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                  .module = mod, .pName = "main", .pSpecializationInfo = &si},
+        .layout = p->layout,
+    };
+    VkResult r = vkCreateComputePipelines(d->dev, VK_NULL_HANDLE, 1, &ci, NULL, &p->pipeline);
+    vkDestroyShaderModule(d->dev, mod, NULL);
+    if (r != VK_SUCCESS) return mkv_vk_fail(err, r, k->name);
+    return MKV_OK;
+}
+
+mkv_status mkv_pipeline_get(mkv_device *d, mkv_kernel_id kernel, const uint32_t *spec, uint32_t n_spec,
+                            const mkv_pipeline **out, mkv_error *err)
+{
+    if ((unsigned)kernel >= MKV_KERNEL_COUNT || n_spec > 4)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "pipeline: kernel %d with %u spec constants", (int)kernel, n_spec);
+    for (uint32_t i = 0; i < d->n_pipelines; i++) {
+        mkv_pipeline *p = &d->pipelines[i];
+        if (p->kernel == kernel && p->n_spec == n_spec && memcmp(p->spec, spec, 4 * n_spec) == 0) {
+            *out = p;
+            return MKV_OK;
+        }
+    }
+    if (d->n_pipelines == MKV_MAX_PIPELINES) return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "pipeline cache full (%d)", MKV_MAX_PIPELINES);
+    mkv_pipeline *p = &d->pipelines[d->n_pipelines];
+    memset(p, 0, sizeof *p);
+    p->kernel = kernel;
+    p->n_spec = n_spec;
+    memcpy(p->spec, spec, 4 * n_spec);
+    mkv_status st = create_one(d, p, err);
+    if (st) {
+        destroy_one(d, p);
+        return st;
+    }
+    d->n_pipelines++;
+    *out = p;
+    return MKV_OK;
+}
+
+void mkv_pipelines_destroy(mkv_device *d)
+{
+    for (uint32_t i = 0; i < d->n_pipelines; i++) destroy_one(d, &d->pipelines[i]);
+    d->n_pipelines = 0;
+}

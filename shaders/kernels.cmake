@@ -1,0 +1,15 @@
+# The one list of compute kernels and their variants. Adding a kernel: its
+# .comp + .h (host description) in this folder, one line here, its call
+# site in runtime/ops.c.
+#          name            source              variant defines
+mkv_kernel(embed           embed.comp)
+mkv_kernel(rmsnorm         rmsnorm.comp)
+mkv_kernel(matvec          matvec.comp)
+mkv_kernel(matvec_swiglu   matvec.comp         DEFINES SWIGLU)
+mkv_kernel(matvec_meki     matvec.comp         DEFINES MEKI_GATE)
+mkv_kernel(rope_kv         rope_kv.comp)
+mkv_kernel(attn            attn.comp)
+mkv_kernel(attn_combine    attn_combine.comp)
+mkv_kernel(residual_meki   residual_meki.comp)
+mkv_kernel(argmax          argmax.comp)
+mkv_kernel(argmax_final    argmax.comp         DEFINES FINAL)

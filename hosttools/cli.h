@@ -1,0 +1,31 @@
+/* Shared pieces of the `mekivk` command line: argument parsing helpers
+ * that report the flag and value at fault, and the subcommand entry points. */
+#ifndef MKV_CLI_H
+#define MKV_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mekivk.h"
+
+/* Each returns the process exit status (0 on success). */
+int mkv_cmd_devices(int argc, char **argv);
+int mkv_cmd_synth(int argc, char **argv);
+int mkv_cmd_generate(int argc, char **argv);
+int mkv_cmd_bench(int argc, char **argv);
+
+/* Value of flag argv[*i] (the next word); advances *i. NULL and a message
+ * on stderr if there is none. */
+const char *cli_value(int argc, char **argv, int *i);
+/* Parses an unsigned integer in [lo, hi] for `flag`; false + message if not. */
+bool cli_u32(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
+bool cli_u64(const char *flag, const char *s, uint64_t *out);
+/* Parses "1,2,3" into a malloc'd array; false + message on a bad item. */
+bool cli_tokens(const char *flag, const char *s, uint32_t **out, uint32_t *n);
+/* Prints "mekivk <cmd>: <msg>" for an error and returns 1. */
+int cli_fail(const char *cmd, const mkv_error *err);
+/* Reads --device / MKV_DEVICE into opts: an index or a name substring. */
+void cli_device_arg(const char *s, mkv_device_opts *opts);
+double cli_now_s(void);
+
+#endif

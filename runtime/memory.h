@@ -1,0 +1,57 @@
+/* Device memory: buffers (one allocation each), uploads and readbacks, and
+ * f16 matrices split into parts that each fit one storage-buffer binding. */
+#ifndef MKV_MEMORY_H
+#define MKV_MEMORY_H
+
+#include "device.h"
+
+typedef enum mkv_mem_kind {
+    MKV_MEM_DEVICE, /* device-local (host-visible too on unified memory) */
+    MKV_MEM_HOST,   /* host-visible, coherent: params, staging, readback */
+} mkv_mem_kind;
+
+typedef struct mkv_buffer {
+    VkBuffer buf;
+    VkDeviceMemory mem;
+    VkDeviceSize size;
+    void *map; /* persistent mapping when host-visible, else NULL */
+} mkv_buffer;
+
+/* Creates a zero-filled storage buffer of `size` bytes (> 0). */
+mkv_status mkv_buffer_create(mkv_device *d, VkDeviceSize size, mkv_mem_kind kind, mkv_buffer *b, mkv_error *err);
+void mkv_buffer_destroy(mkv_device *d, mkv_buffer *b);
+/* Copies host bytes into / out of a buffer (through a staging copy when the
+ * buffer is not host-visible). Waits for completion. */
+mkv_status mkv_buffer_write(mkv_device *d, mkv_buffer *b, VkDeviceSize off, const void *src, VkDeviceSize n, mkv_error *err);
+mkv_status mkv_buffer_read(mkv_device *d, const mkv_buffer *b, VkDeviceSize off, void *dst, VkDeviceSize n, mkv_error *err);
+
+/* An f16 matrix of rows x cols (row-major, each row padded with zeros to ld
+ * halves, ld a multiple of 8 so rows start on 16 bytes), split by rows into
+ * parts that each fit maxStorageBufferRange. */
+#define MKV_MATRIX_MAX_PARTS 64
+typedef struct mkv_matrix {
+    uint32_t rows, cols, ld;
+    uint32_t rows_per_part, n_parts;
+    mkv_buffer parts[MKV_MATRIX_MAX_PARTS];
+} mkv_matrix;
+
+static inline uint32_t mkv_matrix_ld(uint32_t cols) { return (cols + 7u) & ~7u; }
+static inline uint32_t mkv_matrix_part_rows(const mkv_matrix *m, uint32_t p)
+{
+    uint32_t begin = p * m->rows_per_part;
+    return m->rows - begin < m->rows_per_part ? m->rows - begin : m->rows_per_part;
+}
+
+/* Produces rows [row0, row0+n) of the matrix as f16 (ld halves per row,
+ * padding already zero in dst). */
+typedef mkv_status (*mkv_rows_fn)(void *user, uint32_t row0, uint32_t n, uint16_t *dst, mkv_error *err);
+
+/* Allocates the parts and fills them from `fill` (which may be NULL: zeros).
+ * `name` is used in error messages. */
+mkv_status mkv_matrix_create(mkv_device *d, const char *name, uint32_t rows, uint32_t cols,
+                             mkv_rows_fn fill, void *user, mkv_matrix *m, mkv_error *err);
+void mkv_matrix_destroy(mkv_device *d, mkv_matrix *m);
+/* Device bytes the matrix occupies (one decode step reads them all). */
+uint64_t mkv_matrix_bytes(const mkv_matrix *m);
+
+#endif

@@ -1,0 +1,85 @@
+/* Recording of kernels into a command buffer: one function per kernel (its
+ * call site), each filling the push constants and bindings its shader's
+ * host description (shaders/<name>.h) declares and choosing the dispatch
+ * size. Every dispatch is preceded by a compute->compute barrier. */
+#ifndef MKV_OPS_H
+#define MKV_OPS_H
+
+#include "memory.h"
+#include "tunables.h"
+
+#define MKV_REC_MAX_POOLS 64
+#define MKV_REC_MAX_MARKS 512
+
+/* Optional per-dispatch timing: a timestamp after every dispatch, tagged with
+ * the kernel, read back by bench. */
+typedef struct mkv_recorder {
+    mkv_device *d;
+    VkCommandBuffer cb;
+    mkv_tunables tune;
+    VkDescriptorPool pools[MKV_REC_MAX_POOLS];
+    uint32_t n_pools, sets_left;
+    uint32_t n_dispatch;
+    VkQueryPool query_pool;     /* VK_NULL_HANDLE: no timing */
+    uint32_t n_marks;
+    mkv_kernel_id mark_kernel[MKV_REC_MAX_MARKS];
+    uint64_t mark_bytes[MKV_REC_MAX_MARKS]; /* bytes the dispatch reads (for GB/s) */
+} mkv_recorder;
+
+/* Starts recording into cb (already begun by the caller). With timing,
+ * creates a timestamp query pool. */
+mkv_status mkv_recorder_init(mkv_recorder *r, mkv_device *d, VkCommandBuffer cb, bool timing, mkv_error *err);
+/* Frees the descriptor pools and the query pool (after the last replay). */
+void mkv_recorder_release(mkv_recorder *r);
+
+/* Binds, pushes and dispatches one kernel; checks the binding count and the
+ * push-constant size against the SPIR-V. */
+mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, uint32_t wg, uint32_t spec1,
+                            const VkBuffer *bufs, uint32_t n_bufs, const void *pc, uint32_t pc_size,
+                            uint32_t gx, uint32_t gy, uint64_t bytes, mkv_error *err);
+
+/* ---- kernels (shader names in brackets) ---- */
+
+/* [embed] h = table[step.token] */
+mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_matrix *table, const mkv_buffer *h, mkv_error *err);
+/* [rmsnorm] y[v] = rmsnorm(x[v]) * w for n_vec vectors of n */
+mkv_status mkv_op_rmsnorm(mkv_recorder *r, const mkv_buffer *x, const mkv_buffer *w, const mkv_buffer *y,
+                          uint32_t n, uint32_t n_vec, float eps, mkv_error *err);
+/* [matvec] y = W x, or y += W x (x padded with zeros to W's ld) */
+mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
+                         bool accumulate, mkv_error *err);
+/* [matvec_swiglu] y = silu(Wg x) * (Wu x) */
+mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
+                                const mkv_buffer *y, mkv_error *err);
+/* [matvec_meki] y = bank_row + sigmoid(W x); the row is at row_byte_offset
+ * of the staged slab, bank dtype 1 = F16, 2 = Q8 */
+mkv_status mkv_op_matvec_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
+                              const mkv_buffer *slab, uint32_t row_byte_offset, uint32_t bank_dtype, mkv_error *err);
+
+typedef struct mkv_attn_dims {
+    uint32_t n_head, n_kv_head, head_dim, n_ctx, n_split;
+    bool qk_norm;
+    float eps;
+} mkv_attn_dims;
+
+/* [rope_kv] q/k norm + RoPE, q out, k/v appended to the cache at step.pos */
+mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *qkv,
+                          const mkv_buffer *q_norm, const mkv_buffer *k_norm, const mkv_buffer *rope,
+                          const mkv_buffer *q, const mkv_buffer *k_cache, const mkv_buffer *v_cache, mkv_error *err);
+/* [attn] + [attn_combine] out = softmax(q K^T / sqrt(hd)) V over step.n_kv positions */
+mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
+                            const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *scores,
+                            const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err);
+/* [residual_meki] h += f + rmsnorm(z) * w */
+mkv_status mkv_op_residual_meki(mkv_recorder *r, const mkv_buffer *h, const mkv_buffer *f, const mkv_buffer *z,
+                                const mkv_buffer *w, uint32_t n, float eps, mkv_error *err);
+/* [argmax] + [argmax_final] result = (max value, index bits) of x[0..n) */
+mkv_status mkv_op_argmax(mkv_recorder *r, const mkv_buffer *x, uint32_t n, const mkv_buffer *slots,
+                         const mkv_buffer *result, mkv_error *err);
+/* Slots the argmax needs for n values. */
+uint32_t mkv_argmax_slots(const mkv_recorder *r, uint32_t n);
+
+/* Ends the step: makes the last dispatches' writes visible to the host. */
+void mkv_rec_finish(mkv_recorder *r);
+
+#endif

@@ -1,0 +1,24 @@
+/* Compute pipelines from the embedded SPIR-V (shaders/kernels.cmake). The
+ * number of bindings and the push-constant size are reflected from the
+ * SPIR-V, never restated by hand; callers' push-constant structs are checked
+ * against them at every dispatch. */
+#ifndef MKV_PIPELINE_H
+#define MKV_PIPELINE_H
+
+#include "device.h"
+
+/* What reflection finds in a module. */
+typedef struct mkv_spirv_info {
+    uint32_t n_bindings; /* highest binding + 1 (all storage buffers, set 0) */
+    uint32_t push_size;  /* bytes of the push-constant block (0 if none) */
+} mkv_spirv_info;
+
+mkv_status mkv_spirv_reflect(const uint32_t *code, size_t bytes, const char *name, mkv_spirv_info *info, mkv_error *err);
+
+/* Returns the pipeline of `kernel` specialised with spec[0..n_spec) (ids
+ * 0..n_spec-1; id 0 is the workgroup width), creating it on first use. */
+mkv_status mkv_pipeline_get(mkv_device *d, mkv_kernel_id kernel, const uint32_t *spec, uint32_t n_spec,
+                            const mkv_pipeline **out, mkv_error *err);
+void mkv_pipelines_destroy(mkv_device *d);
+
+#endif

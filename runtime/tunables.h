@@ -1,0 +1,45 @@
+/* The one table of kernel tunables (specialization constants), chosen per
+ * device. Each line says why. Workgroup widths must be powers of two (the
+ * shaders' shared-memory tree reductions halve them). */
+#ifndef MKV_TUNABLES_H
+#define MKV_TUNABLES_H
+
+#include "device.h"
+
+typedef struct mkv_tunables {
+    uint32_t wg_matvec;    /* threads per matvec workgroup */
+    uint32_t rows_matvec;  /* rows per matvec workgroup (1..8) */
+    uint32_t wg_norm;      /* norms, rope, residual: one vector per workgroup */
+    uint32_t wg_attn;      /* attention: threads over positions, then dims */
+    uint32_t wg_argmax;
+    uint32_t attn_chunk;   /* target positions per attention split */
+} mkv_tunables;
+
+static inline uint32_t mkv_pow2_at_least(uint32_t v, uint32_t lo)
+{
+    uint32_t p = 1;
+    while (p < v || p < lo) p <<= 1;
+    return p;
+}
+
+static inline void mkv_tunables_for(const mkv_device *d, mkv_tunables *t)
+{
+    uint32_t sg = d->subgroup_size ? d->subgroup_size : 32;
+    /* Matvec: at least two subgroups per workgroup, and 64 threads so a
+     * 1024-column row (128 chunks of 8) is two loads per thread: enough
+     * loads in flight on GPUs, few iterations on lavapipe's SIMD lanes. */
+    t->wg_matvec = mkv_pow2_at_least(2 * sg, 64);
+    /* Two rows per workgroup halve the x loads per weight row without
+     * starving small matrices (d_mem = 64 rows) of workgroups. */
+    t->rows_matvec = 2;
+    /* Norms and rope touch a few KiB: one subgroup-multiple of 64 is plenty. */
+    t->wg_norm = mkv_pow2_at_least(sg, 64);
+    t->wg_attn = mkv_pow2_at_least(sg, 64);
+    t->wg_argmax = mkv_pow2_at_least(sg, 128);
+    /* Attention splits of ~256 positions keep every core busy at long
+     * context while the combine pass stays tiny. */
+    t->attn_chunk = 256;
+    if (t->wg_matvec > d->props.limits.maxComputeWorkGroupSize[0]) t->wg_matvec = d->props.limits.maxComputeWorkGroupSize[0];
+}
+
+#endif

@@ -1,0 +1,26 @@
+/* Host description of attn.comp (decode attention, split over the cache).
+ * Bindings: 0 step params, 1 q (float n_head*head_dim), 2 K cache,
+ *           3 V cache (f16 [n_ctx][n_kv_head][head_dim]), 4 scores scratch
+ *           (float n_head*n_ctx), 5 partials (float n_head*n_split*(head_dim+2)).
+ * Spec constants: 0 WG (power of two).
+ * Limits: n_head/n_kv_head <= 16, head_dim even and <= 256.
+ * Dispatch: n_kv_head x n_split x 1. */
+#ifndef MKV_SHADER_ATTN_H
+#define MKV_SHADER_ATTN_H
+#include <stdint.h>
+typedef struct mkv_pc_attn {
+    uint32_t n_head, n_kv_head, head_dim, n_ctx, n_split;
+    float scale;
+} mkv_pc_attn;
+#define MKV_ATTN_MAX_GROUP 16u
+#define MKV_ATTN_MAX_HEAD_DIM 256u
+#endif
+
+/* attn_combine.comp. Bindings: 0 partials, 1 out (float n_head*head_dim).
+ * Spec constants: 0 WG. Dispatch: n_head x 1 x 1. */
+#ifndef MKV_SHADER_ATTN_COMBINE_H
+#define MKV_SHADER_ATTN_COMBINE_H
+typedef struct mkv_pc_attn_combine {
+    uint32_t head_dim, n_split;
+} mkv_pc_attn_combine;
+#endif

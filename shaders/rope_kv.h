@@ -1,0 +1,17 @@
+/* Host description of rope_kv.comp.
+ * Bindings: 0 step params, 1 qkv (float [q|k|v]), 2 q_norm, 3 k_norm
+ *           (float head_dim; any buffer when qk_norm = 0), 4 rope table
+ *           (vec2 [n_ctx][head_dim/2]: cos, sin of pos*theta^(-2i/head_dim)),
+ *           5 q (float n_head*head_dim), 6 K cache, 7 V cache
+ *           (f16 [n_ctx][n_kv_head][head_dim]).
+ * Spec constants: 0 WG (power of two, WG*8 >= head_dim/2).
+ * Limits: head_dim even, <= 512. Dispatch: n_head + n_kv_head groups. */
+#ifndef MKV_SHADER_ROPE_KV_H
+#define MKV_SHADER_ROPE_KV_H
+#include <stdint.h>
+typedef struct mkv_pc_rope_kv {
+    uint32_t n_head, n_kv_head, head_dim, qk_norm;
+    float eps;
+} mkv_pc_rope_kv;
+#define MKV_ROPE_KV_MAX_HEAD_DIM 512u
+#endif
