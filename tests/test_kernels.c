@@ -1,0 +1,517 @@
+/* Every compute kernel against the CPU reference (tests/ref) on random data,
+ * odd sizes included: dimensions that are not multiples of the workgroup
+ * size or of 8, one KV head, n_head = n_kv_head, position 0 and positions at
+ * the end of the context, matrices split over several storage bindings.
+ *
+ * Tolerances (relative to the largest reference magnitude):
+ *  - matvec family, norms, residual: 2e-5. Weights are f16 in both, so the
+ *    only difference is f32 summation order on the GPU against the
+ *    reference's double: ~n * 2^-24 ~ 1e-5 worst case for n ~ 4000, far
+ *    less in practice; 2e-5 still catches any wrong element (an off-by-one
+ *    row or column changes results at the 1e-1 level).
+ *  - rope/kv and attention: 1e-3. K and V are stored as f16 (rel 2^-11 =
+ *    4.9e-4 per element) and the reference rounds them the same way, but a
+ *    value lying near a rounding boundary may round differently after a
+ *    1-ulp f32 difference: one f16 ulp, 4.9e-4 of the value.
+ *  - sigmoid/silu use the GPU's exp: 1e-5 relative per OpenCL-style
+ *    precision, covered by the 2e-5 bound. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "half.h"
+#include "ops.h"
+#include "ref.h"
+#include "step_params.h"
+#include "test_util.h"
+
+static mkv_device *dev;
+static uint64_t rng = 12345;
+
+/* ---- harness ---- */
+
+typedef struct kt {
+    VkCommandBuffer cb;
+    mkv_recorder r;
+} kt;
+
+static mkv_recorder *kt_begin(kt *k)
+{
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                      .commandPool = dev->cmd_pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                      .commandBufferCount = 1};
+    ck_assert_int_eq(vkAllocateCommandBuffers(dev->dev, &ai, &k->cb), VK_SUCCESS);
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    ck_assert_int_eq(vkBeginCommandBuffer(k->cb, &bi), VK_SUCCESS);
+    mkv_error err;
+    ck_assert_msg(mkv_recorder_init(&k->r, dev, k->cb, false, &err) == MKV_OK, "%s", err.msg);
+    return &k->r;
+}
+
+static void kt_run(kt *k)
+{
+    mkv_rec_finish(&k->r);
+    ck_assert_int_eq(vkEndCommandBuffer(k->cb), VK_SUCCESS);
+    VkFence fence;
+    VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    ck_assert_int_eq(vkCreateFence(dev->dev, &fi, NULL, &fence), VK_SUCCESS);
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &k->cb};
+    ck_assert_int_eq(vkQueueSubmit(dev->queue, 1, &si, fence), VK_SUCCESS);
+    ck_assert_int_eq(vkWaitForFences(dev->dev, 1, &fence, VK_TRUE, UINT64_MAX), VK_SUCCESS);
+    vkDestroyFence(dev->dev, fence, NULL);
+    mkv_recorder_release(&k->r);
+    vkFreeCommandBuffers(dev->dev, dev->cmd_pool, 1, &k->cb);
+}
+
+#define OK(call)                                                          \
+    do {                                                                  \
+        mkv_error e_ = {0};                                               \
+        mkv_status s_ = (call);                                           \
+        ck_assert_msg(s_ == MKV_OK, "%s: %s", #call, e_.msg);             \
+    } while (0)
+/* (calls below pass &e_ through the macro's scope) */
+#define E (&e_)
+
+static float *rand_vec(uint64_t n, float scale)
+{
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    for (uint64_t i = 0; i < n; i++) v[i] = tu_rand_f(&rng) * scale;
+    return v;
+}
+
+static uint16_t *rand_f16(uint64_t n, float scale)
+{
+    uint16_t *v = malloc((n ? n : 1) * sizeof *v);
+    for (uint64_t i = 0; i < n; i++) v[i] = mkv_float_to_half(tu_rand_f(&rng) * scale);
+    return v;
+}
+
+/* Device vector of n floats, padded with zeros to a multiple of 8. */
+static mkv_buffer vec_buf(const float *data, uint64_t n)
+{
+    mkv_buffer b;
+    OK(mkv_buffer_create(dev, ((n + 7) & ~7ull) * 4 + 16, MKV_MEM_DEVICE, &b, E));
+    if (data) OK(mkv_buffer_write(dev, &b, 0, data, n * 4, E));
+    return b;
+}
+
+static float *read_vec(const mkv_buffer *b, uint64_t n)
+{
+    float *v = malloc(n * sizeof *v);
+    OK(mkv_buffer_read(dev, b, 0, v, n * 4, E));
+    return v;
+}
+
+typedef struct host_mat {
+    const uint16_t *w;
+    uint32_t cols, ld;
+} host_mat;
+
+static mkv_status fill_rows(void *user, uint32_t row0, uint32_t n, uint16_t *dst, mkv_error *err)
+{
+    const host_mat *h = user;
+    for (uint32_t i = 0; i < n; i++) memcpy(dst + (size_t)i * h->ld, h->w + (size_t)(row0 + i) * h->cols, h->cols * 2);
+    (void)err;
+    return MKV_OK;
+}
+
+/* Uploads rows x cols f16; with max_range != 0 the device's binding limit
+ * is lowered for this matrix so it splits into parts. */
+static mkv_matrix matrix(const uint16_t *w, uint32_t rows, uint32_t cols, uint64_t max_range)
+{
+    mkv_matrix m;
+    host_mat h = {w, cols, mkv_matrix_ld(cols)};
+    uint64_t saved = dev->max_storage_range;
+    if (max_range) dev->max_storage_range = max_range;
+    mkv_error e_ = {0};
+    mkv_status st = mkv_matrix_create(dev, "test", rows, cols, fill_rows, &h, &m, &e_);
+    dev->max_storage_range = saved;
+    ck_assert_msg(st == MKV_OK, "%s", e_.msg);
+    return m;
+}
+
+static double rel_err(const float *a, const float *ref, uint64_t n)
+{
+    return tu_max_rel_err(a, ref, n);
+}
+
+static void setup(void) { dev = tu_device(); }
+static void teardown(void)
+{
+    tu_assert_no_validation(dev);
+    mkv_device_destroy(dev);
+    dev = NULL;
+}
+
+/* ---- matvec ---- */
+
+static void check_matvec(uint32_t rows, uint32_t cols, bool accumulate, uint64_t max_range)
+{
+    uint16_t *w = rand_f16((uint64_t)rows * cols, 1.0f);
+    float *x = rand_vec(cols, 1.0f), *y0 = rand_vec(rows, 1.0f), *ref = malloc(rows * sizeof *ref);
+    mkv_matrix m = matrix(w, rows, cols, max_range);
+    if (max_range) ck_assert_uint_gt(m.n_parts, 1);
+    mkv_buffer bx = vec_buf(x, cols), by = vec_buf(y0, rows);
+    kt k;
+    OK(mkv_op_matvec(kt_begin(&k), &m, &bx, &by, accumulate, E));
+    kt_run(&k);
+    ref_matvec_f16(w, x, rows, cols, ref);
+    if (accumulate)
+        for (uint32_t r = 0; r < rows; r++) ref[r] += y0[r];
+    float *got = read_vec(&by, rows);
+    double e = rel_err(got, ref, rows);
+    ck_assert_msg(e <= 2e-5, "matvec %ux%u acc=%d parts=%u: rel err %.3g", rows, cols, accumulate, m.n_parts, e);
+    mkv_matrix_destroy(dev, &m);
+    mkv_buffer_destroy(dev, &bx);
+    mkv_buffer_destroy(dev, &by);
+    free(w); free(x); free(y0); free(ref); free(got);
+}
+
+START_TEST(matvec_matches_reference_on_odd_sizes)
+{
+    static const uint32_t shapes[][2] = {{1, 1}, {1, 9}, {3, 7}, {37, 13}, {129, 1000}, {2, 4097}, {257, 64}, {64, 257}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        check_matvec(shapes[i][0], shapes[i][1], false, 0);
+        check_matvec(shapes[i][0], shapes[i][1], true, 0);
+    }
+}
+END_TEST
+
+START_TEST(matvec_over_split_bindings_matches_reference)
+{
+    /* 1000 rows of 40 columns (ld 40 -> 80 bytes/row) with a 4 KiB binding
+     * limit: 51 rows per part, 20 parts, the last one short. */
+    check_matvec(1000, 40, false, 4096);
+    check_matvec(333, 17, true, 1024);
+}
+END_TEST
+
+START_TEST(matvec_swiglu_matches_reference)
+{
+    static const uint32_t shapes[][2] = {{1, 5}, {77, 33}, {768, 256}, {129, 1023}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        uint32_t rows = shapes[i][0], cols = shapes[i][1];
+        uint16_t *wg = rand_f16((uint64_t)rows * cols, 1.0f), *wu = rand_f16((uint64_t)rows * cols, 1.0f);
+        float *x = rand_vec(cols, 1.0f), *g = malloc(rows * 4), *u = malloc(rows * 4), *ref = malloc(rows * 4);
+        mkv_matrix mg = matrix(wg, rows, cols, 0), mu = matrix(wu, rows, cols, 0);
+        mkv_buffer bx = vec_buf(x, cols), by = vec_buf(NULL, rows);
+        kt k;
+        OK(mkv_op_matvec_swiglu(kt_begin(&k), &mg, &mu, &bx, &by, E));
+        kt_run(&k);
+        ref_matvec_f16(wg, x, rows, cols, g);
+        ref_matvec_f16(wu, x, rows, cols, u);
+        ref_swiglu(g, u, rows, ref);
+        float *got = read_vec(&by, rows);
+        double e = rel_err(got, ref, rows);
+        ck_assert_msg(e <= 2e-5, "swiglu %ux%u: rel err %.3g", rows, cols, e);
+        mkv_matrix_destroy(dev, &mg); mkv_matrix_destroy(dev, &mu);
+        mkv_buffer_destroy(dev, &bx); mkv_buffer_destroy(dev, &by);
+        free(wg); free(wu); free(x); free(g); free(u); free(ref); free(got);
+    }
+}
+END_TEST
+
+/* The MeKi gate reads row `layer` of a staged slab of either dtype. */
+static void check_meki_gate(uint32_t dtype, uint32_t d_mem, uint32_t d_model, uint32_t n_layer, uint32_t layer)
+{
+    uint32_t row_bytes = dtype == MKV_BANK_F16 ? 2 * d_mem : 4 + d_mem;
+    uint8_t *slab = calloc((size_t)n_layer * row_bytes + 4, 1);
+    float *rowv = rand_vec(d_mem, 2.0f);
+    for (uint32_t l = 0; l < n_layer; l++) {
+        float *r = rand_vec(d_mem, 2.0f);
+        mkv_bank_encode_row(dtype, d_mem, l == layer ? rowv : r, slab + (size_t)l * row_bytes);
+        free(r);
+    }
+    mkv_bank_header h = {.dtype = dtype, .n_layer = n_layer, .d_mem = d_mem, .row_bytes = row_bytes};
+    float *row = malloc(d_mem * 4);
+    mkv_bank_row_to_f32(&h, slab, layer, row);
+
+    uint16_t *w = rand_f16((uint64_t)d_mem * d_model, 0.2f);
+    float *u = rand_vec(d_model, 1.0f), *ref = malloc(d_mem * 4);
+    mkv_matrix m = matrix(w, d_mem, d_model, 0);
+    mkv_buffer bu = vec_buf(u, d_model), bv = vec_buf(NULL, d_mem), bs;
+    OK(mkv_buffer_create(dev, (size_t)n_layer * row_bytes + 4, MKV_MEM_HOST, &bs, E));
+    memcpy(bs.map, slab, (size_t)n_layer * row_bytes + 4);
+    kt k;
+    OK(mkv_op_matvec_meki(kt_begin(&k), &m, &bu, &bv, &bs, layer * row_bytes, dtype, E));
+    kt_run(&k);
+    ref_matvec_f16(w, u, d_mem, d_model, ref);
+    for (uint32_t i = 0; i < d_mem; i++) ref[i] = row[i] + 1.0f / (1.0f + expf(-ref[i]));
+    float *got = read_vec(&bv, d_mem);
+    double e = rel_err(got, ref, d_mem);
+    ck_assert_msg(e <= 2e-5, "meki gate dtype %u d_mem %u layer %u: rel err %.3g", dtype, d_mem, layer, e);
+    mkv_matrix_destroy(dev, &m);
+    mkv_buffer_destroy(dev, &bu); mkv_buffer_destroy(dev, &bv); mkv_buffer_destroy(dev, &bs);
+    free(slab); free(rowv); free(row); free(w); free(u); free(ref); free(got);
+}
+
+START_TEST(meki_gate_reads_f16_and_q8_rows_of_any_layer)
+{
+    check_meki_gate(MKV_BANK_F16, 64, 256, 4, 0);
+    check_meki_gate(MKV_BANK_F16, 64, 256, 4, 3);
+    check_meki_gate(MKV_BANK_F16, 12, 37, 3, 1);
+    check_meki_gate(MKV_BANK_Q8, 64, 256, 4, 2);
+    check_meki_gate(MKV_BANK_Q8, 4, 9, 5, 4);
+    check_meki_gate(MKV_BANK_Q8, 132, 100, 2, 1);
+}
+END_TEST
+
+/* ---- norms and residual ---- */
+
+START_TEST(rmsnorm_matches_reference)
+{
+    static const uint32_t shapes[][2] = {{1, 1}, {7, 1}, {256, 1}, {1000, 3}, {64, 16}, {4097, 2}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        uint32_t n = shapes[i][0], nv = shapes[i][1];
+        float *x = rand_vec((uint64_t)n * nv, 3.0f), *w = rand_vec(n, 1.0f), *ref = malloc((size_t)n * nv * 4);
+        mkv_buffer bx = vec_buf(x, (uint64_t)n * nv), bw = vec_buf(w, n), by = vec_buf(NULL, (uint64_t)n * nv);
+        kt k;
+        OK(mkv_op_rmsnorm(kt_begin(&k), &bx, &bw, &by, n, nv, 1e-6f, E));
+        kt_run(&k);
+        for (uint32_t v = 0; v < nv; v++) ref_rmsnorm(x + (size_t)v * n, w, n, 1e-6f, ref + (size_t)v * n);
+        float *got = read_vec(&by, (uint64_t)n * nv);
+        double e = rel_err(got, ref, (uint64_t)n * nv);
+        ck_assert_msg(e <= 2e-5, "rmsnorm n=%u vecs=%u: rel err %.3g", n, nv, e);
+        mkv_buffer_destroy(dev, &bx); mkv_buffer_destroy(dev, &bw); mkv_buffer_destroy(dev, &by);
+        free(x); free(w); free(ref); free(got);
+    }
+}
+END_TEST
+
+START_TEST(residual_meki_adds_ffn_and_normed_projection)
+{
+    static const uint32_t sizes[] = {1, 13, 256, 1000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint32_t n = sizes[i];
+        float *h = rand_vec(n, 1.0f), *f = rand_vec(n, 1.0f), *z = rand_vec(n, 5.0f), *w = rand_vec(n, 1.0f);
+        float *ref = malloc(n * 4);
+        mkv_buffer bh = vec_buf(h, n), bf = vec_buf(f, n), bz = vec_buf(z, n), bw = vec_buf(w, n);
+        kt k;
+        OK(mkv_op_residual_meki(kt_begin(&k), &bh, &bf, &bz, &bw, n, 1e-6f, E));
+        kt_run(&k);
+        ref_rmsnorm(z, w, n, 1e-6f, ref);
+        for (uint32_t j = 0; j < n; j++) ref[j] += h[j] + f[j];
+        float *got = read_vec(&bh, n);
+        double e = rel_err(got, ref, n);
+        ck_assert_msg(e <= 2e-5, "residual_meki n=%u: rel err %.3g", n, e);
+        mkv_buffer_destroy(dev, &bh); mkv_buffer_destroy(dev, &bf); mkv_buffer_destroy(dev, &bz); mkv_buffer_destroy(dev, &bw);
+        free(h); free(f); free(z); free(w); free(ref); free(got);
+    }
+}
+END_TEST
+
+/* ---- embedding ---- */
+
+START_TEST(embed_gathers_the_token_row_from_any_part)
+{
+    const uint32_t vocab = 1001, d = 37;
+    uint16_t *table = rand_f16((uint64_t)vocab * d, 1.0f);
+    mkv_matrix m = matrix(table, vocab, d, 8192); /* ld 40 -> 80 B/row: 102 rows per part, 10 parts */
+    ck_assert_uint_eq(m.n_parts, 10);
+    mkv_buffer params, bh = vec_buf(NULL, d);
+    OK(mkv_buffer_create(dev, sizeof(mkv_step_params), MKV_MEM_HOST, &params, E));
+    static const uint32_t toks[] = {0, 1, 101, 102, 500, 999, 1000};
+    for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++) {
+        mkv_step_params p = {.token = toks[i]};
+        memcpy(params.map, &p, sizeof p);
+        kt k;
+        OK(mkv_op_embed(kt_begin(&k), &params, &m, &bh, E));
+        kt_run(&k);
+        float *got = read_vec(&bh, d);
+        for (uint32_t j = 0; j < d; j++)
+            ck_assert_msg(got[j] == mkv_half_to_float(table[(size_t)toks[i] * d + j]), "token %u dim %u", toks[i], j);
+        free(got);
+    }
+    mkv_matrix_destroy(dev, &m);
+    mkv_buffer_destroy(dev, &params);
+    mkv_buffer_destroy(dev, &bh);
+    free(table);
+}
+END_TEST
+
+/* ---- rope + kv append, attention ---- */
+
+typedef struct attn_case {
+    uint32_t n_head, n_kv_head, head_dim, n_ctx, n_kv; /* n_kv positions filled, the last one by the kernel */
+    bool qk_norm;
+    uint32_t n_split;
+} attn_case;
+
+static void rope_table(const attn_case *c, float theta, float *tab)
+{
+    for (uint32_t p = 0; p < c->n_ctx; p++)
+        for (uint32_t i = 0; i < c->head_dim / 2; i++) {
+            double a = p * pow(theta, -2.0 * i / c->head_dim);
+            tab[(p * (c->head_dim / 2) + i) * 2] = (float)cos(a);
+            tab[(p * (c->head_dim / 2) + i) * 2 + 1] = (float)sin(a);
+        }
+}
+
+/* Fills positions 0..n_kv-2 of the cache from the host, runs rope_kv for
+ * position n_kv-1 and then attention; checks q, the appended k/v and the
+ * attention output against the reference. */
+static void check_attention(const attn_case *c)
+{
+    const uint32_t hd = c->head_dim, qd = c->n_head * hd, kvd = c->n_kv_head * hd, pos = c->n_kv - 1;
+    const float theta = 10000.0f, eps = 1e-6f;
+    float *qkv = rand_vec(qd + 2 * kvd, 2.0f), *qn = rand_vec(hd, 1.0f), *kn = rand_vec(hd, 1.0f);
+    float *tab = malloc((size_t)c->n_ctx * hd * 4);
+    rope_table(c, theta, tab);
+    /* Host cache (as floats, f16-rounded) for positions < pos, random. */
+    float *kc = calloc((size_t)c->n_ctx * kvd, 4), *vc = calloc((size_t)c->n_ctx * kvd, 4);
+    uint16_t *kh = calloc((size_t)c->n_ctx * kvd, 2), *vh = calloc((size_t)c->n_ctx * kvd, 2);
+    for (uint64_t i = 0; i < (uint64_t)pos * kvd; i++) {
+        kh[i] = mkv_float_to_half(tu_rand_f(&rng) * 2.0f);
+        vh[i] = mkv_float_to_half(tu_rand_f(&rng) * 2.0f);
+        kc[i] = mkv_half_to_float(kh[i]);
+        vc[i] = mkv_half_to_float(vh[i]);
+    }
+    mkv_buffer params, bqkv = vec_buf(qkv, qd + 2 * kvd), bqn = vec_buf(qn, hd), bkn = vec_buf(kn, hd);
+    mkv_buffer brope = vec_buf(tab, (uint64_t)c->n_ctx * hd), bq = vec_buf(NULL, qd), bout = vec_buf(NULL, qd);
+    mkv_buffer bk, bv, bsc = vec_buf(NULL, (uint64_t)c->n_head * c->n_ctx);
+    mkv_buffer bpart = vec_buf(NULL, (uint64_t)c->n_head * c->n_split * (hd + 2));
+    OK(mkv_buffer_create(dev, (uint64_t)c->n_ctx * kvd * 2, MKV_MEM_DEVICE, &bk, E));
+    OK(mkv_buffer_create(dev, (uint64_t)c->n_ctx * kvd * 2, MKV_MEM_DEVICE, &bv, E));
+    if (pos) {
+        OK(mkv_buffer_write(dev, &bk, 0, kh, (uint64_t)pos * kvd * 2, E));
+        OK(mkv_buffer_write(dev, &bv, 0, vh, (uint64_t)pos * kvd * 2, E));
+    }
+    OK(mkv_buffer_create(dev, sizeof(mkv_step_params), MKV_MEM_HOST, &params, E));
+    mkv_step_params p = {.token = 0, .pos = pos, .n_kv = c->n_kv};
+    memcpy(params.map, &p, sizeof p);
+    mkv_attn_dims ad = {.n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd, .n_ctx = c->n_ctx,
+                        .n_split = c->n_split, .qk_norm = c->qk_norm, .eps = eps};
+    kt k;
+    mkv_recorder *r = kt_begin(&k);
+    OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
+    OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bsc, &bpart, &bout, E));
+    kt_run(&k);
+
+    /* Reference: norm + rope of q and k, f16 append, attention. */
+    float *q = malloc(qd * 4);
+    memcpy(q, qkv, qd * 4);
+    for (uint32_t h = 0; h < c->n_head; h++) {
+        if (c->qk_norm) ref_rmsnorm(q + h * hd, qn, hd, eps, q + h * hd);
+        ref_rope_neox(q + h * hd, hd, pos, theta);
+    }
+    for (uint32_t h = 0; h < c->n_kv_head; h++) {
+        float *kk = kc + (size_t)pos * kvd + h * hd;
+        memcpy(kk, qkv + qd + h * hd, hd * 4);
+        if (c->qk_norm) ref_rmsnorm(kk, kn, hd, eps, kk);
+        ref_rope_neox(kk, hd, pos, theta);
+        for (uint32_t i = 0; i < hd; i++) {
+            kk[i] = mkv_round_f16(kk[i]);
+            vc[(size_t)pos * kvd + h * hd + i] = mkv_round_f16(qkv[qd + kvd + h * hd + i]);
+        }
+    }
+    float *ref = malloc(qd * 4);
+    ref_attention(q, kc, vc, c->n_kv, c->n_head, c->n_kv_head, hd, ref);
+
+    float *gq = read_vec(&bq, qd), *go = read_vec(&bout, qd);
+    uint16_t *gk = malloc(kvd * 2), *gv = malloc(kvd * 2);
+    OK(mkv_buffer_read(dev, &bk, (uint64_t)pos * kvd * 2, gk, kvd * 2, E));
+    OK(mkv_buffer_read(dev, &bv, (uint64_t)pos * kvd * 2, gv, kvd * 2, E));
+    float *fk = malloc(kvd * 4), *fv = malloc(kvd * 4);
+    for (uint32_t i = 0; i < kvd; i++) { fk[i] = mkv_half_to_float(gk[i]); fv[i] = mkv_half_to_float(gv[i]); }
+    double eq = rel_err(gq, q, qd), ek = rel_err(fk, kc + (size_t)pos * kvd, kvd);
+    double ev = rel_err(fv, vc + (size_t)pos * kvd, kvd), eo = rel_err(go, ref, qd);
+    ck_assert_msg(eq <= 2e-5 && ek <= 1e-3 && ev <= 1e-3 && eo <= 1e-3,
+                  "heads %u/%u hd %u ctx %u n_kv %u norm %d split %u: q %.3g k %.3g v %.3g out %.3g",
+                  c->n_head, c->n_kv_head, hd, c->n_ctx, c->n_kv, c->qk_norm, c->n_split, eq, ek, ev, eo);
+
+    mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &brope, &bq, &bout, &bk, &bv, &bsc, &bpart};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(dev, bufs[i]);
+    free(qkv); free(qn); free(kn); free(tab); free(kc); free(vc); free(kh); free(vh);
+    free(q); free(ref); free(gq); free(go); free(gk); free(gv); free(fk); free(fv);
+}
+
+START_TEST(attention_matches_reference_for_gqa_shapes_and_positions)
+{
+    static const attn_case cases[] = {
+        /* heads kv  hd   ctx  n_kv norm split */
+        {4, 2, 64, 64, 1, true, 1},      /* position 0 */
+        {4, 2, 64, 64, 64, true, 1},     /* last position of the context */
+        {4, 2, 64, 300, 300, true, 4},   /* splits over a full cache */
+        {4, 2, 64, 300, 5, true, 8},     /* more splits than filled positions: empty chunks */
+        {8, 8, 32, 50, 37, false, 3},    /* n_head = n_kv_head, no q/k norm */
+        {6, 1, 16, 40, 33, true, 2},     /* one KV head, group of 6 */
+        {16, 1, 128, 20, 20, true, 1},   /* group of 16 (the limit), head_dim 128 */
+        {2, 1, 130, 33, 17, false, 5},   /* head_dim not a multiple of 8 */
+        {16, 8, 128, 1024, 1000, true, 4}, /* 0.6b-like attention near the end */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(&cases[i]);
+}
+END_TEST
+
+/* ---- argmax ---- */
+
+START_TEST(argmax_finds_first_maximum)
+{
+    static const uint32_t sizes[] = {1, 2, 7, 2048, 2049, 32000, 151680};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint32_t n = sizes[i];
+        float *x = rand_vec(n, 10.0f);
+        /* a tie at the maximum: the lower index must win */
+        uint32_t a = (uint32_t)(tu_rand_u64(&rng) % n), b = (uint32_t)(tu_rand_u64(&rng) % n);
+        x[a] = 50.0f;
+        x[b] = 50.0f;
+        if (n > 3) x[n - 1] = NAN; /* NaN never wins */
+        mkv_buffer bx = vec_buf(x, n), slots, res;
+        kt k;
+        mkv_recorder *r = kt_begin(&k);
+        OK(mkv_buffer_create(dev, 8ull * mkv_argmax_slots(r, n), MKV_MEM_DEVICE, &slots, E));
+        OK(mkv_buffer_create(dev, 8, MKV_MEM_HOST, &res, E));
+        OK(mkv_op_argmax(r, &bx, n, &slots, &res, E));
+        kt_run(&k);
+        uint32_t got;
+        memcpy(&got, (uint8_t *)res.map + 4, 4);
+        ck_assert_msg(got == (a < b ? a : b), "n=%u: argmax %u, want %u", n, got, a < b ? a : b);
+        mkv_buffer_destroy(dev, &bx); mkv_buffer_destroy(dev, &slots); mkv_buffer_destroy(dev, &res);
+        free(x);
+    }
+}
+END_TEST
+
+/* ---- the host side of the kernel table ---- */
+
+START_TEST(dispatch_rejects_wrong_binding_count_and_push_size)
+{
+    mkv_buffer b = vec_buf(NULL, 8);
+    kt k;
+    mkv_recorder *r = kt_begin(&k);
+    VkBuffer bufs[2] = {b.buf, b.buf};
+    uint32_t pc[2] = {0};
+    mkv_error err = {0};
+    ck_assert_int_eq(mkv_rec_dispatch(r, MKV_KERNEL_RMSNORM, 64, 0, bufs, 2, pc, 8, 1, 1, 0, &err), MKV_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "rmsnorm"));
+    VkBuffer bufs3[3] = {b.buf, b.buf, b.buf};
+    ck_assert_int_eq(mkv_rec_dispatch(r, MKV_KERNEL_RMSNORM, 64, 0, bufs3, 3, pc, 4, 1, 1, 0, &err), MKV_ERR_INVALID_ARG);
+    kt_run(&k);
+    mkv_buffer_destroy(dev, &b);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("kernels");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, matvec_matches_reference_on_odd_sizes);
+    tcase_add_test(tc, matvec_over_split_bindings_matches_reference);
+    tcase_add_test(tc, matvec_swiglu_matches_reference);
+    tcase_add_test(tc, meki_gate_reads_f16_and_q8_rows_of_any_layer);
+    tcase_add_test(tc, rmsnorm_matches_reference);
+    tcase_add_test(tc, residual_meki_adds_ffn_and_normed_projection);
+    tcase_add_test(tc, embed_gathers_the_token_row_from_any_part);
+    tcase_add_test(tc, attention_matches_reference_for_gqa_shapes_and_positions);
+    tcase_add_test(tc, argmax_finds_first_maximum);
+    tcase_add_test(tc, dispatch_rejects_wrong_binding_count_and_push_size);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
