@@ -149,6 +149,7 @@ typedef struct device_caps {
     char driver[512];
     uint32_t subgroup_size;
     bool fp16_arith, storage16, storage8, timestamps, uma;
+    bool subgroup_arith;  /* subgroupAdd in compute shaders (matvec needs it) */
     uint64_t max_storage_range;
 } device_caps;
 
@@ -162,6 +163,8 @@ static void query_caps(VkPhysicalDevice pd, device_caps *c)
     c->props = p2.properties;
     snprintf(c->driver, sizeof c->driver, "%.200s %.200s", drv.driverName, drv.driverInfo);
     c->subgroup_size = sg.subgroupSize;
+    c->subgroup_arith = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                        (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     c->max_storage_range = p2.properties.limits.maxStorageBufferRange;
 
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
@@ -228,8 +231,8 @@ mkv_status mkv_devices_print(void *out_file, mkv_error *err)
         fprintf(out, "    driver: %s\n", c.driver);
         fprintf(out, "    fp16 arithmetic: %s, 16-bit storage: %s, 8-bit storage: %s\n",
                 c.fp16_arith ? "yes" : "no", c.storage16 ? "yes" : "no", c.storage8 ? "yes" : "no");
-        fprintf(out, "    subgroup size: %u, timestamps: %s, unified memory: %s\n", c.subgroup_size,
-                c.timestamps ? "yes" : "no", c.uma ? "yes" : "no");
+        fprintf(out, "    subgroup size: %u (arithmetic: %s), timestamps: %s, unified memory: %s\n", c.subgroup_size,
+                c.subgroup_arith ? "yes" : "no", c.timestamps ? "yes" : "no", c.uma ? "yes" : "no");
         fprintf(out, "    max storage buffer range: %llu MiB, shared memory: %u KiB\n",
                 (unsigned long long)(c.max_storage_range >> 20),
                 c.props.limits.maxComputeSharedMemorySize / 1024);
@@ -320,6 +323,11 @@ mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_
         goto fail;
     }
 
+    if (!c.subgroup_arith) {
+        st = mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "%s: subgroup arithmetic in compute shaders is not supported (mekivk needs it)",
+                      c.props.deviceName);
+        goto fail;
+    }
     uint32_t ts_bits;
     if (!find_compute_queue(d->phys, &d->queue_family, &ts_bits)) {
         st = mkv_fail(err, MKV_ERR_NO_DEVICE, "%s: no compute queue", c.props.deviceName);

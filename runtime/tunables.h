@@ -8,7 +8,7 @@
 
 typedef struct mkv_tunables {
     uint32_t wg_matvec;    /* threads per matvec workgroup */
-    uint32_t rows_matvec;  /* rows per matvec workgroup (1..8) */
+    uint32_t rows_matvec;  /* rows per matvec workgroup */
     uint32_t wg_norm;      /* norms, rope, residual: one vector per workgroup */
     uint32_t wg_attn;      /* attention: threads over positions, then dims */
     uint32_t wg_argmax;
@@ -25,13 +25,13 @@ static inline uint32_t mkv_pow2_at_least(uint32_t v, uint32_t lo)
 static inline void mkv_tunables_for(const mkv_device *d, mkv_tunables *t)
 {
     uint32_t sg = d->subgroup_size ? d->subgroup_size : 32;
-    /* Matvec: at least two subgroups per workgroup, and 64 threads so a
-     * 1024-column row (128 chunks of 8) is two loads per thread: enough
-     * loads in flight on GPUs, few iterations on lavapipe's SIMD lanes. */
-    t->wg_matvec = mkv_pow2_at_least(2 * sg, 64);
-    /* Two rows per workgroup halve the x loads per weight row without
-     * starving small matrices (d_mem = 64 rows) of workgroups. */
-    t->rows_matvec = 2;
+    /* Matvec: a subgroup per row. Four subgroups per workgroup (at least
+     * 64 threads) amortise the workgroup launch, which costs lavapipe more
+     * than a row of 1024 columns does. */
+    t->wg_matvec = mkv_pow2_at_least(4 * sg, 64);
+    /* Four rows per subgroup per workgroup: the x vector stays in cache
+     * across them, and a d_mem = 64 matrix still spreads over 4 groups. */
+    t->rows_matvec = 4 * (t->wg_matvec / sg);
     /* Norms and rope touch a few KiB: one subgroup-multiple of 64 is plenty. */
     t->wg_norm = mkv_pow2_at_least(sg, 64);
     t->wg_attn = mkv_pow2_at_least(sg, 64);

@@ -96,15 +96,23 @@ void main()
         float m = -3.0e38;
         for (uint t = t0 + tid; t < t1; t += WG) m = max(m, sc[sb + t]);
         m = reduce_max(m);
+        // The scores become probabilities (unnormalised) in place, each
+        // exponential computed once.
         float l = 0.0;
-        for (uint t = t0 + tid; t < t1; t += WG) l += exp(sc[sb + t] - m);
+        for (uint t = t0 + tid; t < t1; t += WG) {
+            float p = exp(sc[sb + t] - m);
+            sc[sb + t] = p;
+            l += p;
+        }
         l = reduce_sum(l);
-        // Pass 3: o = sum_t exp(s_t - m) v_t; thread owns pairs of dims.
+        memoryBarrierBuffer();
+        barrier();
+        // Pass 3: o = sum_t p_t v_t; thread owns pairs of dims.
         const uint pb = (h * pc.n_split + split) * (hd + 2u);
         for (uint j = tid; j < hd2; j += WG) {
             vec2 o = vec2(0.0);
             for (uint t = t0; t < t1; t++)
-                o += exp(sc[sb + t] - m) * unpackHalf2x16(vc[t * kv_stride2 + kvh * hd2 + j]);
+                o += sc[sb + t] * unpackHalf2x16(vc[t * kv_stride2 + kvh * hd2 + j]);
             part[pb + 2u + 2u * j] = o.x;
             part[pb + 3u + 2u * j] = o.y;
         }

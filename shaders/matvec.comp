@@ -1,8 +1,10 @@
 #version 450
 // Matrix-vector product with f16 weights and f32 accumulation, the workhorse
-// of decoding (every projection, the LM head). One workgroup computes ROWS
-// consecutive rows; its WG threads stride over each row's 16-byte chunks
-// (8 weights) and the partial sums meet in a shared-memory tree.
+// of decoding (every projection, the LM head). A workgroup owns ROWS
+// consecutive rows; each subgroup takes one row at a time (rows s, s + n_sg,
+// ...), its lanes stride over the row's 16-byte chunks (8 weights) and meet
+// in subgroupAdd: no shared memory, no barrier. The loop over rows makes the
+// result independent of the subgroup size the driver actually uses.
 //
 // Variants (kernels.cmake):
 //   matvec        y[row_offset + r] = (accumulate ? y[..] : 0) + W[r] . x
@@ -10,10 +12,11 @@
 //   matvec_meki   y[r] = bank_row[r] + sigmoid(W[r] . x)     (MeKi gate + row)
 // Host description: matvec.h.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 
-layout(constant_id = 1) const uint ROWS = 2; // rows per workgroup (<= MAX_ROWS)
-#define MAX_ROWS 8
+layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup
 
 layout(std430, binding = 0) readonly buffer Weights { uvec4 w[]; };
 layout(std430, binding = 1) readonly buffer Input { vec4 x[]; };   // padded to ld with zeros
@@ -32,8 +35,6 @@ layout(push_constant) uniform PushConstants {
     uint row_byte_offset; // MEKI_GATE: byte offset of this layer's row in the slab
     uint bank_dtype;      // MEKI_GATE: 1 = F16 row, 2 = Q8 row
 } pc;
-
-shared float red[MAX_ROWS * 2 * gl_WorkGroupSize.x];
 
 float dot8(uvec4 q, vec4 a, vec4 b)
 {
@@ -62,49 +63,31 @@ float bank_value(uint i)
 
 void main()
 {
-    const uint tid = gl_LocalInvocationID.x;
-    const uint r0 = gl_WorkGroupID.x * ROWS;
-    float acc[MAX_ROWS], acc2[MAX_ROWS];
-    [[unroll]] for (uint r = 0; r < MAX_ROWS; r++) { acc[r] = 0.0; acc2[r] = 0.0; }
-
-    for (uint c = tid; c < pc.ld8; c += WG) {
-        vec4 xa = x[2u * c], xb = x[2u * c + 1u];
-        [[unroll]] for (uint r = 0; r < MAX_ROWS; r++) {
-            if (r < ROWS && r0 + r < pc.n_rows) {
-                uint idx = (r0 + r) * pc.ld8 + c;
-                acc[r] += dot8(w[idx], xa, xb);
+    const uint lane = gl_SubgroupInvocationID, n_lanes = gl_SubgroupSize;
+    const uint r_end = min(gl_WorkGroupID.x * ROWS + ROWS, pc.n_rows);
+    for (uint r = gl_WorkGroupID.x * ROWS + gl_SubgroupID; r < r_end; r += gl_NumSubgroups) {
+        const uint base = r * pc.ld8;
+        float acc = 0.0, acc2 = 0.0;
+        for (uint c = lane; c < pc.ld8; c += n_lanes) {
+            vec4 xa = x[2u * c], xb = x[2u * c + 1u];
+            acc += dot8(w[base + c], xa, xb);
 #if defined(SWIGLU)
-                acc2[r] += dot8(w2[idx], xa, xb);
+            acc2 += dot8(w2[base + c], xa, xb);
 #endif
-            }
         }
-    }
-
-    [[unroll]] for (uint r = 0; r < MAX_ROWS; r++) {
-        if (r < ROWS) {
-            red[(2u * r) * WG + tid] = acc[r];
-            red[(2u * r + 1u) * WG + tid] = acc2[r];
-        }
-    }
-    barrier();
-    for (uint s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            for (uint k = 0; k < 2u * ROWS; k++) red[k * WG + tid] += red[k * WG + tid + s];
-        }
-        barrier();
-    }
-
-    if (tid < ROWS && r0 + tid < pc.n_rows) {
-        uint r = r0 + tid;
-        float d = red[(2u * tid) * WG];
+        float d = subgroupAdd(acc);
 #if defined(SWIGLU)
-        float u = red[(2u * tid + 1u) * WG];
-        y[r] = d / (1.0 + exp(-d)) * u;
+        float u = subgroupAdd(acc2);
+#endif
+        if (subgroupElect()) {
+#if defined(SWIGLU)
+            y[r] = d / (1.0 + exp(-d)) * u;
 #elif defined(MEKI_GATE)
-        y[r] = bank_value(r) + 1.0 / (1.0 + exp(-d));
+            y[r] = bank_value(r) + 1.0 / (1.0 + exp(-d));
 #else
-        uint o = pc.row_offset + r;
-        y[o] = (pc.accumulate != 0u ? y[o] : 0.0) + d;
+            uint o = pc.row_offset + r;
+            y[o] = (pc.accumulate != 0u ? y[o] : 0.0) + d;
 #endif
+        }
     }
 }

@@ -3,7 +3,9 @@
  * Bindings: 0 W (f16, row stride ld = ld8*8 halves, padding zero),
  *           1 x (float, ld8*8 entries, padding zero), 2 y (float),
  *           3 W2 (matvec_swiglu) or the bank slab (matvec_meki).
- * Spec constants: 0 WG (power of two), 1 ROWS (1..8).
+ * Spec constants: 0 WG, 1 ROWS (rows per workgroup; any value is correct,
+ * a multiple of WG / subgroup size keeps every subgroup busy).
+ * Needs subgroup arithmetic in compute shaders.
  * Dispatch: ceil(n_rows / ROWS) x 1 x 1. */
 #ifndef MKV_SHADER_MATVEC_H
 #define MKV_SHADER_MATVEC_H
@@ -13,8 +15,6 @@ typedef struct mkv_pc_matvec {
     uint32_t n_rows, ld8, row_offset, accumulate;
     uint32_t row_byte_offset, bank_dtype;
 } mkv_pc_matvec;
-
-#define MKV_MATVEC_MAX_ROWS 8u
 
 static inline uint32_t mkv_matvec_groups(uint32_t n_rows, uint32_t rows_per_group)
 {
