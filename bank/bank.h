@@ -61,7 +61,8 @@ const char *mkv_bank_path(const mkv_bank *b);
 /* Reads token's slab (slab_bytes bytes) into dst with pread and verifies
  * its CRC when the bank has them. Errors name the file, token and offset:
  * MKV_ERR_TOKEN_RANGE, MKV_ERR_IO, MKV_ERR_TRUNCATED (short read),
- * MKV_ERR_CRC. The bank stays usable after an error. */
+ * MKV_ERR_CRC. The bank stays usable after an error. Safe to call from
+ * several threads at once on one bank (pread, no shared state). */
 mkv_status mkv_bank_read_slab(mkv_bank *b, uint32_t token, void *dst, mkv_error *err);
 
 /* Sequential writer: header first, then every token's slab in order. */

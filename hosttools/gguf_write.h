@@ -19,6 +19,15 @@ mkv_status mkv_gguf_set_f32(mkv_gguf_writer *w, const char *key, float v);
 mkv_status mkv_gguf_set_str(mkv_gguf_writer *w, const char *key, const char *v);
 mkv_status mkv_gguf_set_u8_array(mkv_gguf_writer *w, const char *key, const uint8_t *v, uint64_t n);
 
+/* Any scalar metadata type (vtype a mkv_gguf_vtype other than STRING and
+ * ARRAY); `value` points to a value of the matching C type (BOOL: uint8_t). */
+mkv_status mkv_gguf_set_scalar(mkv_gguf_writer *w, const char *key, uint32_t vtype, const void *value);
+/* Array of n fixed-size elements (elem_vtype as above), little-endian C values. */
+mkv_status mkv_gguf_set_array(mkv_gguf_writer *w, const char *key, uint32_t elem_vtype, const void *elems,
+                              uint64_t n);
+/* Array of n NUL-terminated strings. */
+mkv_status mkv_gguf_set_str_array(mkv_gguf_writer *w, const char *key, const char *const *strs, uint64_t n);
+
 /* Declares a tensor (ne[0] fastest; n_dims 1..4) of a ggml type. Data is
  * supplied later by mkv_gguf_writer_write in declaration order. */
 mkv_status mkv_gguf_add_tensor(mkv_gguf_writer *w, const char *name, uint32_t n_dims,
@@ -30,6 +39,9 @@ typedef mkv_status (*mkv_gguf_fill_fn)(void *user, uint32_t index, const char *n
                                        uint64_t nbytes, mkv_error *err);
 mkv_status mkv_gguf_writer_write(mkv_gguf_writer *w, const char *path, mkv_gguf_fill_fn fill,
                                  void *user, mkv_error *err);
+
+/* Size in bytes of the file mkv_gguf_writer_write would write now. */
+uint64_t mkv_gguf_writer_size(const mkv_gguf_writer *w);
 
 /* Quantizes n floats (multiple of 32) to ggml Q8_0 / Q4_0 blocks. */
 void mkv_quantize_q8_0(const float *x, uint64_t n, void *dst);

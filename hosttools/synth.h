@@ -36,4 +36,9 @@ void mkv_synth_opts_default(mkv_synth_opts *opts, const mkv_synth_shape *shape, 
  * on, align 4096, fingerprint derived from the seed in both files). */
 mkv_status mkv_synth_write(const mkv_synth_opts *opts, mkv_error *err);
 
+/* Sizes of the files mkv_synth_write would write (bank_bytes 0 if dense),
+ * computed without writing anything. */
+mkv_status mkv_synth_file_sizes(const mkv_synth_opts *opts, uint64_t *model_bytes, uint64_t *bank_bytes,
+                                mkv_error *err);
+
 #endif

@@ -83,8 +83,10 @@ typedef struct mkv_gguf {
 /* Opens and validates `path`. Errors: MKV_ERR_IO, MKV_ERR_BAD_MAGIC,
  * MKV_ERR_BAD_VERSION, MKV_ERR_TRUNCATED, MKV_ERR_FORMAT (bad counts,
  * duplicate names, misaligned/overlapping/out-of-file tensors, bad dims),
- * each message naming the file, the field and the value. Unknown tensor
- * types are accepted here (the model loader refuses them by name). */
+ * each message naming the file, the field and the value. Tensors of any
+ * ggml type of known size are accepted here (the model loader refuses all
+ * but F32/F16 by name); a type whose size is unknown cannot be bounds-
+ * checked and is refused with MKV_ERR_UNSUPPORTED. */
 mkv_status mkv_gguf_open(const char *path, mkv_gguf **out, mkv_error *err);
 void mkv_gguf_close(mkv_gguf *g);
 

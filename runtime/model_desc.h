@@ -52,7 +52,7 @@ typedef struct mkv_model_desc {
 /* Opens the GGUF and builds the description. Errors name the file and the
  * tensor/key: MKV_ERR_MISSING (tensor or key absent), MKV_ERR_FORMAT (wrong
  * shape: "blk.3.attn_q.weight: shape = [256, 100], expected [256, 256]"),
- * MKV_ERR_UNSUPPORTED (architecture not qwen3/qwen2/llama; tensor type
+ * MKV_ERR_UNSUPPORTED (architecture not qwen3/qwen2; tensor type
  * other than F32/F16, named: "token_embd.weight: type = Q8_0 is not
  * supported (F32, F16)"), plus whatever mkv_gguf_open reports. */
 mkv_status mkv_model_desc_load(const char *path, mkv_model_desc **out, mkv_error *err);

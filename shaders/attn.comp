@@ -8,6 +8,8 @@
 // the chunks into a stable softmax over the whole cache.
 // Host description: attn.h.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 
 STEP_PARAMS_BUFFER(0)
@@ -78,12 +80,15 @@ void main()
     barrier();
 
     // Pass 1: scores of every position of the chunk, for every query head.
-    for (uint t = t0 + tid; t < t1; t += WG) {
+    // A subgroup per position: its lanes read the key row contiguously.
+    for (uint t = t0 + gl_SubgroupID; t < t1; t += gl_NumSubgroups) {
         uint kb = t * kv_stride2 + kvh * hd2;
         for (uint g = 0; g < G; g++) {
             float s = 0.0;
-            for (uint j = 0; j < hd2; j++) s += dot(unpackHalf2x16(kc[kb + j]), qs[g * hd2 + j]);
-            sc[(kvh * G + g) * pc.n_ctx + t] = s;
+            for (uint j = gl_SubgroupInvocationID; j < hd2; j += gl_SubgroupSize)
+                s += dot(unpackHalf2x16(kc[kb + j]), qs[g * hd2 + j]);
+            s = subgroupAdd(s);
+            if (subgroupElect()) sc[(kvh * G + g) * pc.n_ctx + t] = s;
         }
     }
     memoryBarrierBuffer();
