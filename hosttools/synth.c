@@ -7,8 +7,11 @@
  * is ever held in memory (bank slabs are generated one token at a time).
  *
  * Scaling keeps activations O(1) through any depth: matrices uniform with
- * std 1/sqrt(fan_in) (fan_in = ne0, the input dim); embeddings and bank rows
- * std 1 (bank rows are M̃ values, themselves RMS-normalised in training);
+ * std 1/sqrt(fan_in) (fan_in = ne0, the input dim); bank rows std 1 (they
+ * are M̃ values, themselves RMS-normalised in training); embeddings std
+ * 3/sqrt(d_model), so that with a tied LM head the logits have std ~3 (a
+ * peaked but not one-hot distribution) and a token's own embedding does not
+ * dominate the residual stream (else the model only repeats its input);
  * norm weights 1 + 0.1·u, meki_norm 0.5 + 0.05·u (u uniform in [-1, 1)).
  * The small shapes (tiny, small) use head_dim 64 and RoPE θ 10000, the
  * paper shapes θ 500000; eps is 1e-6 everywhere. */
@@ -257,7 +260,7 @@ static dist tensor_dist(const synth *s, const tplan *t)
     dist d = {.key = hash_str(s->o->seed, t->name)};
     switch (t->kind) {
     case K_MATRIX: d.scale = sqrtf(3.0f / (float)t->ne0); break; /* uniform std 1/sqrt(fan_in) */
-    case K_EMBED: d.scale = sqrtf(3.0f); break;                  /* std 1 */
+    case K_EMBED: d.scale = sqrtf(3.0f) * 3.0f / sqrtf((float)t->ne0); break; /* std 3/sqrt(d_model) */
     case K_NORM: d.offset = 1.0f; d.scale = 0.1f; break;
     case K_MEKI_NORM: d.offset = 0.5f; d.scale = 0.05f; break;
     }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bank.h"
 #include "half.h"
@@ -301,10 +302,22 @@ END_TEST
 
 /* ---- whole model ---- */
 
-/* Writes a synthetic model into tu_tmpdir()/dir. */
-static void synth_model(const char *dir, const char *shape, bool dense, uint64_t seed)
+static long runner_pid; /* the runner's, not a forked test's */
+
+/* tu_tmpdir()/ref_<pid>_<name>: private to this run. */
+static const char *model_dir(const char *name)
 {
-    const char *out = tu_path(dir);
+    static char buf[4][256];
+    static unsigned next;
+    char *p = buf[next++ % 4];
+    snprintf(p, sizeof buf[0], "ref_%ld_%s", runner_pid, name);
+    return tu_path(p);
+}
+
+/* Writes a synthetic model into model_dir(name). */
+static void synth_model(const char *name, const char *shape, bool dense, uint64_t seed)
+{
+    const char *out = model_dir(name);
     mkv_synth_opts o;
     mkv_synth_opts_default(&o, mkv_synth_find_shape(shape), out);
     o.dense = dense;
@@ -317,8 +330,21 @@ static void synth_model(const char *dir, const char *shape, bool dense, uint64_t
 /* Once for the "model" test case, in the runner's process. */
 static void write_models(void)
 {
-    synth_model("ref_tiny", "tiny", false, 7);
-    synth_model("ref_tiny_dense", "tiny", true, 7);
+    synth_model("tiny", "tiny", false, 7);
+    synth_model("tiny_dense", "tiny", true, 7);
+}
+
+static void remove_models(void)
+{
+    const char *names[] = {"tiny", "tiny_dense"}, *files[] = {"model.gguf", "bank.mkb"};
+    char path[4200];
+    for (int n = 0; n < 2; n++) {
+        for (int f = 0; f < 2; f++) {
+            snprintf(path, sizeof path, "%s/%s", model_dir(names[n]), files[f]);
+            unlink(path);
+        }
+        rmdir(model_dir(names[n]));
+    }
 }
 
 typedef struct loaded {
@@ -329,7 +355,7 @@ typedef struct loaded {
 static loaded load(const char *name, bool with_bank)
 {
     char path[4096];
-    const char *dir = tu_path(name);
+    const char *dir = model_dir(name);
     mkv_error err;
     loaded L = {0};
     snprintf(path, sizeof path, "%s/model.gguf", dir);
@@ -366,7 +392,7 @@ static void run_tokens(loaded *L, bool meki_off, float *logits)
 
 START_TEST(tiny_model_gives_finite_varied_logits_for_8_positions)
 {
-    loaded L = load("ref_tiny", true);
+    loaded L = load("tiny", true);
     uint32_t nv = L.desc->cfg.n_vocab;
     ck_assert_uint_eq(nv, 4096);
     float *lg = malloc((size_t)N_POS * nv * sizeof *lg);
@@ -392,7 +418,7 @@ END_TEST
 
 START_TEST(tiny_model_is_deterministic_across_instances)
 {
-    loaded L = load("ref_tiny", true);
+    loaded L = load("tiny", true);
     size_t n = (size_t)N_POS * L.desc->cfg.n_vocab;
     float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
     run_tokens(&L, false, a);
@@ -406,7 +432,7 @@ END_TEST
 
 START_TEST(meki_branch_changes_the_logits_and_meki_off_needs_no_bank)
 {
-    loaded L = load("ref_tiny", true);
+    loaded L = load("tiny", true);
     uint32_t nv = L.desc->cfg.n_vocab;
     size_t n = (size_t)N_POS * nv;
     float *on = malloc(n * sizeof *on), *off = malloc(n * sizeof *off), *off2 = malloc(n * sizeof *off2);
@@ -430,7 +456,7 @@ END_TEST
 
 START_TEST(dense_tiny_model_runs_without_a_bank)
 {
-    loaded L = load("ref_tiny_dense", false);
+    loaded L = load("tiny_dense", false);
     ck_assert_uint_eq(L.desc->cfg.d_mem, 0);
     size_t n = (size_t)N_POS * L.desc->cfg.n_vocab;
     float *lg = malloc(n * sizeof *lg);
@@ -443,7 +469,7 @@ END_TEST
 
 START_TEST(model_rejects_missing_bank_bad_token_and_full_context)
 {
-    loaded L = load("ref_tiny", true);
+    loaded L = load("tiny", true);
     ref_model *m = NULL;
     mkv_error err;
     ck_assert_int_eq(ref_model_create(L.desc, NULL, false, 4, &m, &err), MKV_ERR_MISSING);
@@ -483,7 +509,7 @@ static Suite *ref_suite(void)
     suite_add_tcase(s, k);
     TCase *m = tcase_create("model");
     tcase_set_timeout(m, 600);
-    tcase_add_unchecked_fixture(m, write_models, NULL);
+    tcase_add_unchecked_fixture(m, write_models, remove_models);
     tcase_add_test(m, tiny_model_gives_finite_varied_logits_for_8_positions);
     tcase_add_test(m, tiny_model_is_deterministic_across_instances);
     tcase_add_test(m, meki_branch_changes_the_logits_and_meki_off_needs_no_bank);
@@ -495,6 +521,7 @@ static Suite *ref_suite(void)
 
 int main(void)
 {
+    runner_pid = (long)getpid();
     SRunner *sr = srunner_create(ref_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
