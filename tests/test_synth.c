@@ -429,8 +429,8 @@ static void logits_stats(const float *x, uint32_t n, bool *finite, double *rms)
 }
 
 /* Runs 32 positions with MeKi on and off: logits must be finite, of the
- * scale a unit-RMS final state gives through a std-1 tied head
- * (sqrt(d_model)), and changed but not swamped by the MeKi branch. */
+ * scale a unit-RMS final state gives through the tied head (embedding std
+ * 3/sqrt(d_model): logit rms ~3), and changed but not swamped by the MeKi branch. */
 static void run_finite(const char *shape)
 {
     const char *d = tmp_path(shape);
@@ -460,7 +460,7 @@ static void run_finite(const char *shape)
         for (uint32_t i = 0; i < nv; i++) diff += (double)(lo[i] - lf[i]) * (lo[i] - lf[i]);
         diff = sqrt(diff / nv) / rms_off;
         if (getenv("MKV_TEST_VERBOSE") && pos % 8 == 0)
-            printf("%s pos %u: logit rms %.2f (sqrt(d_model) %.1f), meki/dense rel diff %.3f\n", shape, pos, rms_on,
+            printf("%s pos %u: logit rms %.2f (expected ~%.1f), meki/dense rel diff %.3f\n", shape, pos, rms_on,
                    expect, diff);
         ck_assert_msg(diff > 0.01 && diff < 1.5, "%s pos %u: MeKi changes logits by %g (relative)", shape, pos, diff);
     }
