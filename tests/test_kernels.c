@@ -492,6 +492,29 @@ START_TEST(dispatch_rejects_wrong_binding_count_and_push_size)
 }
 END_TEST
 
+/* The guard behind every GPU test: with the layer on, a misuse is counted
+ * (so "no messages" in the other tests means something). */
+START_TEST(validation_layer_counts_a_misuse)
+{
+    const char *v = getenv("MKV_VALIDATION");
+    if (!v || strcmp(v, "1") != 0) return; /* ctest always sets it */
+    mkv_device_opts o;
+    mkv_device_opts_default(&o);
+    o.validation = true;
+    o.quiet = true;
+    mkv_device *d2;
+    mkv_error err;
+    ck_assert_msg(mkv_device_create(&o, &d2, &err) == MKV_OK, "%s", err.msg);
+    ck_assert_uint_eq(mkv_device_validation_count(d2), 0);
+    /* usage = 0 violates VUID-VkBufferCreateInfo-usage-requiredbitmask */
+    VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = 64, .usage = 0};
+    VkBuffer b = VK_NULL_HANDLE;
+    if (vkCreateBuffer(d2->dev, &bi, NULL, &b) == VK_SUCCESS) vkDestroyBuffer(d2->dev, b, NULL);
+    ck_assert_uint_gt(mkv_device_validation_count(d2), 0);
+    mkv_device_destroy(d2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kernels");
@@ -508,7 +531,10 @@ int main(void)
     tcase_add_test(tc, attention_matches_reference_for_gqa_shapes_and_positions);
     tcase_add_test(tc, argmax_finds_first_maximum);
     tcase_add_test(tc, dispatch_rejects_wrong_binding_count_and_push_size);
+    TCase *tv = tcase_create("validation");
+    tcase_add_test(tv, validation_layer_counts_a_misuse);
     suite_add_tcase(s, tc);
+    suite_add_tcase(s, tv);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
