@@ -12,53 +12,15 @@
 #include <unistd.h>
 
 #include "bank.h"
+#include "test_util.h"
 #include "half.h"
 #include "indep_writer.h"
 
-/* ---- local helpers (test_util.c links the Vulkan runtime) ---------------- */
+/* ---- local helpers ---- */
 
-static const char *tmp_path(const char *name)
-{
-    static char dir[PATH_MAX / 2], ring[8][PATH_MAX];
-    static unsigned next;
-    if (!dir[0]) {
-        const char *env = getenv("MKV_TEST_TMP");
-        snprintf(dir, sizeof dir, "%s/bank", env && env[0] ? env : "/tmp/mkv_test");
-        char cmd[PATH_MAX];
-        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
-        ck_assert_int_eq(system(cmd), 0);
-    }
-    char *p = ring[next++ % 8];
-    ck_assert_int_lt(snprintf(p, PATH_MAX, "%s/%s", dir, name), PATH_MAX);
-    return p;
-}
+static const char *tmp_path(const char *name) { return tu_path_in("bank", name); }
 
-static uint8_t *read_all(const char *path, uint64_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)n + 1);
-    ck_assert(b != NULL);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (uint64_t)n;
-    return b;
-}
 
-/* Rewrites path in place (pwrite + ftruncate, not O_TRUNC: ext4 flushes
- * a file truncated to zero on close, which makes thousands of rewrites
- * crawl when the disk is busy). */
-static void write_all(const char *path, const void *p, uint64_t n)
-{
-    int fd = open(path, O_WRONLY | O_CREAT, 0644);
-    ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
-    ck_assert_int_eq(pwrite(fd, p, (size_t)n, 0), (ssize_t)n);
-    ck_assert_int_eq(ftruncate(fd, (off_t)n), 0);
-    ck_assert_int_eq(close(fd), 0);
-}
 
 static void put32(uint8_t *b, uint32_t v) { for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i)); }
 
@@ -123,11 +85,11 @@ static void patched_header_fails(uint32_t off, uint32_t value, bool keep_crc, mk
 {
     const char *src = make_bank("hdr_src.mkb", MKV_BANK_F16, MKV_BANK_FLAG_SLAB_CRC, NULL);
     uint64_t n;
-    uint8_t *b = read_all(src, &n);
+    uint8_t *b = tu_read_file(src, &n);
     put32(b + off, value);
     if (!keep_crc) put32(b + 4092, mkv_crc32c(0, b, 4092));
     const char *p = tmp_path("hdr_bad.mkb");
-    write_all(p, b, n);
+    tu_write_file(p, b, n);
     free(b);
     expect_open_fails(p, want, field, also);
 }
@@ -281,20 +243,20 @@ START_TEST(test_file_size_must_match_exactly)
     mkv_bank_header h;
     const char *src = make_bank("size_src.mkb", MKV_BANK_Q8, MKV_BANK_FLAG_SLAB_CRC, &h);
     uint64_t n;
-    uint8_t *b = read_all(src, &n);
+    uint8_t *b = tu_read_file(src, &n);
     ck_assert_uint_eq(n, h.data_offset + (uint64_t)NV * h.slab_bytes);
     const char *p = tmp_path("size.mkb");
-    write_all(p, b, n - 1);
+    tu_write_file(p, b, n - 1);
     expect_open_fails(p, MKV_ERR_TRUNCATED, "size", NULL);
-    write_all(p, b, n - h.slab_bytes);
+    tu_write_file(p, b, n - h.slab_bytes);
     expect_open_fails(p, MKV_ERR_TRUNCATED, "size", NULL);
     uint8_t *big = calloc(1, n + 3);
     memcpy(big, b, n);
-    write_all(p, big, n + 3);
+    tu_write_file(p, big, n + 3);
     expect_open_fails(p, MKV_ERR_FORMAT, "size", "3 trailing bytes");
-    write_all(p, b, 100); /* shorter than the header */
+    tu_write_file(p, b, 100); /* shorter than the header */
     expect_open_fails(p, MKV_ERR_TRUNCATED, "size = 100", NULL);
-    write_all(p, b, 0);
+    tu_write_file(p, b, 0);
     expect_open_fails(p, MKV_ERR_TRUNCATED, "size = 0", NULL);
     expect_open_fails(tmp_path("absent.mkb"), MKV_ERR_IO, "open", NULL);
     free(big);
@@ -307,11 +269,11 @@ START_TEST(test_slab_crc_mismatch_names_token_and_offset_and_bank_stays_usable)
     mkv_bank_header h;
     const char *src = make_bank("crc_src.mkb", MKV_BANK_F16, MKV_BANK_FLAG_SLAB_CRC, &h);
     uint64_t n;
-    uint8_t *b = read_all(src, &n);
+    uint8_t *b = tu_read_file(src, &n);
     uint64_t off5 = h.data_offset + 5ull * h.slab_bytes;
     b[off5 + h.row_bytes + 3] ^= 0x10; /* one bit of layer 1's row of token 5 */
     const char *p = tmp_path("crc.mkb");
-    write_all(p, b, n);
+    tu_write_file(p, b, n);
     free(b);
 
     mkv_bank *bank;
@@ -337,11 +299,11 @@ START_TEST(test_bank_without_slab_crcs_skips_the_check)
     mkv_bank_header h;
     const char *src = make_bank("nocrc_src.mkb", MKV_BANK_Q8, 0, &h);
     uint64_t n;
-    uint8_t *b = read_all(src, &n);
+    uint8_t *b = tu_read_file(src, &n);
     ck_assert_uint_eq(get32(b + h.data_offset + (uint64_t)NL * h.row_bytes), 0); /* CRC field zero */
     b[h.data_offset + 10] ^= 1;
     const char *p = tmp_path("nocrc.mkb");
-    write_all(p, b, n);
+    tu_write_file(p, b, n);
     free(b);
     mkv_bank *bank;
     mkv_error err;

@@ -22,51 +22,13 @@
 #include "indep_writer.h"
 #include "model_desc.h"
 #include "synth.h"
+#include "test_util.h"
 
 /* ---- local file helpers (test_util.c links the Vulkan runtime) ---------- */
 
-static const char *tmp_path(const char *name)
-{
-    static char dir[PATH_MAX / 2], ring[8][PATH_MAX];
-    static unsigned next;
-    if (!dir[0]) {
-        const char *env = getenv("MKV_TEST_TMP");
-        snprintf(dir, sizeof dir, "%s/gguf", env && env[0] ? env : "/tmp/mkv_test");
-        char cmd[PATH_MAX + 16];
-        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
-        ck_assert_int_eq(system(cmd), 0);
-    }
-    char *p = ring[next++ % 8];
-    ck_assert_int_lt(snprintf(p, PATH_MAX, "%s/%s", dir, name), PATH_MAX);
-    return p;
-}
+static const char *tmp_path(const char *name) { return tu_path_in("gguf", name); }
 
-static uint8_t *read_all(const char *path, uint64_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)n + 1);
-    ck_assert(b != NULL);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (uint64_t)n;
-    return b;
-}
 
-/* Rewrites path in place (pwrite + ftruncate, not O_TRUNC: ext4 flushes
- * a file truncated to zero on close, which makes thousands of rewrites
- * crawl when the disk is busy). */
-static void write_all(const char *path, const void *p, uint64_t n)
-{
-    int fd = open(path, O_WRONLY | O_CREAT, 0644);
-    ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
-    ck_assert_int_eq(pwrite(fd, p, (size_t)n, 0), (ssize_t)n);
-    ck_assert_int_eq(ftruncate(fd, (off_t)n), 0);
-    ck_assert_int_eq(close(fd), 0);
-}
 
 static void put_le(uint8_t *b, uint64_t v, int n)
 {
@@ -181,7 +143,7 @@ static void raw_build(raw *r)
 static const char *raw_write(const raw *r, const char *name)
 {
     const char *p = tmp_path(name);
-    write_all(p, r->b, r->n);
+    tu_write_file(p, r->b, r->n);
     return p;
 }
 
@@ -496,7 +458,7 @@ START_TEST(test_every_truncated_prefix_fails_cleanly)
     raw_build(&r);
     const char *p = tmp_path("prefix.gguf");
     for (uint64_t n = 0; n < r.n; n++) {
-        write_all(p, r.b, n);
+        tu_write_file(p, r.b, n);
         mkv_gguf *g = NULL;
         mkv_error err;
         mkv_status st = mkv_gguf_open(p, &g, &err);
@@ -531,7 +493,7 @@ START_TEST(test_random_corruptions_fail_cleanly_or_parse)
             if (it % 3 == 0) pos %= r.data_start;
             r.b[pos] = (uint8_t)(s >> 13);
         }
-        write_all(p, r.b, r.n);
+        tu_write_file(p, r.b, r.n);
         mkv_gguf *g = NULL;
         mkv_error err;
         mkv_status st = mkv_gguf_open(p, &g, &err);
@@ -705,7 +667,7 @@ static uint8_t *tiny_model(uint64_t *size)
 {
     char p[PATH_MAX + 16];
     snprintf(p, sizeof p, "%s/model.gguf", tiny_dir);
-    return read_all(p, size);
+    return tu_read_file(p, size);
 }
 
 /* Position just after the GGUF string `s` (length + bytes) in buf. */
@@ -724,7 +686,7 @@ static void desc_fails(const uint8_t *buf, uint64_t size, const char *name, mkv_
                        const char *f2)
 {
     const char *p = tmp_path(name);
-    write_all(p, buf, size);
+    tu_write_file(p, buf, size);
     mkv_model_desc *d = NULL;
     mkv_error err;
     mkv_status st = mkv_model_desc_load(p, &d, &err);
@@ -837,7 +799,7 @@ START_TEST(test_model_desc_q8_0_synth_is_unsupported_by_name)
     ck_assert_uint_eq(mkv_gguf_find_tensor(g, "blk.0.ffn_norm.weight")->type, MKV_GGML_F32);
     mkv_gguf_close(g);
     uint64_t n;
-    uint8_t *b = read_all(p, &n);
+    uint8_t *b = tu_read_file(p, &n);
     desc_fails(b, n, "q8_0.gguf", MKV_ERR_UNSUPPORTED, "type = Q8_0", "not supported (F32, F16)");
     free(b);
 }

@@ -18,24 +18,11 @@
 #include "model_desc.h"
 #include "ref.h"
 #include "synth.h"
+#include "test_util.h"
 
-/* ---- local helpers (test_util.c links the Vulkan runtime) ---------------- */
+/* ---- local helpers ---- */
 
-static const char *tmp_path(const char *name)
-{
-    static char dir[PATH_MAX / 2], ring[8][PATH_MAX];
-    static unsigned next;
-    if (!dir[0]) {
-        const char *env = getenv("MKV_TEST_TMP");
-        snprintf(dir, sizeof dir, "%s/synth", env && env[0] ? env : "/tmp/mkv_test");
-        char cmd[PATH_MAX];
-        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
-        ck_assert_int_eq(system(cmd), 0);
-    }
-    char *p = ring[next++ % 8];
-    ck_assert_int_lt(snprintf(p, PATH_MAX, "%s/%s", dir, name), PATH_MAX);
-    return p;
-}
+static const char *tmp_path(const char *name) { return tu_path_in("synth", name); }
 
 static const char *in_dir(const char *dir, const char *file)
 {

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* mkdir -p: creates every missing component of path. */
 static int make_dirs(const char *path)
@@ -37,36 +39,51 @@ const char *tu_tmpdir(void)
     return dir;
 }
 
+const char *tu_path_in(const char *sub, const char *name)
+{
+    static char ring[8][PATH_MAX];
+    static unsigned next;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.2000s/%.200s", tu_tmpdir(), sub);
+    if (make_dirs(dir) != 0) ck_abort_msg("cannot create test directory %s: %s", dir, strerror(errno));
+    char *p = ring[next++ % 8];
+    ck_assert_int_lt(snprintf(p, PATH_MAX, "%.2000s/%.1000s", dir, name), PATH_MAX);
+    return p;
+}
+
+uint8_t *tu_read_file(const char *path, uint64_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)n + 1);
+    ck_assert(b != NULL);
+    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (uint64_t)n;
+    return b;
+}
+
+/* In place (pwrite + ftruncate, not O_TRUNC: ext4 flushes a file truncated
+ * to zero on close, which makes thousands of rewrites crawl). */
+void tu_write_file(const char *path, const void *p, uint64_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
+    ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+    ck_assert_int_eq(pwrite(fd, p, (size_t)n, 0), (ssize_t)n);
+    ck_assert_int_eq(ftruncate(fd, (off_t)n), 0);
+    ck_assert_int_eq(close(fd), 0);
+}
+
 const char *tu_path(const char *name)
 {
     static char ring[8][PATH_MAX];
     static unsigned next;
     char *p = ring[next++ % 8];
-    snprintf(p, PATH_MAX, "%s/%s", tu_tmpdir(), name);
+    ck_assert_int_lt(snprintf(p, PATH_MAX, "%.2000s/%.1000s", tu_tmpdir(), name), PATH_MAX);
     return p;
-}
-
-mkv_device *tu_device(void)
-{
-    mkv_device_opts opts;
-    mkv_device_opts_default(&opts);
-    const char *v = getenv("MKV_VALIDATION");
-    opts.validation = v && strcmp(v, "1") == 0;
-    /* The device's messenger prints each message once and counts it; the
-     * layer's own stdout log is off while a messenger exists, so nothing
-     * is printed twice and tu_assert_no_validation points back to it. */
-    opts.quiet = false;
-    mkv_device *dev = NULL;
-    mkv_error err;
-    mkv_status st = mkv_device_create(&opts, &dev, &err);
-    if (st != MKV_OK) ck_abort_msg("mkv_device_create: %s: %s", mkv_status_name(st), err.msg);
-    return dev;
-}
-
-void tu_assert_no_validation(const mkv_device *dev)
-{
-    uint32_t n = mkv_device_validation_count(dev);
-    ck_assert_msg(n == 0, "the validation layer reported %u message(s) (printed on stderr above)", n);
 }
 
 uint64_t tu_rand_u64(uint64_t *state)

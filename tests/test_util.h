@@ -11,7 +11,15 @@ const char *tu_tmpdir(void);
 /* Joins tu_tmpdir()/name into a static ring of buffers (8 live at a time). */
 const char *tu_path(const char *name);
 
-/* Creates a device with the validation layer on when MKV_VALIDATION=1
+/* tu_tmpdir()/sub/name (sub created): one folder per test program, so
+ * ctest -j runs never share files. Same ring of buffers as tu_path. */
+const char *tu_path_in(const char *sub, const char *name);
+/* Whole file into a malloc'd buffer (fails the test on error). */
+uint8_t *tu_read_file(const char *path, uint64_t *size);
+/* Replaces the file's contents (fails the test on error). */
+void tu_write_file(const char *path, const void *p, uint64_t n);
+
+/* GPU tests only (test_device.c). Creates a device with the validation layer on when MKV_VALIDATION=1
  * (ctest sets it) and messages not printed twice; fails the test (Check
  * ck_abort_msg) if no device can be made. */
 mkv_device *tu_device(void);
