@@ -43,9 +43,7 @@ static mkv_status upload_matrix(mkv_model *m, const char *name, const mkv_gguf_t
     stack_src s = {.t = {a, b, c}, .n = c ? 3 : (b ? 2 : 1), .ld = mkv_matrix_ld((uint32_t)a->ne[0])};
     uint64_t rows = 0;
     for (uint32_t k = 0; k < s.n; k++) rows += s.t[k]->ne[1];
-    mkv_status st = mkv_matrix_create(m->d, name, (uint32_t)rows, (uint32_t)a->ne[0], fill_stacked, &s, out, err);
-    if (st) return st;
-    return MKV_OK;
+    return mkv_matrix_create(m->d, name, (uint32_t)rows, (uint32_t)a->ne[0], fill_stacked, &s, out, err);
 }
 
 /* f32 vector, padded to a multiple of 8 with zeros. */
