@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
 #include "half.h"
 
 /* ---- CRC-32C ------------------------------------------------------------- */
@@ -362,21 +363,6 @@ struct mkv_bank_writer {
     uint64_t buf_cap, buf_len;
 };
 
-static mkv_status write_all(int fd, const void *p, uint64_t n, const char *path, mkv_error *err)
-{
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t r = write(fd, b, (size_t)(n > (1u << 30) ? (1u << 30) : n));
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return mkv_fail(err, MKV_ERR_IO, "%s: write: %s", path, strerror(errno));
-        }
-        b += r;
-        n -= (uint64_t)r;
-    }
-    return MKV_OK;
-}
-
 mkv_status mkv_bank_writer_open(const char *path, const mkv_bank_header *h, mkv_bank_writer **out, mkv_error *err)
 {
     mkv_status st = MKV_OK;
@@ -411,7 +397,7 @@ mkv_status mkv_bank_writer_open(const char *path, const mkv_bank_header *h, mkv_
         goto out;
     }
     mkv_bank_header_encode(h, hdr); /* then zeros up to data_offset */
-    st = write_all(w->fd, hdr, h->data_offset, path, err);
+    st = mkv_write_full(w->fd, hdr, h->data_offset, path, err);
 out:
     free(hdr);
     if (st != MKV_OK) {
@@ -440,7 +426,7 @@ mkv_status mkv_bank_writer_put(mkv_bank_writer *w, uint32_t token, const void *r
     w->buf_len += h->slab_bytes;
     w->next++;
     if (w->buf_len + h->slab_bytes > w->buf_cap || w->next == h->n_vocab) {
-        mkv_status st = write_all(w->fd, w->buf, w->buf_len, w->path, err);
+        mkv_status st = mkv_write_full(w->fd, w->buf, w->buf_len, w->path, err);
         w->buf_len = 0;
         if (st != MKV_OK) return st;
     }

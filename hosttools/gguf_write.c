@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
 #include "half.h"
 
 typedef struct wkv {
@@ -277,27 +278,12 @@ uint64_t mkv_gguf_writer_size(const mkv_gguf_writer *w)
     return total;
 }
 
-static mkv_status write_all(int fd, const void *p, uint64_t n, const char *path, mkv_error *err)
-{
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t r = write(fd, b, (size_t)(n > (1u << 30) ? (1u << 30) : n));
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return mkv_fail(err, MKV_ERR_IO, "%s: write: %s", path, strerror(errno));
-        }
-        b += r;
-        n -= (uint64_t)r;
-    }
-    return MKV_OK;
-}
-
 static mkv_status write_zeros(int fd, uint64_t n, const char *path, mkv_error *err)
 {
     static const uint8_t zeros[4096];
     while (n > 0) {
         uint64_t k = n < sizeof zeros ? n : sizeof zeros;
-        mkv_status st = write_all(fd, zeros, k, path, err);
+        mkv_status st = mkv_write_full(fd, zeros, k, path, err);
         if (st != MKV_OK) return st;
         n -= k;
     }
@@ -345,12 +331,12 @@ mkv_status mkv_gguf_writer_write(mkv_gguf_writer *w, const char *path, mkv_gguf_
         goto out;
     }
     created = true;
-    if ((st = write_all(fd, meta.p, meta.len, path, err)) != MKV_OK) goto out;
+    if ((st = mkv_write_full(fd, meta.p, meta.len, path, err)) != MKV_OK) goto out;
     if ((st = write_zeros(fd, data_offset - meta.len, path, err)) != MKV_OK) goto out;
     for (uint64_t i = 0; i < w->n_t; i++) {
         const wtensor *t = &w->t[i];
         if ((st = fill(user, (uint32_t)i, t->name, buf, t->nbytes, err)) != MKV_OK) goto out;
-        if ((st = write_all(fd, buf, t->nbytes, path, err)) != MKV_OK) goto out;
+        if ((st = mkv_write_full(fd, buf, t->nbytes, path, err)) != MKV_OK) goto out;
         if ((st = write_zeros(fd, align_up(t->nbytes, w->alignment) - t->nbytes, path, err)) != MKV_OK) goto out;
     }
     if (close(fd) != 0) { /* delayed write errors (NFS, quota) surface here */
