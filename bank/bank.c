@@ -17,41 +17,6 @@
 #include "fileio.h"
 #include "half.h"
 
-/* ---- CRC-32C ------------------------------------------------------------- */
-
-/* Slicing-by-8 tables for the reflected Castagnoli polynomial: eight bytes
- * per step, fast enough (> 1 GB/s) that checking every slab costs little
- * next to the read itself. Built once, thread-safely. */
-static uint32_t crc_tab[8][256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
-        crc_tab[0][i] = c;
-    }
-    for (uint32_t i = 0; i < 256; i++)
-        for (int t = 1; t < 8; t++) crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
-}
-
-uint32_t mkv_crc32c(uint32_t crc, const void *data, size_t n)
-{
-    pthread_once(&crc_once, crc_init);
-    const uint8_t *p = data;
-    uint32_t c = ~crc;
-    while (n >= 8) {
-        uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-        c = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^ crc_tab[5][(lo >> 16) & 0xff] ^
-            crc_tab[4][lo >> 24] ^ crc_tab[3][p[4]] ^ crc_tab[2][p[5]] ^ crc_tab[1][p[6]] ^ crc_tab[0][p[7]];
-        p += 8;
-        n -= 8;
-    }
-    while (n--) c = (c >> 8) ^ crc_tab[0][(c ^ *p++) & 0xff];
-    return ~c;
-}
-
 /* ---- little-endian helpers ----------------------------------------------- */
 
 static uint32_t ld32(const uint8_t *b) { return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24; }
@@ -243,12 +208,15 @@ void mkv_bank_row_to_f32(const mkv_bank_header *h, const void *slab, uint32_t la
 
 struct mkv_bank {
     int fd;
+    int fd_direct;              /* O_DIRECT descriptor in cold mode, else -1 */
     char *path;
     mkv_bank_header h;
+    mkv_bank_io_mode mode;
+    mkv_bank_pread_fn pread_fn; /* fault-injection hook, NULL = pread */
+    void *pread_ctx;
 };
 
-/* pread until n bytes or EOF; returns bytes read, or -1 with errno. */
-static int64_t pread_full(int fd, void *dst, uint64_t n, uint64_t off)
+int64_t mkv_bank_pread_full(int fd, void *dst, uint64_t n, uint64_t off)
 {
     uint64_t got = 0;
     while (got < n) {
@@ -270,7 +238,7 @@ mkv_status mkv_bank_open(const char *path, mkv_bank **out, mkv_error *err)
     mkv_bank *b = calloc(1, sizeof *b);
     *out = NULL;
     if (!b) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
-    b->fd = -1;
+    b->fd = b->fd_direct = -1;
     if (!(b->path = strdup(path)) || !(hdr = calloc(1, MKV_BANK_HEADER_BYTES))) {
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
         goto out;
@@ -290,7 +258,7 @@ mkv_status mkv_bank_open(const char *path, mkv_bank **out, mkv_error *err)
         goto out;
     }
     /* A short file reads as zeros past its end; parse reports TRUNCATED. */
-    int64_t r = pread_full(b->fd, hdr, MKV_BANK_HEADER_BYTES, 0);
+    int64_t r = mkv_bank_pread_full(b->fd, hdr, MKV_BANK_HEADER_BYTES, 0);
     if (r < 0) {
         st = mkv_fail(err, MKV_ERR_IO, "%s: read header: %s", path, strerror(errno));
         goto out;
@@ -316,6 +284,7 @@ void mkv_bank_close(mkv_bank *b)
 {
     if (!b) return;
     if (b->fd >= 0) close(b->fd);
+    if (b->fd_direct >= 0) close(b->fd_direct);
     free(b->path);
     free(b);
 }
@@ -323,13 +292,73 @@ void mkv_bank_close(mkv_bank *b)
 const mkv_bank_header *mkv_bank_info(const mkv_bank *b) { return &b->h; }
 const char *mkv_bank_path(const mkv_bank *b) { return b->path; }
 
+void mkv_bank_set_pread(mkv_bank *b, mkv_bank_pread_fn fn, void *ctx)
+{
+    b->pread_fn = fn;
+    b->pread_ctx = ctx;
+}
+
+mkv_bank_io_mode mkv_bank_get_io_mode(const mkv_bank *b) { return b->mode; }
+
+const char *mkv_bank_io_mode_name(mkv_bank_io_mode m)
+{
+    return m == MKV_BANK_IO_DIRECT ? "o_direct" : m == MKV_BANK_IO_DROP_CACHE ? "fadvise_dontneed" : "page_cache";
+}
+
+mkv_status mkv_bank_set_cold(mkv_bank *b, bool cold, mkv_error *err)
+{
+    if (b->fd_direct >= 0) close(b->fd_direct);
+    b->fd_direct = -1;
+    b->mode = MKV_BANK_IO_CACHED;
+    if (!cold) return MKV_OK;
+#ifdef O_DIRECT
+    /* Slab offsets and sizes are multiples of the bank's align (>= 512), so
+     * every read is a valid direct read; tmpfs and some FUSE file systems
+     * refuse O_DIRECT at open (EINVAL), hence the fallback below. */
+    b->fd_direct = open(b->path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+    if (b->fd_direct >= 0) {
+        b->mode = MKV_BANK_IO_DIRECT;
+        return MKV_OK;
+    }
+    if (errno != EINVAL) return mkv_fail(err, MKV_ERR_IO, "%s: open with O_DIRECT: %s", b->path, strerror(errno));
+#endif
+    /* No direct I/O here: evict the file's cached pages now and each slab's
+     * pages after it is read, so repeated tokens come from storage again. */
+    (void)posix_fadvise(b->fd, 0, 0, POSIX_FADV_DONTNEED);
+    b->mode = MKV_BANK_IO_DROP_CACHE;
+    return MKV_OK;
+}
+
+/* One slab read in the bank's I/O mode; returns bytes read or -1 (errno). */
+static int64_t read_slab_bytes(mkv_bank *b, void *dst, uint64_t n, uint64_t off)
+{
+    if (b->pread_fn) return b->pread_fn(b->pread_ctx, b->fd, dst, n, off);
+    if (b->mode == MKV_BANK_IO_DIRECT) {
+        /* The destination must be aligned too: staging slots usually are
+         * (slot size is a multiple of align); otherwise bounce. */
+        if ((uintptr_t)dst % b->h.align == 0) return mkv_bank_pread_full(b->fd_direct, dst, n, off);
+        void *tmp = NULL;
+        if (posix_memalign(&tmp, b->h.align, (size_t)n) != 0) {
+            errno = ENOMEM;
+            return -1;
+        }
+        int64_t r = mkv_bank_pread_full(b->fd_direct, tmp, n, off);
+        if (r > 0) memcpy(dst, tmp, (size_t)r);
+        free(tmp);
+        return r;
+    }
+    int64_t r = mkv_bank_pread_full(b->fd, dst, n, off);
+    if (b->mode == MKV_BANK_IO_DROP_CACHE) (void)posix_fadvise(b->fd, (off_t)off, (off_t)n, POSIX_FADV_DONTNEED);
+    return r;
+}
+
 mkv_status mkv_bank_read_slab(mkv_bank *b, uint32_t token, void *dst, mkv_error *err)
 {
     const mkv_bank_header *h = &b->h;
     if (token >= h->n_vocab)
         return mkv_fail(err, MKV_ERR_TOKEN_RANGE, "%s: token = %u: not below n_vocab %u", b->path, token, h->n_vocab);
     uint64_t off = h->data_offset + (uint64_t)token * h->slab_bytes;
-    int64_t r = pread_full(b->fd, dst, h->slab_bytes, off);
+    int64_t r = read_slab_bytes(b, dst, h->slab_bytes, off);
     if (r < 0)
         return mkv_fail(err, MKV_ERR_IO, "%s: token = %u at offset %" PRIu64 ": read: %s", b->path, token, off,
                         strerror(errno));

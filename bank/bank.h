@@ -32,6 +32,10 @@ typedef struct mkv_bank_header {
 /* CRC-32C (Castagnoli, reflected, init/xorout ~0). Pass crc = 0 to start;
  * feed the previous result to continue over more bytes. */
 uint32_t mkv_crc32c(uint32_t crc, const void *data, size_t n);
+/* The same with the portable table code only (tests compare the two). */
+uint32_t mkv_crc32c_portable(uint32_t crc, const void *data, size_t n);
+/* Which implementation mkv_crc32c uses on this CPU, for logs and bench. */
+const char *mkv_crc32c_impl(void);
 
 /* Fills every derived field (row_bytes, slab_bytes, data_offset) from
  * dtype, n_layer, n_vocab, d_mem, align; checks them (MKV_ERR_INVALID_ARG). */
@@ -57,6 +61,28 @@ mkv_status mkv_bank_open(const char *path, mkv_bank **out, mkv_error *err);
 void mkv_bank_close(mkv_bank *b);
 const mkv_bank_header *mkv_bank_info(const mkv_bank *b);
 const char *mkv_bank_path(const mkv_bank *b);
+
+/* How slabs are read. Cold mode measures storage, not RAM: O_DIRECT where
+ * the file system allows it, else the page cache is dropped after reads. */
+typedef enum mkv_bank_io_mode {
+    MKV_BANK_IO_CACHED = 0,     /* plain pread through the page cache */
+    MKV_BANK_IO_DIRECT = 1,     /* O_DIRECT, aligned reads */
+    MKV_BANK_IO_DROP_CACHE = 2, /* pread + posix_fadvise(DONTNEED) */
+} mkv_bank_io_mode;
+/* Switches cold mode on or off for every later read (not while reads of
+ * this bank are in flight). MKV_ERR_IO if the file cannot be reopened. */
+mkv_status mkv_bank_set_cold(mkv_bank *b, bool cold, mkv_error *err);
+mkv_bank_io_mode mkv_bank_get_io_mode(const mkv_bank *b);
+const char *mkv_bank_io_mode_name(mkv_bank_io_mode m);
+
+/* pread until n bytes or end of file: bytes read, or -1 with errno set. */
+int64_t mkv_bank_pread_full(int fd, void *dst, uint64_t n, uint64_t off);
+/* Fault injection for tests: every slab read goes through fn (same
+ * contract as mkv_bank_pread_full; fd is the bank's descriptor) instead of
+ * the I/O mode's read. NULL restores normal reads. Not while reads of this
+ * bank are in flight. */
+typedef int64_t (*mkv_bank_pread_fn)(void *ctx, int fd, void *dst, uint64_t n, uint64_t off);
+void mkv_bank_set_pread(mkv_bank *b, mkv_bank_pread_fn fn, void *ctx);
 
 /* Reads token's slab (slab_bytes bytes) into dst with pread and verifies
  * its CRC when the bank has them. Errors name the file, token and offset:

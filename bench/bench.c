@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank.h"
 #include "cli.h"
 
 #define MAX_REPS 64
@@ -17,6 +18,7 @@ typedef struct mode_run {
     double decode[MAX_REPS];
     double prefill[MAX_REPS];
     double *stall_us;       /* per decoded token (all reps) */
+    double *window_us;      /* GPU time before the first MeKi dispatch, per decoded token */
     uint32_t n_stall;
     mkv_kernel_time kernels[MAX_KERNELS];
     uint32_t n_kernels;
@@ -26,15 +28,23 @@ typedef struct mode_run {
 static void help(void)
 {
     printf("usage: mekivk bench --model F.gguf [--bank F.mkb] [--ctx N] [-n N] [--reps R]\n"
-           "                    [--prompt P] [--json] [--device I|NAME]\n\n"
+           "                    [--prompt P] [--cold] [--cache-mb M] [--bank-threads T]\n"
+           "                    [--bank-sync] [--json] [--device I|NAME]\n\n"
            "Measures greedy decode speed at a KV-cache length of --ctx (default 512; the\n"
            "cache before it is not computed, only its length matters for speed), -n tokens\n"
            "per repetition (default 32), --reps repetitions (default 3), alternating dense\n"
            "and MeKi when a bank is given. Prefill speed is measured on a --prompt-token\n"
-           "prompt (default 16; token by token for now). Reports medians, the MeKi/dense\n"
-           "ratio, bank counters and per-kernel GPU time from one profiled step.\n"
+           "prompt (default 16; token by token, its bank reads issued at once). Reports\n"
+           "medians, the MeKi/dense ratio, bank counters and per-kernel GPU time from one\n"
+           "profiled step (taken after the timed runs, in a separate session).\n"
+           "  --cold          read the bank past the page cache (O_DIRECT, or fadvise\n"
+           "                  DONTNEED where the file system refuses it): storage speed\n"
+           "  --cache-mb M    hot-row cache of M MiB (default 0: every slab from storage)\n"
+           "  --bank-threads T  reader threads (default 4)\n"
+           "  --bank-sync     reference path: read each slab before submitting (no overlap)\n"
            "  --json   one JSON object (keys: device, driver, model, ctx, n_decode, runs,\n"
-           "           meki_over_dense)\n");
+           "           meki_over_dense; bank: bytes_read, reads, stall_ms, stall_us_median,\n"
+           "           stall_steps, window_us_median, cache_hit_rate, io_mode, crc)\n");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -62,10 +72,12 @@ static mkv_status run_once(mode_run *r, uint32_t rep, uint32_t n_prompt, uint32_
 {
     mkv_status st;
     mkv_session_reset(r->s);
-    uint32_t tok = 1 % n_vocab;
+    uint32_t tok = 1 % n_vocab, prompt[4096];
+    for (uint32_t i = 0; i < n_prompt; i++) prompt[i] = (i * 7919u + 1) % n_vocab;
     double t0 = cli_now_s();
+    if ((st = mkv_session_prefetch(r->s, prompt, n_prompt, err))) return st;
     for (uint32_t i = 0; i < n_prompt; i++)
-        if ((st = mkv_session_step(r->s, (i * 7919u + 1) % n_vocab, NULL, &tok, err))) return st;
+        if ((st = mkv_session_step(r->s, prompt[i], NULL, &tok, err))) return st;
     r->prefill[rep] = n_prompt / (cli_now_s() - t0);
     if ((st = mkv_session_seek(r->s, ctx, err))) return st;
     t0 = cli_now_s();
@@ -73,6 +85,7 @@ static mkv_status run_once(mode_run *r, uint32_t rep, uint32_t n_prompt, uint32_
         if ((st = mkv_session_step(r->s, tok, NULL, &tok, err))) return st;
         mkv_session_stats ss;
         mkv_session_get_stats(r->s, &ss);
+        r->window_us[r->n_stall] = ss.last_window_us;
         r->stall_us[r->n_stall++] = ss.last_stall_us;
     }
     r->decode[rep] = n / (cli_now_s() - t0);
@@ -83,13 +96,18 @@ int mkv_cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL, *bank_path = NULL;
     uint32_t ctx = 512, n = 32, reps = 3, n_prompt = 16;
-    bool json = false;
+    bool json = false, cold = false, bank_sync = false;
+    uint32_t cache_mb = 0, bank_threads = 0;
     mkv_device_opts dopts;
     mkv_device_opts_default(&dopts);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
         else if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--cold")) cold = true;
+        else if (!strcmp(a, "--bank-sync")) bank_sync = true;
+        else if (!strcmp(a, "--cache-mb")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, 1u << 20, &cache_mb)) return 2; }
+        else if (!strcmp(a, "--bank-threads")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 64, &bank_threads)) return 2; }
         else if (!strcmp(a, "--model")) { if (!(model_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--bank")) { if (!(bank_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i))) return 2; cli_device_arg(v, &dopts); }
@@ -108,18 +126,23 @@ int mkv_cmd_bench(int argc, char **argv)
     mkv_model *model = NULL;
     mode_run runs[2] = {{.mode = "dense", .meki_off = true}, {.mode = "meki", .meki_off = false}};
     uint32_t n_modes = bank_path ? 2 : 1;
-    mkv_model_opts mopts = {.bank_path = bank_path};
+    mkv_model_opts mopts = {.bank_path = bank_path, .bank_cold = cold};
     mkv_model_info info;
     if (mkv_device_create(&dopts, &dev, &err) || mkv_model_load(dev, model_path, &mopts, &model, &err)) {
         rc = cli_fail("bench", &err);
         goto out;
     }
     mkv_model_get_info(model, &info);
-    mkv_session_opts so = {.n_ctx = ctx + n, .profile = true};
+    mkv_session_opts so = {.n_ctx = ctx + n, .bank_cache_bytes = (uint64_t)cache_mb << 20, .bank_threads = bank_threads,
+                           .bank_sync = bank_sync};
     for (uint32_t m = 0; m < n_modes; m++) {
         so.meki_off = runs[m].meki_off;
         runs[m].stall_us = calloc((size_t)reps * n, sizeof(double));
-        if (!runs[m].stall_us || mkv_session_create(model, &so, &runs[m].s, &err)) { rc = cli_fail("bench", &err); goto out; }
+        runs[m].window_us = calloc((size_t)reps * n, sizeof(double));
+        if (!runs[m].stall_us || !runs[m].window_us || mkv_session_create(model, &so, &runs[m].s, &err)) {
+            rc = cli_fail("bench", &err);
+            goto out;
+        }
     }
     /* Alternate the modes so drift (thermal, page cache) hits both alike. */
     for (uint32_t rep = 0; rep < reps; rep++)
@@ -127,9 +150,20 @@ int mkv_cmd_bench(int argc, char **argv)
             if (run_once(&runs[m], rep, n_prompt, ctx, n, info.n_vocab, &err)) { rc = cli_fail("bench", &err); goto out; }
             if (!json) fprintf(stderr, "rep %u/%u %-5s %.2f tok/s\n", rep + 1, reps, runs[m].mode, runs[m].decode[rep]);
         }
+    /* Kernel times from one profiled step per mode, in a session of its own:
+     * a timestamp after every dispatch would slow the timed runs. */
     for (uint32_t m = 0; m < n_modes; m++) {
-        runs[m].n_kernels = mkv_session_profile(runs[m].s, runs[m].kernels, MAX_KERNELS);
         mkv_session_get_stats(runs[m].s, &runs[m].stats);
+        mkv_session_destroy(runs[m].s);
+        so.meki_off = runs[m].meki_off;
+        so.profile = true;
+        uint32_t tok = 0;
+        if (mkv_session_create(model, &so, &runs[m].s, &err) || mkv_session_seek(runs[m].s, ctx, &err) ||
+            mkv_session_step(runs[m].s, 1 % info.n_vocab, NULL, &tok, &err)) {
+            rc = cli_fail("bench", &err);
+            goto out;
+        }
+        runs[m].n_kernels = mkv_session_profile(runs[m].s, runs[m].kernels, MAX_KERNELS);
     }
 
     double med[2] = {0};
@@ -147,12 +181,15 @@ int mkv_cmd_bench(int argc, char **argv)
         uint64_t wbytes = r->meki_off ? info.weight_bytes_dense : info.weight_bytes_meki;
         const mkv_session_stats *ss = &r->stats;
         double hit = ss->cache_hits + ss->cache_misses ? (double)ss->cache_hits / (ss->cache_hits + ss->cache_misses) : 0;
-        double stall_med = median(r->stall_us, r->n_stall);
+        double stall_med = median(r->stall_us, r->n_stall), window_med = median(r->window_us, r->n_stall);
         if (json) {
             printf("%s{\"mode\": \"%s\", \"decode_tok_s\": %.4f, \"prefill_tok_s\": %.4f, \"weight_bytes_per_token\": %llu, "
-                   "\"bank\": {\"bytes_read\": %llu, \"stall_ms\": %.3f, \"stall_us_median\": %.3f, \"cache_hit_rate\": %.4f}, \"kernels\": [",
+                   "\"bank\": {\"bytes_read\": %llu, \"reads\": %llu, \"stall_ms\": %.3f, \"stall_us_median\": %.3f, "
+                   "\"stall_steps\": %llu, \"window_us_median\": %.1f, \"cache_hit_rate\": %.4f, \"io_mode\": \"%s\", "
+                   "\"crc\": \"%s\"}, \"kernels\": [",
                    m ? ", " : "", r->mode, med[m], pre, (unsigned long long)wbytes, (unsigned long long)ss->bank_bytes_read,
-                   ss->bank_stall_ms, stall_med, hit);
+                   (unsigned long long)ss->bank_reads, ss->bank_stall_ms, stall_med, (unsigned long long)ss->stall_steps,
+                   window_med, hit, ss->bank_io, r->meki_off ? "" : mkv_crc32c_impl());
             for (uint32_t k = 0; k < r->n_kernels; k++)
                 printf("%s{\"name\": \"%s\", \"ms\": %.4f, \"gbps\": %.3f}", k ? ", " : "", r->kernels[k].name, r->kernels[k].ms,
                        r->kernels[k].ms > 0 ? r->kernels[k].bytes / (r->kernels[k].ms * 1e6) : 0.0);
@@ -160,8 +197,10 @@ int mkv_cmd_bench(int argc, char **argv)
         } else {
             printf("\n%-5s decode %.2f tok/s (median), prefill %.2f tok/s, %.1f MB weights/token\n", r->mode, med[m], pre, wbytes / 1e6);
             if (!r->meki_off)
-                printf("      bank: %llu bytes read, stall %.3f ms total, median %.1f us/token, cache hit rate %.2f\n",
-                       (unsigned long long)ss->bank_bytes_read, ss->bank_stall_ms, stall_med, hit);
+                printf("      bank (%s, crc %s): %llu reads, %llu bytes, cache hit rate %.2f\n"
+                       "      stall %.3f ms total in %llu steps, median %.1f us/token; median %.0f us of GPU work hides each read\n",
+                       ss->bank_io, mkv_crc32c_impl(), (unsigned long long)ss->bank_reads, (unsigned long long)ss->bank_bytes_read,
+                       hit, ss->bank_stall_ms, (unsigned long long)ss->stall_steps, stall_med, window_med);
             for (uint32_t k = 0; k < r->n_kernels; k++)
                 printf("      %-14s %8.3f ms %8.2f GB/s\n", r->kernels[k].name, r->kernels[k].ms,
                        r->kernels[k].ms > 0 ? r->kernels[k].bytes / (r->kernels[k].ms * 1e6) : 0.0);
@@ -179,6 +218,7 @@ out:
     for (uint32_t m = 0; m < 2; m++) {
         mkv_session_destroy(runs[m].s);
         free(runs[m].stall_us);
+        free(runs[m].window_us);
     }
     mkv_model_destroy(model);
     mkv_device_destroy(dev);

@@ -107,6 +107,8 @@ typedef struct mkv_model_info {
 typedef struct mkv_model_opts {
     const char *bank_path;  /* .mkb bank; NULL for a dense model */
     bool ignore_fingerprint;/* accept a bank whose fingerprint differs */
+    bool bank_cold;         /* read the bank past the page cache (O_DIRECT, else
+                               fadvise DONTNEED), so reads measure storage */
 } mkv_model_opts;
 
 /* Loads the GGUF model at gguf_path onto the device, and opens the bank
@@ -125,6 +127,15 @@ typedef struct mkv_session_opts {
     uint32_t n_ctx;   /* context length (positions), 1..MKV_MAX_CTX */
     bool meki_off;    /* run the model with its MeKi branch off (y = 0) */
     bool profile;     /* time every dispatch (GPU timestamps), see mkv_session_profile */
+    /* Bank streaming (MeKi only). A step asks for its token's slab at once;
+     * reader threads fill a staging slot while the GPU runs the embedding
+     * and layer 0's attention and FFN, and the GPU waits for the slot only
+     * at layer 0's MeKi dispatch. */
+    uint64_t bank_cache_bytes; /* hot-row cache budget in RAM; 0 = pure streaming */
+    uint32_t bank_threads;     /* reader threads; 0 = 4 */
+    uint32_t bank_slots;       /* staging slots (prefetch depth); 0 = 32 */
+    bool bank_sync;            /* reference path: read on the calling thread
+                                  before submitting (no overlap, no cache) */
 } mkv_session_opts;
 
 #define MKV_MAX_CTX 65536u
@@ -142,13 +153,26 @@ void mkv_session_destroy(mkv_session *s);
 mkv_status mkv_session_step(mkv_session *s, uint32_t token, float *logits, uint32_t *argmax,
                             mkv_error *err);
 
+/* Tells the session which tokens the next steps will process, in order
+ * (a prompt): their bank reads start now, concurrently, as many as staging
+ * slots allow, the rest as slots free up. A token repeated in the list is
+ * read once while its slab is staged. Stepping a token other than the next
+ * one listed drops the rest of the list. */
+mkv_status mkv_session_prefetch(mkv_session *s, const uint32_t *tokens, uint32_t n, mkv_error *err);
+
 /* Bank and stall counters since the session was created. */
 typedef struct mkv_session_stats {
     uint64_t steps;
-    uint64_t bank_reads, bank_bytes_read;
-    uint64_t cache_hits, cache_misses;
+    uint64_t bank_reads, bank_bytes_read; /* slab reads issued to storage, bytes read */
+    uint64_t cache_hits, cache_misses;    /* slab requests served by the hot-row cache or not */
+    uint64_t bank_shared;      /* requests that joined a slab already staged or in flight */
+    uint64_t stall_steps;      /* steps where the GPU waited on the bank */
     double bank_stall_ms;      /* total time the GPU waited on bank reads */
     double last_stall_us;      /* that time for the last step */
+    double last_window_us;     /* GPU time of the work before the first MeKi
+                                  dispatch in the last step: what hides a read
+                                  (0 without timestamps or MeKi) */
+    const char *bank_io;       /* "page_cache", "o_direct", "fadvise_dontneed" or "" */
 } mkv_session_stats;
 void mkv_session_get_stats(const mkv_session *s, mkv_session_stats *stats);
 

@@ -147,6 +147,7 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
     if (opts->bank_path) {
         if ((st = mkv_bank_open(opts->bank_path, &m->bank, err))) goto fail;
         if ((st = check_bank(m, opts, err))) goto fail;
+        if ((st = mkv_bank_set_cold(m->bank, opts->bank_cold, err))) goto fail;
     }
 
     m->layers = calloc(m->cfg.n_layer, sizeof *m->layers);

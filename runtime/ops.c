@@ -174,13 +174,14 @@ mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv
 }
 
 mkv_status mkv_op_matvec_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
-                              const mkv_buffer *slab, uint32_t row_byte_offset, uint32_t bank_dtype, mkv_error *err)
+                              const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
+                              uint32_t bank_dtype, mkv_error *err)
 {
     mkv_status st = check_single_part(w, "meki_gate", err);
     if (st) return st;
     const uint32_t rows = r->tune.rows_matvec;
     mkv_pc_matvec pc = {.n_rows = w->rows, .ld8 = w->ld / 8, .row_byte_offset = row_byte_offset, .bank_dtype = bank_dtype};
-    VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf, slab->buf};
+    VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf, ring->buf, params->buf};
     return DISPATCH(r, MKV_KERNEL_MATVEC_MEKI, r->tune.wg_matvec, rows, b, pc, mkv_matvec_groups(w->rows, rows), 1,
                     2ull * w->rows * w->ld, err);
 }

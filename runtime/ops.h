@@ -51,10 +51,12 @@ mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer 
 /* [matvec_swiglu] y = silu(Wg x) * (Wu x) */
 mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
                                 const mkv_buffer *y, mkv_error *err);
-/* [matvec_meki] y = bank_row + sigmoid(W x); the row is at row_byte_offset
- * of the staged slab, bank dtype 1 = F16, 2 = Q8 */
+/* [matvec_meki] y = bank_row + sigmoid(W x); the row is at byte
+ * step.slab_offset + row_byte_offset of the staging ring, bank dtype
+ * 1 = F16, 2 = Q8 */
 mkv_status mkv_op_matvec_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
-                              const mkv_buffer *slab, uint32_t row_byte_offset, uint32_t bank_dtype, mkv_error *err);
+                              const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
+                              uint32_t bank_dtype, mkv_error *err);
 
 typedef struct mkv_attn_dims {
     uint32_t n_head, n_kv_head, head_dim, n_ctx, n_split;

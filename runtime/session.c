@@ -1,8 +1,19 @@
 /* A decoding session: KV cache, activations, and the decode step recorded
- * once into a command buffer that every token replays. Per-token values
- * (token id, position) reach the shaders through a small host-visible
- * "step params" buffer, and the token's bank slab through a host-visible
- * staging buffer read in place on unified-memory devices. */
+ * once into command buffers that every token replays. Per-token values
+ * (token id, position, staging slot) reach the shaders through a small
+ * host-visible "step params" buffer.
+ *
+ * With a bank, the step is recorded in two parts split where the GPU first
+ * needs the token's slab (layer 0's MeKi dispatch): the host asks the bank
+ * stream for the slab, submits the first part at once, and submits the
+ * second when the read has landed in its staging slot, which the shader
+ * then reads in place. Submitting the second part only after the read
+ * (rather than queueing it behind a host-signalled timeline semaphore)
+ * costs nothing while the first part is still running, and it is what the
+ * spec guarantees to make host writes visible: a queue submission is a
+ * host-to-device memory domain operation, a host semaphore signal is not.
+ * On discrete GPUs the shader reads the slot over the bus: a few KB per
+ * token, less than one transfer-queue submission would cost. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +22,9 @@
 #include "model.h"
 #include "ops.h"
 #include "step_params.h"
+#include "stream.h"
+
+enum { TS_PRE_START, TS_PRE_END, TS_POST_START, TS_COUNT }; /* stall timestamps */
 
 struct mkv_session {
     mkv_model *m;
@@ -34,13 +48,25 @@ struct mkv_session {
     mkv_buffer argmax_slots;
     /* Host-visible. */
     mkv_buffer params;          /* mkv_step_params */
-    mkv_buffer slab;            /* this token's bank slab */
+    mkv_buffer ring;            /* staging ring: n_slots bank slabs */
     mkv_buffer logits;          /* [n_vocab] */
     mkv_buffer result;          /* argmax (value, index bits) */
 
-    VkCommandBuffer cb;
+    VkCommandBuffer cb_pre;     /* the whole step, or (MeKi) up to layer 0's FFN */
+    VkCommandBuffer cb_post;    /* MeKi: from layer 0's MeKi dispatch on */
+    VkQueryPool stall_pool;     /* TS_* timestamps (MeKi on a device with timestamps) */
+    VkSemaphore pre_done;       /* timeline: reaches n_pre when the first part has run */
+    uint64_t n_pre;
     VkFence fence;
     mkv_recorder rec;
+
+    /* Bank streaming (MeKi). */
+    bool sync;                  /* reference path: read, then submit */
+    uint32_t n_slots, n_threads;
+    uint64_t cache_bytes;
+    mkv_bank_stream *stream;
+    uint32_t *pf_token, *pf_slot; /* prefetch list (ring of n_ctx): tokens and their slots */
+    uint32_t pf_head, pf_len, pf_issued; /* issued: entries from head that hold a slot */
     mkv_session_stats stats;
 };
 
@@ -112,8 +138,26 @@ static mkv_status alloc_buffers(mkv_session *s, mkv_error *err)
     TRY(mkv_buffer_create(s->d, (uint64_t)c->n_vocab * sizeof(float), MKV_MEM_HOST, &s->logits, err));
     TRY(mkv_buffer_create(s->d, 8, MKV_MEM_HOST, &s->result, err));
     TRY(mkv_buffer_create(s->d, 8ull * mkv_argmax_slots(&s->rec, c->n_vocab), MKV_MEM_DEVICE, &s->argmax_slots, err));
-    if (s->meki) TRY(mkv_buffer_create(s->d, mkv_bank_info(s->m->bank)->slab_bytes, MKV_MEM_HOST, &s->slab, err));
+    if (s->meki) {
+        const uint64_t ring = (uint64_t)s->n_slots * mkv_bank_info(s->m->bank)->slab_bytes;
+        if (ring > s->d->max_storage_range)
+            return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "bank_slots = %u: staging ring of %llu bytes exceeds maxStorageBufferRange",
+                            s->n_slots, (unsigned long long)ring);
+        TRY(mkv_buffer_create(s->d, ring, MKV_MEM_HOST, &s->ring, err));
+        s->pf_token = malloc((size_t)s->n_ctx * sizeof *s->pf_token);
+        s->pf_slot = malloc((size_t)s->n_ctx * sizeof *s->pf_slot);
+        if (!s->pf_token || !s->pf_slot) return mkv_fail(err, MKV_ERR_NO_MEMORY, "prefetch list: out of memory");
+    }
     return MKV_OK;
+}
+
+/* Ends the first part of the step: the GPU may run everything before this
+ * point without the bank slab. */
+static void split_here(mkv_session *s)
+{
+    if (s->stall_pool) vkCmdWriteTimestamp(s->cb_pre, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, s->stall_pool, TS_PRE_END);
+    s->rec.cb = s->cb_post;
+    if (s->stall_pool) vkCmdWriteTimestamp(s->cb_post, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, s->stall_pool, TS_POST_START);
 }
 
 /* The decode step, token in -> logits out, as the GPU will run it. */
@@ -154,8 +198,10 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
         }
         /* f = W_down t */
         TRY(mkv_op_matvec(r, &w->w_down, &s->t, &s->f, false, err));
+        /* ---- layer 0: the GPU needs the bank slab from here on (second submission) ---- */
+        if (l == 0) split_here(s);
         /* MeKi gate: v = M[token] + sigmoid(W_mg u), row l of the staged slab */
-        TRY(mkv_op_matvec_meki(r, &w->meki_gate, &s->u, &s->v, &s->slab, l * bank->row_bytes, bank->dtype, err));
+        TRY(mkv_op_matvec_meki(r, &w->meki_gate, &s->u, &s->v, &s->params, &s->ring, l * bank->row_bytes, bank->dtype, err));
         /* z = W_mo v */
         TRY(mkv_op_matvec(r, &w->meki_out, &s->v, &s->z, false, err));
         /* h = a + f + RMSNorm_meki(z) */
@@ -173,18 +219,42 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
 static mkv_status create_inner(mkv_session *s, mkv_error *err)
 {
     mkv_status st;
+    VkCommandBuffer cbs[2];
     VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                       .commandPool = s->d->cmd_pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                      .commandBufferCount = 1};
-    MKV_VK(vkAllocateCommandBuffers(s->d->dev, &ai, &s->cb), err);
+                                      .commandBufferCount = 2};
+    MKV_VK(vkAllocateCommandBuffers(s->d->dev, &ai, cbs), err);
+    s->cb_pre = cbs[0];
+    s->cb_post = cbs[1];
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     MKV_VK(vkCreateFence(s->d->dev, &fi, NULL, &s->fence), err);
+    if (s->meki) {
+        VkSemaphoreTypeCreateInfo ti = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
+                                        .semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE};
+        VkSemaphoreCreateInfo si = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, .pNext = &ti};
+        MKV_VK(vkCreateSemaphore(s->d->dev, &si, NULL, &s->pre_done), err);
+    }
+    if (s->meki && s->d->timestamps) {
+        VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                    .queryType = VK_QUERY_TYPE_TIMESTAMP, .queryCount = TS_COUNT};
+        MKV_VK(vkCreateQueryPool(s->d->dev, &qi, NULL, &s->stall_pool), err);
+    }
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    MKV_VK(vkBeginCommandBuffer(s->cb, &bi), err);
-    TRY(mkv_recorder_init(&s->rec, s->d, s->cb, s->profile, err));
+    MKV_VK(vkBeginCommandBuffer(s->cb_pre, &bi), err);
+    if (s->meki) MKV_VK(vkBeginCommandBuffer(s->cb_post, &bi), err);
+    if (s->stall_pool) {
+        vkCmdResetQueryPool(s->cb_pre, s->stall_pool, 0, TS_COUNT);
+        vkCmdWriteTimestamp(s->cb_pre, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, s->stall_pool, TS_PRE_START);
+    }
+    TRY(mkv_recorder_init(&s->rec, s->d, s->cb_pre, s->profile, err));
     TRY(alloc_buffers(s, err));
     TRY(record_step(s, err));
-    MKV_VK(vkEndCommandBuffer(s->cb), err);
+    MKV_VK(vkEndCommandBuffer(s->cb_pre), err);
+    if (s->meki) MKV_VK(vkEndCommandBuffer(s->cb_post), err);
+    if (s->meki && !s->sync) {
+        mkv_stream_opts so = {.n_slots = s->n_slots, .n_threads = s->n_threads, .cache_bytes = s->cache_bytes};
+        TRY(mkv_stream_create(s->m->bank, &so, s->ring.map, &s->stream, err));
+    }
     return MKV_OK;
 }
 
@@ -194,6 +264,8 @@ mkv_status mkv_session_create(mkv_model *m, const mkv_session_opts *opts, mkv_se
     if (!m || !opts) return mkv_fail(err, MKV_ERR_INVALID_ARG, "session: model and options are required");
     if (opts->n_ctx == 0 || opts->n_ctx > MKV_MAX_CTX)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "n_ctx = %u: must be 1..%u", opts->n_ctx, MKV_MAX_CTX);
+    if (opts->bank_threads > 64) return mkv_fail(err, MKV_ERR_INVALID_ARG, "bank_threads = %u: at most 64", opts->bank_threads);
+    if (opts->bank_slots > 4096) return mkv_fail(err, MKV_ERR_INVALID_ARG, "bank_slots = %u: at most 4096", opts->bank_slots);
     mkv_session *s = calloc(1, sizeof *s);
     if (!s) return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
     s->m = m;
@@ -201,6 +273,10 @@ mkv_status mkv_session_create(mkv_model *m, const mkv_session_opts *opts, mkv_se
     s->n_ctx = opts->n_ctx;
     s->meki = m->bank && !opts->meki_off;
     s->profile = opts->profile;
+    s->sync = opts->bank_sync;
+    s->n_slots = s->sync ? 1 : (opts->bank_slots ? opts->bank_slots : 32);
+    s->n_threads = opts->bank_threads ? opts->bank_threads : 4;
+    s->cache_bytes = opts->bank_cache_bytes;
     mkv_tunables tune;
     mkv_tunables_for(s->d, &tune);
     uint32_t split = (s->n_ctx + tune.attn_chunk - 1) / tune.attn_chunk;
@@ -219,17 +295,181 @@ void mkv_session_destroy(mkv_session *s)
     if (!s) return;
     mkv_device *d = s->d;
     vkDeviceWaitIdle(d->dev);
+    mkv_stream_destroy(s->stream); /* joins the readers before the ring goes */
     mkv_recorder_release(&s->rec);
+    if (s->stall_pool) vkDestroyQueryPool(d->dev, s->stall_pool, NULL);
+    if (s->pre_done) vkDestroySemaphore(d->dev, s->pre_done, NULL);
     if (s->fence) vkDestroyFence(d->dev, s->fence, NULL);
-    if (s->cb) vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &s->cb);
+    if (s->cb_pre) vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &s->cb_pre);
+    if (s->cb_post) vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &s->cb_post);
+    free(s->pf_token);
+    free(s->pf_slot);
     mkv_buffer *bufs[] = {&s->h, &s->xn, &s->qkv, &s->q, &s->att, &s->u, &s->t, &s->f, &s->z, &s->v, &s->scores,
-                          &s->partials, &s->rope, &s->argmax_slots, &s->params, &s->slab, &s->logits, &s->result};
+                          &s->partials, &s->rope, &s->argmax_slots, &s->params, &s->ring, &s->logits, &s->result};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(d, bufs[i]);
     for (uint32_t l = 0; s->k_cache && l < s->m->cfg.n_layer; l++) mkv_buffer_destroy(d, &s->k_cache[l]);
     for (uint32_t l = 0; s->v_cache && l < s->m->cfg.n_layer; l++) mkv_buffer_destroy(d, &s->v_cache[l]);
     free(s->k_cache);
     free(s->v_cache);
     free(s);
+}
+
+/* ---- prefetch list ---- */
+
+static uint32_t pf_at(const mkv_session *s, uint32_t i) { return (s->pf_head + i) % s->n_ctx; }
+
+/* Issues reads for listed tokens in order while staging slots are free. */
+static mkv_status pf_issue(mkv_session *s, mkv_error *err)
+{
+    while (s->pf_issued < s->pf_len) {
+        uint32_t k = pf_at(s, s->pf_issued), slot;
+        mkv_status st = mkv_stream_request(s->stream, s->pf_token[k], &slot, err);
+        if (st) return st;
+        if (slot == MKV_STREAM_NO_SLOT) break;
+        s->pf_slot[k] = slot;
+        s->pf_issued++;
+    }
+    return MKV_OK;
+}
+
+static void pf_drop(mkv_session *s)
+{
+    for (uint32_t i = 0; i < s->pf_issued; i++) mkv_stream_release(s->stream, s->pf_slot[pf_at(s, i)]);
+    s->pf_head = s->pf_len = s->pf_issued = 0;
+}
+
+mkv_status mkv_session_prefetch(mkv_session *s, const uint32_t *tokens, uint32_t n, mkv_error *err)
+{
+    if (!s->stream) return MKV_OK; /* dense, meki_off or synchronous reads: nothing to fetch ahead */
+    if (n > s->n_ctx - s->pf_len) n = s->n_ctx - s->pf_len; /* more than the context could never be stepped */
+    for (uint32_t i = 0; i < n; i++) {
+        if (tokens[i] >= s->m->cfg.n_vocab)
+            return mkv_fail(err, MKV_ERR_TOKEN_RANGE, "prefetch: tokens[%u] = %u: n_vocab is %u", i, tokens[i], s->m->cfg.n_vocab);
+    }
+    for (uint32_t i = 0; i < n; i++) s->pf_token[pf_at(s, s->pf_len++)] = tokens[i];
+    return pf_issue(s, err);
+}
+
+/* The staging slot holding (or about to hold) token's slab, referenced. */
+static mkv_status take_slot(mkv_session *s, uint32_t token, uint32_t *slot, mkv_error *err)
+{
+    mkv_status st;
+    *slot = MKV_STREAM_NO_SLOT;
+    if (s->pf_len && s->pf_token[s->pf_head] == token) {
+        if (s->pf_issued) {
+            *slot = s->pf_slot[s->pf_head];
+            s->pf_issued--;
+        }
+        s->pf_head = pf_at(s, 1);
+        s->pf_len--;
+    } else {
+        pf_drop(s);
+    }
+    if (*slot == MKV_STREAM_NO_SLOT && (st = mkv_stream_request(s->stream, token, slot, err))) return st;
+    if (*slot == MKV_STREAM_NO_SLOT) /* only the list holds slots, and it handed its first one over */
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "token = %u: no free bank staging slot", token);
+    return MKV_OK;
+}
+
+/* ---- one step ---- */
+
+static mkv_status submit(mkv_session *s, VkCommandBuffer *cbs, uint32_t n, VkFence fence, mkv_error *err)
+{
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = n, .pCommandBuffers = cbs};
+    MKV_VK(vkQueueSubmit(s->d->queue, 1, &si, fence), err);
+    return MKV_OK;
+}
+
+/* Submits the first part; it signals pre_done = ++n_pre when it has run. */
+static mkv_status submit_pre(mkv_session *s, mkv_error *err)
+{
+    s->n_pre++;
+    VkTimelineSemaphoreSubmitInfo ti = {.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO,
+                                        .signalSemaphoreValueCount = 1, .pSignalSemaphoreValues = &s->n_pre};
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .pNext = &ti, .commandBufferCount = 1,
+                       .pCommandBuffers = &s->cb_pre, .signalSemaphoreCount = 1, .pSignalSemaphores = &s->pre_done};
+    MKV_VK(vkQueueSubmit(s->d->queue, 1, &si, VK_NULL_HANDLE), err);
+    return MKV_OK;
+}
+
+static mkv_status wait_fence(mkv_session *s, mkv_error *err)
+{
+    VkResult r = vkWaitForFences(s->d->dev, 1, &s->fence, VK_TRUE, UINT64_MAX);
+    VkResult r2 = vkResetFences(s->d->dev, 1, &s->fence);
+    if (r != VK_SUCCESS) return mkv_vk_fail(err, r, "vkWaitForFences");
+    if (r2 != VK_SUCCESS) return mkv_vk_fail(err, r2, "vkResetFences");
+    return MKV_OK;
+}
+
+/* Whether the GPU has already run this step's first part. */
+static bool pre_part_done(mkv_session *s)
+{
+    uint64_t v = 0;
+    return vkGetSemaphoreCounterValue(s->d->dev, s->pre_done, &v) == VK_SUCCESS && v >= s->n_pre;
+}
+
+/* Reads back the stall timestamps of the finished step. The GPU waited
+ * only if it had finished the first part before the slab was staged
+ * (gpu_waited); then the wait is the gap between the two parts. */
+static void account_stall(mkv_session *s, bool gpu_waited, double host_wait_us)
+{
+    double stall_us = 0;
+    uint64_t ts[TS_COUNT];
+    if (s->stall_pool && vkGetQueryPoolResults(s->d->dev, s->stall_pool, 0, TS_COUNT, sizeof ts, ts, sizeof ts[0],
+                                               VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
+        const double us = s->d->timestamp_period_ns * 1e-3;
+        s->stats.last_window_us = (double)(ts[TS_PRE_END] - ts[TS_PRE_START]) * us;
+        if (gpu_waited && ts[TS_POST_START] > ts[TS_PRE_END]) stall_us = (double)(ts[TS_POST_START] - ts[TS_PRE_END]) * us;
+    } else if (gpu_waited) {
+        stall_us = host_wait_us; /* no timestamps: the host's wait bounds the GPU's */
+    }
+    s->stats.last_stall_us = stall_us;
+    s->stats.bank_stall_ms += stall_us * 1e-3;
+    if (stall_us > 0) s->stats.stall_steps++;
+}
+
+/* MeKi step with streaming: first part runs while the slab is read. */
+static mkv_status step_streamed(mkv_session *s, uint32_t token, mkv_error *err)
+{
+    uint32_t slot;
+    mkv_status st = take_slot(s, token, &slot, err);
+    if (st) return st;
+    mkv_step_params p = {.token = token, .pos = s->pos, .n_kv = s->pos + 1,
+                         .slab_offset = slot * mkv_bank_info(s->m->bank)->slab_bytes};
+    memcpy(s->params.map, &p, sizeof p);
+    if (!(st = pf_issue(s, err)) && !(st = submit_pre(s, err))) {
+        double t0 = mkv_now_ms();
+        st = mkv_stream_wait(s->stream, slot, err);
+        double host_wait_us = (mkv_now_ms() - t0) * 1e3;
+        bool gpu_waited = pre_part_done(s);
+        if (st) {
+            (void)vkQueueWaitIdle(s->d->queue); /* the first part must finish before the step is retried */
+        } else if (!(st = submit(s, &s->cb_post, 1, s->fence, err)) && !(st = wait_fence(s, err))) {
+            account_stall(s, gpu_waited, host_wait_us);
+        }
+    }
+    mkv_stream_release(s->stream, slot);
+    return st;
+}
+
+/* MeKi reference path: the read, then the whole step. */
+static mkv_status step_sync(mkv_session *s, uint32_t token, mkv_error *err)
+{
+    double t0 = mkv_now_ms();
+    mkv_status st = mkv_bank_read_slab(s->m->bank, token, s->ring.map, err);
+    double dt_us = (mkv_now_ms() - t0) * 1e3;
+    if (st) return st;
+    s->stats.bank_reads++;
+    s->stats.cache_misses++;
+    s->stats.bank_bytes_read += mkv_bank_info(s->m->bank)->slab_bytes;
+    s->stats.last_stall_us = dt_us; /* nothing runs meanwhile: all of it is stall */
+    s->stats.bank_stall_ms += dt_us * 1e-3;
+    s->stats.stall_steps++;
+    mkv_step_params p = {.token = token, .pos = s->pos, .n_kv = s->pos + 1};
+    memcpy(s->params.map, &p, sizeof p);
+    VkCommandBuffer cbs[2] = {s->cb_pre, s->cb_post};
+    if ((st = submit(s, cbs, 2, s->fence, err))) return st;
+    return wait_fence(s, err);
 }
 
 mkv_status mkv_session_step(mkv_session *s, uint32_t token, float *logits, uint32_t *argmax, mkv_error *err)
@@ -240,27 +480,16 @@ mkv_status mkv_session_step(mkv_session *s, uint32_t token, float *logits, uint3
     if (s->pos >= s->n_ctx)
         return mkv_fail(err, MKV_ERR_CONTEXT_FULL, "position = %u: the session's context holds %u positions", s->pos, s->n_ctx);
     mkv_status st;
-    /* This token's bank rows, staged where the MeKi kernels read them. The
-     * read is synchronous here, so all of it counts as stall. */
-    if (s->meki) {
-        double t0 = mkv_now_ms();
-        TRY(mkv_bank_read_slab(s->m->bank, token, s->slab.map, err));
-        double dt = mkv_now_ms() - t0;
-        s->stats.bank_reads++;
-        s->stats.cache_misses++;
-        s->stats.bank_bytes_read += mkv_bank_info(s->m->bank)->slab_bytes;
-        s->stats.bank_stall_ms += dt;
-        s->stats.last_stall_us = dt * 1000.0;
+    if (s->stream) {
+        TRY(step_streamed(s, token, err));
+    } else if (s->meki) {
+        TRY(step_sync(s, token, err));
+    } else {
+        mkv_step_params p = {.token = token, .pos = s->pos, .n_kv = s->pos + 1};
+        memcpy(s->params.map, &p, sizeof p);
+        TRY(submit(s, &s->cb_pre, 1, s->fence, err));
+        TRY(wait_fence(s, err));
     }
-    mkv_step_params p = {.token = token, .pos = s->pos, .n_kv = s->pos + 1};
-    memcpy(s->params.map, &p, sizeof p);
-
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &s->cb};
-    MKV_VK(vkQueueSubmit(s->d->queue, 1, &si, s->fence), err);
-    VkResult r = vkWaitForFences(s->d->dev, 1, &s->fence, VK_TRUE, UINT64_MAX);
-    VkResult r2 = vkResetFences(s->d->dev, 1, &s->fence);
-    if (r != VK_SUCCESS) return mkv_vk_fail(err, r, "vkWaitForFences");
-    if (r2 != VK_SUCCESS) return mkv_vk_fail(err, r2, "vkResetFences");
     s->pos++;
     s->stats.steps++;
     if (logits) memcpy(logits, s->logits.map, (size_t)c->n_vocab * sizeof(float));
@@ -274,7 +503,20 @@ mkv_status mkv_session_step(mkv_session *s, uint32_t token, float *logits, uint3
 
 uint32_t mkv_session_pos(const mkv_session *s) { return s->pos; }
 
-void mkv_session_get_stats(const mkv_session *s, mkv_session_stats *stats) { *stats = s->stats; }
+void mkv_session_get_stats(const mkv_session *s, mkv_session_stats *stats)
+{
+    *stats = s->stats;
+    stats->bank_io = s->meki ? mkv_bank_io_mode_name(mkv_bank_get_io_mode(s->m->bank)) : "";
+    if (s->stream) {
+        mkv_stream_stats ss;
+        mkv_stream_get_stats(s->stream, &ss);
+        stats->bank_reads = ss.reads;
+        stats->bank_bytes_read = ss.bytes_read;
+        stats->cache_hits = ss.cache_hits;
+        stats->cache_misses = ss.cache_misses;
+        stats->bank_shared = ss.shared;
+    }
+}
 
 mkv_status mkv_session_seek(mkv_session *s, uint32_t pos, mkv_error *err)
 {

@@ -13,7 +13,7 @@ layout(local_size_x_id = 0) in;
         uint token;  /* token id processed at this step */     \
         uint pos;    /* its position (0-based) */              \
         uint n_kv;   /* positions in the KV cache = pos + 1 */ \
-        uint pad_;                                             \
+        uint slab_offset; /* bank slab's byte offset in staging */ \
     } step;
 
 // Two f16 values packed in a 32-bit word (element 2i in the low half).

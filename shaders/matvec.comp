@@ -24,7 +24,8 @@ layout(std430, binding = 2) buffer Output { float y[]; };
 #if defined(SWIGLU)
 layout(std430, binding = 3) readonly buffer Weights2 { uvec4 w2[]; };
 #elif defined(MEKI_GATE)
-layout(std430, binding = 3) readonly buffer Slab { uint slab[]; }; // staged bank slab
+layout(std430, binding = 3) readonly buffer Slab { uint slab[]; }; // staging ring of bank slabs
+STEP_PARAMS_BUFFER(4)                                               // step.slab_offset: this token's slab
 #endif
 
 layout(push_constant) uniform PushConstants {
@@ -48,7 +49,7 @@ float dot8(uvec4 q, vec4 a, vec4 b)
 // 2 zero bytes, d_mem int8).
 float bank_value(uint i)
 {
-    uint base = pc.row_byte_offset;
+    uint base = step.slab_offset + pc.row_byte_offset;
     if (pc.bank_dtype == 1u) {
         uint b = base + 2u * i;
         vec2 h = unpackHalf2x16(slab[b >> 2]);

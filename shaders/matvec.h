@@ -2,7 +2,9 @@
  * matvec_meki).
  * Bindings: 0 W (f16, row stride ld = ld8*8 halves, padding zero),
  *           1 x (float, ld8*8 entries, padding zero), 2 y (float),
- *           3 W2 (matvec_swiglu) or the bank slab (matvec_meki).
+ *           3 W2 (matvec_swiglu) or the staging ring of bank slabs
+ *             (matvec_meki), 4 step params (matvec_meki: the row is at
+ *             step.slab_offset + row_byte_offset).
  * Spec constants: 0 WG, 1 ROWS (rows per workgroup; any value is correct,
  * a multiple of WG / subgroup size keeps every subgroup busy).
  * Needs subgroup arithmetic in compute shaders.

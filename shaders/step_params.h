@@ -7,6 +7,6 @@ typedef struct mkv_step_params {
     uint32_t token;
     uint32_t pos;
     uint32_t n_kv;
-    uint32_t pad_;
+    uint32_t slab_offset; /* byte offset of this token's bank slab in the staging ring */
 } mkv_step_params;
 #endif

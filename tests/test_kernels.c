@@ -230,11 +230,17 @@ static void check_meki_gate(uint32_t dtype, uint32_t d_mem, uint32_t d_model, ui
     uint16_t *w = rand_f16((uint64_t)d_mem * d_model, 0.2f);
     float *u = rand_vec(d_model, 1.0f), *ref = malloc(d_mem * 4);
     mkv_matrix m = matrix(w, d_mem, d_model, 0);
-    mkv_buffer bu = vec_buf(u, d_model), bv = vec_buf(NULL, d_mem), bs;
-    OK(mkv_buffer_create(dev, (size_t)n_layer * row_bytes + 4, MKV_MEM_HOST, &bs, E));
-    memcpy(bs.map, slab, (size_t)n_layer * row_bytes + 4);
+    mkv_buffer bu = vec_buf(u, d_model), bv = vec_buf(NULL, d_mem), bs, bp;
+    /* The slab sits in the last of three staging slots, as in a session's ring. */
+    const size_t slab_sz = ((size_t)n_layer * row_bytes + 4 + 15) & ~(size_t)15;
+    OK(mkv_buffer_create(dev, 3 * slab_sz, MKV_MEM_HOST, &bs, E));
+    memset(bs.map, 0x55, 3 * slab_sz);
+    memcpy((uint8_t *)bs.map + 2 * slab_sz, slab, (size_t)n_layer * row_bytes + 4);
+    OK(mkv_buffer_create(dev, sizeof(mkv_step_params), MKV_MEM_HOST, &bp, E));
+    mkv_step_params p = {.slab_offset = (uint32_t)(2 * slab_sz)};
+    memcpy(bp.map, &p, sizeof p);
     kt k;
-    OK(mkv_op_matvec_meki(kt_begin(&k), &m, &bu, &bv, &bs, layer * row_bytes, dtype, E));
+    OK(mkv_op_matvec_meki(kt_begin(&k), &m, &bu, &bv, &bp, &bs, layer * row_bytes, dtype, E));
     kt_run(&k);
     ref_matvec_f16(w, u, d_mem, d_model, ref);
     for (uint32_t i = 0; i < d_mem; i++) ref[i] = row[i] + 1.0f / (1.0f + expf(-ref[i]));
@@ -243,6 +249,7 @@ static void check_meki_gate(uint32_t dtype, uint32_t d_mem, uint32_t d_model, ui
     ck_assert_msg(e <= 2e-5, "meki gate dtype %u d_mem %u layer %u: rel err %.3g", dtype, d_mem, layer, e);
     mkv_matrix_destroy(dev, &m);
     mkv_buffer_destroy(dev, &bu); mkv_buffer_destroy(dev, &bv); mkv_buffer_destroy(dev, &bs);
+    mkv_buffer_destroy(dev, &bp);
     free(slab); free(rowv); free(row); free(w); free(u); free(ref); free(got);
 }
 
