@@ -444,6 +444,7 @@ static mkv_status step_streamed(mkv_session *s, uint32_t token, mkv_error *err)
         bool gpu_waited = pre_part_done(s);
         if (st) {
             (void)vkQueueWaitIdle(s->d->queue); /* the first part must finish before the step is retried */
+            pf_drop(s); /* later listed reads may share the failed one: the caller prefetches again */
         } else if (!(st = submit(s, &s->cb_post, 1, s->fence, err)) && !(st = wait_fence(s, err))) {
             account_stall(s, gpu_waited, host_wait_us);
         }
