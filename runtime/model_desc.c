@@ -230,6 +230,12 @@ static mkv_status get_layer(const mkv_gguf *g, mkv_model_config *c, uint32_t l, 
         {"meki_out", "weight", c->d_mem, dm, T_MATRIX, false, c->d_mem ? &L->meki_out : NULL},
         {"meki_norm", "weight", dm, 0, T_VECTOR, false, c->d_mem ? &L->meki_norm : NULL},
     };
+    /* An output bias is not part of the math we run: refuse rather than
+     * compute something else. */
+    snprintf(name, sizeof name, "blk.%u.attn_output.bias", l);
+    if (mkv_gguf_find_tensor(g, name))
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: tensor '%s': attention output biases are not supported",
+                        g->path, name);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         snprintf(name, sizeof name, "blk.%u.%s.%s", l, want[i].suffix, want[i].what);
         if (!want[i].slot) {
@@ -245,12 +251,6 @@ static mkv_status get_layer(const mkv_gguf *g, mkv_model_config *c, uint32_t l, 
             return st;
     }
     if (L->bq || L->bk || L->bv) c->has_qkv_bias = true;
-    /* An output bias is not part of the math we run: refuse rather than
-     * compute something else. */
-    snprintf(name, sizeof name, "blk.%u.attn_output.bias", l);
-    if (mkv_gguf_find_tensor(g, name))
-        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: tensor '%s': attention output biases are not supported",
-                        g->path, name);
     return MKV_OK;
 }
 

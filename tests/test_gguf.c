@@ -944,6 +944,59 @@ START_TEST(test_model_desc_refuses_inconsistent_heads)
 }
 END_TEST
 
+/* tiny MeKi model of an architecture, written once into tmp/<name>; a copy of its bytes. */
+static uint8_t *tiny_arch(const char *name, const char *arch, uint64_t *size)
+{
+    const char *dir = tmp_path(name);
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), dir);
+    o.arch = arch;
+    mkv_error err;
+    ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/model.gguf", dir);
+    return tu_read_file(p, size);
+}
+
+START_TEST(test_model_desc_refuses_what_it_would_not_compute_by_name)
+{
+    uint64_t n;
+    uint8_t *b = tiny_arch("tiny_qwen2", "qwen2", &n);
+    uint64_t pos = find_gguf_str(b, n, "blk.1.attn_k.bias");
+    put_le(b + pos + 4, 64, 8); /* [128] -> [64] */
+    desc_fails(b, n, "bias_shape.gguf", MKV_ERR_FORMAT, "tensor 'blk.1.attn_k.bias' shape = [64]", "expected [128]");
+    free(b);
+    b = tiny_arch("tiny_qwen2", "qwen2", &n);
+    pos = find_gguf_str(b, n, "blk.0.attn_k.bias"); /* same length as the name llama 3.1 uses */
+    memcpy(b + pos - 17, "rope_freqs.weight", 17);
+    desc_fails(b, n, "rope_freqs.gguf", MKV_ERR_UNSUPPORTED, "tensor 'rope_freqs.weight'", "frequency factors");
+    free(b);
+    b = tiny_arch("tiny_qwen2", "qwen2", &n);
+    pos = find_gguf_str(b, n, "blk.0.meki_norm.weight");
+    memcpy(b + pos - 22, "blk.0.attn_output.bias", 22);
+    desc_fails(b, n, "out_bias.gguf", MKV_ERR_UNSUPPORTED, "tensor 'blk.0.attn_output.bias'", "not supported");
+    free(b);
+    b = tiny_arch("tiny_llama", "llama", &n);
+    pos = find_gguf_str(b, n, "llama.rope.dimension_count");
+    put_le(b + pos + 4, 32, 4);
+    desc_fails(b, n, "partial_rotary.gguf", MKV_ERR_UNSUPPORTED, "llama.rope.dimension_count = 32", "partial rotary");
+    free(b);
+    /* q/k norms on an architecture without them would be ignored: refused */
+    b = tiny_model(&n);
+    mkv_gguf *g;
+    mkv_error err;
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/model.gguf", tiny_dir);
+    ck_assert_int_eq(mkv_gguf_open(p, &g, &err), MKV_OK);
+    for (uint8_t *h = b; (h = memmem(h, g->data_offset - (uint64_t)(h - b), "qwen3", 5)) != NULL; h += 5)
+        memcpy(h, "llama", 5);
+    mkv_gguf_close(g);
+    desc_fails(b, n, "llama_qk_norm.gguf", MKV_ERR_UNSUPPORTED, "tensor 'blk.0.attn_q_norm.weight'",
+               "llama models have no q/k norm");
+    free(b);
+}
+END_TEST
+
 static void load_indep(bool qk_norm, bool tied, bool f32, uint32_t alignment)
 {
     iw_shape sh = {.n_layer = 3, .d_model = 128, .n_head = 4, .n_kv_head = 1, .head_dim = 32, .d_ffn = 320,
@@ -1020,6 +1073,7 @@ static Suite *gguf_suite(void)
     tcase_add_test(tc, test_model_desc_accepts_q8_0_and_q4_0_synth);
     tcase_add_test(tc, test_model_desc_other_types_are_unsupported_by_name);
     tcase_add_test(tc, test_model_desc_key_of_wrong_type_names_key_and_types);
+    tcase_add_test(tc, test_model_desc_refuses_what_it_would_not_compute_by_name);
     tcase_add_test(tc, test_model_desc_unknown_arch_is_unsupported_by_name);
     tcase_add_test(tc, test_model_desc_bad_meki_dim_is_refused);
     tcase_add_test(tc, test_model_desc_refuses_inconsistent_heads);

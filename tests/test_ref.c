@@ -592,6 +592,57 @@ START_TEST(llama_file_matches_qwen2_file_with_qk_permutation_undone)
 }
 END_TEST
 
+/* The same random weights stored as F16, BF16, Q8_0 and Q4_0 (synth draws
+ * element k of a tensor from (seed, name, k) whatever the type): the
+ * reference's logits move by the storage error alone. Reports the figures
+ * and bounds them loosely (they catch a wrong block layout, which moves
+ * logits by O(1), not a slightly worse quantizer). */
+START_TEST(same_weights_in_bf16_q8_0_q4_0_stay_near_the_f16_model)
+{
+    static const struct { const char *name; uint32_t type; double max_err; } types[] = {
+        {"f16", MKV_GGML_F16, 0}, {"bf16", MKV_GGML_BF16, 0.05}, {"q8_0", MKV_GGML_Q8_0, 0.05},
+        {"q4_0", MKV_GGML_Q4_0, 0.5},
+    };
+    float *lg[4] = {NULL};
+    size_t n = 0;
+    uint32_t nv = 0;
+    for (int t = 0; t < 4; t++) {
+        char name[32];
+        snprintf(name, sizeof name, "wt_%s", types[t].name);
+        mkv_synth_opts o;
+        mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), model_dir(name));
+        o.dense = true;
+        o.seed = 21;
+        o.wtype = types[t].type;
+        mkv_error err;
+        ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+        loaded L = load(name, false);
+        nv = L.desc->cfg.n_vocab;
+        n = (size_t)N_POS * nv;
+        lg[t] = malloc(n * sizeof(float));
+        run_tokens(&L, false, lg[t]);
+        unload(&L);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/model.gguf", model_dir(name));
+        unlink(path);
+        rmdir(model_dir(name));
+    }
+    for (int t = 1; t < 4; t++) {
+        double worst = 0;
+        uint32_t agree = 0;
+        for (uint32_t p = 0; p < N_POS; p++) {
+            const float *a = lg[t] + (size_t)p * nv, *r = lg[0] + (size_t)p * nv;
+            worst = fmax(worst, tu_max_rel_err(a, r, nv));
+            agree += ref_argmax(a, nv) == ref_argmax(r, nv);
+        }
+        printf("ref tiny dense, %s weights vs f16: max rel logit err %.3g, argmax agrees at %u/%u positions\n",
+               types[t].name, worst, agree, N_POS);
+        ck_assert_msg(worst <= types[t].max_err, "%s: %g > %g", types[t].name, worst, types[t].max_err);
+    }
+    for (int t = 0; t < 4; t++) free(lg[t]);
+}
+END_TEST
+
 static Suite *ref_suite(void)
 {
     Suite *s = suite_create("ref");
@@ -622,6 +673,7 @@ static Suite *ref_suite(void)
     tcase_add_test(m, dense_tiny_model_runs_without_a_bank);
     tcase_add_test(m, model_rejects_missing_bank_bad_token_and_full_context);
     tcase_add_test(m, llama_file_matches_qwen2_file_with_qk_permutation_undone);
+    tcase_add_test(m, same_weights_in_bf16_q8_0_q4_0_stay_near_the_f16_model);
     suite_add_tcase(s, m);
     return s;
 }
