@@ -202,11 +202,12 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
     }
 
     m->layers = calloc(m->cfg.n_layer, sizeof *m->layers);
-    uint64_t widest = desc->tok_embd->ne[0];
+    uint64_t widest = desc->output->ne[0]; /* longest matrix row: the conversion scratch */
     for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
         const mkv_layer_desc *L = &desc->layers[l];
-        if (L->wo->ne[0] > widest) widest = L->wo->ne[0];
-        if (L->w_down->ne[0] > widest) widest = L->w_down->ne[0];
+        const mkv_gguf_tensor *mats[] = {L->wq, L->wo, L->w_down, L->meki_out};
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
+            if (mats[i] && mats[i]->ne[0] > widest) widest = mats[i]->ne[0];
     }
     u = (upload_ctx){.m = m, .desc = desc, .row = malloc(widest * sizeof(float))};
     if (!m->layers || !u.row) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); goto fail; }
