@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mekivk.h"
 
@@ -13,6 +14,23 @@ int mkv_cmd_devices(int argc, char **argv);
 int mkv_cmd_synth(int argc, char **argv);
 int mkv_cmd_generate(int argc, char **argv);
 int mkv_cmd_bench(int argc, char **argv);
+int mkv_cmd_inspect(int argc, char **argv);
+
+/* ---- inspect (cmd_inspect*.c; no Vulkan, linked into tests as mkv_inspect) ----
+ * Each prints a report on `out` (errors there too, as "error: ...") and
+ * returns 0 if the file is sound, 1 if it is not (or cannot be read), 2 if
+ * its kind is not supported. */
+
+/* Detects the kind by content (GGUF magic, MEKIBANK magic, safetensors'
+ * u64 header length followed by '{'), never by extension, and runs the
+ * matching report. verify: read every bank slab and check its CRC. */
+int mkv_inspect_file(const char *path, bool verify, FILE *out);
+int mkv_inspect_gguf(const char *path, FILE *out);
+int mkv_inspect_bank(const char *path, bool verify, FILE *out);
+/* Hook for training-form checkpoints: hosttools/cmd_inspect_st.c, which
+ * the safetensors import (mekivk convert) replaces. The stub prints
+ * "safetensors support: see mekivk convert" and returns 2. */
+int mkv_inspect_safetensors(const char *path, FILE *out);
 
 /* Value of flag argv[*i] (the next word); advances *i. NULL and a message
  * on stderr if there is none. */

@@ -10,12 +10,16 @@
 static void help(void)
 {
     printf("usage: mekivk synth --config tiny|small|0.6b|1.7b|4b --out DIR [--dense]\n"
-           "                    [--wtype f16|f32|q8_0|q4_0] [--bank-type f16|q8] [--seed N] [--untied]\n\n"
+           "                    [--arch qwen3|qwen2|llama] [--wtype f16|f32|bf16|q8_0|q4_0]\n"
+           "                    [--bank-type f16|q8] [--seed N] [--untied]\n\n"
            "Writes DIR/model.gguf and (unless --dense) DIR/bank.mkb with random weights of the\n"
            "named shape (DESIGN §2), scaled so activations stay finite. Deterministic by seed.\n"
            "  --dense      no MeKi tensors and no bank\n"
-           "  --wtype      matrix storage type (default f16; q8_0/q4_0 are written but the\n"
-           "               engine does not load them yet)\n"
+           "  --arch       architecture and key prefix (default qwen3, with q/k norms);\n"
+           "               qwen2: q/k/v biases, no q/k norms; llama: neither, and the engine\n"
+           "               rotates adjacent RoPE pairs as llama.cpp does for llama\n"
+           "  --wtype      matrix storage type (default f16; norms and biases stay f32). The\n"
+           "               engine converts f32, bf16, q8_0 and q4_0 to f16 at load\n"
            "  --bank-type  bank row type (default f16)\n"
            "  --seed N     random seed (default 1)\n"
            "  --untied     write a separate output.weight (default: tied to token_embd)\n");
@@ -26,6 +30,7 @@ int mkv_cmd_synth(int argc, char **argv)
     const char *config = NULL, *out = NULL;
     bool dense = false, untied = false;
     uint32_t wtype = MKV_GGML_F16, bank_type = MKV_BANK_F16;
+    const char *arch = "qwen3";
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -34,14 +39,22 @@ int mkv_cmd_synth(int argc, char **argv)
         else if (!strcmp(a, "--untied")) untied = true;
         else if (!strcmp(a, "--config")) { if (!(config = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--out")) { if (!(out = cli_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--arch")) {
+            if (!(arch = cli_value(argc, argv, &i))) return 2;
+            if (strcmp(arch, "qwen3") && strcmp(arch, "qwen2") && strcmp(arch, "llama")) {
+                fprintf(stderr, "mekivk synth: --arch = '%s': expected qwen3, qwen2 or llama\n", arch);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--seed")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u64(a, v, &seed)) return 2; }
         else if (!strcmp(a, "--wtype")) {
             if (!(v = cli_value(argc, argv, &i))) return 2;
             if (!strcmp(v, "f16")) wtype = MKV_GGML_F16;
             else if (!strcmp(v, "f32")) wtype = MKV_GGML_F32;
+            else if (!strcmp(v, "bf16")) wtype = MKV_GGML_BF16;
             else if (!strcmp(v, "q8_0")) wtype = MKV_GGML_Q8_0;
             else if (!strcmp(v, "q4_0")) wtype = MKV_GGML_Q4_0;
-            else { fprintf(stderr, "mekivk synth: --wtype = '%s': expected f16, f32, q8_0 or q4_0\n", v); return 2; }
+            else { fprintf(stderr, "mekivk synth: --wtype = '%s': expected f16, f32, bf16, q8_0 or q4_0\n", v); return 2; }
         } else if (!strcmp(a, "--bank-type")) {
             if (!(v = cli_value(argc, argv, &i))) return 2;
             if (!strcmp(v, "f16")) bank_type = MKV_BANK_F16;
@@ -64,6 +77,7 @@ int mkv_cmd_synth(int argc, char **argv)
     mkv_synth_opts o;
     mkv_synth_opts_default(&o, shape, out);
     o.dense = dense;
+    o.arch = arch;
     o.wtype = wtype;
     o.bank_dtype = bank_type;
     o.tied_output = !untied;
@@ -72,7 +86,8 @@ int mkv_cmd_synth(int argc, char **argv)
     mkv_error err = {0};
     double t0 = cli_now_s();
     if (mkv_synth_write(&o, &err)) return cli_fail("synth", &err);
-    fprintf(stderr, "mekivk synth: wrote %s/model.gguf%s (%s, seed %llu) in %.1f s\n", out,
-            dense ? "" : " and bank.mkb", shape->name, (unsigned long long)seed, cli_now_s() - t0);
+    fprintf(stderr, "mekivk synth: wrote %s/model.gguf%s (%s %s, %s, seed %llu) in %.1f s\n", out,
+            dense ? "" : " and bank.mkb", arch, shape->name, mkv_ggml_type_name(wtype), (unsigned long long)seed,
+            cli_now_s() - t0);
     return 0;
 }

@@ -16,6 +16,7 @@ static const struct {
     {"synth", mkv_cmd_synth, "write a synthetic model (model.gguf, bank.mkb) of a named shape"},
     {"generate", mkv_cmd_generate, "teacher-force a prompt of token ids, then decode greedily"},
     {"bench", mkv_cmd_bench, "measure decode speed of MeKi vs dense, bank stats, kernel times"},
+    {"inspect", mkv_cmd_inspect, "show a model (.gguf) or bank (.mkb) file's contents and check it"},
 };
 
 static void usage(FILE *f)

@@ -12,7 +12,10 @@
  * 3/sqrt(d_model), so that with a tied LM head the logits have std ~3 (a
  * peaked but not one-hot distribution) and a token's own embedding does not
  * dominate the residual stream (else the model only repeats its input);
- * norm weights 1 + 0.1·u, meki_norm 0.5 + 0.05·u (u uniform in [-1, 1)).
+ * norm weights 1 + 0.1·u, meki_norm 0.5 + 0.05·u, q/k/v biases (qwen2)
+ * 0.5·u (u uniform in [-1, 1)). Random Q/K rows make a llama file no
+ * different from a qwen2 one without biases: only the engine's RoPE
+ * pairing tells them apart.
  * The small shapes (tiny, small) use head_dim 64 and RoPE θ 10000, the
  * paper shapes θ 500000; eps is 1e-6 everywhere. */
 #include "synth.h"
@@ -53,6 +56,7 @@ void mkv_synth_opts_default(mkv_synth_opts *opts, const mkv_synth_shape *shape, 
     memset(opts, 0, sizeof *opts);
     if (shape) opts->shape = *shape;
     opts->out_dir = out_dir;
+    opts->arch = "qwen3";
     opts->wtype = MKV_GGML_F16;
     opts->bank_dtype = MKV_BANK_F16;
     opts->tied_output = true;
@@ -188,7 +192,7 @@ static void progress_add(progress *p, uint64_t n)
 
 /* ---- the model's tensors --------------------------------------------------- */
 
-enum kind { K_MATRIX, K_EMBED, K_NORM, K_MEKI_NORM };
+enum kind { K_MATRIX, K_EMBED, K_NORM, K_MEKI_NORM, K_BIAS };
 
 typedef struct tplan {
     char name[64];
@@ -223,7 +227,8 @@ static void plan_add(synth *s, const char *name, uint64_t ne0, uint64_t ne1, enu
 static mkv_status plan_tensors(synth *s, mkv_error *err)
 {
     const mkv_synth_shape *sh = &s->o->shape;
-    uint32_t per_layer = 14;
+    const bool qk_norm = strcmp(s->o->arch, "qwen3") == 0, bias = strcmp(s->o->arch, "qwen2") == 0;
+    uint32_t per_layer = 17;
     s->t = calloc((size_t)sh->n_layer * per_layer + 3, sizeof *s->t);
     if (!s->t) return mkv_fail(err, MKV_ERR_NO_MEMORY, "synth: out of memory");
     const uint64_t dm = sh->d_model, q = (uint64_t)sh->n_head * sh->head_dim,
@@ -233,21 +238,23 @@ static mkv_status plan_tensors(synth *s, mkv_error *err)
         const char *suffix;
         uint64_t ne0, ne1;
         enum kind kind;
-        bool meki;
+        bool write;
     } layer[] = {
-        {"attn_norm", dm, 0, K_NORM, false},     {"attn_q", dm, q, K_MATRIX, false},
-        {"attn_k", dm, kv, K_MATRIX, false},     {"attn_v", dm, kv, K_MATRIX, false},
-        {"attn_output", q, dm, K_MATRIX, false}, {"attn_q_norm", sh->head_dim, 0, K_NORM, false},
-        {"attn_k_norm", sh->head_dim, 0, K_NORM, false}, {"ffn_norm", dm, 0, K_NORM, false},
-        {"ffn_gate", dm, ff, K_MATRIX, false},   {"ffn_up", dm, ff, K_MATRIX, false},
-        {"ffn_down", ff, dm, K_MATRIX, false},   {"meki_gate", dm, dmem, K_MATRIX, true},
-        {"meki_out", dmem, dm, K_MATRIX, true},  {"meki_norm", dm, 0, K_MEKI_NORM, true},
+        {"attn_norm.weight", dm, 0, K_NORM, true},     {"attn_q.weight", dm, q, K_MATRIX, true},
+        {"attn_k.weight", dm, kv, K_MATRIX, true},     {"attn_v.weight", dm, kv, K_MATRIX, true},
+        {"attn_q.bias", q, 0, K_BIAS, bias},           {"attn_k.bias", kv, 0, K_BIAS, bias},
+        {"attn_v.bias", kv, 0, K_BIAS, bias},
+        {"attn_output.weight", q, dm, K_MATRIX, true}, {"attn_q_norm.weight", sh->head_dim, 0, K_NORM, qk_norm},
+        {"attn_k_norm.weight", sh->head_dim, 0, K_NORM, qk_norm}, {"ffn_norm.weight", dm, 0, K_NORM, true},
+        {"ffn_gate.weight", dm, ff, K_MATRIX, true},   {"ffn_up.weight", dm, ff, K_MATRIX, true},
+        {"ffn_down.weight", ff, dm, K_MATRIX, true},   {"meki_gate.weight", dm, dmem, K_MATRIX, !s->o->dense},
+        {"meki_out.weight", dmem, dm, K_MATRIX, !s->o->dense}, {"meki_norm.weight", dm, 0, K_MEKI_NORM, !s->o->dense},
     };
     char n[64];
     for (uint32_t l = 0; l < sh->n_layer; l++)
         for (size_t i = 0; i < sizeof layer / sizeof layer[0]; i++) {
-            if (layer[i].meki && s->o->dense) continue;
-            snprintf(n, sizeof n, "blk.%u.%s.weight", l, layer[i].suffix);
+            if (!layer[i].write) continue;
+            snprintf(n, sizeof n, "blk.%u.%s", l, layer[i].suffix);
             plan_add(s, n, layer[i].ne0, layer[i].ne1, layer[i].kind);
         }
     plan_add(s, "output_norm.weight", dm, 0, K_NORM);
@@ -263,6 +270,7 @@ static dist tensor_dist(const synth *s, const tplan *t)
     case K_EMBED: d.scale = sqrtf(3.0f) * 3.0f / sqrtf((float)t->ne0); break; /* std 3/sqrt(d_model) */
     case K_NORM: d.offset = 1.0f; d.scale = 0.1f; break;
     case K_MEKI_NORM: d.offset = 0.5f; d.scale = 0.05f; break;
+    case K_BIAS: d.scale = 0.5f; break;
     }
     return d;
 }
@@ -282,6 +290,17 @@ static mkv_status fill_tensor(void *user, uint32_t index, const char *name, void
         switch (t->type) {
         case MKV_GGML_F32: gen_f32(&d, k, m, (float *)(out + 4 * k)); break; /* dst is malloc'd: aligned */
         case MKV_GGML_F16: gen_f16(&d, s->tab, k, m, out + 2 * k); break;
+        case MKV_GGML_BF16:
+            for (uint64_t c = 0; c < m; c += QCHUNK) {
+                uint64_t cm = m - c < QCHUNK ? m - c : QCHUNK;
+                gen_f32(&d, k + c, cm, s->chunk);
+                for (uint64_t j = 0; j < cm; j++) {
+                    uint16_t h = mkv_float_to_bf16(s->chunk[j]);
+                    out[2 * (k + c + j)] = (uint8_t)h;
+                    out[2 * (k + c + j) + 1] = (uint8_t)(h >> 8);
+                }
+            }
+            break;
         default:
             for (uint64_t c = 0; c < m; c += QCHUNK) {
                 uint64_t cm = m - c < QCHUNK ? m - c : QCHUNK;
@@ -321,6 +340,7 @@ static uint32_t file_type(uint32_t wtype)
     case MKV_GGML_F32: return 0;
     case MKV_GGML_F16: return 1;
     case MKV_GGML_Q4_0: return 2;
+    case MKV_GGML_BF16: return 32;
     default: return 7; /* Q8_0 */
     }
 }
@@ -335,10 +355,13 @@ static mkv_status check_opts(const mkv_synth_opts *o, mkv_error *err)
     if (sh->n_head % sh->n_kv_head || sh->head_dim % 2 || (!o->dense && sh->d_mem % 4))
         return mkv_fail(err, MKV_ERR_INVALID_ARG,
                         "synth: shape = %s: needs n_head %% n_kv_head == 0, even head_dim, d_mem %% 4 == 0", nm);
-    if (o->wtype != MKV_GGML_F32 && o->wtype != MKV_GGML_F16 && o->wtype != MKV_GGML_Q8_0 &&
-        o->wtype != MKV_GGML_Q4_0)
-        return mkv_fail(err, MKV_ERR_INVALID_ARG, "synth: wtype = %s: not F32, F16, Q8_0 or Q4_0",
+    if (o->wtype != MKV_GGML_F32 && o->wtype != MKV_GGML_F16 && o->wtype != MKV_GGML_BF16 &&
+        o->wtype != MKV_GGML_Q8_0 && o->wtype != MKV_GGML_Q4_0)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "synth: wtype = %s: not F32, F16, BF16, Q8_0 or Q4_0",
                         mkv_ggml_type_name(o->wtype));
+    if (!o->arch || (strcmp(o->arch, "qwen3") && strcmp(o->arch, "qwen2") && strcmp(o->arch, "llama")))
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "synth: arch = %s: not qwen3, qwen2 or llama",
+                        o->arch ? o->arch : "(null)");
     if (o->bank_dtype != MKV_BANK_F16 && o->bank_dtype != MKV_BANK_Q8)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "synth: bank_dtype = %u: not F16 (1) or Q8 (2)", o->bank_dtype);
     if (!o->out_dir || !o->out_dir[0]) return mkv_fail(err, MKV_ERR_INVALID_ARG, "synth: out_dir: missing");
@@ -358,19 +381,23 @@ static mkv_status build_writer(synth *s, mkv_gguf_writer **out, mkv_error *err)
     snprintf(name, sizeof name, "mekivk synth %s%s", sh->name ? sh->name : "custom", o->dense ? " dense" : "");
     uint8_t fp[32];
     fingerprint(o, fp);
-    st = mkv_gguf_set_str(w, "general.architecture", "qwen3");
+    char key[96];
+#define AK(sfx) (snprintf(key, sizeof key, "%s.%s", o->arch, sfx), key) /* <arch>.<sfx> */
+    st = mkv_gguf_set_str(w, "general.architecture", o->arch);
     if (!st) st = mkv_gguf_set_str(w, "general.name", name);
     if (!st) st = mkv_gguf_set_u32(w, "general.file_type", file_type(o->wtype));
-    if (!st) st = mkv_gguf_set_u32(w, "qwen3.block_count", sh->n_layer);
-    if (!st) st = mkv_gguf_set_u32(w, "qwen3.context_length", 32768);
-    if (!st) st = mkv_gguf_set_u32(w, "qwen3.embedding_length", sh->d_model);
-    if (!st) st = mkv_gguf_set_u32(w, "qwen3.feed_forward_length", sh->d_ffn);
-    if (!st) st = mkv_gguf_set_u32(w, "qwen3.attention.head_count", sh->n_head);
-    if (!st) st = mkv_gguf_set_u32(w, "qwen3.attention.head_count_kv", sh->n_kv_head);
-    if (!st) st = mkv_gguf_set_u32(w, "qwen3.attention.key_length", sh->head_dim);
-    if (!st) st = mkv_gguf_set_u32(w, "qwen3.attention.value_length", sh->head_dim);
-    if (!st) st = mkv_gguf_set_f32(w, "qwen3.rope.freq_base", sh->rope_theta);
-    if (!st) st = mkv_gguf_set_f32(w, "qwen3.attention.layer_norm_rms_epsilon", sh->norm_eps);
+    if (!st) st = mkv_gguf_set_u32(w, AK("block_count"), sh->n_layer);
+    if (!st) st = mkv_gguf_set_u32(w, AK("context_length"), 32768);
+    if (!st) st = mkv_gguf_set_u32(w, AK("embedding_length"), sh->d_model);
+    if (!st) st = mkv_gguf_set_u32(w, AK("feed_forward_length"), sh->d_ffn);
+    if (!st) st = mkv_gguf_set_u32(w, AK("attention.head_count"), sh->n_head);
+    if (!st) st = mkv_gguf_set_u32(w, AK("attention.head_count_kv"), sh->n_kv_head);
+    if (!st) st = mkv_gguf_set_u32(w, AK("attention.key_length"), sh->head_dim);
+    if (!st) st = mkv_gguf_set_u32(w, AK("attention.value_length"), sh->head_dim);
+    if (!st) st = mkv_gguf_set_u32(w, AK("rope.dimension_count"), sh->head_dim);
+    if (!st) st = mkv_gguf_set_f32(w, AK("rope.freq_base"), sh->rope_theta);
+    if (!st) st = mkv_gguf_set_f32(w, AK("attention.layer_norm_rms_epsilon"), sh->norm_eps);
+#undef AK
     if (!st) st = mkv_gguf_set_scalar(w, "meki.synth.seed", MKV_GGUF_U64, &o->seed);
     if (!st && !o->dense) st = mkv_gguf_set_u32(w, "meki.dim", sh->d_mem);
     if (!st && !o->dense) st = mkv_gguf_set_u8_array(w, "meki.bank_fingerprint", fp, 32);

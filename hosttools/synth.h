@@ -22,14 +22,16 @@ typedef struct mkv_synth_opts {
     mkv_synth_shape shape;     /* copy of a named shape, or custom (tests) */
     const char *out_dir;       /* created if missing */
     bool dense;                /* no MeKi tensors, no bank */
-    uint32_t wtype;            /* mkv_ggml_type of matrices: F16 (default), F32, Q8_0, Q4_0 */
+    const char *arch;          /* "qwen3" (default: q/k norms), "qwen2" (q/k/v biases, no q/k
+                                * norms) or "llama" (neither; the engine pairs RoPE (2i, 2i+1)) */
+    uint32_t wtype;            /* mkv_ggml_type of matrices: F16 (default), F32, BF16, Q8_0, Q4_0 */
     uint32_t bank_dtype;       /* MKV_BANK_F16 (default) or MKV_BANK_Q8 */
     bool tied_output;          /* no output.weight (default true) */
     uint64_t seed;
     bool progress;             /* progress lines on stderr */
 } mkv_synth_opts;
 
-/* Fills opts with defaults for `shape` (f16, f16 bank, tied, seed 1). */
+/* Fills opts with defaults for `shape` (qwen3, f16, f16 bank, tied, seed 1). */
 void mkv_synth_opts_default(mkv_synth_opts *opts, const mkv_synth_shape *shape, const char *out_dir);
 
 /* Writes out_dir/model.gguf and, unless dense, out_dir/bank.mkb (slab CRCs

@@ -63,6 +63,13 @@ uint64_t mkv_ggml_nbytes(uint32_t type, uint64_t n)
     return blocks * ggml_types[i].bytes;
 }
 
+const char *mkv_gguf_vtype_name(uint32_t vtype)
+{
+    static const char *const names[] = {"u8",  "i8",  "u16",    "i16",   "u32", "i32", "f32",
+                                        "bool", "string", "array", "u64", "i64", "f64"};
+    return vtype < sizeof names / sizeof names[0] ? names[vtype] : "unknown";
+}
+
 /* ---- bounds-checked cursor --------------------------------------------- */
 
 typedef struct cursor {
@@ -344,14 +351,12 @@ static mkv_status read_tensor_infos(cursor *c, mkv_gguf *g)
 static mkv_status read_alignment(cursor *c, mkv_gguf *g)
 {
     g->alignment = 32;
-    const mkv_gguf_kv *kv = mkv_gguf_find_kv(g, "general.alignment");
-    if (!kv) return MKV_OK;
-    if (kv->type != MKV_GGUF_U32)
-        return mkv_fail(c->err, MKV_ERR_FORMAT, "%s: general.alignment type = %u: not u32", c->path, kv->type);
-    uint64_t a = kv->v.u64;
+    if (!mkv_gguf_find_kv(g, "general.alignment")) return MKV_OK;
+    uint32_t a;
+    mkv_status st = mkv_gguf_get_u32(g, "general.alignment", &a, c->err);
+    if (st != MKV_OK) return st;
     if (a == 0 || (a & (a - 1)) != 0)
-        return mkv_fail(c->err, MKV_ERR_FORMAT, "%s: general.alignment = %" PRIu64 ": not a power of two", c->path,
-                        a);
+        return mkv_fail(c->err, MKV_ERR_FORMAT, "%s: general.alignment = %u: not a power of two", c->path, a);
     g->alignment = a;
     return MKV_OK;
 }
@@ -520,6 +525,14 @@ static mkv_status find_or_missing(const mkv_gguf *g, const char *key, const mkv_
     return MKV_OK;
 }
 
+/* "key 'k' type = array of string: expected <want>" */
+static mkv_status wrong_type(const mkv_gguf *g, const mkv_gguf_kv *kv, const char *want, mkv_error *err)
+{
+    return mkv_fail(err, MKV_ERR_FORMAT, "%s: key '%s' type = %s%s%s: expected %s", g->path, kv->key,
+                    mkv_gguf_vtype_name(kv->type), kv->type == MKV_GGUF_ARRAY ? " of " : "",
+                    kv->type == MKV_GGUF_ARRAY ? mkv_gguf_vtype_name(kv->arr_type) : "", want);
+}
+
 mkv_status mkv_gguf_get_u32(const mkv_gguf *g, const char *key, uint32_t *out, mkv_error *err)
 {
     const mkv_gguf_kv *kv;
@@ -537,7 +550,7 @@ mkv_status mkv_gguf_get_u32(const mkv_gguf *g, const char *key, uint32_t *out, m
         return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s = %" PRIu64 ": does not fit in u32", g->path, key, kv->v.u64);
     if (is_signed(kv->type))
         return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s = %" PRId64 ": does not fit in u32", g->path, key, kv->v.i64);
-    return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s type = %u: not an integer", g->path, key, kv->type);
+    return wrong_type(g, kv, "an integer (u8..u64, i8..i64)", err);
 }
 
 mkv_status mkv_gguf_get_f32(const mkv_gguf *g, const char *key, float *out, mkv_error *err)
@@ -548,7 +561,7 @@ mkv_status mkv_gguf_get_f32(const mkv_gguf *g, const char *key, float *out, mkv_
     if (kv->type == MKV_GGUF_F32 || kv->type == MKV_GGUF_F64) *out = (float)kv->v.f64;
     else if (is_unsigned(kv->type)) *out = (float)kv->v.u64; /* some writers store e.g. freq_base as int */
     else if (is_signed(kv->type)) *out = (float)kv->v.i64;
-    else return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s type = %u: not a number", g->path, key, kv->type);
+    else return wrong_type(g, kv, "a number (f32, f64 or an integer)", err);
     return MKV_OK;
 }
 
@@ -557,8 +570,7 @@ mkv_status mkv_gguf_get_str(const mkv_gguf *g, const char *key, char *out, size_
     const mkv_gguf_kv *kv;
     mkv_status st = find_or_missing(g, key, &kv, err);
     if (st != MKV_OK) return st;
-    if (kv->type != MKV_GGUF_STRING)
-        return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s type = %u: not a string", g->path, key, kv->type);
+    if (kv->type != MKV_GGUF_STRING) return wrong_type(g, kv, "string", err);
     if (kv->v.str.len >= cap)
         return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s length = %" PRIu64 ": longer than %zu bytes", g->path, key,
                         kv->v.str.len, cap ? cap - 1 : 0);
@@ -567,16 +579,50 @@ mkv_status mkv_gguf_get_str(const mkv_gguf *g, const char *key, char *out, size_
     return MKV_OK;
 }
 
-mkv_status mkv_gguf_tensor_to_f32(const mkv_gguf *g, const mkv_gguf_tensor *t, float *dst, mkv_error *err)
+mkv_status mkv_gguf_array_get(const mkv_gguf *g, const mkv_gguf_kv *kv, uint64_t i, mkv_gguf_kv *out,
+                              mkv_error *err)
 {
-    uint64_t n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
-    const uint8_t *p = t->data;
-    switch (t->type) {
+    if (kv->type != MKV_GGUF_ARRAY || i >= kv->arr_n)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: key '%s': element %" PRIu64 " of a %s of %" PRIu64, g->path,
+                        kv->key, i, mkv_gguf_vtype_name(kv->type), kv->type == MKV_GGUF_ARRAY ? kv->arr_n : 0);
+    if (kv->arr_type == MKV_GGUF_ARRAY)
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: key '%s': elements of an array of arrays", g->path, kv->key);
+    memset(out, 0, sizeof *out);
+    out->key = kv->key;
+    out->type = kv->arr_type;
+    /* The array was validated whole when the file was opened: every
+     * element lies inside the mapping, so the walk needs no bounds checks
+     * beyond the cursor's own. */
+    cursor c = {.p = kv->arr_data, .pos = 0, .size = (uint64_t)(g->map + g->size - (const uint8_t *)kv->arr_data),
+                .path = g->path, .err = err};
+    if (kv->arr_type == MKV_GGUF_STRING) {
+        for (uint64_t k = 0; k < i; k++) {
+            const uint8_t *b = NULL;
+            mkv_status st = take(&c, 8, &b, kv->key);
+            if (st == MKV_OK) st = take(&c, le(b, 8), &b, kv->key);
+            if (st != MKV_OK) return st;
+        }
+    } else {
+        c.pos = i * (uint64_t)vtype_size(kv->arr_type);
+    }
+    return take_value(&c, kv->arr_type, 1, out, kv->key);
+}
+
+/* ---- tensor data ----------------------------------------------------------- */
+
+uint64_t mkv_gguf_tensor_rows(const mkv_gguf_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }
+
+static float ld_half(const uint8_t *p) { return mkv_half_to_float((uint16_t)(p[0] | p[1] << 8)); }
+
+/* One row of n elements (n a whole number of blocks, checked at open). */
+static void row_to_f32(uint32_t type, const uint8_t *p, uint64_t n, float *dst)
+{
+    switch (type) {
     case MKV_GGML_F32:
         memcpy(dst, p, (size_t)n * 4); /* data may be only 1-aligned: memcpy, not a cast */
         break;
     case MKV_GGML_F16:
-        for (uint64_t i = 0; i < n; i++) dst[i] = mkv_half_to_float((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+        for (uint64_t i = 0; i < n; i++) dst[i] = ld_half(p + 2 * i);
         break;
     case MKV_GGML_BF16:
         for (uint64_t i = 0; i < n; i++) {
@@ -584,9 +630,43 @@ mkv_status mkv_gguf_tensor_to_f32(const mkv_gguf *g, const mkv_gguf_tensor *t, f
             memcpy(&dst[i], &bits, 4);
         }
         break;
-    default:
-        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: tensor '%s' type = %s: cannot convert to F32", g->path,
-                        t->name, mkv_ggml_type_name(t->type));
+    case MKV_GGML_Q8_0:
+        for (uint64_t b = 0; b < n / 32; b++, p += 34, dst += 32) {
+            float d = ld_half(p);
+            for (int j = 0; j < 32; j++) dst[j] = d * (float)(int8_t)p[2 + j];
+        }
+        break;
+    default: /* MKV_GGML_Q4_0 */
+        for (uint64_t b = 0; b < n / 32; b++, p += 18, dst += 32) {
+            float d = ld_half(p);
+            for (int j = 0; j < 16; j++) {
+                dst[j] = d * (float)((p[2 + j] & 15) - 8);
+                dst[j + 16] = d * (float)((p[2 + j] >> 4) - 8);
+            }
+        }
+        break;
     }
+}
+
+mkv_status mkv_gguf_rows_to_f32(const mkv_gguf *g, const mkv_gguf_tensor *t, uint64_t row0, uint64_t n_rows,
+                                float *dst, mkv_error *err)
+{
+    if (t->type != MKV_GGML_F32 && t->type != MKV_GGML_F16 && t->type != MKV_GGML_BF16 &&
+        t->type != MKV_GGML_Q8_0 && t->type != MKV_GGML_Q4_0)
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED,
+                        "%s: tensor '%s' type = %s: cannot convert to F32 (F32, F16, BF16, Q8_0, Q4_0)", g->path,
+                        t->name, mkv_ggml_type_name(t->type));
+    uint64_t rows = mkv_gguf_tensor_rows(t);
+    if (row0 > rows || n_rows > rows - row0)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: tensor '%s': rows %" PRIu64 "+%" PRIu64 " of %" PRIu64,
+                        g->path, t->name, row0, n_rows, rows);
+    const uint64_t n = t->ne[0], row_bytes = mkv_ggml_nbytes(t->type, n);
+    const uint8_t *p = (const uint8_t *)t->data + row0 * row_bytes;
+    for (uint64_t r = 0; r < n_rows; r++) row_to_f32(t->type, p + r * row_bytes, n, dst + r * n);
     return MKV_OK;
+}
+
+mkv_status mkv_gguf_tensor_to_f32(const mkv_gguf *g, const mkv_gguf_tensor *t, float *dst, mkv_error *err)
+{
+    return mkv_gguf_rows_to_f32(g, t, 0, mkv_gguf_tensor_rows(t), dst, err);
 }

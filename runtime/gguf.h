@@ -40,6 +40,8 @@ typedef enum mkv_gguf_vtype {
 
 /* Name of a ggml type ("F16", "Q8_0", "BF16"); "unknown" for others. */
 const char *mkv_ggml_type_name(uint32_t type);
+/* Name of a metadata value type ("u32", "string", "array"); "unknown" for others. */
+const char *mkv_gguf_vtype_name(uint32_t vtype);
 /* Bytes for n elements of `type` (n a multiple of the block size), or 0 if
  * the type is unknown or n is not a whole number of blocks. */
 uint64_t mkv_ggml_nbytes(uint32_t type, uint64_t n);
@@ -59,7 +61,8 @@ typedef struct mkv_gguf_kv {
     uint32_t type;         /* mkv_gguf_vtype */
     uint32_t arr_type;     /* element type when type == ARRAY */
     uint64_t arr_n;        /* element count when type == ARRAY */
-    const void *arr_data;  /* raw little-endian elements in the mapping (non-string arrays) */
+    const void *arr_data;  /* first element in the mapping: raw little-endian values, or
+                            * (u64 length, bytes) per string (see mkv_gguf_array_get) */
     union {
         uint64_t u64;      /* every unsigned integer type and bool */
         int64_t i64;       /* every signed integer type */
@@ -83,10 +86,13 @@ typedef struct mkv_gguf {
 /* Opens and validates `path`. Errors: MKV_ERR_IO, MKV_ERR_BAD_MAGIC,
  * MKV_ERR_BAD_VERSION, MKV_ERR_TRUNCATED, MKV_ERR_FORMAT (bad counts,
  * duplicate names, misaligned/overlapping/out-of-file tensors, bad dims),
- * each message naming the file, the field and the value. Tensors of any
- * ggml type of known size are accepted here (the model loader refuses all
- * but F32/F16 by name); a type whose size is unknown cannot be bounds-
- * checked and is refused with MKV_ERR_UNSUPPORTED. */
+ * each message naming the file, the field and the value. Every metadata
+ * value type of GGUF v3 is parsed; arrays of arrays are accepted up to a
+ * nesting depth of 8 and refused beyond. general.alignment (an integer
+ * that fits u32, default 32) must be a power of two. Tensors of any ggml
+ * type of known size are accepted here (the model loader narrows that
+ * down by name); a type whose size is unknown cannot be bounds-checked and
+ * is refused with MKV_ERR_UNSUPPORTED. */
 mkv_status mkv_gguf_open(const char *path, mkv_gguf **out, mkv_error *err);
 void mkv_gguf_close(mkv_gguf *g);
 
@@ -94,13 +100,32 @@ const mkv_gguf_tensor *mkv_gguf_find_tensor(const mkv_gguf *g, const char *name)
 const mkv_gguf_kv *mkv_gguf_find_kv(const mkv_gguf *g, const char *key);
 
 /* Typed getters. MKV_ERR_MISSING if absent, MKV_ERR_FORMAT if the type does
- * not convert (integers must fit, strings are copied NUL-terminated). */
+ * not convert, naming the key, the type found and the type expected
+ * ("qwen3.block_count type = f32: expected an integer"); integers must fit,
+ * strings are copied NUL-terminated. */
 mkv_status mkv_gguf_get_u32(const mkv_gguf *g, const char *key, uint32_t *out, mkv_error *err);
 mkv_status mkv_gguf_get_f32(const mkv_gguf *g, const char *key, float *out, mkv_error *err);
 mkv_status mkv_gguf_get_str(const mkv_gguf *g, const char *key, char *out, size_t cap, mkv_error *err);
 
-/* Converts a whole F32/F16/BF16 tensor to floats (dst has ne0*ne1*ne2*ne3
- * elements). MKV_ERR_UNSUPPORTED for other types. */
+/* Element i (< kv->arr_n) of an array of scalars or strings, returned as a
+ * top-level value of type kv->arr_type in *out (its key is kv's). Strings
+ * are walked from the start: O(i). MKV_ERR_INVALID_ARG if kv is not an
+ * array or i is out of range, MKV_ERR_UNSUPPORTED for arrays of arrays. */
+mkv_status mkv_gguf_array_get(const mkv_gguf *g, const mkv_gguf_kv *kv, uint64_t i, mkv_gguf_kv *out,
+                              mkv_error *err);
+
+/* Rows of a tensor: ne[1]*ne[2]*ne[3] rows of ne[0] elements each. */
+uint64_t mkv_gguf_tensor_rows(const mkv_gguf_tensor *t);
+
+/* Converts rows [row0, row0 + n_rows) of a tensor to floats (dst has
+ * n_rows*ne0 elements). Types: F32, F16, BF16 (exact), and the ggml blocks
+ * Q8_0 ({f16 d; int8 q[32]}, value d*q) and Q4_0 ({f16 d; u8 qs[16]},
+ * element j < 16 = d*((qs[j] & 15) - 8), element j + 16 = d*((qs[j] >> 4) - 8)),
+ * both exact in f32. MKV_ERR_UNSUPPORTED (naming the type) for others,
+ * MKV_ERR_INVALID_ARG for rows out of range. */
+mkv_status mkv_gguf_rows_to_f32(const mkv_gguf *g, const mkv_gguf_tensor *t, uint64_t row0, uint64_t n_rows,
+                                float *dst, mkv_error *err);
+/* The whole tensor (ne0*ne1*ne2*ne3 floats), as mkv_gguf_rows_to_f32. */
 mkv_status mkv_gguf_tensor_to_f32(const mkv_gguf *g, const mkv_gguf_tensor *t, float *dst, mkv_error *err);
 
 #endif

@@ -58,6 +58,23 @@ static inline uint16_t mkv_float_to_half(float f)
     return (uint16_t)(sign | q);
 }
 
+/* bfloat16: the top 16 bits of a float, rounded to nearest even (NaN kept NaN). */
+static inline uint16_t mkv_float_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+static inline float mkv_bf16_to_float(uint16_t h)
+{
+    uint32_t x = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
 /* Rounds a float through f16 and back (what storing it as f16 does). */
 static inline float mkv_round_f16(float f) { return mkv_half_to_float(mkv_float_to_half(f)); }
 

@@ -1,6 +1,9 @@
-/* GGUF -> device weights. Matrices become padded f16 (converted from F32
- * when stored so), vectors f32; q, k and v are fused into one matrix so a
- * single product serves them. The GGUF mapping is released after upload. */
+/* GGUF -> device weights. Matrices become padded f16, vectors f32; q, k
+ * and v are fused into one matrix so a single product serves them. There
+ * are no quantized kernels yet: F32, BF16, Q8_0 and Q4_0 matrices are
+ * converted to f32 (exactly: ggml's block formats multiply an f16 scale by
+ * a small integer) and rounded once to f16, which the CPU reference mirrors.
+ * The GGUF mapping is released after upload. */
 #include "model.h"
 
 #include <stdio.h>
@@ -9,8 +12,20 @@
 
 #include "half.h"
 
+/* Types counted for the one line that says what was converted at load. */
+static const uint32_t converted_types[] = {MKV_GGML_Q8_0, MKV_GGML_Q4_0, MKV_GGML_BF16};
+#define N_CONVERTED (sizeof converted_types / sizeof converted_types[0])
+
+typedef struct upload_ctx {
+    mkv_model *m;
+    const mkv_model_desc *desc;
+    float *row;                      /* one row of the widest matrix, as f32 */
+    uint32_t n_converted[N_CONVERTED]; /* tensors of each converted type */
+} upload_ctx;
+
 /* Fills rows of a matrix built by stacking up to three GGUF tensors. */
 typedef struct stack_src {
+    upload_ctx *u;
     const mkv_gguf_tensor *t[3];
     uint32_t n;
     uint32_t ld;
@@ -28,64 +43,100 @@ static mkv_status fill_stacked(void *user, uint32_t row0, uint32_t n, uint16_t *
         uint64_t cols = t->ne[0];
         uint16_t *out = dst + (size_t)i * s->ld;
         if (t->type == MKV_GGML_F16) {
-            memcpy(out, (const uint16_t *)t->data + row * cols, cols * 2);
-        } else { /* F32 (model_desc admits only F32 and F16) */
-            const float *in = (const float *)t->data + row * cols;
-            for (uint64_t c = 0; c < cols; c++) out[c] = mkv_float_to_half(in[c]);
+            memcpy(out, (const uint8_t *)t->data + row * cols * 2, cols * 2);
+            continue;
         }
+        /* every other matrix type model_desc admits: via f32, rounded once */
+        mkv_status st = mkv_gguf_rows_to_f32(s->u->desc->gguf, t, row, 1, s->u->row, err);
+        if (st) return st;
+        for (uint64_t c = 0; c < cols; c++) out[c] = mkv_float_to_half(s->u->row[c]);
     }
     return MKV_OK;
 }
 
-static mkv_status upload_matrix(mkv_model *m, const char *name, const mkv_gguf_tensor *a, const mkv_gguf_tensor *b,
+static mkv_status upload_matrix(upload_ctx *u, const char *name, const mkv_gguf_tensor *a, const mkv_gguf_tensor *b,
                                 const mkv_gguf_tensor *c, mkv_matrix *out, mkv_error *err)
 {
-    stack_src s = {.t = {a, b, c}, .n = c ? 3 : (b ? 2 : 1), .ld = mkv_matrix_ld((uint32_t)a->ne[0])};
+    stack_src s = {.u = u, .t = {a, b, c}, .n = c ? 3 : (b ? 2 : 1), .ld = mkv_matrix_ld((uint32_t)a->ne[0])};
     uint64_t rows = 0;
-    for (uint32_t k = 0; k < s.n; k++) rows += s.t[k]->ne[1];
-    return mkv_matrix_create(m->d, name, (uint32_t)rows, (uint32_t)a->ne[0], fill_stacked, &s, out, err);
+    for (uint32_t k = 0; k < s.n; k++) {
+        rows += s.t[k]->ne[1];
+        for (size_t i = 0; i < N_CONVERTED; i++) u->n_converted[i] += s.t[k]->type == converted_types[i];
+    }
+    return mkv_matrix_create(u->m->d, name, (uint32_t)rows, (uint32_t)a->ne[0], fill_stacked, &s, out, err);
 }
 
-/* f32 vector, padded to a multiple of 8 with zeros. */
-static mkv_status upload_vector(mkv_model *m, const mkv_model_desc *desc, const mkv_gguf_tensor *t, mkv_buffer *out,
-                                mkv_error *err)
+/* f32 vector of n elements, padded to a multiple of 8 with zeros, holding
+ * up to three tensors one after the other (a NULL tensor of `sizes[k]`
+ * elements stays zero). */
+static mkv_status upload_vectors(upload_ctx *u, const mkv_gguf_tensor *const *t, const uint64_t *sizes, uint32_t n_t,
+                                 mkv_buffer *out, mkv_error *err)
 {
-    uint64_t n = t->ne[0];
+    uint64_t n = 0;
+    for (uint32_t k = 0; k < n_t; k++) n += sizes[k];
     float *tmp = calloc((n + 7) & ~7ull, sizeof(float));
-    if (!tmp) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", t->name);
-    mkv_status st = mkv_gguf_tensor_to_f32(desc->gguf, t, tmp, err);
-    if (!st) st = mkv_buffer_create(m->d, ((n + 7) & ~7ull) * 4, MKV_MEM_DEVICE, out, err);
-    if (!st) st = mkv_buffer_write(m->d, out, 0, tmp, n * 4, err);
+    if (!tmp) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", t[0] ? t[0]->name : "bias");
+    mkv_status st = MKV_OK;
+    for (uint32_t k = 0, at = 0; k < n_t && !st; at += (uint32_t)sizes[k], k++)
+        if (t[k]) st = mkv_gguf_tensor_to_f32(u->desc->gguf, t[k], tmp + at, err);
+    if (!st) st = mkv_buffer_create(u->m->d, ((n + 7) & ~7ull) * 4, MKV_MEM_DEVICE, out, err);
+    if (!st) st = mkv_buffer_write(u->m->d, out, 0, tmp, n * 4, err);
     free(tmp);
     return st;
 }
 
-static mkv_status upload_layer(mkv_model *m, const mkv_model_desc *desc, uint32_t l, mkv_error *err)
+static mkv_status upload_vector(upload_ctx *u, const mkv_gguf_tensor *t, mkv_buffer *out, mkv_error *err)
 {
-    const mkv_layer_desc *ld = &desc->layers[l];
-    mkv_layer_weights *w = &m->layers[l];
+    return upload_vectors(u, &t, &t->ne[0], 1, out, err);
+}
+
+static mkv_status upload_layer(upload_ctx *u, uint32_t l, mkv_error *err)
+{
+    const mkv_layer_desc *ld = &u->desc->layers[l];
+    const mkv_model_config *c = &u->m->cfg;
+    mkv_layer_weights *w = &u->m->layers[l];
     char name[64];
     mkv_status st;
 #define TRY(x) if ((st = (x))) return st
     snprintf(name, sizeof name, "blk.%u.attn_qkv", l);
-    TRY(upload_vector(m, desc, ld->attn_norm, &w->attn_norm, err));
-    TRY(upload_matrix(m, name, ld->wq, ld->wk, ld->wv, &w->wqkv, err));
-    if (ld->q_norm) {
-        TRY(upload_vector(m, desc, ld->q_norm, &w->q_norm, err));
-        TRY(upload_vector(m, desc, ld->k_norm, &w->k_norm, err));
+    TRY(upload_vector(u, ld->attn_norm, &w->attn_norm, err));
+    TRY(upload_matrix(u, name, ld->wq, ld->wk, ld->wv, &w->wqkv, err));
+    if (c->has_qkv_bias) {
+        const mkv_gguf_tensor *b[3] = {ld->bq, ld->bk, ld->bv};
+        const uint64_t n[3] = {(uint64_t)c->n_head * c->head_dim, (uint64_t)c->n_kv_head * c->head_dim,
+                               (uint64_t)c->n_kv_head * c->head_dim};
+        TRY(upload_vectors(u, b, n, 3, &w->qkv_bias, err));
     }
-    TRY(upload_matrix(m, ld->wo->name, ld->wo, NULL, NULL, &w->wo, err));
-    TRY(upload_vector(m, desc, ld->ffn_norm, &w->ffn_norm, err));
-    TRY(upload_matrix(m, ld->w_gate->name, ld->w_gate, NULL, NULL, &w->w_gate, err));
-    TRY(upload_matrix(m, ld->w_up->name, ld->w_up, NULL, NULL, &w->w_up, err));
-    TRY(upload_matrix(m, ld->w_down->name, ld->w_down, NULL, NULL, &w->w_down, err));
+    if (ld->q_norm) {
+        TRY(upload_vector(u, ld->q_norm, &w->q_norm, err));
+        TRY(upload_vector(u, ld->k_norm, &w->k_norm, err));
+    }
+    TRY(upload_matrix(u, ld->wo->name, ld->wo, NULL, NULL, &w->wo, err));
+    TRY(upload_vector(u, ld->ffn_norm, &w->ffn_norm, err));
+    TRY(upload_matrix(u, ld->w_gate->name, ld->w_gate, NULL, NULL, &w->w_gate, err));
+    TRY(upload_matrix(u, ld->w_up->name, ld->w_up, NULL, NULL, &w->w_up, err));
+    TRY(upload_matrix(u, ld->w_down->name, ld->w_down, NULL, NULL, &w->w_down, err));
     if (ld->meki_gate) {
-        TRY(upload_matrix(m, ld->meki_gate->name, ld->meki_gate, NULL, NULL, &w->meki_gate, err));
-        TRY(upload_matrix(m, ld->meki_out->name, ld->meki_out, NULL, NULL, &w->meki_out, err));
-        TRY(upload_vector(m, desc, ld->meki_norm, &w->meki_norm, err));
+        TRY(upload_matrix(u, ld->meki_gate->name, ld->meki_gate, NULL, NULL, &w->meki_gate, err));
+        TRY(upload_matrix(u, ld->meki_out->name, ld->meki_out, NULL, NULL, &w->meki_out, err));
+        TRY(upload_vector(u, ld->meki_norm, &w->meki_norm, err));
     }
 #undef TRY
     return MKV_OK;
+}
+
+/* One line per model, so that a user who loads a Q8_0 file knows it runs
+ * at f16 speed and memory. */
+static void report_converted(const upload_ctx *u)
+{
+    char msg[160] = "";
+    size_t k = 0;
+    for (size_t i = 0; i < N_CONVERTED; i++)
+        if (u->n_converted[i] && k < sizeof msg)
+            k += (size_t)snprintf(msg + k, sizeof msg - k, "%s%u %s", k ? ", " : "", u->n_converted[i],
+                                  mkv_ggml_type_name(converted_types[i]));
+    if (k) fprintf(stderr, "mekivk: %s: %s tensors dequantized to f16 at load (no quantized kernels yet)\n",
+                   u->m->path, msg);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -128,6 +179,7 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
     mkv_model_opts def = {0};
     if (!opts) opts = &def;
     mkv_model_desc *desc = NULL;
+    upload_ctx u = {.desc = NULL};
     mkv_status st = mkv_model_desc_load(gguf_path, &desc, err);
     if (st) return st;
     mkv_model *m = calloc(1, sizeof *m);
@@ -151,12 +203,23 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
     }
 
     m->layers = calloc(m->cfg.n_layer, sizeof *m->layers);
-    if (!m->layers) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); goto fail; }
-    if ((st = upload_matrix(m, "token_embd.weight", desc->tok_embd, NULL, NULL, &m->tok_embd, err))) goto fail;
-    if (!m->cfg.tied_output && (st = upload_matrix(m, "output.weight", desc->output, NULL, NULL, &m->output, err))) goto fail;
-    if ((st = upload_vector(m, desc, desc->output_norm, &m->output_norm, err))) goto fail;
+    uint64_t widest = desc->output->ne[0]; /* longest matrix row: the conversion scratch */
+    for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
+        const mkv_layer_desc *L = &desc->layers[l];
+        const mkv_gguf_tensor *mats[] = {L->wq, L->wo, L->w_down, L->meki_out};
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
+            if (mats[i] && mats[i]->ne[0] > widest) widest = mats[i]->ne[0];
+    }
+    u = (upload_ctx){.m = m, .desc = desc, .row = malloc(widest * sizeof(float))};
+    if (!m->layers || !u.row) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); goto fail; }
+    if ((st = upload_matrix(&u, "token_embd.weight", desc->tok_embd, NULL, NULL, &m->tok_embd, err))) goto fail;
+    if (!m->cfg.tied_output && (st = upload_matrix(&u, "output.weight", desc->output, NULL, NULL, &m->output, err))) goto fail;
+    if ((st = upload_vector(&u, desc->output_norm, &m->output_norm, err))) goto fail;
     for (uint32_t l = 0; l < m->cfg.n_layer; l++)
-        if ((st = upload_layer(m, desc, l, err))) goto fail;
+        if ((st = upload_layer(&u, l, err))) goto fail;
+    report_converted(&u);
+    free(u.row);
+    u.row = NULL;
 
     uint64_t head = mkv_matrix_bytes(mkv_model_lm_head(m));
     m->bytes_dense = m->bytes_meki = head;
@@ -168,6 +231,7 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
     *out = m;
     return MKV_OK;
 fail:
+    free(u.row);
     mkv_model_desc_free(desc);
     mkv_model_destroy(m);
     return st;
@@ -180,7 +244,7 @@ void mkv_model_destroy(mkv_model *m)
     if (m->layers) {
         for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
             mkv_layer_weights *w = &m->layers[l];
-            mkv_buffer *v[] = {&w->attn_norm, &w->q_norm, &w->k_norm, &w->ffn_norm, &w->meki_norm};
+            mkv_buffer *v[] = {&w->attn_norm, &w->q_norm, &w->k_norm, &w->ffn_norm, &w->meki_norm, &w->qkv_bias};
             mkv_matrix *x[] = {&w->wqkv, &w->wo, &w->w_gate, &w->w_up, &w->w_down, &w->meki_gate, &w->meki_out};
             for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) mkv_buffer_destroy(d, v[i]);
             for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) mkv_matrix_destroy(d, x[i]);

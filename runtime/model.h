@@ -1,5 +1,6 @@
-/* A model on the device: f16 matrices (q/k/v fused into one), f32 norm
- * weights, and the attached bank. Internal. */
+/* A model on the device: f16 matrices (q/k/v fused into one; F32, BF16,
+ * Q8_0 and Q4_0 in the file are converted to f16 at load), f32 norm
+ * weights and biases, and the attached bank. Internal. */
 #ifndef MKV_MODEL_H
 #define MKV_MODEL_H
 
@@ -10,6 +11,7 @@
 typedef struct mkv_layer_weights {
     mkv_buffer attn_norm, q_norm, k_norm, ffn_norm, meki_norm; /* f32 vectors */
     mkv_matrix wqkv;      /* [(n_head + 2 n_kv_head) head_dim] x d_model: rows of q, then k, then v */
+    mkv_buffer qkv_bias;  /* f32 [q | k | v] biases, zero where a part has none; only when cfg.has_qkv_bias */
     mkv_matrix wo;        /* d_model x n_head head_dim */
     mkv_matrix w_gate, w_up; /* d_ffn x d_model */
     mkv_matrix w_down;    /* d_model x d_ffn */

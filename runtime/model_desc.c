@@ -12,14 +12,26 @@
 
 #define MAX_LAYERS 4096u
 
-/* Architectures we run, and whether their layers carry per-head q/k norms.
- * Both rotate with NeoX RoPE, the only kind the engine has; llama (adjacent
- * pairs, Q/K permuted by llama.cpp's converter) is refused by name until a
- * RoPE-type switch exists. */
+/* Architectures we run: whether their layers carry per-head q/k norms, and
+ * how their RoPE pairs elements (llama.cpp's LLM_ARCH -> rope type table:
+ * qwen2/qwen3 NEOX; llama NORM, since its converter permutes Q/K rows from
+ * Hugging Face's half-split layout to adjacent pairs). Biases on q/k/v are
+ * optional for all of them (qwen2 has them). */
 static const struct {
     const char *name;
     bool qk_norm;
-} archs[] = {{"qwen3", true}, {"qwen2", false}};
+    mkv_rope_style rope;
+} archs[] = {{"qwen3", true, MKV_ROPE_NEOX}, {"qwen2", false, MKV_ROPE_NEOX}, {"llama", false, MKV_ROPE_NORM}};
+
+bool mkv_model_vector_type_ok(uint32_t type)
+{
+    return type == MKV_GGML_F32 || type == MKV_GGML_F16 || type == MKV_GGML_BF16;
+}
+
+bool mkv_model_matrix_type_ok(uint32_t type)
+{
+    return mkv_model_vector_type_ok(type) || type == MKV_GGML_Q8_0 || type == MKV_GGML_Q4_0;
+}
 
 /* Reads <arch>.<suffix> as u32; `def` (when not NULL) is used if absent. */
 static mkv_status arch_u32(const mkv_gguf *g, const char *arch, const char *suffix, const uint32_t *def,
@@ -54,9 +66,10 @@ static mkv_status read_config(const mkv_gguf *g, mkv_model_config *c, bool *qk_n
     size_t ai = 0;
     while (ai < sizeof archs / sizeof archs[0] && strcmp(archs[ai].name, c->arch) != 0) ai++;
     if (ai == sizeof archs / sizeof archs[0])
-        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: general.architecture = '%s': not supported (qwen3, qwen2)",
-                        path, c->arch);
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED,
+                        "%s: general.architecture = '%s': not supported (qwen3, qwen2, llama)", path, c->arch);
     *qk_norm = archs[ai].qk_norm;
+    c->rope_style = archs[ai].rope;
     const char *a = c->arch;
 
     if ((st = arch_u32(g, a, "block_count", NULL, &c->n_layer, err)) != MKV_OK) return st;
@@ -98,6 +111,29 @@ static mkv_status read_config(const mkv_gguf *g, mkv_model_config *c, bool *qk_n
         return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s.attention.layer_norm_rms_epsilon = %g: must be > 0", path, a,
                         (double)c->norm_eps);
 
+    /* RoPE variants we do not compute are refused, not approximated. */
+    char key[128];
+    snprintf(key, sizeof key, "%s.rope.dimension_count", a);
+    if (mkv_gguf_find_kv(g, key)) {
+        uint32_t rd;
+        if ((st = mkv_gguf_get_u32(g, key, &rd, err)) != MKV_OK) return st;
+        if (rd != c->head_dim)
+            return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: %s = %u: partial rotary (head_dim %u) is not supported",
+                            path, key, rd, c->head_dim);
+    }
+    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+    if (mkv_gguf_find_kv(g, key)) {
+        char type[32];
+        if ((st = mkv_gguf_get_str(g, key, type, sizeof type, err)) != MKV_OK) return st;
+        if (strcmp(type, "none") != 0)
+            return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: %s = '%s': RoPE scaling is not supported (none)", path,
+                            key, type);
+    }
+    if (mkv_gguf_find_tensor(g, "rope_freqs.weight"))
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED,
+                        "%s: tensor 'rope_freqs.weight': RoPE frequency factors (llama 3.1 scaling) are not supported",
+                        path);
+
     /* MeKi: meki.dim makes it a MeKi model; the fingerprint is optional. */
     c->d_mem = 0;
     if (mkv_gguf_find_kv(g, "meki.dim")) {
@@ -109,8 +145,11 @@ static mkv_status read_config(const mkv_gguf *g, mkv_model_config *c, bool *qk_n
     const mkv_gguf_kv *fp = mkv_gguf_find_kv(g, "meki.bank_fingerprint");
     if (fp) {
         if (fp->type != MKV_GGUF_ARRAY || fp->arr_type != MKV_GGUF_U8 || fp->arr_n != 32)
-            return mkv_fail(err, MKV_ERR_FORMAT, "%s: meki.bank_fingerprint type = %u/%u, length %" PRIu64
-                            ": expected an array of 32 u8", path, fp->type, fp->arr_type, fp->arr_n);
+            return mkv_fail(err, MKV_ERR_FORMAT, "%s: key 'meki.bank_fingerprint' type = %s%s%s, length %" PRIu64
+                            ": expected array of u8, length 32", path, mkv_gguf_vtype_name(fp->type),
+                            fp->type == MKV_GGUF_ARRAY ? " of " : "",
+                            fp->type == MKV_GGUF_ARRAY ? mkv_gguf_vtype_name(fp->arr_type) : "",
+                            fp->type == MKV_GGUF_ARRAY ? fp->arr_n : 1);
         memcpy(c->bank_fingerprint, fp->arr_data, 32);
     }
     return MKV_OK;
@@ -125,10 +164,13 @@ static int format_shape(char *buf, size_t cap, uint32_t n, const uint64_t *ne)
     return k;
 }
 
-/* Finds `name` and checks it is F32/F16 with shape [ne0] (ne1 == 0) or
- * [ne0, ne1]. Trailing dimensions of 1 are ignored, as ggml does. */
-static mkv_status get_tensor(const mkv_gguf *g, const char *name, uint64_t ne0, uint64_t ne1, bool optional,
-                             const mkv_gguf_tensor **out, mkv_error *err)
+enum tkind { T_MATRIX, T_VECTOR };
+
+/* Finds `name` and checks its type (matrix or vector list) and shape:
+ * [ne0] (ne1 == 0) or [ne0, ne1]. Trailing dimensions of 1 are ignored, as
+ * ggml does. The byte size must be that of the type (rows of whole blocks). */
+static mkv_status get_tensor(const mkv_gguf *g, const char *name, uint64_t ne0, uint64_t ne1, enum tkind kind,
+                             bool optional, const mkv_gguf_tensor **out, mkv_error *err)
 {
     const mkv_gguf_tensor *t = mkv_gguf_find_tensor(g, name);
     *out = t;
@@ -136,9 +178,10 @@ static mkv_status get_tensor(const mkv_gguf *g, const char *name, uint64_t ne0, 
         if (optional) return MKV_OK;
         return mkv_fail(err, MKV_ERR_MISSING, "%s: tensor '%s': missing", g->path, name);
     }
-    if (t->type != MKV_GGML_F32 && t->type != MKV_GGML_F16)
-        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: tensor '%s' type = %s: not supported (F32, F16)", g->path, name,
-                        mkv_ggml_type_name(t->type));
+    if (kind == T_MATRIX ? !mkv_model_matrix_type_ok(t->type) : !mkv_model_vector_type_ok(t->type))
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: tensor '%s' type = %s is not supported (%s)", g->path, name,
+                        mkv_ggml_type_name(t->type),
+                        kind == T_MATRIX ? "F32, F16, BF16, Q8_0, Q4_0" : "F32, F16, BF16 for a vector");
     uint64_t want[4] = {ne0, ne1 ? ne1 : 1, 1, 1};
     if (memcmp(want, t->ne, sizeof want) != 0) {
         char got_s[96], want_s[64];
@@ -146,51 +189,68 @@ static mkv_status get_tensor(const mkv_gguf *g, const char *name, uint64_t ne0, 
         format_shape(want_s, sizeof want_s, ne1 ? 2 : 1, want);
         return mkv_fail(err, MKV_ERR_FORMAT, "%s: tensor '%s' shape = %s: expected %s", g->path, name, got_s, want_s);
     }
+    /* The reader sized the tensor from its type; check it again here, where
+     * the loaders start indexing rows by that size. */
+    uint64_t row_bytes = mkv_ggml_nbytes(t->type, ne0);
+    if (row_bytes == 0 || t->nbytes != row_bytes * want[1])
+        return mkv_fail(err, MKV_ERR_FORMAT, "%s: tensor '%s' bytes = %" PRIu64 ": expected %" PRIu64 " rows of %" PRIu64
+                        " (%s, row length %" PRIu64 ")", g->path, name, t->nbytes, want[1], row_bytes,
+                        mkv_ggml_type_name(t->type), ne0);
     return MKV_OK;
 }
 
-static mkv_status get_layer(const mkv_gguf *g, const mkv_model_config *c, uint32_t l, mkv_layer_desc *L,
-                            mkv_error *err)
+static mkv_status get_layer(const mkv_gguf *g, mkv_model_config *c, uint32_t l, mkv_layer_desc *L, mkv_error *err)
 {
     mkv_status st;
     char name[96];
     const uint64_t dm = c->d_model, q = (uint64_t)c->n_head * c->head_dim, kv = (uint64_t)c->n_kv_head * c->head_dim;
+    /* slot NULL: must be absent; optional: may be absent */
     const struct {
-        const char *suffix;
+        const char *suffix, *what;
         uint64_t ne0, ne1;
+        enum tkind kind;
+        bool optional;
         const mkv_gguf_tensor **slot;
     } want[] = {
-        {"attn_norm", dm, 0, &L->attn_norm},   {"attn_q", dm, q, &L->wq},
-        {"attn_k", dm, kv, &L->wk},            {"attn_v", dm, kv, &L->wv},
-        {"attn_output", q, dm, &L->wo},        {"ffn_norm", dm, 0, &L->ffn_norm},
-        {"ffn_gate", dm, c->d_ffn, &L->w_gate}, {"ffn_up", dm, c->d_ffn, &L->w_up},
-        {"ffn_down", c->d_ffn, dm, &L->w_down},
-        {"attn_q_norm", c->head_dim, 0, c->has_qk_norm ? &L->q_norm : NULL},
-        {"attn_k_norm", c->head_dim, 0, c->has_qk_norm ? &L->k_norm : NULL},
-        {"meki_gate", dm, c->d_mem, c->d_mem ? &L->meki_gate : NULL},
-        {"meki_out", c->d_mem, dm, c->d_mem ? &L->meki_out : NULL},
-        {"meki_norm", dm, 0, c->d_mem ? &L->meki_norm : NULL},
+        {"attn_norm", "weight", dm, 0, T_VECTOR, false, &L->attn_norm},
+        {"attn_q", "weight", dm, q, T_MATRIX, false, &L->wq},
+        {"attn_k", "weight", dm, kv, T_MATRIX, false, &L->wk},
+        {"attn_v", "weight", dm, kv, T_MATRIX, false, &L->wv},
+        {"attn_q", "bias", q, 0, T_VECTOR, true, &L->bq},
+        {"attn_k", "bias", kv, 0, T_VECTOR, true, &L->bk},
+        {"attn_v", "bias", kv, 0, T_VECTOR, true, &L->bv},
+        {"attn_output", "weight", q, dm, T_MATRIX, false, &L->wo},
+        {"ffn_norm", "weight", dm, 0, T_VECTOR, false, &L->ffn_norm},
+        {"ffn_gate", "weight", dm, c->d_ffn, T_MATRIX, false, &L->w_gate},
+        {"ffn_up", "weight", dm, c->d_ffn, T_MATRIX, false, &L->w_up},
+        {"ffn_down", "weight", c->d_ffn, dm, T_MATRIX, false, &L->w_down},
+        {"attn_q_norm", "weight", c->head_dim, 0, T_VECTOR, false, c->has_qk_norm ? &L->q_norm : NULL},
+        {"attn_k_norm", "weight", c->head_dim, 0, T_VECTOR, false, c->has_qk_norm ? &L->k_norm : NULL},
+        {"meki_gate", "weight", dm, c->d_mem, T_MATRIX, false, c->d_mem ? &L->meki_gate : NULL},
+        {"meki_out", "weight", c->d_mem, dm, T_MATRIX, false, c->d_mem ? &L->meki_out : NULL},
+        {"meki_norm", "weight", dm, 0, T_VECTOR, false, c->d_mem ? &L->meki_norm : NULL},
     };
+    /* An output bias is not part of the math we run: refuse rather than
+     * compute something else. */
+    snprintf(name, sizeof name, "blk.%u.attn_output.bias", l);
+    if (mkv_gguf_find_tensor(g, name))
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: tensor '%s': attention output biases are not supported",
+                        g->path, name);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        snprintf(name, sizeof name, "blk.%u.%s.weight", l, want[i].suffix);
+        snprintf(name, sizeof name, "blk.%u.%s.%s", l, want[i].suffix, want[i].what);
         if (!want[i].slot) {
+            if (!mkv_gguf_find_tensor(g, name)) continue;
             /* MeKi tensors without meki.dim would be silently ignored: refuse */
-            if (strncmp(want[i].suffix, "meki_", 5) == 0 && mkv_gguf_find_tensor(g, name))
+            if (strncmp(want[i].suffix, "meki_", 5) == 0)
                 return mkv_fail(err, MKV_ERR_MISSING, "%s: key 'meki.dim': missing, but tensor '%s' is present",
                                 g->path, name);
-            continue;
+            return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: tensor '%s': %s models have no q/k norm", g->path, name,
+                            c->arch);
         }
-        if ((st = get_tensor(g, name, want[i].ne0, want[i].ne1, false, want[i].slot, err)) != MKV_OK) return st;
+        if ((st = get_tensor(g, name, want[i].ne0, want[i].ne1, want[i].kind, want[i].optional, want[i].slot, err)))
+            return st;
     }
-    /* Biases (qwen2) are not part of the math we run: refuse rather than
-     * compute something else. */
-    static const char *const biases[] = {"attn_q", "attn_k", "attn_v", "attn_output"};
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "blk.%u.%s.bias", l, biases[i]);
-        if (mkv_gguf_find_tensor(g, name))
-            return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: tensor '%s': attention biases are not supported", g->path,
-                            name);
-    }
+    if (L->bq || L->bk || L->bv) c->has_qkv_bias = true;
     return MKV_OK;
 }
 
@@ -214,10 +274,10 @@ mkv_status mkv_model_desc_load(const char *path, mkv_model_desc **out, mkv_error
                       path, nv);
         goto out;
     }
-    if ((st = get_tensor(g, "token_embd.weight", c->d_model, nv, false, &d->tok_embd, err)) != MKV_OK) goto out;
+    if ((st = get_tensor(g, "token_embd.weight", c->d_model, nv, T_MATRIX, false, &d->tok_embd, err)) != MKV_OK) goto out;
     c->n_vocab = (uint32_t)nv;
-    if ((st = get_tensor(g, "output_norm.weight", c->d_model, 0, false, &d->output_norm, err)) != MKV_OK) goto out;
-    if ((st = get_tensor(g, "output.weight", c->d_model, nv, true, &d->output, err)) != MKV_OK) goto out;
+    if ((st = get_tensor(g, "output_norm.weight", c->d_model, 0, T_VECTOR, false, &d->output_norm, err)) != MKV_OK) goto out;
+    if ((st = get_tensor(g, "output.weight", c->d_model, nv, T_MATRIX, true, &d->output, err)) != MKV_OK) goto out;
     c->tied_output = d->output == NULL;
     if (c->tied_output) d->output = d->tok_embd;
 

@@ -187,14 +187,17 @@ mkv_status mkv_op_matvec_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_bu
 }
 
 mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *qkv,
-                          const mkv_buffer *q_norm, const mkv_buffer *k_norm, const mkv_buffer *rope,
-                          const mkv_buffer *q, const mkv_buffer *k_cache, const mkv_buffer *v_cache, mkv_error *err)
+                          const mkv_buffer *qkv_bias, const mkv_buffer *q_norm, const mkv_buffer *k_norm,
+                          const mkv_buffer *rope, const mkv_buffer *q, const mkv_buffer *k_cache,
+                          const mkv_buffer *v_cache, mkv_error *err)
 {
     if (a->head_dim % 2 || a->head_dim > MKV_ROPE_KV_MAX_HEAD_DIM || a->head_dim / 2 > 8 * r->tune.wg_norm)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "head_dim = %u: rope kernel needs an even head_dim <= %u", a->head_dim, MKV_ROPE_KV_MAX_HEAD_DIM);
     mkv_pc_rope_kv pc = {.n_head = a->n_head, .n_kv_head = a->n_kv_head, .head_dim = a->head_dim,
-                         .qk_norm = a->qk_norm, .eps = a->eps};
-    VkBuffer b[] = {params->buf, qkv->buf, q_norm->buf, k_norm->buf, rope->buf, q->buf, k_cache->buf, v_cache->buf};
+                         .qk_norm = a->qk_norm, .eps = a->eps,
+                         .rope_style = a->rope_norm ? MKV_ROPE_KV_NORM : MKV_ROPE_KV_NEOX, .has_bias = qkv_bias != NULL};
+    VkBuffer b[] = {params->buf, qkv->buf, q_norm->buf, k_norm->buf, rope->buf, q->buf, k_cache->buf, v_cache->buf,
+                    (qkv_bias ? qkv_bias : qkv)->buf}; /* unread without bias */
     return DISPATCH(r, MKV_KERNEL_ROPE_KV, r->tune.wg_norm, 0, b, pc, a->n_head + a->n_kv_head, 1,
                     4ull * (a->n_head + 2 * a->n_kv_head) * a->head_dim, err);
 }

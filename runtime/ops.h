@@ -61,13 +61,16 @@ mkv_status mkv_op_matvec_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_bu
 typedef struct mkv_attn_dims {
     uint32_t n_head, n_kv_head, head_dim, n_ctx, n_split;
     bool qk_norm;
+    bool rope_norm;  /* RoPE pairs (2i, 2i+1) (llama); else (i, i + head_dim/2) */
     float eps;
 } mkv_attn_dims;
 
-/* [rope_kv] q/k norm + RoPE, q out, k/v appended to the cache at step.pos */
+/* [rope_kv] q/k/v bias (when qkv_bias is not NULL), q/k norm, RoPE, q out,
+ * k/v appended to the cache at step.pos */
 mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *qkv,
-                          const mkv_buffer *q_norm, const mkv_buffer *k_norm, const mkv_buffer *rope,
-                          const mkv_buffer *q, const mkv_buffer *k_cache, const mkv_buffer *v_cache, mkv_error *err);
+                          const mkv_buffer *qkv_bias, const mkv_buffer *q_norm, const mkv_buffer *k_norm,
+                          const mkv_buffer *rope, const mkv_buffer *q, const mkv_buffer *k_cache,
+                          const mkv_buffer *v_cache, mkv_error *err);
 /* [attn] + [attn_combine] out = softmax(q K^T / sqrt(hd)) V over step.n_kv positions */
 mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
                             const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *scores,

@@ -167,7 +167,8 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
     const mkv_model_config *c = &m->cfg;
     mkv_recorder *r = &s->rec;
     const mkv_attn_dims ad = {.n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = c->head_dim,
-                              .n_ctx = s->n_ctx, .n_split = s->n_split, .qk_norm = c->has_qk_norm, .eps = c->norm_eps};
+                              .n_ctx = s->n_ctx, .n_split = s->n_split, .qk_norm = c->has_qk_norm,
+                              .rope_norm = c->rope_style == MKV_ROPE_NORM, .eps = c->norm_eps};
     const mkv_bank_header *bank = s->meki ? mkv_bank_info(m->bank) : NULL;
     mkv_status st;
 
@@ -181,8 +182,9 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
         TRY(mkv_op_rmsnorm(r, &s->h, &w->attn_norm, &s->xn, c->d_model, 1, c->norm_eps, err));
         /* q, k, v of this position in one product */
         TRY(mkv_op_matvec(r, &w->wqkv, &s->xn, &s->qkv, false, err));
-        /* q/k norm, RoPE, k and v appended to the cache */
-        TRY(mkv_op_rope_kv(r, &ad, &s->params, &s->qkv, qn, kn, &s->rope, &s->q, &s->k_cache[l], &s->v_cache[l], err));
+        /* q/k/v bias, q/k norm, RoPE, k and v appended to the cache */
+        TRY(mkv_op_rope_kv(r, &ad, &s->params, &s->qkv, c->has_qkv_bias ? &w->qkv_bias : NULL, qn, kn, &s->rope, &s->q,
+                           &s->k_cache[l], &s->v_cache[l], err));
         /* attention over positions 0..pos */
         TRY(mkv_op_attention(r, &ad, &s->params, &s->q, &s->k_cache[l], &s->v_cache[l], &s->scores, &s->partials, &s->att, err));
         /* output projection into the residual: h = a */

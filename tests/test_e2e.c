@@ -45,6 +45,11 @@
  * 3.5e-5 when the reference is made to round those weights to f16 too).
  * E2E_TOL_F32W is about 4.5x that.
  *
+ * Models whose matrices are BF16, Q8_0 or Q4_0: the engine dequantizes
+ * them exactly and rounds once to f16, and so does the reference, so they
+ * sit under E2E_TOL like f16 weights (the quantization error itself is
+ * the same on both sides and not measured here).
+ *
  * Either bound still catches a wrong formula: a missing term, a wrong head
  * mapping or RoPE pairing changes logits by O(1) relative. */
 #define E2E_TOL 5e-4
@@ -76,16 +81,23 @@ static const char *file_in(const char *name, const char *file)
 
 /* ---- model files, written once in the runner's process ---- */
 
-static bool synth(const char *name, const char *shape, bool dense, uint64_t seed)
+static bool synth_as(const char *name, const char *shape, bool dense, uint64_t seed, const char *arch, uint32_t wtype)
 {
     mkv_synth_opts o;
     mkv_synth_opts_default(&o, mkv_synth_find_shape(shape), case_dir(name));
     o.dense = dense;
     o.seed = seed;
+    o.arch = arch;
+    o.wtype = wtype;
     mkv_error err;
     mkv_status st = mkv_synth_write(&o, &err);
     if (st != MKV_OK) fprintf(stderr, "synth %s: %s: %s\n", name, mkv_status_name(st), err.msg);
     return st == MKV_OK;
+}
+
+static bool synth(const char *name, const char *shape, bool dense, uint64_t seed)
+{
+    return synth_as(name, shape, dense, seed, "qwen3", MKV_GGML_F16);
 }
 
 /* Independent writer, case A: MHA (n_head == n_kv_head), q/k norm, untied
@@ -114,7 +126,9 @@ static bool indep(const char *name, const iw_shape *shape, const iw_opts *opts)
     return rc == 0;
 }
 
-static const char *const all_dirs[] = {"tiny", "tiny_dense", "small", "small_dense", "indep_a", "indep_b"};
+static const char *const all_dirs[] = {"tiny", "tiny_dense", "small", "small_dense", "indep_a", "indep_b",
+                                       "tiny_q8_0", "tiny_q4_0", "tiny_bf16", "tiny_qwen2", "tiny_llama",
+                                       "tiny_llama_q4_0"};
 
 static bool write_models(void)
 {
@@ -125,7 +139,13 @@ static bool write_models(void)
     }
     return synth("tiny", "tiny", false, 11) && synth("tiny_dense", "tiny", true, 11) &&
            synth("small", "small", false, 12) && synth("small_dense", "small", true, 12) &&
-           indep("indep_a", &indep_a_shape, &indep_a_opts) && indep("indep_b", &indep_b_shape, &indep_b_opts);
+           indep("indep_a", &indep_a_shape, &indep_a_opts) && indep("indep_b", &indep_b_shape, &indep_b_opts) &&
+           synth_as("tiny_q8_0", "tiny", false, 13, "qwen3", MKV_GGML_Q8_0) &&
+           synth_as("tiny_q4_0", "tiny", false, 14, "qwen3", MKV_GGML_Q4_0) &&
+           synth_as("tiny_bf16", "tiny", false, 15, "qwen3", MKV_GGML_BF16) &&
+           synth_as("tiny_qwen2", "tiny", false, 16, "qwen2", MKV_GGML_F16) &&
+           synth_as("tiny_llama", "tiny", false, 17, "llama", MKV_GGML_F16) &&
+           synth_as("tiny_llama_q4_0", "tiny", true, 18, "llama", MKV_GGML_Q4_0);
 }
 
 static void remove_models(void)
@@ -293,6 +313,12 @@ static const e2e_case e2e_cases[] = {
     {"small meki_off", "small", true, true, false, 48, 16, 6},
     {"indep A (mha,f32,q8)", "indep_a", true, false, true, 48, 16, 7},
     {"indep B (kv=1,crc)", "indep_b", true, false, false, 48, 16, 8},
+    {"tiny q8_0", "tiny_q8_0", true, false, false, 48, 16, 9},
+    {"tiny q4_0", "tiny_q4_0", true, false, false, 48, 16, 10},
+    {"tiny bf16", "tiny_bf16", true, false, false, 48, 16, 11},
+    {"tiny qwen2 (bias)", "tiny_qwen2", true, false, false, 48, 16, 12},
+    {"tiny llama", "tiny_llama", true, false, false, 48, 16, 13},
+    {"tiny llama q4_0 dense", "tiny_llama_q4_0", false, false, false, 48, 16, 14},
 };
 
 START_TEST(tiny_meki_matches_reference) { compare_case(&e2e_cases[0]); }
@@ -310,6 +336,18 @@ END_TEST
 START_TEST(indep_mha_f32_q8_bank_matches_reference) { compare_case(&e2e_cases[6]); }
 END_TEST
 START_TEST(indep_one_kv_head_crc_bank_matches_reference) { compare_case(&e2e_cases[7]); }
+END_TEST
+START_TEST(q8_0_weights_match_reference_dequantized_alike) { compare_case(&e2e_cases[8]); }
+END_TEST
+START_TEST(q4_0_weights_match_reference_dequantized_alike) { compare_case(&e2e_cases[9]); }
+END_TEST
+START_TEST(bf16_weights_match_reference) { compare_case(&e2e_cases[10]); }
+END_TEST
+START_TEST(qwen2_with_qkv_biases_matches_reference) { compare_case(&e2e_cases[11]); }
+END_TEST
+START_TEST(llama_adjacent_pair_rope_matches_reference) { compare_case(&e2e_cases[12]); }
+END_TEST
+START_TEST(llama_q4_0_dense_matches_reference) { compare_case(&e2e_cases[13]); }
 END_TEST
 
 /* ---- determinism and session limits ---- */
@@ -529,6 +567,12 @@ static Suite *e2e_suite(void)
     tcase_add_test(acc, small_meki_off_matches_reference_without_meki);
     tcase_add_test(acc, indep_mha_f32_q8_bank_matches_reference);
     tcase_add_test(acc, indep_one_kv_head_crc_bank_matches_reference);
+    tcase_add_test(acc, q8_0_weights_match_reference_dequantized_alike);
+    tcase_add_test(acc, q4_0_weights_match_reference_dequantized_alike);
+    tcase_add_test(acc, bf16_weights_match_reference);
+    tcase_add_test(acc, qwen2_with_qkv_biases_matches_reference);
+    tcase_add_test(acc, llama_adjacent_pair_rope_matches_reference);
+    tcase_add_test(acc, llama_q4_0_dense_matches_reference);
     suite_add_tcase(s, acc);
     TCase *ses = tcase_create("session");
     tcase_set_timeout(ses, 600);

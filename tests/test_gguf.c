@@ -293,15 +293,37 @@ START_TEST(test_roundtrip_every_metadata_type_tensors_and_alignment)
         ck_assert_mem_eq(t->data, want, t->nbytes);
         free(want);
         float *x = malloc(n * sizeof *x);
-        if (rt_types[i] == MKV_GGML_F32 || rt_types[i] == MKV_GGML_F16) {
-            ck_assert_int_eq(mkv_gguf_tensor_to_f32(g, t, x, &err), MKV_OK);
-            for (uint64_t k = 0; k < n; k++) {
-                float r = rt_types[i] == MKV_GGML_F32 ? rt_value(i, k) : mkv_round_f16(rt_value(i, k));
-                ck_assert_float_eq(x[k], r);
+        ck_assert_int_eq(mkv_gguf_tensor_to_f32(g, t, x, &err), MKV_OK);
+        for (uint64_t k = 0; k < n; k++) {
+            const uint8_t *blk;
+            float r;
+            switch (rt_types[i]) {
+            case MKV_GGML_F32: r = rt_value(i, k); break;
+            case MKV_GGML_F16: r = mkv_round_f16(rt_value(i, k)); break;
+            case MKV_GGML_Q8_0: /* {f16 d; int8 q[32]} */
+                blk = (const uint8_t *)t->data + k / 32 * 34;
+                r = mkv_half_to_float((uint16_t)(blk[0] | blk[1] << 8)) * (float)(int8_t)blk[2 + k % 32];
+                break;
+            default: /* Q4_0: {f16 d; u8 qs[16]}, j < 16 low nibble, j + 16 high */
+                blk = (const uint8_t *)t->data + k / 32 * 18;
+                r = mkv_half_to_float((uint16_t)(blk[0] | blk[1] << 8)) *
+                    (float)((k % 32 < 16 ? blk[2 + k % 32] & 15 : blk[2 + k % 32 - 16] >> 4) - 8);
+                break;
             }
-        } else {
-            ck_assert_int_eq(mkv_gguf_tensor_to_f32(g, t, x, &err), MKV_ERR_UNSUPPORTED);
+            ck_assert_msg(x[k] == r, "%s[%" PRIu64 "] = %g, want %g", rt_names[i], k, x[k], r);
+            /* and near the value written: within the type's rounding */
+            float tol = rt_types[i] == MKV_GGML_Q4_0 ? 3.0f / 8 : rt_types[i] == MKV_GGML_Q8_0 ? 3.0f / 127 : 2e-3f;
+            ck_assert_msg(fabsf(x[k] - rt_value(i, k)) <= tol, "%s[%" PRIu64 "] = %g, written %g", rt_names[i], k, x[k],
+                          rt_value(i, k));
         }
+        /* rows one at a time agree with the whole tensor; rows past the end are refused */
+        uint64_t rows = mkv_gguf_tensor_rows(t);
+        for (uint64_t row = 0; row < rows; row++) {
+            float y[64];
+            ck_assert_int_eq(mkv_gguf_rows_to_f32(g, t, row, 1, y, &err), MKV_OK);
+            ck_assert_mem_eq(y, x + row * rt_ne[i][0], rt_ne[i][0] * sizeof(float));
+        }
+        ck_assert_int_eq(mkv_gguf_rows_to_f32(g, t, rows, 1, x, &err), MKV_ERR_INVALID_ARG);
         free(x);
     }
     mkv_gguf_close(g);
@@ -395,6 +417,18 @@ START_TEST(test_raw_file_opens_with_expected_tables_v3_and_v2)
     float x[32];
     ck_assert_int_eq(mkv_gguf_tensor_to_f32(g, b, x, &err), MKV_OK);
     ck_assert_float_eq(x[31], 7.75f);
+    /* array elements, scalars and strings */
+    mkv_gguf_kv el;
+    kv = mkv_gguf_find_kv(g, "a.arr");
+    ck_assert_int_eq(mkv_gguf_array_get(g, kv, 2, &el, &err), MKV_OK);
+    ck_assert(el.type == MKV_GGUF_U32 && el.v.u64 == 12);
+    ck_assert_int_eq(mkv_gguf_array_get(g, kv, 3, &el, &err), MKV_ERR_INVALID_ARG);
+    kv = mkv_gguf_find_kv(g, "a.sarr");
+    ck_assert_int_eq(mkv_gguf_array_get(g, kv, 1, &el, &err), MKV_OK);
+    ck_assert(el.type == MKV_GGUF_STRING && el.v.str.len == 2 && memcmp(el.v.str.ptr, "yz", 2) == 0);
+    ck_assert_int_eq(mkv_gguf_array_get(g, mkv_gguf_find_kv(g, "a.str"), 0, &el, &err), MKV_ERR_INVALID_ARG);
+    ck_assert_str_eq(mkv_gguf_vtype_name(MKV_GGUF_F64), "f64");
+    ck_assert_str_eq(mkv_gguf_vtype_name(13), "unknown");
     mkv_gguf_close(g);
 
     put_le(r.b + 4, 2, 4); /* v2 has the same layout */
@@ -612,6 +646,10 @@ START_TEST(test_bad_metadata_values_are_refused)
     raw_build(&r);
     put_le(r.b + r.key0_len, 0, 8);
     expect_open_fails(raw_write(&r, "empty_key.gguf"), MKV_ERR_FORMAT, "key #0 length = 0", NULL);
+    raw_build(&r);
+    put_le(r.b + r.align_val - 4, MKV_GGUF_F32, 4); /* general.alignment as f32 */
+    expect_open_fails(raw_write(&r, "align_f32.gguf"), MKV_ERR_FORMAT, "key 'general.alignment' type = f32",
+                      "expected an integer");
 }
 END_TEST
 
@@ -771,36 +809,97 @@ START_TEST(test_model_desc_wrong_shape_is_named)
 }
 END_TEST
 
-START_TEST(test_model_desc_bf16_tensor_is_unsupported_by_name)
+START_TEST(test_model_desc_accepts_bf16_matrix_and_bf16_norm)
 {
     uint64_t n;
     uint8_t *b = tiny_model(&n);
     uint64_t pos = find_gguf_str(b, n, "blk.1.ffn_up.weight");
     put_le(b + pos + 4 + 16, MKV_GGML_BF16, 4); /* F16 -> BF16: same size */
-    desc_fails(b, n, "bf16.gguf", MKV_ERR_UNSUPPORTED, "tensor 'blk.1.ffn_up.weight' type = BF16", "F32, F16");
+    pos = find_gguf_str(b, n, "blk.1.ffn_norm.weight");
+    put_le(b + pos + 4 + 8, MKV_GGML_BF16, 4); /* F32 -> BF16: smaller, stays in place */
+    const char *p = tmp_path("bf16.gguf");
+    tu_write_file(p, b, n);
+    free(b);
+    mkv_model_desc *d;
+    mkv_error err;
+    ck_assert_msg(mkv_model_desc_load(p, &d, &err) == MKV_OK, "%s", err.msg);
+    ck_assert_uint_eq(d->layers[1].w_up->type, MKV_GGML_BF16);
+    ck_assert_uint_eq(d->layers[1].ffn_norm->type, MKV_GGML_BF16);
+    mkv_model_desc_free(d);
+}
+END_TEST
+
+/* tiny, dense, with matrices of `wtype`, written once into tmp/<name>. */
+static const char *tiny_of_type(const char *name, uint32_t wtype)
+{
+    static char p[PATH_MAX + 32];
+    const char *dir = tmp_path(name);
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), dir);
+    o.wtype = wtype;
+    o.dense = true;
+    mkv_error err;
+    ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+    snprintf(p, sizeof p, "%s/model.gguf", dir);
+    return p;
+}
+
+START_TEST(test_model_desc_accepts_q8_0_and_q4_0_synth)
+{
+    const uint32_t types[2] = {MKV_GGML_Q8_0, MKV_GGML_Q4_0};
+    for (int i = 0; i < 2; i++) {
+        const char *p = tiny_of_type(i ? "tiny_q4" : "tiny_q8", types[i]);
+        mkv_model_desc *d;
+        mkv_error err;
+        ck_assert_msg(mkv_model_desc_load(p, &d, &err) == MKV_OK, "%s", err.msg);
+        ck_assert_uint_eq(d->layers[0].w_up->type, types[i]);
+        ck_assert_uint_eq(d->tok_embd->type, types[i]);
+        ck_assert_uint_eq(d->layers[0].ffn_norm->type, MKV_GGML_F32); /* vectors stay F32 */
+        ck_assert_uint_eq(d->layers[0].w_up->nbytes, 768ull * 256 / 32 * (i ? 18 : 34));
+        mkv_model_desc_free(d);
+    }
+}
+END_TEST
+
+START_TEST(test_model_desc_other_types_are_unsupported_by_name)
+{
+    const char *p = tiny_of_type("tiny_q8_types", MKV_GGML_Q8_0);
+    uint64_t n;
+    uint8_t *b = tu_read_file(p, &n);
+    /* Q8_0 [256, 256] -> Q5_K: 256-element blocks of 176 bytes, smaller: still inside the file */
+    uint64_t pos = find_gguf_str(b, n, "blk.0.attn_q.weight");
+    put_le(b + pos + 4 + 16, MKV_GGML_Q5_K, 4);
+    desc_fails(b, n, "q5_k.gguf", MKV_ERR_UNSUPPORTED, "tensor 'blk.0.attn_q.weight' type = Q5_K is not supported",
+               "(F32, F16, BF16, Q8_0, Q4_0)");
+    free(b);
+    /* a quantized norm vector: F32 [256] -> Q8_0 (272 bytes, smaller) */
+    b = tu_read_file(p, &n);
+    pos = find_gguf_str(b, n, "blk.2.attn_norm.weight");
+    put_le(b + pos + 4 + 8, MKV_GGML_Q8_0, 4);
+    desc_fails(b, n, "q8_norm.gguf", MKV_ERR_UNSUPPORTED, "tensor 'blk.2.attn_norm.weight' type = Q8_0",
+               "(F32, F16, BF16 for a vector)");
     free(b);
 }
 END_TEST
 
-START_TEST(test_model_desc_q8_0_synth_is_unsupported_by_name)
+START_TEST(test_model_desc_key_of_wrong_type_names_key_and_types)
 {
-    mkv_synth_opts o;
-    const char *dir = tmp_path("tiny_q8");
-    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), dir);
-    o.wtype = MKV_GGML_Q8_0;
-    o.dense = true;
-    mkv_error err;
-    ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
-    char p[PATH_MAX + 16];
-    snprintf(p, sizeof p, "%s/model.gguf", dir);
-    mkv_gguf *g;
-    ck_assert_msg(mkv_gguf_open(p, &g, &err) == MKV_OK, "%s", err.msg); /* the reader accepts Q8_0 */
-    ck_assert_uint_eq(mkv_gguf_find_tensor(g, "blk.0.ffn_up.weight")->type, MKV_GGML_Q8_0);
-    ck_assert_uint_eq(mkv_gguf_find_tensor(g, "blk.0.ffn_norm.weight")->type, MKV_GGML_F32);
-    mkv_gguf_close(g);
     uint64_t n;
-    uint8_t *b = tu_read_file(p, &n);
-    desc_fails(b, n, "q8_0.gguf", MKV_ERR_UNSUPPORTED, "type = Q8_0", "not supported (F32, F16)");
+    uint8_t *b = tiny_model(&n);
+    uint64_t pos = find_gguf_str(b, n, "qwen3.block_count");
+    put_le(b + pos, MKV_GGUF_F32, 4); /* u32 -> f32: same size */
+    desc_fails(b, n, "key_type.gguf", MKV_ERR_FORMAT, "key 'qwen3.block_count' type = f32", "expected an integer");
+    free(b);
+    b = tiny_model(&n);
+    pos = find_gguf_str(b, n, "meki.dim");
+    put_le(b + pos, MKV_GGUF_F32, 4);
+    desc_fails(b, n, "key_type_meki.gguf", MKV_ERR_FORMAT, "key 'meki.dim' type = f32", "expected an integer");
+    free(b);
+    b = tiny_model(&n);
+    pos = find_gguf_str(b, n, "meki.bank_fingerprint"); /* array of u8 -> array of i8 */
+    put_le(b + pos + 4, MKV_GGUF_I8, 4);
+    desc_fails(b, n, "key_type_fp.gguf", MKV_ERR_FORMAT, "key 'meki.bank_fingerprint' type = array of i8",
+               "expected array of u8");
     free(b);
 }
 END_TEST
@@ -841,6 +940,59 @@ START_TEST(test_model_desc_refuses_inconsistent_heads)
     uint64_t pos = find_gguf_str(b, n, "qwen3.attention.head_count_kv");
     put_le(b + pos + 4, 3, 4); /* 4 heads, 3 kv heads */
     desc_fails(b, n, "heads.gguf", MKV_ERR_FORMAT, "head_count_kv = 3", NULL);
+    free(b);
+}
+END_TEST
+
+/* tiny MeKi model of an architecture, written once into tmp/<name>; a copy of its bytes. */
+static uint8_t *tiny_arch(const char *name, const char *arch, uint64_t *size)
+{
+    const char *dir = tmp_path(name);
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), dir);
+    o.arch = arch;
+    mkv_error err;
+    ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/model.gguf", dir);
+    return tu_read_file(p, size);
+}
+
+START_TEST(test_model_desc_refuses_what_it_would_not_compute_by_name)
+{
+    uint64_t n;
+    uint8_t *b = tiny_arch("tiny_qwen2", "qwen2", &n);
+    uint64_t pos = find_gguf_str(b, n, "blk.1.attn_k.bias");
+    put_le(b + pos + 4, 64, 8); /* [128] -> [64] */
+    desc_fails(b, n, "bias_shape.gguf", MKV_ERR_FORMAT, "tensor 'blk.1.attn_k.bias' shape = [64]", "expected [128]");
+    free(b);
+    b = tiny_arch("tiny_qwen2", "qwen2", &n);
+    pos = find_gguf_str(b, n, "blk.0.attn_k.bias"); /* same length as the name llama 3.1 uses */
+    memcpy(b + pos - 17, "rope_freqs.weight", 17);
+    desc_fails(b, n, "rope_freqs.gguf", MKV_ERR_UNSUPPORTED, "tensor 'rope_freqs.weight'", "frequency factors");
+    free(b);
+    b = tiny_arch("tiny_qwen2", "qwen2", &n);
+    pos = find_gguf_str(b, n, "blk.0.meki_norm.weight");
+    memcpy(b + pos - 22, "blk.0.attn_output.bias", 22);
+    desc_fails(b, n, "out_bias.gguf", MKV_ERR_UNSUPPORTED, "tensor 'blk.0.attn_output.bias'", "not supported");
+    free(b);
+    b = tiny_arch("tiny_llama", "llama", &n);
+    pos = find_gguf_str(b, n, "llama.rope.dimension_count");
+    put_le(b + pos + 4, 32, 4);
+    desc_fails(b, n, "partial_rotary.gguf", MKV_ERR_UNSUPPORTED, "llama.rope.dimension_count = 32", "partial rotary");
+    free(b);
+    /* q/k norms on an architecture without them would be ignored: refused */
+    b = tiny_model(&n);
+    mkv_gguf *g;
+    mkv_error err;
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/model.gguf", tiny_dir);
+    ck_assert_int_eq(mkv_gguf_open(p, &g, &err), MKV_OK);
+    for (uint8_t *h = b; (h = memmem(h, g->data_offset - (uint64_t)(h - b), "qwen3", 5)) != NULL; h += 5)
+        memcpy(h, "llama", 5);
+    mkv_gguf_close(g);
+    desc_fails(b, n, "llama_qk_norm.gguf", MKV_ERR_UNSUPPORTED, "tensor 'blk.0.attn_q_norm.weight'",
+               "llama models have no q/k norm");
     free(b);
 }
 END_TEST
@@ -917,8 +1069,11 @@ static Suite *gguf_suite(void)
     tcase_add_test(tc, test_model_desc_missing_tensor_is_named);
     tcase_add_test(tc, test_model_desc_missing_key_is_named);
     tcase_add_test(tc, test_model_desc_wrong_shape_is_named);
-    tcase_add_test(tc, test_model_desc_bf16_tensor_is_unsupported_by_name);
-    tcase_add_test(tc, test_model_desc_q8_0_synth_is_unsupported_by_name);
+    tcase_add_test(tc, test_model_desc_accepts_bf16_matrix_and_bf16_norm);
+    tcase_add_test(tc, test_model_desc_accepts_q8_0_and_q4_0_synth);
+    tcase_add_test(tc, test_model_desc_other_types_are_unsupported_by_name);
+    tcase_add_test(tc, test_model_desc_key_of_wrong_type_names_key_and_types);
+    tcase_add_test(tc, test_model_desc_refuses_what_it_would_not_compute_by_name);
     tcase_add_test(tc, test_model_desc_unknown_arch_is_unsupported_by_name);
     tcase_add_test(tc, test_model_desc_bad_meki_dim_is_refused);
     tcase_add_test(tc, test_model_desc_refuses_inconsistent_heads);

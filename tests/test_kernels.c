@@ -343,6 +343,8 @@ typedef struct attn_case {
     uint32_t n_head, n_kv_head, head_dim, n_ctx, n_kv; /* n_kv positions filled, the last one by the kernel */
     bool qk_norm;
     uint32_t n_split;
+    bool rope_norm;  /* adjacent RoPE pairs (llama) instead of NEOX */
+    bool bias;       /* q/k/v biases */
 } attn_case;
 
 static void rope_table(const attn_case *c, float theta, float *tab)
@@ -363,6 +365,8 @@ static void check_attention(const attn_case *c)
     const uint32_t hd = c->head_dim, qd = c->n_head * hd, kvd = c->n_kv_head * hd, pos = c->n_kv - 1;
     const float theta = 10000.0f, eps = 1e-6f;
     float *qkv = rand_vec(qd + 2 * kvd, 2.0f), *qn = rand_vec(hd, 1.0f), *kn = rand_vec(hd, 1.0f);
+    float *bias = rand_vec(qd + 2 * kvd, 1.0f);
+    const mkv_rope_style style = c->rope_norm ? MKV_ROPE_NORM : MKV_ROPE_NEOX;
     float *tab = malloc((size_t)c->n_ctx * hd * 4);
     rope_table(c, theta, tab);
     /* Host cache (as floats, f16-rounded) for positions < pos, random. */
@@ -375,6 +379,7 @@ static void check_attention(const attn_case *c)
         vc[i] = mkv_half_to_float(vh[i]);
     }
     mkv_buffer params, bqkv = vec_buf(qkv, qd + 2 * kvd), bqn = vec_buf(qn, hd), bkn = vec_buf(kn, hd);
+    mkv_buffer bbias = vec_buf(bias, qd + 2 * kvd);
     mkv_buffer brope = vec_buf(tab, (uint64_t)c->n_ctx * hd), bq = vec_buf(NULL, qd), bout = vec_buf(NULL, qd);
     mkv_buffer bk, bv, bsc = vec_buf(NULL, (uint64_t)c->n_head * c->n_ctx);
     mkv_buffer bpart = vec_buf(NULL, (uint64_t)c->n_head * c->n_split * (hd + 2));
@@ -388,25 +393,27 @@ static void check_attention(const attn_case *c)
     mkv_step_params p = {.token = 0, .pos = pos, .n_kv = c->n_kv};
     memcpy(params.map, &p, sizeof p);
     mkv_attn_dims ad = {.n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd, .n_ctx = c->n_ctx,
-                        .n_split = c->n_split, .qk_norm = c->qk_norm, .eps = eps};
+                        .n_split = c->n_split, .qk_norm = c->qk_norm, .rope_norm = c->rope_norm, .eps = eps};
     kt k;
     mkv_recorder *r = kt_begin(&k);
-    OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
+    OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, c->bias ? &bbias : NULL, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
     OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bsc, &bpart, &bout, E));
     kt_run(&k);
 
-    /* Reference: norm + rope of q and k, f16 append, attention. */
+    /* Reference: bias, norm + rope of q and k, f16 append, attention. */
+    if (c->bias)
+        for (uint32_t i = 0; i < qd + 2 * kvd; i++) qkv[i] += bias[i];
     float *q = malloc(qd * 4);
     memcpy(q, qkv, qd * 4);
     for (uint32_t h = 0; h < c->n_head; h++) {
         if (c->qk_norm) ref_rmsnorm(q + h * hd, qn, hd, eps, q + h * hd);
-        ref_rope_neox(q + h * hd, hd, pos, theta);
+        ref_rope(q + h * hd, hd, pos, theta, style);
     }
     for (uint32_t h = 0; h < c->n_kv_head; h++) {
         float *kk = kc + (size_t)pos * kvd + h * hd;
         memcpy(kk, qkv + qd + h * hd, hd * 4);
         if (c->qk_norm) ref_rmsnorm(kk, kn, hd, eps, kk);
-        ref_rope_neox(kk, hd, pos, theta);
+        ref_rope(kk, hd, pos, theta, style);
         for (uint32_t i = 0; i < hd; i++) {
             kk[i] = mkv_round_f16(kk[i]);
             vc[(size_t)pos * kvd + h * hd + i] = mkv_round_f16(qkv[qd + kvd + h * hd + i]);
@@ -424,28 +431,34 @@ static void check_attention(const attn_case *c)
     double eq = rel_err(gq, q, qd), ek = rel_err(fk, kc + (size_t)pos * kvd, kvd);
     double ev = rel_err(fv, vc + (size_t)pos * kvd, kvd), eo = rel_err(go, ref, qd);
     ck_assert_msg(eq <= 2e-5 && ek <= 1e-3 && ev <= 1e-3 && eo <= 1e-3,
-                  "heads %u/%u hd %u ctx %u n_kv %u norm %d split %u: q %.3g k %.3g v %.3g out %.3g",
-                  c->n_head, c->n_kv_head, hd, c->n_ctx, c->n_kv, c->qk_norm, c->n_split, eq, ek, ev, eo);
+                  "heads %u/%u hd %u ctx %u n_kv %u norm %d split %u rope_norm %d bias %d: q %.3g k %.3g v %.3g out %.3g",
+                  c->n_head, c->n_kv_head, hd, c->n_ctx, c->n_kv, c->qk_norm, c->n_split, c->rope_norm, c->bias, eq, ek,
+                  ev, eo);
 
-    mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &brope, &bq, &bout, &bk, &bv, &bsc, &bpart};
+    mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &bbias, &brope, &bq, &bout, &bk, &bv, &bsc, &bpart};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(dev, bufs[i]);
-    free(qkv); free(qn); free(kn); free(tab); free(kc); free(vc); free(kh); free(vh);
+    free(qkv); free(qn); free(kn); free(bias); free(tab); free(kc); free(vc); free(kh); free(vh);
     free(q); free(ref); free(gq); free(go); free(gk); free(gv); free(fk); free(fv);
 }
 
-START_TEST(attention_matches_reference_for_gqa_shapes_and_positions)
+START_TEST(attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases)
 {
     static const attn_case cases[] = {
-        /* heads kv  hd   ctx  n_kv norm split */
-        {4, 2, 64, 64, 1, true, 1},      /* position 0 */
-        {4, 2, 64, 64, 64, true, 1},     /* last position of the context */
-        {4, 2, 64, 300, 300, true, 4},   /* splits over a full cache */
-        {4, 2, 64, 300, 5, true, 8},     /* more splits than filled positions: empty chunks */
-        {8, 8, 32, 50, 37, false, 3},    /* n_head = n_kv_head, no q/k norm */
-        {6, 1, 16, 40, 33, true, 2},     /* one KV head, group of 6 */
-        {16, 1, 128, 20, 20, true, 1},   /* group of 16 (the limit), head_dim 128 */
-        {2, 1, 130, 33, 17, false, 5},   /* head_dim not a multiple of 8 */
-        {16, 8, 128, 1024, 1000, true, 4}, /* 0.6b-like attention near the end */
+        /* heads kv  hd   ctx  n_kv norm split rope_norm bias */
+        {4, 2, 64, 64, 1, true, 1, false, false},      /* position 0 */
+        {4, 2, 64, 64, 64, true, 1, false, false},     /* last position of the context */
+        {4, 2, 64, 300, 300, true, 4, false, false},   /* splits over a full cache */
+        {4, 2, 64, 300, 5, true, 8, false, false},     /* more splits than filled positions: empty chunks */
+        {8, 8, 32, 50, 37, false, 3, false, false},    /* n_head = n_kv_head, no q/k norm */
+        {6, 1, 16, 40, 33, true, 2, false, false},     /* one KV head, group of 6 */
+        {16, 1, 128, 20, 20, true, 1, false, false},   /* group of 16 (the limit), head_dim 128 */
+        {2, 1, 130, 33, 17, false, 5, false, false},   /* head_dim not a multiple of 8 */
+        {16, 8, 128, 1024, 1000, true, 4, false, false}, /* 0.6b-like attention near the end */
+        {4, 2, 64, 64, 10, true, 1, true, false},  /* llama-style pairs with q/k norm */
+        {8, 8, 32, 50, 37, false, 3, true, false}, /* llama-style pairs, MHA */
+        {2, 1, 130, 33, 17, false, 5, true, true}, /* odd pair count, pairs and bias */
+        {4, 2, 64, 64, 20, false, 2, false, true}, /* qwen2: NEOX with q/k/v bias */
+        {6, 1, 16, 40, 33, true, 2, false, true},  /* bias before q/k norm */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(&cases[i]);
 }
@@ -535,7 +548,7 @@ int main(void)
     tcase_add_test(tc, rmsnorm_matches_reference);
     tcase_add_test(tc, residual_meki_adds_ffn_and_normed_projection);
     tcase_add_test(tc, embed_gathers_the_token_row_from_any_part);
-    tcase_add_test(tc, attention_matches_reference_for_gqa_shapes_and_positions);
+    tcase_add_test(tc, attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases);
     tcase_add_test(tc, argmax_finds_first_maximum);
     tcase_add_test(tc, dispatch_rejects_wrong_binding_count_and_push_size);
     TCase *tv = tcase_create("validation");

@@ -89,6 +89,47 @@ START_TEST(rope_rotates_pairs_i_and_i_plus_half)
 }
 END_TEST
 
+START_TEST(rope_norm_rotates_adjacent_pairs_2i_and_2i_plus_1)
+{
+    /* head_dim 4: pairs (0,1) by pos*theta^0 and (2,3) by pos*theta^-1/2 */
+    float v[4] = {1, 0, 0, 0};
+    ref_rope_norm(v, 4, 1, 10000.0f);
+    ck_assert_near(v[0], cos(1.0), 1e-7);
+    ck_assert_near(v[1], sin(1.0), 1e-7);
+    ck_assert_near(v[2], 0, 0);
+    ck_assert_near(v[3], 0, 0);
+    float u[4] = {0, 0, 1, 0};
+    ref_rope(u, 4, 3, 10000.0f, MKV_ROPE_NORM);
+    ck_assert_near(u[2], cos(0.03), 1e-7);
+    ck_assert_near(u[3], sin(0.03), 1e-7);
+    ck_assert_near(u[0], 0, 0);
+    ck_assert_near(u[1], 0, 0);
+}
+END_TEST
+
+/* llama.cpp's converter stores row s*half + i of each Hugging Face Q/K head
+ * at row 2i + s ("permute"): adjacent-pair RoPE on the stored layout is
+ * NEOX RoPE on the original one. */
+static void llama_permute(const float *hf, float *gguf, uint32_t hd)
+{
+    for (uint32_t s = 0; s < 2; s++)
+        for (uint32_t i = 0; i < hd / 2; i++) gguf[2 * i + s] = hf[s * (hd / 2) + i];
+}
+
+START_TEST(rope_norm_on_llama_permuted_head_is_neox_on_the_original)
+{
+    enum { HD = 64 };
+    float hf[HD], g[HD], back[HD];
+    uint64_t rng = 5;
+    fill_rand(hf, HD, &rng);
+    llama_permute(hf, g, HD);
+    ref_rope_neox(hf, HD, 37, 500000.0f);
+    ref_rope_norm(g, HD, 37, 500000.0f);
+    llama_permute(hf, back, HD);
+    ck_assert_mem_eq(back, g, sizeof g);
+}
+END_TEST
+
 START_TEST(rope_preserves_the_norm_of_every_pair)
 {
     enum { D = 64 };
@@ -315,11 +356,12 @@ static const char *model_dir(const char *name)
 }
 
 /* Writes a synthetic model into model_dir(name). */
-static void synth_model(const char *name, const char *shape, bool dense, uint64_t seed)
+static void synth_model(const char *name, const char *shape, bool dense, uint64_t seed, const char *arch)
 {
     const char *out = model_dir(name);
     mkv_synth_opts o;
     mkv_synth_opts_default(&o, mkv_synth_find_shape(shape), out);
+    o.arch = arch;
     o.dense = dense;
     o.seed = seed;
     mkv_error err;
@@ -330,15 +372,16 @@ static void synth_model(const char *name, const char *shape, bool dense, uint64_
 /* Once for the "model" test case, in the runner's process. */
 static void write_models(void)
 {
-    synth_model("tiny", "tiny", false, 7);
-    synth_model("tiny_dense", "tiny", true, 7);
+    synth_model("tiny", "tiny", false, 7, "qwen3");
+    synth_model("tiny_dense", "tiny", true, 7, "qwen3");
+    synth_model("llama", "tiny", true, 9, "llama");
 }
 
 static void remove_models(void)
 {
-    const char *names[] = {"tiny", "tiny_dense"}, *files[] = {"model.gguf", "bank.mkb"};
+    const char *names[] = {"tiny", "tiny_dense", "llama"}, *files[] = {"model.gguf", "bank.mkb"};
     char path[4200];
-    for (int n = 0; n < 2; n++) {
+    for (int n = 0; n < 3; n++) {
         for (int f = 0; f < 2; f++) {
             snprintf(path, sizeof path, "%s/%s", model_dir(names[n]), files[f]);
             unlink(path);
@@ -488,6 +531,118 @@ START_TEST(model_rejects_missing_bank_bad_token_and_full_context)
 }
 END_TEST
 
+/* The whole model: a llama file (adjacent-pair RoPE) gives the logits of
+ * the qwen2 file (NEOX RoPE, no biases) that holds the same weights with
+ * llama.cpp's Q/K row permutation undone -- the convention the engine
+ * follows for llama is the one llama.cpp's converter assumes. */
+START_TEST(llama_file_matches_qwen2_file_with_qk_permutation_undone)
+{
+    char path[4096];
+    mkv_error err;
+    snprintf(path, sizeof path, "%s/model.gguf", model_dir("llama"));
+    uint64_t size;
+    uint8_t *b = tu_read_file(path, &size);
+    mkv_gguf *g;
+    ck_assert_msg(mkv_gguf_open(path, &g, &err) == MKV_OK, "%s", err.msg);
+    /* "llama" -> "qwen2" in the metadata: same length, keys and value */
+    for (uint8_t *p = b; (p = memmem(p, g->data_offset - (uint64_t)(p - b), "llama", 5)) != NULL; p += 5)
+        memcpy(p, "qwen2", 5);
+    const uint32_t hd = 64, dm = 256;
+    for (uint32_t l = 0; l < 4; l++)
+        for (int k = 0; k < 2; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%u.attn_%s.weight", l, k ? "k" : "q");
+            const mkv_gguf_tensor *t = mkv_gguf_find_tensor(g, name);
+            ck_assert(t && t->type == MKV_GGML_F16 && t->ne[0] == dm);
+            const uint16_t *src = t->data;
+            uint16_t *dst = (uint16_t *)(b + ((const uint8_t *)t->data - g->map));
+            for (uint64_t h = 0; h < t->ne[1] / hd; h++)
+                for (uint32_t s = 0; s < 2; s++)
+                    for (uint32_t i = 0; i < hd / 2; i++) /* Hugging Face row s*half + i <- stored row 2i + s */
+                        memcpy(dst + (h * hd + s * hd / 2 + i) * dm, src + (h * hd + 2 * i + s) * dm, dm * 2);
+        }
+    mkv_gguf_close(g);
+    snprintf(path, sizeof path, "%s/model_qwen2.gguf", model_dir("llama"));
+    tu_write_file(path, b, size);
+    free(b);
+
+    loaded ll = load("llama", false), qw = {0};
+    ck_assert_msg(mkv_model_desc_load(path, &qw.desc, &err) == MKV_OK, "%s", err.msg);
+    unlink(path);
+    ck_assert_str_eq(qw.desc->cfg.arch, "qwen2");
+    ck_assert_int_eq(ll.desc->cfg.rope_style, MKV_ROPE_NORM);
+    ck_assert_int_eq(qw.desc->cfg.rope_style, MKV_ROPE_NEOX);
+    size_t n = (size_t)N_POS * ll.desc->cfg.n_vocab;
+    float *a = malloc(n * sizeof *a), *c = malloc(n * sizeof *c);
+    run_tokens(&ll, false, a);
+    run_tokens(&qw, false, c);
+    double e = tu_max_rel_err(a, c, n);
+    printf("ref llama vs qwen2 with Q/K rows unpermuted: max rel diff %.3g\n", e);
+    ck_assert_msg(e <= 1e-5, "llama and unpermuted qwen2 differ by %g", e);
+    /* and the pairing matters: the llama file with NEOX pairs is another model */
+    ll.desc->cfg.rope_style = MKV_ROPE_NEOX;
+    run_tokens(&ll, false, c);
+    e = tu_max_rel_err(a, c, n);
+    printf("ref llama with NEOX pairs instead: max rel diff %.3g\n", e);
+    ck_assert_msg(e > 1e-2, "RoPE pairing changed the logits by only %g", e);
+    free(a);
+    free(c);
+    unload(&ll);
+    unload(&qw);
+}
+END_TEST
+
+/* The same random weights stored as F16, BF16, Q8_0 and Q4_0 (synth draws
+ * element k of a tensor from (seed, name, k) whatever the type): the
+ * reference's logits move by the storage error alone. Reports the figures
+ * and bounds them loosely (they catch a wrong block layout, which moves
+ * logits by O(1), not a slightly worse quantizer). */
+START_TEST(same_weights_in_bf16_q8_0_q4_0_stay_near_the_f16_model)
+{
+    static const struct { const char *name; uint32_t type; double max_err; } types[] = {
+        {"f16", MKV_GGML_F16, 0}, {"bf16", MKV_GGML_BF16, 0.05}, {"q8_0", MKV_GGML_Q8_0, 0.05},
+        {"q4_0", MKV_GGML_Q4_0, 0.5},
+    };
+    float *lg[4] = {NULL};
+    size_t n = 0;
+    uint32_t nv = 0;
+    for (int t = 0; t < 4; t++) {
+        char name[32];
+        snprintf(name, sizeof name, "wt_%s", types[t].name);
+        mkv_synth_opts o;
+        mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), model_dir(name));
+        o.dense = true;
+        o.seed = 21;
+        o.wtype = types[t].type;
+        mkv_error err;
+        ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+        loaded L = load(name, false);
+        nv = L.desc->cfg.n_vocab;
+        n = (size_t)N_POS * nv;
+        lg[t] = malloc(n * sizeof(float));
+        run_tokens(&L, false, lg[t]);
+        unload(&L);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/model.gguf", model_dir(name));
+        unlink(path);
+        rmdir(model_dir(name));
+    }
+    for (int t = 1; t < 4; t++) {
+        double worst = 0;
+        uint32_t agree = 0;
+        for (uint32_t p = 0; p < N_POS; p++) {
+            const float *a = lg[t] + (size_t)p * nv, *r = lg[0] + (size_t)p * nv;
+            worst = fmax(worst, tu_max_rel_err(a, r, nv));
+            agree += ref_argmax(a, nv) == ref_argmax(r, nv);
+        }
+        printf("ref tiny dense, %s weights vs f16: max rel logit err %.3g, argmax agrees at %u/%u positions\n",
+               types[t].name, worst, agree, N_POS);
+        ck_assert_msg(worst <= types[t].max_err, "%s: %g > %g", types[t].name, worst, types[t].max_err);
+    }
+    for (int t = 0; t < 4; t++) free(lg[t]);
+}
+END_TEST
+
 static Suite *ref_suite(void)
 {
     Suite *s = suite_create("ref");
@@ -496,6 +651,8 @@ static Suite *ref_suite(void)
     tcase_add_test(k, rmsnorm_divides_by_root_mean_square_plus_eps);
     tcase_add_test(k, rope_at_position_zero_is_identity);
     tcase_add_test(k, rope_rotates_pairs_i_and_i_plus_half);
+    tcase_add_test(k, rope_norm_rotates_adjacent_pairs_2i_and_2i_plus_1);
+    tcase_add_test(k, rope_norm_on_llama_permuted_head_is_neox_on_the_original);
     tcase_add_test(k, rope_preserves_the_norm_of_every_pair);
     tcase_add_test(k, rope_by_p1_then_p2_equals_rope_by_p1_plus_p2);
     tcase_add_test(k, attention_over_one_position_returns_v_for_every_gqa_mapping);
@@ -515,6 +672,8 @@ static Suite *ref_suite(void)
     tcase_add_test(m, meki_branch_changes_the_logits_and_meki_off_needs_no_bank);
     tcase_add_test(m, dense_tiny_model_runs_without_a_bank);
     tcase_add_test(m, model_rejects_missing_bank_bad_token_and_full_context);
+    tcase_add_test(m, llama_file_matches_qwen2_file_with_qk_permutation_undone);
+    tcase_add_test(m, same_weights_in_bf16_q8_0_q4_0_stay_near_the_f16_model);
     suite_add_tcase(s, m);
     return s;
 }

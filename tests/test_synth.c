@@ -124,8 +124,13 @@ START_TEST(test_invalid_options_are_refused)
     mkv_synth_opts o;
     mkv_error err;
     mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), tmp_path("never"));
-    o.wtype = MKV_GGML_BF16;
+    o.wtype = MKV_GGML_Q5_K;
     ck_assert_int_eq(mkv_synth_write(&o, &err), MKV_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(err.msg, "Q5_K"), "%s", err.msg);
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), tmp_path("never"));
+    o.arch = "gpt2";
+    ck_assert_int_eq(mkv_synth_write(&o, &err), MKV_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(err.msg, "arch = gpt2"), "%s", err.msg);
     mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), tmp_path("never"));
     o.shape.n_kv_head = 3;
     ck_assert_int_eq(mkv_synth_write(&o, &err), MKV_ERR_INVALID_ARG);
@@ -224,8 +229,8 @@ END_TEST
 
 START_TEST(test_quantized_and_f32_weight_types_store_matrices_only)
 {
-    const uint32_t types[3] = {MKV_GGML_F32, MKV_GGML_Q8_0, MKV_GGML_Q4_0};
-    for (int i = 0; i < 3; i++) {
+    const uint32_t types[4] = {MKV_GGML_F32, MKV_GGML_BF16, MKV_GGML_Q8_0, MKV_GGML_Q4_0};
+    for (int i = 0; i < 4; i++) {
         const char *d = tmp_path("tiny_wtype");
         synth(d, "tiny", 2, false, types[i], MKV_BANK_F16);
         mkv_gguf *g;
@@ -242,6 +247,69 @@ START_TEST(test_quantized_and_f32_weight_types_store_matrices_only)
         uint64_t mb, bb;
         ck_assert_int_eq(mkv_synth_file_sizes(&o, &mb, &bb, &err), MKV_OK);
         ck_assert_uint_eq(file_size(in_dir(d, "model.gguf")), mb);
+    }
+}
+END_TEST
+
+START_TEST(test_bf16_weights_are_the_f32_weights_rounded)
+{
+    const char *a = tmp_path("tiny_f32w"), *b = tmp_path("tiny_bf16w");
+    synth(a, "tiny", 3, true, MKV_GGML_F32, MKV_BANK_F16);
+    synth(b, "tiny", 3, true, MKV_GGML_BF16, MKV_BANK_F16);
+    mkv_gguf *ga, *gb;
+    mkv_error err;
+    ck_assert_int_eq(mkv_gguf_open(in_dir(a, "model.gguf"), &ga, &err), MKV_OK);
+    ck_assert_int_eq(mkv_gguf_open(in_dir(b, "model.gguf"), &gb, &err), MKV_OK);
+    const mkv_gguf_tensor *ta = mkv_gguf_find_tensor(ga, "blk.1.ffn_down.weight");
+    const mkv_gguf_tensor *tb = mkv_gguf_find_tensor(gb, "blk.1.ffn_down.weight");
+    ck_assert_uint_eq(tb->type, MKV_GGML_BF16);
+    uint64_t n = ta->ne[0] * ta->ne[1];
+    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    ck_assert_int_eq(mkv_gguf_tensor_to_f32(ga, ta, x, &err), MKV_OK);
+    ck_assert_int_eq(mkv_gguf_tensor_to_f32(gb, tb, y, &err), MKV_OK);
+    for (uint64_t i = 0; i < n; i++) {
+        /* nearest bf16: within half a unit of the 8-bit mantissa */
+        ck_assert_msg(fabsf(y[i] - x[i]) <= fabsf(x[i]) * (1.0f / 256), "%" PRIu64 ": %g vs %g", i, y[i], x[i]);
+        uint32_t bits;
+        memcpy(&bits, &y[i], 4);
+        ck_assert_uint_eq(bits & 0xffff, 0);
+    }
+    free(x);
+    free(y);
+    mkv_gguf_close(ga);
+    mkv_gguf_close(gb);
+}
+END_TEST
+
+/* --arch: key prefix, tensors, and what the loader makes of them. */
+START_TEST(test_arch_option_writes_prefixed_keys_and_its_tensors)
+{
+    const char *archs[3] = {"qwen3", "qwen2", "llama"};
+    for (int i = 0; i < 3; i++) {
+        const char *d = tmp_path(archs[i]);
+        mkv_synth_opts o;
+        mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), d);
+        o.arch = archs[i];
+        mkv_error err;
+        ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+        mkv_model_desc *m;
+        ck_assert_msg(mkv_model_desc_load(in_dir(d, "model.gguf"), &m, &err) == MKV_OK, "%s", err.msg);
+        const mkv_model_config *c = &m->cfg;
+        char key[64];
+        snprintf(key, sizeof key, "%s.block_count", archs[i]);
+        ck_assert_ptr_nonnull(mkv_gguf_find_kv(m->gguf, key));
+        ck_assert_str_eq(c->arch, archs[i]);
+        ck_assert_int_eq(c->rope_style, i == 2 ? MKV_ROPE_NORM : MKV_ROPE_NEOX);
+        ck_assert(c->has_qk_norm == (i == 0));
+        ck_assert(c->has_qkv_bias == (i == 1));
+        ck_assert((m->layers[2].q_norm != NULL) == (i == 0));
+        ck_assert((m->layers[2].bk != NULL) == (i == 1));
+        if (i == 1) ck_assert_uint_eq(m->layers[2].bk->ne[0], 128); /* n_kv_head * head_dim */
+        ck_assert(c->n_layer == 4 && c->d_mem == 64 && c->n_vocab == 4096);
+        uint64_t mb, bb;
+        ck_assert_int_eq(mkv_synth_file_sizes(&o, &mb, &bb, &err), MKV_OK);
+        ck_assert_uint_eq(file_size(in_dir(d, "model.gguf")), mb);
+        mkv_model_desc_free(m);
     }
 }
 END_TEST
@@ -480,6 +548,8 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_tiny_loads_with_its_shape_and_a_bound_bank);
     tcase_add_test(tc, test_dense_has_no_meki_tensors_and_no_bank);
     tcase_add_test(tc, test_quantized_and_f32_weight_types_store_matrices_only);
+    tcase_add_test(tc, test_bf16_weights_are_the_f32_weights_rounded);
+    tcase_add_test(tc, test_arch_option_writes_prefixed_keys_and_its_tensors);
     tcase_add_test(tc, test_weight_statistics_follow_the_documented_scaling);
     tcase_add_test(tc, test_progress_prints_a_line_every_ten_percent_off_a_terminal);
     tcase_add_test(tc, test_written_tiny_and_small_have_the_predicted_sizes);

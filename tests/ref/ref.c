@@ -60,6 +60,23 @@ void ref_rope_neox(float *v, uint32_t head_dim, uint32_t pos, float theta)
     }
 }
 
+void ref_rope_norm(float *v, uint32_t head_dim, uint32_t pos, float theta)
+{
+    for (uint32_t i = 0; i < head_dim / 2; i++) {
+        double ang = pos * pow((double)theta, -2.0 * i / head_dim);
+        double c = cos(ang), s = sin(ang);
+        double x0 = v[2 * i], x1 = v[2 * i + 1];
+        v[2 * i] = (float)(x0 * c - x1 * s);
+        v[2 * i + 1] = (float)(x0 * s + x1 * c);
+    }
+}
+
+void ref_rope(float *v, uint32_t head_dim, uint32_t pos, float theta, mkv_rope_style style)
+{
+    if (style == MKV_ROPE_NORM) ref_rope_norm(v, head_dim, pos, theta);
+    else ref_rope_neox(v, head_dim, pos, theta);
+}
+
 void ref_attention(const float *q, const float *k_cache, const float *v_cache, uint32_t n_kv,
                    uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim, float *out)
 {
@@ -148,6 +165,7 @@ uint32_t ref_argmax(const float *x, uint32_t n)
 typedef struct ref_layer {
     float *attn_norm;          /* [d_model] */
     float *wq, *wk, *wv, *wo;  /* [q_dim x d_model], [kv_dim x d_model] x2, [d_model x q_dim] */
+    float *bq, *bk, *bv;       /* [q_dim], [kv_dim] x2, or NULL */
     float *q_norm, *k_norm;    /* [head_dim] or NULL */
     float *ffn_norm;           /* [d_model] */
     float *w_gate, *w_up;      /* [d_ffn x d_model] */
@@ -174,7 +192,9 @@ struct ref_model {
     float *row;                /* [d_mem] */
 };
 
-/* Converts one tensor to a freshly allocated float array (NULL tensor: NULL). */
+/* Converts one tensor to a freshly allocated float array (NULL tensor: NULL).
+ * Matrices of the types the engine converts at load (BF16, Q8_0, Q4_0) are
+ * rounded to f16 as the engine stores them. */
 static mkv_status load_tensor(const mkv_model_desc *d, const mkv_gguf_tensor *t, float **out,
                               mkv_error *err)
 {
@@ -188,13 +208,16 @@ static mkv_status load_tensor(const mkv_model_desc *d, const mkv_gguf_tensor *t,
         free(p);
         return st;
     }
+    bool matrix = t->ne[1] > 1;
+    if (matrix && (t->type == MKV_GGML_BF16 || t->type == MKV_GGML_Q8_0 || t->type == MKV_GGML_Q4_0))
+        for (uint64_t i = 0; i < n; i++) p[i] = mkv_round_f16(p[i]);
     *out = p;
     return MKV_OK;
 }
 
 static void free_layer(ref_layer *L)
 {
-    float **fields[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->q_norm, &L->k_norm,
+    float **fields[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->bq, &L->bk, &L->bv, &L->q_norm, &L->k_norm,
                         &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down, &L->meki_gate,
                         &L->meki_out, &L->meki_norm, &L->k_cache, &L->v_cache};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
@@ -272,6 +295,7 @@ mkv_status ref_model_create(const mkv_model_desc *desc, mkv_bank *bank, bool mek
         ref_layer *L = &m->layers[l];
         struct { const mkv_gguf_tensor *t; float **dst; } map[] = {
             {D->attn_norm, &L->attn_norm}, {D->wq, &L->wq}, {D->wk, &L->wk}, {D->wv, &L->wv},
+            {D->bq, &L->bq}, {D->bk, &L->bk}, {D->bv, &L->bv},
             {D->wo, &L->wo}, {D->ffn_norm, &L->ffn_norm}, {D->w_gate, &L->w_gate},
             {D->w_up, &L->w_up}, {D->w_down, &L->w_down},
             {c->has_qk_norm ? D->q_norm : NULL, &L->q_norm},
@@ -346,16 +370,20 @@ mkv_status ref_model_step(ref_model *m, uint32_t token, float *logits, mkv_error
         matvec(L->wq, NULL, m->xn, m->q_dim, dm, m->q);
         matvec(L->wk, NULL, m->xn, m->kv_dim, dm, m->k);
         matvec(L->wv, NULL, m->xn, m->kv_dim, dm, m->v);
-        /* per-head q/k rmsnorm, then RoPE */
+        /* biases (qwen2) */
+        for (uint32_t i = 0; L->bq && i < m->q_dim; i++) m->q[i] += L->bq[i];
+        for (uint32_t i = 0; L->bk && i < m->kv_dim; i++) m->k[i] += L->bk[i];
+        for (uint32_t i = 0; L->bv && i < m->kv_dim; i++) m->v[i] += L->bv[i];
+        /* per-head q/k rmsnorm, then RoPE (NEOX or adjacent pairs by architecture) */
         for (uint32_t h = 0; h < c->n_head; h++) {
             float *qh = m->q + (size_t)h * hd;
             if (L->q_norm) ref_rmsnorm(qh, L->q_norm, hd, c->norm_eps, qh);
-            ref_rope_neox(qh, hd, pos, c->rope_theta);
+            ref_rope(qh, hd, pos, c->rope_theta, c->rope_style);
         }
         for (uint32_t h = 0; h < c->n_kv_head; h++) {
             float *kh = m->k + (size_t)h * hd;
             if (L->k_norm) ref_rmsnorm(kh, L->k_norm, hd, c->norm_eps, kh);
-            ref_rope_neox(kh, hd, pos, c->rope_theta);
+            ref_rope(kh, hd, pos, c->rope_theta, c->rope_style);
         }
         /* append K and V to the f16 cache */
         float *kc = L->k_cache + (size_t)pos * m->kv_dim, *vc = L->v_cache + (size_t)pos * m->kv_dim;

@@ -1,9 +1,11 @@
 /* CPU reference of every kernel and of the whole model, in plain C with
  * float32 storage and float64 accumulation. It mirrors the engine's storage
  * precision where that is part of the model's numerics: matrix weights are
- * used exactly as stored (f16 -> float), and K/V are rounded to f16 when
- * appended to the cache (the engine's KV cache is f16). Nothing else is
- * rounded, so the reference is the "ideal" result the GPU must approach. */
+ * used exactly as stored (f16 -> float); BF16, Q8_0 and Q4_0 matrices are
+ * dequantized exactly and rounded to f16, as the engine stores them (F32
+ * matrices are used as they are); K/V are rounded to f16 when appended to
+ * the cache (the engine's KV cache is f16). Nothing else is rounded, so the
+ * reference is the "ideal" result the GPU must approach. */
 #ifndef MKV_REF_H
 #define MKV_REF_H
 
@@ -22,6 +24,10 @@ void ref_matvec_f16(const uint16_t *w, const float *x, uint32_t n_rows, uint32_t
 /* NeoX RoPE in place on one head: pairs (i, i + head_dim/2) rotated by
  * pos * theta^(-2i/head_dim). */
 void ref_rope_neox(float *v, uint32_t head_dim, uint32_t pos, float theta);
+/* "Normal" RoPE (llama.cpp's for llama): pairs (2i, 2i + 1), same angles. */
+void ref_rope_norm(float *v, uint32_t head_dim, uint32_t pos, float theta);
+/* One of the two by style. */
+void ref_rope(float *v, uint32_t head_dim, uint32_t pos, float theta, mkv_rope_style style);
 /* Decode attention for one position: q [n_head*head_dim], caches K/V laid
  * out [t][n_kv_head*head_dim] for t < n_kv (already f16-rounded floats).
  * out [n_head*head_dim]. Scale 1/sqrt(head_dim), stable softmax, GQA:
