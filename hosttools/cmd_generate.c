@@ -9,7 +9,7 @@ static void help(void)
 {
     printf("usage: mekivk generate --model F.gguf [--bank F.mkb] --tokens 1,2,3 -n N\n"
            "                       [--logits-out FILE] [--json] [--ctx N] [--device I|NAME]\n"
-           "                       [--meki-off] [--ignore-fingerprint]\n\n"
+           "                       [--meki-off] [--ignore-fingerprint] [--cold] [--cache-mb M]\n\n"
            "Feeds the prompt token by token, then N greedy tokens (each fed back).\n"
            "  --logits-out FILE  float32 little-endian logits, one row of n_vocab per position\n"
            "                     processed: the prompt's, then each generated token fed back\n"
@@ -17,6 +17,9 @@ static void help(void)
            "  --json             print {\"tokens\": [...], \"n_prompt\": P, \"decode_tok_s\": X}\n"
            "  --ctx N            context length (default: prompt + N, at least 16)\n"
            "  --meki-off         run a MeKi model with its MeKi branch off\n"
+           "  --ignore-fingerprint  accept a bank made for another model\n"
+           "  --cold             read the bank past the page cache (O_DIRECT or fadvise)\n"
+           "  --cache-mb M       keep the bank rows of frequent tokens in M MiB of RAM\n"
            "  --device           device index or name substring (see `mekivk devices`)\n");
 }
 
@@ -35,6 +38,12 @@ int mkv_cmd_generate(int argc, char **argv)
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--meki-off")) sopts.meki_off = true;
         else if (!strcmp(a, "--ignore-fingerprint")) mopts.ignore_fingerprint = true;
+        else if (!strcmp(a, "--cold")) mopts.bank_cold = true;
+        else if (!strcmp(a, "--cache-mb")) {
+            uint32_t mb;
+            if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, 1u << 20, &mb)) return 2;
+            sopts.bank_cache_bytes = (uint64_t)mb << 20;
+        }
         else if (!strcmp(a, "--model")) { if (!(model_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--bank")) { if (!(bank_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--logits-out")) { if (!(logits_path = cli_value(argc, argv, &i))) return 2; }
@@ -84,6 +93,8 @@ int mkv_cmd_generate(int argc, char **argv)
     }
     uint32_t next = 0;
     double t_prompt = cli_now_s(), t_decode = 0;
+    /* every prompt token's bank slab is read at once, concurrently */
+    if (mkv_session_prefetch(s, prompt, n_prompt, &err)) { rc = cli_fail("generate", &err); goto out; }
     /* Prompt positions, then each generated token fed back (not the last). */
     for (uint32_t i = 0; i < need; i++) {
         if (i == n_prompt) t_decode = cli_now_s();
