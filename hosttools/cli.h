@@ -12,6 +12,7 @@
 /* Each returns the process exit status (0 on success). */
 int mkv_cmd_devices(int argc, char **argv);
 int mkv_cmd_synth(int argc, char **argv);
+int mkv_cmd_convert(int argc, char **argv);
 int mkv_cmd_generate(int argc, char **argv);
 int mkv_cmd_bench(int argc, char **argv);
 int mkv_cmd_inspect(int argc, char **argv);

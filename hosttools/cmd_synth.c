@@ -5,7 +5,9 @@
 #include "bank.h"
 #include "cli.h"
 #include "gguf.h"
+#include "safetensors.h"
 #include "synth.h"
+#include "synth_ckpt.h"
 
 static void help(void)
 {
@@ -22,13 +24,21 @@ static void help(void)
            "               engine converts f32, bf16, q8_0 and q4_0 to f16 at load\n"
            "  --bank-type  bank row type (default f16)\n"
            "  --seed N     random seed (default 1)\n"
-           "  --untied     write a separate output.weight (default: tied to token_embd)\n");
+           "  --untied     write a separate output.weight (default: tied to token_embd)\n\n"
+           "usage: mekivk synth --checkpoint --config NAME --out DIR [--shards N] [--dtype f32|f16|bf16]\n"
+           "                    [--seed N] [--untied]\n\n"
+           "Writes a training-form checkpoint instead (the input of `mekivk convert`): DIR/config.json\n"
+           "(Hugging Face Qwen3 keys plus \"meki_dim\") and the Qwen3 tensors with every layer's MeKi\n"
+           "training module (model.layers.N.meki_module.*) as safetensors, streamed.\n"
+           "  --shards N   split into N files + model.safetensors.index.json (default 1)\n"
+           "  --dtype      tensor dtype (default bf16)\n");
 }
 
 int mkv_cmd_synth(int argc, char **argv)
 {
     const char *config = NULL, *out = NULL;
-    bool dense = false, untied = false;
+    bool dense = false, untied = false, checkpoint = false;
+    uint32_t shards = 1, ck_dtype = MKV_ST_BF16;
     uint32_t wtype = MKV_GGML_F16, bank_type = MKV_BANK_F16;
     const char *arch = "qwen3";
     uint64_t seed = 1;
@@ -37,6 +47,15 @@ int mkv_cmd_synth(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
         else if (!strcmp(a, "--dense")) dense = true;
         else if (!strcmp(a, "--untied")) untied = true;
+        else if (!strcmp(a, "--checkpoint")) checkpoint = true;
+        else if (!strcmp(a, "--shards")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 99999, &shards)) return 2; }
+        else if (!strcmp(a, "--dtype")) {
+            if (!(v = cli_value(argc, argv, &i))) return 2;
+            if (!strcmp(v, "f32")) ck_dtype = MKV_ST_F32;
+            else if (!strcmp(v, "f16")) ck_dtype = MKV_ST_F16;
+            else if (!strcmp(v, "bf16")) ck_dtype = MKV_ST_BF16;
+            else { fprintf(stderr, "mekivk synth: --dtype = '%s': expected f32, f16 or bf16\n", v); return 2; }
+        }
         else if (!strcmp(a, "--config")) { if (!(config = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--out")) { if (!(out = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--arch")) {
@@ -85,6 +104,12 @@ int mkv_cmd_synth(int argc, char **argv)
     o.progress = true;
     mkv_error err = {0};
     double t0 = cli_now_s();
+    if (checkpoint) {
+        if (mkv_synth_write_checkpoint(&o, ck_dtype, shards, &err)) return cli_fail("synth", &err);
+        fprintf(stderr, "mekivk synth: wrote checkpoint %s (%s, %s, %u shard%s, seed %llu) in %.1f s\n", out, shape->name,
+                mkv_st_dtype_name(ck_dtype), shards, shards == 1 ? "" : "s", (unsigned long long)seed, cli_now_s() - t0);
+        return 0;
+    }
     if (mkv_synth_write(&o, &err)) return cli_fail("synth", &err);
     fprintf(stderr, "mekivk synth: wrote %s/model.gguf%s (%s %s, %s, seed %llu) in %.1f s\n", out,
             dense ? "" : " and bank.mkb", arch, shape->name, mkv_ggml_type_name(wtype), (unsigned long long)seed,

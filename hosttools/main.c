@@ -14,6 +14,7 @@ static const struct {
 } commands[] = {
     {"devices", mkv_cmd_devices, "list Vulkan devices and the features the engine uses"},
     {"synth", mkv_cmd_synth, "write a synthetic model (model.gguf, bank.mkb) of a named shape"},
+    {"convert", mkv_cmd_convert, "fold a training-form safetensors checkpoint into model.gguf + bank.mkb"},
     {"generate", mkv_cmd_generate, "teacher-force a prompt of token ids, then decode greedily"},
     {"bench", mkv_cmd_bench, "measure decode speed of MeKi vs dense, bank stats, kernel times"},
     {"inspect", mkv_cmd_inspect, "show a model (.gguf) or bank (.mkb) file's contents and check it"},

@@ -34,6 +34,7 @@
 #include "error.h"
 #include "gguf_write.h"
 #include "half.h"
+#include "progress.h"
 
 static const mkv_synth_shape shapes[] = {
     /* name   layers d_model heads kv head_dim d_ffn d_mem  vocab   theta    eps */
@@ -107,6 +108,12 @@ static void gen_f32(const dist *d, uint64_t k0, uint64_t n, float *out)
     }
 }
 
+void mkv_synth_uniform(uint64_t seed, const char *name, float offset, float scale, uint64_t k0, uint64_t n, float *out)
+{
+    dist d = {.key = hash_str(seed, name), .offset = offset, .scale = scale};
+    gen_f32(&d, k0, n, out);
+}
+
 /* f16 of dist_value for every 16-bit draw: generating f16 is then one
  * lookup per value, no float conversion (synth writes GBs of f16). */
 typedef struct f16_table {
@@ -153,43 +160,6 @@ static void gen_f16(const dist *d, f16_table *tab, uint64_t k0, uint64_t n, uint
     }
 }
 
-/* ---- progress ------------------------------------------------------------ */
-
-/* A bar redrawn in place on a terminal, a line per 10% otherwise (logs). */
-typedef struct progress {
-    bool on, tty;
-    const char *label;
-    uint64_t total, done;
-    int shown;
-} progress;
-
-static void progress_start(progress *p, bool on, const char *label, uint64_t total)
-{
-    *p = (progress){.on = on, .tty = on && isatty(2), .label = label, .total = total ? total : 1, .shown = -1};
-}
-
-static void progress_add(progress *p, uint64_t n)
-{
-    p->done += n;
-    if (!p->on) return;
-    int pct = (int)(p->done * 100 / p->total);
-    if (pct > 100) pct = 100;
-    if (p->tty) {
-        if (pct == p->shown) return;
-        char bar[41];
-        memset(bar, ' ', 40);
-        memset(bar, '#', (size_t)(pct * 40 / 100));
-        bar[40] = '\0';
-        fprintf(stderr, "\r%s [%s] %3d%%%s", p->label, bar, pct, pct == 100 ? "\n" : "");
-    } else {
-        if (pct / 10 == p->shown / 10 && p->shown >= 0) return;
-        fprintf(stderr, "%s: %d%%\n", p->label, pct / 10 * 10);
-        pct = pct / 10 * 10;
-    }
-    fflush(stderr);
-    p->shown = pct;
-}
-
 /* ---- the model's tensors --------------------------------------------------- */
 
 enum kind { K_MATRIX, K_EMBED, K_NORM, K_MEKI_NORM, K_BIAS };
@@ -207,7 +177,7 @@ typedef struct synth {
     uint32_t n_t;
     float *chunk;      /* float staging for quantized types */
     f16_table *tab;
-    progress prog;
+    mkv_progress prog;
 } synth;
 
 #define QCHUNK 8192u /* floats per quantization chunk (multiple of 32) */
@@ -309,7 +279,7 @@ static mkv_status fill_tensor(void *user, uint32_t index, const char *name, void
                 else mkv_quantize_q4_0(s->chunk, cm, out + (k + c) / 32 * 18);
             }
         }
-        progress_add(&s->prog, mkv_ggml_nbytes(t->type, m));
+        mkv_progress_add(&s->prog, mkv_ggml_nbytes(t->type, m));
     }
     (void)name;
     (void)nbytes;
@@ -448,8 +418,8 @@ static mkv_status write_bank(const mkv_synth_opts *o, f16_table *tab, const char
         goto out;
     }
     if ((st = mkv_bank_writer_open(path, &h, &bw, err)) != MKV_OK) goto out;
-    progress prog;
-    progress_start(&prog, o->progress, "bank.mkb", h.n_vocab);
+    mkv_progress prog;
+    mkv_progress_start(&prog, o->progress, "bank.mkb", h.n_vocab);
     /* bank value (t, l, j) is element (t·n_layer + l)·d_mem + j of one stream */
     dist d = {.key = hash_str(o->seed, "meki.bank"), .scale = sqrtf(3.0f)};
     for (uint32_t t = 0; t < h.n_vocab; t++) {
@@ -464,7 +434,7 @@ static mkv_status write_bank(const mkv_synth_opts *o, f16_table *tab, const char
             }
         }
         if ((st = mkv_bank_writer_put(bw, t, rows, err)) != MKV_OK) goto out;
-        progress_add(&prog, 1);
+        mkv_progress_add(&prog, 1);
     }
 out:
     if (bw) {
@@ -548,7 +518,7 @@ mkv_status mkv_synth_write(const mkv_synth_opts *opts, mkv_error *err)
     uint64_t tensor_bytes = 0;
     for (uint32_t i = 0; i < s.n_t; i++)
         tensor_bytes += mkv_ggml_nbytes(s.t[i].type, s.t[i].ne0 * (s.t[i].ne1 ? s.t[i].ne1 : 1));
-    progress_start(&s.prog, opts->progress, "model.gguf", tensor_bytes);
+    mkv_progress_start(&s.prog, opts->progress, "model.gguf", tensor_bytes);
     if ((st = mkv_gguf_writer_write(w, path, fill_tensor, &s, err)) != MKV_OK) goto out;
     if (!opts->dense) {
         if ((st = join(path, sizeof path, opts->out_dir, "bank.mkb", err)) != MKV_OK) goto out;

@@ -43,4 +43,11 @@ mkv_status mkv_synth_write(const mkv_synth_opts *opts, mkv_error *err);
 mkv_status mkv_synth_file_sizes(const mkv_synth_opts *opts, uint64_t *model_bytes, uint64_t *bank_bytes,
                                 mkv_error *err);
 
+/* Elements [k0, k0 + n) of the random stream `name` for `seed`:
+ * offset + scale * u, u uniform in [-1, 1) on a 2^16 grid; element k is a
+ * pure function of (seed, name, k). The generator synth uses for every
+ * tensor (and synth_ckpt.c for training checkpoints). */
+void mkv_synth_uniform(uint64_t seed, const char *name, float offset, float scale, uint64_t k0, uint64_t n,
+                       float *out);
+
 #endif

@@ -8,6 +8,7 @@
 #include "argmax.h"
 #include "attn.h"
 #include "embed.h"
+#include "matmul.h"
 #include "matvec.h"
 #include "pipeline.h"
 #include "residual_meki.h"
@@ -184,6 +185,33 @@ mkv_status mkv_op_matvec_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_bu
     VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf, ring->buf, params->buf};
     return DISPATCH(r, MKV_KERNEL_MATVEC_MEKI, r->tune.wg_matvec, rows, b, pc, mkv_matvec_groups(w->rows, rows), 1,
                     2ull * w->rows * w->ld, err);
+}
+
+mkv_status mkv_op_matmul(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
+                         uint32_t n_batch, uint32_t ldy, bool accumulate, float scale, mkv_error *err)
+{
+    mkv_status st = check_single_part(w, "matmul", err);
+    if (st) return st;
+    mkv_pc_matmul pc = {.n_rows = w->rows, .n_batch = n_batch, .ld8 = w->ld / 8, .ldy = ldy,
+                        .accumulate = accumulate, .scale = scale};
+    VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf};
+    return DISPATCH(r, MKV_KERNEL_MATMUL, r->tune.wg_matmul, r->tune.tb_matmul, b, pc, div_up(w->rows, r->tune.wg_matmul),
+                    div_up(n_batch, r->tune.tb_matmul), 2ull * w->rows * w->ld, err);
+}
+
+mkv_status mkv_op_matmul_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
+                                const mkv_buffer *y, uint32_t n_batch, uint32_t ldy, mkv_error *err)
+{
+    mkv_status st = check_single_part(wg, "matmul gate", err);
+    if (!st) st = check_single_part(wu, "matmul up", err);
+    if (st) return st;
+    if (wg->rows != wu->rows || wg->cols != wu->cols)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "matmul_swiglu: gate %ux%u and up %ux%u differ", wg->rows, wg->cols,
+                        wu->rows, wu->cols);
+    mkv_pc_matmul pc = {.n_rows = wg->rows, .n_batch = n_batch, .ld8 = wg->ld / 8, .ldy = ldy, .scale = 1.0f};
+    VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf};
+    return DISPATCH(r, MKV_KERNEL_MATMUL_SWIGLU, r->tune.wg_matmul, r->tune.tb_matmul, b, pc,
+                    div_up(wg->rows, r->tune.wg_matmul), div_up(n_batch, r->tune.tb_matmul), 4ull * wg->rows * wg->ld, err);
 }
 
 mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *qkv,

@@ -58,6 +58,15 @@ mkv_status mkv_op_matvec_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_bu
                               const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
                               uint32_t bank_dtype, mkv_error *err);
 
+/* [matmul] y[b*ldy + r] = (accumulate ? y : 0) + scale * W[r] . x[b] for b < n_batch
+ * (x rows of W's ld floats, padded with zeros, allocated to a multiple of
+ * tune.tb_matmul rows) */
+mkv_status mkv_op_matmul(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
+                         uint32_t n_batch, uint32_t ldy, bool accumulate, float scale, mkv_error *err);
+/* [matmul_swiglu] y[b*ldy + r] = silu(Wg[r] . x[b]) * (Wu[r] . x[b]) */
+mkv_status mkv_op_matmul_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
+                                const mkv_buffer *y, uint32_t n_batch, uint32_t ldy, mkv_error *err);
+
 typedef struct mkv_attn_dims {
     uint32_t n_head, n_kv_head, head_dim, n_ctx, n_split;
     bool qk_norm;

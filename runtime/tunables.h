@@ -13,6 +13,8 @@ typedef struct mkv_tunables {
     uint32_t wg_attn;      /* attention: threads over positions, then dims */
     uint32_t wg_argmax;
     uint32_t attn_chunk;   /* target positions per attention split */
+    uint32_t wg_matmul;    /* matmul: weight rows (threads) per workgroup */
+    uint32_t tb_matmul;    /* matmul: batch rows per workgroup (register tile) */
 } mkv_tunables;
 
 static inline uint32_t mkv_pow2_at_least(uint32_t v, uint32_t lo)
@@ -39,7 +41,14 @@ static inline void mkv_tunables_for(const mkv_device *d, mkv_tunables *t)
     /* Attention splits of ~256 positions keep every core busy at long
      * context while the combine pass stays tiny. */
     t->attn_chunk = 256;
+    /* Matmul (offline fold, batched over tokens): 64 threads, each one
+     * weight row, share a staged slice of 8 batch rows; 8 sums per thread
+     * stay in registers on every GPU we target, and each weight chunk read
+     * feeds 8 rows' dot products. */
+    t->wg_matmul = 64;
+    t->tb_matmul = 8;
     if (t->wg_matvec > d->props.limits.maxComputeWorkGroupSize[0]) t->wg_matvec = d->props.limits.maxComputeWorkGroupSize[0];
+    if (t->wg_matmul > d->props.limits.maxComputeWorkGroupSize[0]) t->wg_matmul = d->props.limits.maxComputeWorkGroupSize[0];
 }
 
 #endif

@@ -125,9 +125,13 @@ START_TEST(kind_is_told_by_content_not_by_name)
     free(b);
     expect(in_dir("model_named.mkb"), false, 0, "format: GGUF v3", NULL);
     /* safetensors: u64 header length, then '{' */
-    static const char st[] = "\x07\0\0\0\0\0\0\0{\"a\":1}";
-    tu_write_file(in_dir("ckpt.bin"), st, sizeof st - 1);
-    expect(in_dir("ckpt.bin"), false, 2, "safetensors support: see mekivk convert", NULL);
+    static const char st_bad[] = "\x07\0\0\0\0\0\0\0{\"a\":1}";
+    tu_write_file(in_dir("ckpt.bin"), st_bad, sizeof st_bad - 1);
+    expect(in_dir("ckpt.bin"), false, 1, "ckpt.bin", NULL);
+    static const char st_ok[] = "\x36\0\0\0\0\0\0\0{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}"
+                                "\0\0\x80\x3f\0\0\0\x40";
+    tu_write_file(in_dir("ckpt_ok.bin"), st_ok, sizeof st_ok - 1);
+    expect(in_dir("ckpt_ok.bin"), false, 0, "F32", "total: 1 tensors");
     tu_write_file(in_dir("text.gguf"), "hello world\n", 12);
     expect(in_dir("text.gguf"), false, 1, "unknown format", NULL);
     expect(in_dir("absent.gguf"), false, 1, "open", NULL);

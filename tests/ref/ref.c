@@ -181,7 +181,9 @@ struct ref_model {
     uint32_t q_dim, kv_dim;    /* n_head*head_dim, n_kv_head*head_dim */
     uint32_t max_ctx, pos;
     bool meki_on;
-    mkv_bank *bank;            /* borrowed; NULL when MeKi is off */
+    mkv_bank *bank;            /* borrowed; NULL when MeKi is off or rows come from row_fn */
+    ref_row_fn row_fn;         /* MeKi rows computed by the caller instead of read from a bank */
+    void *row_user;
     float *tok_embd;           /* [n_vocab x d_model] */
     float *output_norm;        /* [d_model] */
     float *output;             /* [n_vocab x d_model]; == tok_embd when tied */
@@ -242,8 +244,8 @@ void ref_model_free(ref_model *m)
     free(m);
 }
 
-mkv_status ref_model_create(const mkv_model_desc *desc, mkv_bank *bank, bool meki_off,
-                            uint32_t max_ctx, ref_model **out, mkv_error *err)
+static mkv_status create(const mkv_model_desc *desc, mkv_bank *bank, ref_row_fn row_fn, void *row_user,
+                         bool meki_off, uint32_t max_ctx, ref_model **out, mkv_error *err)
 {
     *out = NULL;
     if (!desc || max_ctx == 0) return mkv_fail(err, MKV_ERR_INVALID_ARG, "ref: no model or max_ctx = 0");
@@ -257,7 +259,15 @@ mkv_status ref_model_create(const mkv_model_desc *desc, mkv_bank *bank, bool mek
     m->max_ctx = max_ctx;
     m->meki_on = c->d_mem > 0 && !meki_off;
 
-    if (m->meki_on) {
+    if (m->meki_on && !bank && row_fn) {
+        m->row_fn = row_fn;
+        m->row_user = row_user;
+        m->row = malloc(c->d_mem * sizeof(float));
+        if (!m->row) {
+            st = mkv_fail(err, MKV_ERR_NO_MEMORY, "ref: row");
+            goto out;
+        }
+    } else if (m->meki_on) {
         if (!bank) {
             st = mkv_fail(err, MKV_ERR_MISSING, "ref: model has meki.dim = %u but no bank", c->d_mem);
             goto out;
@@ -343,6 +353,19 @@ out:
 
 uint32_t ref_model_pos(const ref_model *m) { return m->pos; }
 
+mkv_status ref_model_create(const mkv_model_desc *desc, mkv_bank *bank, bool meki_off, uint32_t max_ctx,
+                            ref_model **out, mkv_error *err)
+{
+    return create(desc, bank, NULL, NULL, meki_off, max_ctx, out, err);
+}
+
+mkv_status ref_model_create_rows(const mkv_model_desc *desc, ref_row_fn fn, void *user, uint32_t max_ctx,
+                                 ref_model **out, mkv_error *err)
+{
+    if (!fn) return mkv_fail(err, MKV_ERR_INVALID_ARG, "ref: no row function");
+    return create(desc, NULL, fn, user, false, max_ctx, out, err);
+}
+
 mkv_status ref_model_step(ref_model *m, uint32_t token, float *logits, mkv_error *err)
 {
     const mkv_model_config *c = &m->cfg;
@@ -354,7 +377,7 @@ mkv_status ref_model_step(ref_model *m, uint32_t token, float *logits, mkv_error
 
     /* this token's MeKi rows for every layer */
     const mkv_bank_header *bh = NULL;
-    if (m->meki_on) {
+    if (m->meki_on && m->bank) {
         mkv_status st = mkv_bank_read_slab(m->bank, token, m->slab, err);
         if (st != MKV_OK) return st;
         bh = mkv_bank_info(m->bank);
@@ -404,7 +427,12 @@ mkv_status ref_model_step(ref_model *m, uint32_t token, float *logits, mkv_error
         matvec(L->w_down, NULL, m->g, dm, c->d_ffn, m->f);
         /* MeKi branch with this token's row of layer l */
         if (m->meki_on) {
-            mkv_bank_row_to_f32(bh, m->slab, l, m->row);
+            if (m->bank) {
+                mkv_bank_row_to_f32(bh, m->slab, l, m->row);
+            } else {
+                mkv_status st = m->row_fn(m->row_user, token, l, m->row, err);
+                if (st != MKV_OK) return st;
+            }
             meki(m->u, m->row, L->meki_gate, NULL, L->meki_out, NULL, L->meki_norm, dm, c->d_mem,
                  c->norm_eps, m->mscratch, m->y);
         }

@@ -48,12 +48,27 @@ uint32_t ref_argmax(const float *x, uint32_t n);
 typedef struct ref_model ref_model;
 
 /* Builds a reference over a loaded description. bank may be NULL (dense
- * model, or meki_off); max_ctx positions of KV cache. */
+ * model, or meki_off); max_ctx
+ * positions of KV cache. */
 mkv_status ref_model_create(const mkv_model_desc *desc, mkv_bank *bank, bool meki_off,
                             uint32_t max_ctx, ref_model **out, mkv_error *err);
 void ref_model_free(ref_model *m);
 /* Processes token at the next position; logits has n_vocab floats. */
 mkv_status ref_model_step(ref_model *m, uint32_t token, float *logits, mkv_error *err);
 uint32_t ref_model_pos(const ref_model *m);
+
+/* A MeKi model whose rows (d_mem floats of token's row of layer) the
+ * caller computes instead of a bank: e.g. the training-form formula. */
+typedef mkv_status (*ref_row_fn)(void *user, uint32_t token, uint32_t layer, float *row, mkv_error *err);
+mkv_status ref_model_create_rows(const mkv_model_desc *desc, ref_row_fn fn, void *user, uint32_t max_ctx,
+                                 ref_model **out, mkv_error *err);
+
+/* ---- the fold (training form -> inference table), float64 ---- */
+
+/* One row of M̃_l: out = alpha * rmsnorm(m_row + beta * W_pd(silu(W_pg e) * (W_pu e))) * mix_w.
+ * Weights in HF layout: w_pg, w_pu [d_proj][d_model], w_pd [d_mem][d_proj]. */
+void ref_fold_row(const float *e, const float *m_row, const float *w_pg, const float *w_pu, const float *w_pd,
+                  const float *mix_w, float alpha, float beta, uint32_t d_model, uint32_t d_proj, uint32_t d_mem,
+                  float eps, float *out);
 
 #endif
