@@ -174,17 +174,21 @@ mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv
                     4ull * wg->rows * wg->ld, err);
 }
 
-mkv_status mkv_op_matvec_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
-                              const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
-                              uint32_t bank_dtype, mkv_error *err)
+mkv_status mkv_op_matvec_down_meki(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *f,
+                                   const mkv_matrix *w_gate, const mkv_buffer *u, const mkv_buffer *v,
+                                   const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
+                                   uint32_t bank_dtype, mkv_error *err)
 {
-    mkv_status st = check_single_part(w, "meki_gate", err);
+    mkv_status st = check_single_part(w_down, "ffn_down", err);
+    if (!st) st = check_single_part(w_gate, "meki_gate", err);
     if (st) return st;
-    const uint32_t rows = r->tune.rows_matvec;
-    mkv_pc_matvec pc = {.n_rows = w->rows, .ld8 = w->ld / 8, .row_byte_offset = row_byte_offset, .bank_dtype = bank_dtype};
-    VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf, ring->buf, params->buf};
-    return DISPATCH(r, MKV_KERNEL_MATVEC_MEKI, r->tune.wg_matvec, rows, b, pc, mkv_matvec_groups(w->rows, rows), 1,
-                    2ull * w->rows * w->ld, err);
+    const uint32_t rows = r->tune.rows_matvec, g1 = mkv_matvec_groups(w_down->rows, rows);
+    mkv_pc_matvec_down_meki pc = {
+        .a = {.n_rows = w_down->rows, .ld8 = w_down->ld / 8, .row_byte_offset = row_byte_offset, .bank_dtype = bank_dtype},
+        .n_rows2 = w_gate->rows, .ld8_2 = w_gate->ld / 8, .groups1 = g1};
+    VkBuffer b[] = {w_down->parts[0].buf, t->buf, f->buf, ring->buf, params->buf, w_gate->parts[0].buf, u->buf, v->buf};
+    return DISPATCH(r, MKV_KERNEL_MATVEC_DOWN_MEKI, r->tune.wg_matvec, rows, b, pc, g1 + mkv_matvec_groups(w_gate->rows, rows), 1,
+                    2ull * w_down->rows * w_down->ld + 2ull * w_gate->rows * w_gate->ld, err);
 }
 
 mkv_status mkv_op_matmul(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
@@ -252,11 +256,12 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
 }
 
 mkv_status mkv_op_residual_meki(mkv_recorder *r, const mkv_buffer *h, const mkv_buffer *f, const mkv_buffer *z,
-                                const mkv_buffer *w, uint32_t n, float eps, mkv_error *err)
+                                const mkv_buffer *w, const mkv_buffer *w_next, const mkv_buffer *xn, uint32_t n, float eps,
+                                mkv_error *err)
 {
     mkv_pc_residual_meki pc = {.n = n, .eps = eps};
-    VkBuffer b[] = {h->buf, f->buf, z->buf, w->buf};
-    return DISPATCH(r, MKV_KERNEL_RESIDUAL_MEKI, r->tune.wg_norm, 0, b, pc, 1, 1, 20ull * n, err);
+    VkBuffer b[] = {h->buf, f->buf, z->buf, w->buf, w_next->buf, xn->buf};
+    return DISPATCH(r, MKV_KERNEL_RESIDUAL_MEKI, r->tune.wg_norm, 0, b, pc, 1, 1, 28ull * n, err);
 }
 
 uint32_t mkv_argmax_slots(const mkv_recorder *r, uint32_t n) { return div_up(n, r->tune.wg_argmax * 16); }

@@ -51,12 +51,13 @@ mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer 
 /* [matvec_swiglu] y = silu(Wg x) * (Wu x) */
 mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
                                 const mkv_buffer *y, mkv_error *err);
-/* [matvec_meki] y = bank_row + sigmoid(W x); the row is at byte
- * step.slab_offset + row_byte_offset of the staging ring, bank dtype
- * 1 = F16, 2 = Q8 */
-mkv_status mkv_op_matvec_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
-                              const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
-                              uint32_t bank_dtype, mkv_error *err);
+/* [matvec_down_meki] in one dispatch: f = W_down t, and v = bank_row +
+ * sigmoid(W_mg u) with the row at byte step.slab_offset + row_byte_offset
+ * of the staging ring (bank dtype 1 = F16, 2 = Q8) */
+mkv_status mkv_op_matvec_down_meki(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *f,
+                                   const mkv_matrix *w_gate, const mkv_buffer *u, const mkv_buffer *v,
+                                   const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
+                                   uint32_t bank_dtype, mkv_error *err);
 
 /* [matmul] y[b*ldy + r] = (accumulate ? y : 0) + scale * W[r] . x[b] for b < n_batch
  * (x rows of W's ld floats, padded with zeros, allocated to a multiple of
@@ -84,9 +85,10 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
 mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
                             const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *scores,
                             const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err);
-/* [residual_meki] h += f + rmsnorm(z) * w */
+/* [residual_meki] h += f + rmsnorm(z) * w, then xn = rmsnorm(h) * w_next */
 mkv_status mkv_op_residual_meki(mkv_recorder *r, const mkv_buffer *h, const mkv_buffer *f, const mkv_buffer *z,
-                                const mkv_buffer *w, uint32_t n, float eps, mkv_error *err);
+                                const mkv_buffer *w, const mkv_buffer *w_next, const mkv_buffer *xn, uint32_t n, float eps,
+                                mkv_error *err);
 /* [argmax] + [argmax_final] result = (max value, index bits) of x[0..n) */
 mkv_status mkv_op_argmax(mkv_recorder *r, const mkv_buffer *x, uint32_t n, const mkv_buffer *slots,
                          const mkv_buffer *result, mkv_error *err);

@@ -178,8 +178,8 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
         const mkv_layer_weights *w = &m->layers[l];
         const mkv_buffer *qn = c->has_qk_norm ? &w->q_norm : &w->attn_norm; /* unread without q/k norm */
         const mkv_buffer *kn = c->has_qk_norm ? &w->k_norm : &w->attn_norm;
-        /* attention rmsnorm */
-        TRY(mkv_op_rmsnorm(r, &s->h, &w->attn_norm, &s->xn, c->d_model, 1, c->norm_eps, err));
+        /* attention rmsnorm (with MeKi, layers after the first get it from the previous residual_meki) */
+        if (l == 0 || !s->meki) TRY(mkv_op_rmsnorm(r, &s->h, &w->attn_norm, &s->xn, c->d_model, 1, c->norm_eps, err));
         /* q, k, v of this position in one product */
         TRY(mkv_op_matvec(r, &w->wqkv, &s->xn, &s->qkv, false, err));
         /* q/k/v bias, q/k norm, RoPE, k and v appended to the cache */
@@ -198,19 +198,19 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
             TRY(mkv_op_matvec(r, &w->w_down, &s->t, &s->h, true, err));
             continue;
         }
-        /* f = W_down t */
-        TRY(mkv_op_matvec(r, &w->w_down, &s->t, &s->f, false, err));
         /* ---- layer 0: the GPU needs the bank slab from here on (second submission) ---- */
         if (l == 0) split_here(s);
-        /* MeKi gate: v = M[token] + sigmoid(W_mg u), row l of the staged slab */
-        TRY(mkv_op_matvec_meki(r, &w->meki_gate, &s->u, &s->v, &s->params, &s->ring, l * bank->row_bytes, bank->dtype, err));
+        /* f = W_down t, and the MeKi gate v = M[token] + sigmoid(W_mg u) (row l of the staged slab) */
+        TRY(mkv_op_matvec_down_meki(r, &w->w_down, &s->t, &s->f, &w->meki_gate, &s->u, &s->v, &s->params, &s->ring,
+                                    l * bank->row_bytes, bank->dtype, err));
         /* z = W_mo v */
         TRY(mkv_op_matvec(r, &w->meki_out, &s->v, &s->z, false, err));
-        /* h = a + f + RMSNorm_meki(z) */
-        TRY(mkv_op_residual_meki(r, &s->h, &s->f, &s->z, &w->meki_norm, c->d_model, c->norm_eps, err));
+        /* h = a + f + RMSNorm_meki(z); xn = the next norm of h (next layer's attention, or the final norm) */
+        const mkv_buffer *next_norm = l + 1 < c->n_layer ? &m->layers[l + 1].attn_norm : &m->output_norm;
+        TRY(mkv_op_residual_meki(r, &s->h, &s->f, &s->z, &w->meki_norm, next_norm, &s->xn, c->d_model, c->norm_eps, err));
     }
-    /* final norm and LM head */
-    TRY(mkv_op_rmsnorm(r, &s->h, &m->output_norm, &s->xn, c->d_model, 1, c->norm_eps, err));
+    /* final norm (with MeKi, done by the last residual_meki) and LM head */
+    if (!s->meki) TRY(mkv_op_rmsnorm(r, &s->h, &m->output_norm, &s->xn, c->d_model, 1, c->norm_eps, err));
     TRY(mkv_op_matvec(r, mkv_model_lm_head(m), &s->xn, &s->logits, false, err));
     /* greedy sampling */
     TRY(mkv_op_argmax(r, &s->logits, c->n_vocab, &s->argmax_slots, &s->result, err));

@@ -212,8 +212,10 @@ START_TEST(matvec_swiglu_matches_reference)
 }
 END_TEST
 
-/* The MeKi gate reads row `layer` of a staged slab of either dtype. */
-static void check_meki_gate(uint32_t dtype, uint32_t d_mem, uint32_t d_model, uint32_t n_layer, uint32_t layer)
+/* One dispatch computes the FFN's down projection f = W_down t and the
+ * MeKi gate v = row + sigmoid(W_mg u), the row being row `layer` of a
+ * staged slab of either dtype. */
+static void check_down_meki(uint32_t dtype, uint32_t d_mem, uint32_t d_model, uint32_t d_ffn, uint32_t n_layer, uint32_t layer)
 {
     uint32_t row_bytes = dtype == MKV_BANK_F16 ? 2 * d_mem : 4 + d_mem;
     uint8_t *slab = calloc((size_t)n_layer * row_bytes + 4, 1);
@@ -239,28 +241,39 @@ static void check_meki_gate(uint32_t dtype, uint32_t d_mem, uint32_t d_model, ui
     OK(mkv_buffer_create(dev, sizeof(mkv_step_params), MKV_MEM_HOST, &bp, E));
     mkv_step_params p = {.slab_offset = (uint32_t)(2 * slab_sz)};
     memcpy(bp.map, &p, sizeof p);
+    uint16_t *wd = rand_f16((uint64_t)d_model * d_ffn, 0.2f);
+    float *t = rand_vec(d_ffn, 1.0f), *ref_f = malloc(d_model * 4);
+    mkv_matrix md = matrix(wd, d_model, d_ffn, 0);
+    mkv_buffer bt = vec_buf(t, d_ffn), bf = vec_buf(NULL, d_model);
     kt k;
-    OK(mkv_op_matvec_meki(kt_begin(&k), &m, &bu, &bv, &bp, &bs, layer * row_bytes, dtype, E));
+    OK(mkv_op_matvec_down_meki(kt_begin(&k), &md, &bt, &bf, &m, &bu, &bv, &bp, &bs, layer * row_bytes, dtype, E));
     kt_run(&k);
     ref_matvec_f16(w, u, d_mem, d_model, ref);
     for (uint32_t i = 0; i < d_mem; i++) ref[i] = row[i] + 1.0f / (1.0f + expf(-ref[i]));
     float *got = read_vec(&bv, d_mem);
     double e = rel_err(got, ref, d_mem);
     ck_assert_msg(e <= 2e-5, "meki gate dtype %u d_mem %u layer %u: rel err %.3g", dtype, d_mem, layer, e);
+    ref_matvec_f16(wd, t, d_model, d_ffn, ref_f);
+    float *got_f = read_vec(&bf, d_model);
+    e = rel_err(got_f, ref_f, d_model);
+    ck_assert_msg(e <= 2e-5, "ffn down %ux%u beside the gate: rel err %.3g", d_model, d_ffn, e);
+    mkv_matrix_destroy(dev, &md);
+    mkv_buffer_destroy(dev, &bt); mkv_buffer_destroy(dev, &bf);
+    free(wd); free(t); free(ref_f); free(got_f);
     mkv_matrix_destroy(dev, &m);
     mkv_buffer_destroy(dev, &bu); mkv_buffer_destroy(dev, &bv); mkv_buffer_destroy(dev, &bs);
     mkv_buffer_destroy(dev, &bp);
     free(slab); free(rowv); free(row); free(w); free(u); free(ref); free(got);
 }
 
-START_TEST(meki_gate_reads_f16_and_q8_rows_of_any_layer)
+START_TEST(down_meki_gives_ffn_down_and_gate_reading_f16_and_q8_rows_of_any_layer)
 {
-    check_meki_gate(MKV_BANK_F16, 64, 256, 4, 0);
-    check_meki_gate(MKV_BANK_F16, 64, 256, 4, 3);
-    check_meki_gate(MKV_BANK_F16, 12, 37, 3, 1);
-    check_meki_gate(MKV_BANK_Q8, 64, 256, 4, 2);
-    check_meki_gate(MKV_BANK_Q8, 4, 9, 5, 4);
-    check_meki_gate(MKV_BANK_Q8, 132, 100, 2, 1);
+    check_down_meki(MKV_BANK_F16, 64, 256, 700, 4, 0);
+    check_down_meki(MKV_BANK_F16, 64, 256, 700, 4, 3);
+    check_down_meki(MKV_BANK_F16, 12, 37, 53, 3, 1);
+    check_down_meki(MKV_BANK_Q8, 64, 256, 700, 4, 2);
+    check_down_meki(MKV_BANK_Q8, 4, 9, 3*9+1, 5, 4);
+    check_down_meki(MKV_BANK_Q8, 132, 100, 3*100+1, 2, 1);
 }
 END_TEST
 
@@ -286,24 +299,28 @@ START_TEST(rmsnorm_matches_reference)
 }
 END_TEST
 
-START_TEST(residual_meki_adds_ffn_and_normed_projection)
+START_TEST(residual_meki_adds_ffn_and_normed_projection_then_norms_for_the_next_layer)
 {
     static const uint32_t sizes[] = {1, 13, 256, 1000};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         uint32_t n = sizes[i];
         float *h = rand_vec(n, 1.0f), *f = rand_vec(n, 1.0f), *z = rand_vec(n, 5.0f), *w = rand_vec(n, 1.0f);
-        float *ref = malloc(n * 4);
+        float *wn = rand_vec(n, 1.0f), *ref = malloc(n * 4), *ref_xn = malloc(n * 4);
         mkv_buffer bh = vec_buf(h, n), bf = vec_buf(f, n), bz = vec_buf(z, n), bw = vec_buf(w, n);
+        mkv_buffer bwn = vec_buf(wn, n), bxn = vec_buf(NULL, n);
         kt k;
-        OK(mkv_op_residual_meki(kt_begin(&k), &bh, &bf, &bz, &bw, n, 1e-6f, E));
+        OK(mkv_op_residual_meki(kt_begin(&k), &bh, &bf, &bz, &bw, &bwn, &bxn, n, 1e-6f, E));
         kt_run(&k);
         ref_rmsnorm(z, w, n, 1e-6f, ref);
         for (uint32_t j = 0; j < n; j++) ref[j] += h[j] + f[j];
-        float *got = read_vec(&bh, n);
-        double e = rel_err(got, ref, n);
+        ref_rmsnorm(ref, wn, n, 1e-6f, ref_xn);
+        float *got = read_vec(&bh, n), *got_xn = read_vec(&bxn, n);
+        double e = rel_err(got, ref, n), e2 = rel_err(got_xn, ref_xn, n);
         ck_assert_msg(e <= 2e-5, "residual_meki n=%u: rel err %.3g", n, e);
+        ck_assert_msg(e2 <= 2e-5, "residual_meki next norm n=%u: rel err %.3g", n, e2);
         mkv_buffer_destroy(dev, &bh); mkv_buffer_destroy(dev, &bf); mkv_buffer_destroy(dev, &bz); mkv_buffer_destroy(dev, &bw);
-        free(h); free(f); free(z); free(w); free(ref); free(got);
+        mkv_buffer_destroy(dev, &bwn); mkv_buffer_destroy(dev, &bxn);
+        free(h); free(f); free(z); free(w); free(wn); free(ref); free(ref_xn); free(got); free(got_xn);
     }
 }
 END_TEST
@@ -544,9 +561,9 @@ int main(void)
     tcase_add_test(tc, matvec_matches_reference_on_odd_sizes);
     tcase_add_test(tc, matvec_over_split_bindings_matches_reference);
     tcase_add_test(tc, matvec_swiglu_matches_reference);
-    tcase_add_test(tc, meki_gate_reads_f16_and_q8_rows_of_any_layer);
+    tcase_add_test(tc, down_meki_gives_ffn_down_and_gate_reading_f16_and_q8_rows_of_any_layer);
     tcase_add_test(tc, rmsnorm_matches_reference);
-    tcase_add_test(tc, residual_meki_adds_ffn_and_normed_projection);
+    tcase_add_test(tc, residual_meki_adds_ffn_and_normed_projection_then_norms_for_the_next_layer);
     tcase_add_test(tc, embed_gathers_the_token_row_from_any_part);
     tcase_add_test(tc, attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases);
     tcase_add_test(tc, argmax_finds_first_maximum);
