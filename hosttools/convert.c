@@ -336,8 +336,8 @@ mkv_status mkv_convert(const mkv_convert_opts *o, mkv_convert_report *report, mk
             rep->used_device = true;
             snprintf(rep->device, sizeof rep->device, "%s", mkv_device_name(dev));
         } else if (ds == MKV_ERR_NO_DEVICE || ds == MKV_ERR_DEVICE_LIMIT || ds == MKV_ERR_UNSUPPORTED) {
-            snprintf(rep->device, sizeof rep->device, "CPU (no usable Vulkan device: %s)", derr.msg);
-            if (o->progress) fprintf(stderr, "mekivk convert: folding on the CPU: no usable Vulkan device (%s)\n", derr.msg);
+            snprintf(rep->device, sizeof rep->device, "CPU (no Vulkan device used: %s)", derr.msg);
+            if (o->progress) fprintf(stderr, "mekivk convert: folding on the CPU (no Vulkan device used: %s)\n", derr.msg);
         } else {
             st = mkv_fail(err, ds, "%s", derr.msg);
             goto out;

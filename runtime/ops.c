@@ -11,7 +11,7 @@
 #include "matmul.h"
 #include "matvec.h"
 #include "pipeline.h"
-#include "residual_meki.h"
+#include "meki_out.h"
 #include "rmsnorm.h"
 #include "rope_kv.h"
 
@@ -255,13 +255,16 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
                     4ull * a->n_head * a->n_split * (a->head_dim + 2), err);
 }
 
-mkv_status mkv_op_residual_meki(mkv_recorder *r, const mkv_buffer *h, const mkv_buffer *f, const mkv_buffer *z,
-                                const mkv_buffer *w, const mkv_buffer *w_next, const mkv_buffer *xn, uint32_t n, float eps,
-                                mkv_error *err)
+mkv_status mkv_op_meki_out(mkv_recorder *r, const mkv_matrix *w_mo, const mkv_buffer *v, const mkv_buffer *z,
+                           const mkv_buffer *h, const mkv_buffer *f, const mkv_buffer *w, const mkv_buffer *w_next,
+                           const mkv_buffer *xn, const mkv_buffer *counter, float eps, mkv_error *err)
 {
-    mkv_pc_residual_meki pc = {.n = n, .eps = eps};
-    VkBuffer b[] = {h->buf, f->buf, z->buf, w->buf, w_next->buf, xn->buf};
-    return DISPATCH(r, MKV_KERNEL_RESIDUAL_MEKI, r->tune.wg_norm, 0, b, pc, 1, 1, 28ull * n, err);
+    mkv_status st = check_single_part(w_mo, "meki_out", err);
+    if (st) return st;
+    const uint32_t rows = r->tune.rows_matvec, groups = mkv_matvec_groups(w_mo->rows, rows), n = w_mo->rows;
+    mkv_pc_meki_out pc = {.n = n, .ld8 = w_mo->ld / 8, .n_groups = groups, .eps = eps};
+    VkBuffer b[] = {w_mo->parts[0].buf, v->buf, z->buf, h->buf, f->buf, w->buf, w_next->buf, xn->buf, counter->buf};
+    return DISPATCH(r, MKV_KERNEL_MEKI_OUT, r->tune.wg_matvec, rows, b, pc, groups, 1, 2ull * n * w_mo->ld + 28ull * n, err);
 }
 
 uint32_t mkv_argmax_slots(const mkv_recorder *r, uint32_t n) { return div_up(n, r->tune.wg_argmax * 16); }

@@ -85,10 +85,11 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
 mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
                             const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *scores,
                             const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err);
-/* [residual_meki] h += f + rmsnorm(z) * w, then xn = rmsnorm(h) * w_next */
-mkv_status mkv_op_residual_meki(mkv_recorder *r, const mkv_buffer *h, const mkv_buffer *f, const mkv_buffer *z,
-                                const mkv_buffer *w, const mkv_buffer *w_next, const mkv_buffer *xn, uint32_t n, float eps,
-                                mkv_error *err);
+/* [meki_out] z = W_mo v; h += f + rmsnorm(z) * w; xn = rmsnorm(h) * w_next.
+ * counter: one uint, zero before the first use (each dispatch leaves it zero). */
+mkv_status mkv_op_meki_out(mkv_recorder *r, const mkv_matrix *w_mo, const mkv_buffer *v, const mkv_buffer *z,
+                           const mkv_buffer *h, const mkv_buffer *f, const mkv_buffer *w, const mkv_buffer *w_next,
+                           const mkv_buffer *xn, const mkv_buffer *counter, float eps, mkv_error *err);
 /* [argmax] + [argmax_final] result = (max value, index bits) of x[0..n) */
 mkv_status mkv_op_argmax(mkv_recorder *r, const mkv_buffer *x, uint32_t n, const mkv_buffer *slots,
                          const mkv_buffer *result, mkv_error *err);

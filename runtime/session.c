@@ -17,67 +17,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "model.h"
-#include "ops.h"
+#include "session.h"
 #include "step_params.h"
-#include "stream.h"
-
-enum { TS_PRE_START, TS_PRE_END, TS_POST_START, TS_COUNT }; /* stall timestamps */
-
-struct mkv_session {
-    mkv_model *m;
-    mkv_device *d;
-    uint32_t n_ctx, pos, n_split;
-    bool meki;                  /* MeKi branch recorded */
-    bool profile;               /* timestamps after every dispatch */
-
-    /* Activations (f32, padded to multiples of 8 with zeros). */
-    mkv_buffer h;               /* residual stream [d_model] */
-    mkv_buffer xn;              /* normed input of the next product [d_model] */
-    mkv_buffer qkv;             /* [q | k | v] of this position */
-    mkv_buffer q, att;          /* [n_head * head_dim] */
-    mkv_buffer u;               /* FFN / MeKi input [d_model] */
-    mkv_buffer t;               /* SwiGLU output [d_ffn] */
-    mkv_buffer f, z;            /* FFN output, MeKi projection [d_model] */
-    mkv_buffer v;               /* MeKi v = row + gate [d_mem] */
-    mkv_buffer scores, partials;/* attention scratch */
-    mkv_buffer rope;            /* (cos, sin) table [n_ctx][head_dim/2] */
-    mkv_buffer *k_cache, *v_cache; /* per layer, f16 [n_ctx][n_kv_head][head_dim] */
-    mkv_buffer argmax_slots;
-    /* Host-visible. */
-    mkv_buffer params;          /* mkv_step_params */
-    mkv_buffer ring;            /* staging ring: n_slots bank slabs */
-    mkv_buffer logits;          /* [n_vocab] */
-    mkv_buffer result;          /* argmax (value, index bits) */
-
-    VkCommandBuffer cb_pre;     /* the whole step, or (MeKi) up to layer 0's FFN */
-    VkCommandBuffer cb_post;    /* MeKi: from layer 0's MeKi dispatch on */
-    VkQueryPool stall_pool;     /* TS_* timestamps (MeKi on a device with timestamps) */
-    VkSemaphore pre_done;       /* timeline: reaches n_pre when the first part has run */
-    uint64_t n_pre;
-    VkFence fence;
-    mkv_recorder rec;
-
-    /* Bank streaming (MeKi). */
-    bool sync;                  /* reference path: read, then submit */
-    uint32_t n_slots, n_threads;
-    uint64_t cache_bytes;
-    mkv_bank_stream *stream;
-    uint32_t *pf_token, *pf_slot; /* prefetch list (ring of n_ctx): tokens and their slots */
-    uint32_t pf_head, pf_len, pf_issued; /* issued: entries from head that hold a slot */
-    mkv_session_stats stats;
-};
-
-static double mkv_now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
-#define TRY(x) do { if ((st = (x))) return st; } while (0)
 
 static mkv_status vec_buffer(mkv_session *s, uint64_t n, mkv_buffer *b, mkv_error *err)
 {
@@ -120,6 +62,9 @@ static mkv_status alloc_buffers(mkv_session *s, mkv_error *err)
     TRY(vec_buffer(s, c->d_model, &s->f, err));
     TRY(vec_buffer(s, c->d_model, &s->z, err));
     TRY(vec_buffer(s, c->d_mem ? c->d_mem : 1, &s->v, err));
+    const uint32_t zero[4] = {0};
+    TRY(mkv_buffer_create(s->d, sizeof zero, MKV_MEM_DEVICE, &s->counter, err));
+    TRY(mkv_buffer_write(s->d, &s->counter, 0, zero, sizeof zero, err));
     TRY(vec_buffer(s, (uint64_t)c->n_head * s->n_ctx, &s->scores, err));
     TRY(vec_buffer(s, (uint64_t)c->n_head * s->n_split * (c->head_dim + 2), &s->partials, err));
     TRY(build_rope_table(s, err));
@@ -178,7 +123,7 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
         const mkv_layer_weights *w = &m->layers[l];
         const mkv_buffer *qn = c->has_qk_norm ? &w->q_norm : &w->attn_norm; /* unread without q/k norm */
         const mkv_buffer *kn = c->has_qk_norm ? &w->k_norm : &w->attn_norm;
-        /* attention rmsnorm (with MeKi, layers after the first get it from the previous residual_meki) */
+        /* attention rmsnorm (with MeKi, layers after the first get it from the previous meki_out) */
         if (l == 0 || !s->meki) TRY(mkv_op_rmsnorm(r, &s->h, &w->attn_norm, &s->xn, c->d_model, 1, c->norm_eps, err));
         /* q, k, v of this position in one product */
         TRY(mkv_op_matvec(r, &w->wqkv, &s->xn, &s->qkv, false, err));
@@ -203,13 +148,12 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
         /* f = W_down t, and the MeKi gate v = M[token] + sigmoid(W_mg u) (row l of the staged slab) */
         TRY(mkv_op_matvec_down_meki(r, &w->w_down, &s->t, &s->f, &w->meki_gate, &s->u, &s->v, &s->params, &s->ring,
                                     l * bank->row_bytes, bank->dtype, err));
-        /* z = W_mo v */
-        TRY(mkv_op_matvec(r, &w->meki_out, &s->v, &s->z, false, err));
-        /* h = a + f + RMSNorm_meki(z); xn = the next norm of h (next layer's attention, or the final norm) */
+        /* z = W_mo v; h = a + f + RMSNorm_meki(z); xn = the next norm of h (next layer's attention, or the final norm) */
         const mkv_buffer *next_norm = l + 1 < c->n_layer ? &m->layers[l + 1].attn_norm : &m->output_norm;
-        TRY(mkv_op_residual_meki(r, &s->h, &s->f, &s->z, &w->meki_norm, next_norm, &s->xn, c->d_model, c->norm_eps, err));
+        TRY(mkv_op_meki_out(r, &w->meki_out, &s->v, &s->z, &s->h, &s->f, &w->meki_norm, next_norm, &s->xn, &s->counter,
+                            c->norm_eps, err));
     }
-    /* final norm (with MeKi, done by the last residual_meki) and LM head */
+    /* final norm (with MeKi, done by the last meki_out) and LM head */
     if (!s->meki) TRY(mkv_op_rmsnorm(r, &s->h, &m->output_norm, &s->xn, c->d_model, 1, c->norm_eps, err));
     TRY(mkv_op_matvec(r, mkv_model_lm_head(m), &s->xn, &s->logits, false, err));
     /* greedy sampling */
@@ -307,7 +251,7 @@ void mkv_session_destroy(mkv_session *s)
     free(s->pf_token);
     free(s->pf_slot);
     mkv_buffer *bufs[] = {&s->h, &s->xn, &s->qkv, &s->q, &s->att, &s->u, &s->t, &s->f, &s->z, &s->v, &s->scores,
-                          &s->partials, &s->rope, &s->argmax_slots, &s->params, &s->ring, &s->logits, &s->result};
+                          &s->partials, &s->rope, &s->counter, &s->argmax_slots, &s->params, &s->ring, &s->logits, &s->result};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(d, bufs[i]);
     for (uint32_t l = 0; s->k_cache && l < s->m->cfg.n_layer; l++) mkv_buffer_destroy(d, &s->k_cache[l]);
     for (uint32_t l = 0; s->v_cache && l < s->m->cfg.n_layer; l++) mkv_buffer_destroy(d, &s->v_cache[l]);
@@ -315,239 +259,3 @@ void mkv_session_destroy(mkv_session *s)
     free(s->v_cache);
     free(s);
 }
-
-/* ---- prefetch list ---- */
-
-static uint32_t pf_at(const mkv_session *s, uint32_t i) { return (s->pf_head + i) % s->n_ctx; }
-
-/* Issues reads for listed tokens in order while staging slots are free. */
-static mkv_status pf_issue(mkv_session *s, mkv_error *err)
-{
-    while (s->pf_issued < s->pf_len) {
-        uint32_t k = pf_at(s, s->pf_issued), slot;
-        mkv_status st = mkv_stream_request(s->stream, s->pf_token[k], &slot, err);
-        if (st) return st;
-        if (slot == MKV_STREAM_NO_SLOT) break;
-        s->pf_slot[k] = slot;
-        s->pf_issued++;
-    }
-    return MKV_OK;
-}
-
-static void pf_drop(mkv_session *s)
-{
-    for (uint32_t i = 0; i < s->pf_issued; i++) mkv_stream_release(s->stream, s->pf_slot[pf_at(s, i)]);
-    s->pf_head = s->pf_len = s->pf_issued = 0;
-}
-
-mkv_status mkv_session_prefetch(mkv_session *s, const uint32_t *tokens, uint32_t n, mkv_error *err)
-{
-    if (!s->stream) return MKV_OK; /* dense, meki_off or synchronous reads: nothing to fetch ahead */
-    if (n > s->n_ctx - s->pf_len) n = s->n_ctx - s->pf_len; /* more than the context could never be stepped */
-    for (uint32_t i = 0; i < n; i++) {
-        if (tokens[i] >= s->m->cfg.n_vocab)
-            return mkv_fail(err, MKV_ERR_TOKEN_RANGE, "prefetch: tokens[%u] = %u: n_vocab is %u", i, tokens[i], s->m->cfg.n_vocab);
-    }
-    for (uint32_t i = 0; i < n; i++) s->pf_token[pf_at(s, s->pf_len++)] = tokens[i];
-    return pf_issue(s, err);
-}
-
-/* The staging slot holding (or about to hold) token's slab, referenced. */
-static mkv_status take_slot(mkv_session *s, uint32_t token, uint32_t *slot, mkv_error *err)
-{
-    mkv_status st;
-    *slot = MKV_STREAM_NO_SLOT;
-    if (s->pf_len && s->pf_token[s->pf_head] == token) {
-        if (s->pf_issued) {
-            *slot = s->pf_slot[s->pf_head];
-            s->pf_issued--;
-        }
-        s->pf_head = pf_at(s, 1);
-        s->pf_len--;
-    } else {
-        pf_drop(s);
-    }
-    if (*slot == MKV_STREAM_NO_SLOT && (st = mkv_stream_request(s->stream, token, slot, err))) return st;
-    if (*slot == MKV_STREAM_NO_SLOT) /* only the list holds slots, and it handed its first one over */
-        return mkv_fail(err, MKV_ERR_INVALID_ARG, "token = %u: no free bank staging slot", token);
-    return MKV_OK;
-}
-
-/* ---- one step ---- */
-
-static mkv_status submit(mkv_session *s, VkCommandBuffer *cbs, uint32_t n, VkFence fence, mkv_error *err)
-{
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = n, .pCommandBuffers = cbs};
-    MKV_VK(vkQueueSubmit(s->d->queue, 1, &si, fence), err);
-    return MKV_OK;
-}
-
-/* Submits the first part; it signals pre_done = ++n_pre when it has run. */
-static mkv_status submit_pre(mkv_session *s, mkv_error *err)
-{
-    s->n_pre++;
-    VkTimelineSemaphoreSubmitInfo ti = {.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO,
-                                        .signalSemaphoreValueCount = 1, .pSignalSemaphoreValues = &s->n_pre};
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .pNext = &ti, .commandBufferCount = 1,
-                       .pCommandBuffers = &s->cb_pre, .signalSemaphoreCount = 1, .pSignalSemaphores = &s->pre_done};
-    MKV_VK(vkQueueSubmit(s->d->queue, 1, &si, VK_NULL_HANDLE), err);
-    return MKV_OK;
-}
-
-static mkv_status wait_fence(mkv_session *s, mkv_error *err)
-{
-    VkResult r = vkWaitForFences(s->d->dev, 1, &s->fence, VK_TRUE, UINT64_MAX);
-    VkResult r2 = vkResetFences(s->d->dev, 1, &s->fence);
-    if (r != VK_SUCCESS) return mkv_vk_fail(err, r, "vkWaitForFences");
-    if (r2 != VK_SUCCESS) return mkv_vk_fail(err, r2, "vkResetFences");
-    return MKV_OK;
-}
-
-/* Whether the GPU has already run this step's first part. */
-static bool pre_part_done(mkv_session *s)
-{
-    uint64_t v = 0;
-    return vkGetSemaphoreCounterValue(s->d->dev, s->pre_done, &v) == VK_SUCCESS && v >= s->n_pre;
-}
-
-/* Reads back the stall timestamps of the finished step. The GPU waited
- * only if it had finished the first part before the slab was staged
- * (gpu_waited); then the wait is the gap between the two parts. */
-static void account_stall(mkv_session *s, bool gpu_waited, double host_wait_us)
-{
-    double stall_us = 0;
-    uint64_t ts[TS_COUNT];
-    if (s->stall_pool && vkGetQueryPoolResults(s->d->dev, s->stall_pool, 0, TS_COUNT, sizeof ts, ts, sizeof ts[0],
-                                               VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
-        const double us = s->d->timestamp_period_ns * 1e-3;
-        s->stats.last_window_us = (double)(ts[TS_PRE_END] - ts[TS_PRE_START]) * us;
-        if (gpu_waited && ts[TS_POST_START] > ts[TS_PRE_END]) stall_us = (double)(ts[TS_POST_START] - ts[TS_PRE_END]) * us;
-    } else if (gpu_waited) {
-        stall_us = host_wait_us; /* no timestamps: the host's wait bounds the GPU's */
-    }
-    s->stats.last_stall_us = stall_us;
-    s->stats.bank_stall_ms += stall_us * 1e-3;
-    if (stall_us > 0) s->stats.stall_steps++;
-}
-
-/* MeKi step with streaming: first part runs while the slab is read. */
-static mkv_status step_streamed(mkv_session *s, uint32_t token, mkv_error *err)
-{
-    uint32_t slot;
-    mkv_status st = take_slot(s, token, &slot, err);
-    if (st) return st;
-    mkv_step_params p = {.token = token, .pos = s->pos, .n_kv = s->pos + 1,
-                         .slab_offset = slot * mkv_bank_info(s->m->bank)->slab_bytes};
-    memcpy(s->params.map, &p, sizeof p);
-    if (!(st = pf_issue(s, err)) && !(st = submit_pre(s, err))) {
-        double t0 = mkv_now_ms();
-        st = mkv_stream_wait(s->stream, slot, err);
-        double host_wait_us = (mkv_now_ms() - t0) * 1e3;
-        bool gpu_waited = pre_part_done(s);
-        if (st) {
-            (void)vkQueueWaitIdle(s->d->queue); /* the first part must finish before the step is retried */
-            pf_drop(s); /* later listed reads may share the failed one: the caller prefetches again */
-        } else if (!(st = submit(s, &s->cb_post, 1, s->fence, err)) && !(st = wait_fence(s, err))) {
-            account_stall(s, gpu_waited, host_wait_us);
-        }
-    }
-    mkv_stream_release(s->stream, slot);
-    return st;
-}
-
-/* MeKi reference path: the read, then the whole step. */
-static mkv_status step_sync(mkv_session *s, uint32_t token, mkv_error *err)
-{
-    double t0 = mkv_now_ms();
-    mkv_status st = mkv_bank_read_slab(s->m->bank, token, s->ring.map, err);
-    double dt_us = (mkv_now_ms() - t0) * 1e3;
-    if (st) return st;
-    s->stats.bank_reads++;
-    s->stats.cache_misses++;
-    s->stats.bank_bytes_read += mkv_bank_info(s->m->bank)->slab_bytes;
-    s->stats.last_stall_us = dt_us; /* nothing runs meanwhile: all of it is stall */
-    s->stats.bank_stall_ms += dt_us * 1e-3;
-    s->stats.stall_steps++;
-    mkv_step_params p = {.token = token, .pos = s->pos, .n_kv = s->pos + 1};
-    memcpy(s->params.map, &p, sizeof p);
-    VkCommandBuffer cbs[2] = {s->cb_pre, s->cb_post};
-    if ((st = submit(s, cbs, 2, s->fence, err))) return st;
-    return wait_fence(s, err);
-}
-
-mkv_status mkv_session_step(mkv_session *s, uint32_t token, float *logits, uint32_t *argmax, mkv_error *err)
-{
-    const mkv_model_config *c = &s->m->cfg;
-    if (token >= c->n_vocab)
-        return mkv_fail(err, MKV_ERR_TOKEN_RANGE, "%s: token = %u: n_vocab is %u", s->m->path, token, c->n_vocab);
-    if (s->pos >= s->n_ctx)
-        return mkv_fail(err, MKV_ERR_CONTEXT_FULL, "position = %u: the session's context holds %u positions", s->pos, s->n_ctx);
-    mkv_status st;
-    if (s->stream) {
-        TRY(step_streamed(s, token, err));
-    } else if (s->meki) {
-        TRY(step_sync(s, token, err));
-    } else {
-        mkv_step_params p = {.token = token, .pos = s->pos, .n_kv = s->pos + 1};
-        memcpy(s->params.map, &p, sizeof p);
-        TRY(submit(s, &s->cb_pre, 1, s->fence, err));
-        TRY(wait_fence(s, err));
-    }
-    s->pos++;
-    s->stats.steps++;
-    if (logits) memcpy(logits, s->logits.map, (size_t)c->n_vocab * sizeof(float));
-    if (argmax) {
-        float res[2];
-        memcpy(res, s->result.map, sizeof res);
-        memcpy(argmax, &res[1], sizeof *argmax);
-    }
-    return MKV_OK;
-}
-
-uint32_t mkv_session_pos(const mkv_session *s) { return s->pos; }
-
-void mkv_session_get_stats(const mkv_session *s, mkv_session_stats *stats)
-{
-    *stats = s->stats;
-    stats->bank_io = s->meki ? mkv_bank_io_mode_name(mkv_bank_get_io_mode(s->m->bank)) : "";
-    if (s->stream) {
-        mkv_stream_stats ss;
-        mkv_stream_get_stats(s->stream, &ss);
-        stats->bank_reads = ss.reads;
-        stats->bank_bytes_read = ss.bytes_read;
-        stats->cache_hits = ss.cache_hits;
-        stats->cache_misses = ss.cache_misses;
-        stats->bank_shared = ss.shared;
-    }
-}
-
-mkv_status mkv_session_seek(mkv_session *s, uint32_t pos, mkv_error *err)
-{
-    if (pos >= s->n_ctx) return mkv_fail(err, MKV_ERR_CONTEXT_FULL, "seek: position = %u: the context holds %u", pos, s->n_ctx);
-    s->pos = pos;
-    return MKV_OK;
-}
-
-uint32_t mkv_session_profile(const mkv_session *s, mkv_kernel_time *out, uint32_t cap)
-{
-    const mkv_recorder *r = &s->rec;
-    if (!r->query_pool || r->n_marks == 0 || s->stats.steps == 0) return 0;
-    uint64_t ts[MKV_REC_MAX_MARKS + 1];
-    if (vkGetQueryPoolResults(s->d->dev, r->query_pool, 0, r->n_marks + 1, sizeof ts, ts, sizeof ts[0],
-                              VK_QUERY_RESULT_64_BIT) != VK_SUCCESS)
-        return 0;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < r->n_marks; i++) {
-        const char *name = mkv_kernel_spirv_table[r->mark_kernel[i]].name;
-        uint32_t k = 0;
-        while (k < n && strcmp(out[k].name, name) != 0) k++;
-        if (k == n) {
-            if (n == cap) continue;
-            out[n++] = (mkv_kernel_time){.name = name};
-        }
-        out[k].ms += (double)(ts[i + 1] - ts[i]) * s->d->timestamp_period_ns * 1e-6;
-        out[k].bytes += r->mark_bytes[i];
-    }
-    return n;
-}
-void mkv_session_reset(mkv_session *s) { s->pos = 0; }

@@ -277,7 +277,7 @@ START_TEST(down_meki_gives_ffn_down_and_gate_reading_f16_and_q8_rows_of_any_laye
 }
 END_TEST
 
-/* ---- norms and residual ---- */
+/* ---- norms and the MeKi output ---- */
 
 START_TEST(rmsnorm_matches_reference)
 {
@@ -299,28 +299,43 @@ START_TEST(rmsnorm_matches_reference)
 }
 END_TEST
 
-START_TEST(residual_meki_adds_ffn_and_normed_projection_then_norms_for_the_next_layer)
+/* meki_out: z = W_mo v over many workgroups, then the last one to finish
+ * adds f + RMSNorm(z) into h and norms h for the next layer. Recorded twice
+ * in a row: the second dispatch only works if the first left its
+ * workgroup counter at zero. */
+START_TEST(meki_out_projects_adds_and_norms_for_the_next_layer_twice_in_a_row)
 {
-    static const uint32_t sizes[] = {1, 13, 256, 1000};
+    static const uint32_t sizes[][2] = {{1, 4}, {13, 12}, {256, 64}, {1000, 132}}; /* d_model, d_mem */
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        uint32_t n = sizes[i];
-        float *h = rand_vec(n, 1.0f), *f = rand_vec(n, 1.0f), *z = rand_vec(n, 5.0f), *w = rand_vec(n, 1.0f);
-        float *wn = rand_vec(n, 1.0f), *ref = malloc(n * 4), *ref_xn = malloc(n * 4);
-        mkv_buffer bh = vec_buf(h, n), bf = vec_buf(f, n), bz = vec_buf(z, n), bw = vec_buf(w, n);
-        mkv_buffer bwn = vec_buf(wn, n), bxn = vec_buf(NULL, n);
+        const uint32_t n = sizes[i][0], d_mem = sizes[i][1];
+        uint16_t *wmo = rand_f16((uint64_t)n * d_mem, 0.3f);
+        float *v = rand_vec(d_mem, 1.0f), *h = rand_vec(n, 1.0f), *f = rand_vec(n, 1.0f), *w = rand_vec(n, 1.0f);
+        float *wn = rand_vec(n, 1.0f), *z = malloc(n * 4), *zn = malloc(n * 4), *ref_h = malloc(n * 4), *ref_xn = malloc(n * 4);
+        mkv_matrix m = matrix(wmo, n, d_mem, 0);
+        mkv_buffer bv = vec_buf(v, d_mem), bz = vec_buf(NULL, n), bh = vec_buf(h, n), bf = vec_buf(f, n), bw = vec_buf(w, n);
+        mkv_buffer bwn = vec_buf(wn, n), bxn = vec_buf(NULL, n), bc;
+        const uint32_t zero = 0;
+        OK(mkv_buffer_create(dev, 4, MKV_MEM_DEVICE, &bc, E));
+        OK(mkv_buffer_write(dev, &bc, 0, &zero, 4, E));
         kt k;
-        OK(mkv_op_residual_meki(kt_begin(&k), &bh, &bf, &bz, &bw, &bwn, &bxn, n, 1e-6f, E));
+        mkv_recorder *r = kt_begin(&k);
+        OK(mkv_op_meki_out(r, &m, &bv, &bz, &bh, &bf, &bw, &bwn, &bxn, &bc, 1e-6f, E));
+        OK(mkv_op_meki_out(r, &m, &bv, &bz, &bh, &bf, &bw, &bwn, &bxn, &bc, 1e-6f, E));
         kt_run(&k);
-        ref_rmsnorm(z, w, n, 1e-6f, ref);
-        for (uint32_t j = 0; j < n; j++) ref[j] += h[j] + f[j];
-        ref_rmsnorm(ref, wn, n, 1e-6f, ref_xn);
-        float *got = read_vec(&bh, n), *got_xn = read_vec(&bxn, n);
-        double e = rel_err(got, ref, n), e2 = rel_err(got_xn, ref_xn, n);
-        ck_assert_msg(e <= 2e-5, "residual_meki n=%u: rel err %.3g", n, e);
-        ck_assert_msg(e2 <= 2e-5, "residual_meki next norm n=%u: rel err %.3g", n, e2);
-        mkv_buffer_destroy(dev, &bh); mkv_buffer_destroy(dev, &bf); mkv_buffer_destroy(dev, &bz); mkv_buffer_destroy(dev, &bw);
-        mkv_buffer_destroy(dev, &bwn); mkv_buffer_destroy(dev, &bxn);
-        free(h); free(f); free(z); free(w); free(wn); free(ref); free(ref_xn); free(got); free(got_xn);
+        ref_matvec_f16(wmo, v, n, d_mem, z);
+        ref_rmsnorm(z, w, n, 1e-6f, zn);
+        for (uint32_t j = 0; j < n; j++) ref_h[j] = h[j] + 2.0f * (f[j] + zn[j]);
+        ref_rmsnorm(ref_h, wn, n, 1e-6f, ref_xn);
+        float *got_z = read_vec(&bz, n), *got_h = read_vec(&bh, n), *got_xn = read_vec(&bxn, n);
+        double ez = rel_err(got_z, z, n), eh = rel_err(got_h, ref_h, n), ex = rel_err(got_xn, ref_xn, n);
+        ck_assert_msg(ez <= 2e-5, "meki_out z n=%u d_mem=%u: rel err %.3g", n, d_mem, ez);
+        ck_assert_msg(eh <= 2e-5, "meki_out h n=%u d_mem=%u: rel err %.3g", n, d_mem, eh);
+        ck_assert_msg(ex <= 2e-5, "meki_out next norm n=%u d_mem=%u: rel err %.3g", n, d_mem, ex);
+        mkv_matrix_destroy(dev, &m);
+        mkv_buffer *bufs[] = {&bv, &bz, &bh, &bf, &bw, &bwn, &bxn, &bc};
+        for (size_t b = 0; b < sizeof bufs / sizeof bufs[0]; b++) mkv_buffer_destroy(dev, bufs[b]);
+        free(wmo); free(v); free(h); free(f); free(w); free(wn); free(z); free(zn); free(ref_h); free(ref_xn);
+        free(got_z); free(got_h); free(got_xn);
     }
 }
 END_TEST
@@ -563,7 +578,7 @@ int main(void)
     tcase_add_test(tc, matvec_swiglu_matches_reference);
     tcase_add_test(tc, down_meki_gives_ffn_down_and_gate_reading_f16_and_q8_rows_of_any_layer);
     tcase_add_test(tc, rmsnorm_matches_reference);
-    tcase_add_test(tc, residual_meki_adds_ffn_and_normed_projection_then_norms_for_the_next_layer);
+    tcase_add_test(tc, meki_out_projects_adds_and_norms_for_the_next_layer_twice_in_a_row);
     tcase_add_test(tc, embed_gathers_the_token_row_from_any_part);
     tcase_add_test(tc, attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases);
     tcase_add_test(tc, argmax_finds_first_maximum);
