@@ -157,7 +157,10 @@ mkv_status mkv_session_step(mkv_session *s, uint32_t token, float *logits, uint3
  * (a prompt): their bank reads start now, concurrently, as many as staging
  * slots allow, the rest as slots free up. A token repeated in the list is
  * read once while its slab is staged. Stepping a token other than the next
- * one listed, or a step whose bank read fails, drops the rest of the list. */
+ * one listed, or a step whose bank read fails, drops the rest of the list.
+ * A hint: the list holds at most n_ctx tokens (more could never be
+ * stepped); a session without streaming (dense, meki_off, bank_sync)
+ * ignores it. MKV_ERR_TOKEN_RANGE for a token >= n_vocab. */
 mkv_status mkv_session_prefetch(mkv_session *s, const uint32_t *tokens, uint32_t n, mkv_error *err);
 
 /* Bank and stall counters since the session was created. */

@@ -175,10 +175,9 @@ static mkv_status create_inner(mkv_session *s, mkv_error *err)
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     MKV_VK(vkCreateFence(s->d->dev, &fi, NULL, &s->fence), err);
     if (s->meki) {
-        VkSemaphoreTypeCreateInfo ti = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
-                                        .semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE};
-        VkSemaphoreCreateInfo si = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, .pNext = &ti};
-        MKV_VK(vkCreateSemaphore(s->d->dev, &si, NULL, &s->pre_done), err);
+        /* Signalled when the first part has run: whether the GPU had to wait
+         * for the slab (step.c). */
+        MKV_VK(vkCreateFence(s->d->dev, &fi, NULL, &s->pre_fence), err);
     }
     if (s->meki && s->d->timestamps) {
         VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
@@ -244,7 +243,7 @@ void mkv_session_destroy(mkv_session *s)
     mkv_stream_destroy(s->stream); /* joins the readers before the ring goes */
     mkv_recorder_release(&s->rec);
     if (s->stall_pool) vkDestroyQueryPool(d->dev, s->stall_pool, NULL);
-    if (s->pre_done) vkDestroySemaphore(d->dev, s->pre_done, NULL);
+    if (s->pre_fence) vkDestroyFence(d->dev, s->pre_fence, NULL);
     if (s->fence) vkDestroyFence(d->dev, s->fence, NULL);
     if (s->cb_pre) vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &s->cb_pre);
     if (s->cb_post) vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &s->cb_post);

@@ -41,8 +41,7 @@ struct mkv_session {
     VkCommandBuffer cb_pre;     /* the whole step, or (MeKi) up to layer 0's FFN */
     VkCommandBuffer cb_post;    /* MeKi: from layer 0's MeKi dispatch on */
     VkQueryPool stall_pool;     /* TS_* timestamps (MeKi on a device with timestamps) */
-    VkSemaphore pre_done;       /* timeline: reaches n_pre when the first part has run */
-    uint64_t n_pre;
+    VkFence pre_fence;          /* signalled when the first part has run (MeKi) */
     VkFence fence;
     mkv_recorder rec;
 

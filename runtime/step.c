@@ -75,16 +75,11 @@ static mkv_status submit(mkv_session *s, VkCommandBuffer *cbs, uint32_t n, VkFen
     return MKV_OK;
 }
 
-/* Submits the first part; it signals pre_done = ++n_pre when it has run. */
+/* Submits the first part; pre_fence is signalled when it has run. */
 static mkv_status submit_pre(mkv_session *s, mkv_error *err)
 {
-    s->n_pre++;
-    VkTimelineSemaphoreSubmitInfo ti = {.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO,
-                                        .signalSemaphoreValueCount = 1, .pSignalSemaphoreValues = &s->n_pre};
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .pNext = &ti, .commandBufferCount = 1,
-                       .pCommandBuffers = &s->cb_pre, .signalSemaphoreCount = 1, .pSignalSemaphores = &s->pre_done};
-    MKV_VK(vkQueueSubmit(s->d->queue, 1, &si, VK_NULL_HANDLE), err);
-    return MKV_OK;
+    MKV_VK(vkResetFences(s->d->dev, 1, &s->pre_fence), err);
+    return submit(s, &s->cb_pre, 1, s->pre_fence, err);
 }
 
 static mkv_status wait_fence(mkv_session *s, mkv_error *err)
@@ -99,8 +94,7 @@ static mkv_status wait_fence(mkv_session *s, mkv_error *err)
 /* Whether the GPU has already run this step's first part. */
 static bool pre_part_done(mkv_session *s)
 {
-    uint64_t v = 0;
-    return vkGetSemaphoreCounterValue(s->d->dev, s->pre_done, &v) == VK_SUCCESS && v >= s->n_pre;
+    return vkGetFenceStatus(s->d->dev, s->pre_fence) == VK_SUCCESS;
 }
 
 /* Reads back the stall timestamps of the finished step. The GPU waited
