@@ -74,13 +74,13 @@ static mkv_status run_once(mode_run *r, uint32_t rep, uint32_t n_prompt, uint32_
     mkv_session_reset(r->s);
     uint32_t tok = 1 % n_vocab, prompt[4096];
     for (uint32_t i = 0; i < n_prompt; i++) prompt[i] = (i * 7919u + 1) % n_vocab;
-    double t0 = cli_now_s();
+    double t0 = mkv_now_s();
     if ((st = mkv_session_prefetch(r->s, prompt, n_prompt, err))) return st;
     for (uint32_t i = 0; i < n_prompt; i++)
         if ((st = mkv_session_step(r->s, prompt[i], NULL, &tok, err))) return st;
-    r->prefill[rep] = n_prompt / (cli_now_s() - t0);
+    r->prefill[rep] = n_prompt / (mkv_now_s() - t0);
     if ((st = mkv_session_seek(r->s, ctx, err))) return st;
-    t0 = cli_now_s();
+    t0 = mkv_now_s();
     for (uint32_t i = 0; i < n; i++) {
         if ((st = mkv_session_step(r->s, tok, NULL, &tok, err))) return st;
         mkv_session_stats ss;
@@ -88,7 +88,7 @@ static mkv_status run_once(mode_run *r, uint32_t rep, uint32_t n_prompt, uint32_
         r->window_us[r->n_stall] = ss.last_window_us;
         r->stall_us[r->n_stall++] = ss.last_stall_us;
     }
-    r->decode[rep] = n / (cli_now_s() - t0);
+    r->decode[rep] = n / (mkv_now_s() - t0);
     return MKV_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "mekivk.h"
+#include "progress.h" /* mkv_now_s */
 
 /* Each returns the process exit status (0 on success). */
 int mkv_cmd_devices(int argc, char **argv);
@@ -45,6 +46,5 @@ bool cli_tokens(const char *flag, const char *s, uint32_t **out, uint32_t *n);
 int cli_fail(const char *cmd, const mkv_error *err);
 /* Reads --device / MKV_DEVICE into opts: an index or a name substring. */
 void cli_device_arg(const char *s, mkv_device_opts *opts);
-double cli_now_s(void);
 
 #endif

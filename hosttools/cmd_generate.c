@@ -92,12 +92,12 @@ int mkv_cmd_generate(int argc, char **argv)
         goto out;
     }
     uint32_t next = 0;
-    double t_prompt = cli_now_s(), t_decode = 0;
+    double t_prompt = mkv_now_s(), t_decode = 0;
     /* every prompt token's bank slab is read at once, concurrently */
     if (mkv_session_prefetch(s, prompt, n_prompt, &err)) { rc = cli_fail("generate", &err); goto out; }
     /* Prompt positions, then each generated token fed back (not the last). */
     for (uint32_t i = 0; i < need; i++) {
-        if (i == n_prompt) t_decode = cli_now_s();
+        if (i == n_prompt) t_decode = mkv_now_s();
         uint32_t tok = i < n_prompt ? prompt[i] : gen[i - n_prompt];
         if (mkv_session_step(s, tok, lf ? logits : NULL, &next, &err)) { rc = cli_fail("generate", &err); goto out; }
         if (lf && fwrite(logits, sizeof(float), info.n_vocab, lf) != info.n_vocab) {
@@ -106,7 +106,7 @@ int mkv_cmd_generate(int argc, char **argv)
         }
         if (i + 1 >= n_prompt && i + 1 - n_prompt < n_gen) gen[i + 1 - n_prompt] = next;
     }
-    double t_end = cli_now_s();
+    double t_end = mkv_now_s();
     /* Decode speed over the fed-back steps; with none, over the prompt. */
     uint32_t n_dec = need > n_prompt ? need - n_prompt : 0;
     double tok_s = n_dec ? n_dec / (t_end - t_decode) : n_prompt / (t_end - t_prompt);

@@ -103,16 +103,16 @@ int mkv_cmd_synth(int argc, char **argv)
     o.seed = seed;
     o.progress = true;
     mkv_error err = {0};
-    double t0 = cli_now_s();
+    double t0 = mkv_now_s();
     if (checkpoint) {
         if (mkv_synth_write_checkpoint(&o, ck_dtype, shards, &err)) return cli_fail("synth", &err);
         fprintf(stderr, "mekivk synth: wrote checkpoint %s (%s, %s, %u shard%s, seed %llu) in %.1f s\n", out, shape->name,
-                mkv_st_dtype_name(ck_dtype), shards, shards == 1 ? "" : "s", (unsigned long long)seed, cli_now_s() - t0);
+                mkv_st_dtype_name(ck_dtype), shards, shards == 1 ? "" : "s", (unsigned long long)seed, mkv_now_s() - t0);
         return 0;
     }
     if (mkv_synth_write(&o, &err)) return cli_fail("synth", &err);
     fprintf(stderr, "mekivk synth: wrote %s/model.gguf%s (%s %s, %s, seed %llu) in %.1f s\n", out,
             dense ? "" : " and bank.mkb", arch, shape->name, mkv_ggml_type_name(wtype), (unsigned long long)seed,
-            cli_now_s() - t0);
+            mkv_now_s() - t0);
     return 0;
 }

@@ -118,9 +118,3 @@ void cli_device_arg(const char *s, mkv_device_opts *opts)
     else opts->name = s;
 }
 
-double cli_now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}

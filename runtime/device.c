@@ -342,7 +342,6 @@ mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_
     };
     VkPhysicalDeviceVulkan12Features f12 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-        .timelineSemaphore = VK_TRUE, /* core in 1.2; for embedders that overlap their own work */
     };
     VkDeviceCreateInfo di = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,

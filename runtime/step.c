@@ -68,6 +68,13 @@ static mkv_status take_slot(mkv_session *s, uint32_t token, uint32_t *slot, mkv_
 
 /* ---- one step ---- */
 
+/* The per-token values the recorded step reads (step_params.h). */
+static void set_params(mkv_session *s, uint32_t token, uint32_t slab_offset)
+{
+    mkv_step_params p = {.token = token, .pos = s->pos, .n_kv = s->pos + 1, .slab_offset = slab_offset};
+    memcpy(s->params.map, &p, sizeof p);
+}
+
 static mkv_status submit(mkv_session *s, VkCommandBuffer *cbs, uint32_t n, VkFence fence, mkv_error *err)
 {
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = n, .pCommandBuffers = cbs};
@@ -123,9 +130,7 @@ static mkv_status step_streamed(mkv_session *s, uint32_t token, mkv_error *err)
     uint32_t slot;
     mkv_status st = take_slot(s, token, &slot, err);
     if (st) return st;
-    mkv_step_params p = {.token = token, .pos = s->pos, .n_kv = s->pos + 1,
-                         .slab_offset = slot * mkv_bank_info(s->m->bank)->slab_bytes};
-    memcpy(s->params.map, &p, sizeof p);
+    set_params(s, token, slot * mkv_bank_info(s->m->bank)->slab_bytes);
     if (!(st = pf_issue(s, err)) && !(st = submit_pre(s, err))) {
         double t0 = mkv_now_ms();
         st = mkv_stream_wait(s->stream, slot, err);
@@ -155,8 +160,7 @@ static mkv_status step_sync(mkv_session *s, uint32_t token, mkv_error *err)
     s->stats.last_stall_us = dt_us; /* nothing runs meanwhile: all of it is stall */
     s->stats.bank_stall_ms += dt_us * 1e-3;
     s->stats.stall_steps++;
-    mkv_step_params p = {.token = token, .pos = s->pos, .n_kv = s->pos + 1};
-    memcpy(s->params.map, &p, sizeof p);
+    set_params(s, token, 0);
     VkCommandBuffer cbs[2] = {s->cb_pre, s->cb_post};
     if ((st = submit(s, cbs, 2, s->fence, err))) return st;
     return wait_fence(s, err);
@@ -175,8 +179,7 @@ mkv_status mkv_session_step(mkv_session *s, uint32_t token, float *logits, uint3
     } else if (s->meki) {
         TRY(step_sync(s, token, err));
     } else {
-        mkv_step_params p = {.token = token, .pos = s->pos, .n_kv = s->pos + 1};
-        memcpy(s->params.map, &p, sizeof p);
+        set_params(s, token, 0);
         TRY(submit(s, &s->cb_pre, 1, s->fence, err));
         TRY(wait_fence(s, err));
     }
