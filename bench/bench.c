@@ -1,6 +1,6 @@
 /* mekivk bench: decode speed of a model with its MeKi branch on and off, in
  * one process, alternating modes over repetitions; medians and their ratio;
- * bank counters; per-kernel GPU times from one profiled step. */
+ * bank counters; per-kernel GPU times from profiled steps. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 
 #define MAX_REPS 64
 #define MAX_KERNELS 32
+#define PROFILE_STEPS 5
 
 typedef struct mode_run {
     const char *mode;
@@ -29,20 +30,24 @@ static void help(void)
 {
     printf("usage: mekivk bench --model F.gguf [--bank F.mkb] [--ctx N] [-n N] [--reps R]\n"
            "                    [--prompt P] [--cold] [--cache-mb M] [--bank-threads T]\n"
-           "                    [--bank-sync] [--json] [--device I|NAME]\n\n"
+           "                    [--bank-sync] [--block B] [--json] [--device I|NAME]\n\n"
            "Measures greedy decode speed at a KV-cache length of --ctx (default 512; the\n"
            "cache before it is not computed, only its length matters for speed), -n tokens\n"
            "per repetition (default 32), --reps repetitions (default 3), alternating dense\n"
-           "and MeKi when a bank is given. Prefill speed is measured on a --prompt-token\n"
-           "prompt (default 16; token by token, its bank reads issued at once). Reports\n"
-           "medians, the MeKi/dense ratio, bank counters and per-kernel GPU time from one\n"
-           "profiled step (taken after the timed runs, in a separate session).\n"
+           "and MeKi when a bank is given: within a repetition the two sessions take turns\n"
+           "every --block tokens (default 8; 0: each mode's n tokens in one go), and which\n"
+           "goes first alternates across repetitions, so that machine noise hits both\n"
+           "alike. A mode's speed in a repetition is its n tokens over its own turns' time.\n"
+           "Prefill speed is measured on a --prompt-token prompt (default 16; token by\n"
+           "token, its bank reads issued at once). Reports medians, the MeKi/dense ratio,\n"
+           "bank counters and per-kernel GPU time (the median of 5 profiled steps, taken\n"
+           "after the timed runs in a separate session).\n"
            "  --cold          read the bank past the page cache (O_DIRECT, or fadvise\n"
            "                  DONTNEED where the file system refuses it): storage speed\n"
            "  --cache-mb M    hot-row cache of M MiB (default 0: every slab from storage)\n"
            "  --bank-threads T  reader threads (default 4)\n"
            "  --bank-sync     reference path: read each slab before submitting (no overlap)\n"
-           "  --json   one JSON object (keys: device, driver, model, ctx, n_decode, runs,\n"
+           "  --json   one JSON object (keys: device, driver, model, ctx, n_decode, reps, block, runs,\n"
            "           meki_over_dense; bank: bytes_read, reads, stall_ms, stall_us_median,\n"
            "           stall_steps, window_us_median, cache_hit_rate, io_mode, crc)\n");
 }
@@ -65,37 +70,89 @@ static double median(const double *v, uint32_t n)
     return m;
 }
 
-/* One repetition of a mode: a short prompt from position 0, then n greedy
- * tokens from position ctx. */
-static mkv_status run_once(mode_run *r, uint32_t rep, uint32_t n_prompt, uint32_t ctx, uint32_t n, uint32_t n_vocab,
-                           mkv_error *err)
+/* A mode's prompt: n_prompt tokens from position 0, their bank reads issued
+ * at once; leaves the session at position ctx with the next token in *tok. */
+static mkv_status run_prompt(mode_run *r, uint32_t rep, uint32_t n_prompt, uint32_t ctx, uint32_t n_vocab, uint32_t *tok,
+                             mkv_error *err)
 {
     mkv_status st;
     mkv_session_reset(r->s);
-    uint32_t tok = 1 % n_vocab, prompt[4096];
+    uint32_t prompt[4096];
     for (uint32_t i = 0; i < n_prompt; i++) prompt[i] = (i * 7919u + 1) % n_vocab;
+    *tok = 1 % n_vocab;
     double t0 = mkv_now_s();
     if ((st = mkv_session_prefetch(r->s, prompt, n_prompt, err))) return st;
     for (uint32_t i = 0; i < n_prompt; i++)
-        if ((st = mkv_session_step(r->s, prompt[i], NULL, &tok, err))) return st;
+        if ((st = mkv_session_step(r->s, prompt[i], NULL, tok, err))) return st;
     r->prefill[rep] = n_prompt / (mkv_now_s() - t0);
-    if ((st = mkv_session_seek(r->s, ctx, err))) return st;
-    t0 = mkv_now_s();
+    return mkv_session_seek(r->s, ctx, err);
+}
+
+/* n greedy tokens of a mode from where it stands; adds their time to *secs. */
+static mkv_status run_block(mode_run *r, uint32_t n, uint32_t *tok, double *secs, mkv_error *err)
+{
+    mkv_status st;
+    double t0 = mkv_now_s();
     for (uint32_t i = 0; i < n; i++) {
-        if ((st = mkv_session_step(r->s, tok, NULL, &tok, err))) return st;
+        if ((st = mkv_session_step(r->s, *tok, NULL, tok, err))) return st;
         mkv_session_stats ss;
         mkv_session_get_stats(r->s, &ss);
         r->window_us[r->n_stall] = ss.last_window_us;
         r->stall_us[r->n_stall++] = ss.last_stall_us;
     }
-    r->decode[rep] = n / (mkv_now_s() - t0);
+    *secs += mkv_now_s() - t0;
+    return MKV_OK;
+}
+
+/* One repetition: every mode's prompt, then n tokens per mode from position
+ * ctx, the modes taking turns every `block` tokens (0: all n at once), in
+ * the order given. Each mode's decode speed is its n tokens over the time
+ * its own turns took. */
+static mkv_status run_rep(mode_run *runs, const uint32_t *order, uint32_t n_modes, uint32_t rep, uint32_t n_prompt,
+                          uint32_t ctx, uint32_t n, uint32_t block, uint32_t n_vocab, mkv_error *err)
+{
+    mkv_status st;
+    uint32_t tok[2];
+    double secs[2] = {0, 0};
+    for (uint32_t k = 0; k < n_modes; k++)
+        if ((st = run_prompt(&runs[order[k]], rep, n_prompt, ctx, n_vocab, &tok[order[k]], err))) return st;
+    if (block == 0) block = n;
+    for (uint32_t done = 0; done < n; done += block) {
+        uint32_t len = n - done < block ? n - done : block;
+        for (uint32_t k = 0; k < n_modes; k++)
+            if ((st = run_block(&runs[order[k]], len, &tok[order[k]], &secs[order[k]], err))) return st;
+    }
+    for (uint32_t m = 0; m < n_modes; m++) runs[m].decode[rep] = n / secs[m];
+    return MKV_OK;
+}
+
+/* Per-kernel GPU time: the median over PROFILE_STEPS decode steps at
+ * position ctx (after one warm-up step), so one slow step does not skew it. */
+static mkv_status profile(mode_run *r, uint32_t ctx, uint32_t n_vocab, mkv_error *err)
+{
+    static double ms[MAX_KERNELS][PROFILE_STEPS];
+    mkv_kernel_time step[MAX_KERNELS];
+    uint32_t tok = 1 % n_vocab;
+    mkv_status st;
+    r->n_kernels = 0;
+    for (uint32_t i = 0; i <= PROFILE_STEPS; i++) {
+        if ((st = mkv_session_seek(r->s, ctx, err)) || (st = mkv_session_step(r->s, tok, NULL, &tok, err))) return st;
+        if (i == 0) continue; /* warm-up */
+        uint32_t n = mkv_session_profile(r->s, step, MAX_KERNELS);
+        if (i == 1) {
+            memcpy(r->kernels, step, n * sizeof *step);
+            r->n_kernels = n;
+        }
+        for (uint32_t k = 0; k < r->n_kernels && k < n; k++) ms[k][i - 1] = step[k].ms; /* same kernels, same order */
+    }
+    for (uint32_t k = 0; k < r->n_kernels; k++) r->kernels[k].ms = median(ms[k], PROFILE_STEPS);
     return MKV_OK;
 }
 
 int mkv_cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL, *bank_path = NULL;
-    uint32_t ctx = 512, n = 32, reps = 3, n_prompt = 16;
+    uint32_t ctx = 512, n = 32, reps = 3, n_prompt = 16, block = 8;
     bool json = false, cold = false, bank_sync = false;
     uint32_t cache_mb = 0, bank_threads = 0;
     mkv_device_opts dopts;
@@ -114,6 +171,7 @@ int mkv_cmd_bench(int argc, char **argv)
         else if (!strcmp(a, "--ctx")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MKV_MAX_CTX / 2, &ctx)) return 2; }
         else if (!strcmp(a, "-n")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 4096, &n)) return 2; }
         else if (!strcmp(a, "--reps")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MAX_REPS, &reps)) return 2; }
+        else if (!strcmp(a, "--block")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, 4096, &block)) return 2; }
         else if (!strcmp(a, "--prompt")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 4096, &n_prompt)) return 2; }
         else { fprintf(stderr, "mekivk bench: unknown option '%s' (see --help)\n", a); return 2; }
     }
@@ -144,35 +202,41 @@ int mkv_cmd_bench(int argc, char **argv)
             goto out;
         }
     }
-    /* Alternate the modes so drift (thermal, page cache) hits both alike. */
-    for (uint32_t rep = 0; rep < reps; rep++)
-        for (uint32_t m = 0; m < n_modes; m++) {
-            if (run_once(&runs[m], rep, n_prompt, ctx, n, info.n_vocab, &err)) { rc = cli_fail("bench", &err); goto out; }
-            if (!json) fprintf(stderr, "rep %u/%u %-5s %.2f tok/s\n", rep + 1, reps, runs[m].mode, runs[m].decode[rep]);
+    /* Alternate the modes: every `block` tokens within a repetition, and
+     * which goes first (AB, BA, AB, ...) across repetitions, so that machine
+     * noise and drift (thermal, page cache, neighbours) hit both alike. */
+    for (uint32_t rep = 0; rep < reps; rep++) {
+        const uint32_t order[2] = {rep % 2 ? n_modes - 1 : 0, rep % 2 ? 0 : 1};
+        if (run_rep(runs, order, n_modes, rep, n_prompt, ctx, n, block, info.n_vocab, &err)) {
+            rc = cli_fail("bench", &err);
+            goto out;
         }
-    /* Kernel times from one profiled step per mode, in a session of its own:
-     * a timestamp after every dispatch would slow the timed runs. */
+        if (!json)
+            for (uint32_t m = 0; m < n_modes; m++)
+                fprintf(stderr, "rep %u/%u %-5s %.2f tok/s\n", rep + 1, reps, runs[m].mode, runs[m].decode[rep]);
+    }
+    /* Kernel times from profiled steps, in a session of its own per mode (a
+     * timestamp after every dispatch would slow the timed runs): per kernel,
+     * the median over PROFILE_STEPS steps after a warm-up step. */
     for (uint32_t m = 0; m < n_modes; m++) {
         mkv_session_get_stats(runs[m].s, &runs[m].stats);
         mkv_session_destroy(runs[m].s);
         so.meki_off = runs[m].meki_off;
         so.profile = true;
-        uint32_t tok = 0;
-        if (mkv_session_create(model, &so, &runs[m].s, &err) || mkv_session_seek(runs[m].s, ctx, &err) ||
-            mkv_session_step(runs[m].s, 1 % info.n_vocab, NULL, &tok, &err)) {
+        if (mkv_session_create(model, &so, &runs[m].s, &err) || profile(&runs[m], ctx, info.n_vocab, &err)) {
             rc = cli_fail("bench", &err);
             goto out;
         }
-        runs[m].n_kernels = mkv_session_profile(runs[m].s, runs[m].kernels, MAX_KERNELS);
     }
 
     double med[2] = {0};
     if (json) {
-        printf("{\"device\": \"%s\", \"driver\": \"%s\", \"model\": \"%s\", \"ctx\": %u, \"n_decode\": %u, \"reps\": %u, \"runs\": [",
-               mkv_device_name(dev), mkv_device_driver(dev), model_path, ctx, n, reps);
+        printf("{\"device\": \"%s\", \"driver\": \"%s\", \"model\": \"%s\", \"ctx\": %u, \"n_decode\": %u, \"reps\": %u, "
+               "\"block\": %u, \"runs\": [",
+               mkv_device_name(dev), mkv_device_driver(dev), model_path, ctx, n, reps, block);
     } else {
-        printf("device: %s (%s)\nmodel: %s, ctx %u, %u tokens x %u reps\n", mkv_device_name(dev), mkv_device_driver(dev),
-               model_path, ctx, n, reps);
+        printf("device: %s (%s)\nmodel: %s, ctx %u, %u tokens x %u reps, turns of %u tokens\n", mkv_device_name(dev),
+               mkv_device_driver(dev), model_path, ctx, n, reps, block ? block : n);
     }
     for (uint32_t m = 0; m < n_modes; m++) {
         mode_run *r = &runs[m];
@@ -202,7 +266,7 @@ int mkv_cmd_bench(int argc, char **argv)
                        ss->bank_io, mkv_crc32c_impl(), (unsigned long long)ss->bank_reads, (unsigned long long)ss->bank_bytes_read,
                        hit, ss->bank_stall_ms, (unsigned long long)ss->stall_steps, stall_med, window_med);
             for (uint32_t k = 0; k < r->n_kernels; k++)
-                printf("      %-14s %8.3f ms %8.2f GB/s\n", r->kernels[k].name, r->kernels[k].ms,
+                printf("      %-18s %8.3f ms %8.2f GB/s\n", r->kernels[k].name, r->kernels[k].ms,
                        r->kernels[k].ms > 0 ? r->kernels[k].bytes / (r->kernels[k].ms * 1e6) : 0.0);
         }
     }

@@ -8,10 +8,10 @@
 #include "argmax.h"
 #include "attn.h"
 #include "embed.h"
+#include "ffn_out.h"
 #include "matmul.h"
 #include "matvec.h"
 #include "pipeline.h"
-#include "meki_out.h"
 #include "rmsnorm.h"
 #include "rope_kv.h"
 
@@ -174,21 +174,28 @@ mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv
                     4ull * wg->rows * wg->ld, err);
 }
 
-mkv_status mkv_op_matvec_down_meki(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *f,
-                                   const mkv_matrix *w_gate, const mkv_buffer *u, const mkv_buffer *v,
-                                   const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
-                                   uint32_t bank_dtype, mkv_error *err)
+mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
+                                     const mkv_buffer *y, const mkv_matrix *w_mg, const mkv_buffer *v,
+                                     const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
+                                     uint32_t bank_dtype, bool gate_only, mkv_error *err)
 {
-    mkv_status st = check_single_part(w_down, "ffn_down", err);
-    if (!st) st = check_single_part(w_gate, "meki_gate", err);
+    mkv_status st = check_single_part(wg, "ffn_gate", err);
+    if (!st) st = check_single_part(wu, "ffn_up", err);
+    if (!st) st = check_single_part(w_mg, "meki_gate", err);
     if (st) return st;
-    const uint32_t rows = r->tune.rows_matvec, g1 = mkv_matvec_groups(w_down->rows, rows);
-    mkv_pc_matvec_down_meki pc = {
-        .a = {.n_rows = w_down->rows, .ld8 = w_down->ld / 8, .row_byte_offset = row_byte_offset, .bank_dtype = bank_dtype},
-        .n_rows2 = w_gate->rows, .ld8_2 = w_gate->ld / 8, .groups1 = g1};
-    VkBuffer b[] = {w_down->parts[0].buf, t->buf, f->buf, ring->buf, params->buf, w_gate->parts[0].buf, u->buf, v->buf};
-    return DISPATCH(r, MKV_KERNEL_MATVEC_DOWN_MEKI, r->tune.wg_matvec, rows, b, pc, g1 + mkv_matvec_groups(w_gate->rows, rows), 1,
-                    2ull * w_down->rows * w_down->ld + 2ull * w_gate->rows * w_gate->ld, err);
+    if (w_mg->ld != wg->ld)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "matvec_swiglu_meki: meki_gate's row stride %u differs from ffn_gate's %u",
+                        w_mg->ld, wg->ld);
+    /* Every workgroup takes ROWS rows of the SwiGLU and an even share of
+     * W_mg's (gate_only: ROWS of W_mg's). */
+    const uint32_t rows = r->tune.rows_matvec, n1 = gate_only ? 0 : wg->rows;
+    const uint32_t groups = gate_only ? mkv_matvec_groups(w_mg->rows, rows) : mkv_matvec_groups(n1, rows);
+    mkv_pc_matvec_swiglu_meki pc = {
+        .a = {.n_rows = n1, .ld8 = wg->ld / 8, .row_byte_offset = row_byte_offset, .bank_dtype = bank_dtype},
+        .n_rows2 = w_mg->rows, .ld8_2 = w_mg->ld / 8, .rows2 = mkv_matvec_groups(w_mg->rows, groups)};
+    VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf, w_mg->parts[0].buf, v->buf, ring->buf, params->buf};
+    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_MEKI, r->tune.wg_matvec, rows, b, pc, groups, 1,
+                    4ull * n1 * wg->ld + 2ull * w_mg->rows * w_mg->ld, err);
 }
 
 mkv_status mkv_op_matmul(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
@@ -255,16 +262,26 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
                     4ull * a->n_head * a->n_split * (a->head_dim + 2), err);
 }
 
-mkv_status mkv_op_meki_out(mkv_recorder *r, const mkv_matrix *w_mo, const mkv_buffer *v, const mkv_buffer *z,
-                           const mkv_buffer *h, const mkv_buffer *f, const mkv_buffer *w, const mkv_buffer *w_next,
-                           const mkv_buffer *xn, const mkv_buffer *counter, float eps, mkv_error *err)
+mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *h,
+                          const mkv_buffer *w_next, const mkv_buffer *xn, const mkv_buffer *counter, float eps,
+                          const mkv_ffn_out_meki *meki, mkv_error *err)
 {
-    mkv_status st = check_single_part(w_mo, "meki_out", err);
+    mkv_status st = check_single_part(w_down, "ffn_down", err);
+    if (!st && meki) st = check_single_part(meki->w_mo, "meki_out", err);
     if (st) return st;
-    const uint32_t rows = r->tune.rows_matvec, groups = mkv_matvec_groups(w_mo->rows, rows), n = w_mo->rows;
-    mkv_pc_meki_out pc = {.n = n, .ld8 = w_mo->ld / 8, .n_groups = groups, .eps = eps};
-    VkBuffer b[] = {w_mo->parts[0].buf, v->buf, z->buf, h->buf, f->buf, w->buf, w_next->buf, xn->buf, counter->buf};
-    return DISPATCH(r, MKV_KERNEL_MEKI_OUT, r->tune.wg_matvec, rows, b, pc, groups, 1, 2ull * n * w_mo->ld + 28ull * n, err);
+    const uint32_t rows = r->tune.rows_matvec, n = w_down->rows, g1 = mkv_matvec_groups(n, rows);
+    if (meki && meki->w_mo->rows != n)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "ffn_out_meki: meki_out has %u rows, ffn_down %u", meki->w_mo->rows, n);
+    mkv_pc_ffn_out pc = {.n = n, .ld8 = w_down->ld / 8, .ld8_2 = meki ? meki->w_mo->ld / 8 : 0, .n_groups = g1, .eps = eps};
+    const uint64_t bytes = 2ull * n * w_down->ld + 16ull * n;
+    if (!meki) {
+        VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf};
+        return DISPATCH(r, MKV_KERNEL_FFN_OUT, r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1, bytes, err);
+    }
+    VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf,
+                    meki->w_mo->parts[0].buf, meki->v->buf, meki->z->buf, meki->w_norm->buf};
+    return DISPATCH(r, MKV_KERNEL_FFN_OUT_MEKI, r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1,
+                    bytes + 2ull * n * meki->w_mo->ld + 12ull * n, err);
 }
 
 uint32_t mkv_argmax_slots(const mkv_recorder *r, uint32_t n) { return div_up(n, r->tune.wg_argmax * 16); }

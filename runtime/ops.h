@@ -51,13 +51,14 @@ mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer 
 /* [matvec_swiglu] y = silu(Wg x) * (Wu x) */
 mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
                                 const mkv_buffer *y, mkv_error *err);
-/* [matvec_down_meki] in one dispatch: f = W_down t, and v = bank_row +
- * sigmoid(W_mg u) with the row at byte step.slab_offset + row_byte_offset
- * of the staging ring (bank dtype 1 = F16, 2 = Q8) */
-mkv_status mkv_op_matvec_down_meki(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *f,
-                                   const mkv_matrix *w_gate, const mkv_buffer *u, const mkv_buffer *v,
-                                   const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
-                                   uint32_t bank_dtype, mkv_error *err);
+/* [matvec_swiglu_meki] in one dispatch: y = silu(Wg x) * (Wu x) (skipped
+ * when gate_only), and v = bank_row + sigmoid(W_mg x) with the row at byte
+ * step.slab_offset + row_byte_offset of the staging ring (bank dtype
+ * 1 = F16, 2 = Q8) */
+mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
+                                     const mkv_buffer *y, const mkv_matrix *w_mg, const mkv_buffer *v,
+                                     const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
+                                     uint32_t bank_dtype, bool gate_only, mkv_error *err);
 
 /* [matmul] y[b*ldy + r] = (accumulate ? y : 0) + scale * W[r] . x[b] for b < n_batch
  * (x rows of W's ld floats, padded with zeros, allocated to a multiple of
@@ -85,11 +86,19 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
 mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
                             const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *scores,
                             const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err);
-/* [meki_out] z = W_mo v; h += f + rmsnorm(z) * w; xn = rmsnorm(h) * w_next.
+/* The MeKi branch's part of ffn_out_meki. */
+typedef struct mkv_ffn_out_meki {
+    const mkv_matrix *w_mo;     /* d_model x d_mem */
+    const mkv_buffer *v;        /* d_mem gate values, padded with zeros to w_mo's ld */
+    const mkv_buffer *z;        /* d_model floats of scratch */
+    const mkv_buffer *w_norm;   /* meki_norm weight */
+} mkv_ffn_out_meki;
+/* [ffn_out] h += W_down t; xn = rmsnorm(h) * w_next.
+ * [ffn_out_meki] (meki not NULL) h += W_down t + rmsnorm(W_mo v) * w_norm; xn as above.
  * counter: one uint, zero before the first use (each dispatch leaves it zero). */
-mkv_status mkv_op_meki_out(mkv_recorder *r, const mkv_matrix *w_mo, const mkv_buffer *v, const mkv_buffer *z,
-                           const mkv_buffer *h, const mkv_buffer *f, const mkv_buffer *w, const mkv_buffer *w_next,
-                           const mkv_buffer *xn, const mkv_buffer *counter, float eps, mkv_error *err);
+mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *h,
+                          const mkv_buffer *w_next, const mkv_buffer *xn, const mkv_buffer *counter, float eps,
+                          const mkv_ffn_out_meki *meki, mkv_error *err);
 /* [argmax] + [argmax_final] result = (max value, index bits) of x[0..n) */
 mkv_status mkv_op_argmax(mkv_recorder *r, const mkv_buffer *x, uint32_t n, const mkv_buffer *slots,
                          const mkv_buffer *result, mkv_error *err);

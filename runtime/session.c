@@ -4,7 +4,7 @@
  * host-visible "step params" buffer.
  *
  * With a bank, the step is recorded in two parts split where the GPU first
- * needs the token's slab (layer 0's MeKi dispatch): the host asks the bank
+ * needs the token's slab (layer 0's MeKi gate, after its SwiGLU): the host asks the bank
  * stream for the slab, submits the first part at once, and submits the
  * second when the read has landed in its staging slot, which the shader
  * then reads in place. Submitting the second part only after the read
@@ -59,9 +59,8 @@ static mkv_status alloc_buffers(mkv_session *s, mkv_error *err)
     TRY(vec_buffer(s, q_dim, &s->att, err));
     TRY(vec_buffer(s, c->d_model, &s->u, err));
     TRY(vec_buffer(s, c->d_ffn, &s->t, err));
-    TRY(vec_buffer(s, c->d_model, &s->f, err));
     TRY(vec_buffer(s, c->d_model, &s->z, err));
-    TRY(vec_buffer(s, c->d_mem ? c->d_mem : 1, &s->v, err));
+    TRY(vec_buffer(s, c->d_mem ? c->d_mem : 1, &s->v, err)); /* padded to W_mo's ld (8) with zeros */
     const uint32_t zero[4] = {0};
     TRY(mkv_buffer_create(s->d, sizeof zero, MKV_MEM_DEVICE, &s->counter, err));
     TRY(mkv_buffer_write(s->d, &s->counter, 0, zero, sizeof zero, err));
@@ -117,14 +116,13 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
     const mkv_bank_header *bank = s->meki ? mkv_bank_info(m->bank) : NULL;
     mkv_status st;
 
-    /* embedding: h = token_embd[token] */
+    /* embedding: h = token_embd[token]; xn = the first attention norm */
     TRY(mkv_op_embed(r, &s->params, &m->tok_embd, &s->h, err));
+    TRY(mkv_op_rmsnorm(r, &s->h, &m->layers[0].attn_norm, &s->xn, c->d_model, 1, c->norm_eps, err));
     for (uint32_t l = 0; l < c->n_layer; l++) {
         const mkv_layer_weights *w = &m->layers[l];
         const mkv_buffer *qn = c->has_qk_norm ? &w->q_norm : &w->attn_norm; /* unread without q/k norm */
         const mkv_buffer *kn = c->has_qk_norm ? &w->k_norm : &w->attn_norm;
-        /* attention rmsnorm (with MeKi, layers after the first get it from the previous meki_out) */
-        if (l == 0 || !s->meki) TRY(mkv_op_rmsnorm(r, &s->h, &w->attn_norm, &s->xn, c->d_model, 1, c->norm_eps, err));
         /* q, k, v of this position in one product */
         TRY(mkv_op_matvec(r, &w->wqkv, &s->xn, &s->qkv, false, err));
         /* q/k/v bias, q/k norm, RoPE, k and v appended to the cache */
@@ -136,25 +134,30 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
         TRY(mkv_op_matvec(r, &w->wo, &s->att, &s->h, true, err));
         /* ffn rmsnorm: u, shared by the FFN and MeKi */
         TRY(mkv_op_rmsnorm(r, &s->h, &w->ffn_norm, &s->u, c->d_model, 1, c->norm_eps, err));
-        /* SwiGLU: t = silu(W_gate u) * (W_up u) */
-        TRY(mkv_op_matvec_swiglu(r, &w->w_gate, &w->w_up, &s->u, &s->t, err));
+        /* the next norm: the next layer's attention norm, or the final norm before the LM head */
+        const mkv_buffer *next_norm = l + 1 < c->n_layer ? &m->layers[l + 1].attn_norm : &m->output_norm;
         if (!s->meki) {
-            /* h = a + W_down t */
-            TRY(mkv_op_matvec(r, &w->w_down, &s->t, &s->h, true, err));
+            /* SwiGLU: t = silu(W_gate u) * (W_up u) */
+            TRY(mkv_op_matvec_swiglu(r, &w->w_gate, &w->w_up, &s->u, &s->t, err));
+            /* h = a + W_down t; xn = RMSNorm_next(h) */
+            TRY(mkv_op_ffn_out(r, &w->w_down, &s->t, &s->h, next_norm, &s->xn, &s->counter, c->norm_eps, NULL, err));
             continue;
         }
-        /* ---- layer 0: the GPU needs the bank slab from here on (second submission) ---- */
-        if (l == 0) split_here(s);
-        /* f = W_down t, and the MeKi gate v = M[token] + sigmoid(W_mg u) (row l of the staged slab) */
-        TRY(mkv_op_matvec_down_meki(r, &w->w_down, &s->t, &s->f, &w->meki_gate, &s->u, &s->v, &s->params, &s->ring,
-                                    l * bank->row_bytes, bank->dtype, err));
-        /* z = W_mo v; h = a + f + RMSNorm_meki(z); xn = the next norm of h (next layer's attention, or the final norm) */
-        const mkv_buffer *next_norm = l + 1 < c->n_layer ? &m->layers[l + 1].attn_norm : &m->output_norm;
-        TRY(mkv_op_meki_out(r, &w->meki_out, &s->v, &s->z, &s->h, &s->f, &w->meki_norm, next_norm, &s->xn, &s->counter,
-                            c->norm_eps, err));
+        /* t = silu(W_gate u) * (W_up u), and the MeKi gate v = M[token] + sigmoid(W_mg u)
+         * (row l of the staged slab) in one dispatch; in layer 0 the SwiGLU runs
+         * on its own before the split, so the bank read hides behind it too */
+        if (l == 0) {
+            TRY(mkv_op_matvec_swiglu(r, &w->w_gate, &w->w_up, &s->u, &s->t, err));
+            /* ---- the GPU needs the bank slab from here on (second submission) ---- */
+            split_here(s);
+        }
+        TRY(mkv_op_matvec_swiglu_meki(r, &w->w_gate, &w->w_up, &s->u, &s->t, &w->meki_gate, &s->v, &s->params, &s->ring,
+                                      l * bank->row_bytes, bank->dtype, l == 0, err));
+        /* h = a + W_down t + RMSNorm_meki(W_mo v); xn = RMSNorm_next(h) */
+        const mkv_ffn_out_meki mk = {.w_mo = &w->meki_out, .v = &s->v, .z = &s->z, .w_norm = &w->meki_norm};
+        TRY(mkv_op_ffn_out(r, &w->w_down, &s->t, &s->h, next_norm, &s->xn, &s->counter, c->norm_eps, &mk, err));
     }
-    /* final norm (with MeKi, done by the last meki_out) and LM head */
-    if (!s->meki) TRY(mkv_op_rmsnorm(r, &s->h, &m->output_norm, &s->xn, c->d_model, 1, c->norm_eps, err));
+    /* LM head on the final norm (done by the last ffn_out) */
     TRY(mkv_op_matvec(r, mkv_model_lm_head(m), &s->xn, &s->logits, false, err));
     /* greedy sampling */
     TRY(mkv_op_argmax(r, &s->logits, c->n_vocab, &s->argmax_slots, &s->result, err));
@@ -249,7 +252,7 @@ void mkv_session_destroy(mkv_session *s)
     if (s->cb_post) vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &s->cb_post);
     free(s->pf_token);
     free(s->pf_slot);
-    mkv_buffer *bufs[] = {&s->h, &s->xn, &s->qkv, &s->q, &s->att, &s->u, &s->t, &s->f, &s->z, &s->v, &s->scores,
+    mkv_buffer *bufs[] = {&s->h, &s->xn, &s->qkv, &s->q, &s->att, &s->u, &s->t, &s->z, &s->v, &s->scores,
                           &s->partials, &s->rope, &s->counter, &s->argmax_slots, &s->params, &s->ring, &s->logits, &s->result};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(d, bufs[i]);
     for (uint32_t l = 0; s->k_cache && l < s->m->cfg.n_layer; l++) mkv_buffer_destroy(d, &s->k_cache[l]);

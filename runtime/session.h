@@ -25,9 +25,9 @@ struct mkv_session {
     mkv_buffer q, att;          /* [n_head * head_dim] */
     mkv_buffer u;               /* FFN / MeKi input [d_model] */
     mkv_buffer t;               /* SwiGLU output [d_ffn] */
-    mkv_buffer f, z;            /* FFN output, MeKi projection [d_model] */
+    mkv_buffer z;               /* MeKi projection W_mo v [d_model] */
     mkv_buffer v;               /* MeKi v = row + gate [d_mem] */
-    mkv_buffer counter;         /* meki_out's finished-workgroup count (one uint, kept zero between dispatches) */
+    mkv_buffer counter;         /* ffn_out's finished-workgroup count (one uint, kept zero between dispatches) */
     mkv_buffer scores, partials;/* attention scratch */
     mkv_buffer rope;            /* (cos, sin) table [n_ctx][head_dim/2] */
     mkv_buffer *k_cache, *v_cache; /* per layer, f16 [n_ctx][n_kv_head][head_dim] */
@@ -38,8 +38,8 @@ struct mkv_session {
     mkv_buffer logits;          /* [n_vocab] */
     mkv_buffer result;          /* argmax (value, index bits) */
 
-    VkCommandBuffer cb_pre;     /* the whole step, or (MeKi) up to layer 0's FFN */
-    VkCommandBuffer cb_post;    /* MeKi: from layer 0's MeKi dispatch on */
+    VkCommandBuffer cb_pre;     /* the whole step, or (MeKi) up to layer 0's SwiGLU */
+    VkCommandBuffer cb_post;    /* MeKi: from layer 0's MeKi gate on */
     VkQueryPool stall_pool;     /* TS_* timestamps (MeKi on a device with timestamps) */
     VkFence pre_fence;          /* signalled when the first part has run (MeKi) */
     VkFence fence;

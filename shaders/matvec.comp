@@ -9,11 +9,14 @@
 // Variants (kernels.cmake):
 //   matvec        y[row_offset + r] = (accumulate ? y[..] : 0) + W[r] . x
 //   matvec_swiglu y[r] = silu(W[r] . x) * (W2[r] . x)       (SwiGLU gate/up)
-//   matvec_down_meki  two products in one dispatch, the FFN's last and the
-//                 MeKi gate, which read inputs ready at the same point:
-//                 workgroups [0, groups1): y[r] = W[r] . x         (f = W_down t)
-//                 the rest:                y2[r] = bank_row[r] + sigmoid(W2[r] . x2)
-//                                                                   (v = M[x] + sigmoid(W_mg u))
+//   matvec_swiglu_meki  the FFN's gate/up and the MeKi gate in one
+//                 dispatch: both read u = RMSNorm_ffn(a). Each workgroup
+//                 takes ROWS rows of the first and rows2 rows of the second:
+//                 y[r]  = silu(W[r] . x) * (W2[r] . x)           (t)
+//                 y2[r] = bank_row[r] + sigmoid(W3[r] . x)       (v = M[x] + sigmoid(W_mg u))
+//                 Every workgroup gets a share of both, not W3's rows as
+//                 extra workgroups: lavapipe splits the grid statically
+//                 between its threads, so uneven workgroups idle a core.
 // Host description: matvec.h.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -25,14 +28,14 @@ layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup
 layout(std430, binding = 0) readonly buffer Weights { uvec4 w[]; };
 layout(std430, binding = 1) readonly buffer Input { vec4 x[]; };   // padded to ld with zeros
 layout(std430, binding = 2) buffer Output { float y[]; };
-#if defined(SWIGLU)
-layout(std430, binding = 3) readonly buffer Weights2 { uvec4 w2[]; };
-#elif defined(DOWN_MEKI)
-layout(std430, binding = 3) readonly buffer Slab { uint slab[]; }; // staging ring of bank slabs
-STEP_PARAMS_BUFFER(4)                                               // step.slab_offset: this token's slab
-layout(std430, binding = 5) readonly buffer Weights2 { uvec4 w2[]; }; // W_mg
-layout(std430, binding = 6) readonly buffer Input2 { vec4 x2[]; };    // u, padded to ld2 with zeros
-layout(std430, binding = 7) buffer Output2 { float y2[]; };          // v
+#if defined(SWIGLU) || defined(SWIGLU_MEKI)
+layout(std430, binding = 3) readonly buffer Weights2 { uvec4 w2[]; }; // W_up
+#endif
+#if defined(SWIGLU_MEKI)
+layout(std430, binding = 4) readonly buffer Weights3 { uvec4 w3[]; }; // W_mg
+layout(std430, binding = 5) writeonly buffer Output2 { float y2[]; }; // v
+layout(std430, binding = 6) readonly buffer Slab { uint slab[]; };   // staging ring of bank slabs
+STEP_PARAMS_BUFFER(7)                                                 // step.slab_offset: this token's slab
 #endif
 
 layout(push_constant) uniform PushConstants {
@@ -40,12 +43,12 @@ layout(push_constant) uniform PushConstants {
     uint ld8;             // row stride in 16-byte chunks (= padded columns / 8)
     uint row_offset;      // first output index
     uint accumulate;      // 1: add into y (matvec only)
-    uint row_byte_offset; // DOWN_MEKI: byte offset of this layer's row in the slab
-    uint bank_dtype;      // DOWN_MEKI: 1 = F16 row, 2 = Q8 row
-#if defined(DOWN_MEKI)
-    uint n_rows2;         // rows of W2 (d_mem)
-    uint ld8_2;           // W2's row stride in 16-byte chunks
-    uint groups1;         // workgroups of the first product
+    uint row_byte_offset; // SWIGLU_MEKI: byte offset of this layer's row in the slab
+    uint bank_dtype;      // SWIGLU_MEKI: 1 = F16 row, 2 = Q8 row
+#if defined(SWIGLU_MEKI)
+    uint n_rows2;         // rows of W3 (d_mem)
+    uint ld8_2;           // W3's row stride in 16-byte chunks
+    uint rows2;           // rows of W3 per workgroup
 #endif
 } pc;
 
@@ -56,7 +59,7 @@ float dot8(uvec4 q, vec4 a, vec4 b)
     return dot(vec4(w0, w1), a) + dot(vec4(w2_, w3), b);
 }
 
-#if defined(DOWN_MEKI)
+#if defined(SWIGLU_MEKI)
 // Element i of this layer's bank row (F16: d_mem halves; Q8: f16 scale,
 // 2 zero bytes, d_mem int8).
 float bank_value(uint i)
@@ -76,52 +79,39 @@ float bank_value(uint i)
 
 void main()
 {
-    const uint lane = gl_SubgroupInvocationID, n_lanes = gl_SubgroupSize;
-    uint group = gl_WorkGroupID.x, n_rows = pc.n_rows, ld8 = pc.ld8;
-#if defined(DOWN_MEKI)
-    // Uniform per workgroup, so subgroupAdd below stays in uniform control flow.
-    const bool second = group >= pc.groups1;
-    if (second) {
-        group -= pc.groups1;
-        n_rows = pc.n_rows2;
-        ld8 = pc.ld8_2;
-    }
-#endif
-    const uint r_end = min(group * ROWS + ROWS, n_rows);
+    const uint lane = gl_SubgroupInvocationID, n_lanes = gl_SubgroupSize, group = gl_WorkGroupID.x;
+    const uint r_end = min(group * ROWS + ROWS, pc.n_rows);
     for (uint r = group * ROWS + gl_SubgroupID; r < r_end; r += gl_NumSubgroups) {
-        const uint base = r * ld8;
+        const uint base = r * pc.ld8;
         float acc = 0.0, acc2 = 0.0;
-#if defined(DOWN_MEKI)
-        // Two loops, not a branch inside one: the inner loop stays as tight
-        // as plain matvec's (a per-chunk branch cost lavapipe ~10%).
-        if (second) {
-            for (uint c = lane; c < ld8; c += n_lanes) acc += dot8(w2[base + c], x2[2u * c], x2[2u * c + 1u]);
-        } else {
-            for (uint c = lane; c < ld8; c += n_lanes) acc += dot8(w[base + c], x[2u * c], x[2u * c + 1u]);
-        }
-#else
-        for (uint c = lane; c < ld8; c += n_lanes) {
+        for (uint c = lane; c < pc.ld8; c += n_lanes) {
             vec4 xa = x[2u * c], xb = x[2u * c + 1u];
             acc += dot8(w[base + c], xa, xb);
-#if defined(SWIGLU)
+#if defined(SWIGLU) || defined(SWIGLU_MEKI)
             acc2 += dot8(w2[base + c], xa, xb);
 #endif
         }
-#endif
         float d = subgroupAdd(acc);
-#if defined(SWIGLU)
+#if defined(SWIGLU) || defined(SWIGLU_MEKI)
         float u = subgroupAdd(acc2);
 #endif
         if (subgroupElect()) {
-#if defined(SWIGLU)
+#if defined(SWIGLU) || defined(SWIGLU_MEKI)
             y[r] = d / (1.0 + exp(-d)) * u;
-#elif defined(DOWN_MEKI)
-            if (second) y2[r] = bank_value(r) + 1.0 / (1.0 + exp(-d));
-            else y[r] = d;
 #else
             uint o = pc.row_offset + r;
             y[o] = (pc.accumulate != 0u ? y[o] : 0.0) + d;
 #endif
         }
     }
+#if defined(SWIGLU_MEKI)
+    const uint r2_end = min(group * pc.rows2 + pc.rows2, pc.n_rows2);
+    for (uint r = group * pc.rows2 + gl_SubgroupID; r < r2_end; r += gl_NumSubgroups) {
+        const uint base = r * pc.ld8_2;
+        float acc = 0.0;
+        for (uint c = lane; c < pc.ld8_2; c += n_lanes) acc += dot8(w3[base + c], x[2u * c], x[2u * c + 1u]);
+        float d = subgroupAdd(acc);
+        if (subgroupElect()) y2[r] = bank_value(r) + 1.0 / (1.0 + exp(-d));
+    }
+#endif
 }

@@ -1,16 +1,16 @@
 /* Host description of matvec.comp (variants matvec, matvec_swiglu,
- * matvec_down_meki).
+ * matvec_swiglu_meki).
  * Bindings: 0 W (f16, row stride ld = ld8*8 halves, padding zero),
  *           1 x (float, ld8*8 entries, padding zero), 2 y (float),
- *           3 W2 (matvec_swiglu) or the staging ring of bank slabs
- *             (matvec_down_meki: the row is at step.slab_offset +
- *             row_byte_offset), then for matvec_down_meki: 4 step params,
- *             5 W2 = W_mg, 6 x2 = u (padded), 7 y2 = v.
+ *           3 W2 = W_up (matvec_swiglu, matvec_swiglu_meki), then for
+ *             matvec_swiglu_meki: 4 W3 = W_mg, 5 y2 = v, 6 the staging
+ *             ring of bank slabs (the row is at step.slab_offset +
+ *             row_byte_offset), 7 step params.
  * Spec constants: 0 WG, 1 ROWS (rows per workgroup; any value is correct,
  * a multiple of WG / subgroup size keeps every subgroup busy).
  * Needs subgroup arithmetic in compute shaders.
- * Dispatch: ceil(n_rows / ROWS) x 1 x 1; matvec_down_meki: groups1 =
- * ceil(n_rows / ROWS) plus ceil(n_rows2 / ROWS). */
+ * Dispatch: ceil(n_rows / ROWS) x 1 x 1; matvec_swiglu_meki: enough
+ * groups for both ceil(n_rows / ROWS) and ceil(n_rows2 / rows2). */
 #ifndef MKV_SHADER_MATVEC_H
 #define MKV_SHADER_MATVEC_H
 #include <stdint.h>
@@ -20,10 +20,10 @@ typedef struct mkv_pc_matvec {
     uint32_t row_byte_offset, bank_dtype;
 } mkv_pc_matvec;
 
-typedef struct mkv_pc_matvec_down_meki {
-    mkv_pc_matvec a;     /* the first product (row_offset 0, accumulate 0) and the bank row */
-    uint32_t n_rows2, ld8_2, groups1;
-} mkv_pc_matvec_down_meki;
+typedef struct mkv_pc_matvec_swiglu_meki {
+    mkv_pc_matvec a;     /* the SwiGLU rows (row_offset 0, accumulate 0) and the bank row */
+    uint32_t n_rows2, ld8_2, rows2;
+} mkv_pc_matvec_swiglu_meki;
 
 static inline uint32_t mkv_matvec_groups(uint32_t n_rows, uint32_t rows_per_group)
 {

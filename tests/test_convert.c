@@ -41,7 +41,7 @@ enum { NL = 2, D = 160, NH = 4, NKV = 2, HD = 40, F = 224, M = 36, V = 517, P = 
 static const float EPS = 1e-6f, THETA = 10000.0f;
 
 typedef struct ttensor {
-    char name[96];
+    char name[128];
     uint32_t n_dims;
     uint64_t shape[2];
     float *v;

@@ -212,10 +212,12 @@ START_TEST(matvec_swiglu_matches_reference)
 }
 END_TEST
 
-/* One dispatch computes the FFN's down projection f = W_down t and the
+/* One dispatch computes the SwiGLU t = silu(W_gate u) * (W_up u) and the
  * MeKi gate v = row + sigmoid(W_mg u), the row being row `layer` of a
- * staged slab of either dtype. */
-static void check_down_meki(uint32_t dtype, uint32_t d_mem, uint32_t d_model, uint32_t d_ffn, uint32_t n_layer, uint32_t layer)
+ * staged slab of either dtype; with gate_only (layer 0, whose SwiGLU runs
+ * before the split) only v, leaving t as it was. */
+static void check_swiglu_meki(uint32_t dtype, uint32_t d_mem, uint32_t d_model, uint32_t d_ffn, uint32_t n_layer,
+                              uint32_t layer, bool gate_only)
 {
     uint32_t row_bytes = dtype == MKV_BANK_F16 ? 2 * d_mem : 4 + d_mem;
     uint8_t *slab = calloc((size_t)n_layer * row_bytes + 4, 1);
@@ -241,43 +243,50 @@ static void check_down_meki(uint32_t dtype, uint32_t d_mem, uint32_t d_model, ui
     OK(mkv_buffer_create(dev, sizeof(mkv_step_params), MKV_MEM_HOST, &bp, E));
     mkv_step_params p = {.slab_offset = (uint32_t)(2 * slab_sz)};
     memcpy(bp.map, &p, sizeof p);
-    uint16_t *wd = rand_f16((uint64_t)d_model * d_ffn, 0.2f);
-    float *t = rand_vec(d_ffn, 1.0f), *ref_f = malloc(d_model * 4);
-    mkv_matrix md = matrix(wd, d_model, d_ffn, 0);
-    mkv_buffer bt = vec_buf(t, d_ffn), bf = vec_buf(NULL, d_model);
+    uint16_t *wg = rand_f16((uint64_t)d_ffn * d_model, 0.2f), *wu = rand_f16((uint64_t)d_ffn * d_model, 0.2f);
+    float *t0 = rand_vec(d_ffn, 1.0f), *g = malloc(d_ffn * 4), *up = malloc(d_ffn * 4), *ref_t = malloc(d_ffn * 4);
+    mkv_matrix mg = matrix(wg, d_ffn, d_model, 0), mu = matrix(wu, d_ffn, d_model, 0);
+    mkv_buffer bt = vec_buf(t0, d_ffn);
     kt k;
-    OK(mkv_op_matvec_down_meki(kt_begin(&k), &md, &bt, &bf, &m, &bu, &bv, &bp, &bs, layer * row_bytes, dtype, E));
+    OK(mkv_op_matvec_swiglu_meki(kt_begin(&k), &mg, &mu, &bu, &bt, &m, &bv, &bp, &bs, layer * row_bytes, dtype, gate_only, E));
     kt_run(&k);
     ref_matvec_f16(w, u, d_mem, d_model, ref);
     for (uint32_t i = 0; i < d_mem; i++) ref[i] = row[i] + 1.0f / (1.0f + expf(-ref[i]));
     float *got = read_vec(&bv, d_mem);
     double e = rel_err(got, ref, d_mem);
     ck_assert_msg(e <= 2e-5, "meki gate dtype %u d_mem %u layer %u: rel err %.3g", dtype, d_mem, layer, e);
-    ref_matvec_f16(wd, t, d_model, d_ffn, ref_f);
-    float *got_f = read_vec(&bf, d_model);
-    e = rel_err(got_f, ref_f, d_model);
-    ck_assert_msg(e <= 2e-5, "ffn down %ux%u beside the gate: rel err %.3g", d_model, d_ffn, e);
-    mkv_matrix_destroy(dev, &md);
-    mkv_buffer_destroy(dev, &bt); mkv_buffer_destroy(dev, &bf);
-    free(wd); free(t); free(ref_f); free(got_f);
+    if (gate_only) {
+        memcpy(ref_t, t0, d_ffn * 4);
+    } else {
+        ref_matvec_f16(wg, u, d_ffn, d_model, g);
+        ref_matvec_f16(wu, u, d_ffn, d_model, up);
+        ref_swiglu(g, up, d_ffn, ref_t);
+    }
+    float *got_t = read_vec(&bt, d_ffn);
+    e = rel_err(got_t, ref_t, d_ffn);
+    ck_assert_msg(e <= 2e-5, "swiglu %ux%u beside the gate (gate only: %d): rel err %.3g", d_ffn, d_model, gate_only, e);
+    mkv_matrix_destroy(dev, &mg); mkv_matrix_destroy(dev, &mu);
+    mkv_buffer_destroy(dev, &bt);
+    free(wg); free(wu); free(t0); free(g); free(up); free(ref_t); free(got_t);
     mkv_matrix_destroy(dev, &m);
     mkv_buffer_destroy(dev, &bu); mkv_buffer_destroy(dev, &bv); mkv_buffer_destroy(dev, &bs);
     mkv_buffer_destroy(dev, &bp);
     free(slab); free(rowv); free(row); free(w); free(u); free(ref); free(got);
 }
 
-START_TEST(down_meki_gives_ffn_down_and_gate_reading_f16_and_q8_rows_of_any_layer)
+START_TEST(swiglu_meki_gives_swiglu_and_gate_reading_f16_and_q8_rows_of_any_layer)
 {
-    check_down_meki(MKV_BANK_F16, 64, 256, 700, 4, 0);
-    check_down_meki(MKV_BANK_F16, 64, 256, 700, 4, 3);
-    check_down_meki(MKV_BANK_F16, 12, 37, 53, 3, 1);
-    check_down_meki(MKV_BANK_Q8, 64, 256, 700, 4, 2);
-    check_down_meki(MKV_BANK_Q8, 4, 9, 3*9+1, 5, 4);
-    check_down_meki(MKV_BANK_Q8, 132, 100, 3*100+1, 2, 1);
+    check_swiglu_meki(MKV_BANK_F16, 64, 256, 700, 4, 0, true);
+    check_swiglu_meki(MKV_BANK_F16, 64, 256, 700, 4, 3, false);
+    check_swiglu_meki(MKV_BANK_F16, 12, 37, 53, 3, 1, false);
+    check_swiglu_meki(MKV_BANK_Q8, 64, 256, 700, 4, 2, false);
+    check_swiglu_meki(MKV_BANK_Q8, 4, 9, 3*9+1, 5, 4, false);
+    check_swiglu_meki(MKV_BANK_Q8, 132, 100, 3*100+1, 2, 1, true);
+    check_swiglu_meki(MKV_BANK_Q8, 300, 100, 33, 2, 1, false); /* more gate rows than SwiGLU rows */
 }
 END_TEST
 
-/* ---- norms and the MeKi output ---- */
+/* ---- norms and the layer's end ---- */
 
 START_TEST(rmsnorm_matches_reference)
 {
@@ -299,44 +308,58 @@ START_TEST(rmsnorm_matches_reference)
 }
 END_TEST
 
-/* meki_out: z = W_mo v over many workgroups, then the last one to finish
- * adds f + RMSNorm(z) into h and norms h for the next layer. Recorded twice
- * in a row: the second dispatch only works if the first left its
- * workgroup counter at zero. */
-START_TEST(meki_out_projects_adds_and_norms_for_the_next_layer_twice_in_a_row)
+/* ffn_out: h += W_down t (and, with MeKi, + RMSNorm(W_mo v) * w) over
+ * many workgroups, then the last one to finish norms h for the next layer.
+ * Recorded twice in a row: the second dispatch only works if the first
+ * left its workgroup counter at zero. */
+static void check_ffn_out(uint32_t n, uint32_t d_ffn, uint32_t d_mem)
 {
-    static const uint32_t sizes[][2] = {{1, 4}, {13, 12}, {256, 64}, {1000, 132}}; /* d_model, d_mem */
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        const uint32_t n = sizes[i][0], d_mem = sizes[i][1];
-        uint16_t *wmo = rand_f16((uint64_t)n * d_mem, 0.3f);
-        float *v = rand_vec(d_mem, 1.0f), *h = rand_vec(n, 1.0f), *f = rand_vec(n, 1.0f), *w = rand_vec(n, 1.0f);
-        float *wn = rand_vec(n, 1.0f), *z = malloc(n * 4), *zn = malloc(n * 4), *ref_h = malloc(n * 4), *ref_xn = malloc(n * 4);
-        mkv_matrix m = matrix(wmo, n, d_mem, 0);
-        mkv_buffer bv = vec_buf(v, d_mem), bz = vec_buf(NULL, n), bh = vec_buf(h, n), bf = vec_buf(f, n), bw = vec_buf(w, n);
-        mkv_buffer bwn = vec_buf(wn, n), bxn = vec_buf(NULL, n), bc;
-        const uint32_t zero = 0;
-        OK(mkv_buffer_create(dev, 4, MKV_MEM_DEVICE, &bc, E));
-        OK(mkv_buffer_write(dev, &bc, 0, &zero, 4, E));
-        kt k;
-        mkv_recorder *r = kt_begin(&k);
-        OK(mkv_op_meki_out(r, &m, &bv, &bz, &bh, &bf, &bw, &bwn, &bxn, &bc, 1e-6f, E));
-        OK(mkv_op_meki_out(r, &m, &bv, &bz, &bh, &bf, &bw, &bwn, &bxn, &bc, 1e-6f, E));
-        kt_run(&k);
+    const bool meki = d_mem > 0;
+    uint16_t *wd = rand_f16((uint64_t)n * d_ffn, 0.3f), *wmo = meki ? rand_f16((uint64_t)n * d_mem, 0.3f) : NULL;
+    float *t = rand_vec(d_ffn, 1.0f), *v = meki ? rand_vec(d_mem, 1.0f) : NULL, *h = rand_vec(n, 1.0f);
+    float *w = rand_vec(n, 1.0f), *wn = rand_vec(n, 1.0f), *f = malloc(n * 4), *z = malloc(n * 4), *zn = malloc(n * 4);
+    float *ref_h = malloc(n * 4), *ref_xn = malloc(n * 4);
+    mkv_matrix md = matrix(wd, n, d_ffn, 0), mo = {0};
+    mkv_buffer bt = vec_buf(t, d_ffn), bh = vec_buf(h, n), bw = vec_buf(w, n), bwn = vec_buf(wn, n);
+    mkv_buffer bxn = vec_buf(NULL, n), bz = vec_buf(NULL, n), bv = {0}, bc;
+    if (meki) {
+        mo = matrix(wmo, n, d_mem, 0);
+        bv = vec_buf(v, d_mem);
+    }
+    const uint32_t zero = 0;
+    OK(mkv_buffer_create(dev, 4, MKV_MEM_DEVICE, &bc, E));
+    OK(mkv_buffer_write(dev, &bc, 0, &zero, 4, E));
+    const mkv_ffn_out_meki mk = {.w_mo = &mo, .v = &bv, .z = &bz, .w_norm = &bw};
+    kt k;
+    mkv_recorder *r = kt_begin(&k);
+    OK(mkv_op_ffn_out(r, &md, &bt, &bh, &bwn, &bxn, &bc, 1e-6f, meki ? &mk : NULL, E));
+    OK(mkv_op_ffn_out(r, &md, &bt, &bh, &bwn, &bxn, &bc, 1e-6f, meki ? &mk : NULL, E));
+    kt_run(&k);
+    ref_matvec_f16(wd, t, n, d_ffn, f);
+    if (meki) {
         ref_matvec_f16(wmo, v, n, d_mem, z);
         ref_rmsnorm(z, w, n, 1e-6f, zn);
-        for (uint32_t j = 0; j < n; j++) ref_h[j] = h[j] + 2.0f * (f[j] + zn[j]);
-        ref_rmsnorm(ref_h, wn, n, 1e-6f, ref_xn);
-        float *got_z = read_vec(&bz, n), *got_h = read_vec(&bh, n), *got_xn = read_vec(&bxn, n);
-        double ez = rel_err(got_z, z, n), eh = rel_err(got_h, ref_h, n), ex = rel_err(got_xn, ref_xn, n);
-        ck_assert_msg(ez <= 2e-5, "meki_out z n=%u d_mem=%u: rel err %.3g", n, d_mem, ez);
-        ck_assert_msg(eh <= 2e-5, "meki_out h n=%u d_mem=%u: rel err %.3g", n, d_mem, eh);
-        ck_assert_msg(ex <= 2e-5, "meki_out next norm n=%u d_mem=%u: rel err %.3g", n, d_mem, ex);
-        mkv_matrix_destroy(dev, &m);
-        mkv_buffer *bufs[] = {&bv, &bz, &bh, &bf, &bw, &bwn, &bxn, &bc};
-        for (size_t b = 0; b < sizeof bufs / sizeof bufs[0]; b++) mkv_buffer_destroy(dev, bufs[b]);
-        free(wmo); free(v); free(h); free(f); free(w); free(wn); free(z); free(zn); free(ref_h); free(ref_xn);
-        free(got_z); free(got_h); free(got_xn);
     }
+    for (uint32_t j = 0; j < n; j++) ref_h[j] = h[j] + 2.0f * (f[j] + (meki ? zn[j] : 0.0f));
+    ref_rmsnorm(ref_h, wn, n, 1e-6f, ref_xn);
+    float *got_h = read_vec(&bh, n), *got_xn = read_vec(&bxn, n), *got_z = read_vec(&bz, n);
+    double eh = rel_err(got_h, ref_h, n), ex = rel_err(got_xn, ref_xn, n), ez = meki ? rel_err(got_z, z, n) : 0;
+    ck_assert_msg(ez <= 2e-5, "ffn_out z n=%u d_ffn=%u d_mem=%u: rel err %.3g", n, d_ffn, d_mem, ez);
+    ck_assert_msg(eh <= 2e-5, "ffn_out h n=%u d_ffn=%u d_mem=%u: rel err %.3g", n, d_ffn, d_mem, eh);
+    ck_assert_msg(ex <= 2e-5, "ffn_out next norm n=%u d_ffn=%u d_mem=%u: rel err %.3g", n, d_ffn, d_mem, ex);
+    mkv_matrix_destroy(dev, &md);
+    if (meki) mkv_matrix_destroy(dev, &mo);
+    mkv_buffer *bufs[] = {&bt, &bh, &bw, &bwn, &bxn, &bz, &bv, &bc};
+    for (size_t b = 0; b < sizeof bufs / sizeof bufs[0]; b++) mkv_buffer_destroy(dev, bufs[b]);
+    free(wd); free(wmo); free(t); free(v); free(h); free(w); free(wn); free(f); free(z); free(zn); free(ref_h);
+    free(ref_xn); free(got_h); free(got_xn); free(got_z);
+}
+
+START_TEST(ffn_out_adds_down_projection_and_meki_then_norms_for_the_next_layer_twice_in_a_row)
+{
+    static const uint32_t sizes[][3] = {{1, 5, 4}, {13, 29, 12}, {256, 700, 64}, {1000, 301, 132}, /* d_model, d_ffn, d_mem */
+                                        {1, 5, 0}, {13, 29, 0}, {1000, 301, 0}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) check_ffn_out(sizes[i][0], sizes[i][1], sizes[i][2]);
 }
 END_TEST
 
@@ -576,9 +599,9 @@ int main(void)
     tcase_add_test(tc, matvec_matches_reference_on_odd_sizes);
     tcase_add_test(tc, matvec_over_split_bindings_matches_reference);
     tcase_add_test(tc, matvec_swiglu_matches_reference);
-    tcase_add_test(tc, down_meki_gives_ffn_down_and_gate_reading_f16_and_q8_rows_of_any_layer);
+    tcase_add_test(tc, swiglu_meki_gives_swiglu_and_gate_reading_f16_and_q8_rows_of_any_layer);
     tcase_add_test(tc, rmsnorm_matches_reference);
-    tcase_add_test(tc, meki_out_projects_adds_and_norms_for_the_next_layer_twice_in_a_row);
+    tcase_add_test(tc, ffn_out_adds_down_projection_and_meki_then_norms_for_the_next_layer_twice_in_a_row);
     tcase_add_test(tc, embed_gathers_the_token_row_from_any_part);
     tcase_add_test(tc, attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases);
     tcase_add_test(tc, argmax_finds_first_maximum);

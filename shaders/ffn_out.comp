@@ -1,0 +1,110 @@
+#version 450
+// The end of a layer in one dispatch: the FFN's down projection into the
+// residual stream, then (the last workgroup to finish) the norm the next
+// layer's attention reads, or the LM head's after the last layer.
+//   ffn_out       each workgroup, ROWS rows r: h[r] += W_down[r] . t
+//                 the last one, then:        xn = RMSNorm_next(h)
+//   ffn_out_meki  each workgroup, ROWS rows r: h[r] += W_down[r] . t
+//                                              z[r]  = W_mo[r] . v  (v: matvec_swiglu_meki)
+//                 the last one, then: h += RMSNorm_meki(z); xn = RMSNorm_next(h)
+// W_mo has as many rows as W_down, so each workgroup takes the same rows of
+// both: every workgroup does the same work. (Appending W_mo's rows as extra
+// workgroups instead doubled the dispatch's time on lavapipe, which splits
+// the grid statically between its threads: one got all of W_down.)
+// The norms need whole vectors, which only exist once every workgroup is
+// done: each workgroup publishes its rows (coherent writes +
+// memoryBarrierBuffer) and counts itself in an atomic; the one that sees the
+// count reach the total does the vector tail and sets the counter back to
+// zero for the next layer. No workgroup ever waits for another, so there is
+// no forward-progress assumption. The fusion saves a norm dispatch per layer
+// in both modes (lavapipe: ~0.1 ms each); with MeKi, W_mo's rows ride in the
+// same dispatch as W_down's, so MeKi adds no dispatch at all.
+// Host description: ffn_out.h.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#include "common.glsl"
+
+layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, and of W_mo)
+
+layout(std430, binding = 0) readonly buffer Weights { uvec4 w[]; };     // W_down, f16 rows of ld8*8
+layout(std430, binding = 1) readonly buffer Input { vec4 x[]; };        // t, padded with zeros
+layout(std430, binding = 2) coherent buffer Hidden { float h[]; };      // residual stream, in/out
+layout(std430, binding = 3) readonly buffer NextWeight { float wn[]; }; // next attn_norm / output_norm
+layout(std430, binding = 4) writeonly buffer Normed { float xn[]; };
+layout(std430, binding = 5) coherent buffer Counter { uint groups_done; };
+#if defined(MEKI)
+layout(std430, binding = 6) readonly buffer Weights2 { uvec4 w2[]; };   // W_mo
+layout(std430, binding = 7) readonly buffer Input2 { vec4 x2[]; };      // v, padded with zeros
+layout(std430, binding = 8) coherent buffer Z { float z[]; };           // W_mo v, d_model
+layout(std430, binding = 9) readonly buffer MekiWeight { float wm[]; }; // meki_norm
+#endif
+
+layout(push_constant) uniform PushConstants {
+    uint n;          // rows of W_down (and of W_mo) = d_model
+    uint ld8;        // W_down's row stride in 16-byte chunks
+    uint ld8_2;      // W_mo's row stride in 16-byte chunks (MEKI)
+    uint n_groups;   // workgroups dispatched
+    float eps;       // both norms (one model-wide RMSNorm eps)
+} pc;
+
+shared float red[gl_WorkGroupSize.x];
+shared bool is_last;
+
+float dot8(uvec4 q, vec4 a, vec4 b)
+{
+    vec2 w0 = unpackHalf2x16(q.x), w1 = unpackHalf2x16(q.y);
+    vec2 w2_ = unpackHalf2x16(q.z), w3 = unpackHalf2x16(q.w);
+    return dot(vec4(w0, w1), a) + dot(vec4(w2_, w3), b);
+}
+
+// Sum of v over the workgroup (every invocation gets it): subgroupAdd, then
+// one partial per subgroup through shared memory.
+float workgroup_sum(float v)
+{
+    const float s = subgroupAdd(v);
+    barrier(); // red[] may still be read from a previous call
+    if (subgroupElect()) red[gl_SubgroupID] = s;
+    barrier();
+    float t = 0.0;
+    for (uint i = 0u; i < gl_NumSubgroups; i++) t += red[i];
+    return t;
+}
+
+void main()
+{
+    const uint tid = gl_LocalInvocationID.x, lane = gl_SubgroupInvocationID;
+    const uint r_end = min(gl_WorkGroupID.x * ROWS + ROWS, pc.n);
+    for (uint r = gl_WorkGroupID.x * ROWS + gl_SubgroupID; r < r_end; r += gl_NumSubgroups) {
+        float acc = 0.0;
+        for (uint c = lane; c < pc.ld8; c += gl_SubgroupSize) acc += dot8(w[r * pc.ld8 + c], x[2u * c], x[2u * c + 1u]);
+        float d = subgroupAdd(acc);
+#if defined(MEKI)
+        float acc2 = 0.0;
+        for (uint c = lane; c < pc.ld8_2; c += gl_SubgroupSize)
+            acc2 += dot8(w2[r * pc.ld8_2 + c], x2[2u * c], x2[2u * c + 1u]);
+        float d2 = subgroupAdd(acc2);
+        if (subgroupElect()) z[r] = d2;
+#endif
+        if (subgroupElect()) h[r] += d;
+    }
+    // Publish this workgroup's rows, then count it.
+    memoryBarrierBuffer();
+    barrier();
+    if (tid == 0u) is_last = atomicAdd(groups_done, 1u) == pc.n_groups - 1u;
+    barrier();
+    if (!is_last) return;
+    memoryBarrierBuffer(); // every other workgroup's rows are visible past its count
+
+#if defined(MEKI)
+    float zs = 0.0;
+    for (uint i = tid; i < pc.n; i += WG) zs += z[i] * z[i];
+    const float inv_z = inversesqrt(workgroup_sum(zs) / float(pc.n) + pc.eps);
+    for (uint i = tid; i < pc.n; i += WG) h[i] += z[i] * inv_z * wm[i]; // each invocation rereads only its own h[i]
+#endif
+    float hs = 0.0;
+    for (uint i = tid; i < pc.n; i += WG) hs += h[i] * h[i];
+    const float inv_h = inversesqrt(workgroup_sum(hs) / float(pc.n) + pc.eps);
+    for (uint i = tid; i < pc.n; i += WG) xn[i] = h[i] * inv_h * wn[i];
+    if (tid == 0u) groups_done = 0u;
+}
