@@ -304,25 +304,30 @@ const char *mkv_bank_io_mode_name(mkv_bank_io_mode m)
     return m == MKV_BANK_IO_DIRECT ? "o_direct" : m == MKV_BANK_IO_DROP_CACHE ? "fadvise_dontneed" : "page_cache";
 }
 
-mkv_status mkv_bank_set_cold(mkv_bank *b, bool cold, mkv_error *err)
+mkv_status mkv_bank_set_io_mode(mkv_bank *b, mkv_bank_io_mode mode, mkv_error *err)
 {
     if (b->fd_direct >= 0) close(b->fd_direct);
     b->fd_direct = -1;
     b->mode = MKV_BANK_IO_CACHED;
-    if (!cold) return MKV_OK;
+    if (mode == MKV_BANK_IO_CACHED) return MKV_OK;
 #ifdef O_DIRECT
-    /* Slab offsets and sizes are multiples of the bank's align (>= 512), so
-     * every read is a valid direct read; tmpfs and some FUSE file systems
-     * refuse O_DIRECT at open (EINVAL), hence the fallback below. */
-    b->fd_direct = open(b->path, O_RDONLY | O_CLOEXEC | O_DIRECT);
-    if (b->fd_direct >= 0) {
-        b->mode = MKV_BANK_IO_DIRECT;
-        return MKV_OK;
+    if (mode == MKV_BANK_IO_DIRECT) {
+        /* Slab offsets and sizes are multiples of the bank's align (>= 512),
+         * so every read is a valid direct read; tmpfs and some FUSE file
+         * systems refuse O_DIRECT at open (EINVAL), hence the fallback. */
+        b->fd_direct = open(b->path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+        if (b->fd_direct >= 0) {
+            b->mode = MKV_BANK_IO_DIRECT;
+            return MKV_OK;
+        }
+        if (errno != EINVAL) return mkv_fail(err, MKV_ERR_IO, "%s: open with O_DIRECT: %s", b->path, strerror(errno));
     }
-    if (errno != EINVAL) return mkv_fail(err, MKV_ERR_IO, "%s: open with O_DIRECT: %s", b->path, strerror(errno));
 #endif
-    /* No direct I/O here: evict the file's cached pages now and each slab's
-     * pages after it is read, so repeated tokens come from storage again. */
+    /* Drop the file's cached pages now and each slab's pages after it is
+     * read (readahead is off: POSIX_FADV_RANDOM at open), so every read,
+     * a repeated token's too, comes from storage. Dirty pages (a bank just
+     * written) cannot be dropped: write them back first. */
+    (void)fdatasync(b->fd);
     (void)posix_fadvise(b->fd, 0, 0, POSIX_FADV_DONTNEED);
     b->mode = MKV_BANK_IO_DROP_CACHE;
     return MKV_OK;

@@ -62,16 +62,17 @@ void mkv_bank_close(mkv_bank *b);
 const mkv_bank_header *mkv_bank_info(const mkv_bank *b);
 const char *mkv_bank_path(const mkv_bank *b);
 
-/* How slabs are read. Cold mode measures storage, not RAM: O_DIRECT where
- * the file system allows it, else the page cache is dropped after reads. */
+/* How slabs are read. Cold modes measure storage, not RAM. */
 typedef enum mkv_bank_io_mode {
     MKV_BANK_IO_CACHED = 0,     /* plain pread through the page cache */
     MKV_BANK_IO_DIRECT = 1,     /* O_DIRECT, aligned reads */
     MKV_BANK_IO_DROP_CACHE = 2, /* pread + posix_fadvise(DONTNEED) */
 } mkv_bank_io_mode;
-/* Switches cold mode on or off for every later read (not while reads of
- * this bank are in flight). MKV_ERR_IO if the file cannot be reopened. */
-mkv_status mkv_bank_set_cold(mkv_bank *b, bool cold, mkv_error *err);
+/* Sets how every later read is done (not while reads of this bank are in
+ * flight). DROP_CACHE first writes back and drops the file's cached pages;
+ * DIRECT falls back to DROP_CACHE where the file system refuses O_DIRECT
+ * (mkv_bank_get_io_mode tells). MKV_ERR_IO if the file cannot be reopened. */
+mkv_status mkv_bank_set_io_mode(mkv_bank *b, mkv_bank_io_mode mode, mkv_error *err);
 mkv_bank_io_mode mkv_bank_get_io_mode(const mkv_bank *b);
 const char *mkv_bank_io_mode_name(mkv_bank_io_mode m);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "clock.h"
 #include "error.h"
 
 enum { SLOT_FREE, SLOT_PENDING, SLOT_READY, SLOT_FAILED };
@@ -48,13 +49,16 @@ static void *reader_main(void *arg)
         pthread_mutex_unlock(&st->mu);
 
         mkv_error e = {0};
+        const double t0 = mkv_now_ms();
         mkv_status s = mkv_bank_read_slab(st->bank, token, st->mem + (uint64_t)i * st->slab_bytes, &e);
+        const double dt = mkv_now_ms() - t0;
 
         pthread_mutex_lock(&st->mu);
         slot *sl = &st->slots[i];
         if (s == MKV_OK) {
             sl->state = SLOT_READY;
             st->stats.bytes_read += st->slab_bytes;
+            st->stats.read_ms += dt;
             mkv_slab_cache_offer(st->cache, token, st->mem + (uint64_t)i * st->slab_bytes);
         } else {
             sl->state = SLOT_FAILED;

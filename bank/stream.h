@@ -31,6 +31,7 @@ typedef struct mkv_stream_stats {
     uint64_t cache_hits;   /* requests served from the hot-row cache */
     uint64_t cache_misses; /* requests that had to read storage */
     uint64_t shared;       /* requests that joined a slab already staged or in flight */
+    double read_ms;        /* summed duration of those reads (pread + CRC) */
 } mkv_stream_stats;
 
 #define MKV_STREAM_NO_SLOT UINT32_MAX

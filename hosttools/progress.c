@@ -2,15 +2,11 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-double mkv_now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
+#include "clock.h"
+
+double mkv_now_s(void) { return mkv_now_ms() * 1e-3; }
 
 void mkv_progress_start(mkv_progress *p, bool on, const char *label, uint64_t total)
 {

@@ -107,8 +107,11 @@ typedef struct mkv_model_info {
 typedef struct mkv_model_opts {
     const char *bank_path;  /* .mkb bank; NULL for a dense model */
     bool ignore_fingerprint;/* accept a bank whose fingerprint differs */
-    bool bank_cold;         /* read the bank past the page cache (O_DIRECT, else
-                               fadvise DONTNEED), so reads measure storage */
+    bool bank_cold;         /* read the bank past the page cache, so reads
+                               measure storage: each slab's pages dropped
+                               after its read (fadvise DONTNEED, no readahead) */
+    bool bank_direct;       /* with bank_cold: O_DIRECT reads instead (where the
+                               file system refuses them, the above) */
 } mkv_model_opts;
 
 /* Loads the GGUF model at gguf_path onto the device, and opens the bank
@@ -175,6 +178,8 @@ typedef struct mkv_session_stats {
     double last_window_us;     /* GPU time of the work before the first MeKi
                                   dispatch in the last step: what hides a read
                                   (0 without timestamps or MeKi) */
+    double bank_read_ms;       /* summed duration of the slab reads (pread + CRC):
+                                  over bank_reads, storage latency, not RAM's */
     const char *bank_io;       /* "page_cache", "o_direct", "fadvise_dontneed" or "" */
 } mkv_session_stats;
 void mkv_session_get_stats(const mkv_session *s, mkv_session_stats *stats);

@@ -199,7 +199,9 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
     if (opts->bank_path) {
         if ((st = mkv_bank_open(opts->bank_path, &m->bank, err))) goto fail;
         if ((st = check_bank(m, opts, err))) goto fail;
-        if ((st = mkv_bank_set_cold(m->bank, opts->bank_cold, err))) goto fail;
+        const mkv_bank_io_mode io = !opts->bank_cold ? MKV_BANK_IO_CACHED
+                                    : opts->bank_direct ? MKV_BANK_IO_DIRECT : MKV_BANK_IO_DROP_CACHE;
+        if ((st = mkv_bank_set_io_mode(m->bank, io, err))) goto fail;
     }
 
     m->layers = calloc(m->cfg.n_layer, sizeof *m->layers);

@@ -4,11 +4,11 @@
  * host-visible "step params" buffer.
  *
  * With a bank, the step is recorded in two parts split where the GPU first
- * needs the token's slab (layer 0's MeKi gate, after its SwiGLU): the host asks the bank
- * stream for the slab, submits the first part at once, and submits the
- * second when the read has landed in its staging slot, which the shader
- * then reads in place. Submitting the second part only after the read
- * (rather than queueing it behind a host-signalled timeline semaphore)
+ * needs the token's slab (layer 0's MeKi gate, after its SwiGLU): the host
+ * asks the bank stream for the slab, submits the first part at once, and
+ * submits the second when the read has landed in its staging slot, which
+ * the shader then reads in place. Submitting the second part only after
+ * the read (rather than queueing it behind a host-signalled timeline semaphore)
  * costs nothing while the first part is still running, and it is what the
  * spec guarantees to make host writes visible: a queue submission is a
  * host-to-device memory domain operation, a host semaphore signal is not.

@@ -3,8 +3,7 @@
 #ifndef MKV_SESSION_H
 #define MKV_SESSION_H
 
-#include <time.h>
-
+#include "clock.h"
 #include "model.h"
 #include "ops.h"
 #include "stream.h"
@@ -54,13 +53,6 @@ struct mkv_session {
     uint32_t pf_head, pf_len, pf_issued; /* issued: entries from head that hold a slot */
     mkv_session_stats stats;
 };
-
-static inline double mkv_now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
 
 #define TRY(x) do { if ((st = (x))) return st; } while (0)
 

@@ -157,6 +157,7 @@ static mkv_status step_sync(mkv_session *s, uint32_t token, mkv_error *err)
     s->stats.bank_reads++;
     s->stats.cache_misses++;
     s->stats.bank_bytes_read += mkv_bank_info(s->m->bank)->slab_bytes;
+    s->stats.bank_read_ms += dt_us * 1e-3;
     s->stats.last_stall_us = dt_us; /* nothing runs meanwhile: all of it is stall */
     s->stats.bank_stall_ms += dt_us * 1e-3;
     s->stats.stall_steps++;
@@ -208,6 +209,7 @@ void mkv_session_get_stats(const mkv_session *s, mkv_session_stats *stats)
         stats->cache_hits = ss.cache_hits;
         stats->cache_misses = ss.cache_misses;
         stats->bank_shared = ss.shared;
+        stats->bank_read_ms = ss.read_ms;
     }
 }
 

@@ -45,11 +45,12 @@ typedef struct engine {
     mkv_session *s;
 } engine;
 
-static void engine_open(engine *e, bool cold, const mkv_session_opts *so_in)
+/* cold: 0 page cache, 1 pages dropped after reads, 2 O_DIRECT */
+static void engine_open(engine *e, int cold, const mkv_session_opts *so_in)
 {
     mkv_error err;
     e->dev = tu_device();
-    mkv_model_opts mo = {.bank_path = path_of("bank.mkb"), .bank_cold = cold};
+    mkv_model_opts mo = {.bank_path = path_of("bank.mkb"), .bank_cold = cold > 0, .bank_direct = cold == 2};
     ck_assert_msg(mkv_model_load(e->dev, path_of("model.gguf"), &mo, &e->model, &err) == MKV_OK, "%s", err.msg);
     mkv_session_opts so = *so_in;
     so.n_ctx = N_CTX;
@@ -90,7 +91,7 @@ static float *reference_logits(void)
 {
     engine e;
     mkv_session_opts so = {.bank_sync = true};
-    engine_open(&e, false, &so);
+    engine_open(&e, 0, &so);
     float *r = run_sequence(&e);
     engine_close(&e);
     return r;
@@ -107,11 +108,12 @@ static void assert_bit_identical(const float *a, const float *b, const char *wha
 START_TEST(streamed_cached_and_cold_reads_give_bit_identical_logits)
 {
     float *ref = reference_logits();
-    struct { const char *what; bool cold; mkv_session_opts so; } cases[] = {
-        {"streamed", false, {.bank_threads = 4}},
-        {"one reader thread, two slots", false, {.bank_threads = 1, .bank_slots = 2}},
-        {"hot-row cache", false, {.bank_cache_bytes = 64u << 20}},
-        {"cold reads", true, {0}},
+    struct { const char *what; int cold; mkv_session_opts so; } cases[] = {
+        {"streamed", 0, {.bank_threads = 4}},
+        {"one reader thread, two slots", 0, {.bank_threads = 1, .bank_slots = 2}},
+        {"hot-row cache", 0, {.bank_cache_bytes = 64u << 20}},
+        {"cold reads, pages dropped", 1, {0}},
+        {"cold reads, O_DIRECT", 2, {0}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         engine e;
@@ -125,7 +127,9 @@ START_TEST(streamed_cached_and_cold_reads_give_bit_identical_logits)
         ck_assert_uint_eq(ss.bank_bytes_read, ss.bank_reads * mkv_bank_info(bank_of(&e))->slab_bytes);
         if (c == 0) ck_assert_uint_gt(ss.bank_shared, 0);  /* repeated prompt tokens read once */
         if (c == 2) ck_assert_uint_gt(ss.cache_hits, 0);
-        if (c == 3) ck_assert_str_ne(ss.bank_io, "page_cache");
+        if (c == 3) ck_assert_str_eq(ss.bank_io, "fadvise_dontneed");
+        if (c == 4) ck_assert_str_ne(ss.bank_io, "page_cache");
+        ck_assert(ss.bank_read_ms > 0);
         free(got);
         engine_close(&e);
     }
@@ -208,7 +212,7 @@ START_TEST(reads_shorter_than_the_window_do_not_stall_and_longer_ones_stall_by_t
 {
     engine e;
     mkv_session_opts so = {.bank_threads = 1};
-    engine_open(&e, false, &so);
+    engine_open(&e, 0, &so);
     delay_hook h = {0};
     mkv_bank_set_pread(bank_of(&e), delayed_pread, &h);
     overlap_run r0 = measure(&e, &h, 0);
