@@ -29,8 +29,9 @@ typedef struct mode_run {
 static void help(void)
 {
     printf("usage: mekivk bench --model F.gguf [--bank F.mkb] [--ctx N] [-n N] [--reps R]\n"
-           "                    [--prompt P] [--cold] [--cold-direct] [--cache-mb M] [--bank-threads T]\n"
-           "                    [--bank-sync] [--block B] [--json] [--device I|NAME]\n\n"
+           "                    [--prompt P] [--cold] [--cold-dontneed] [--cache-mb M]\n"
+           "                    [--bank-threads T] [--bank-sync] [--block B] [--json]\n"
+           "                    [--device I|NAME]\n\n"
            "Measures greedy decode speed at a KV-cache length of --ctx (default 512; the\n"
            "cache before it is not computed, only its length matters for speed), -n tokens\n"
            "per repetition (default 32), --reps repetitions (default 3), alternating dense\n"
@@ -41,17 +42,21 @@ static void help(void)
            "Prefill speed is measured on a --prompt-token prompt (default 16; token by\n"
            "token, its bank reads issued at once). Reports medians, the MeKi/dense ratio,\n"
            "bank counters and per-kernel GPU time (the median of 5 profiled steps, taken\n"
-           "after the timed runs in a separate session).\n"
-           "  --cold          read the bank from storage, not RAM: each slab's pages are\n"
-           "                  dropped after its read (fadvise DONTNEED, no readahead)\n"
-           "  --cold-direct   the same with O_DIRECT reads (on lavapipe in a 2-core VM\n"
-           "                  they cost decode ~2 %% more CPU than --cold; see README)\n"
+           "after the timed runs in a separate session). The bandwidth probe (the best of\n"
+           "5 streaming reads of 256 MiB) is the yardstick for each mode's weight GB/s:\n"
+           "weight bytes per token x decode tok/s.\n"
+           "  --cold          read the bank from storage, not RAM: O_DIRECT (where the file\n"
+           "                  system refuses it, as --cold-dontneed)\n"
+           "  --cold-dontneed the same by plain reads, each slab's pages dropped after its\n"
+           "                  read (fadvise DONTNEED, no readahead)\n"
            "  --cache-mb M    hot-row cache of M MiB (default 0: every slab from storage)\n"
            "  --bank-threads T  reader threads (default 4)\n"
            "  --bank-sync     reference path: read each slab before submitting (no overlap)\n"
-           "  --json   one JSON object (keys: device, driver, model, ctx, n_decode, reps, block, runs,\n"
-           "           meki_over_dense; bank: bytes_read, reads, stall_ms, stall_us_median,\n"
-           "           stall_steps, window_us_median, read_us_mean, cache_hit_rate, io_mode, crc)\n");
+           "  --json   one JSON object (keys: device, driver, model, ctx, n_decode, reps, block,\n"
+           "           probe_gbps, runs (mode, decode_tok_s, prefill_tok_s, weight_bytes_per_token,\n"
+           "           weight_gbps, bank, decode_tok_s_reps, kernels), meki_over_dense; bank:\n"
+           "           bytes_read, reads, stall_ms, stall_us_median, stall_steps,\n"
+           "           window_us_median, read_us_mean, cache_hit_rate, io_mode, crc)\n");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -155,7 +160,7 @@ int mkv_cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL, *bank_path = NULL;
     uint32_t ctx = 512, n = 32, reps = 3, n_prompt = 16, block = 8;
-    bool json = false, cold = false, direct = false, bank_sync = false;
+    bool json = false, cold = false, dontneed = false, bank_sync = false;
     uint32_t cache_mb = 0, bank_threads = 0;
     mkv_device_opts dopts;
     mkv_device_opts_default(&dopts);
@@ -164,7 +169,7 @@ int mkv_cmd_bench(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--cold")) cold = true;
-        else if (!strcmp(a, "--cold-direct")) cold = direct = true;
+        else if (!strcmp(a, "--cold-dontneed")) cold = dontneed = true;
         else if (!strcmp(a, "--bank-sync")) bank_sync = true;
         else if (!strcmp(a, "--cache-mb")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, 1u << 20, &cache_mb)) return 2; }
         else if (!strcmp(a, "--bank-threads")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 64, &bank_threads)) return 2; }
@@ -187,7 +192,7 @@ int mkv_cmd_bench(int argc, char **argv)
     mkv_model *model = NULL;
     mode_run runs[2] = {{.mode = "dense", .meki_off = true}, {.mode = "meki", .meki_off = false}};
     uint32_t n_modes = bank_path ? 2 : 1;
-    mkv_model_opts mopts = {.bank_path = bank_path, .bank_cold = cold, .bank_direct = direct};
+    mkv_model_opts mopts = {.bank_path = bank_path, .bank_cold = cold, .bank_cold_dontneed = dontneed};
     mkv_model_info info;
     if (mkv_device_create(&dopts, &dev, &err) || mkv_model_load(dev, model_path, &mopts, &model, &err)) {
         rc = cli_fail("bench", &err);
@@ -204,6 +209,14 @@ int mkv_cmd_bench(int argc, char **argv)
             rc = cli_fail("bench", &err);
             goto out;
         }
+    }
+    /* The yardstick: the device's streaming-read bandwidth, over 256 MiB
+     * (less where a storage binding cannot hold that). */
+    double probe_gbps = 0;
+    for (uint64_t bytes = 256ull << 20;; bytes /= 2) {
+        mkv_status pst = mkv_device_bandwidth(dev, bytes, &probe_gbps, &err);
+        if (pst == MKV_OK) break;
+        if (pst != MKV_ERR_INVALID_ARG || bytes <= (16ull << 20)) { rc = cli_fail("bench", &err); goto out; }
     }
     /* Alternate the modes: every `block` tokens within a repetition, and
      * which goes first (AB, BA, AB, ...) across repetitions, so that machine
@@ -235,11 +248,11 @@ int mkv_cmd_bench(int argc, char **argv)
     double med[2] = {0};
     if (json) {
         printf("{\"device\": \"%s\", \"driver\": \"%s\", \"model\": \"%s\", \"ctx\": %u, \"n_decode\": %u, \"reps\": %u, "
-               "\"block\": %u, \"runs\": [",
-               mkv_device_name(dev), mkv_device_driver(dev), model_path, ctx, n, reps, block);
+               "\"block\": %u, \"probe_gbps\": %.3f, \"runs\": [",
+               mkv_device_name(dev), mkv_device_driver(dev), model_path, ctx, n, reps, block, probe_gbps);
     } else {
-        printf("device: %s (%s)\nmodel: %s, ctx %u, %u tokens x %u reps, turns of %u tokens\n", mkv_device_name(dev),
-               mkv_device_driver(dev), model_path, ctx, n, reps, block ? block : n);
+        printf("device: %s (%s), bandwidth probe %.2f GB/s\nmodel: %s, ctx %u, %u tokens x %u reps, turns of %u tokens\n",
+               mkv_device_name(dev), mkv_device_driver(dev), probe_gbps, model_path, ctx, n, reps, block ? block : n);
     }
     for (uint32_t m = 0; m < n_modes; m++) {
         mode_run *r = &runs[m];
@@ -250,20 +263,27 @@ int mkv_cmd_bench(int argc, char **argv)
         double hit = ss->cache_hits + ss->cache_misses ? (double)ss->cache_hits / (ss->cache_hits + ss->cache_misses) : 0;
         double stall_med = median(r->stall_us, r->n_stall), window_med = median(r->window_us, r->n_stall);
         double read_us = ss->bank_reads ? ss->bank_read_ms * 1e3 / (double)ss->bank_reads : 0;
+        double wgbps = (double)wbytes * med[m] * 1e-9; /* weights streamed per second at the median speed */
         if (json) {
             printf("%s{\"mode\": \"%s\", \"decode_tok_s\": %.4f, \"prefill_tok_s\": %.4f, \"weight_bytes_per_token\": %llu, "
+                   "\"weight_gbps\": %.3f, "
                    "\"bank\": {\"bytes_read\": %llu, \"reads\": %llu, \"stall_ms\": %.3f, \"stall_us_median\": %.3f, "
                    "\"stall_steps\": %llu, \"window_us_median\": %.1f, \"read_us_mean\": %.1f, \"cache_hit_rate\": %.4f, "
-                   "\"io_mode\": \"%s\", \"crc\": \"%s\"}, \"kernels\": [",
-                   m ? ", " : "", r->mode, med[m], pre, (unsigned long long)wbytes, (unsigned long long)ss->bank_bytes_read,
+                   "\"io_mode\": \"%s\", \"crc\": \"%s\"}, ",
+                   m ? ", " : "", r->mode, med[m], pre, (unsigned long long)wbytes, wgbps, (unsigned long long)ss->bank_bytes_read,
                    (unsigned long long)ss->bank_reads, ss->bank_stall_ms, stall_med, (unsigned long long)ss->stall_steps,
                    window_med, read_us, hit, ss->bank_io, r->meki_off ? "" : mkv_crc32c_impl());
+            printf("\"decode_tok_s_reps\": [");
+            for (uint32_t k = 0; k < reps; k++) printf("%s%.4f", k ? ", " : "", r->decode[k]);
+            printf("], ");
+            printf("\"kernels\": [");
             for (uint32_t k = 0; k < r->n_kernels; k++)
                 printf("%s{\"name\": \"%s\", \"ms\": %.4f, \"gbps\": %.3f}", k ? ", " : "", r->kernels[k].name, r->kernels[k].ms,
                        r->kernels[k].ms > 0 ? r->kernels[k].bytes / (r->kernels[k].ms * 1e6) : 0.0);
             printf("]}");
         } else {
-            printf("\n%-5s decode %.2f tok/s (median), prefill %.2f tok/s, %.1f MB weights/token\n", r->mode, med[m], pre, wbytes / 1e6);
+            printf("\n%-5s decode %.2f tok/s (median), prefill %.2f tok/s, %.1f MB weights/token: %.2f GB/s, %.0f %% of the probe\n",
+                   r->mode, med[m], pre, wbytes / 1e6, wgbps, probe_gbps > 0 ? 100 * wgbps / probe_gbps : 0.0);
             if (!r->meki_off)
                 printf("      bank (%s, crc %s): %llu reads of %.0f us on average, %llu bytes, cache hit rate %.2f\n"
                        "      stall %.3f ms total in %llu steps, median %.1f us/token; median %.0f us of GPU work hides each read\n",

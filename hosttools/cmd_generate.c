@@ -9,7 +9,7 @@ static void help(void)
 {
     printf("usage: mekivk generate --model F.gguf [--bank F.mkb] --tokens 1,2,3 -n N\n"
            "                       [--logits-out FILE] [--json] [--ctx N] [--device I|NAME]\n"
-           "                       [--meki-off] [--ignore-fingerprint] [--cold] [--cold-direct]\n"
+           "                       [--meki-off] [--ignore-fingerprint] [--cold] [--cold-dontneed]\n"
            "                       [--cache-mb M]\n\n"
            "Feeds the prompt token by token, then N greedy tokens (each fed back).\n"
            "  --logits-out FILE  float32 little-endian logits, one row of n_vocab per position\n"
@@ -19,9 +19,10 @@ static void help(void)
            "  --ctx N            context length (default: prompt + N, at least 16)\n"
            "  --meki-off         run a MeKi model with its MeKi branch off\n"
            "  --ignore-fingerprint  accept a bank made for another model\n"
-           "  --cold             read the bank from storage, not RAM (pages dropped after\n"
-           "                     each read: fadvise DONTNEED, no readahead)\n"
-           "  --cold-direct      the same with O_DIRECT reads\n"
+           "  --cold             read the bank from storage, not RAM (O_DIRECT; where the\n"
+           "                     file system refuses it, as --cold-dontneed)\n"
+           "  --cold-dontneed    the same by plain reads, each slab's pages dropped after\n"
+           "                     its read (fadvise DONTNEED, no readahead)\n"
            "  --cache-mb M       keep the bank rows of frequent tokens in M MiB of RAM\n"
            "  --device           device index or name substring (see `mekivk devices`)\n");
 }
@@ -42,7 +43,7 @@ int mkv_cmd_generate(int argc, char **argv)
         else if (!strcmp(a, "--meki-off")) sopts.meki_off = true;
         else if (!strcmp(a, "--ignore-fingerprint")) mopts.ignore_fingerprint = true;
         else if (!strcmp(a, "--cold")) mopts.bank_cold = true;
-        else if (!strcmp(a, "--cold-direct")) mopts.bank_cold = mopts.bank_direct = true;
+        else if (!strcmp(a, "--cold-dontneed")) mopts.bank_cold = mopts.bank_cold_dontneed = true;
         else if (!strcmp(a, "--cache-mb")) {
             uint32_t mb;
             if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, 1u << 20, &mb)) return 2;

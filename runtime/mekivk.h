@@ -86,6 +86,13 @@ void mkv_device_destroy(mkv_device *dev);
 const char *mkv_device_name(const mkv_device *dev);
 const char *mkv_device_driver(const mkv_device *dev);
 
+/* The bandwidth probe: GB/s of the fastest of five streaming reads of a
+ * `bytes` buffer (multiple of 16, at most maxStorageBufferRange) in device
+ * memory, timed by GPU timestamps (the host clock where there are none).
+ * Decode reads every weight once per token, so bench sets its achieved
+ * GB/s against this. */
+mkv_status mkv_device_bandwidth(mkv_device *dev, uint64_t bytes, double *gbps, mkv_error *err);
+
 /* Number of validation-layer messages (warnings and errors) seen so far. */
 uint32_t mkv_device_validation_count(const mkv_device *dev);
 
@@ -108,10 +115,11 @@ typedef struct mkv_model_opts {
     const char *bank_path;  /* .mkb bank; NULL for a dense model */
     bool ignore_fingerprint;/* accept a bank whose fingerprint differs */
     bool bank_cold;         /* read the bank past the page cache, so reads
-                               measure storage: each slab's pages dropped
-                               after its read (fadvise DONTNEED, no readahead) */
-    bool bank_direct;       /* with bank_cold: O_DIRECT reads instead (where the
-                               file system refuses them, the above) */
+                               measure storage: O_DIRECT, or where the file
+                               system refuses it, as bank_cold_dontneed */
+    bool bank_cold_dontneed;/* with bank_cold: plain reads, each slab's pages
+                               dropped after its read (fadvise DONTNEED, no
+                               readahead, the file written back first) */
 } mkv_model_opts;
 
 /* Loads the GGUF model at gguf_path onto the device, and opens the bank

@@ -200,7 +200,7 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
         if ((st = mkv_bank_open(opts->bank_path, &m->bank, err))) goto fail;
         if ((st = check_bank(m, opts, err))) goto fail;
         const mkv_bank_io_mode io = !opts->bank_cold ? MKV_BANK_IO_CACHED
-                                    : opts->bank_direct ? MKV_BANK_IO_DIRECT : MKV_BANK_IO_DROP_CACHE;
+                                    : opts->bank_cold_dontneed ? MKV_BANK_IO_DROP_CACHE : MKV_BANK_IO_DIRECT;
         if ((st = mkv_bank_set_io_mode(m->bank, io, err))) goto fail;
     }
 

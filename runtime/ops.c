@@ -7,6 +7,7 @@
 
 #include "argmax.h"
 #include "attn.h"
+#include "bw_probe.h"
 #include "embed.h"
 #include "ffn_out.h"
 #include "matmul.h"
@@ -187,12 +188,15 @@ mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *wg, cons
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "matvec_swiglu_meki: meki_gate's row stride %u differs from ffn_gate's %u",
                         w_mg->ld, wg->ld);
     /* Every workgroup takes ROWS rows of the SwiGLU and an even share of
-     * W_mg's (gate_only: ROWS of W_mg's). */
+     * W_mg's (gate_only: about ROWS of W_mg's). */
     const uint32_t rows = r->tune.rows_matvec, n1 = gate_only ? 0 : wg->rows;
     const uint32_t groups = gate_only ? mkv_matvec_groups(w_mg->rows, rows) : mkv_matvec_groups(n1, rows);
+    if ((uint64_t)groups * w_mg->rows > UINT32_MAX)
+        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "matvec_swiglu_meki: %u workgroups x %u gate rows overflow 32 bits", groups,
+                        w_mg->rows);
     mkv_pc_matvec_swiglu_meki pc = {
         .a = {.n_rows = n1, .ld8 = wg->ld / 8, .row_byte_offset = row_byte_offset, .bank_dtype = bank_dtype},
-        .n_rows2 = w_mg->rows, .ld8_2 = w_mg->ld / 8, .rows2 = mkv_matvec_groups(w_mg->rows, groups)};
+        .n_rows2 = w_mg->rows, .ld8_2 = w_mg->ld / 8, .n_groups = groups};
     VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf, w_mg->parts[0].buf, v->buf, ring->buf, params->buf};
     return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_MEKI, r->tune.wg_matvec, rows, b, pc, groups, 1,
                     4ull * n1 * wg->ld + 2ull * w_mg->rows * w_mg->ld, err);
@@ -282,6 +286,19 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
                     meki->w_mo->parts[0].buf, meki->v->buf, meki->z->buf, meki->w_norm->buf};
     return DISPATCH(r, MKV_KERNEL_FFN_OUT_MEKI, r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1,
                     bytes + 2ull * n * meki->w_mo->ld + 12ull * n, err);
+}
+
+mkv_status mkv_op_bw_probe(mkv_recorder *r, const mkv_buffer *data, uint64_t bytes, const mkv_buffer *out, mkv_error *err)
+{
+    if (bytes % 16 || bytes / 16 > UINT32_MAX)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "bw_probe: bytes = %llu: must be a multiple of 16 below 64 GiB",
+                        (unsigned long long)bytes);
+    /* Blocks of 64 chunks per thread: long enough streams for a CPU driver's
+     * threads, and enough workgroups to fill a GPU. */
+    const uint32_t wg = r->tune.wg_norm, n16 = (uint32_t)(bytes / 16), per = wg * 64u;
+    mkv_pc_bw_probe pc = {.n16 = n16, .per_group = per};
+    VkBuffer b[] = {data->buf, out->buf};
+    return DISPATCH(r, MKV_KERNEL_BW_PROBE, wg, 0, b, pc, div_up(n16, per), 1, bytes, err);
 }
 
 uint32_t mkv_argmax_slots(const mkv_recorder *r, uint32_t n) { return div_up(n, r->tune.wg_argmax * 16); }

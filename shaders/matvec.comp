@@ -11,7 +11,8 @@
 //   matvec_swiglu y[r] = silu(W[r] . x) * (W2[r] . x)       (SwiGLU gate/up)
 //   matvec_swiglu_meki  the FFN's gate/up and the MeKi gate in one
 //                 dispatch: both read u = RMSNorm_ffn(a). Each workgroup
-//                 takes ROWS rows of the first and rows2 rows of the second:
+//                 takes ROWS rows of the first and an even share of the
+//                 second's (rows [g n_rows2 / n_groups, (g+1) n_rows2 / n_groups)):
 //                 y[r]  = silu(W[r] . x) * (W2[r] . x)           (t)
 //                 y2[r] = bank_row[r] + sigmoid(W3[r] . x)       (v = M[x] + sigmoid(W_mg u))
 //                 Every workgroup gets a share of both, not W3's rows as
@@ -48,7 +49,7 @@ layout(push_constant) uniform PushConstants {
 #if defined(SWIGLU_MEKI)
     uint n_rows2;         // rows of W3 (d_mem)
     uint ld8_2;           // W3's row stride in 16-byte chunks
-    uint rows2;           // rows of W3 per workgroup
+    uint n_groups;        // workgroups dispatched (they share W3's rows evenly)
 #endif
 } pc;
 
@@ -105,8 +106,8 @@ void main()
         }
     }
 #if defined(SWIGLU_MEKI)
-    const uint r2_end = min(group * pc.rows2 + pc.rows2, pc.n_rows2);
-    for (uint r = group * pc.rows2 + gl_SubgroupID; r < r2_end; r += gl_NumSubgroups) {
+    const uint r2_begin = group * pc.n_rows2 / pc.n_groups, r2_end = (group + 1u) * pc.n_rows2 / pc.n_groups;
+    for (uint r = r2_begin + gl_SubgroupID; r < r2_end; r += gl_NumSubgroups) {
         const uint base = r * pc.ld8_2;
         float acc = 0.0;
         for (uint c = lane; c < pc.ld8_2; c += n_lanes) acc += dot8(w3[base + c], x[2u * c], x[2u * c + 1u]);

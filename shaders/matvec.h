@@ -9,8 +9,9 @@
  * Spec constants: 0 WG, 1 ROWS (rows per workgroup; any value is correct,
  * a multiple of WG / subgroup size keeps every subgroup busy).
  * Needs subgroup arithmetic in compute shaders.
- * Dispatch: ceil(n_rows / ROWS) x 1 x 1; matvec_swiglu_meki: enough
- * groups for both ceil(n_rows / ROWS) and ceil(n_rows2 / rows2). */
+ * Dispatch: ceil(n_rows / ROWS) x 1 x 1; matvec_swiglu_meki: n_groups =
+ * ceil(n_rows / ROWS), or ceil(n_rows2 / ROWS) when n_rows is 0 (W3's
+ * rows are shared evenly among them; n_groups * n_rows2 < 2^32). */
 #ifndef MKV_SHADER_MATVEC_H
 #define MKV_SHADER_MATVEC_H
 #include <stdint.h>
@@ -22,7 +23,7 @@ typedef struct mkv_pc_matvec {
 
 typedef struct mkv_pc_matvec_swiglu_meki {
     mkv_pc_matvec a;     /* the SwiGLU rows (row_offset 0, accumulate 0) and the bank row */
-    uint32_t n_rows2, ld8_2, rows2;
+    uint32_t n_rows2, ld8_2, n_groups;
 } mkv_pc_matvec_swiglu_meki;
 
 static inline uint32_t mkv_matvec_groups(uint32_t n_rows, uint32_t rows_per_group)

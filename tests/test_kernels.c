@@ -550,6 +550,43 @@ END_TEST
 
 /* ---- the host side of the kernel table ---- */
 
+/* The bandwidth probe reads every byte: its XOR of all words equals the
+ * host's, for sizes that end mid-workgroup and mid-block. The public probe
+ * reports a positive figure and refuses sizes it cannot bind. */
+START_TEST(bandwidth_probe_reads_every_byte)
+{
+    static const uint64_t sizes[] = {16, 16 * 1001, (3u << 20) + 16 * 7};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        const uint64_t bytes = sizes[i], n = bytes / 4;
+        uint32_t *w = malloc(bytes), want = 0;
+        for (uint64_t j = 0; j < n; j++) want ^= (w[j] = (uint32_t)tu_rand_u64(&rng));
+        mkv_buffer data, out;
+        OK(mkv_buffer_create(dev, bytes, MKV_MEM_DEVICE, &data, E));
+        OK(mkv_buffer_write(dev, &data, 0, w, bytes, E));
+        OK(mkv_buffer_create(dev, 16, MKV_MEM_HOST, &out, E));
+        memset(out.map, 0, 16);
+        kt k;
+        OK(mkv_op_bw_probe(kt_begin(&k), &data, bytes, &out, E));
+        kt_run(&k);
+        uint32_t got;
+        memcpy(&got, out.map, 4);
+        ck_assert_msg(got == want, "bw_probe %llu bytes: xor %08x, want %08x", (unsigned long long)bytes, got, want);
+        mkv_buffer_destroy(dev, &data); mkv_buffer_destroy(dev, &out);
+        free(w);
+    }
+    double gbps = 0;
+    OK(mkv_device_bandwidth(dev, 8u << 20, &gbps, E));
+    ck_assert_msg(gbps > 0.01 && gbps < 1e5, "probe: %g GB/s", gbps);
+    mkv_error err;
+    ck_assert_int_eq(mkv_device_bandwidth(dev, 8, &gbps, &err), MKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(mkv_device_bandwidth(dev, dev->max_storage_range + 4096ull, &gbps, &err), MKV_ERR_INVALID_ARG);
+    kt k;
+    mkv_buffer dummy = {0};
+    ck_assert_int_eq(mkv_op_bw_probe(kt_begin(&k), &dummy, 24, &dummy, &err), MKV_ERR_INVALID_ARG);
+    kt_run(&k);
+}
+END_TEST
+
 START_TEST(dispatch_rejects_wrong_binding_count_and_push_size)
 {
     mkv_buffer b = vec_buf(NULL, 8);
@@ -605,6 +642,7 @@ int main(void)
     tcase_add_test(tc, embed_gathers_the_token_row_from_any_part);
     tcase_add_test(tc, attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases);
     tcase_add_test(tc, argmax_finds_first_maximum);
+    tcase_add_test(tc, bandwidth_probe_reads_every_byte);
     tcase_add_test(tc, dispatch_rejects_wrong_binding_count_and_push_size);
     TCase *tv = tcase_create("validation");
     tcase_add_test(tv, validation_layer_counts_a_misuse);

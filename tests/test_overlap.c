@@ -50,7 +50,7 @@ static void engine_open(engine *e, int cold, const mkv_session_opts *so_in)
 {
     mkv_error err;
     e->dev = tu_device();
-    mkv_model_opts mo = {.bank_path = path_of("bank.mkb"), .bank_cold = cold > 0, .bank_direct = cold == 2};
+    mkv_model_opts mo = {.bank_path = path_of("bank.mkb"), .bank_cold = cold > 0, .bank_cold_dontneed = cold == 1};
     ck_assert_msg(mkv_model_load(e->dev, path_of("model.gguf"), &mo, &e->model, &err) == MKV_OK, "%s", err.msg);
     mkv_session_opts so = *so_in;
     so.n_ctx = N_CTX;
