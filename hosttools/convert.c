@@ -8,7 +8,6 @@
  * written with a zero fingerprint first; its header is rewritten at the end. */
 #include "convert.h"
 
-#include "device.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -322,7 +321,7 @@ mkv_status mkv_convert(const mkv_convert_opts *o, mkv_convert_report *report, mk
         /* A CPU-emulated device (lavapipe) chosen by default folds slower
          * than the CPU engine (measured ~5x on 0.6b): use the CPU then. */
         bool named = o->device_opts.index >= 0 || o->device_opts.name || getenv("MKV_DEVICE");
-        if (ds == MKV_OK && !dev && own->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU && !named) {
+        if (ds == MKV_OK && !dev && mkv_device_is_cpu(own) && !named) {
             ds = mkv_fail(&derr, MKV_ERR_NO_DEVICE, "%s is a CPU device; name it with --device to fold on it anyway",
                           mkv_device_name(own));
             mkv_device_destroy(own);

@@ -381,6 +381,8 @@ void mkv_device_destroy(mkv_device *d)
     free(d);
 }
 
+bool mkv_device_is_cpu(const mkv_device *d) { return d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU; }
+
 const char *mkv_device_name(const mkv_device *d) { return d->props.deviceName; }
 const char *mkv_device_driver(const mkv_device *d) { return d->driver; }
 uint32_t mkv_device_validation_count(const mkv_device *d) { return atomic_load(&d->validation_count); }

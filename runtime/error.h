@@ -18,4 +18,8 @@ mkv_status mkv_fail(mkv_error *err, mkv_status st, const char *fmt, ...) MKV_PRI
 /* Clears err to MKV_OK with an empty message. */
 void mkv_error_clear(mkv_error *err);
 
+/* Returns from the calling function with the status of x unless it is
+ * MKV_OK; the caller declares `mkv_status st`. */
+#define TRY(x) do { if ((st = (x))) return st; } while (0)
+
 #endif

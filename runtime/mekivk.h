@@ -85,6 +85,8 @@ void mkv_device_destroy(mkv_device *dev);
 /* Name and driver strings of the chosen device (valid while dev lives). */
 const char *mkv_device_name(const mkv_device *dev);
 const char *mkv_device_driver(const mkv_device *dev);
+/* Whether the device is a CPU implementation (lavapipe, SwiftShader). */
+bool mkv_device_is_cpu(const mkv_device *dev);
 
 /* The bandwidth probe: GB/s of the fastest of five streaming reads of a
  * `bytes` buffer (multiple of 16, at most maxStorageBufferRange) in device

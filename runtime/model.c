@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "half.h"
 
 /* Types counted for the one line that says what was converted at load. */
@@ -97,7 +98,6 @@ static mkv_status upload_layer(upload_ctx *u, uint32_t l, mkv_error *err)
     mkv_layer_weights *w = &u->m->layers[l];
     char name[64];
     mkv_status st;
-#define TRY(x) if ((st = (x))) return st
     snprintf(name, sizeof name, "blk.%u.attn_qkv", l);
     TRY(upload_vector(u, ld->attn_norm, &w->attn_norm, err));
     TRY(upload_matrix(u, name, ld->wq, ld->wk, ld->wv, &w->wqkv, err));

@@ -4,6 +4,7 @@
 #define MKV_SESSION_H
 
 #include "clock.h"
+#include "error.h"
 #include "model.h"
 #include "ops.h"
 #include "stream.h"
@@ -53,7 +54,5 @@ struct mkv_session {
     uint32_t pf_head, pf_len, pf_issued; /* issued: entries from head that hold a slot */
     mkv_session_stats stats;
 };
-
-#define TRY(x) do { if ((st = (x))) return st; } while (0)
 
 #endif
