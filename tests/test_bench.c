@@ -1,0 +1,201 @@
+/* mekivk bench (bench/bench.c) end to end on the tiny model: it runs, its
+ * --json is one valid object with DESIGN's keys and the ones bench adds,
+ * and the figures agree with each other (the ratios with the per-mode
+ * medians and repetitions, the bank's bytes with its reads, MeKi's weight
+ * bytes above dense's). No timing is asserted: speed lives in bench runs. */
+#include <check.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "json.h"
+#include "synth.h"
+#include "test_util.h"
+
+static char dir[PATH_MAX];
+
+static void make_model(void)
+{
+    snprintf(dir, sizeof dir, "%s", tu_path_in("bench", "tiny"));
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), dir);
+    mkv_error err;
+    ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *t = calloc(1, 1 << 20);
+    size_t n = fread(t, 1, (1 << 20) - 1, f);
+    fclose(f);
+    t[n] = 0;
+    return t;
+}
+
+/* Runs `mekivk bench ARGS` with stdout and stderr captured; returns its
+ * exit code, the output in *out and what it said on stderr in *err_text
+ * (both malloc'd; err_text may be NULL). */
+static int run_bench(char **argv, int argc, char **out, char **err_text)
+{
+    char po[PATH_MAX + 32], pe[PATH_MAX + 32];
+    snprintf(po, sizeof po, "%s/bench.out", dir);
+    snprintf(pe, sizeof pe, "%s/bench.err", dir);
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert(so >= 0 && se >= 0 && fo >= 0 && fe >= 0);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    close(fo);
+    close(fe);
+    int rc = mkv_cmd_bench(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    *out = slurp(po);
+    char *e = slurp(pe);
+    if (err_text) *err_text = e;
+    else free(e);
+    return rc;
+}
+
+static double num(const mkv_json *j, uint32_t obj, const char *key)
+{
+    uint32_t i = mkv_json_get(j, obj, key);
+    ck_assert_msg(i != MKV_JSON_NONE && j->v[i].type == MKV_JSON_NUMBER, "bench JSON: number '%s' missing", key);
+    return j->v[i].num;
+}
+
+static uint32_t child(const mkv_json *j, uint32_t obj, const char *key, mkv_json_type type)
+{
+    uint32_t i = mkv_json_get(j, obj, key);
+    ck_assert_msg(i != MKV_JSON_NONE && j->v[i].type == type, "bench JSON: '%s' missing or of the wrong type", key);
+    return i;
+}
+
+static double median3(double a, double b, double c) { return fmax(fmin(a, b), fmin(fmax(a, b), c)); }
+
+START_TEST(json_has_every_key_and_consistent_figures)
+{
+    char model[PATH_MAX + 32], bank[PATH_MAX + 32];
+    snprintf(model, sizeof model, "%s/model.gguf", dir);
+    snprintf(bank, sizeof bank, "%s/bank.mkb", dir);
+    char *argv[] = {"bench", "--model", model, "--bank", bank, "--ctx", "40", "-n", "5", "--reps", "3",
+                    "--prompt", "3", "--block", "2", "--cold", "--json"};
+    char *out, *said;
+    int rc = run_bench(argv, (int)(sizeof argv / sizeof argv[0]), &out, &said);
+    ck_assert_msg(rc == 0, "bench exit %d; output:\n%s\nstderr:\n%s", rc, out, said);
+    /* the validation layer is on in tests (MKV_VALIDATION=1): it said nothing */
+    ck_assert_msg(!strstr(said, "validation"), "bench stderr:\n%s", said);
+    free(said);
+    mkv_json j;
+    mkv_error err;
+    ck_assert_msg(mkv_json_parse(out, strlen(out), "bench --json", &j, &err) == MKV_OK, "%s\n%s", err.msg, out);
+    ck_assert_int_eq(j.v[0].type, MKV_JSON_OBJECT);
+    child(&j, 0, "device", MKV_JSON_STRING);
+    child(&j, 0, "driver", MKV_JSON_STRING);
+    ck_assert_str_eq(j.v[child(&j, 0, "model", MKV_JSON_STRING)].str, model);
+    ck_assert_int_eq((int)num(&j, 0, "ctx"), 40);
+    ck_assert_int_eq((int)num(&j, 0, "n_decode"), 5);
+    ck_assert_int_eq((int)num(&j, 0, "reps"), 3);
+    ck_assert_int_eq((int)num(&j, 0, "block"), 2);
+    ck_assert(num(&j, 0, "probe_gbps") > 0);
+    uint32_t runs = child(&j, 0, "runs", MKV_JSON_ARRAY);
+    ck_assert_uint_eq(j.v[runs].n, 2);
+    double med[2], reps[2][3], wbytes[2];
+    uint32_t r = j.v[runs].first;
+    for (int m = 0; m < 2; m++, r = j.v[r].next) {
+        ck_assert_str_eq(j.v[child(&j, r, "mode", MKV_JSON_STRING)].str, m ? "meki" : "dense");
+        med[m] = num(&j, r, "decode_tok_s");
+        ck_assert(med[m] > 0 && num(&j, r, "prefill_tok_s") > 0);
+        wbytes[m] = num(&j, r, "weight_bytes_per_token");
+        ck_assert(fabs(num(&j, r, "weight_gbps") - wbytes[m] * med[m] * 1e-9) < 1e-3 + 1e-3 * wbytes[m] * med[m] * 1e-9);
+        uint32_t rr = child(&j, r, "decode_tok_s_reps", MKV_JSON_ARRAY);
+        ck_assert_uint_eq(j.v[rr].n, 3);
+        uint32_t e = j.v[rr].first;
+        for (int k = 0; k < 3; k++, e = j.v[e].next) reps[m][k] = j.v[e].num;
+        ck_assert(fabs(median3(reps[m][0], reps[m][1], reps[m][2]) - med[m]) < 1e-3 * med[m] + 1e-4);
+        uint32_t b = child(&j, r, "bank", MKV_JSON_OBJECT);
+        const char *bank_keys[] = {"bytes_read", "reads", "stall_ms", "stall_us_median", "stall_steps", "window_us_median",
+                                   "read_us_mean", "cache_hit_rate"};
+        for (size_t k = 0; k < sizeof bank_keys / sizeof bank_keys[0]; k++) ck_assert(num(&j, b, bank_keys[k]) >= 0);
+        const char *io = j.v[child(&j, b, "io_mode", MKV_JSON_STRING)].str;
+        child(&j, b, "crc", MKV_JSON_STRING);
+        if (m == 0) {
+            ck_assert(num(&j, b, "bytes_read") == 0 && num(&j, b, "reads") == 0);
+        } else {
+            /* every prompt and decoded token's slab, each read from storage */
+            ck_assert(num(&j, b, "reads") >= 1 && num(&j, b, "reads") <= 3 * (3 + 5));
+            ck_assert(fmod(num(&j, b, "bytes_read"), num(&j, b, "reads")) == 0);
+            ck_assert(num(&j, b, "read_us_mean") > 0);
+            ck_assert_str_ne(io, "page_cache");
+        }
+        uint32_t ks = child(&j, r, "kernels", MKV_JSON_ARRAY);
+        bool layer_end = false;
+        for (uint32_t k = j.v[ks].first; k != MKV_JSON_NONE; k = j.v[k].next) {
+            const char *name = j.v[child(&j, k, "name", MKV_JSON_STRING)].str;
+            ck_assert(num(&j, k, "ms") >= 0 && num(&j, k, "gbps") >= 0);
+            layer_end |= !strcmp(name, m ? "ffn_out_meki" : "ffn_out");
+        }
+        ck_assert_msg(layer_end, "mode %d: no layer-end kernel in the profile", m);
+    }
+    ck_assert(wbytes[1] > wbytes[0]);
+    ck_assert(fabs(num(&j, 0, "meki_over_dense") - med[1] / med[0]) < 1e-3);
+    double ratios[3];
+    for (int k = 0; k < 3; k++) ratios[k] = reps[1][k] / reps[0][k];
+    ck_assert(fabs(num(&j, 0, "meki_over_dense_paired") - median3(ratios[0], ratios[1], ratios[2])) < 1e-3);
+    mkv_json_free(&j);
+    free(out);
+}
+END_TEST
+
+START_TEST(bad_options_exit_2_and_help_exits_0)
+{
+    char *out, *said;
+    char *bad[] = {"bench", "--model", "x.gguf", "--frobnicate"};
+    ck_assert_int_eq(run_bench(bad, 4, &out, &said), 2);
+    ck_assert_ptr_nonnull(strstr(said, "--frobnicate"));
+    free(out);
+    free(said);
+    char *none[] = {"bench", "-n", "4"};
+    ck_assert_int_eq(run_bench(none, 3, &out, &said), 2);
+    ck_assert_ptr_nonnull(strstr(said, "--model is required"));
+    free(out);
+    free(said);
+    char *help[] = {"bench", "--help"};
+    ck_assert_int_eq(run_bench(help, 2, &out, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--cold-dontneed"));
+    free(out);
+    char *missing[] = {"bench", "--model", "/nonexistent/model.gguf"};
+    ck_assert_int_eq(run_bench(missing, 3, &out, &said), 1);
+    ck_assert_ptr_nonnull(strstr(said, "/nonexistent/model.gguf"));
+    free(out);
+    free(said);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("bench");
+    TCase *tc = tcase_create("bench");
+    tcase_add_unchecked_fixture(tc, make_model, NULL);
+    tcase_add_test(tc, json_has_every_key_and_consistent_figures);
+    tcase_add_test(tc, bad_options_exit_2_and_help_exits_0);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
