@@ -18,3 +18,10 @@ layout(local_size_x_id = 0) in;
 
 // Two f16 values packed in a 32-bit word (element 2i in the low half).
 vec2 unpack_f16x2(uint w) { return unpackHalf2x16(w); }
+
+// One 16-byte chunk of an f16 weight row (8 weights) dotted with the 8
+// floats a, b: the inner step of every matrix product.
+float dot8(uvec4 q, vec4 a, vec4 b)
+{
+    return dot(vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), a) + dot(vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w)), b);
+}

@@ -51,13 +51,6 @@ layout(push_constant) uniform PushConstants {
 shared float red[gl_WorkGroupSize.x];
 shared bool is_last;
 
-float dot8(uvec4 q, vec4 a, vec4 b)
-{
-    vec2 w0 = unpackHalf2x16(q.x), w1 = unpackHalf2x16(q.y);
-    vec2 w2_ = unpackHalf2x16(q.z), w3 = unpackHalf2x16(q.w);
-    return dot(vec4(w0, w1), a) + dot(vec4(w2_, w3), b);
-}
-
 // Sum of v over the workgroup (every invocation gets it): subgroupAdd, then
 // one partial per subgroup through shared memory.
 float workgroup_sum(float v)

@@ -36,11 +36,6 @@ layout(push_constant) uniform PushConstants {
 
 shared vec4 xs[TB * 2u * CK];
 
-float dot8(uvec4 q, vec4 a, vec4 b)
-{
-    return dot(vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), a) + dot(vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w)), b);
-}
-
 void main()
 {
     const uint tid = gl_LocalInvocationID.x;

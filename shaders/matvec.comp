@@ -53,13 +53,6 @@ layout(push_constant) uniform PushConstants {
 #endif
 } pc;
 
-float dot8(uvec4 q, vec4 a, vec4 b)
-{
-    vec2 w0 = unpackHalf2x16(q.x), w1 = unpackHalf2x16(q.y);
-    vec2 w2_ = unpackHalf2x16(q.z), w3 = unpackHalf2x16(q.w);
-    return dot(vec4(w0, w1), a) + dot(vec4(w2_, w3), b);
-}
-
 #if defined(SWIGLU_MEKI)
 // Element i of this layer's bank row (F16: d_mem halves; Q8: f16 scale,
 // 2 zero bytes, d_mem int8).
