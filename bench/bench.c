@@ -10,7 +10,7 @@
 
 #define MAX_REPS 64
 #define MAX_KERNELS 32
-#define PROFILE_STEPS 5
+#define PROFILE_STEPS 7
 
 typedef struct mode_run {
     const char *mode;
@@ -41,8 +41,9 @@ static void help(void)
            "alike. A mode's speed in a repetition is its n tokens over its own turns' time.\n"
            "Prefill speed is measured on a --prompt-token prompt (default 16; token by\n"
            "token, its bank reads issued at once). Reports medians, the MeKi/dense ratio,\n"
-           "bank counters and per-kernel GPU time (the median of 5 profiled steps, taken\n"
-           "after the timed runs in a separate session). The bandwidth probe (the best of\n"
+           "bank counters and per-kernel GPU time (the median of 7 profiled steps, taken\n"
+           "after the timed runs in separate sessions, the modes taking turns step by\n"
+           "step). The bandwidth probe (the best of\n"
            "5 streaming reads of 256 MiB) is the yardstick for each mode's weight GB/s:\n"
            "weight bytes per token x decode tok/s.\n"
            "  --cold          read the bank from storage, not RAM: O_DIRECT (where the file\n"
@@ -136,25 +137,31 @@ static mkv_status run_rep(mode_run *runs, const uint32_t *order, uint32_t n_mode
 }
 
 /* Per-kernel GPU time: the median over PROFILE_STEPS decode steps at
- * position ctx (after one warm-up step), so one slow step does not skew it. */
-static mkv_status profile(mode_run *r, uint32_t ctx, uint32_t n_vocab, mkv_error *err)
+ * position ctx (after one warm-up step), so one slow step does not skew it.
+ * The modes take turns step by step, so that drift of the machine's speed
+ * hits both alike and their kernel times compare. */
+static mkv_status profile(mode_run *runs, uint32_t n_modes, uint32_t ctx, uint32_t n_vocab, mkv_error *err)
 {
-    static double ms[MAX_KERNELS][PROFILE_STEPS];
+    static double ms[2][MAX_KERNELS][PROFILE_STEPS];
     mkv_kernel_time step[MAX_KERNELS];
-    uint32_t tok = 1 % n_vocab;
+    uint32_t tok[2] = {1 % n_vocab, 1 % n_vocab};
     mkv_status st;
-    r->n_kernels = 0;
     for (uint32_t i = 0; i <= PROFILE_STEPS; i++) {
-        if ((st = mkv_session_seek(r->s, ctx, err)) || (st = mkv_session_step(r->s, tok, NULL, &tok, err))) return st;
-        if (i == 0) continue; /* warm-up */
-        uint32_t n = mkv_session_profile(r->s, step, MAX_KERNELS);
-        if (i == 1) {
-            memcpy(r->kernels, step, n * sizeof *step);
-            r->n_kernels = n;
+        for (uint32_t m = 0; m < n_modes; m++) {
+            mode_run *r = &runs[m];
+            if ((st = mkv_session_seek(r->s, ctx, err)) || (st = mkv_session_step(r->s, tok[m], NULL, &tok[m], err)))
+                return st;
+            if (i == 0) continue; /* warm-up */
+            uint32_t n = mkv_session_profile(r->s, step, MAX_KERNELS);
+            if (i == 1) {
+                memcpy(r->kernels, step, n * sizeof *step);
+                r->n_kernels = n;
+            }
+            for (uint32_t k = 0; k < r->n_kernels && k < n; k++) ms[m][k][i - 1] = step[k].ms; /* same kernels, same order */
         }
-        for (uint32_t k = 0; k < r->n_kernels && k < n; k++) ms[k][i - 1] = step[k].ms; /* same kernels, same order */
     }
-    for (uint32_t k = 0; k < r->n_kernels; k++) r->kernels[k].ms = median(ms[k], PROFILE_STEPS);
+    for (uint32_t m = 0; m < n_modes; m++)
+        for (uint32_t k = 0; k < runs[m].n_kernels; k++) runs[m].kernels[k].ms = median(ms[m][k], PROFILE_STEPS);
     return MKV_OK;
 }
 
@@ -235,17 +242,21 @@ int mkv_cmd_bench(int argc, char **argv)
                 fprintf(stderr, "rep %u/%u %-5s %.2f tok/s\n", rep + 1, reps, runs[m].mode, runs[m].decode[rep]);
     }
     /* Kernel times from profiled steps, in a session of its own per mode (a
-     * timestamp after every dispatch would slow the timed runs): per kernel,
-     * the median over PROFILE_STEPS steps after a warm-up step. */
+     * timestamp after every dispatch would slow the timed runs). */
     for (uint32_t m = 0; m < n_modes; m++) {
         mkv_session_get_stats(runs[m].s, &runs[m].stats);
         mkv_session_destroy(runs[m].s);
+        runs[m].s = NULL;
         so.meki_off = runs[m].meki_off;
         so.profile = true;
-        if (mkv_session_create(model, &so, &runs[m].s, &err) || profile(&runs[m], ctx, info.n_vocab, &err)) {
+        if (mkv_session_create(model, &so, &runs[m].s, &err)) {
             rc = cli_fail("bench", &err);
             goto out;
         }
+    }
+    if (profile(runs, n_modes, ctx, info.n_vocab, &err)) {
+        rc = cli_fail("bench", &err);
+        goto out;
     }
 
     double med[2] = {0};

@@ -67,6 +67,37 @@ static mkv_status upload_matrix(upload_ctx *u, const char *name, const mkv_gguf_
     return mkv_matrix_create(u->m->d, name, (uint32_t)rows, (uint32_t)a->ne[0], fill_stacked, &s, out, err);
 }
 
+/* Fills rows of a small matrix's transpose from the whole matrix, held as
+ * f32 (every source type converts exactly; rounded once to f16 here). */
+typedef struct transpose_src {
+    const float *a; /* source: ne1 rows of ne0 */
+    uint32_t ne0, ne1, ld;
+} transpose_src;
+
+static mkv_status fill_transposed(void *user, uint32_t row0, uint32_t n, uint16_t *dst, mkv_error *err)
+{
+    (void)err;
+    const transpose_src *s = user;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t c = 0; c < s->ne1; c++)
+            dst[(size_t)i * s->ld + c] = mkv_float_to_half(s->a[(size_t)c * s->ne0 + row0 + i]);
+    return MKV_OK;
+}
+
+/* The transpose of tensor t (ne0 columns, ne1 rows) as an ne0 x ne1 matrix. */
+static mkv_status upload_transposed(upload_ctx *u, const mkv_gguf_tensor *t, mkv_matrix *out, mkv_error *err)
+{
+    transpose_src s = {.ne0 = (uint32_t)t->ne[0], .ne1 = (uint32_t)t->ne[1], .ld = mkv_matrix_ld((uint32_t)t->ne[1])};
+    float *a = malloc((size_t)s.ne0 * s.ne1 * sizeof(float));
+    if (!a) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory (%u x %u floats)", t->name, s.ne1, s.ne0);
+    for (size_t i = 0; i < N_CONVERTED; i++) u->n_converted[i] += t->type == converted_types[i];
+    mkv_status st = mkv_gguf_tensor_to_f32(u->desc->gguf, t, a, err);
+    s.a = a;
+    if (!st) st = mkv_matrix_create(u->m->d, t->name, s.ne0, s.ne1, fill_transposed, &s, out, err);
+    free(a);
+    return st;
+}
+
 /* f32 vector of n elements, padded to a multiple of 8 with zeros, holding
  * up to three tensors one after the other (a NULL tensor of `sizes[k]`
  * elements stays zero). */
@@ -118,7 +149,7 @@ static mkv_status upload_layer(upload_ctx *u, uint32_t l, mkv_error *err)
     TRY(upload_matrix(u, ld->w_down->name, ld->w_down, NULL, NULL, &w->w_down, err));
     if (ld->meki_gate) {
         TRY(upload_matrix(u, ld->meki_gate->name, ld->meki_gate, NULL, NULL, &w->meki_gate, err));
-        TRY(upload_matrix(u, ld->meki_out->name, ld->meki_out, NULL, NULL, &w->meki_out, err));
+        TRY(upload_transposed(u, ld->meki_out, &w->meki_out_t, err));
         TRY(upload_vector(u, ld->meki_norm, &w->meki_norm, err));
     }
 #undef TRY
@@ -168,7 +199,7 @@ static uint64_t layer_bytes(const mkv_layer_weights *w, bool meki)
 {
     uint64_t b = mkv_matrix_bytes(&w->wqkv) + mkv_matrix_bytes(&w->wo) + mkv_matrix_bytes(&w->w_gate) +
                  mkv_matrix_bytes(&w->w_up) + mkv_matrix_bytes(&w->w_down);
-    if (meki) b += mkv_matrix_bytes(&w->meki_gate) + mkv_matrix_bytes(&w->meki_out);
+    if (meki) b += mkv_matrix_bytes(&w->meki_gate) + mkv_matrix_bytes(&w->meki_out_t);
     return b;
 }
 
@@ -208,7 +239,7 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
     uint64_t widest = desc->output->ne[0]; /* longest matrix row: the conversion scratch */
     for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
         const mkv_layer_desc *L = &desc->layers[l];
-        const mkv_gguf_tensor *mats[] = {L->wq, L->wo, L->w_down, L->meki_out};
+        const mkv_gguf_tensor *mats[] = {L->wq, L->wo, L->w_down};
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
             if (mats[i] && mats[i]->ne[0] > widest) widest = mats[i]->ne[0];
     }
@@ -247,7 +278,7 @@ void mkv_model_destroy(mkv_model *m)
         for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
             mkv_layer_weights *w = &m->layers[l];
             mkv_buffer *v[] = {&w->attn_norm, &w->q_norm, &w->k_norm, &w->ffn_norm, &w->meki_norm, &w->qkv_bias};
-            mkv_matrix *x[] = {&w->wqkv, &w->wo, &w->w_gate, &w->w_up, &w->w_down, &w->meki_gate, &w->meki_out};
+            mkv_matrix *x[] = {&w->wqkv, &w->wo, &w->w_gate, &w->w_up, &w->w_down, &w->meki_gate, &w->meki_out_t};
             for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) mkv_buffer_destroy(d, v[i]);
             for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) mkv_matrix_destroy(d, x[i]);
         }

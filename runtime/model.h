@@ -16,7 +16,7 @@ typedef struct mkv_layer_weights {
     mkv_matrix w_gate, w_up; /* d_ffn x d_model */
     mkv_matrix w_down;    /* d_model x d_ffn */
     mkv_matrix meki_gate; /* d_mem x d_model (W_mg) */
-    mkv_matrix meki_out;  /* d_model x d_mem (W_mo) */
+    mkv_matrix meki_out_t; /* d_mem x d_model: W_mo transposed (ffn_out.comp says why) */
 } mkv_layer_weights;
 
 struct mkv_model {

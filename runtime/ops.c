@@ -271,21 +271,26 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
                           const mkv_ffn_out_meki *meki, mkv_error *err)
 {
     mkv_status st = check_single_part(w_down, "ffn_down", err);
-    if (!st && meki) st = check_single_part(meki->w_mo, "meki_out", err);
+    if (!st && meki) st = check_single_part(meki->w_mo_t, "meki_out", err);
     if (st) return st;
     const uint32_t rows = r->tune.rows_matvec, n = w_down->rows, g1 = mkv_matvec_groups(n, rows);
-    if (meki && meki->w_mo->rows != n)
-        return mkv_fail(err, MKV_ERR_INVALID_ARG, "ffn_out_meki: meki_out has %u rows, ffn_down %u", meki->w_mo->rows, n);
-    mkv_pc_ffn_out pc = {.n = n, .ld8 = w_down->ld / 8, .ld8_2 = meki ? meki->w_mo->ld / 8 : 0, .n_groups = g1, .eps = eps};
+    if (meki && meki->w_mo_t->cols != n)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "ffn_out_meki: meki_out has %u columns transposed, ffn_down %u rows",
+                        meki->w_mo_t->cols, n);
+    if (meki && (rows % 8 || rows / 8 > r->tune.wg_matvec))
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "ffn_out_meki: %u rows per workgroup: need a multiple of 8, at most 8 x %u",
+                        rows, r->tune.wg_matvec);
+    mkv_pc_ffn_out pc = {.n = n, .ld8 = w_down->ld / 8, .ld8_2 = meki ? meki->w_mo_t->ld / 8 : 0,
+                         .n_mem = meki ? meki->w_mo_t->rows : 0, .n_groups = g1, .eps = eps};
     const uint64_t bytes = 2ull * n * w_down->ld + 16ull * n;
     if (!meki) {
         VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf};
         return DISPATCH(r, MKV_KERNEL_FFN_OUT, r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1, bytes, err);
     }
     VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf,
-                    meki->w_mo->parts[0].buf, meki->v->buf, meki->z->buf, meki->w_norm->buf};
+                    meki->w_mo_t->parts[0].buf, meki->v->buf, meki->z->buf, meki->w_norm->buf};
     return DISPATCH(r, MKV_KERNEL_FFN_OUT_MEKI, r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1,
-                    bytes + 2ull * n * meki->w_mo->ld + 12ull * n, err);
+                    bytes + mkv_matrix_bytes(meki->w_mo_t) + 4ull * pc.n_mem + 12ull * n, err);
 }
 
 mkv_status mkv_op_bw_probe(mkv_recorder *r, const mkv_buffer *data, uint64_t bytes, const mkv_buffer *out, mkv_error *err)

@@ -88,8 +88,8 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
                             const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err);
 /* The MeKi branch's part of ffn_out_meki. */
 typedef struct mkv_ffn_out_meki {
-    const mkv_matrix *w_mo;     /* d_model x d_mem */
-    const mkv_buffer *v;        /* d_mem gate values, padded with zeros to w_mo's ld */
+    const mkv_matrix *w_mo_t;   /* W_mo transposed: d_mem x d_model */
+    const mkv_buffer *v;        /* d_mem gate values */
     const mkv_buffer *z;        /* d_model floats of scratch */
     const mkv_buffer *w_norm;   /* meki_norm weight */
 } mkv_ffn_out_meki;

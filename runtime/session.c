@@ -154,7 +154,7 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
         TRY(mkv_op_matvec_swiglu_meki(r, &w->w_gate, &w->w_up, &s->u, &s->t, &w->meki_gate, &s->v, &s->params, &s->ring,
                                       l * bank->row_bytes, bank->dtype, l == 0, err));
         /* h = a + W_down t + RMSNorm_meki(W_mo v); xn = RMSNorm_next(h) */
-        const mkv_ffn_out_meki mk = {.w_mo = &w->meki_out, .v = &s->v, .z = &s->z, .w_norm = &w->meki_norm};
+        const mkv_ffn_out_meki mk = {.w_mo_t = &w->meki_out_t, .v = &s->v, .z = &s->z, .w_norm = &w->meki_norm};
         TRY(mkv_op_ffn_out(r, &w->w_down, &s->t, &s->h, next_norm, &s->xn, &s->counter, c->norm_eps, &mk, err));
     }
     /* LM head on the final norm (done by the last ffn_out) */

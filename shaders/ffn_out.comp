@@ -5,12 +5,17 @@
 //   ffn_out       each workgroup, ROWS rows r: h[r] += W_down[r] . t
 //                 the last one, then:        xn = RMSNorm_next(h)
 //   ffn_out_meki  each workgroup, ROWS rows r: h[r] += W_down[r] . t
-//                                              z[r]  = W_mo[r] . v  (v: matvec_swiglu_meki)
+//                                              z[r]  = (W_mo v)[r]  (v: matvec_swiglu_meki)
 //                 the last one, then: h += RMSNorm_meki(z); xn = RMSNorm_next(h)
-// W_mo has as many rows as W_down, so each workgroup takes the same rows of
-// both: every workgroup does the same work. (Appending W_mo's rows as extra
-// workgroups instead doubled the dispatch's time on lavapipe, which splits
-// the grid statically between its threads: one got all of W_down.)
+// Each workgroup takes the same rows of W_down and of W_mo, so every
+// workgroup does the same work. (Appending W_mo's rows as extra workgroups
+// instead doubled the dispatch's time on lavapipe, which splits the grid
+// statically between its threads: one got all of W_down.)
+// W_mo is stored transposed (d_mem rows of d_model, model.c): its rows are
+// only d_mem long, so a subgroup reduction per row cost as much as the row's
+// loads. Transposed, each invocation sums v[k] times 8 consecutive outputs
+// over a share of the k, lanes read consecutive 16-byte chunks, and one pass
+// through shared memory adds the shares: no reduction per row.
 // The norms need whole vectors, which only exist once every workgroup is
 // done: each workgroup publishes its rows (coherent writes +
 // memoryBarrierBuffer) and counts itself in an atomic; the one that sees the
@@ -25,7 +30,7 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 
-layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, and of W_mo)
+layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, and of W_mo): a multiple of 8
 
 layout(std430, binding = 0) readonly buffer Weights { uvec4 w[]; };     // W_down, f16 rows of ld8*8
 layout(std430, binding = 1) readonly buffer Input { vec4 x[]; };        // t, padded with zeros
@@ -34,8 +39,8 @@ layout(std430, binding = 3) readonly buffer NextWeight { float wn[]; }; // next 
 layout(std430, binding = 4) writeonly buffer Normed { float xn[]; };
 layout(std430, binding = 5) coherent buffer Counter { uint groups_done; };
 #if defined(MEKI)
-layout(std430, binding = 6) readonly buffer Weights2 { uvec4 w2[]; };   // W_mo
-layout(std430, binding = 7) readonly buffer Input2 { vec4 x2[]; };      // v, padded with zeros
+layout(std430, binding = 6) readonly buffer Weights2 { uvec4 w2[]; };   // W_mo transposed: n_mem rows of ld8_2 chunks
+layout(std430, binding = 7) readonly buffer Input2 { float x2[]; };     // v, n_mem
 layout(std430, binding = 8) coherent buffer Z { float z[]; };           // W_mo v, d_model
 layout(std430, binding = 9) readonly buffer MekiWeight { float wm[]; }; // meki_norm
 #endif
@@ -43,13 +48,17 @@ layout(std430, binding = 9) readonly buffer MekiWeight { float wm[]; }; // meki_
 layout(push_constant) uniform PushConstants {
     uint n;          // rows of W_down (and of W_mo) = d_model
     uint ld8;        // W_down's row stride in 16-byte chunks
-    uint ld8_2;      // W_mo's row stride in 16-byte chunks (MEKI)
+    uint ld8_2;      // W_mo transposed: row stride in 16-byte chunks (MEKI)
+    uint n_mem;      // W_mo transposed: rows = d_mem (MEKI)
     uint n_groups;   // workgroups dispatched
     float eps;       // both norms (one model-wide RMSNorm eps)
 } pc;
 
 shared float red[gl_WorkGroupSize.x];
 shared bool is_last;
+#if defined(MEKI)
+shared vec4 zpart[2u * gl_WorkGroupSize.x]; // 8 partial outputs per invocation
+#endif
 
 // Sum of v over the workgroup (every invocation gets it): subgroupAdd, then
 // one partial per subgroup through shared memory.
@@ -72,15 +81,30 @@ void main()
         float acc = 0.0;
         for (uint c = lane; c < pc.ld8; c += gl_SubgroupSize) acc += dot8(w[r * pc.ld8 + c], x[2u * c], x[2u * c + 1u]);
         float d = subgroupAdd(acc);
-#if defined(MEKI)
-        float acc2 = 0.0;
-        for (uint c = lane; c < pc.ld8_2; c += gl_SubgroupSize)
-            acc2 += dot8(w2[r * pc.ld8_2 + c], x2[2u * c], x2[2u * c + 1u]);
-        float d2 = subgroupAdd(acc2);
-        if (subgroupElect()) z[r] = d2;
-#endif
         if (subgroupElect()) h[r] += d;
     }
+#if defined(MEKI)
+    // z for this workgroup's rows: C chunks of 8 outputs; invocation (j, p)
+    // takes chunk j and every P-th k starting at p.
+    const uint C = ROWS / 8u, P = WG / C, j = tid % C, p = tid / C, chunk = gl_WorkGroupID.x * C + j;
+    vec4 za = vec4(0.0), zb = vec4(0.0);
+    if (p < P && chunk < pc.ld8_2) {
+        for (uint k = p; k < pc.n_mem; k += P) {
+            const uvec4 q = w2[k * pc.ld8_2 + chunk];
+            const float s = x2[k];
+            za += s * vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
+            zb += s * vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
+        }
+    }
+    zpart[2u * tid] = za;
+    zpart[2u * tid + 1u] = zb;
+    barrier();
+    for (uint i = tid; i < ROWS && gl_WorkGroupID.x * ROWS + i < pc.n; i += WG) {
+        float s = 0.0; // output i is element i % 8 of chunk i / 8, in each of the P shares
+        for (uint q = 0u; q < P; q++) s += zpart[2u * (q * C + i / 8u) + (i % 8u) / 4u][i % 4u];
+        z[gl_WorkGroupID.x * ROWS + i] = s;
+    }
+#endif
     // Publish this workgroup's rows, then count it.
     memoryBarrierBuffer();
     barrier();

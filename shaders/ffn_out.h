@@ -5,17 +5,17 @@
  *           ld8*8, padding zero), 2 h (float n, in/out), 3 the next norm's
  *           weight (next attn_norm or output_norm), 4 xn (float n, out),
  *           5 counter (one uint, zero before the first dispatch; every
- *           dispatch leaves it zero); ffn_out_meki also: 6 W_mo (f16, rows
- *           of ld8_2*8 halves), 7 v (float, ld8_2*8, padding zero), 8 z
- *           (float n, scratch), 9 meki_norm weight.
+ *           dispatch leaves it zero); ffn_out_meki also: 6 W_mo transposed
+ *           (f16, n_mem rows of ld8_2*8 >= n halves), 7 v (float n_mem),
+ *           8 z (float n, scratch), 9 meki_norm weight.
  * Spec constants: 0 WG (power of two, a multiple of the subgroup size),
- * 1 ROWS (rows per workgroup).
+ * 1 ROWS (rows per workgroup; ffn_out_meki: a multiple of 8, at most 8 WG).
  * Needs subgroup arithmetic. Dispatch: n_groups = ceil(n / ROWS) x 1 x 1. */
 #ifndef MKV_SHADER_FFN_OUT_H
 #define MKV_SHADER_FFN_OUT_H
 #include <stdint.h>
 typedef struct mkv_pc_ffn_out {
-    uint32_t n, ld8, ld8_2, n_groups;
+    uint32_t n, ld8, ld8_2, n_mem, n_groups;
     float eps;
 } mkv_pc_ffn_out;
 #endif

@@ -322,14 +322,18 @@ static void check_ffn_out(uint32_t n, uint32_t d_ffn, uint32_t d_mem)
     mkv_matrix md = matrix(wd, n, d_ffn, 0), mo = {0};
     mkv_buffer bt = vec_buf(t, d_ffn), bh = vec_buf(h, n), bw = vec_buf(w, n), bwn = vec_buf(wn, n);
     mkv_buffer bxn = vec_buf(NULL, n), bz = vec_buf(NULL, n), bv = {0}, bc;
-    if (meki) {
-        mo = matrix(wmo, n, d_mem, 0);
+    if (meki) { /* the device holds W_mo transposed (model.c) */
+        uint16_t *wmo_t = malloc((size_t)n * d_mem * 2);
+        for (uint32_t r = 0; r < n; r++)
+            for (uint32_t k = 0; k < d_mem; k++) wmo_t[(size_t)k * n + r] = wmo[(size_t)r * d_mem + k];
+        mo = matrix(wmo_t, d_mem, n, 0);
+        free(wmo_t);
         bv = vec_buf(v, d_mem);
     }
     const uint32_t zero = 0;
     OK(mkv_buffer_create(dev, 4, MKV_MEM_DEVICE, &bc, E));
     OK(mkv_buffer_write(dev, &bc, 0, &zero, 4, E));
-    const mkv_ffn_out_meki mk = {.w_mo = &mo, .v = &bv, .z = &bz, .w_norm = &bw};
+    const mkv_ffn_out_meki mk = {.w_mo_t = &mo, .v = &bv, .z = &bz, .w_norm = &bw};
     kt k;
     mkv_recorder *r = kt_begin(&k);
     OK(mkv_op_ffn_out(r, &md, &bt, &bh, &bwn, &bxn, &bc, 1e-6f, meki ? &mk : NULL, E));
