@@ -465,9 +465,5 @@ static Suite *bank_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(bank_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed;
+    return tu_run_suite(bank_suite());
 }

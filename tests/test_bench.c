@@ -193,9 +193,5 @@ int main(void)
     tcase_add_test(tc, json_has_every_key_and_consistent_figures);
     tcase_add_test(tc, bad_options_exit_2_and_help_exits_0);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

@@ -452,9 +452,5 @@ int main(void)
 {
     make_values();
     snprintf(run_dir, sizeof run_dir, "convert_%ld", (long)getpid());
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(suite());
 }

@@ -591,13 +591,7 @@ static Suite *e2e_suite(void)
 
 int main(void)
 {
-    int failed = 1;
-    if (write_models()) {
-        SRunner *sr = srunner_create(e2e_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-    }
+    int rc = write_models() ? tu_run_suite(e2e_suite()) : EXIT_FAILURE;
     remove_models();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

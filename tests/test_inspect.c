@@ -150,9 +150,5 @@ int main(void)
     tcase_add_test(tc, bank_with_a_flipped_row_byte_fails_verify_naming_the_token);
     tcase_add_test(tc, kind_is_told_by_content_not_by_name);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

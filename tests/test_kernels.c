@@ -212,6 +212,54 @@ START_TEST(matvec_swiglu_matches_reference)
 }
 END_TEST
 
+/* matmul (the fold's batched products): y[b][r] = y[b][r] + scale * W[r] . x[b]
+ * with a row stride ldy wider than the rows, and matmul_swiglu over the same
+ * batch; rows, columns and batch rows none a multiple of the workgroup's. */
+static void check_matmul(uint32_t rows, uint32_t cols, uint32_t n_batch)
+{
+    mkv_tunables t;
+    mkv_tunables_for(dev, &t);
+    const uint32_t ld = mkv_matrix_ld(cols), ldy = rows + 3, tb = t.tb_matmul;
+    const uint32_t alloc_rows = (n_batch + tb - 1) / tb * tb;
+    uint16_t *w = rand_f16((uint64_t)rows * cols, 0.5f), *w2 = rand_f16((uint64_t)rows * cols, 0.5f);
+    float *x = calloc((size_t)alloc_rows * ld, 4), *y0 = rand_vec((uint64_t)n_batch * ldy, 1.0f);
+    float *ref = malloc((size_t)n_batch * ldy * 4), *ref2 = malloc((size_t)n_batch * ldy * 4);
+    float *g = malloc(rows * 4), *u = malloc(rows * 4);
+    for (uint32_t b = 0; b < n_batch; b++)
+        for (uint32_t c = 0; c < cols; c++) x[(size_t)b * ld + c] = tu_rand_f(&rng);
+    const float scale = 0.75f;
+    memcpy(ref, y0, (size_t)n_batch * ldy * 4);
+    memcpy(ref2, y0, (size_t)n_batch * ldy * 4); /* matmul_swiglu leaves columns past rows alone */
+    for (uint32_t b = 0; b < n_batch; b++) {
+        ref_matvec_f16(w, x + (size_t)b * ld, rows, cols, g);
+        ref_matvec_f16(w2, x + (size_t)b * ld, rows, cols, u);
+        for (uint32_t r = 0; r < rows; r++) ref[(size_t)b * ldy + r] += scale * g[r];
+        ref_swiglu(g, u, rows, ref2 + (size_t)b * ldy);
+    }
+    mkv_matrix m = matrix(w, rows, cols, 0), m2 = matrix(w2, rows, cols, 0);
+    mkv_buffer bx = vec_buf(x, (uint64_t)alloc_rows * ld), by = vec_buf(y0, (uint64_t)n_batch * ldy);
+    mkv_buffer by2 = vec_buf(y0, (uint64_t)n_batch * ldy);
+    kt k;
+    mkv_recorder *r = kt_begin(&k);
+    OK(mkv_op_matmul(r, &m, &bx, &by, n_batch, ldy, true, scale, E));
+    OK(mkv_op_matmul_swiglu(r, &m, &m2, &bx, &by2, n_batch, ldy, E));
+    kt_run(&k);
+    float *got = read_vec(&by, (uint64_t)n_batch * ldy), *got2 = read_vec(&by2, (uint64_t)n_batch * ldy);
+    double e = rel_err(got, ref, (uint64_t)n_batch * ldy), e2 = rel_err(got2, ref2, (uint64_t)n_batch * ldy);
+    ck_assert_msg(e <= 2e-5, "matmul %ux%u batch %u: rel err %.3g", rows, cols, n_batch, e);
+    ck_assert_msg(e2 <= 2e-5, "matmul_swiglu %ux%u batch %u: rel err %.3g", rows, cols, n_batch, e2);
+    mkv_matrix_destroy(dev, &m); mkv_matrix_destroy(dev, &m2);
+    mkv_buffer_destroy(dev, &bx); mkv_buffer_destroy(dev, &by); mkv_buffer_destroy(dev, &by2);
+    free(w); free(w2); free(x); free(y0); free(ref); free(ref2); free(g); free(u); free(got); free(got2);
+}
+
+START_TEST(matmul_and_matmul_swiglu_match_reference_on_odd_sizes)
+{
+    static const uint32_t shapes[][3] = {{1, 5, 1}, {65, 67, 9}, {130, 200, 17}, {64, 64, 8}}; /* rows, cols, batch */
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_matmul(shapes[i][0], shapes[i][1], shapes[i][2]);
+}
+END_TEST
+
 /* One dispatch computes the SwiGLU t = silu(W_gate u) * (W_up u) and the
  * MeKi gate v = row + sigmoid(W_mg u), the row being row `layer` of a
  * staged slab of either dtype; with gate_only (layer 0, whose SwiGLU runs
@@ -640,6 +688,7 @@ int main(void)
     tcase_add_test(tc, matvec_matches_reference_on_odd_sizes);
     tcase_add_test(tc, matvec_over_split_bindings_matches_reference);
     tcase_add_test(tc, matvec_swiglu_matches_reference);
+    tcase_add_test(tc, matmul_and_matmul_swiglu_match_reference_on_odd_sizes);
     tcase_add_test(tc, swiglu_meki_gives_swiglu_and_gate_reading_f16_and_q8_rows_of_any_layer);
     tcase_add_test(tc, rmsnorm_matches_reference);
     tcase_add_test(tc, ffn_out_adds_down_projection_and_meki_then_norms_for_the_next_layer_twice_in_a_row);
@@ -652,9 +701,5 @@ int main(void)
     tcase_add_test(tv, validation_layer_counts_a_misuse);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, tv);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -370,12 +370,9 @@ int main(void)
     snprintf(run_dir, sizeof run_dir, "%s/overlap_%ld", tu_tmpdir(), (long)getpid());
     if (mkdir(run_dir, 0777) != 0 && errno != EEXIST) return EXIT_FAILURE;
     if (iw_write(path_of("model.gguf"), path_of("bank.mkb"), &shape, &wopts) != 0) return EXIT_FAILURE;
-    SRunner *sr = srunner_create(overlap_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_run_suite(overlap_suite());
     unlink(path_of("model.gguf"));
     unlink(path_of("bank.mkb"));
     rmdir(run_dir);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

@@ -681,9 +681,5 @@ static Suite *ref_suite(void)
 int main(void)
 {
     runner_pid = (long)getpid();
-    SRunner *sr = srunner_create(ref_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(ref_suite());
 }

@@ -11,6 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int tu_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 /* mkdir -p: creates every missing component of path. */
 static int make_dirs(const char *path)
 {

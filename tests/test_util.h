@@ -2,9 +2,14 @@
 #ifndef MKV_TEST_UTIL_H
 #define MKV_TEST_UTIL_H
 
+#include <check.h>
 #include <stdint.h>
 
 #include "mekivk.h"
+
+/* Runs every test of the suite (freeing it); EXIT_SUCCESS if all passed,
+ * else EXIT_FAILURE: what a test program's main returns. */
+int tu_run_suite(Suite *s);
 
 /* Directory for test files: $MKV_TEST_TMP or /tmp/mkv_test, created. */
 const char *tu_tmpdir(void);
