@@ -24,10 +24,12 @@ typedef struct upload_ctx {
     uint32_t n_converted[N_CONVERTED]; /* tensors of each converted type */
 } upload_ctx;
 
-/* Fills rows of a matrix built by stacking up to three GGUF tensors. */
+/* Fills rows of a matrix built by stacking row ranges of up to three GGUF
+ * tensors; a NULL tensor stands for zero rows. */
 typedef struct stack_src {
     upload_ctx *u;
     const mkv_gguf_tensor *t[3];
+    uint64_t first[3], count[3]; /* rows [first, first + count) of t */
     uint32_t n;
     uint32_t ld;
 } stack_src;
@@ -38,11 +40,13 @@ static mkv_status fill_stacked(void *user, uint32_t row0, uint32_t n, uint16_t *
     for (uint32_t i = 0; i < n; i++) {
         uint64_t row = (uint64_t)row0 + i;
         uint32_t k = 0;
-        while (k < s->n && row >= s->t[k]->ne[1]) row -= s->t[k++]->ne[1];
+        while (k < s->n && row >= s->count[k]) row -= s->count[k++];
         if (k == s->n) return mkv_fail(err, MKV_ERR_INVALID_ARG, "matrix fill: row %u out of range", row0 + i);
         const mkv_gguf_tensor *t = s->t[k];
-        uint64_t cols = t->ne[0];
         uint16_t *out = dst + (size_t)i * s->ld;
+        if (!t) { memset(out, 0, (size_t)s->ld * 2); continue; } /* a zero row */
+        uint64_t cols = t->ne[0];
+        row += s->first[k];
         if (t->type == MKV_GGML_F16) {
             memcpy(out, (const uint8_t *)t->data + row * cols * 2, cols * 2);
             continue;
@@ -55,16 +59,35 @@ static mkv_status fill_stacked(void *user, uint32_t row0, uint32_t n, uint16_t *
     return MKV_OK;
 }
 
+static mkv_status upload_stack(upload_ctx *u, const char *name, stack_src *s, mkv_matrix *out, mkv_error *err)
+{
+    uint64_t rows = 0, cols = s->t[0]->ne[0];
+    s->u = u;
+    s->ld = mkv_matrix_ld((uint32_t)cols);
+    for (uint32_t k = 0; k < s->n; k++) {
+        rows += s->count[k];
+        if (!s->t[k]) continue;
+        for (size_t i = 0; i < N_CONVERTED; i++) u->n_converted[i] += s->t[k]->type == converted_types[i];
+    }
+    return mkv_matrix_create(u->m->d, name, (uint32_t)rows, (uint32_t)cols, fill_stacked, s, out, err);
+}
+
+/* Whole tensors a, b, c (b and c may be NULL) one under the other. */
 static mkv_status upload_matrix(upload_ctx *u, const char *name, const mkv_gguf_tensor *a, const mkv_gguf_tensor *b,
                                 const mkv_gguf_tensor *c, mkv_matrix *out, mkv_error *err)
 {
-    stack_src s = {.u = u, .t = {a, b, c}, .n = c ? 3 : (b ? 2 : 1), .ld = mkv_matrix_ld((uint32_t)a->ne[0])};
-    uint64_t rows = 0;
-    for (uint32_t k = 0; k < s.n; k++) {
-        rows += s.t[k]->ne[1];
-        for (size_t i = 0; i < N_CONVERTED; i++) u->n_converted[i] += s.t[k]->type == converted_types[i];
-    }
-    return mkv_matrix_create(u->m->d, name, (uint32_t)rows, (uint32_t)a->ne[0], fill_stacked, &s, out, err);
+    stack_src s = {.t = {a, b, c}, .n = c ? 3 : (b ? 2 : 1)};
+    for (uint32_t k = 0; k < s.n; k++) s.count[k] = s.t[k]->ne[1];
+    return upload_stack(u, name, &s, out, err);
+}
+
+/* W_gate (or W_up) with rows [first, first + count) of W_mg under it, and a
+ * zero row after them when pad. */
+static mkv_status upload_ffn_meki(upload_ctx *u, const mkv_gguf_tensor *w, const mkv_gguf_tensor *w_mg, uint64_t first,
+                                  uint64_t count, bool pad, mkv_matrix *out, mkv_error *err)
+{
+    stack_src s = {.t = {w, w_mg, NULL}, .first = {0, first, 0}, .count = {w->ne[1], count, pad}, .n = 3};
+    return upload_stack(u, w->name, &s, out, err);
 }
 
 /* Fills rows of a small matrix's transpose from the whole matrix, held as
@@ -144,11 +167,16 @@ static mkv_status upload_layer(upload_ctx *u, uint32_t l, mkv_error *err)
     }
     TRY(upload_matrix(u, ld->wo->name, ld->wo, NULL, NULL, &w->wo, err));
     TRY(upload_vector(u, ld->ffn_norm, &w->ffn_norm, err));
-    TRY(upload_matrix(u, ld->w_gate->name, ld->w_gate, NULL, NULL, &w->w_gate, err));
-    TRY(upload_matrix(u, ld->w_up->name, ld->w_up, NULL, NULL, &w->w_up, err));
+    if (ld->meki_gate) { /* W_mg's halves under W_gate and W_up (matvec.comp says why) */
+        const uint64_t n_mem = ld->meki_gate->ne[1], half = (n_mem + 1) / 2;
+        TRY(upload_ffn_meki(u, ld->w_gate, ld->meki_gate, 0, half, false, &w->w_gate, err));
+        TRY(upload_ffn_meki(u, ld->w_up, ld->meki_gate, half, n_mem - half, n_mem % 2 != 0, &w->w_up, err));
+    } else {
+        TRY(upload_matrix(u, ld->w_gate->name, ld->w_gate, NULL, NULL, &w->w_gate, err));
+        TRY(upload_matrix(u, ld->w_up->name, ld->w_up, NULL, NULL, &w->w_up, err));
+    }
     TRY(upload_matrix(u, ld->w_down->name, ld->w_down, NULL, NULL, &w->w_down, err));
     if (ld->meki_gate) {
-        TRY(upload_matrix(u, ld->meki_gate->name, ld->meki_gate, NULL, NULL, &w->meki_gate, err));
         TRY(upload_transposed(u, ld->meki_out, &w->meki_out_t, err));
         TRY(upload_vector(u, ld->meki_norm, &w->meki_norm, err));
     }
@@ -195,12 +223,13 @@ static mkv_status check_bank(const mkv_model *m, const mkv_model_opts *opts, mkv
     return MKV_OK;
 }
 
-static uint64_t layer_bytes(const mkv_layer_weights *w, bool meki)
+/* Weight bytes a decode step reads in this layer: without MeKi, only the
+ * first d_ffn rows of W_gate and W_up (the rest are W_mg's). */
+static uint64_t layer_bytes(const mkv_layer_weights *w, uint32_t d_ffn, bool meki)
 {
-    uint64_t b = mkv_matrix_bytes(&w->wqkv) + mkv_matrix_bytes(&w->wo) + mkv_matrix_bytes(&w->w_gate) +
-                 mkv_matrix_bytes(&w->w_up) + mkv_matrix_bytes(&w->w_down);
-    if (meki) b += mkv_matrix_bytes(&w->meki_gate) + mkv_matrix_bytes(&w->meki_out_t);
-    return b;
+    uint64_t b = mkv_matrix_bytes(&w->wqkv) + mkv_matrix_bytes(&w->wo) + mkv_matrix_bytes(&w->w_down);
+    if (meki) return b + mkv_matrix_bytes(&w->w_gate) + mkv_matrix_bytes(&w->w_up) + mkv_matrix_bytes(&w->meki_out_t);
+    return b + 2ull * d_ffn * (w->w_gate.ld + w->w_up.ld);
 }
 
 mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_model_opts *opts, mkv_model **out,
@@ -257,8 +286,8 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
     uint64_t head = mkv_matrix_bytes(mkv_model_lm_head(m));
     m->bytes_dense = m->bytes_meki = head;
     for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
-        m->bytes_dense += layer_bytes(&m->layers[l], false);
-        m->bytes_meki += layer_bytes(&m->layers[l], m->cfg.d_mem != 0);
+        m->bytes_dense += layer_bytes(&m->layers[l], m->cfg.d_ffn, false);
+        m->bytes_meki += layer_bytes(&m->layers[l], m->cfg.d_ffn, m->cfg.d_mem != 0);
     }
     mkv_model_desc_free(desc);
     *out = m;
@@ -278,7 +307,7 @@ void mkv_model_destroy(mkv_model *m)
         for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
             mkv_layer_weights *w = &m->layers[l];
             mkv_buffer *v[] = {&w->attn_norm, &w->q_norm, &w->k_norm, &w->ffn_norm, &w->meki_norm, &w->qkv_bias};
-            mkv_matrix *x[] = {&w->wqkv, &w->wo, &w->w_gate, &w->w_up, &w->w_down, &w->meki_gate, &w->meki_out_t};
+            mkv_matrix *x[] = {&w->wqkv, &w->wo, &w->w_gate, &w->w_up, &w->w_down, &w->meki_out_t};
             for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) mkv_buffer_destroy(d, v[i]);
             for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) mkv_matrix_destroy(d, x[i]);
         }

@@ -13,9 +13,10 @@ typedef struct mkv_layer_weights {
     mkv_matrix wqkv;      /* [(n_head + 2 n_kv_head) head_dim] x d_model: rows of q, then k, then v */
     mkv_buffer qkv_bias;  /* f32 [q | k | v] biases, zero where a part has none; only when cfg.has_qkv_bias */
     mkv_matrix wo;        /* d_model x n_head head_dim */
-    mkv_matrix w_gate, w_up; /* d_ffn x d_model */
+    mkv_matrix w_gate, w_up; /* d_ffn x d_model; with MeKi, W_mg's first ceil(d_mem/2) rows
+                              * stacked under W_gate's and the rest under W_up's (a
+                              * zero row for odd d_mem): matvec.comp says why */
     mkv_matrix w_down;    /* d_model x d_ffn */
-    mkv_matrix meki_gate; /* d_mem x d_model (W_mg) */
     mkv_matrix meki_out_t; /* d_mem x d_model: W_mo transposed (ffn_out.comp says why) */
 } mkv_layer_weights;
 

@@ -163,43 +163,40 @@ static mkv_status check_single_part(const mkv_matrix *w, const char *what, mkv_e
 }
 
 mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
-                                const mkv_buffer *y, mkv_error *err)
+                                const mkv_buffer *y, uint32_t n_rows, mkv_error *err)
 {
     mkv_status st = check_single_part(wg, "ffn_gate", err);
     if (!st) st = check_single_part(wu, "ffn_up", err);
     if (st) return st;
+    if (n_rows > wg->rows || n_rows > wu->rows)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "matvec_swiglu: %u rows of %u and %u", n_rows, wg->rows, wu->rows);
     const uint32_t rows = r->tune.rows_matvec;
-    mkv_pc_matvec pc = {.n_rows = wg->rows, .ld8 = wg->ld / 8};
+    mkv_pc_matvec pc = {.n_rows = n_rows, .ld8 = wg->ld / 8};
     VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf};
-    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU, r->tune.wg_matvec, rows, b, pc, mkv_matvec_groups(wg->rows, rows), 1,
-                    4ull * wg->rows * wg->ld, err);
+    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU, r->tune.wg_matvec, rows, b, pc, mkv_matvec_groups(n_rows, rows), 1,
+                    4ull * n_rows * wg->ld, err);
 }
 
 mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
-                                     const mkv_buffer *y, const mkv_matrix *w_mg, const mkv_buffer *v,
+                                     const mkv_buffer *y, uint32_t n_ffn, uint32_t n_mem, const mkv_buffer *v,
                                      const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
                                      uint32_t bank_dtype, bool gate_only, mkv_error *err)
 {
     mkv_status st = check_single_part(wg, "ffn_gate", err);
     if (!st) st = check_single_part(wu, "ffn_up", err);
-    if (!st) st = check_single_part(w_mg, "meki_gate", err);
     if (st) return st;
-    if (w_mg->ld != wg->ld)
-        return mkv_fail(err, MKV_ERR_INVALID_ARG, "matvec_swiglu_meki: meki_gate's row stride %u differs from ffn_gate's %u",
-                        w_mg->ld, wg->ld);
-    /* Every workgroup takes ROWS rows of the SwiGLU and an even share of
-     * W_mg's (gate_only: about ROWS of W_mg's). */
-    const uint32_t rows = r->tune.rows_matvec, n1 = gate_only ? 0 : wg->rows;
-    const uint32_t groups = gate_only ? mkv_matvec_groups(w_mg->rows, rows) : mkv_matvec_groups(n1, rows);
-    if ((uint64_t)groups * w_mg->rows > UINT32_MAX)
-        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "matvec_swiglu_meki: %u workgroups x %u gate rows overflow 32 bits", groups,
-                        w_mg->rows);
+    const uint32_t n_rows = n_ffn + (n_mem + 1) / 2;
+    if (n_mem == 0 || wg->rows != n_rows || wu->rows != n_rows || wg->ld != wu->ld)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG,
+                        "matvec_swiglu_meki: gate %ux%u and up %ux%u: need %u rows each (d_ffn %u + half of d_mem %u)",
+                        wg->rows, wg->cols, wu->rows, wu->cols, n_rows, n_ffn, n_mem);
+    const uint32_t rows = r->tune.rows_matvec, first = gate_only ? n_ffn : 0;
     mkv_pc_matvec_swiglu_meki pc = {
-        .a = {.n_rows = n1, .ld8 = wg->ld / 8, .row_byte_offset = row_byte_offset, .bank_dtype = bank_dtype},
-        .n_rows2 = w_mg->rows, .ld8_2 = w_mg->ld / 8, .n_groups = groups};
-    VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf, w_mg->parts[0].buf, v->buf, ring->buf, params->buf};
-    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_MEKI, r->tune.wg_matvec, rows, b, pc, groups, 1,
-                    4ull * n1 * wg->ld + 2ull * w_mg->rows * w_mg->ld, err);
+        .a = {.n_rows = n_rows, .ld8 = wg->ld / 8, .row_byte_offset = row_byte_offset, .bank_dtype = bank_dtype},
+        .n_ffn = n_ffn, .n_mem = n_mem, .first_row = first};
+    VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf, v->buf, ring->buf, params->buf};
+    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_MEKI, r->tune.wg_matvec, rows, b, pc,
+                    mkv_matvec_groups(n_rows - first, rows), 1, 4ull * (n_rows - first) * wg->ld, err);
 }
 
 mkv_status mkv_op_matmul(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,

@@ -48,15 +48,17 @@ mkv_status mkv_op_rmsnorm(mkv_recorder *r, const mkv_buffer *x, const mkv_buffer
 /* [matvec] y = W x, or y += W x (x padded with zeros to W's ld) */
 mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
                          bool accumulate, mkv_error *err);
-/* [matvec_swiglu] y = silu(Wg x) * (Wu x) */
+/* [matvec_swiglu] y = silu(Wg x) * (Wu x) over the first n_rows rows */
 mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
-                                const mkv_buffer *y, mkv_error *err);
-/* [matvec_swiglu_meki] in one dispatch: y = silu(Wg x) * (Wu x) (skipped
- * when gate_only), and v = bank_row + sigmoid(W_mg x) with the row at byte
- * step.slab_offset + row_byte_offset of the staging ring (bank dtype
+                                const mkv_buffer *y, uint32_t n_rows, mkv_error *err);
+/* [matvec_swiglu_meki] in one dispatch: y = silu(Wg x) * (Wu x) over the
+ * first n_ffn rows (skipped when gate_only), and v = bank_row + sigmoid(W_mg x)
+ * with W_mg's rows [0, h) stacked under Wg's and [h, n_mem) under Wu's,
+ * h = ceil(n_mem / 2) (both n_ffn + h rows; model.c), and the bank row at
+ * byte step.slab_offset + row_byte_offset of the staging ring (bank dtype
  * 1 = F16, 2 = Q8) */
 mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
-                                     const mkv_buffer *y, const mkv_matrix *w_mg, const mkv_buffer *v,
+                                     const mkv_buffer *y, uint32_t n_ffn, uint32_t n_mem, const mkv_buffer *v,
                                      const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
                                      uint32_t bank_dtype, bool gate_only, mkv_error *err);
 

@@ -138,7 +138,7 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
         const mkv_buffer *next_norm = l + 1 < c->n_layer ? &m->layers[l + 1].attn_norm : &m->output_norm;
         if (!s->meki) {
             /* SwiGLU: t = silu(W_gate u) * (W_up u) */
-            TRY(mkv_op_matvec_swiglu(r, &w->w_gate, &w->w_up, &s->u, &s->t, err));
+            TRY(mkv_op_matvec_swiglu(r, &w->w_gate, &w->w_up, &s->u, &s->t, c->d_ffn, err));
             /* h = a + W_down t; xn = RMSNorm_next(h) */
             TRY(mkv_op_ffn_out(r, &w->w_down, &s->t, &s->h, next_norm, &s->xn, &s->counter, c->norm_eps, NULL, err));
             continue;
@@ -147,11 +147,11 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
          * (row l of the staged slab) in one dispatch; in layer 0 the SwiGLU runs
          * on its own before the split, so the bank read hides behind it too */
         if (l == 0) {
-            TRY(mkv_op_matvec_swiglu(r, &w->w_gate, &w->w_up, &s->u, &s->t, err));
+            TRY(mkv_op_matvec_swiglu(r, &w->w_gate, &w->w_up, &s->u, &s->t, c->d_ffn, err));
             /* ---- the GPU needs the bank slab from here on (second submission) ---- */
             split_here(s);
         }
-        TRY(mkv_op_matvec_swiglu_meki(r, &w->w_gate, &w->w_up, &s->u, &s->t, &w->meki_gate, &s->v, &s->params, &s->ring,
+        TRY(mkv_op_matvec_swiglu_meki(r, &w->w_gate, &w->w_up, &s->u, &s->t, c->d_ffn, c->d_mem, &s->v, &s->params, &s->ring,
                                       l * bank->row_bytes, bank->dtype, l == 0, err));
         /* h = a + W_down t + RMSNorm_meki(W_mo v); xn = RMSNorm_next(h) */
         const mkv_ffn_out_meki mk = {.w_mo_t = &w->meki_out_t, .v = &s->v, .z = &s->z, .w_norm = &w->meki_norm};

@@ -10,14 +10,21 @@
 //   matvec        y[row_offset + r] = (accumulate ? y[..] : 0) + W[r] . x
 //   matvec_swiglu y[r] = silu(W[r] . x) * (W2[r] . x)       (SwiGLU gate/up)
 //   matvec_swiglu_meki  the FFN's gate/up and the MeKi gate in one
-//                 dispatch: both read u = RMSNorm_ffn(a). Each workgroup
-//                 takes ROWS rows of the first and an even share of the
-//                 second's (rows [g n_rows2 / n_groups, (g+1) n_rows2 / n_groups)):
-//                 y[r]  = silu(W[r] . x) * (W2[r] . x)           (t)
-//                 y2[r] = bank_row[r] + sigmoid(W3[r] . x)       (v = M[x] + sigmoid(W_mg u))
-//                 Every workgroup gets a share of both, not W3's rows as
-//                 extra workgroups: lavapipe splits the grid statically
-//                 between its threads, so uneven workgroups idle a core.
+//                 dispatch: both read u = RMSNorm_ffn(a). W_mg's rows are
+//                 stacked under W_gate's (its first half) and W_up's (its
+//                 second half) at load (model.c), so rows r >= n_ffn are
+//                 two gate rows each, computed exactly like a SwiGLU row
+//                 (one x load feeding two weight rows), and the grid grows
+//                 by a few workgroups of the same work: lavapipe, which
+//                 splits the grid statically between its threads, stays
+//                 balanced, and the gate costs its bytes at the SwiGLU's
+//                 rate (a gate row computed on its own, with its own x
+//                 loads, cost about twice that).
+//                 r <  n_ffn: y[r] = silu(W[r] . x) * (W2[r] . x)         (t)
+//                 r >= n_ffn, j = r - n_ffn, h = n_rows - n_ffn:
+//                   y2[j]     = bank_row[j]     + sigmoid(W[r] . x)       (v = M[x] + sigmoid(W_mg u))
+//                   y2[h + j] = bank_row[h + j] + sigmoid(W2[r] . x)      (if h + j < n_mem)
+//                 Rows from first_row on (n_ffn: the gate alone, layer 0).
 // Host description: matvec.h.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -33,10 +40,9 @@ layout(std430, binding = 2) buffer Output { float y[]; };
 layout(std430, binding = 3) readonly buffer Weights2 { uvec4 w2[]; }; // W_up
 #endif
 #if defined(SWIGLU_MEKI)
-layout(std430, binding = 4) readonly buffer Weights3 { uvec4 w3[]; }; // W_mg
-layout(std430, binding = 5) writeonly buffer Output2 { float y2[]; }; // v
-layout(std430, binding = 6) readonly buffer Slab { uint slab[]; };   // staging ring of bank slabs
-STEP_PARAMS_BUFFER(7)                                                 // step.slab_offset: this token's slab
+layout(std430, binding = 4) writeonly buffer Output2 { float y2[]; }; // v
+layout(std430, binding = 5) readonly buffer Slab { uint slab[]; };   // staging ring of bank slabs
+STEP_PARAMS_BUFFER(6)                                                 // step.slab_offset: this token's slab
 #endif
 
 layout(push_constant) uniform PushConstants {
@@ -47,9 +53,9 @@ layout(push_constant) uniform PushConstants {
     uint row_byte_offset; // SWIGLU_MEKI: byte offset of this layer's row in the slab
     uint bank_dtype;      // SWIGLU_MEKI: 1 = F16 row, 2 = Q8 row
 #if defined(SWIGLU_MEKI)
-    uint n_rows2;         // rows of W3 (d_mem)
-    uint ld8_2;           // W3's row stride in 16-byte chunks
-    uint n_groups;        // workgroups dispatched (they share W3's rows evenly)
+    uint n_ffn;           // rows below are SwiGLU rows, from here on gate rows
+    uint n_mem;           // d_mem: gate values
+    uint first_row;       // 0, or n_ffn for the gate alone
 #endif
 } pc;
 
@@ -73,9 +79,14 @@ float bank_value(uint i)
 
 void main()
 {
-    const uint lane = gl_SubgroupInvocationID, n_lanes = gl_SubgroupSize, group = gl_WorkGroupID.x;
-    const uint r_end = min(group * ROWS + ROWS, pc.n_rows);
-    for (uint r = group * ROWS + gl_SubgroupID; r < r_end; r += gl_NumSubgroups) {
+    const uint lane = gl_SubgroupInvocationID, n_lanes = gl_SubgroupSize;
+#if defined(SWIGLU_MEKI)
+    const uint r_begin = pc.first_row + gl_WorkGroupID.x * ROWS;
+#else
+    const uint r_begin = gl_WorkGroupID.x * ROWS;
+#endif
+    const uint r_end = min(r_begin + ROWS, pc.n_rows);
+    for (uint r = r_begin + gl_SubgroupID; r < r_end; r += gl_NumSubgroups) {
         const uint base = r * pc.ld8;
         float acc = 0.0, acc2 = 0.0;
         for (uint c = lane; c < pc.ld8; c += n_lanes) {
@@ -90,7 +101,15 @@ void main()
         float u = subgroupAdd(acc2);
 #endif
         if (subgroupElect()) {
-#if defined(SWIGLU) || defined(SWIGLU_MEKI)
+#if defined(SWIGLU_MEKI)
+            if (r < pc.n_ffn) {
+                y[r] = d / (1.0 + exp(-d)) * u;
+            } else {
+                const uint j = r - pc.n_ffn, j2 = pc.n_rows - pc.n_ffn + j;
+                y2[j] = bank_value(j) + 1.0 / (1.0 + exp(-d));
+                if (j2 < pc.n_mem) y2[j2] = bank_value(j2) + 1.0 / (1.0 + exp(-u));
+            }
+#elif defined(SWIGLU)
             y[r] = d / (1.0 + exp(-d)) * u;
 #else
             uint o = pc.row_offset + r;
@@ -98,14 +117,4 @@ void main()
 #endif
         }
     }
-#if defined(SWIGLU_MEKI)
-    const uint r2_begin = group * pc.n_rows2 / pc.n_groups, r2_end = (group + 1u) * pc.n_rows2 / pc.n_groups;
-    for (uint r = r2_begin + gl_SubgroupID; r < r2_end; r += gl_NumSubgroups) {
-        const uint base = r * pc.ld8_2;
-        float acc = 0.0;
-        for (uint c = lane; c < pc.ld8_2; c += n_lanes) acc += dot8(w3[base + c], x[2u * c], x[2u * c + 1u]);
-        float d = subgroupAdd(acc);
-        if (subgroupElect()) y2[r] = bank_value(r) + 1.0 / (1.0 + exp(-d));
-    }
-#endif
 }

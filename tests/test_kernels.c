@@ -197,7 +197,7 @@ START_TEST(matvec_swiglu_matches_reference)
         mkv_matrix mg = matrix(wg, rows, cols, 0), mu = matrix(wu, rows, cols, 0);
         mkv_buffer bx = vec_buf(x, cols), by = vec_buf(NULL, rows);
         kt k;
-        OK(mkv_op_matvec_swiglu(kt_begin(&k), &mg, &mu, &bx, &by, E));
+        OK(mkv_op_matvec_swiglu(kt_begin(&k), &mg, &mu, &bx, &by, rows, E));
         kt_run(&k);
         ref_matvec_f16(wg, x, rows, cols, g);
         ref_matvec_f16(wu, x, rows, cols, u);
@@ -263,7 +263,9 @@ END_TEST
 /* One dispatch computes the SwiGLU t = silu(W_gate u) * (W_up u) and the
  * MeKi gate v = row + sigmoid(W_mg u), the row being row `layer` of a
  * staged slab of either dtype; with gate_only (layer 0, whose SwiGLU runs
- * before the split) only v, leaving t as it was. */
+ * before the split) only v, leaving t as it was. W_mg's rows sit under
+ * W_gate's (first half) and W_up's (second half, then a zero row when
+ * d_mem is odd), as model.c loads them. */
 static void check_swiglu_meki(uint32_t dtype, uint32_t d_mem, uint32_t d_model, uint32_t d_ffn, uint32_t n_layer,
                               uint32_t layer, bool gate_only)
 {
@@ -281,7 +283,6 @@ static void check_swiglu_meki(uint32_t dtype, uint32_t d_mem, uint32_t d_model, 
 
     uint16_t *w = rand_f16((uint64_t)d_mem * d_model, 0.2f);
     float *u = rand_vec(d_model, 1.0f), *ref = malloc(d_mem * 4);
-    mkv_matrix m = matrix(w, d_mem, d_model, 0);
     mkv_buffer bu = vec_buf(u, d_model), bv = vec_buf(NULL, d_mem), bs, bp;
     /* The slab sits in the last of three staging slots, as in a session's ring. */
     const size_t slab_sz = ((size_t)n_layer * row_bytes + 4 + 15) & ~(size_t)15;
@@ -293,10 +294,19 @@ static void check_swiglu_meki(uint32_t dtype, uint32_t d_mem, uint32_t d_model, 
     memcpy(bp.map, &p, sizeof p);
     uint16_t *wg = rand_f16((uint64_t)d_ffn * d_model, 0.2f), *wu = rand_f16((uint64_t)d_ffn * d_model, 0.2f);
     float *t0 = rand_vec(d_ffn, 1.0f), *g = malloc(d_ffn * 4), *up = malloc(d_ffn * 4), *ref_t = malloc(d_ffn * 4);
-    mkv_matrix mg = matrix(wg, d_ffn, d_model, 0), mu = matrix(wu, d_ffn, d_model, 0);
+    const uint32_t half = (d_mem + 1) / 2, n_rows = d_ffn + half;
+    const size_t ffn_sz = (size_t)d_ffn * d_model;
+    uint16_t *wg_s = calloc((size_t)n_rows * d_model, 2), *wu_s = calloc((size_t)n_rows * d_model, 2);
+    memcpy(wg_s, wg, ffn_sz * 2);
+    memcpy(wg_s + ffn_sz, w, (size_t)half * d_model * 2);
+    memcpy(wu_s, wu, ffn_sz * 2);
+    memcpy(wu_s + ffn_sz, w + (size_t)half * d_model, (size_t)(d_mem - half) * d_model * 2);
+    mkv_matrix mg = matrix(wg_s, n_rows, d_model, 0), mu = matrix(wu_s, n_rows, d_model, 0);
+    free(wg_s); free(wu_s);
     mkv_buffer bt = vec_buf(t0, d_ffn);
     kt k;
-    OK(mkv_op_matvec_swiglu_meki(kt_begin(&k), &mg, &mu, &bu, &bt, &m, &bv, &bp, &bs, layer * row_bytes, dtype, gate_only, E));
+    OK(mkv_op_matvec_swiglu_meki(kt_begin(&k), &mg, &mu, &bu, &bt, d_ffn, d_mem, &bv, &bp, &bs, layer * row_bytes, dtype,
+                                 gate_only, E));
     kt_run(&k);
     ref_matvec_f16(w, u, d_mem, d_model, ref);
     for (uint32_t i = 0; i < d_mem; i++) ref[i] = row[i] + 1.0f / (1.0f + expf(-ref[i]));
@@ -316,7 +326,6 @@ static void check_swiglu_meki(uint32_t dtype, uint32_t d_mem, uint32_t d_model, 
     mkv_matrix_destroy(dev, &mg); mkv_matrix_destroy(dev, &mu);
     mkv_buffer_destroy(dev, &bt);
     free(wg); free(wu); free(t0); free(g); free(up); free(ref_t); free(got_t);
-    mkv_matrix_destroy(dev, &m);
     mkv_buffer_destroy(dev, &bu); mkv_buffer_destroy(dev, &bv); mkv_buffer_destroy(dev, &bs);
     mkv_buffer_destroy(dev, &bp);
     free(slab); free(rowv); free(row); free(w); free(u); free(ref); free(got);
@@ -331,6 +340,8 @@ START_TEST(swiglu_meki_gives_swiglu_and_gate_reading_f16_and_q8_rows_of_any_laye
     check_swiglu_meki(MKV_BANK_Q8, 4, 9, 3*9+1, 5, 4, false);
     check_swiglu_meki(MKV_BANK_Q8, 132, 100, 3*100+1, 2, 1, true);
     check_swiglu_meki(MKV_BANK_Q8, 300, 100, 33, 2, 1, false); /* more gate rows than SwiGLU rows */
+    check_swiglu_meki(MKV_BANK_F16, 13, 37, 53, 3, 2, false);   /* odd d_mem: W_up's last gate row is zeros */
+    check_swiglu_meki(MKV_BANK_Q8, 13, 40, 20, 2, 0, true);
 }
 END_TEST
 
