@@ -160,28 +160,29 @@ START_TEST(json_has_every_key_and_consistent_figures)
 }
 END_TEST
 
-START_TEST(bad_options_exit_2_and_help_exits_0)
+/* bench with these arguments exits with `code` and says `needle` on stderr. */
+static void expect_exit(char **argv, int argc, int code, const char *needle)
 {
     char *out, *said;
+    ck_assert_int_eq(run_bench(argv, argc, &out, &said), code);
+    ck_assert_ptr_nonnull(strstr(said, needle));
+    free(out);
+    free(said);
+}
+
+START_TEST(bad_options_exit_2_and_help_exits_0)
+{
     char *bad[] = {"bench", "--model", "x.gguf", "--frobnicate"};
-    ck_assert_int_eq(run_bench(bad, 4, &out, &said), 2);
-    ck_assert_ptr_nonnull(strstr(said, "--frobnicate"));
-    free(out);
-    free(said);
+    expect_exit(bad, 4, 2, "--frobnicate");
     char *none[] = {"bench", "-n", "4"};
-    ck_assert_int_eq(run_bench(none, 3, &out, &said), 2);
-    ck_assert_ptr_nonnull(strstr(said, "--model is required"));
-    free(out);
-    free(said);
+    expect_exit(none, 3, 2, "--model is required");
     char *help[] = {"bench", "--help"};
+    char *out;
     ck_assert_int_eq(run_bench(help, 2, &out, NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "--cold-dontneed"));
     free(out);
     char *missing[] = {"bench", "--model", "/nonexistent/model.gguf"};
-    ck_assert_int_eq(run_bench(missing, 3, &out, &said), 1);
-    ck_assert_ptr_nonnull(strstr(said, "/nonexistent/model.gguf"));
-    free(out);
-    free(said);
+    expect_exit(missing, 3, 1, "/nonexistent/model.gguf");
 }
 END_TEST
 
