@@ -178,9 +178,8 @@ mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv
 }
 
 mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
-                                     const mkv_buffer *y, uint32_t n_ffn, uint32_t n_mem, const mkv_buffer *v,
-                                     const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
-                                     uint32_t bank_dtype, bool gate_only, mkv_error *err)
+                                     const mkv_buffer *y, uint32_t n_ffn, uint32_t n_mem, const mkv_buffer *g,
+                                     mkv_error *err)
 {
     mkv_status st = check_single_part(wg, "ffn_gate", err);
     if (!st) st = check_single_part(wu, "ffn_up", err);
@@ -190,13 +189,11 @@ mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *wg, cons
         return mkv_fail(err, MKV_ERR_INVALID_ARG,
                         "matvec_swiglu_meki: gate %ux%u and up %ux%u: need %u rows each (d_ffn %u + half of d_mem %u)",
                         wg->rows, wg->cols, wu->rows, wu->cols, n_rows, n_ffn, n_mem);
-    const uint32_t rows = r->tune.rows_matvec, first = gate_only ? n_ffn : 0;
-    mkv_pc_matvec_swiglu_meki pc = {
-        .a = {.n_rows = n_rows, .ld8 = wg->ld / 8, .row_byte_offset = row_byte_offset, .bank_dtype = bank_dtype},
-        .n_ffn = n_ffn, .n_mem = n_mem, .first_row = first};
-    VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf, v->buf, ring->buf, params->buf};
-    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_MEKI, r->tune.wg_matvec, rows, b, pc,
-                    mkv_matvec_groups(n_rows - first, rows), 1, 4ull * (n_rows - first) * wg->ld, err);
+    const uint32_t rows = r->tune.rows_matvec;
+    mkv_pc_matvec_swiglu_meki pc = {.a = {.n_rows = n_rows, .ld8 = wg->ld / 8}, .n_ffn = n_ffn, .n_mem = n_mem};
+    VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf, g->buf};
+    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_MEKI, r->tune.wg_matvec, rows, b, pc, mkv_matvec_groups(n_rows, rows), 1,
+                    4ull * n_rows * wg->ld, err);
 }
 
 mkv_status mkv_op_matmul(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
@@ -278,14 +275,16 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "ffn_out_meki: %u rows per workgroup: need a multiple of 8, at most 8 x %u",
                         rows, r->tune.wg_matvec);
     mkv_pc_ffn_out pc = {.n = n, .ld8 = w_down->ld / 8, .ld8_2 = meki ? meki->w_mo_t->ld / 8 : 0,
-                         .n_mem = meki ? meki->w_mo_t->rows : 0, .n_groups = g1, .eps = eps};
+                         .n_mem = meki ? meki->w_mo_t->rows : 0, .n_groups = g1, .eps = eps,
+                         .row_byte_offset = meki ? meki->row_byte_offset : 0, .bank_dtype = meki ? meki->bank_dtype : 0};
     const uint64_t bytes = 2ull * n * w_down->ld + 16ull * n;
     if (!meki) {
         VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf};
         return DISPATCH(r, MKV_KERNEL_FFN_OUT, r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1, bytes, err);
     }
     VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf,
-                    meki->w_mo_t->parts[0].buf, meki->v->buf, meki->z->buf, meki->w_norm->buf};
+                    meki->w_mo_t->parts[0].buf, meki->g->buf, meki->z->buf, meki->w_norm->buf, meki->ring->buf,
+                    meki->params->buf};
     return DISPATCH(r, MKV_KERNEL_FFN_OUT_MEKI, r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1,
                     bytes + mkv_matrix_bytes(meki->w_mo_t) + 4ull * pc.n_mem + 12ull * n, err);
 }

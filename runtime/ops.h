@@ -52,15 +52,12 @@ mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer 
 mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
                                 const mkv_buffer *y, uint32_t n_rows, mkv_error *err);
 /* [matvec_swiglu_meki] in one dispatch: y = silu(Wg x) * (Wu x) over the
- * first n_ffn rows (skipped when gate_only), and v = bank_row + sigmoid(W_mg x)
+ * first n_ffn rows, and the MeKi gate g = sigmoid(W_mg x) (n_mem values),
  * with W_mg's rows [0, h) stacked under Wg's and [h, n_mem) under Wu's,
- * h = ceil(n_mem / 2) (both n_ffn + h rows; model.c), and the bank row at
- * byte step.slab_offset + row_byte_offset of the staging ring (bank dtype
- * 1 = F16, 2 = Q8) */
+ * h = ceil(n_mem / 2) (both n_ffn + h rows; model.c) */
 mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
-                                     const mkv_buffer *y, uint32_t n_ffn, uint32_t n_mem, const mkv_buffer *v,
-                                     const mkv_buffer *params, const mkv_buffer *ring, uint32_t row_byte_offset,
-                                     uint32_t bank_dtype, bool gate_only, mkv_error *err);
+                                     const mkv_buffer *y, uint32_t n_ffn, uint32_t n_mem, const mkv_buffer *g,
+                                     mkv_error *err);
 
 /* [matmul] y[b*ldy + r] = (accumulate ? y : 0) + scale * W[r] . x[b] for b < n_batch
  * (x rows of W's ld floats, padded with zeros, allocated to a multiple of
@@ -91,12 +88,18 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
 /* The MeKi branch's part of ffn_out_meki. */
 typedef struct mkv_ffn_out_meki {
     const mkv_matrix *w_mo_t;   /* W_mo transposed: d_mem x d_model */
-    const mkv_buffer *v;        /* d_mem gate values */
+    const mkv_buffer *g;        /* d_mem gate values sigmoid(W_mg u) (matvec_swiglu_meki) */
     const mkv_buffer *z;        /* d_model floats of scratch */
     const mkv_buffer *w_norm;   /* meki_norm weight */
+    const mkv_buffer *ring;     /* staging ring of bank slabs */
+    const mkv_buffer *params;   /* step params: step.slab_offset is this token's slab */
+    uint32_t row_byte_offset;   /* this layer's row in a slab */
+    uint32_t bank_dtype;        /* 1 = F16, 2 = Q8 */
 } mkv_ffn_out_meki;
 /* [ffn_out] h += W_down t; xn = rmsnorm(h) * w_next.
- * [ffn_out_meki] (meki not NULL) h += W_down t + rmsnorm(W_mo v) * w_norm; xn as above.
+ * [ffn_out_meki] (meki not NULL) h += W_down t + rmsnorm(W_mo v) * w_norm with
+ * v = bank_row + g, the bank row at byte step.slab_offset + row_byte_offset
+ * of the staging ring; xn as above.
  * counter: one uint, zero before the first use (each dispatch leaves it zero). */
 mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *h,
                           const mkv_buffer *w_next, const mkv_buffer *xn, const mkv_buffer *counter, float eps,

@@ -4,7 +4,8 @@
  * host-visible "step params" buffer.
  *
  * With a bank, the step is recorded in two parts split where the GPU first
- * needs the token's slab (layer 0's MeKi gate, after its SwiGLU): the host
+ * needs the token's slab (layer 0's down projection, which adds the bank
+ * row to the MeKi gate and multiplies by W_mo): the host
  * asks the bank stream for the slab, submits the first part at once, and
  * submits the second when the read has landed in its staging slot, which
  * the shader then reads in place. Submitting the second part only after
@@ -60,7 +61,7 @@ static mkv_status alloc_buffers(mkv_session *s, mkv_error *err)
     TRY(vec_buffer(s, c->d_model, &s->u, err));
     TRY(vec_buffer(s, c->d_ffn, &s->t, err));
     TRY(vec_buffer(s, c->d_model, &s->z, err));
-    TRY(vec_buffer(s, c->d_mem ? c->d_mem : 1, &s->v, err)); /* padded to W_mo's ld (8) with zeros */
+    TRY(vec_buffer(s, c->d_mem ? c->d_mem : 1, &s->g, err));
     const uint32_t zero[4] = {0};
     TRY(mkv_buffer_create(s->d, sizeof zero, MKV_MEM_DEVICE, &s->counter, err));
     TRY(mkv_buffer_write(s->d, &s->counter, 0, zero, sizeof zero, err));
@@ -143,18 +144,15 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
             TRY(mkv_op_ffn_out(r, &w->w_down, &s->t, &s->h, next_norm, &s->xn, &s->counter, c->norm_eps, NULL, err));
             continue;
         }
-        /* t = silu(W_gate u) * (W_up u), and the MeKi gate v = M[token] + sigmoid(W_mg u)
-         * (row l of the staged slab) in one dispatch; in layer 0 the SwiGLU runs
-         * on its own before the split, so the bank read hides behind it too */
-        if (l == 0) {
-            TRY(mkv_op_matvec_swiglu(r, &w->w_gate, &w->w_up, &s->u, &s->t, c->d_ffn, err));
-            /* ---- the GPU needs the bank slab from here on (second submission) ---- */
-            split_here(s);
-        }
-        TRY(mkv_op_matvec_swiglu_meki(r, &w->w_gate, &w->w_up, &s->u, &s->t, c->d_ffn, c->d_mem, &s->v, &s->params, &s->ring,
-                                      l * bank->row_bytes, bank->dtype, l == 0, err));
-        /* h = a + W_down t + RMSNorm_meki(W_mo v); xn = RMSNorm_next(h) */
-        const mkv_ffn_out_meki mk = {.w_mo_t = &w->meki_out_t, .v = &s->v, .z = &s->z, .w_norm = &w->meki_norm};
+        /* t = silu(W_gate u) * (W_up u), and the MeKi gate g = sigmoid(W_mg u), in one dispatch */
+        TRY(mkv_op_matvec_swiglu_meki(r, &w->w_gate, &w->w_up, &s->u, &s->t, c->d_ffn, c->d_mem, &s->g, err));
+        /* ---- the GPU needs the bank slab from here on (second submission) ---- */
+        if (l == 0) split_here(s);
+        /* v = M[token] + g (row l of the staged slab); h = a + W_down t + RMSNorm_meki(W_mo v);
+         * xn = RMSNorm_next(h) */
+        const mkv_ffn_out_meki mk = {.w_mo_t = &w->meki_out_t, .g = &s->g, .z = &s->z, .w_norm = &w->meki_norm,
+                                     .ring = &s->ring, .params = &s->params, .row_byte_offset = l * bank->row_bytes,
+                                     .bank_dtype = bank->dtype};
         TRY(mkv_op_ffn_out(r, &w->w_down, &s->t, &s->h, next_norm, &s->xn, &s->counter, c->norm_eps, &mk, err));
     }
     /* LM head on the final norm (done by the last ffn_out) */
@@ -252,7 +250,7 @@ void mkv_session_destroy(mkv_session *s)
     if (s->cb_post) vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &s->cb_post);
     free(s->pf_token);
     free(s->pf_slot);
-    mkv_buffer *bufs[] = {&s->h, &s->xn, &s->qkv, &s->q, &s->att, &s->u, &s->t, &s->z, &s->v, &s->scores,
+    mkv_buffer *bufs[] = {&s->h, &s->xn, &s->qkv, &s->q, &s->att, &s->u, &s->t, &s->z, &s->g, &s->scores,
                           &s->partials, &s->rope, &s->counter, &s->argmax_slots, &s->params, &s->ring, &s->logits, &s->result};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(d, bufs[i]);
     for (uint32_t l = 0; s->k_cache && l < s->m->cfg.n_layer; l++) mkv_buffer_destroy(d, &s->k_cache[l]);

@@ -26,7 +26,7 @@ struct mkv_session {
     mkv_buffer u;               /* FFN / MeKi input [d_model] */
     mkv_buffer t;               /* SwiGLU output [d_ffn] */
     mkv_buffer z;               /* MeKi projection W_mo v [d_model] */
-    mkv_buffer v;               /* MeKi v = row + gate [d_mem] */
+    mkv_buffer g;               /* MeKi gate sigmoid(W_mg u) [d_mem] (v = bank row + g) */
     mkv_buffer counter;         /* ffn_out's finished-workgroup count (one uint, kept zero between dispatches) */
     mkv_buffer scores, partials;/* attention scratch */
     mkv_buffer rope;            /* (cos, sin) table [n_ctx][head_dim/2] */

@@ -5,7 +5,9 @@
 //   ffn_out       each workgroup, ROWS rows r: h[r] += W_down[r] . t
 //                 the last one, then:        xn = RMSNorm_next(h)
 //   ffn_out_meki  each workgroup, ROWS rows r: h[r] += W_down[r] . t
-//                                              z[r]  = (W_mo v)[r]  (v: matvec_swiglu_meki)
+//                                              z[r]  = (W_mo v)[r]
+//                 with v = M[x] + g: the token's bank row (row l of the
+//                 slab staged for it) plus the gate g from matvec_swiglu_meki
 //                 the last one, then: h += RMSNorm_meki(z); xn = RMSNorm_next(h)
 // Each workgroup takes the same rows of W_down and of W_mo, so every
 // workgroup does the same work. (Appending W_mo's rows as extra workgroups
@@ -40,9 +42,11 @@ layout(std430, binding = 4) writeonly buffer Normed { float xn[]; };
 layout(std430, binding = 5) coherent buffer Counter { uint groups_done; };
 #if defined(MEKI)
 layout(std430, binding = 6) readonly buffer Weights2 { uvec4 w2[]; };   // W_mo transposed: n_mem rows of ld8_2 chunks
-layout(std430, binding = 7) readonly buffer Input2 { float x2[]; };     // v, n_mem
+layout(std430, binding = 7) readonly buffer Input2 { float x2[]; };     // g, n_mem
 layout(std430, binding = 8) coherent buffer Z { float z[]; };           // W_mo v, d_model
 layout(std430, binding = 9) readonly buffer MekiWeight { float wm[]; }; // meki_norm
+layout(std430, binding = 10) readonly buffer Slab { uint slab[]; };     // staging ring of bank slabs
+STEP_PARAMS_BUFFER(11)                                                  // step.slab_offset: this token's slab
 #endif
 
 layout(push_constant) uniform PushConstants {
@@ -52,12 +56,31 @@ layout(push_constant) uniform PushConstants {
     uint n_mem;      // W_mo transposed: rows = d_mem (MEKI)
     uint n_groups;   // workgroups dispatched
     float eps;       // both norms (one model-wide RMSNorm eps)
+    uint row_byte_offset; // MEKI: byte offset of this layer's row in a slab
+    uint bank_dtype;      // MEKI: 1 = F16 row, 2 = Q8 row
 } pc;
 
 shared float red[gl_WorkGroupSize.x];
 shared bool is_last;
 #if defined(MEKI)
 shared vec4 zpart[2u * gl_WorkGroupSize.x]; // 8 partial outputs per invocation
+#endif
+
+#if defined(MEKI)
+// Element i of this layer's bank row in the token's slab (F16: d_mem
+// halves; Q8: f16 scale, 2 zero bytes, d_mem int8).
+float bank_value(uint i)
+{
+    const uint base = step.slab_offset + pc.row_byte_offset;
+    if (pc.bank_dtype == 1u) {
+        const uint b = base + 2u * i;
+        const vec2 h = unpackHalf2x16(slab[b >> 2]);
+        return (b & 2u) != 0u ? h.y : h.x;
+    }
+    const float scale = unpackHalf2x16(slab[base >> 2]).x;
+    const uint b = base + 4u + i;
+    return scale * float(bitfieldExtract(int(slab[b >> 2]), int(8u * (b & 3u)), 8));
+}
 #endif
 
 // Sum of v over the workgroup (every invocation gets it): subgroupAdd, then
@@ -85,13 +108,15 @@ void main()
     }
 #if defined(MEKI)
     // z for this workgroup's rows: C chunks of 8 outputs; invocation (j, p)
-    // takes chunk j and every P-th k starting at p.
+    // takes chunk j and every P-th k starting at p. (Reading the bank row
+    // here, where v is used, rather than in matvec_swiglu_meki's gate
+    // rows, measured cheaper on lavapipe: there it slowed every SwiGLU row.)
     const uint C = ROWS / 8u, P = WG / C, j = tid % C, p = tid / C, chunk = gl_WorkGroupID.x * C + j;
     vec4 za = vec4(0.0), zb = vec4(0.0);
     if (p < P && chunk < pc.ld8_2) {
         for (uint k = p; k < pc.n_mem; k += P) {
             const uvec4 q = w2[k * pc.ld8_2 + chunk];
-            const float s = x2[k];
+            const float s = bank_value(k) + x2[k]; // v[k]
             za += s * vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
             zb += s * vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
         }

@@ -6,8 +6,10 @@
  *           weight (next attn_norm or output_norm), 4 xn (float n, out),
  *           5 counter (one uint, zero before the first dispatch; every
  *           dispatch leaves it zero); ffn_out_meki also: 6 W_mo transposed
- *           (f16, n_mem rows of ld8_2*8 >= n halves), 7 v (float n_mem),
- *           8 z (float n, scratch), 9 meki_norm weight.
+ *           (f16, n_mem rows of ld8_2*8 >= n halves), 7 g (float n_mem,
+ *           sigmoid(W_mg u)), 8 z (float n, scratch), 9 meki_norm weight,
+ *           10 the staging ring of bank slabs (this layer's row at
+ *           step.slab_offset + row_byte_offset), 11 step params.
  * Spec constants: 0 WG (power of two, a multiple of the subgroup size),
  * 1 ROWS (rows per workgroup; ffn_out_meki: a multiple of 8, at most 8 WG).
  * Needs subgroup arithmetic. Dispatch: n_groups = ceil(n / ROWS) x 1 x 1. */
@@ -17,5 +19,6 @@
 typedef struct mkv_pc_ffn_out {
     uint32_t n, ld8, ld8_2, n_mem, n_groups;
     float eps;
+    uint32_t row_byte_offset, bank_dtype; /* ffn_out_meki: the bank row */
 } mkv_pc_ffn_out;
 #endif

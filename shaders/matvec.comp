@@ -22,9 +22,14 @@
 //                 loads, cost about twice that).
 //                 r <  n_ffn: y[r] = silu(W[r] . x) * (W2[r] . x)         (t)
 //                 r >= n_ffn, j = r - n_ffn, h = n_rows - n_ffn:
-//                   y2[j]     = bank_row[j]     + sigmoid(W[r] . x)       (v = M[x] + sigmoid(W_mg u))
-//                   y2[h + j] = bank_row[h + j] + sigmoid(W2[r] . x)      (if h + j < n_mem)
-//                 Rows from first_row on (n_ffn: the gate alone, layer 0).
+//                   y2[j]     = sigmoid(W[r] . x)                         (g = sigmoid(W_mg u))
+//                   y2[h + j] = sigmoid(W2[r] . x)   (if h + j < n_mem)
+//                 The bank row is added where g is used, in ffn_out_meki:
+//                 reading the staged slab and the step params here made
+//                 every SwiGLU row about 3 % slower on lavapipe (measured
+//                 with the rows alike, only those reads added or not),
+//                 and it kept layer 0's gate out of the part of the step
+//                 that runs while the slab is read.
 // Host description: matvec.h.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -40,9 +45,7 @@ layout(std430, binding = 2) buffer Output { float y[]; };
 layout(std430, binding = 3) readonly buffer Weights2 { uvec4 w2[]; }; // W_up
 #endif
 #if defined(SWIGLU_MEKI)
-layout(std430, binding = 4) writeonly buffer Output2 { float y2[]; }; // v
-layout(std430, binding = 5) readonly buffer Slab { uint slab[]; };   // staging ring of bank slabs
-STEP_PARAMS_BUFFER(6)                                                 // step.slab_offset: this token's slab
+layout(std430, binding = 4) writeonly buffer Output2 { float y2[]; }; // g
 #endif
 
 layout(push_constant) uniform PushConstants {
@@ -50,41 +53,16 @@ layout(push_constant) uniform PushConstants {
     uint ld8;             // row stride in 16-byte chunks (= padded columns / 8)
     uint row_offset;      // first output index
     uint accumulate;      // 1: add into y (matvec only)
-    uint row_byte_offset; // SWIGLU_MEKI: byte offset of this layer's row in the slab
-    uint bank_dtype;      // SWIGLU_MEKI: 1 = F16 row, 2 = Q8 row
 #if defined(SWIGLU_MEKI)
     uint n_ffn;           // rows below are SwiGLU rows, from here on gate rows
     uint n_mem;           // d_mem: gate values
-    uint first_row;       // 0, or n_ffn for the gate alone
 #endif
 } pc;
-
-#if defined(SWIGLU_MEKI)
-// Element i of this layer's bank row (F16: d_mem halves; Q8: f16 scale,
-// 2 zero bytes, d_mem int8).
-float bank_value(uint i)
-{
-    uint base = step.slab_offset + pc.row_byte_offset;
-    if (pc.bank_dtype == 1u) {
-        uint b = base + 2u * i;
-        vec2 h = unpackHalf2x16(slab[b >> 2]);
-        return (b & 2u) != 0u ? h.y : h.x;
-    }
-    float scale = unpackHalf2x16(slab[base >> 2]).x;
-    uint b = base + 4u + i;
-    int q = bitfieldExtract(int(slab[b >> 2]), int(8u * (b & 3u)), 8);
-    return scale * float(q);
-}
-#endif
 
 void main()
 {
     const uint lane = gl_SubgroupInvocationID, n_lanes = gl_SubgroupSize;
-#if defined(SWIGLU_MEKI)
-    const uint r_begin = pc.first_row + gl_WorkGroupID.x * ROWS;
-#else
     const uint r_begin = gl_WorkGroupID.x * ROWS;
-#endif
     const uint r_end = min(r_begin + ROWS, pc.n_rows);
     for (uint r = r_begin + gl_SubgroupID; r < r_end; r += gl_NumSubgroups) {
         const uint base = r * pc.ld8;
@@ -106,8 +84,8 @@ void main()
                 y[r] = d / (1.0 + exp(-d)) * u;
             } else {
                 const uint j = r - pc.n_ffn, j2 = pc.n_rows - pc.n_ffn + j;
-                y2[j] = bank_value(j) + 1.0 / (1.0 + exp(-d));
-                if (j2 < pc.n_mem) y2[j2] = bank_value(j2) + 1.0 / (1.0 + exp(-u));
+                y2[j] = 1.0 / (1.0 + exp(-d));
+                if (j2 < pc.n_mem) y2[j2] = 1.0 / (1.0 + exp(-u));
             }
 #elif defined(SWIGLU)
             y[r] = d / (1.0 + exp(-d)) * u;
