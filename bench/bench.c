@@ -19,7 +19,7 @@ typedef struct mode_run {
     double decode[MAX_REPS];
     double prefill[MAX_REPS];
     double *stall_us;       /* per decoded token (all reps) */
-    double *window_us;      /* GPU time before the first MeKi dispatch, per decoded token */
+    double *window_us;      /* GPU time before the first bank-reading dispatch, per decoded token */
     uint32_t n_stall;
     mkv_kernel_time kernels[MAX_KERNELS];
     uint32_t n_kernels;

@@ -142,8 +142,9 @@ typedef struct mkv_session_opts {
     bool profile;     /* time every dispatch (GPU timestamps), see mkv_session_profile */
     /* Bank streaming (MeKi only). A step asks for its token's slab at once;
      * reader threads fill a staging slot while the GPU runs the embedding
-     * and layer 0's attention and FFN, and the GPU waits for the slot only
-     * at layer 0's MeKi dispatch. */
+     * and layer 0's attention, SwiGLU and MeKi gate, and the GPU waits for
+     * the slot only at layer 0's down projection, the first dispatch that
+     * reads the bank row. */
     uint64_t bank_cache_bytes; /* hot-row cache budget in RAM; 0 = pure streaming */
     uint32_t bank_threads;     /* reader threads; 0 = 4 */
     uint32_t bank_slots;       /* staging slots (prefetch depth); 0 = 32 */
@@ -185,8 +186,9 @@ typedef struct mkv_session_stats {
     uint64_t stall_steps;      /* steps where the GPU waited on the bank */
     double bank_stall_ms;      /* total time the GPU waited on bank reads */
     double last_stall_us;      /* that time for the last step */
-    double last_window_us;     /* GPU time of the work before the first MeKi
-                                  dispatch in the last step: what hides a read
+    double last_window_us;     /* GPU time of the work before the first
+                                  dispatch that reads the bank row, in the
+                                  last step: what hides a read
                                   (0 without timestamps or MeKi) */
     double bank_read_ms;       /* summed duration of the slab reads (pread + CRC):
                                   over bank_reads, storage latency, not RAM's */

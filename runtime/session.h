@@ -38,8 +38,8 @@ struct mkv_session {
     mkv_buffer logits;          /* [n_vocab] */
     mkv_buffer result;          /* argmax (value, index bits) */
 
-    VkCommandBuffer cb_pre;     /* the whole step, or (MeKi) up to layer 0's SwiGLU */
-    VkCommandBuffer cb_post;    /* MeKi: from layer 0's MeKi gate on */
+    VkCommandBuffer cb_pre;     /* the whole step, or (MeKi) up to layer 0's SwiGLU and gate */
+    VkCommandBuffer cb_post;    /* MeKi: from layer 0's down projection (the first bank read) on */
     VkQueryPool stall_pool;     /* TS_* timestamps (MeKi on a device with timestamps) */
     VkFence pre_fence;          /* signalled when the first part has run (MeKi) */
     VkFence fence;

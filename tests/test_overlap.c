@@ -196,7 +196,7 @@ static overlap_run measure(engine *e, delay_hook *h, uint32_t delay_us)
     return (overlap_run){st[N_MEASURE / 2], wi[N_MEASURE / 2], ex[N_MEASURE / 2]};
 }
 
-/* A read delayed by less than the GPU work before the first MeKi dispatch
+/* A read delayed by less than the GPU work before the first dispatch that reads the bank
  * (the "window", measured on the GPU clock, not assumed) costs nothing; one
  * delayed by more stalls the GPU by the excess: the read's real duration
  * (sleep overshoot included) minus the window. Tolerances: the stall is
