@@ -336,11 +336,13 @@ END_TEST
 
 /* A slab of n_layer random rows of dtype staged in the last of three slots
  * of a ring, as a session's ring holds it, and step params pointing at it.
- * Returns row `layer` as floats (what the shader should read). */
+ * Returns row `layer` as floats (what the shader should read) and the
+ * row size in *row_bytes. */
 static float *stage_slab(uint32_t dtype, uint32_t d_mem, uint32_t n_layer, uint32_t layer, mkv_buffer *ring,
-                         mkv_buffer *params)
+                         mkv_buffer *params, uint32_t *row_bytes_out)
 {
     const uint32_t row_bytes = dtype == MKV_BANK_F16 ? 2 * d_mem : 4 + d_mem;
+    *row_bytes_out = row_bytes;
     uint8_t *slab = calloc((size_t)n_layer * row_bytes + 4, 1);
     for (uint32_t l = 0; l < n_layer; l++) {
         float *r = rand_vec(d_mem, 2.0f);
@@ -390,8 +392,7 @@ static void check_ffn_out(const ffn_out_case *c)
         mo = matrix(wmo_t, d_mem, n, 0);
         free(wmo_t);
         bg = vec_buf(g, d_mem);
-        row = stage_slab(c->dtype, d_mem, c->n_layer, c->layer, &ring, &params);
-        row_bytes = c->dtype == MKV_BANK_F16 ? 2 * d_mem : 4 + d_mem;
+        row = stage_slab(c->dtype, d_mem, c->n_layer, c->layer, &ring, &params, &row_bytes);
         v = malloc(d_mem * 4);
         for (uint32_t k = 0; k < d_mem; k++) v[k] = row[k] + g[k];
     }
