@@ -1,16 +1,19 @@
 /* mekivk bench: decode speed of a model with its MeKi branch on and off, in
  * one process, alternating modes over repetitions; medians and their ratio;
- * bank counters; per-kernel GPU times from profiled steps. */
+ * bank counters; per-kernel GPU times from profiled steps. bench --probe:
+ * the device's streaming-read bandwidth alone, with its sweep of shapes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bank.h"
 #include "cli.h"
+#include "host_bw.h"
 
 #define MAX_REPS 64
 #define MAX_KERNELS 32
 #define PROFILE_STEPS 7
+#define HOST_READ_BYTES (256ull << 20) /* the host read: far beyond any CPU cache */
 
 typedef struct mode_run {
     const char *mode;
@@ -31,7 +34,8 @@ static void help(void)
     printf("usage: mekivk bench --model F.gguf [--bank F.mkb] [--ctx N] [-n N] [--reps R]\n"
            "                    [--prompt P] [--cold] [--cold-dontneed] [--cache-mb M]\n"
            "                    [--bank-threads T] [--bank-sync] [--block B] [--json]\n"
-           "                    [--device I|NAME]\n\n"
+           "                    [--device I|NAME]\n"
+           "       mekivk bench --probe [--json] [--device I|NAME]\n\n"
            "Measures greedy decode speed at a KV-cache length of --ctx (default 512; the\n"
            "cache before it is not computed, only its length matters for speed), -n tokens\n"
            "per repetition (default 32), --reps repetitions (default 3), alternating dense\n"
@@ -43,9 +47,18 @@ static void help(void)
            "token, its bank reads issued at once). Reports medians, the MeKi/dense ratio,\n"
            "bank counters and per-kernel GPU time (the median of 7 profiled steps, taken\n"
            "after the timed runs in separate sessions, the modes taking turns step by\n"
-           "step). The bandwidth probe (the best of\n"
-           "5 streaming reads of 256 MiB) is the yardstick for each mode's weight GB/s:\n"
-           "weight bytes per token x decode tok/s.\n"
+           "step). The bandwidth probe is the yardstick for each mode's weight GB/s\n"
+           "(weight bytes per token x decode tok/s): streaming reads of up to 256 MiB\n"
+           "in a sweep of kernel shapes (access pattern x workgroup width x loads per\n"
+           "iteration x bytes per workgroup), each read once, the fastest confirmed by\n"
+           "the median of 3 reads; the best kept.\n"
+           "On a CPU device bench also measures the host's own read bandwidth (C, one\n"
+           "thread per core) to show how far the driver is from the hardware.\n"
+           "  --probe         only the probe, no model: its best GB/s and winning shape;\n"
+           "                  --json: probe_gbps, probe_best, probe_sweep (one entry per\n"
+           "                  shape: pattern, wg, vec, groups, group_bytes, gbps, reads),\n"
+           "                  probe_bytes, probe_reps, probe_timer, probe_seconds, and on\n"
+           "                  CPU devices host_read_gbps, host_threads\n"
            "  --cold          read the bank from storage, not RAM: O_DIRECT (where the file\n"
            "                  system refuses it, as --cold-dontneed)\n"
            "  --cold-dontneed the same by plain reads, each slab's pages dropped after its\n"
@@ -54,9 +67,10 @@ static void help(void)
            "  --bank-threads T  reader threads (default 4)\n"
            "  --bank-sync     reference path: read each slab before submitting (no overlap)\n"
            "  --json   one JSON object (keys: device, driver, model, ctx, n_decode, reps, block,\n"
-           "           probe_gbps, runs (mode, decode_tok_s, prefill_tok_s, weight_bytes_per_token,\n"
-           "           weight_gbps, bank, decode_tok_s_reps, kernels), meki_over_dense (ratio\n"
-           "           of the medians), meki_over_dense_paired (median of the per-repetition\n"
+           "           probe_gbps, host_read_gbps and host_threads (CPU devices only), runs\n"
+           "           (mode, decode_tok_s, prefill_tok_s, weight_bytes_per_token, weight_gbps,\n"
+           "           bank, decode_tok_s_reps, kernels), meki_over_dense (ratio of the\n"
+           "           medians), meki_over_dense_paired (median of the per-repetition\n"
            "           ratios: robust to drift between repetitions); bank:\n"
            "           bytes_read, reads, stall_ms, stall_us_median, stall_steps,\n"
            "           window_us_median, read_us_mean, cache_hit_rate, io_mode, crc)\n");
@@ -165,11 +179,87 @@ static mkv_status profile(mode_run *runs, uint32_t n_modes, uint32_t ctx, uint32
     return MKV_OK;
 }
 
+/* The host's own read bandwidth (GB/s), measured only beside a CPU device,
+ * whose memory is the host's; 0 elsewhere or when it cannot run (said on
+ * stderr). */
+static double host_read_gbps(const mkv_device *dev, uint32_t *threads)
+{
+    if (!mkv_device_is_cpu(dev)) return 0;
+    mkv_error err = {0};
+    double gbps = 0;
+    if (mkv_host_read_bandwidth(HOST_READ_BYTES, 0, &gbps, threads, &err))
+        fprintf(stderr, "mekivk bench: no host read bandwidth: %s\n", err.msg);
+    return gbps;
+}
+
+static void print_shape_json(const mkv_bandwidth_shape *s)
+{
+    printf("{\"pattern\": \"%s\", \"wg\": %u, \"vec\": %u, \"groups\": %u, \"group_bytes\": %llu, \"gbps\": %.3f, "
+           "\"reads\": %u}",
+           s->pattern, s->wg, s->vec, s->groups, (unsigned long long)s->group_bytes, s->gbps, s->reads);
+}
+
+/* bench --probe: the sweep's best figure and winning shape (with --json the
+ * whole sweep), and beside a CPU device the host's read bandwidth. */
+static int probe_only(const mkv_device_opts *dopts, bool json)
+{
+    int rc = 1;
+    mkv_error err = {0};
+    mkv_device *dev = NULL;
+    mkv_bandwidth_sweep *sw = malloc(sizeof *sw);
+    if (!sw) {
+        fprintf(stderr, "mekivk bench: out of memory\n");
+        return 1;
+    }
+    if (mkv_device_create(dopts, &dev, &err)) {
+        rc = cli_fail("bench", &err);
+        goto out;
+    }
+    if (mkv_device_bandwidth_sweep(dev, 0, sw, &err)) {
+        fprintf(stderr, "mekivk bench: no bandwidth probe: %s\n", err.msg);
+        goto out;
+    }
+    uint32_t threads = 0;
+    const double host = host_read_gbps(dev, &threads);
+    const mkv_bandwidth_shape *b = &sw->shapes[sw->best];
+    if (json) {
+        printf("{\"device\": \"%s\", \"driver\": \"%s\", \"probe_gbps\": %.3f, \"probe_bytes\": %llu, "
+               "\"probe_reps\": %u, \"probe_timer\": \"%s\", \"probe_seconds\": %.3f, \"probe_best\": ",
+               mkv_device_name(dev), mkv_device_driver(dev), sw->best_gbps, (unsigned long long)sw->bytes, sw->reps,
+               sw->gpu_timer ? "gpu" : "host", sw->seconds);
+        print_shape_json(b);
+        printf(", \"probe_sweep\": [");
+        for (uint32_t i = 0; i < sw->n_shapes; i++) {
+            printf("%s", i ? ", " : "");
+            print_shape_json(&sw->shapes[i]);
+        }
+        printf("]");
+        if (host > 0) printf(", \"host_read_gbps\": %.3f, \"host_threads\": %u", host, threads);
+        printf("}\n");
+    } else {
+        printf("device: %s (%s)\n", mkv_device_name(dev), mkv_device_driver(dev));
+        printf("bandwidth probe: %.2f GB/s, the best of %u shapes reading %llu MiB (its median of %u reads; %.1f s, %s clock)\n",
+               sw->best_gbps, sw->n_shapes, (unsigned long long)(sw->bytes >> 20), sw->reps, sw->seconds,
+               sw->gpu_timer ? "GPU" : "host");
+        printf("winning shape: pattern %s, workgroups of %u invocations, %u loads of 16 bytes per iteration, "
+               "%u workgroups of %llu KiB\n",
+               b->pattern, b->wg, b->vec, b->groups, (unsigned long long)(b->group_bytes >> 10));
+        if (host > 0)
+            printf("host read (C, %u threads): %.2f GB/s; the probe reaches %.0f %% of it\n", threads, host,
+                   100 * sw->best_gbps / host);
+    }
+    rc = 0;
+out:
+    free(sw);
+    mkv_device_destroy(dev);
+    return rc;
+}
+
 int mkv_cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL, *bank_path = NULL;
     uint32_t ctx = 512, n = 32, reps = 3, n_prompt = 16, block = 8;
-    bool json = false, cold = false, dontneed = false, bank_sync = false;
+    bool json = false, cold = false, dontneed = false, bank_sync = false, probe = false;
     uint32_t cache_mb = 0, bank_threads = 0;
     mkv_device_opts dopts;
     mkv_device_opts_default(&dopts);
@@ -177,6 +267,7 @@ int mkv_cmd_bench(int argc, char **argv)
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
         else if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--probe")) probe = true;
         else if (!strcmp(a, "--cold")) cold = true;
         else if (!strcmp(a, "--cold-dontneed")) cold = dontneed = true;
         else if (!strcmp(a, "--bank-sync")) bank_sync = true;
@@ -192,6 +283,7 @@ int mkv_cmd_bench(int argc, char **argv)
         else if (!strcmp(a, "--prompt")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 4096, &n_prompt)) return 2; }
         else { fprintf(stderr, "mekivk bench: unknown option '%s' (see --help)\n", a); return 2; }
     }
+    if (probe) return probe_only(&dopts, json);
     if (!model_path) { fprintf(stderr, "mekivk bench: --model is required (see --help)\n"); return 2; }
     if (n_prompt > ctx) n_prompt = ctx;
 
@@ -219,15 +311,15 @@ int mkv_cmd_bench(int argc, char **argv)
             goto out;
         }
     }
-    /* The yardstick: the device's streaming-read bandwidth, over 256 MiB
-     * (less where a storage binding or memory cannot hold that). Without
-     * it bench still measures, and says why the probe is missing. */
+    /* The yardstick: the device's streaming-read bandwidth (the probe
+     * picks a buffer size that defeats caches). Without it bench still
+     * measures, and says why the probe is missing. Beside a CPU device, the
+     * host's own read bandwidth too. */
     double probe_gbps = 0;
-    for (uint64_t bytes = 256ull << 20; bytes >= (16ull << 20); bytes /= 2) {
-        mkv_error perr = {0};
-        if (mkv_device_bandwidth(dev, bytes, &probe_gbps, &perr) == MKV_OK) break;
-        if (bytes == (16ull << 20)) fprintf(stderr, "mekivk bench: no bandwidth probe: %s\n", perr.msg);
-    }
+    mkv_error perr = {0};
+    if (mkv_device_bandwidth(dev, 0, &probe_gbps, &perr)) fprintf(stderr, "mekivk bench: no bandwidth probe: %s\n", perr.msg);
+    uint32_t host_threads = 0;
+    const double host_gbps = host_read_gbps(dev, &host_threads);
     /* Alternate the modes: every `block` tokens within a repetition, and
      * which goes first (AB, BA, AB, ...) across repetitions, so that machine
      * noise and drift (thermal, page cache, neighbours) hit both alike. */
@@ -272,11 +364,14 @@ int mkv_cmd_bench(int argc, char **argv)
     }
     if (json) {
         printf("{\"device\": \"%s\", \"driver\": \"%s\", \"model\": \"%s\", \"ctx\": %u, \"n_decode\": %u, \"reps\": %u, "
-               "\"block\": %u, \"probe_gbps\": %.3f, \"runs\": [",
+               "\"block\": %u, \"probe_gbps\": %.3f, ",
                mkv_device_name(dev), mkv_device_driver(dev), model_path, ctx, n, reps, block, probe_gbps);
+        if (host_gbps > 0) printf("\"host_read_gbps\": %.3f, \"host_threads\": %u, ", host_gbps, host_threads);
+        printf("\"runs\": [");
     } else {
         printf("device: %s (%s), bandwidth probe %.2f GB/s\nmodel: %s, ctx %u, %u tokens x %u reps, turns of %u tokens\n",
                mkv_device_name(dev), mkv_device_driver(dev), probe_gbps, model_path, ctx, n, reps, block ? block : n);
+        if (host_gbps > 0) printf("host read (C, %u threads): %.2f GB/s\n", host_threads, host_gbps);
     }
     for (uint32_t m = 0; m < n_modes; m++) {
         mode_run *r = &runs[m];

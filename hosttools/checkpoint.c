@@ -50,6 +50,23 @@ static mkv_status cfg_f32(const mkv_json *j, const char *path, const char *key, 
     return MKV_OK;
 }
 
+/* "meki_gate_input": the MeKi gate's input (DESIGN §2); absent = "norm". */
+static mkv_status cfg_gate_input(const mkv_json *j, const char *path, bool *residual, mkv_error *err)
+{
+    uint32_t v = mkv_json_get(j, 0, "meki_gate_input");
+    *residual = false;
+    if (v == MKV_JSON_NONE) return MKV_OK;
+    const mkv_json_value *x = &j->v[v];
+    if (x->type == MKV_JSON_STRING && !strcmp(x->str, "residual") && x->len == 8) {
+        *residual = true;
+        return MKV_OK;
+    }
+    if (x->type == MKV_JSON_STRING && !strcmp(x->str, "norm") && x->len == 4) return MKV_OK;
+    return mkv_fail(err, MKV_ERR_FORMAT, "%s: meki_gate_input = %s%.64s%s: expected \"norm\" or \"residual\"", path,
+                    x->type == MKV_JSON_STRING ? "\"" : "", x->type == MKV_JSON_STRING ? x->str : "(not a string)",
+                    x->type == MKV_JSON_STRING ? "\"" : "");
+}
+
 static mkv_status read_config(mkv_ckpt *c, const char *path, mkv_error *err)
 {
     char *text = NULL;
@@ -75,6 +92,7 @@ static mkv_status read_config(mkv_ckpt *c, const char *path, mkv_error *err)
     }
     if (!st) st = cfg_f32(&j, path, "rope_theta", 10000.0f, &c->rope_theta, err);
     if (!st) st = cfg_f32(&j, path, "rms_norm_eps", 1e-6f, &c->norm_eps, err);
+    if (!st) st = cfg_gate_input(&j, path, &c->gate_residual, err);
     if (!st) {
         uint32_t t = mkv_json_get(&j, 0, "tie_word_embeddings");
         c->tied = t == MKV_JSON_NONE || j.v[t].type == MKV_JSON_TRUE; /* Qwen3's default for small models */
@@ -153,10 +171,17 @@ static mkv_status find_tensors(mkv_ckpt *c, mkv_error *err)
         if ((st = want(c, N("self_attn.k_proj.weight"), 2, KV, D, &L->wk, err))) return st;
         if ((st = want(c, N("self_attn.v_proj.weight"), 2, KV, D, &L->wv, err))) return st;
         if ((st = want(c, N("self_attn.o_proj.weight"), 2, D, Q, &L->wo, err))) return st;
+        /* q/k norms: optional (the authors' MeKi training omits them), but in
+         * every layer or in none, as layer 0 has them; a missing one of a
+         * pair is named by want() */
         bool has_q = mkv_st_find(c->st, N("self_attn.q_norm.weight")) != NULL;
-        if (l == 0) c->has_qk_norm = has_q;
-        if (has_q != c->has_qk_norm)
-            return mkv_fail(err, MKV_ERR_MISSING, "%s: layer %u: q_norm/k_norm present in some layers only", c->st->path, l);
+        bool has_k = mkv_st_find(c->st, N("self_attn.k_norm.weight")) != NULL;
+        if (l == 0) c->has_qk_norm = has_q || has_k;
+        if (!c->has_qk_norm && (has_q || has_k))
+            return mkv_fail(err, MKV_ERR_FORMAT,
+                            "%s: tensor 'model.layers.%u.self_attn.%s_norm.weight': present, but layer 0 has no q/k "
+                            "norms (layer %u: they must be in every layer or in none)",
+                            c->st->path, l, has_q ? "q" : "k", l);
         if (c->has_qk_norm) {
             if ((st = want(c, N("self_attn.q_norm.weight"), 1, c->head_dim, 0, &L->q_norm, err))) return st;
             if ((st = want(c, N("self_attn.k_norm.weight"), 1, c->head_dim, 0, &L->k_norm, err))) return st;

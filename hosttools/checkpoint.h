@@ -31,6 +31,8 @@ typedef struct mkv_ckpt {
     uint32_t d_proj;                 /* projector hidden width (d_model/2 in the paper), from the tensors */
     float rope_theta, norm_eps;
     bool tied, has_qk_norm;
+    bool gate_residual;              /* "meki_gate_input": "residual" (gate on the residual a);
+                                      * false: "norm" or absent (gate on u = RMSNorm_ffn(a)), DESIGN §2 */
     const mkv_st_tensor *embed;      /* model.embed_tokens.weight [n_vocab, d_model] */
     const mkv_st_tensor *norm;       /* model.norm.weight [d_model] */
     const mkv_st_tensor *lm_head;    /* lm_head.weight [n_vocab, d_model]; NULL when tied */
@@ -40,7 +42,8 @@ typedef struct mkv_ckpt {
 /* path: the checkpoint folder (config.json + model.safetensors or an index),
  * or a .safetensors / index file whose folder holds config.json. Errors name
  * the file, key or tensor: MKV_ERR_MISSING (key or tensor absent),
- * MKV_ERR_FORMAT (bad value or shape), plus the reader's. */
+ * MKV_ERR_FORMAT (bad value or shape; "meki_gate_input" other than "norm"
+ * or "residual"), plus the reader's. */
 mkv_status mkv_ckpt_open(const char *path, mkv_ckpt **out, mkv_error *err);
 void mkv_ckpt_close(mkv_ckpt *c);
 

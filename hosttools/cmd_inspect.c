@@ -228,7 +228,7 @@ static int print_model_check(FILE *out, const char *path)
     const mkv_model_config *c = &d->cfg;
     fprintf(out, "model: %s, %u layers, d_model %u, heads %u/%u x %u, d_ffn %u, vocab %u, ", c->arch, c->n_layer,
             c->d_model, c->n_head, c->n_kv_head, c->head_dim, c->d_ffn, c->n_vocab);
-    if (c->d_mem) fprintf(out, "MeKi d_mem %u, ", c->d_mem);
+    if (c->d_mem) fprintf(out, "MeKi d_mem %u, gate input %s, ", c->d_mem, c->meki_gate_residual ? "residual" : "norm");
     else fprintf(out, "dense, ");
     fprintf(out, "rope %s theta %g, eps %g%s%s%s: OK\n", c->rope_style == MKV_ROPE_NORM ? "norm" : "neox",
             (double)c->rope_theta, (double)c->norm_eps, c->has_qk_norm ? ", q/k norm" : "",

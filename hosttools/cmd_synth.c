@@ -12,7 +12,7 @@
 static void help(void)
 {
     printf("usage: mekivk synth --config tiny|small|0.6b|1.7b|4b --out DIR [--dense]\n"
-           "                    [--arch qwen3|qwen2|llama] [--wtype f16|f32|bf16|q8_0|q4_0]\n"
+           "                    [--arch qwen3|qwen2|llama] [--wtype TYPE] [--pure]\n"
            "                    [--bank-type f16|q8] [--seed N] [--untied]\n\n"
            "Writes DIR/model.gguf and (unless --dense) DIR/bank.mkb with random weights of the\n"
            "named shape (DESIGN §2), scaled so activations stay finite. Deterministic by seed.\n"
@@ -20,8 +20,25 @@ static void help(void)
            "  --arch       architecture and key prefix (default qwen3, with q/k norms);\n"
            "               qwen2: q/k/v biases, no q/k norms; llama: neither, and the engine\n"
            "               rotates adjacent RoPE pairs as llama.cpp does for llama\n"
-           "  --wtype      matrix storage type (default f16; norms and biases stay f32). The\n"
-           "               engine converts f32, bf16, q8_0 and q4_0 to f16 at load\n"
+           "  --wtype      matrix type, chosen per tensor as llama.cpp's llama-quantize does\n"
+           "               (default f16; norms and biases always stay f32):\n"
+           "                 f32 f16 bf16 q8_0 q6_k   every matrix that type\n"
+           "                 q4_0 q4_1 q5_0 q5_1      that type, the LM head (output.weight, or\n"
+           "                 q4_k q5_k                token_embd.weight when tied) q6_k\n"
+           "                 q4_k_m q5_k_m            presets: q4_k / q5_k, the LM head q6_k, and\n"
+           "                                          attn_v and ffn_down q6_k in the first and\n"
+           "                                          last eighth of the layers and every third\n"
+           "                                          layer between\n"
+           "               The quantized types are ggml's blocks: 32 values for q8_0, q4_0, q4_1,\n"
+           "               q5_0, q5_1; 256 for q4_k, q5_k, q6_k. A matrix whose rows are not whole\n"
+           "               blocks (e.g. meki_out, rows of d_mem = 64 or 128, under a 256 type)\n"
+           "               falls back as llama-quantize does: q4_k -> q5_0, q5_k -> q5_1,\n"
+           "               q6_k -> q8_0, and to f16 when rows are not whole 32-blocks either;\n"
+           "               the count is reported.\n"
+           "               general.file_type is llama.cpp's value for the choice (Q4_K_S,\n"
+           "               Q5_K_S for q4_k, q5_k)\n"
+           "  --pure       every matrix exactly --wtype: no q6_k LM head (not with a preset;\n"
+           "               fallbacks still apply)\n"
            "  --bank-type  bank row type (default f16)\n"
            "  --seed N     random seed (default 1)\n"
            "  --untied     write a separate output.weight (default: tied to token_embd)\n\n"
@@ -37,7 +54,8 @@ static void help(void)
 int mkv_cmd_synth(int argc, char **argv)
 {
     const char *config = NULL, *out = NULL;
-    bool dense = false, untied = false, checkpoint = false;
+    bool dense = false, untied = false, checkpoint = false, no_qk_norm = false, pure = false;
+    const char *gate_input = NULL;
     uint32_t shards = 1, ck_dtype = MKV_ST_BF16;
     uint32_t wtype = MKV_GGML_F16, bank_type = MKV_BANK_F16;
     const char *arch = "qwen3";
@@ -47,7 +65,16 @@ int mkv_cmd_synth(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
         else if (!strcmp(a, "--dense")) dense = true;
         else if (!strcmp(a, "--untied")) untied = true;
+        else if (!strcmp(a, "--pure")) pure = true;
         else if (!strcmp(a, "--checkpoint")) checkpoint = true;
+        else if (!strcmp(a, "--no-qk-norm")) no_qk_norm = true;
+        else if (!strcmp(a, "--gate-input")) {
+            if (!(gate_input = cli_value(argc, argv, &i))) return 2;
+            if (strcmp(gate_input, "norm") && strcmp(gate_input, "residual")) {
+                fprintf(stderr, "mekivk synth: --gate-input = '%s': expected norm or residual\n", gate_input);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--shards")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 99999, &shards)) return 2; }
         else if (!strcmp(a, "--dtype")) {
             if (!(v = cli_value(argc, argv, &i))) return 2;
@@ -68,12 +95,11 @@ int mkv_cmd_synth(int argc, char **argv)
         else if (!strcmp(a, "--seed")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u64(a, v, &seed)) return 2; }
         else if (!strcmp(a, "--wtype")) {
             if (!(v = cli_value(argc, argv, &i))) return 2;
-            if (!strcmp(v, "f16")) wtype = MKV_GGML_F16;
-            else if (!strcmp(v, "f32")) wtype = MKV_GGML_F32;
-            else if (!strcmp(v, "bf16")) wtype = MKV_GGML_BF16;
-            else if (!strcmp(v, "q8_0")) wtype = MKV_GGML_Q8_0;
-            else if (!strcmp(v, "q4_0")) wtype = MKV_GGML_Q4_0;
-            else { fprintf(stderr, "mekivk synth: --wtype = '%s': expected f16, f32, bf16, q8_0 or q4_0\n", v); return 2; }
+            if (!mkv_synth_parse_wtype(v, &wtype)) {
+                fprintf(stderr, "mekivk synth: --wtype = '%s': expected f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
+                                "q4_k, q5_k, q6_k, q4_k_m or q5_k_m\n", v);
+                return 2;
+            }
         } else if (!strcmp(a, "--bank-type")) {
             if (!(v = cli_value(argc, argv, &i))) return 2;
             if (!strcmp(v, "f16")) bank_type = MKV_BANK_F16;
@@ -88,6 +114,14 @@ int mkv_cmd_synth(int argc, char **argv)
         fprintf(stderr, "mekivk synth: --config and --out are required (see --help)\n");
         return 2;
     }
+    if (no_qk_norm && !checkpoint) {
+        fprintf(stderr, "mekivk synth: --no-qk-norm applies to --checkpoint (a GGUF without q/k norms: --arch)\n");
+        return 2;
+    }
+    if (gate_input && dense) {
+        fprintf(stderr, "mekivk synth: --gate-input: a --dense model has no MeKi gate\n");
+        return 2;
+    }
     const mkv_synth_shape *shape = mkv_synth_find_shape(config);
     if (!shape) {
         fprintf(stderr, "mekivk synth: --config = '%s': expected tiny, small, 0.6b, 1.7b or 4b\n", config);
@@ -98,8 +132,11 @@ int mkv_cmd_synth(int argc, char **argv)
     o.dense = dense;
     o.arch = arch;
     o.wtype = wtype;
+    o.pure = pure;
     o.bank_dtype = bank_type;
     o.tied_output = !untied;
+    o.gate_input = gate_input;
+    o.no_qk_norm = no_qk_norm;
     o.seed = seed;
     o.progress = true;
     mkv_error err = {0};
@@ -110,9 +147,13 @@ int mkv_cmd_synth(int argc, char **argv)
                 mkv_st_dtype_name(ck_dtype), shards, shards == 1 ? "" : "s", (unsigned long long)seed, mkv_now_s() - t0);
         return 0;
     }
-    if (mkv_synth_write(&o, &err)) return cli_fail("synth", &err);
-    fprintf(stderr, "mekivk synth: wrote %s/model.gguf%s (%s %s, %s, seed %llu) in %.1f s\n", out,
-            dense ? "" : " and bank.mkb", arch, shape->name, mkv_ggml_type_name(wtype), (unsigned long long)seed,
-            mkv_now_s() - t0);
+    uint32_t n_fallback = 0;
+    if (mkv_synth_write(&o, &err) || mkv_synth_fallbacks(&o, &n_fallback, &err)) return cli_fail("synth", &err);
+    fprintf(stderr, "mekivk synth: wrote %s/model.gguf%s (%s %s, %s%s, seed %llu) in %.1f s\n", out,
+            dense ? "" : " and bank.mkb", arch, shape->name, mkv_synth_wtype_name(wtype), pure ? " pure" : "",
+            (unsigned long long)seed, mkv_now_s() - t0);
+    if (n_fallback)
+        fprintf(stderr, "mekivk synth: %u matri%s fell back to another type: rows not whole blocks of the type "
+                        "chosen (see --help)\n", n_fallback, n_fallback == 1 ? "x" : "ces");
     return 0;
 }

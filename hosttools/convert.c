@@ -269,6 +269,7 @@ static mkv_status write_model(const mkv_ckpt *c, const uint8_t fp[32], const cha
     if (!st) st = mkv_gguf_set_f32(w, "qwen3.attention.layer_norm_rms_epsilon", c->norm_eps);
     if (!st) st = mkv_gguf_set_u32(w, "meki.dim", c->d_mem);
     if (!st) st = mkv_gguf_set_u8_array(w, "meki.bank_fingerprint", fp, 32);
+    if (!st) st = mkv_gguf_set_str(w, "meki.gate_input", c->gate_residual ? "residual" : "norm");
     if (st) {
         st = mkv_fail(err, st, "%s: metadata: %s", path, mkv_status_desc(st));
         goto out;

@@ -40,14 +40,15 @@ typedef struct rows_src {
     float *tmp;
 } rows_src;
 
-static mkv_status fill_rows(void *user, uint32_t row0, uint32_t n, uint16_t *dst, mkv_error *err)
+static mkv_status fill_rows(void *user, uint32_t row0, uint32_t n, void *dst, mkv_error *err)
 {
     rows_src *s = user;
-    const uint32_t cols = (uint32_t)s->t->shape[1], ld = (cols + 7u) & ~7u;
+    const uint32_t cols = (uint32_t)s->t->shape[1];
+    uint16_t *out = dst;
     for (uint32_t i = 0; i < n; i++) {
         mkv_status st = mkv_st_rows_f32(s->t, row0 + i, 1, s->tmp, err);
         if (st) return st;
-        for (uint32_t k = 0; k < cols; k++) dst[(size_t)i * ld + k] = mkv_float_to_half(s->tmp[k]);
+        for (uint32_t k = 0; k < cols; k++) out[(size_t)i * cols + k] = mkv_float_to_half(s->tmp[k]);
     }
     return MKV_OK;
 }
@@ -155,11 +156,11 @@ mkv_status mkv_fold_gpu_create(const mkv_ckpt *c, mkv_device *dev, uint32_t batc
         char name[64];
         snprintf(name, sizeof name, "layer %u projector", l);
         src.t = CL->proj_gate;
-        st = mkv_matrix_create(dev, name, c->d_proj, c->d_model, fill_rows, &src, &L->wg, err);
+        st = mkv_matrix_create(dev, name, MKV_WT_F16, c->d_proj, c->d_model, fill_rows, &src, &L->wg, err);
         src.t = CL->proj_up;
-        if (!st) st = mkv_matrix_create(dev, name, c->d_proj, c->d_model, fill_rows, &src, &L->wu, err);
+        if (!st) st = mkv_matrix_create(dev, name, MKV_WT_F16, c->d_proj, c->d_model, fill_rows, &src, &L->wu, err);
         src.t = CL->proj_down;
-        if (!st) st = mkv_matrix_create(dev, name, c->d_mem, c->d_proj, fill_rows, &src, &L->wd, err);
+        if (!st) st = mkv_matrix_create(dev, name, MKV_WT_F16, c->d_mem, c->d_proj, fill_rows, &src, &L->wd, err);
         if (!st) st = mkv_buffer_create(dev, (VkDeviceSize)M * 4, MKV_MEM_HOST, &L->mix_w, err);
         if (!st) st = mkv_buffer_create(dev, (VkDeviceSize)B * M * 4, MKV_MEM_HOST, &L->y, err);
         if (!st) st = mkv_buffer_create(dev, (VkDeviceSize)B * M * 4, MKV_MEM_HOST, &L->o, err);

@@ -9,14 +9,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "fileio.h"
-#include "half.h"
 
 typedef struct wkv {
     char *key;
@@ -351,51 +349,4 @@ out:
     free(meta.p);
     free(buf);
     return st;
-}
-
-/* ---- quantization (ggml block layouts) ------------------------------------ */
-
-static void st_f16(uint8_t *b, float f)
-{
-    uint16_t h = mkv_float_to_half(f);
-    b[0] = (uint8_t)h;
-    b[1] = (uint8_t)(h >> 8);
-}
-
-/* Q8_0: per 32 values, f16 d = max|x|/127, then 32 int8 q = round(x/d). */
-void mkv_quantize_q8_0(const float *x, uint64_t n, void *dst)
-{
-    uint8_t *y = dst;
-    for (uint64_t b = 0; b < n / 32; b++, x += 32, y += 34) {
-        float amax = 0.0f;
-        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
-        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-        st_f16(y, d);
-        for (int j = 0; j < 32; j++) y[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
-    }
-}
-
-/* Q4_0: per 32 values, d = (signed value of largest magnitude) / -8, so
- * that value maps to q = 0; q = x/d + 8 rounded, at most 15. Element j in
- * the low nibble of byte j, element j + 16 in its high nibble. Same
- * arithmetic as ggml's quantize_row_q4_0_ref. */
-void mkv_quantize_q4_0(const float *x, uint64_t n, void *dst)
-{
-    uint8_t *y = dst;
-    for (uint64_t b = 0; b < n / 32; b++, x += 32, y += 18) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < 32; j++)
-            if (fabsf(x[j]) > amax) {
-                amax = fabsf(x[j]);
-                max = x[j];
-            }
-        float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-        st_f16(y, d);
-        for (int j = 0; j < 16; j++) {
-            int q0 = (int)(int8_t)(x[j] * id + 8.5f), q1 = (int)(int8_t)(x[j + 16] * id + 8.5f);
-            q0 = q0 > 15 ? 15 : q0;
-            q1 = q1 > 15 ? 15 : q1;
-            y[2 + j] = (uint8_t)(q0 | q1 << 4);
-        }
-    }
 }

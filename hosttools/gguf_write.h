@@ -43,8 +43,4 @@ mkv_status mkv_gguf_writer_write(mkv_gguf_writer *w, const char *path, mkv_gguf_
 /* Size in bytes of the file mkv_gguf_writer_write would write now. */
 uint64_t mkv_gguf_writer_size(const mkv_gguf_writer *w);
 
-/* Quantizes n floats (multiple of 32) to ggml Q8_0 / Q4_0 blocks. */
-void mkv_quantize_q8_0(const float *x, uint64_t n, void *dst);
-void mkv_quantize_q4_0(const float *x, uint64_t n, void *dst);
-
 #endif

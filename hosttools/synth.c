@@ -35,6 +35,7 @@
 #include "gguf_write.h"
 #include "half.h"
 #include "progress.h"
+#include "quantize.h"
 
 static const mkv_synth_shape shapes[] = {
     /* name   layers d_model heads kv head_dim d_ffn d_mem  vocab   theta    eps */
@@ -175,22 +176,116 @@ typedef struct synth {
     const mkv_synth_opts *o;
     tplan *t;
     uint32_t n_t;
+    uint32_t n_fallback; /* matrices whose type fell back (mkv_synth_tensor_type) */
     float *chunk;      /* float staging for quantized types */
     f16_table *tab;
     mkv_progress prog;
 } synth;
 
-#define QCHUNK 8192u /* floats per quantization chunk (multiple of 32) */
+#define QCHUNK 8192u /* floats per quantization chunk (a multiple of every block: 256) */
 
-static void plan_add(synth *s, const char *name, uint64_t ne0, uint64_t ne1, enum kind kind)
+/* ---- tensor types (llama-quantize's rules) ------------------------------------ */
+
+static const struct {
+    const char *name;
+    uint32_t wtype;
+    uint32_t ftype; /* llama.cpp's general.file_type (LLAMA_FTYPE_*) */
+} wtypes[] = {
+    {"f32", MKV_GGML_F32, 0},      {"f16", MKV_GGML_F16, 1},   {"bf16", MKV_GGML_BF16, 32},
+    {"q8_0", MKV_GGML_Q8_0, 7},    {"q4_0", MKV_GGML_Q4_0, 2}, {"q4_1", MKV_GGML_Q4_1, 3},
+    {"q5_0", MKV_GGML_Q5_0, 8},    {"q5_1", MKV_GGML_Q5_1, 9}, {"q4_k", MKV_GGML_Q4_K, 14}, /* Q4_K_S */
+    {"q5_k", MKV_GGML_Q5_K, 16},   /* Q5_K_S */                {"q6_k", MKV_GGML_Q6_K, 18},
+    {"q4_k_m", MKV_SYNTH_Q4_K_M, 15}, {"q5_k_m", MKV_SYNTH_Q5_K_M, 17},
+};
+#define N_WTYPES (sizeof wtypes / sizeof wtypes[0])
+
+static int wtype_index(uint32_t wtype)
+{
+    for (size_t i = 0; i < N_WTYPES; i++)
+        if (wtypes[i].wtype == wtype) return (int)i;
+    return -1;
+}
+
+bool mkv_synth_parse_wtype(const char *str, uint32_t *wtype)
+{
+    for (size_t i = 0; i < N_WTYPES; i++)
+        if (str && strcmp(str, wtypes[i].name) == 0) {
+            *wtype = wtypes[i].wtype;
+            return true;
+        }
+    return false;
+}
+
+const char *mkv_synth_wtype_name(uint32_t wtype)
+{
+    return wtype == MKV_SYNTH_Q4_K_M ? "Q4_K_M" : wtype == MKV_SYNTH_Q5_K_M ? "Q5_K_M" : mkv_ggml_type_name(wtype);
+}
+
+static bool is_preset(uint32_t wtype) { return wtype == MKV_SYNTH_Q4_K_M || wtype == MKV_SYNTH_Q5_K_M; }
+
+/* The ggml type most matrices of a wtype get. */
+static uint32_t base_type(uint32_t wtype)
+{
+    return wtype == MKV_SYNTH_Q4_K_M ? MKV_GGML_Q4_K : wtype == MKV_SYNTH_Q5_K_M ? MKV_GGML_Q5_K : wtype;
+}
+
+static bool fits(uint32_t type, uint64_t ne0) { return mkv_ggml_nbytes(type, ne0) != 0; }
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* llama.cpp's use_more_bits: the first and last eighth of the layers and
+ * every third layer between. */
+static bool use_more_bits(uint32_t i, uint32_t n)
+{
+    return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
+/* mkv_synth_tensor_type; *fell_back (if not NULL) says whether the shape
+ * forced a fallback. */
+static uint32_t tensor_type(const mkv_synth_opts *o, const char *name, uint64_t ne0, uint32_t layer, bool *fell_back)
+{
+    if (fell_back) *fell_back = false;
+    if (!ends_with(name, "weight") || strstr(name, "_norm.weight")) return MKV_GGML_F32; /* norms, biases */
+    const uint32_t base = base_type(o->wtype);
+    if (base == MKV_GGML_F32 || base == MKV_GGML_F16 || base == MKV_GGML_BF16) return base;
+    uint32_t t = base;
+    if (!o->pure) {
+        const bool head = strcmp(name, "output.weight") == 0 ||
+                          (o->tied_output && strcmp(name, "token_embd.weight") == 0);
+        if (head) {
+            if (!fits(base, ne0)) t = MKV_GGML_Q8_0;
+            else if (base != MKV_GGML_Q8_0) t = MKV_GGML_Q6_K;
+        } else if (is_preset(o->wtype) && (strstr(name, "attn_v.weight") || strstr(name, "ffn_down")) &&
+                   use_more_bits(layer, o->shape.n_layer)) {
+            t = MKV_GGML_Q6_K;
+        }
+    }
+    if (fits(t, ne0)) return t;
+    if (fell_back) *fell_back = true;
+    t = t == MKV_GGML_Q4_K ? MKV_GGML_Q5_0 : t == MKV_GGML_Q5_K ? MKV_GGML_Q5_1 : t == MKV_GGML_Q6_K ? MKV_GGML_Q8_0
+                                                                                                   : MKV_GGML_F16;
+    return fits(t, ne0) ? t : MKV_GGML_F16;
+}
+
+uint32_t mkv_synth_tensor_type(const mkv_synth_opts *o, const char *name, uint64_t ne0, uint32_t layer)
+{
+    return tensor_type(o, name, ne0, layer, NULL);
+}
+
+static void plan_add(synth *s, const char *name, uint64_t ne0, uint64_t ne1, enum kind kind, uint32_t layer)
 {
     tplan *t = &s->t[s->n_t++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->ne0 = ne0;
     t->ne1 = ne1;
     t->kind = kind;
-    /* matrices take the requested type; vectors stay F32 (as llama.cpp does) */
-    t->type = ne1 ? s->o->wtype : MKV_GGML_F32;
+    bool fell_back = false;
+    t->type = ne1 ? tensor_type(s->o, name, ne0, layer, &fell_back) : MKV_GGML_F32; /* vectors stay F32 */
+    s->n_fallback += fell_back;
 }
 
 /* Tensor list in llama.cpp's order: embedding, layers, final norm, head. */
@@ -203,7 +298,7 @@ static mkv_status plan_tensors(synth *s, mkv_error *err)
     if (!s->t) return mkv_fail(err, MKV_ERR_NO_MEMORY, "synth: out of memory");
     const uint64_t dm = sh->d_model, q = (uint64_t)sh->n_head * sh->head_dim,
                    kv = (uint64_t)sh->n_kv_head * sh->head_dim, ff = sh->d_ffn, dmem = sh->d_mem;
-    plan_add(s, "token_embd.weight", dm, sh->n_vocab, K_EMBED);
+    plan_add(s, "token_embd.weight", dm, sh->n_vocab, K_EMBED, 0);
     const struct {
         const char *suffix;
         uint64_t ne0, ne1;
@@ -225,10 +320,10 @@ static mkv_status plan_tensors(synth *s, mkv_error *err)
         for (size_t i = 0; i < sizeof layer / sizeof layer[0]; i++) {
             if (!layer[i].write) continue;
             snprintf(n, sizeof n, "blk.%u.%s", l, layer[i].suffix);
-            plan_add(s, n, layer[i].ne0, layer[i].ne1, layer[i].kind);
+            plan_add(s, n, layer[i].ne0, layer[i].ne1, layer[i].kind, l);
         }
-    plan_add(s, "output_norm.weight", dm, 0, K_NORM);
-    if (!s->o->tied_output) plan_add(s, "output.weight", dm, sh->n_vocab, K_MATRIX);
+    plan_add(s, "output_norm.weight", dm, 0, K_NORM, 0);
+    if (!s->o->tied_output) plan_add(s, "output.weight", dm, sh->n_vocab, K_MATRIX, 0);
     return MKV_OK;
 }
 
@@ -253,37 +348,26 @@ static mkv_status fill_tensor(void *user, uint32_t index, const char *name, void
     dist d = tensor_dist(s, t);
     uint64_t n = t->ne0 * (t->ne1 ? t->ne1 : 1);
     uint8_t *out = dst;
-    /* chunked so that progress moves during the big embedding */
+    mkv_status st;
+    /* chunked so that progress moves during the big embedding; every chunk
+     * is whole blocks (ne0 is, and 1 << 20 and QCHUNK are multiples of 256) */
     const uint64_t step = 1u << 20;
     for (uint64_t k = 0; k < n; k += step) {
         uint64_t m = n - k < step ? n - k : step;
         switch (t->type) {
         case MKV_GGML_F32: gen_f32(&d, k, m, (float *)(out + 4 * k)); break; /* dst is malloc'd: aligned */
         case MKV_GGML_F16: gen_f16(&d, s->tab, k, m, out + 2 * k); break;
-        case MKV_GGML_BF16:
-            for (uint64_t c = 0; c < m; c += QCHUNK) {
-                uint64_t cm = m - c < QCHUNK ? m - c : QCHUNK;
-                gen_f32(&d, k + c, cm, s->chunk);
-                for (uint64_t j = 0; j < cm; j++) {
-                    uint16_t h = mkv_float_to_bf16(s->chunk[j]);
-                    out[2 * (k + c + j)] = (uint8_t)h;
-                    out[2 * (k + c + j) + 1] = (uint8_t)(h >> 8);
-                }
-            }
-            break;
         default:
             for (uint64_t c = 0; c < m; c += QCHUNK) {
                 uint64_t cm = m - c < QCHUNK ? m - c : QCHUNK;
                 gen_f32(&d, k + c, cm, s->chunk);
-                if (t->type == MKV_GGML_Q8_0) mkv_quantize_q8_0(s->chunk, cm, out + (k + c) / 32 * 34);
-                else mkv_quantize_q4_0(s->chunk, cm, out + (k + c) / 32 * 18);
+                TRY(mkv_quantize(t->type, s->chunk, cm, out + mkv_ggml_nbytes(t->type, k + c), err));
             }
         }
         mkv_progress_add(&s->prog, mkv_ggml_nbytes(t->type, m));
     }
     (void)name;
     (void)nbytes;
-    (void)err;
     return MKV_OK;
 }
 
@@ -303,17 +387,8 @@ static void fingerprint(const mkv_synth_opts *o, uint8_t fp[32])
     }
 }
 
-static uint32_t file_type(uint32_t wtype)
-{
-    /* llama.cpp's general.file_type (llama_ftype) for the matrix type */
-    switch (wtype) {
-    case MKV_GGML_F32: return 0;
-    case MKV_GGML_F16: return 1;
-    case MKV_GGML_Q4_0: return 2;
-    case MKV_GGML_BF16: return 32;
-    default: return 7; /* Q8_0 */
-    }
-}
+/* llama.cpp's general.file_type (llama_ftype) of a wtype. */
+static uint32_t file_type(uint32_t wtype) { return wtypes[wtype_index(wtype)].ftype; }
 
 static mkv_status check_opts(const mkv_synth_opts *o, mkv_error *err)
 {
@@ -325,10 +400,13 @@ static mkv_status check_opts(const mkv_synth_opts *o, mkv_error *err)
     if (sh->n_head % sh->n_kv_head || sh->head_dim % 2 || (!o->dense && sh->d_mem % 4))
         return mkv_fail(err, MKV_ERR_INVALID_ARG,
                         "synth: shape = %s: needs n_head %% n_kv_head == 0, even head_dim, d_mem %% 4 == 0", nm);
-    if (o->wtype != MKV_GGML_F32 && o->wtype != MKV_GGML_F16 && o->wtype != MKV_GGML_BF16 &&
-        o->wtype != MKV_GGML_Q8_0 && o->wtype != MKV_GGML_Q4_0)
-        return mkv_fail(err, MKV_ERR_INVALID_ARG, "synth: wtype = %s: not F32, F16, BF16, Q8_0 or Q4_0",
-                        mkv_ggml_type_name(o->wtype));
+    if (wtype_index(o->wtype) < 0)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG,
+                        "synth: wtype = %s (%u): not F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, "
+                        "Q4_K_M or Q5_K_M", mkv_synth_wtype_name(o->wtype), o->wtype);
+    if (o->pure && is_preset(o->wtype))
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "synth: wtype = %s: a mix of types, cannot be pure",
+                        mkv_synth_wtype_name(o->wtype));
     if (!o->arch || (strcmp(o->arch, "qwen3") && strcmp(o->arch, "qwen2") && strcmp(o->arch, "llama")))
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "synth: arch = %s: not qwen3, qwen2 or llama",
                         o->arch ? o->arch : "(null)");
@@ -371,6 +449,7 @@ static mkv_status build_writer(synth *s, mkv_gguf_writer **out, mkv_error *err)
     if (!st) st = mkv_gguf_set_scalar(w, "meki.synth.seed", MKV_GGUF_U64, &o->seed);
     if (!st && !o->dense) st = mkv_gguf_set_u32(w, "meki.dim", sh->d_mem);
     if (!st && !o->dense) st = mkv_gguf_set_u8_array(w, "meki.bank_fingerprint", fp, 32);
+    if (!st && !o->dense && o->gate_input) st = mkv_gguf_set_str(w, "meki.gate_input", o->gate_input);
     if (st) {
         st = mkv_fail(err, st, "synth: metadata: %s", mkv_status_desc(st));
         goto out;
@@ -494,6 +573,17 @@ mkv_status mkv_synth_file_sizes(const mkv_synth_opts *opts, uint64_t *model_byte
     }
 out:
     mkv_gguf_writer_free(w);
+    free(s.t);
+    return st;
+}
+
+mkv_status mkv_synth_fallbacks(const mkv_synth_opts *opts, uint32_t *n, mkv_error *err)
+{
+    mkv_status st;
+    synth s = {.o = opts};
+    TRY(check_opts(opts, err));
+    st = plan_tensors(&s, err);
+    *n = s.n_fallback;
     free(s.t);
     return st;
 }

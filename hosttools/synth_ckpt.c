@@ -69,8 +69,10 @@ static mkv_status plan(const mkv_synth_opts *o, uint32_t dtype, ck_plan *p, mkv_
         add(p, dtype, L("self_attn.k_proj.weight"), 2, KV, D, 0, fd, true);
         add(p, dtype, L("self_attn.v_proj.weight"), 2, KV, D, 0, fd, true);
         add(p, dtype, L("self_attn.o_proj.weight"), 2, D, Q, 0, 1.0f / sqrtf((float)Q), true);
-        add(p, dtype, L("self_attn.q_norm.weight"), 1, s->head_dim, 0, 1.0f, 0.1f, false);
-        add(p, dtype, L("self_attn.k_norm.weight"), 1, s->head_dim, 0, 1.0f, 0.1f, false);
+        if (!o->no_qk_norm) {
+            add(p, dtype, L("self_attn.q_norm.weight"), 1, s->head_dim, 0, 1.0f, 0.1f, false);
+            add(p, dtype, L("self_attn.k_norm.weight"), 1, s->head_dim, 0, 1.0f, 0.1f, false);
+        }
         add(p, dtype, L("post_attention_layernorm.weight"), 1, D, 0, 1.0f, 0.1f, false);
         add(p, dtype, L("mlp.gate_proj.weight"), 2, F, D, 0, fd, true);
         add(p, dtype, L("mlp.up_proj.weight"), 2, F, D, 0, fd, true);
@@ -114,17 +116,18 @@ static mkv_status write_text(const char *path, const char *text, mkv_error *err)
 static mkv_status write_config(const mkv_synth_opts *o, uint32_t dtype, const char *dir, mkv_error *err)
 {
     const mkv_synth_shape *s = &o->shape;
-    char path[PATH_MAX], text[2048];
+    char path[PATH_MAX], text[2048], gate[64] = "";
     snprintf(path, sizeof path, "%s/config.json", dir);
+    if (o->gate_input) snprintf(gate, sizeof gate, "  \"meki_gate_input\": \"%.32s\",\n", o->gate_input);
     snprintf(text, sizeof text,
              "{\n  \"architectures\": [\"MekiQwen3ForCausalLM\"],\n  \"model_type\": \"qwen3\",\n"
              "  \"hidden_size\": %u,\n  \"num_hidden_layers\": %u,\n  \"num_attention_heads\": %u,\n"
              "  \"num_key_value_heads\": %u,\n  \"head_dim\": %u,\n  \"intermediate_size\": %u,\n"
              "  \"vocab_size\": %u,\n  \"rope_theta\": %.7g,\n  \"rms_norm_eps\": %.7g,\n"
-             "  \"tie_word_embeddings\": %s,\n  \"meki_dim\": %u,\n  \"torch_dtype\": \"%s\",\n"
+             "  \"tie_word_embeddings\": %s,\n  \"meki_dim\": %u,\n%s  \"torch_dtype\": \"%s\",\n"
              "  \"mekivk_synth_seed\": %" PRIu64 "\n}\n",
              s->d_model, s->n_layer, s->n_head, s->n_kv_head, s->head_dim, s->d_ffn, s->n_vocab, (double)s->rope_theta,
-             (double)s->norm_eps, o->tied_output ? "true" : "false", s->d_mem,
+             (double)s->norm_eps, o->tied_output ? "true" : "false", s->d_mem, gate,
              dtype == MKV_ST_F32 ? "float32" : dtype == MKV_ST_F16 ? "float16" : "bfloat16", o->seed);
     return write_text(path, text, err);
 }

@@ -9,8 +9,6 @@
 #include "error.h"
 #include "kernel_table.h"
 
-#define MKV_MAX_PIPELINES 64
-
 typedef struct mkv_pipeline {
     mkv_kernel_id kernel;
     uint32_t spec[4];            /* specialization constants 0..3 */
@@ -42,8 +40,8 @@ struct mkv_device {
     bool quiet;
     atomic_uint validation_count;
 
-    mkv_pipeline pipelines[MKV_MAX_PIPELINES];
-    uint32_t n_pipelines;
+    mkv_pipeline **pipelines;    /* cache, grown as kernels are first used (entries never move) */
+    uint32_t n_pipelines, cap_pipelines;
 };
 
 /* Turns a failed VkResult into MKV_ERR_VULKAN with the call's name. */

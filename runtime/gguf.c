@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dequant.h"
 #include "error.h"
-#include "half.h"
 
 /* ---- ggml types ---------------------------------------------------------- */
 
@@ -612,57 +612,22 @@ mkv_status mkv_gguf_array_get(const mkv_gguf *g, const mkv_gguf_kv *kv, uint64_t
 
 uint64_t mkv_gguf_tensor_rows(const mkv_gguf_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }
 
-static float ld_half(const uint8_t *p) { return mkv_half_to_float((uint16_t)(p[0] | p[1] << 8)); }
-
-/* One row of n elements (n a whole number of blocks, checked at open). */
-static void row_to_f32(uint32_t type, const uint8_t *p, uint64_t n, float *dst)
-{
-    switch (type) {
-    case MKV_GGML_F32:
-        memcpy(dst, p, (size_t)n * 4); /* data may be only 1-aligned: memcpy, not a cast */
-        break;
-    case MKV_GGML_F16:
-        for (uint64_t i = 0; i < n; i++) dst[i] = ld_half(p + 2 * i);
-        break;
-    case MKV_GGML_BF16:
-        for (uint64_t i = 0; i < n; i++) {
-            uint32_t bits = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
-            memcpy(&dst[i], &bits, 4);
-        }
-        break;
-    case MKV_GGML_Q8_0:
-        for (uint64_t b = 0; b < n / 32; b++, p += 34, dst += 32) {
-            float d = ld_half(p);
-            for (int j = 0; j < 32; j++) dst[j] = d * (float)(int8_t)p[2 + j];
-        }
-        break;
-    default: /* MKV_GGML_Q4_0 */
-        for (uint64_t b = 0; b < n / 32; b++, p += 18, dst += 32) {
-            float d = ld_half(p);
-            for (int j = 0; j < 16; j++) {
-                dst[j] = d * (float)((p[2 + j] & 15) - 8);
-                dst[j + 16] = d * (float)((p[2 + j] >> 4) - 8);
-            }
-        }
-        break;
-    }
-}
-
 mkv_status mkv_gguf_rows_to_f32(const mkv_gguf *g, const mkv_gguf_tensor *t, uint64_t row0, uint64_t n_rows,
                                 float *dst, mkv_error *err)
 {
-    if (t->type != MKV_GGML_F32 && t->type != MKV_GGML_F16 && t->type != MKV_GGML_BF16 &&
-        t->type != MKV_GGML_Q8_0 && t->type != MKV_GGML_Q4_0)
+    if (!mkv_dequant_supported(t->type))
         return mkv_fail(err, MKV_ERR_UNSUPPORTED,
-                        "%s: tensor '%s' type = %s: cannot convert to F32 (F32, F16, BF16, Q8_0, Q4_0)", g->path,
-                        t->name, mkv_ggml_type_name(t->type));
+                        "%s: tensor '%s' type = %s: cannot convert to F32 "
+                        "(F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
+                        g->path, t->name, mkv_ggml_type_name(t->type));
     uint64_t rows = mkv_gguf_tensor_rows(t);
     if (row0 > rows || n_rows > rows - row0)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: tensor '%s': rows %" PRIu64 "+%" PRIu64 " of %" PRIu64,
                         g->path, t->name, row0, n_rows, rows);
+    /* ne0 is a whole number of blocks (checked at open) */
     const uint64_t n = t->ne[0], row_bytes = mkv_ggml_nbytes(t->type, n);
     const uint8_t *p = (const uint8_t *)t->data + row0 * row_bytes;
-    for (uint64_t r = 0; r < n_rows; r++) row_to_f32(t->type, p + r * row_bytes, n, dst + r * n);
+    for (uint64_t r = 0; r < n_rows; r++) mkv_dequant_row(t->type, p + r * row_bytes, n, dst + r * n);
     return MKV_OK;
 }
 

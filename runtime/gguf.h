@@ -118,10 +118,9 @@ mkv_status mkv_gguf_array_get(const mkv_gguf *g, const mkv_gguf_kv *kv, uint64_t
 uint64_t mkv_gguf_tensor_rows(const mkv_gguf_tensor *t);
 
 /* Converts rows [row0, row0 + n_rows) of a tensor to floats (dst has
- * n_rows*ne0 elements). Types: F32, F16, BF16 (exact), and the ggml blocks
- * Q8_0 ({f16 d; int8 q[32]}, value d*q) and Q4_0 ({f16 d; u8 qs[16]},
- * element j < 16 = d*((qs[j] & 15) - 8), element j + 16 = d*((qs[j] >> 4) - 8)),
- * both exact in f32. MKV_ERR_UNSUPPORTED (naming the type) for others,
+ * n_rows*ne0 elements), exactly as ggml's dequantize_row_* does
+ * (runtime/dequant.h): F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K,
+ * Q5_K, Q6_K. MKV_ERR_UNSUPPORTED (naming the type) for others,
  * MKV_ERR_INVALID_ARG for rows out of range. */
 mkv_status mkv_gguf_rows_to_f32(const mkv_gguf *g, const mkv_gguf_tensor *t, uint64_t row0, uint64_t n_rows,
                                 float *dst, mkv_error *err);

@@ -88,15 +88,62 @@ const char *mkv_device_driver(const mkv_device *dev);
 /* Whether the device is a CPU implementation (lavapipe, SwiftShader). */
 bool mkv_device_is_cpu(const mkv_device *dev);
 
-/* The bandwidth probe: GB/s of the fastest of five streaming reads of a
- * `bytes` buffer (multiple of 16, at most maxStorageBufferRange) in device
- * memory, timed by GPU timestamps (the host clock where there are none).
- * Decode reads every weight once per token, so bench sets its achieved
- * GB/s against this. */
-mkv_status mkv_device_bandwidth(mkv_device *dev, uint64_t bytes, double *gbps, mkv_error *err);
-
 /* Number of validation-layer messages (warnings and errors) seen so far. */
 uint32_t mkv_device_validation_count(const mkv_device *dev);
+
+/* ---- the bandwidth probe ------------------------------------------------ */
+
+/* Decode reads every weight once per token, so bench sets its achieved GB/s
+ * against how fast the device streams a buffer. No one kernel shape streams
+ * fastest everywhere (a GPU wants adjacent lanes on adjacent addresses, a
+ * CPU driver's thread one long contiguous stream), so the probe times a
+ * sweep of shapes and keeps the best. */
+
+/* One shape of the sweep and what it achieved. */
+typedef struct mkv_bandwidth_shape {
+    const char *pattern;  /* how invocations walk the buffer: "block" (a
+                             workgroup's lanes interleaved over its block:
+                             coalesced), "run" (each invocation streams its
+                             own contiguous run of the block), "grid"
+                             (grid-stride over the whole buffer) */
+    uint32_t wg;          /* invocations per workgroup */
+    uint32_t vec;         /* 16-byte loads per invocation per loop iteration */
+    uint32_t groups;      /* workgroups dispatched */
+    uint64_t group_bytes; /* bytes per workgroup (grid: the dispatch's size only) */
+    double gbps;          /* one timed read, or the median of `reads` */
+    uint32_t reads;       /* 1, or the sweep's reps for a confirmed shape:
+                             every shape is read once, then the fastest read
+                             once is read reps - 1 more times, until a
+                             confirmed median beats every single read */
+} mkv_bandwidth_shape;
+
+#define MKV_BANDWIDTH_MAX_SHAPES 128
+
+typedef struct mkv_bandwidth_sweep {
+    uint64_t bytes;       /* size of the buffer read */
+    uint32_t reps;        /* timed reads of a confirmed shape */
+    bool gpu_timer;       /* timed by GPU timestamps; false: the host clock */
+    uint32_t n_shapes;    /* shapes measured, in sweep order */
+    mkv_bandwidth_shape shapes[MKV_BANDWIDTH_MAX_SHAPES];
+    uint32_t best;        /* index of the fastest shape, a confirmed one */
+    double best_gbps;     /* shapes[best].gbps: the maximum of the table */
+    double seconds;       /* wall time of the whole sweep */
+} mkv_bandwidth_sweep;
+
+/* Times streaming reads of a `bytes` buffer in device memory in every shape
+ * of the sweep (access pattern x workgroup width x loads per iteration x
+ * bytes per workgroup; shapes the device cannot launch are left out) and
+ * fills *out, the fastest in out->best, its figure the median of out->reps
+ * reads. Reads are timed by GPU timestamps (the host clock where there are
+ * none). bytes: a multiple of 16 in 16..maxStorageBufferRange, or 0 to let
+ * the probe choose one large enough to defeat caches: 256 MiB, less where
+ * maxStorageBufferRange or a quarter of the device-local heap is smaller,
+ * halved while allocation fails; MKV_ERR_DEVICE_LIMIT or MKV_ERR_NO_MEMORY
+ * when that leaves less than 16 MiB. MKV_ERR_INVALID_ARG for a bad size. */
+mkv_status mkv_device_bandwidth_sweep(mkv_device *dev, uint64_t bytes, mkv_bandwidth_sweep *out, mkv_error *err);
+
+/* The sweep's best figure alone (GB/s; 0 on failure); arguments as above. */
+mkv_status mkv_device_bandwidth(mkv_device *dev, uint64_t bytes, double *gbps, mkv_error *err);
 
 /* ---- models ------------------------------------------------------------ */
 
@@ -111,6 +158,7 @@ typedef struct mkv_model_info {
     bool has_bank;         /* a bank is attached: MeKi can run */
     uint64_t weight_bytes_dense; /* RAM weight bytes one dense decode step reads */
     uint64_t weight_bytes_meki;  /* same with the MeKi branch on */
+    char weight_types[256];      /* device matrices by type: "197 q4_0 (290.1 MB), 1 q6_k (127.4 MB)" */
 } mkv_model_info;
 
 typedef struct mkv_model_opts {

@@ -156,15 +156,25 @@ mkv_status mkv_buffer_read(mkv_device *d, const mkv_buffer *b, VkDeviceSize off,
     return staged_copy(d, (mkv_buffer *)b, off, dst, n, false, err);
 }
 
-mkv_status mkv_matrix_create(mkv_device *d, const char *name, uint32_t rows, uint32_t cols,
+/* Rows filled and repacked per call of the fill callback. */
+#define FILL_ROWS 64u
+
+mkv_status mkv_matrix_create(mkv_device *d, const char *name, mkv_wtype type, uint32_t rows, uint32_t cols,
                              mkv_rows_fn fill, void *user, mkv_matrix *m, mkv_error *err)
 {
     memset(m, 0, sizeof *m);
     if (rows == 0 || cols == 0) return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: empty matrix %ux%u", name, rows, cols);
+    const mkv_wtype_info *wi = mkv_wtype_get(type);
+    if (!wi) return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: weight type %d unknown", name, (int)type);
+    if (!mkv_wtype_cols_ok(type, cols))
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: %u columns: not whole %s blocks of %u", name, cols, wi->name,
+                        wi->block);
+    m->type = type;
     m->rows = rows;
     m->cols = cols;
-    m->ld = mkv_matrix_ld(cols);
-    const uint64_t row_bytes = (uint64_t)m->ld * 2;
+    m->nb = mkv_wtype_blocks(type, cols);
+    m->ldw = mkv_wtype_row_words(type, cols);
+    const uint64_t row_bytes = 4ull * m->ldw, src_bytes = mkv_wtype_src_row_bytes(type, cols);
     uint64_t max_rows = d->max_storage_range / row_bytes;
     if (max_rows == 0)
         return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "%s: one row of %u columns exceeds maxStorageBufferRange (%llu bytes)",
@@ -175,22 +185,38 @@ mkv_status mkv_matrix_create(mkv_device *d, const char *name, uint32_t rows, uin
         return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "%s: %ux%u needs %u parts of maxStorageBufferRange, more than %u",
                         name, rows, cols, m->n_parts, MKV_MATRIX_MAX_PARTS);
     mkv_status st = MKV_OK;
-    uint16_t *host = NULL;
+    uint8_t *src = NULL, *host = NULL;
+    if (fill && !(src = malloc(FILL_ROWS * src_bytes))) {
+        st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory for %u rows of %llu bytes", name, FILL_ROWS,
+                      (unsigned long long)src_bytes);
+        goto out;
+    }
     for (uint32_t p = 0; p < m->n_parts && !st; p++) {
-        uint32_t n = mkv_matrix_part_rows(m, p);
-        st = mkv_buffer_create(d, (VkDeviceSize)n * row_bytes, MKV_MEM_DEVICE, &m->parts[p], err);
-        if (st || !fill) continue;
-        /* Fill straight into the mapping when there is one. */
-        uint16_t *dst = m->parts[p].map;
+        const uint32_t n = mkv_matrix_part_rows(m, p);
+        if ((st = mkv_buffer_create(d, (VkDeviceSize)n * row_bytes, MKV_MEM_DEVICE, &m->parts[p], err)) || !fill) continue;
+        /* Repack straight into the mapping when there is one (unified
+         * memory: no second copy of the weights on the host). */
+        uint8_t *dst = m->parts[p].map;
         if (!dst) {
             free(host);
-            host = calloc((size_t)n, row_bytes);
-            if (!host) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory staging %u rows", name, n); continue; }
+            if (!(host = malloc((size_t)n * row_bytes))) {
+                st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory staging %u rows", name, n);
+                continue;
+            }
             dst = host;
         }
-        st = fill(user, p * m->rows_per_part, n, dst, err);
+        for (uint32_t r = 0; r < n && !st; r += FILL_ROWS) {
+            const uint32_t k = n - r < FILL_ROWS ? n - r : FILL_ROWS;
+            if ((st = fill(user, p * m->rows_per_part + r, k, src, err))) break;
+            for (uint32_t i = 0; i < k; i++)
+                mkv_wtype_repack_row(type, cols, src + i * src_bytes, (uint32_t *)(dst + (size_t)(r + i) * row_bytes));
+        }
         if (!st && host) st = mkv_buffer_write(d, &m->parts[p], 0, host, (VkDeviceSize)n * row_bytes, err);
+        free(host);
+        host = NULL;
     }
+out:
+    free(src);
     free(host);
     if (st) mkv_matrix_destroy(d, m);
     return st;
@@ -202,4 +228,4 @@ void mkv_matrix_destroy(mkv_device *d, mkv_matrix *m)
     memset(m, 0, sizeof *m);
 }
 
-uint64_t mkv_matrix_bytes(const mkv_matrix *m) { return (uint64_t)m->rows * m->ld * 2; }
+uint64_t mkv_matrix_bytes(const mkv_matrix *m) { return mkv_matrix_rows_bytes(m, m->rows); }

@@ -4,6 +4,7 @@
 #define MKV_MEMORY_H
 
 #include "device.h"
+#include "wtype.h"
 
 typedef enum mkv_mem_kind {
     MKV_MEM_DEVICE, /* device-local (host-visible too on unified memory) */
@@ -25,16 +26,23 @@ void mkv_buffer_destroy(mkv_device *d, mkv_buffer *b);
 mkv_status mkv_buffer_write(mkv_device *d, mkv_buffer *b, VkDeviceSize off, const void *src, VkDeviceSize n, mkv_error *err);
 mkv_status mkv_buffer_read(mkv_device *d, const mkv_buffer *b, VkDeviceSize off, void *dst, VkDeviceSize n, mkv_error *err);
 
-/* An f16 matrix of rows x cols (row-major, each row padded with zeros to ld
- * halves, ld a multiple of 8 so rows start on 16 bytes), split by rows into
- * parts that each fit maxStorageBufferRange. */
+/* A weight matrix of rows x cols in one of the device weight types
+ * (wtype.h): each row is ldw 32-bit words in the layout of
+ * shaders/wtype_layout.h (the file's blocks, scales apart from quants,
+ * rows on 16 bytes); split by rows into parts that each fit
+ * maxStorageBufferRange. */
 #define MKV_MATRIX_MAX_PARTS 64
 typedef struct mkv_matrix {
-    uint32_t rows, cols, ld;
+    mkv_wtype type;
+    uint32_t rows, cols;
+    uint32_t nb;          /* blocks per row */
+    uint32_t ldw;         /* row stride in 32-bit words */
     uint32_t rows_per_part, n_parts;
     mkv_buffer parts[MKV_MATRIX_MAX_PARTS];
 } mkv_matrix;
 
+/* Floats an input vector of n elements occupies when padded to whole f16
+ * blocks (8): what an F16 matrix's kernels read. */
 static inline uint32_t mkv_matrix_ld(uint32_t cols) { return (cols + 7u) & ~7u; }
 static inline uint32_t mkv_matrix_part_rows(const mkv_matrix *m, uint32_t p)
 {
@@ -42,16 +50,20 @@ static inline uint32_t mkv_matrix_part_rows(const mkv_matrix *m, uint32_t p)
     return m->rows - begin < m->rows_per_part ? m->rows - begin : m->rows_per_part;
 }
 
-/* Produces rows [row0, row0+n) of the matrix as f16 (ld halves per row,
- * padding already zero in dst). */
-typedef mkv_status (*mkv_rows_fn)(void *user, uint32_t row0, uint32_t n, uint16_t *dst, mkv_error *err);
+/* Produces rows [row0, row0+n) of the matrix in the ggml encoding of its
+ * type, packed (mkv_wtype_src_row_bytes each): f16 or bf16 values, or
+ * ggml blocks. */
+typedef mkv_status (*mkv_rows_fn)(void *user, uint32_t row0, uint32_t n, void *dst, mkv_error *err);
 
-/* Allocates the parts and fills them from `fill` (which may be NULL: zeros).
- * `name` is used in error messages. */
-mkv_status mkv_matrix_create(mkv_device *d, const char *name, uint32_t rows, uint32_t cols,
+/* Allocates the parts and fills them from `fill` (which may be NULL: zeros),
+ * repacking each row into the device layout. `name` is used in error
+ * messages. MKV_ERR_UNSUPPORTED when cols is not whole blocks of the type. */
+mkv_status mkv_matrix_create(mkv_device *d, const char *name, mkv_wtype type, uint32_t rows, uint32_t cols,
                              mkv_rows_fn fill, void *user, mkv_matrix *m, mkv_error *err);
 void mkv_matrix_destroy(mkv_device *d, mkv_matrix *m);
 /* Device bytes the matrix occupies (one decode step reads them all). */
 uint64_t mkv_matrix_bytes(const mkv_matrix *m);
+/* Device bytes of `rows` of its rows. */
+static inline uint64_t mkv_matrix_rows_bytes(const mkv_matrix *m, uint32_t rows) { return 4ull * rows * m->ldw; }
 
 #endif

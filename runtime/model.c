@@ -1,60 +1,80 @@
-/* GGUF -> device weights. Matrices become padded f16, vectors f32; q, k
- * and v are fused into one matrix so a single product serves them. There
- * are no quantized kernels yet: F32, BF16, Q8_0 and Q4_0 matrices are
- * converted to f32 (exactly: ggml's block formats multiply an f16 scale by
- * a small integer) and rounded once to f16, which the CPU reference mirrors.
- * The GGUF mapping is released after upload. */
+/* GGUF -> device weights. Matrices keep their stored type (wtype.h: F16,
+ * BF16 and the ggml block types are repacked row by row into the device
+ * layout, bytes unchanged; F32 becomes F16), vectors become f32. q, k and v
+ * are fused into one matrix, and W_mg's rows stacked under W_gate's and
+ * W_up's, only where the tensors share a type (mixed-type files are
+ * normal: a Q4_K_M file has Q6_K attn_v in some layers); otherwise they are
+ * separate matrices with dispatches of their own. W_mo is stored
+ * transposed in F16 (rounded once when its type is another). Each tensor's
+ * pages of the GGUF mapping are dropped once it is uploaded, and the
+ * mapping is released after upload: no second copy of the weights stays
+ * on the host. */
 #include "model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "half.h"
 
-/* Types counted for the one line that says what was converted at load. */
-static const uint32_t converted_types[] = {MKV_GGML_Q8_0, MKV_GGML_Q4_0, MKV_GGML_BF16};
-#define N_CONVERTED (sizeof converted_types / sizeof converted_types[0])
-
 typedef struct upload_ctx {
     mkv_model *m;
     const mkv_model_desc *desc;
-    float *row;                      /* one row of the widest matrix, as f32 */
-    uint32_t n_converted[N_CONVERTED]; /* tensors of each converted type */
 } upload_ctx;
 
-/* Fills rows of a matrix built by stacking row ranges of up to three GGUF
- * tensors; a NULL tensor stands for zero rows. */
+/* The device type of a matrix tensor (model_desc admitted it). */
+static mkv_wtype tensor_wtype(const mkv_gguf_tensor *t)
+{
+    mkv_wtype w = MKV_WT_F16;
+    mkv_wtype_for_ggml(t->type, &w);
+    return w;
+}
+
+/* Drops the tensor's pages of the file mapping from this process (they are
+ * uploaded): peak RSS stays near one copy of the weights. */
+static void release_pages(const mkv_gguf_tensor *t)
+{
+    if (!t) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t begin = ((uintptr_t)t->data + page - 1) & ~(page - 1), end = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
+    if (end > begin) madvise((void *)begin, end - begin, MADV_DONTNEED);
+}
+
+/* Rows of a matrix built by stacking row ranges of up to five GGUF tensors
+ * of one device type; a NULL tensor stands for zero rows. */
 typedef struct stack_src {
-    upload_ctx *u;
-    const mkv_gguf_tensor *t[3];
-    uint64_t first[3], count[3]; /* rows [first, first + count) of t */
+    mkv_wtype type;
+    const mkv_gguf_tensor *t[5];
+    uint64_t first[5], count[5]; /* rows [first, first + count) of t */
     uint32_t n;
-    uint32_t ld;
 } stack_src;
 
-static mkv_status fill_stacked(void *user, uint32_t row0, uint32_t n, uint16_t *dst, mkv_error *err)
+static mkv_status fill_stacked(void *user, uint32_t row0, uint32_t n, void *dst, mkv_error *err)
 {
     const stack_src *s = user;
+    const uint32_t cols = (uint32_t)s->t[0]->ne[0];
+    const uint64_t row_bytes = mkv_wtype_src_row_bytes(s->type, cols);
     for (uint32_t i = 0; i < n; i++) {
         uint64_t row = (uint64_t)row0 + i;
         uint32_t k = 0;
         while (k < s->n && row >= s->count[k]) row -= s->count[k++];
         if (k == s->n) return mkv_fail(err, MKV_ERR_INVALID_ARG, "matrix fill: row %u out of range", row0 + i);
         const mkv_gguf_tensor *t = s->t[k];
-        uint16_t *out = dst + (size_t)i * s->ld;
-        if (!t) { memset(out, 0, (size_t)s->ld * 2); continue; } /* a zero row */
-        uint64_t cols = t->ne[0];
+        uint8_t *out = (uint8_t *)dst + i * row_bytes;
+        if (!t) { memset(out, 0, row_bytes); continue; } /* a zero row */
         row += s->first[k];
-        if (t->type == MKV_GGML_F16) {
-            memcpy(out, (const uint8_t *)t->data + row * cols * 2, cols * 2);
-            continue;
+        if (t->type == MKV_GGML_F32) { /* stored as F16, rounded once */
+            const float *src = (const float *)t->data + row * cols;
+            for (uint32_t c = 0; c < cols; c++) {
+                uint16_t h = mkv_float_to_half(src[c]);
+                memcpy(out + 2ull * c, &h, 2);
+            }
+        } else {
+            memcpy(out, (const uint8_t *)t->data + row * row_bytes, row_bytes);
         }
-        /* every other matrix type model_desc admits: via f32, rounded once */
-        mkv_status st = mkv_gguf_rows_to_f32(s->u->desc->gguf, t, row, 1, s->u->row, err);
-        if (st) return st;
-        for (uint64_t c = 0; c < cols; c++) out[c] = mkv_float_to_half(s->u->row[c]);
     }
     return MKV_OK;
 }
@@ -62,14 +82,11 @@ static mkv_status fill_stacked(void *user, uint32_t row0, uint32_t n, uint16_t *
 static mkv_status upload_stack(upload_ctx *u, const char *name, stack_src *s, mkv_matrix *out, mkv_error *err)
 {
     uint64_t rows = 0, cols = s->t[0]->ne[0];
-    s->u = u;
-    s->ld = mkv_matrix_ld((uint32_t)cols);
-    for (uint32_t k = 0; k < s->n; k++) {
-        rows += s->count[k];
-        if (!s->t[k]) continue;
-        for (size_t i = 0; i < N_CONVERTED; i++) u->n_converted[i] += s->t[k]->type == converted_types[i];
-    }
-    return mkv_matrix_create(u->m->d, name, (uint32_t)rows, (uint32_t)cols, fill_stacked, s, out, err);
+    s->type = tensor_wtype(s->t[0]);
+    for (uint32_t k = 0; k < s->n; k++) rows += s->count[k];
+    mkv_status st = mkv_matrix_create(u->m->d, name, s->type, (uint32_t)rows, (uint32_t)cols, fill_stacked, s, out, err);
+    for (uint32_t k = 0; k < s->n; k++) release_pages(s->t[k]);
+    return st;
 }
 
 /* Whole tensors a, b, c (b and c may be NULL) one under the other. */
@@ -81,43 +98,35 @@ static mkv_status upload_matrix(upload_ctx *u, const char *name, const mkv_gguf_
     return upload_stack(u, name, &s, out, err);
 }
 
-/* W_gate (or W_up) with rows [first, first + count) of W_mg under it, and a
- * zero row after them when pad. */
-static mkv_status upload_ffn_meki(upload_ctx *u, const mkv_gguf_tensor *w, const mkv_gguf_tensor *w_mg, uint64_t first,
-                                  uint64_t count, bool pad, mkv_matrix *out, mkv_error *err)
-{
-    stack_src s = {.t = {w, w_mg, NULL}, .first = {0, first, 0}, .count = {w->ne[1], count, pad}, .n = 3};
-    return upload_stack(u, w->name, &s, out, err);
-}
-
 /* Fills rows of a small matrix's transpose from the whole matrix, held as
  * f32 (every source type converts exactly; rounded once to f16 here). */
 typedef struct transpose_src {
     const float *a; /* source: ne1 rows of ne0 */
-    uint32_t ne0, ne1, ld;
+    uint32_t ne0, ne1;
 } transpose_src;
 
-static mkv_status fill_transposed(void *user, uint32_t row0, uint32_t n, uint16_t *dst, mkv_error *err)
+static mkv_status fill_transposed(void *user, uint32_t row0, uint32_t n, void *dst, mkv_error *err)
 {
     (void)err;
     const transpose_src *s = user;
+    uint16_t *out = dst;
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t c = 0; c < s->ne1; c++)
-            dst[(size_t)i * s->ld + c] = mkv_float_to_half(s->a[(size_t)c * s->ne0 + row0 + i]);
+            out[(size_t)i * s->ne1 + c] = mkv_float_to_half(s->a[(size_t)c * s->ne0 + row0 + i]);
     return MKV_OK;
 }
 
-/* The transpose of tensor t (ne0 columns, ne1 rows) as an ne0 x ne1 matrix. */
+/* The transpose of tensor t (ne0 columns, ne1 rows) as an ne0 x ne1 F16 matrix. */
 static mkv_status upload_transposed(upload_ctx *u, const mkv_gguf_tensor *t, mkv_matrix *out, mkv_error *err)
 {
-    transpose_src s = {.ne0 = (uint32_t)t->ne[0], .ne1 = (uint32_t)t->ne[1], .ld = mkv_matrix_ld((uint32_t)t->ne[1])};
+    transpose_src s = {.ne0 = (uint32_t)t->ne[0], .ne1 = (uint32_t)t->ne[1]};
     float *a = malloc((size_t)s.ne0 * s.ne1 * sizeof(float));
     if (!a) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory (%u x %u floats)", t->name, s.ne1, s.ne0);
-    for (size_t i = 0; i < N_CONVERTED; i++) u->n_converted[i] += t->type == converted_types[i];
     mkv_status st = mkv_gguf_tensor_to_f32(u->desc->gguf, t, a, err);
     s.a = a;
-    if (!st) st = mkv_matrix_create(u->m->d, t->name, s.ne0, s.ne1, fill_transposed, &s, out, err);
+    if (!st) st = mkv_matrix_create(u->m->d, t->name, MKV_WT_F16, s.ne0, s.ne1, fill_transposed, &s, out, err);
     free(a);
+    release_pages(t);
     return st;
 }
 
@@ -145,6 +154,8 @@ static mkv_status upload_vector(upload_ctx *u, const mkv_gguf_tensor *t, mkv_buf
     return upload_vectors(u, &t, &t->ne[0], 1, out, err);
 }
 
+static bool same_wtype(const mkv_gguf_tensor *a, const mkv_gguf_tensor *b) { return tensor_wtype(a) == tensor_wtype(b); }
+
 static mkv_status upload_layer(upload_ctx *u, uint32_t l, mkv_error *err)
 {
     const mkv_layer_desc *ld = &u->desc->layers[l];
@@ -152,9 +163,16 @@ static mkv_status upload_layer(upload_ctx *u, uint32_t l, mkv_error *err)
     mkv_layer_weights *w = &u->m->layers[l];
     char name[64];
     mkv_status st;
-    snprintf(name, sizeof name, "blk.%u.attn_qkv", l);
     TRY(upload_vector(u, ld->attn_norm, &w->attn_norm, err));
-    TRY(upload_matrix(u, name, ld->wq, ld->wk, ld->wv, &w->wqkv, err));
+    if (same_wtype(ld->wq, ld->wk) && same_wtype(ld->wq, ld->wv)) {
+        snprintf(name, sizeof name, "blk.%u.attn_qkv", l);
+        w->n_qkv = 1;
+        TRY(upload_matrix(u, name, ld->wq, ld->wk, ld->wv, &w->w_qkv[0], err));
+    } else {
+        const mkv_gguf_tensor *qkv[3] = {ld->wq, ld->wk, ld->wv};
+        w->n_qkv = 3;
+        for (int i = 0; i < 3; i++) TRY(upload_matrix(u, qkv[i]->name, qkv[i], NULL, NULL, &w->w_qkv[i], err));
+    }
     if (c->has_qkv_bias) {
         const mkv_gguf_tensor *b[3] = {ld->bq, ld->bk, ld->bv};
         const uint64_t n[3] = {(uint64_t)c->n_head * c->head_dim, (uint64_t)c->n_kv_head * c->head_dim,
@@ -167,35 +185,30 @@ static mkv_status upload_layer(upload_ctx *u, uint32_t l, mkv_error *err)
     }
     TRY(upload_matrix(u, ld->wo->name, ld->wo, NULL, NULL, &w->wo, err));
     TRY(upload_vector(u, ld->ffn_norm, &w->ffn_norm, err));
-    if (ld->meki_gate) { /* W_mg's halves under W_gate and W_up (matvec.comp says why) */
+    if (!same_wtype(ld->w_gate, ld->w_up))
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: blk.%u: ffn_gate is %s and ffn_up %s: one type for both is needed",
+                        u->m->path, l, mkv_ggml_type_name(ld->w_gate->type), mkv_ggml_type_name(ld->w_up->type));
+    snprintf(name, sizeof name, "blk.%u.ffn_gate_up", l);
+    const uint64_t d_ffn = ld->w_gate->ne[1];
+    /* fused when W_mg reads what W_gate reads (u, not the residual) in the same type */
+    w->gate_fused = ld->meki_gate && same_wtype(ld->meki_gate, ld->w_gate) && !c->meki_gate_residual;
+    if (w->gate_fused) { /* W_mg's halves under W_gate and W_up (matvec.comp says why) */
         const uint64_t n_mem = ld->meki_gate->ne[1], half = (n_mem + 1) / 2;
-        TRY(upload_ffn_meki(u, ld->w_gate, ld->meki_gate, 0, half, false, &w->w_gate, err));
-        TRY(upload_ffn_meki(u, ld->w_up, ld->meki_gate, half, n_mem - half, n_mem % 2 != 0, &w->w_up, err));
+        stack_src s = {.t = {ld->w_gate, ld->meki_gate, ld->w_up, ld->meki_gate, NULL},
+                       .first = {0, 0, 0, half, 0},
+                       .count = {d_ffn, half, d_ffn, n_mem - half, n_mem % 2}, /* odd d_mem: a zero row */
+                       .n = 5};
+        TRY(upload_stack(u, name, &s, &w->w_ffn, err));
     } else {
-        TRY(upload_matrix(u, ld->w_gate->name, ld->w_gate, NULL, NULL, &w->w_gate, err));
-        TRY(upload_matrix(u, ld->w_up->name, ld->w_up, NULL, NULL, &w->w_up, err));
+        TRY(upload_matrix(u, name, ld->w_gate, ld->w_up, NULL, &w->w_ffn, err));
+        if (ld->meki_gate) TRY(upload_matrix(u, ld->meki_gate->name, ld->meki_gate, NULL, NULL, &w->w_mg, err));
     }
     TRY(upload_matrix(u, ld->w_down->name, ld->w_down, NULL, NULL, &w->w_down, err));
     if (ld->meki_gate) {
         TRY(upload_transposed(u, ld->meki_out, &w->meki_out_t, err));
         TRY(upload_vector(u, ld->meki_norm, &w->meki_norm, err));
     }
-#undef TRY
     return MKV_OK;
-}
-
-/* One line per model, so that a user who loads a Q8_0 file knows it runs
- * at f16 speed and memory. */
-static void report_converted(const upload_ctx *u)
-{
-    char msg[160] = "";
-    size_t k = 0;
-    for (size_t i = 0; i < N_CONVERTED; i++)
-        if (u->n_converted[i] && k < sizeof msg)
-            k += (size_t)snprintf(msg + k, sizeof msg - k, "%s%u %s", k ? ", " : "", u->n_converted[i],
-                                  mkv_ggml_type_name(converted_types[i]));
-    if (k) fprintf(stderr, "mekivk: %s: %s tensors dequantized to f16 at load (no quantized kernels yet)\n",
-                   u->m->path, msg);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -224,12 +237,35 @@ static mkv_status check_bank(const mkv_model *m, const mkv_model_opts *opts, mkv
 }
 
 /* Weight bytes a decode step reads in this layer: without MeKi, only the
- * first d_ffn rows of W_gate and W_up (the rest are W_mg's). */
+ * W_gate and W_up rows of w_ffn (the rest are W_mg's). */
 static uint64_t layer_bytes(const mkv_layer_weights *w, uint32_t d_ffn, bool meki)
 {
-    uint64_t b = mkv_matrix_bytes(&w->wqkv) + mkv_matrix_bytes(&w->wo) + mkv_matrix_bytes(&w->w_down);
-    if (meki) return b + mkv_matrix_bytes(&w->w_gate) + mkv_matrix_bytes(&w->w_up) + mkv_matrix_bytes(&w->meki_out_t);
-    return b + 2ull * d_ffn * (w->w_gate.ld + w->w_up.ld);
+    uint64_t b = mkv_matrix_bytes(&w->wo) + mkv_matrix_bytes(&w->w_down);
+    for (uint32_t i = 0; i < w->n_qkv; i++) b += mkv_matrix_bytes(&w->w_qkv[i]);
+    if (!meki) return b + mkv_matrix_rows_bytes(&w->w_ffn, 2 * d_ffn);
+    return b + mkv_matrix_bytes(&w->w_ffn) + mkv_matrix_bytes(&w->w_mg) + mkv_matrix_bytes(&w->meki_out_t);
+}
+
+/* What the matrices are stored as, in one line of `msg`. */
+static void describe_types(const mkv_model *m, char *msg, size_t cap)
+{
+    uint32_t count[MKV_WT_COUNT] = {0};
+    uint64_t bytes[MKV_WT_COUNT] = {0};
+    const mkv_matrix *all[] = {&m->tok_embd, &m->output};
+    for (size_t i = 0; i < 2; i++)
+        if (all[i]->rows) count[all[i]->type]++, bytes[all[i]->type] += mkv_matrix_bytes(all[i]);
+    for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
+        const mkv_layer_weights *w = &m->layers[l];
+        const mkv_matrix *x[] = {&w->w_qkv[0], &w->w_qkv[1], &w->w_qkv[2], &w->wo, &w->w_ffn, &w->w_mg, &w->w_down, &w->meki_out_t};
+        for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+            if (x[i]->rows) count[x[i]->type]++, bytes[x[i]->type] += mkv_matrix_bytes(x[i]);
+    }
+    size_t k = 0;
+    msg[0] = '\0';
+    for (int t = 0; t < MKV_WT_COUNT; t++)
+        if (count[t] && k < cap)
+            k += (size_t)snprintf(msg + k, cap - k, "%s%u %s (%.1f MB)", k ? ", " : "", count[t],
+                                  mkv_wtype_get((mkv_wtype)t)->name, bytes[t] / 1e6);
 }
 
 mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_model_opts *opts, mkv_model **out,
@@ -265,23 +301,13 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
     }
 
     m->layers = calloc(m->cfg.n_layer, sizeof *m->layers);
-    uint64_t widest = desc->output->ne[0]; /* longest matrix row: the conversion scratch */
-    for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
-        const mkv_layer_desc *L = &desc->layers[l];
-        const mkv_gguf_tensor *mats[] = {L->wq, L->wo, L->w_down};
-        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
-            if (mats[i] && mats[i]->ne[0] > widest) widest = mats[i]->ne[0];
-    }
-    u = (upload_ctx){.m = m, .desc = desc, .row = malloc(widest * sizeof(float))};
-    if (!m->layers || !u.row) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); goto fail; }
+    u = (upload_ctx){.m = m, .desc = desc};
+    if (!m->layers) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); goto fail; }
     if ((st = upload_matrix(&u, "token_embd.weight", desc->tok_embd, NULL, NULL, &m->tok_embd, err))) goto fail;
     if (!m->cfg.tied_output && (st = upload_matrix(&u, "output.weight", desc->output, NULL, NULL, &m->output, err))) goto fail;
     if ((st = upload_vector(&u, desc->output_norm, &m->output_norm, err))) goto fail;
     for (uint32_t l = 0; l < m->cfg.n_layer; l++)
         if ((st = upload_layer(&u, l, err))) goto fail;
-    report_converted(&u);
-    free(u.row);
-    u.row = NULL;
 
     uint64_t head = mkv_matrix_bytes(mkv_model_lm_head(m));
     m->bytes_dense = m->bytes_meki = head;
@@ -293,7 +319,6 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
     *out = m;
     return MKV_OK;
 fail:
-    free(u.row);
     mkv_model_desc_free(desc);
     mkv_model_destroy(m);
     return st;
@@ -307,7 +332,7 @@ void mkv_model_destroy(mkv_model *m)
         for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
             mkv_layer_weights *w = &m->layers[l];
             mkv_buffer *v[] = {&w->attn_norm, &w->q_norm, &w->k_norm, &w->ffn_norm, &w->meki_norm, &w->qkv_bias};
-            mkv_matrix *x[] = {&w->wqkv, &w->wo, &w->w_gate, &w->w_up, &w->w_down, &w->meki_out_t};
+            mkv_matrix *x[] = {&w->w_qkv[0], &w->w_qkv[1], &w->w_qkv[2], &w->wo, &w->w_ffn, &w->w_mg, &w->w_down, &w->meki_out_t};
             for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) mkv_buffer_destroy(d, v[i]);
             for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) mkv_matrix_destroy(d, x[i]);
         }
@@ -339,4 +364,5 @@ void mkv_model_get_info(const mkv_model *m, mkv_model_info *info)
     info->has_bank = m->bank != NULL;
     info->weight_bytes_dense = m->bytes_dense;
     info->weight_bytes_meki = m->bytes_meki;
+    describe_types(m, info->weight_types, sizeof info->weight_types);
 }

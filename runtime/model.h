@@ -1,6 +1,7 @@
-/* A model on the device: f16 matrices (q/k/v fused into one; F32, BF16,
- * Q8_0 and Q4_0 in the file are converted to f16 at load), f32 norm
- * weights and biases, and the attached bank. Internal. */
+/* A model on the device: weight matrices in their stored types (wtype.h;
+ * F32 matrices become F16), q/k/v fused into one matrix and W_mg stacked
+ * with W_gate/W_up where their types agree, f32 norm weights and biases,
+ * and the attached bank. Internal. */
 #ifndef MKV_MODEL_H
 #define MKV_MODEL_H
 
@@ -10,14 +11,20 @@
 
 typedef struct mkv_layer_weights {
     mkv_buffer attn_norm, q_norm, k_norm, ffn_norm, meki_norm; /* f32 vectors */
-    mkv_matrix wqkv;      /* [(n_head + 2 n_kv_head) head_dim] x d_model: rows of q, then k, then v */
+    mkv_matrix w_qkv[3];  /* n_qkv = 1: [q; k; v] rows in one matrix (one type);
+                           * n_qkv = 3: W_q, W_k, W_v (types differ) */
+    uint32_t n_qkv;
     mkv_buffer qkv_bias;  /* f32 [q | k | v] biases, zero where a part has none; only when cfg.has_qkv_bias */
     mkv_matrix wo;        /* d_model x n_head head_dim */
-    mkv_matrix w_gate, w_up; /* d_ffn x d_model; with MeKi, W_mg's first ceil(d_mem/2) rows
-                              * stacked under W_gate's and the rest under W_up's (a
-                              * zero row for odd d_mem): matvec.comp says why */
+    mkv_matrix w_ffn;     /* [W_gate; W_up], 2 d_ffn x d_model; with gate_fused
+                           * [W_gate; W_mg rows [0, h); W_up; W_mg rows [h, d_mem)
+                           * (+ a zero row for odd d_mem)], h = ceil(d_mem / 2):
+                           * matvec.comp says why */
+    bool gate_fused;      /* MeKi gate rows inside w_ffn */
+    mkv_matrix w_mg;      /* d_mem x d_model, when MeKi and not gate_fused (types differ,
+                           * or the gate reads the residual: cfg.meki_gate_residual) */
     mkv_matrix w_down;    /* d_model x d_ffn */
-    mkv_matrix meki_out_t; /* d_mem x d_model: W_mo transposed (ffn_out.comp says why) */
+    mkv_matrix meki_out_t; /* d_mem x d_model: W_mo transposed, F16 (ffn_out.comp says why) */
 } mkv_layer_weights;
 
 struct mkv_model {

@@ -12,11 +12,12 @@
 
 #define MAX_LAYERS 4096u
 
-/* Architectures we run: whether their layers carry per-head q/k norms, and
- * how their RoPE pairs elements (llama.cpp's LLM_ARCH -> rope type table:
- * qwen2/qwen3 NEOX; llama NORM, since its converter permutes Q/K rows from
- * Hugging Face's half-split layout to adjacent pairs). Biases on q/k/v are
- * optional for all of them (qwen2 has them). */
+/* Architectures we run: whether their layers may carry per-head q/k norms
+ * (qwen3: optional, in every layer or in none, as MeKi's training omits
+ * them), and how their RoPE pairs elements (llama.cpp's LLM_ARCH -> rope
+ * type table: qwen2/qwen3 NEOX; llama NORM, since its converter permutes
+ * Q/K rows from Hugging Face's half-split layout to adjacent pairs). Biases
+ * on q/k/v are optional for all of them (qwen2 has them). */
 static const struct {
     const char *name;
     bool qk_norm;
@@ -30,7 +31,11 @@ bool mkv_model_vector_type_ok(uint32_t type)
 
 bool mkv_model_matrix_type_ok(uint32_t type)
 {
-    return mkv_model_vector_type_ok(type) || type == MKV_GGML_Q8_0 || type == MKV_GGML_Q4_0;
+    switch (type) {
+    case MKV_GGML_Q8_0: case MKV_GGML_Q4_0: case MKV_GGML_Q4_1: case MKV_GGML_Q5_0: case MKV_GGML_Q5_1:
+    case MKV_GGML_Q4_K: case MKV_GGML_Q5_K: case MKV_GGML_Q6_K: return true;
+    default: return mkv_model_vector_type_ok(type);
+    }
 }
 
 /* Reads <arch>.<suffix> as u32; `def` (when not NULL) is used if absent. */
@@ -141,6 +146,21 @@ static mkv_status read_config(const mkv_gguf *g, mkv_model_config *c, bool *qk_n
         if (c->d_mem == 0 || c->d_mem % 4 != 0)
             return mkv_fail(err, MKV_ERR_FORMAT, "%s: meki.dim = %u: not a positive multiple of 4", path, c->d_mem);
     }
+    /* The MeKi gate's input (DESIGN §2): "norm" (u, the default) or
+     * "residual" (a); anything else would compute another model. */
+    c->meki_gate_residual = false;
+    const mkv_gguf_kv *gi = mkv_gguf_find_kv(g, "meki.gate_input");
+    if (gi) {
+        char v[16];
+        if (gi->type != MKV_GGUF_STRING) return mkv_gguf_get_str(g, "meki.gate_input", v, sizeof v, err);
+        const size_t n = (size_t)gi->v.str.len;
+        bool norm = n == 4 && memcmp(gi->v.str.ptr, "norm", 4) == 0;
+        c->meki_gate_residual = n == 8 && memcmp(gi->v.str.ptr, "residual", 8) == 0;
+        if (!norm && !c->meki_gate_residual)
+            return mkv_fail(err, MKV_ERR_FORMAT,
+                            "%s: key 'meki.gate_input' = '%.*s%s': expected 'norm' or 'residual'", path,
+                            (int)(n < 64 ? n : 64), gi->v.str.ptr, n > 64 ? "..." : "");
+    }
     memset(c->bank_fingerprint, 0, sizeof c->bank_fingerprint);
     const mkv_gguf_kv *fp = mkv_gguf_find_kv(g, "meki.bank_fingerprint");
     if (fp) {
@@ -181,7 +201,11 @@ static mkv_status get_tensor(const mkv_gguf *g, const char *name, uint64_t ne0, 
     if (kind == T_MATRIX ? !mkv_model_matrix_type_ok(t->type) : !mkv_model_vector_type_ok(t->type))
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: tensor '%s' type = %s is not supported (%s)", g->path, name,
                         mkv_ggml_type_name(t->type),
-                        kind == T_MATRIX ? "F32, F16, BF16, Q8_0, Q4_0" : "F32, F16, BF16 for a vector");
+                        kind == T_MATRIX ? "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K"
+                                         : "F32, F16, BF16 for a vector");
+    if (mkv_ggml_nbytes(t->type, t->ne[0]) == 0)
+        return mkv_fail(err, MKV_ERR_FORMAT, "%s: tensor '%s' ne[0] = %llu: rows are not whole %s blocks", g->path, name,
+                        (unsigned long long)t->ne[0], mkv_ggml_type_name(t->type));
     uint64_t want[4] = {ne0, ne1 ? ne1 : 1, 1, 1};
     if (memcmp(want, t->ne, sizeof want) != 0) {
         char got_s[96], want_s[64];
@@ -199,7 +223,27 @@ static mkv_status get_tensor(const mkv_gguf *g, const char *name, uint64_t ne0, 
     return MKV_OK;
 }
 
-static mkv_status get_layer(const mkv_gguf *g, mkv_model_config *c, uint32_t l, mkv_layer_desc *L, mkv_error *err)
+/* q/k norms of a qwen3 file come in pairs, in every layer or in none
+ * (layer 0 says which): a layer that differs is named, never run with its
+ * norms ignored or missing. */
+static mkv_status check_qk_norm_presence(const mkv_gguf *g, const mkv_model_config *c, uint32_t l, mkv_error *err)
+{
+    char qn[64], kn[64];
+    snprintf(qn, sizeof qn, "blk.%u.attn_q_norm.weight", l);
+    snprintf(kn, sizeof kn, "blk.%u.attn_k_norm.weight", l);
+    const bool q = mkv_gguf_find_tensor(g, qn) != NULL, k = mkv_gguf_find_tensor(g, kn) != NULL;
+    if (q != k)
+        return mkv_fail(err, MKV_ERR_MISSING, "%s: tensor '%s': missing, but '%s' is present (layer %u: q/k norms "
+                        "come in pairs)", g->path, q ? kn : qn, q ? qn : kn, l);
+    if (q != c->has_qk_norm)
+        return mkv_fail(err, c->has_qk_norm ? MKV_ERR_MISSING : MKV_ERR_FORMAT,
+                        "%s: tensor '%s': %s, but layer 0 %s q/k norms (layer %u: they must be in every layer or in "
+                        "none)", g->path, qn, q ? "present" : "missing", q ? "has no" : "has", l);
+    return MKV_OK;
+}
+
+static mkv_status get_layer(const mkv_gguf *g, mkv_model_config *c, bool qk_norm_allowed, uint32_t l,
+                            mkv_layer_desc *L, mkv_error *err)
 {
     mkv_status st;
     char name[96];
@@ -236,6 +280,7 @@ static mkv_status get_layer(const mkv_gguf *g, mkv_model_config *c, uint32_t l, 
     if (mkv_gguf_find_tensor(g, name))
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: tensor '%s': attention output biases are not supported",
                         g->path, name);
+    if (qk_norm_allowed && (st = check_qk_norm_presence(g, c, l, err)) != MKV_OK) return st;
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         snprintf(name, sizeof name, "blk.%u.%s.%s", l, want[i].suffix, want[i].what);
         if (!want[i].slot) {
@@ -264,7 +309,12 @@ mkv_status mkv_model_desc_load(const char *path, mkv_model_desc **out, mkv_error
     const mkv_gguf *g = d->gguf;
     mkv_model_config *c = &d->cfg;
 
-    if ((st = read_config(g, c, &c->has_qk_norm, err)) != MKV_OK) goto out;
+    bool qk_norm_allowed;
+    if ((st = read_config(g, c, &qk_norm_allowed, err)) != MKV_OK) goto out;
+    /* layer 0 decides whether this file has q/k norms; get_layer holds every
+     * other layer to it */
+    c->has_qk_norm = qk_norm_allowed && (mkv_gguf_find_tensor(g, "blk.0.attn_q_norm.weight") ||
+                                         mkv_gguf_find_tensor(g, "blk.0.attn_k_norm.weight"));
 
     /* token_embd fixes n_vocab: check d_model first, then read ne[1]. */
     const mkv_gguf_tensor *te = mkv_gguf_find_tensor(g, "token_embd.weight");
@@ -287,7 +337,7 @@ mkv_status mkv_model_desc_load(const char *path, mkv_model_desc **out, mkv_error
         goto out;
     }
     for (uint32_t l = 0; l < c->n_layer; l++)
-        if ((st = get_layer(g, c, l, &d->layers[l], err)) != MKV_OK) goto out;
+        if ((st = get_layer(g, c, qk_norm_allowed, l, &d->layers[l], err)) != MKV_OK) goto out;
 
 out:
     if (st != MKV_OK) {

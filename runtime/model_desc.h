@@ -31,9 +31,13 @@ typedef struct mkv_model_config {
     float rope_theta;      /* <arch>.rope.freq_base (default 10000) */
     float norm_eps;        /* <arch>.attention.layer_norm_rms_epsilon (default 1e-6) */
     mkv_rope_style rope_style; /* from the architecture */
-    bool has_qk_norm;      /* blk.*.attn_q_norm / attn_k_norm present (qwen3) */
+    bool has_qk_norm;      /* blk.*.attn_q_norm / attn_k_norm present, in every layer (qwen3 only;
+                            * optional there: all layers have both, or none has either) */
     bool has_qkv_bias;     /* some layer has attn_q/k/v.bias (qwen2) */
     bool tied_output;      /* no output.weight: LM head = token_embd */
+    bool meki_gate_residual; /* meki.gate_input = "residual": g = sigmoid(W_mg a), a = the residual
+                            * after attention; false ("norm" or key absent): g = sigmoid(W_mg u),
+                            * u = RMSNorm_ffn(a) (DESIGN §2) */
     uint8_t bank_fingerprint[32]; /* meki.bank_fingerprint (zero if absent) */
 } mkv_model_config;
 
@@ -61,19 +65,23 @@ typedef struct mkv_model_desc {
     mkv_layer_desc *layers;            /* n_layer entries */
 } mkv_model_desc;
 
-/* Types a tensor may have: matrices F32, F16, BF16, Q8_0, Q4_0 (the
- * runtime stores all of them as f16); vectors (norms, biases) F32, F16,
- * BF16 (stored as f32). */
+/* Types a tensor may have: matrices F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+ * Q5_0, Q5_1, Q4_K, Q5_K, Q6_K (the runtime reads them as stored; F32
+ * becomes F16), rows whole blocks; vectors (norms, biases) F32, F16, BF16
+ * (stored as f32). */
 bool mkv_model_matrix_type_ok(uint32_t type);
 bool mkv_model_vector_type_ok(uint32_t type);
 
 /* Opens the GGUF and builds the description. Errors name the file and the
- * tensor/key: MKV_ERR_MISSING (tensor or key absent), MKV_ERR_FORMAT (wrong
+ * tensor/key: MKV_ERR_MISSING (tensor or key absent; one q/k norm of a pair,
+ * or a layer's q/k norms when layer 0 has them), MKV_ERR_FORMAT (wrong
  * shape: "blk.3.attn_q.weight: shape = [256, 100], expected [256, 256]";
- * a key of the wrong type; byte size not that of the type),
- * MKV_ERR_UNSUPPORTED (architecture not qwen3/qwen2/llama, named; tensor
+ * a key of the wrong type; byte size not that of the type; q/k norms in a
+ * layer when layer 0 has none; meki.gate_input other than "norm" or
+ * "residual", its value named), MKV_ERR_UNSUPPORTED (architecture not
+ * qwen3/qwen2/llama, named; q/k norms in a qwen2/llama file; tensor
  * type outside the lists above, named: "tensor 'blk.0.attn_q.weight' type =
- * Q5_K is not supported (F32, F16, BF16, Q8_0, Q4_0)"; RoPE scaling, partial
+ * Q2_K is not supported (F32, F16, ...)"; RoPE scaling, partial
  * rotary or frequency factors; attn_output.bias), plus whatever
  * mkv_gguf_open reports. */
 mkv_status mkv_model_desc_load(const char *path, mkv_model_desc **out, mkv_error *err);

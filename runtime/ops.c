@@ -124,9 +124,10 @@ mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_mat
     const uint32_t wg = r->tune.wg_norm;
     for (uint32_t p = 0; p < t->n_parts; p++) {
         mkv_pc_embed pc = {.row_begin = p * t->rows_per_part, .n_rows = mkv_matrix_part_rows(t, p),
-                           .d_model = t->cols, .ld = t->ld};
+                           .d_model = t->cols, .ldw = t->ldw, .nb = t->nb};
         VkBuffer b[] = {params->buf, t->parts[p].buf, h->buf};
-        mkv_status st = DISPATCH(r, MKV_KERNEL_EMBED, wg, 0, b, pc, div_up(t->cols, wg), 1, 2ull * t->cols, err);
+        mkv_status st = DISPATCH(r, MKV_KERNEL_EMBED_T(t->type), wg, 0, b, pc, div_up(t->cols, wg), 1,
+                                 mkv_matrix_rows_bytes(t, 1), err);
         if (st) return st;
     }
     return MKV_OK;
@@ -141,15 +142,16 @@ mkv_status mkv_op_rmsnorm(mkv_recorder *r, const mkv_buffer *x, const mkv_buffer
 }
 
 mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
-                         bool accumulate, mkv_error *err)
+                         uint32_t y_offset, uint32_t flags, mkv_error *err)
 {
     const uint32_t rows = r->tune.rows_matvec;
     for (uint32_t p = 0; p < w->n_parts; p++) {
         uint32_t n = mkv_matrix_part_rows(w, p);
-        mkv_pc_matvec pc = {.n_rows = n, .ld8 = w->ld / 8, .row_offset = p * w->rows_per_part, .accumulate = accumulate};
+        mkv_pc_matvec pc = {.n_rows = n, .ldw = w->ldw, .nb = w->nb, .row_offset = y_offset + p * w->rows_per_part,
+                            .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0, .act = (flags & MKV_MATVEC_SIGMOID) != 0};
         VkBuffer b[] = {w->parts[p].buf, x->buf, y->buf};
-        mkv_status st = DISPATCH(r, MKV_KERNEL_MATVEC, r->tune.wg_matvec, rows, b, pc, mkv_matvec_groups(n, rows), 1,
-                                 2ull * n * w->ld, err);
+        mkv_status st = DISPATCH(r, MKV_KERNEL_MATVEC_T(w->type), r->tune.wg_matvec, rows, b, pc,
+                                 mkv_matvec_groups(n, rows), 1, mkv_matrix_rows_bytes(w, n), err);
         if (st) return st;
     }
     return MKV_OK;
@@ -162,65 +164,70 @@ static mkv_status check_single_part(const mkv_matrix *w, const char *what, mkv_e
     return MKV_OK;
 }
 
-mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
-                                const mkv_buffer *y, uint32_t n_rows, mkv_error *err)
+mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
+                                uint32_t n_rows, mkv_error *err)
 {
-    mkv_status st = check_single_part(wg, "ffn_gate", err);
-    if (!st) st = check_single_part(wu, "ffn_up", err);
+    mkv_status st = check_single_part(w, "ffn_gate+up", err);
     if (st) return st;
-    if (n_rows > wg->rows || n_rows > wu->rows)
-        return mkv_fail(err, MKV_ERR_INVALID_ARG, "matvec_swiglu: %u rows of %u and %u", n_rows, wg->rows, wu->rows);
+    if (w->rows % 2 || n_rows > w->rows / 2)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "matvec_swiglu: %u rows of a %u-row gate+up matrix", n_rows, w->rows);
     const uint32_t rows = r->tune.rows_matvec;
-    mkv_pc_matvec pc = {.n_rows = n_rows, .ld8 = wg->ld / 8};
-    VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf};
-    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU, r->tune.wg_matvec, rows, b, pc, mkv_matvec_groups(n_rows, rows), 1,
-                    4ull * n_rows * wg->ld, err);
+    mkv_pc_matvec pc = {.n_rows = n_rows, .ldw = w->ldw, .nb = w->nb, .up_row = w->rows / 2};
+    VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf};
+    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_T(w->type), r->tune.wg_matvec, rows, b, pc,
+                    mkv_matvec_groups(n_rows, rows), 1, 2 * mkv_matrix_rows_bytes(w, n_rows), err);
 }
 
-mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
-                                     const mkv_buffer *y, uint32_t n_ffn, uint32_t n_mem, const mkv_buffer *g,
-                                     mkv_error *err)
+mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
+                                     uint32_t n_ffn, uint32_t n_mem, const mkv_buffer *g, mkv_error *err)
 {
-    mkv_status st = check_single_part(wg, "ffn_gate", err);
-    if (!st) st = check_single_part(wu, "ffn_up", err);
+    mkv_status st = check_single_part(w, "ffn_gate+up+meki_gate", err);
     if (st) return st;
     const uint32_t n_rows = n_ffn + (n_mem + 1) / 2;
-    if (n_mem == 0 || wg->rows != n_rows || wu->rows != n_rows || wg->ld != wu->ld)
+    if (n_mem == 0 || w->rows != 2 * n_rows)
         return mkv_fail(err, MKV_ERR_INVALID_ARG,
-                        "matvec_swiglu_meki: gate %ux%u and up %ux%u: need %u rows each (d_ffn %u + half of d_mem %u)",
-                        wg->rows, wg->cols, wu->rows, wu->cols, n_rows, n_ffn, n_mem);
+                        "matvec_swiglu_meki: %ux%u matrix: need 2 x %u rows (d_ffn %u + half of d_mem %u)", w->rows,
+                        w->cols, n_rows, n_ffn, n_mem);
     const uint32_t rows = r->tune.rows_matvec;
-    mkv_pc_matvec_swiglu_meki pc = {.a = {.n_rows = n_rows, .ld8 = wg->ld / 8}, .n_ffn = n_ffn, .n_mem = n_mem};
-    VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf, g->buf};
-    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_MEKI, r->tune.wg_matvec, rows, b, pc, mkv_matvec_groups(n_rows, rows), 1,
-                    4ull * n_rows * wg->ld, err);
+    mkv_pc_matvec pc = {.n_rows = n_rows, .ldw = w->ldw, .nb = w->nb, .up_row = n_rows, .n_ffn = n_ffn, .n_mem = n_mem};
+    VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf, g->buf};
+    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_MEKI_T(w->type), r->tune.wg_matvec, rows, b, pc,
+                    mkv_matvec_groups(n_rows, rows), 1, mkv_matrix_bytes(w), err);
+}
+
+static mkv_status check_f16(const mkv_matrix *w, const char *what, mkv_error *err)
+{
+    mkv_status st = check_single_part(w, what, err);
+    if (!st && w->type != MKV_WT_F16)
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: %s weights: matmul reads f16 only", what, mkv_wtype_get(w->type)->name);
+    return st;
 }
 
 mkv_status mkv_op_matmul(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
                          uint32_t n_batch, uint32_t ldy, bool accumulate, float scale, mkv_error *err)
 {
-    mkv_status st = check_single_part(w, "matmul", err);
+    mkv_status st = check_f16(w, "matmul", err);
     if (st) return st;
-    mkv_pc_matmul pc = {.n_rows = w->rows, .n_batch = n_batch, .ld8 = w->ld / 8, .ldy = ldy,
+    mkv_pc_matmul pc = {.n_rows = w->rows, .n_batch = n_batch, .ld8 = w->ldw / 4, .ldy = ldy,
                         .accumulate = accumulate, .scale = scale};
     VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf};
     return DISPATCH(r, MKV_KERNEL_MATMUL, r->tune.wg_matmul, r->tune.tb_matmul, b, pc, div_up(w->rows, r->tune.wg_matmul),
-                    div_up(n_batch, r->tune.tb_matmul), 2ull * w->rows * w->ld, err);
+                    div_up(n_batch, r->tune.tb_matmul), mkv_matrix_bytes(w), err);
 }
 
 mkv_status mkv_op_matmul_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
                                 const mkv_buffer *y, uint32_t n_batch, uint32_t ldy, mkv_error *err)
 {
-    mkv_status st = check_single_part(wg, "matmul gate", err);
-    if (!st) st = check_single_part(wu, "matmul up", err);
+    mkv_status st = check_f16(wg, "matmul gate", err);
+    if (!st) st = check_f16(wu, "matmul up", err);
     if (st) return st;
     if (wg->rows != wu->rows || wg->cols != wu->cols)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "matmul_swiglu: gate %ux%u and up %ux%u differ", wg->rows, wg->cols,
                         wu->rows, wu->cols);
-    mkv_pc_matmul pc = {.n_rows = wg->rows, .n_batch = n_batch, .ld8 = wg->ld / 8, .ldy = ldy, .scale = 1.0f};
+    mkv_pc_matmul pc = {.n_rows = wg->rows, .n_batch = n_batch, .ld8 = wg->ldw / 4, .ldy = ldy, .scale = 1.0f};
     VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf};
     return DISPATCH(r, MKV_KERNEL_MATMUL_SWIGLU, r->tune.wg_matmul, r->tune.tb_matmul, b, pc,
-                    div_up(wg->rows, r->tune.wg_matmul), div_up(n_batch, r->tune.tb_matmul), 4ull * wg->rows * wg->ld, err);
+                    div_up(wg->rows, r->tune.wg_matmul), div_up(n_batch, r->tune.tb_matmul), 2 * mkv_matrix_bytes(wg), err);
 }
 
 mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *qkv,
@@ -265,7 +272,7 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
                           const mkv_ffn_out_meki *meki, mkv_error *err)
 {
     mkv_status st = check_single_part(w_down, "ffn_down", err);
-    if (!st && meki) st = check_single_part(meki->w_mo_t, "meki_out", err);
+    if (!st && meki) st = check_f16(meki->w_mo_t, "meki_out", err);
     if (st) return st;
     const uint32_t rows = r->tune.rows_matvec, n = w_down->rows, g1 = mkv_matvec_groups(n, rows);
     if (meki && meki->w_mo_t->cols != n)
@@ -274,18 +281,18 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
     if (meki && (rows % 8 || rows / 8 > r->tune.wg_matvec))
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "ffn_out_meki: %u rows per workgroup: need a multiple of 8, at most 8 x %u",
                         rows, r->tune.wg_matvec);
-    mkv_pc_ffn_out pc = {.n = n, .ld8 = w_down->ld / 8, .ld8_2 = meki ? meki->w_mo_t->ld / 8 : 0,
+    mkv_pc_ffn_out pc = {.n = n, .ldw = w_down->ldw, .nb = w_down->nb, .ld8_2 = meki ? meki->w_mo_t->ldw / 4 : 0,
                          .n_mem = meki ? meki->w_mo_t->rows : 0, .n_groups = g1, .eps = eps,
                          .row_byte_offset = meki ? meki->row_byte_offset : 0, .bank_dtype = meki ? meki->bank_dtype : 0};
-    const uint64_t bytes = 2ull * n * w_down->ld + 16ull * n;
+    const uint64_t bytes = mkv_matrix_bytes(w_down) + 16ull * n;
     if (!meki) {
         VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf};
-        return DISPATCH(r, MKV_KERNEL_FFN_OUT, r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1, bytes, err);
+        return DISPATCH(r, MKV_KERNEL_FFN_OUT_T(w_down->type), r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1, bytes, err);
     }
     VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf,
                     meki->w_mo_t->parts[0].buf, meki->g->buf, meki->z->buf, meki->w_norm->buf, meki->ring->buf,
                     meki->params->buf};
-    return DISPATCH(r, MKV_KERNEL_FFN_OUT_MEKI, r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1,
+    return DISPATCH(r, MKV_KERNEL_FFN_OUT_MEKI_T(w_down->type), r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1,
                     bytes + mkv_matrix_bytes(meki->w_mo_t) + 4ull * pc.n_mem + 12ull * n, err);
 }
 

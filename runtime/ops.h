@@ -45,21 +45,25 @@ mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_mat
 /* [rmsnorm] y[v] = rmsnorm(x[v]) * w for n_vec vectors of n */
 mkv_status mkv_op_rmsnorm(mkv_recorder *r, const mkv_buffer *x, const mkv_buffer *w, const mkv_buffer *y,
                           uint32_t n, uint32_t n_vec, float eps, mkv_error *err);
-/* [matvec] y = W x, or y += W x (x padded with zeros to W's ld) */
+/* [matvec] y[y_offset + r] = act(W[r] . x), or y[..] += (x padded with
+ * zeros to whole units of W's type) */
+#define MKV_MATVEC_ACCUMULATE 1u /* add into y */
+#define MKV_MATVEC_SIGMOID 2u    /* act = sigmoid (else identity) */
 mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
-                         bool accumulate, mkv_error *err);
-/* [matvec_swiglu] y = silu(Wg x) * (Wu x) over the first n_rows rows */
-mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
-                                const mkv_buffer *y, uint32_t n_rows, mkv_error *err);
+                         uint32_t y_offset, uint32_t flags, mkv_error *err);
+/* [matvec_swiglu] y = silu(Wg x) * (Wu x) over the first n_rows rows of
+ * each half of w = [Wg; Wu] (the up half starts at row w->rows / 2) */
+mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
+                                uint32_t n_rows, mkv_error *err);
 /* [matvec_swiglu_meki] in one dispatch: y = silu(Wg x) * (Wu x) over the
  * first n_ffn rows, and the MeKi gate g = sigmoid(W_mg x) (n_mem values),
- * with W_mg's rows [0, h) stacked under Wg's and [h, n_mem) under Wu's,
- * h = ceil(n_mem / 2) (both n_ffn + h rows; model.c) */
-mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *wg, const mkv_matrix *wu, const mkv_buffer *x,
-                                     const mkv_buffer *y, uint32_t n_ffn, uint32_t n_mem, const mkv_buffer *g,
-                                     mkv_error *err);
+ * with w = [Wg; W_mg rows [0, h); Wu; W_mg rows [h, n_mem) (+ a zero row
+ * for odd n_mem)], h = ceil(n_mem / 2) (model.c) */
+mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
+                                     uint32_t n_ffn, uint32_t n_mem, const mkv_buffer *g, mkv_error *err);
 
-/* [matmul] y[b*ldy + r] = (accumulate ? y : 0) + scale * W[r] . x[b] for b < n_batch
+/* [matmul] (F16 weights only: the offline fold)
+ * y[b*ldy + r] = (accumulate ? y : 0) + scale * W[r] . x[b] for b < n_batch
  * (x rows of W's ld floats, padded with zeros, allocated to a multiple of
  * tune.tb_matmul rows) */
 mkv_status mkv_op_matmul(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
@@ -87,7 +91,7 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
                             const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err);
 /* The MeKi branch's part of ffn_out_meki. */
 typedef struct mkv_ffn_out_meki {
-    const mkv_matrix *w_mo_t;   /* W_mo transposed: d_mem x d_model */
+    const mkv_matrix *w_mo_t;   /* W_mo transposed: d_mem x d_model, F16 */
     const mkv_buffer *g;        /* d_mem gate values sigmoid(W_mg u) (matvec_swiglu_meki) */
     const mkv_buffer *z;        /* d_model floats of scratch */
     const mkv_buffer *w_norm;   /* meki_norm weight */

@@ -115,30 +115,42 @@ mkv_status mkv_pipeline_get(mkv_device *d, mkv_kernel_id kernel, const uint32_t 
     if ((unsigned)kernel >= MKV_KERNEL_COUNT || n_spec > 4)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "pipeline: kernel %d with %u spec constants", (int)kernel, n_spec);
     for (uint32_t i = 0; i < d->n_pipelines; i++) {
-        mkv_pipeline *p = &d->pipelines[i];
+        const mkv_pipeline *p = d->pipelines[i];
         if (p->kernel == kernel && p->n_spec == n_spec && memcmp(p->spec, spec, 4 * n_spec) == 0) {
             *out = p;
             return MKV_OK;
         }
     }
-    if (d->n_pipelines == MKV_MAX_PIPELINES) return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "pipeline cache full (%d)", MKV_MAX_PIPELINES);
-    mkv_pipeline *p = &d->pipelines[d->n_pipelines];
-    memset(p, 0, sizeof *p);
+    if (d->n_pipelines == d->cap_pipelines) {
+        uint32_t cap = d->cap_pipelines ? 2 * d->cap_pipelines : 64;
+        mkv_pipeline **grown = realloc(d->pipelines, cap * sizeof *grown);
+        if (!grown) return mkv_fail(err, MKV_ERR_NO_MEMORY, "pipeline cache: out of memory (%u entries)", cap);
+        d->pipelines = grown;
+        d->cap_pipelines = cap;
+    }
+    mkv_pipeline *p = calloc(1, sizeof *p);
+    if (!p) return mkv_fail(err, MKV_ERR_NO_MEMORY, "pipeline cache: out of memory");
     p->kernel = kernel;
     p->n_spec = n_spec;
     memcpy(p->spec, spec, 4 * n_spec);
     mkv_status st = create_one(d, p, err);
     if (st) {
         destroy_one(d, p);
+        free(p);
         return st;
     }
-    d->n_pipelines++;
+    d->pipelines[d->n_pipelines++] = p;
     *out = p;
     return MKV_OK;
 }
 
 void mkv_pipelines_destroy(mkv_device *d)
 {
-    for (uint32_t i = 0; i < d->n_pipelines; i++) destroy_one(d, &d->pipelines[i]);
-    d->n_pipelines = 0;
+    for (uint32_t i = 0; i < d->n_pipelines; i++) {
+        destroy_one(d, d->pipelines[i]);
+        free(d->pipelines[i]);
+    }
+    free(d->pipelines);
+    d->pipelines = NULL;
+    d->n_pipelines = d->cap_pipelines = 0;
 }

@@ -124,28 +124,36 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
         const mkv_layer_weights *w = &m->layers[l];
         const mkv_buffer *qn = c->has_qk_norm ? &w->q_norm : &w->attn_norm; /* unread without q/k norm */
         const mkv_buffer *kn = c->has_qk_norm ? &w->k_norm : &w->attn_norm;
-        /* q, k, v of this position in one product */
-        TRY(mkv_op_matvec(r, &w->wqkv, &s->xn, &s->qkv, false, err));
+        /* q, k, v of this position: one product, or one per matrix when their types differ */
+        for (uint32_t i = 0, row = 0; i < w->n_qkv; row += w->w_qkv[i].rows, i++)
+            TRY(mkv_op_matvec(r, &w->w_qkv[i], &s->xn, &s->qkv, row, 0, err));
         /* q/k/v bias, q/k norm, RoPE, k and v appended to the cache */
         TRY(mkv_op_rope_kv(r, &ad, &s->params, &s->qkv, c->has_qkv_bias ? &w->qkv_bias : NULL, qn, kn, &s->rope, &s->q,
                            &s->k_cache[l], &s->v_cache[l], err));
         /* attention over positions 0..pos */
         TRY(mkv_op_attention(r, &ad, &s->params, &s->q, &s->k_cache[l], &s->v_cache[l], &s->scores, &s->partials, &s->att, err));
         /* output projection into the residual: h = a */
-        TRY(mkv_op_matvec(r, &w->wo, &s->att, &s->h, true, err));
+        TRY(mkv_op_matvec(r, &w->wo, &s->att, &s->h, 0, MKV_MATVEC_ACCUMULATE, err));
         /* ffn rmsnorm: u, shared by the FFN and MeKi */
         TRY(mkv_op_rmsnorm(r, &s->h, &w->ffn_norm, &s->u, c->d_model, 1, c->norm_eps, err));
         /* the next norm: the next layer's attention norm, or the final norm before the LM head */
         const mkv_buffer *next_norm = l + 1 < c->n_layer ? &m->layers[l + 1].attn_norm : &m->output_norm;
         if (!s->meki) {
             /* SwiGLU: t = silu(W_gate u) * (W_up u) */
-            TRY(mkv_op_matvec_swiglu(r, &w->w_gate, &w->w_up, &s->u, &s->t, c->d_ffn, err));
+            TRY(mkv_op_matvec_swiglu(r, &w->w_ffn, &s->u, &s->t, c->d_ffn, err));
             /* h = a + W_down t; xn = RMSNorm_next(h) */
             TRY(mkv_op_ffn_out(r, &w->w_down, &s->t, &s->h, next_norm, &s->xn, &s->counter, c->norm_eps, NULL, err));
             continue;
         }
-        /* t = silu(W_gate u) * (W_up u), and the MeKi gate g = sigmoid(W_mg u), in one dispatch */
-        TRY(mkv_op_matvec_swiglu_meki(r, &w->w_gate, &w->w_up, &s->u, &s->t, c->d_ffn, c->d_mem, &s->g, err));
+        if (w->gate_fused) {
+            /* t = silu(W_gate u) * (W_up u), and the MeKi gate g = sigmoid(W_mg u), in one dispatch */
+            TRY(mkv_op_matvec_swiglu_meki(r, &w->w_ffn, &s->u, &s->t, c->d_ffn, c->d_mem, &s->g, err));
+        } else {
+            /* the same in two dispatches: W_mg's type differs from W_gate's, or the
+             * gate reads the residual a (meki.gate_input = "residual"): g = sigmoid(W_mg a) */
+            TRY(mkv_op_matvec_swiglu(r, &w->w_ffn, &s->u, &s->t, c->d_ffn, err));
+            TRY(mkv_op_matvec(r, &w->w_mg, c->meki_gate_residual ? &s->h : &s->u, &s->g, 0, MKV_MATVEC_SIGMOID, err));
+        }
         /* ---- the GPU needs the bank slab from here on (second submission) ---- */
         if (l == 0) split_here(s);
         /* v = M[token] + g (row l of the staged slab); h = a + W_down t + RMSNorm_meki(W_mo v);
@@ -156,7 +164,7 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
         TRY(mkv_op_ffn_out(r, &w->w_down, &s->t, &s->h, next_norm, &s->xn, &s->counter, c->norm_eps, &mk, err));
     }
     /* LM head on the final norm (done by the last ffn_out) */
-    TRY(mkv_op_matvec(r, mkv_model_lm_head(m), &s->xn, &s->logits, false, err));
+    TRY(mkv_op_matvec(r, mkv_model_lm_head(m), &s->xn, &s->logits, 0, 0, err));
     /* greedy sampling */
     TRY(mkv_op_argmax(r, &s->logits, c->n_vocab, &s->argmax_slots, &s->result, err));
     mkv_rec_finish(r);

@@ -1,14 +1,32 @@
 #version 450
 // Bandwidth probe: reads a buffer once, as fast as the device can, so that
-// bench can set decode's achieved GB/s against what memory delivers. Each
-// workgroup reads one contiguous block of 16-byte chunks (a CPU driver's
-// thread streams it), its invocations striding by WG (adjacent invocations,
-// adjacent addresses: coalesced on GPUs). Every workgroup XORs what it read
-// into o[0], so no load can be optimised away and the test can check that
-// the probe read every byte (o[0] = the XOR of the whole buffer).
-// Host description: bw_probe.h.
+// bench can set decode's achieved GB/s against what memory delivers. Which
+// access pattern and launch shape stream fastest differs by device (a GPU
+// wants adjacent lanes on adjacent addresses, a CPU driver's thread one long
+// contiguous stream), so runtime/probe.c sweeps the variants below and keeps
+// the best. Workgroup g owns chunks [g * per_group, (g + 1) * per_group) of
+// 16 bytes, except in the grid variant, which strides over the whole buffer.
+//
+// Variants (kernels.cmake), the access pattern:
+//   bw_probe           block: the workgroup's invocations interleave over its
+//                      block (invocation t reads chunks t, t + WG, ...):
+//                      adjacent lanes, adjacent addresses (coalesced)
+//   bw_probe_run       run: each invocation streams its own contiguous
+//                      run of ceil(per_group / WG) chunks of the block
+//   bw_probe_grid      grid: grid-stride, invocation i of n in the whole
+//                      dispatch reads chunks i, i + n, ... (per_group only
+//                      sizes the dispatch)
+// Spec constants: 0 WG, 1 VEC: chunks each invocation loads per loop
+// iteration (independent loads in flight; adjacent in run, WG or the
+// grid's size apart in block and grid).
+//
+// Every workgroup XORs what it read into o[0], so no load can be optimised
+// away and the tests can check that every variant read every byte
+// (o[0] = the XOR of all the buffer's words). Host description: bw_probe.h.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+
+layout(constant_id = 1) const uint VEC = 1;
 
 layout(std430, binding = 0) readonly buffer Data { uvec4 d[]; };
 layout(std430, binding = 1) writeonly buffer Out { uint o[]; };
@@ -20,12 +38,29 @@ layout(push_constant) uniform PushConstants {
 
 shared uint red[gl_WorkGroupSize.x];
 
+// XOR of chunks [i, end), read `stride` apart, VEC loads per iteration.
+uvec4 stream(uint i, uint end, uint stride)
+{
+    uvec4 acc = uvec4(0u);
+    for (; i + (VEC - 1u) * stride < end; i += VEC * stride) {
+        [[unroll]] for (uint j = 0u; j < VEC; j++) acc ^= d[i + j * stride];
+    }
+    for (; i < end; i += stride) acc ^= d[i];
+    return acc;
+}
+
 void main()
 {
     const uint tid = gl_LocalInvocationID.x;
     const uint begin = gl_WorkGroupID.x * pc.per_group, end = min(begin + pc.per_group, pc.n16);
-    uvec4 acc = uvec4(0u);
-    for (uint i = begin + tid; i < end; i += WG) acc ^= d[i];
+#if defined(RUN)
+    const uint run = (pc.per_group + WG - 1u) / WG, rb = min(begin + tid * run, end);
+    uvec4 acc = stream(rb, min(rb + run, end), 1u);
+#elif defined(GRID)
+    uvec4 acc = stream(gl_GlobalInvocationID.x, pc.n16, gl_NumWorkGroups.x * WG);
+#else
+    uvec4 acc = stream(begin + tid, end, WG);
+#endif
     red[tid] = acc.x ^ acc.y ^ acc.z ^ acc.w;
     barrier();
     for (uint s = WG / 2u; s > 0u; s >>= 1u) {

@@ -1,28 +1,33 @@
 #version 450
-// Embedding gather: h = token_embd[token] as f32. The table may be split in
-// parts (each within maxStorageBufferRange); one dispatch per part, and only
-// the part that holds the token writes. Host description: embed.h.
+// Embedding gather: h = token_embd[token] as f32, decoded from the stored
+// weight type (wtype.glsl). The table may be split in parts (each within
+// maxStorageBufferRange); one dispatch per part, and only the part that
+// holds the token writes. Host description: embed.h.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
 STEP_PARAMS_BUFFER(0)
-layout(std430, binding = 1) readonly buffer Table { uint tw[]; }; // f16 pairs, row stride ld halves
+layout(std430, binding = 1) readonly buffer Table { uint w[]; };   // rows of ldw words (wtype_layout.h)
+layout(std430, binding = 1) readonly buffer Table4 { uvec4 w4[]; };
 layout(std430, binding = 2) writeonly buffer Hidden { float h[]; };
+
+#define WT_W(i) w[i]
+#define WT_W4(i) w4[i]
+#define WT_X(i) vec4(0.0) // no input vector: only wt_value is used
+#include "wtype.glsl"
 
 layout(push_constant) uniform PushConstants {
     uint row_begin; // first token id in this part
     uint n_rows;    // token ids in this part
     uint d_model;
-    uint ld;        // row stride in halves (even)
+    uint ldw;       // row stride in 32-bit words
+    uint nb;        // blocks per row
 } pc;
 
 void main()
 {
-    uint t = step.token;
+    const uint t = step.token;
     if (t < pc.row_begin || t - pc.row_begin >= pc.n_rows) return;
-    uint base = (t - pc.row_begin) * pc.ld;
-    for (uint i = gl_GlobalInvocationID.x; i < pc.d_model; i += gl_NumWorkGroups.x * WG) {
-        vec2 v = unpackHalf2x16(tw[(base + i) >> 1]);
-        h[i] = (i & 1u) != 0u ? v.y : v.x;
-    }
+    const uint base = (t - pc.row_begin) * pc.ldw;
+    for (uint i = gl_GlobalInvocationID.x; i < pc.d_model; i += gl_NumWorkGroups.x * WG) h[i] = wt_value(base, pc.nb, i);
 }

@@ -1,6 +1,6 @@
 #version 450
-// The end of a layer in one dispatch: the FFN's down projection into the
-// residual stream, then (the last workgroup to finish) the norm the next
+// The end of a layer in one dispatch: the FFN's down projection (W_down of
+// any weight type: wtype.glsl) into the residual stream, then (the last workgroup to finish) the norm the next
 // layer's attention reads, or the LM head's after the last layer.
 //   ffn_out       each workgroup, ROWS rows r: h[r] += W_down[r] . t
 //                 the last one, then:        xn = RMSNorm_next(h)
@@ -34,7 +34,8 @@
 
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, and of W_mo): a multiple of 8
 
-layout(std430, binding = 0) readonly buffer Weights { uvec4 w[]; };     // W_down, f16 rows of ld8*8
+layout(std430, binding = 0) readonly buffer Weights { uint w[]; };      // W_down, rows of ldw words (wtype_layout.h)
+layout(std430, binding = 0) readonly buffer Weights4 { uvec4 w4[]; };   // the same, 16 bytes at a time
 layout(std430, binding = 1) readonly buffer Input { vec4 x[]; };        // t, padded with zeros
 layout(std430, binding = 2) coherent buffer Hidden { float h[]; };      // residual stream, in/out
 layout(std430, binding = 3) readonly buffer NextWeight { float wn[]; }; // next attn_norm / output_norm
@@ -49,9 +50,15 @@ layout(std430, binding = 10) readonly buffer Slab { uint slab[]; };     // stagi
 STEP_PARAMS_BUFFER(11)                                                  // step.slab_offset: this token's slab
 #endif
 
+#define WT_W(i) w[i]
+#define WT_W4(i) w4[i]
+#define WT_X(i) x[i]
+#include "wtype.glsl"
+
 layout(push_constant) uniform PushConstants {
     uint n;          // rows of W_down (and of W_mo) = d_model
-    uint ld8;        // W_down's row stride in 16-byte chunks
+    uint ldw;        // W_down's row stride in 32-bit words
+    uint nb;         // W_down's blocks per row
     uint ld8_2;      // W_mo transposed: row stride in 16-byte chunks (MEKI)
     uint n_mem;      // W_mo transposed: rows = d_mem (MEKI)
     uint n_groups;   // workgroups dispatched
@@ -99,10 +106,10 @@ float workgroup_sum(float v)
 void main()
 {
     const uint tid = gl_LocalInvocationID.x, lane = gl_SubgroupInvocationID;
-    const uint r_end = min(gl_WorkGroupID.x * ROWS + ROWS, pc.n);
+    const uint r_end = min(gl_WorkGroupID.x * ROWS + ROWS, pc.n), n_units = pc.nb * (WT_BLOCK / WT_UNIT);
     for (uint r = gl_WorkGroupID.x * ROWS + gl_SubgroupID; r < r_end; r += gl_NumSubgroups) {
         float acc = 0.0;
-        for (uint c = lane; c < pc.ld8; c += gl_SubgroupSize) acc += dot8(w[r * pc.ld8 + c], x[2u * c], x[2u * c + 1u]);
+        for (uint u = lane; u < n_units; u += gl_SubgroupSize) acc += wt_dot(r * pc.ldw, pc.nb, u);
         float d = subgroupAdd(acc);
         if (subgroupElect()) h[r] += d;
     }

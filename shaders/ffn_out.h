@@ -1,8 +1,8 @@
 /* Host description of ffn_out.comp (variants ffn_out, ffn_out_meki): the
  * FFN's down projection into the residual stream, the MeKi branch's W_mo
  * product and norm (ffn_out_meki), and the next norm, by the last workgroup.
- * Bindings: 0 W_down (f16, rows of ld8*8 halves, padding zero), 1 t (float,
- *           ld8*8, padding zero), 2 h (float n, in/out), 3 the next norm's
+ * Bindings: 0 W_down (rows of ldw words, wtype_layout.h), 1 t (float,
+ *           padded with zeros to whole units), 2 h (float n, in/out), 3 the next norm's
  *           weight (next attn_norm or output_norm), 4 xn (float n, out),
  *           5 counter (one uint, zero before the first dispatch; every
  *           dispatch leaves it zero); ffn_out_meki also: 6 W_mo transposed
@@ -17,7 +17,7 @@
 #define MKV_SHADER_FFN_OUT_H
 #include <stdint.h>
 typedef struct mkv_pc_ffn_out {
-    uint32_t n, ld8, ld8_2, n_mem, n_groups;
+    uint32_t n, ldw, nb, ld8_2, n_mem, n_groups;
     float eps;
     uint32_t row_byte_offset, bank_dtype; /* ffn_out_meki: the bank row */
 } mkv_pc_ffn_out;

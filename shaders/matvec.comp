@@ -1,18 +1,24 @@
 #version 450
-// Matrix-vector product with f16 weights and f32 accumulation, the workhorse
-// of decoding (every projection, the LM head). A workgroup owns ROWS
-// consecutive rows; each subgroup takes one row at a time (rows s, s + n_sg,
-// ...), its lanes stride over the row's 16-byte chunks (8 weights) and meet
-// in subgroupAdd: no shared memory, no barrier. The loop over rows makes the
-// result independent of the subgroup size the driver actually uses.
+// Matrix-vector product with weights read as stored (any weight type: the
+// decoder is wtype.glsl, one variant per type) and f32 accumulation, the
+// workhorse of decoding (every projection, the LM head). A workgroup owns
+// ROWS consecutive rows; each subgroup takes one row at a time (rows s,
+// s + n_sg, ...), its lanes stride over the row's units (8 weights for
+// f16, a block of 32 or a 64-element part of a 256 super-block for the
+// quantized types) and meet in subgroupAdd: no shared memory, no barrier.
+// The loop over rows makes the result independent of the subgroup size the
+// driver actually uses.
 //
 // Variants (kernels.cmake):
-//   matvec        y[row_offset + r] = (accumulate ? y[..] : 0) + W[r] . x
-//   matvec_swiglu y[r] = silu(W[r] . x) * (W2[r] . x)       (SwiGLU gate/up)
+//   matvec        y[row_offset + r] = (accumulate ? y[..] : 0) + act(W[r] . x)
+//                 act: identity, or sigmoid (the MeKi gate on its own)
+//   matvec_swiglu y[r] = silu(W[r] . x) * (W[up_row + r] . x)  (SwiGLU: W_gate's
+//                 rows, then W_up's, in one matrix)
 //   matvec_swiglu_meki  the FFN's gate/up and the MeKi gate in one
 //                 dispatch: both read u = RMSNorm_ffn(a). W_mg's rows are
 //                 stacked under W_gate's (its first half) and W_up's (its
-//                 second half) at load (model.c), so rows r >= n_ffn are
+//                 second half) at load when the three have one type
+//                 (model.c), so rows r >= n_ffn are
 //                 two gate rows each, computed exactly like a SwiGLU row
 //                 (one x load feeding two weight rows), and the grid grows
 //                 by a few workgroups of the same work: lavapipe, which
@@ -20,6 +26,7 @@
 //                 balanced, and the gate costs its bytes at the SwiGLU's
 //                 rate (a gate row computed on its own, with its own x
 //                 loads, cost about twice that).
+//                 (W2[r] = W[up_row + r]):
 //                 r <  n_ffn: y[r] = silu(W[r] . x) * (W2[r] . x)         (t)
 //                 r >= n_ffn, j = r - n_ffn, h = n_rows - n_ffn:
 //                   y2[j]     = sigmoid(W[r] . x)                         (g = sigmoid(W_mg u))
@@ -38,42 +45,49 @@
 
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup
 
-layout(std430, binding = 0) readonly buffer Weights { uvec4 w[]; };
-layout(std430, binding = 1) readonly buffer Input { vec4 x[]; };   // padded to ld with zeros
+layout(std430, binding = 0) readonly buffer Weights { uint w[]; };    // rows of ldw words (wtype_layout.h)
+layout(std430, binding = 0) readonly buffer Weights4 { uvec4 w4[]; }; // the same, 16 bytes at a time
+layout(std430, binding = 1) readonly buffer Input { vec4 x[]; };      // padded with zeros to whole units
 layout(std430, binding = 2) buffer Output { float y[]; };
-#if defined(SWIGLU) || defined(SWIGLU_MEKI)
-layout(std430, binding = 3) readonly buffer Weights2 { uvec4 w2[]; }; // W_up
-#endif
 #if defined(SWIGLU_MEKI)
-layout(std430, binding = 4) writeonly buffer Output2 { float y2[]; }; // g
+layout(std430, binding = 3) writeonly buffer Output2 { float y2[]; }; // g
 #endif
 
+#define WT_W(i) w[i]
+#define WT_W4(i) w4[i]
+#define WT_X(i) x[i]
+#include "wtype.glsl"
+
 layout(push_constant) uniform PushConstants {
-    uint n_rows;          // rows of W handled by this dispatch
-    uint ld8;             // row stride in 16-byte chunks (= padded columns / 8)
-    uint row_offset;      // first output index
-    uint accumulate;      // 1: add into y (matvec only)
-#if defined(SWIGLU_MEKI)
-    uint n_ffn;           // rows below are SwiGLU rows, from here on gate rows
-    uint n_mem;           // d_mem: gate values
-#endif
+    uint n_rows;     // rows of W handled by this dispatch (SwiGLU: of W_gate)
+    uint ldw;        // row stride in 32-bit words (a multiple of 4)
+    uint nb;         // blocks per row
+    uint row_offset; // matvec: first output index
+    uint accumulate; // matvec: 1 adds into y
+    uint act;        // matvec: 1 applies sigmoid
+    uint up_row;     // SwiGLU: first row of W_up in W
+    uint n_ffn;      // matvec_swiglu_meki: rows below are SwiGLU rows, from here on gate rows
+    uint n_mem;      // matvec_swiglu_meki: d_mem, gate values
 } pc;
 
 void main()
 {
     const uint lane = gl_SubgroupInvocationID, n_lanes = gl_SubgroupSize;
+    const uint n_units = pc.nb * (WT_BLOCK / WT_UNIT);
     const uint r_begin = gl_WorkGroupID.x * ROWS;
     const uint r_end = min(r_begin + ROWS, pc.n_rows);
     for (uint r = r_begin + gl_SubgroupID; r < r_end; r += gl_NumSubgroups) {
-        const uint base = r * pc.ld8;
+        const uint base = r * pc.ldw;
         float acc = 0.0, acc2 = 0.0;
-        for (uint c = lane; c < pc.ld8; c += n_lanes) {
-            vec4 xa = x[2u * c], xb = x[2u * c + 1u];
-            acc += dot8(w[base + c], xa, xb);
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
-            acc2 += dot8(w2[base + c], xa, xb);
-#endif
+        const uint base2 = (pc.up_row + r) * pc.ldw;
+        for (uint u = lane; u < n_units; u += n_lanes) {
+            acc += wt_dot(base, pc.nb, u);
+            acc2 += wt_dot(base2, pc.nb, u);
         }
+#else
+        for (uint u = lane; u < n_units; u += n_lanes) acc += wt_dot(base, pc.nb, u);
+#endif
         float d = subgroupAdd(acc);
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
         float u = subgroupAdd(acc2);
@@ -90,7 +104,8 @@ void main()
 #elif defined(SWIGLU)
             y[r] = d / (1.0 + exp(-d)) * u;
 #else
-            uint o = pc.row_offset + r;
+            if (pc.act != 0u) d = 1.0 / (1.0 + exp(-d));
+            const uint o = pc.row_offset + r;
             y[o] = (pc.accumulate != 0u ? y[o] : 0.0) + d;
 #endif
         }

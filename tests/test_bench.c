@@ -2,7 +2,10 @@
  * --json is one valid object with DESIGN's keys and the ones bench adds,
  * and the figures agree with each other (the ratios with the per-mode
  * medians and repetitions, the bank's bytes with its reads, MeKi's weight
- * bytes above dense's). No timing is asserted: speed lives in bench runs. */
+ * bytes above dense's). bench --probe: its sweep table, the best the
+ * maximum of it; beside a CPU device the host's read bandwidth
+ * (bench/host_bw.c). No timing is asserted beyond "positive and finite":
+ * speed lives in bench runs. */
 #include <check.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "host_bw.h"
 #include "json.h"
 #include "synth.h"
 #include "test_util.h"
@@ -86,6 +90,12 @@ static uint32_t child(const mkv_json *j, uint32_t obj, const char *key, mkv_json
 
 static double median3(double a, double b, double c) { return fmax(fmin(a, b), fmin(fmax(a, b), c)); }
 
+static bool positive_finite(double x) { return x > 0 && isfinite(x); }
+
+/* The tests run on lavapipe, a CPU device: bench reports the host's read
+ * bandwidth beside it. */
+static bool cpu_device(const mkv_json *j) { return strstr(j->v[child(j, 0, "device", MKV_JSON_STRING)].str, "llvmpipe") != NULL; }
+
 START_TEST(json_has_every_key_and_consistent_figures)
 {
     char model[PATH_MAX + 32], bank[PATH_MAX + 32];
@@ -110,7 +120,11 @@ START_TEST(json_has_every_key_and_consistent_figures)
     ck_assert_int_eq((int)num(&j, 0, "n_decode"), 5);
     ck_assert_int_eq((int)num(&j, 0, "reps"), 3);
     ck_assert_int_eq((int)num(&j, 0, "block"), 2);
-    ck_assert(num(&j, 0, "probe_gbps") > 0);
+    ck_assert(positive_finite(num(&j, 0, "probe_gbps")));
+    if (cpu_device(&j)) {
+        ck_assert(positive_finite(num(&j, 0, "host_read_gbps")));
+        ck_assert(num(&j, 0, "host_threads") >= 1);
+    }
     uint32_t runs = child(&j, 0, "runs", MKV_JSON_ARRAY);
     ck_assert_uint_eq(j.v[runs].n, 2);
     double med[2], reps[2][3], wbytes[2];
@@ -146,7 +160,10 @@ START_TEST(json_has_every_key_and_consistent_figures)
         for (uint32_t k = j.v[ks].first; k != MKV_JSON_NONE; k = j.v[k].next) {
             const char *name = j.v[child(&j, k, "name", MKV_JSON_STRING)].str;
             ck_assert(num(&j, k, "ms") >= 0 && num(&j, k, "gbps") >= 0);
-            layer_end |= !strcmp(name, m ? "ffn_out_meki" : "ffn_out");
+            /* the kernel, or its variant for a weight type (ffn_out_f16, ...) */
+            const char *want = m ? "ffn_out_meki" : "ffn_out";
+            const size_t len = strlen(want);
+            layer_end |= !strncmp(name, want, len) && (name[len] == 0 || (name[len] == '_' && strncmp(name + len, "_meki", 5)));
         }
         ck_assert_msg(layer_end, "mode %d: no layer-end kernel in the profile", m);
     }
@@ -157,6 +174,72 @@ START_TEST(json_has_every_key_and_consistent_figures)
     ck_assert(fabs(num(&j, 0, "meki_over_dense_paired") - median3(ratios[0], ratios[1], ratios[2])) < 1e-3);
     mkv_json_free(&j);
     free(out);
+}
+END_TEST
+
+START_TEST(probe_json_has_the_sweep_and_its_best_is_the_max)
+{
+    char *argv[] = {"bench", "--probe", "--json"};
+    char *out, *said;
+    int rc = run_bench(argv, 3, &out, &said);
+    ck_assert_msg(rc == 0, "bench --probe exit %d; output:\n%s\nstderr:\n%s", rc, out, said);
+    ck_assert_msg(!strstr(said, "validation"), "bench stderr:\n%s", said);
+    free(said);
+    mkv_json j;
+    mkv_error err;
+    ck_assert_msg(mkv_json_parse(out, strlen(out), "bench --probe --json", &j, &err) == MKV_OK, "%s\n%s", err.msg, out);
+    ck_assert_int_eq(j.v[0].type, MKV_JSON_OBJECT);
+    child(&j, 0, "driver", MKV_JSON_STRING);
+    const double best = num(&j, 0, "probe_gbps");
+    ck_assert(positive_finite(best));
+    ck_assert(num(&j, 0, "probe_bytes") >= 16 << 20); /* the automatic size defeats caches */
+    ck_assert(positive_finite(num(&j, 0, "probe_seconds")));
+    const double reps = num(&j, 0, "probe_reps");
+    ck_assert(reps >= 1);
+    uint32_t sweep = child(&j, 0, "probe_sweep", MKV_JSON_ARRAY);
+    ck_assert_uint_gt(j.v[sweep].n, 1);
+    double max = 0;
+    bool patterns[3] = {false, false, false};
+    for (uint32_t k = j.v[sweep].first; k != MKV_JSON_NONE; k = j.v[k].next) {
+        const char *p = j.v[child(&j, k, "pattern", MKV_JSON_STRING)].str;
+        patterns[0] |= !strcmp(p, "block");
+        patterns[1] |= !strcmp(p, "run");
+        patterns[2] |= !strcmp(p, "grid");
+        ck_assert(num(&j, k, "wg") >= 1 && num(&j, k, "vec") >= 1 && num(&j, k, "groups") >= 1);
+        ck_assert(num(&j, k, "group_bytes") >= 16);
+        ck_assert(num(&j, k, "reads") == 1 || num(&j, k, "reads") == reps);
+        const double g = num(&j, k, "gbps");
+        ck_assert_msg(positive_finite(g), "sweep: %g GB/s", g);
+        max = fmax(max, g);
+    }
+    ck_assert_msg(patterns[0] && patterns[1] && patterns[2], "a pattern is missing from the sweep");
+    ck_assert_msg(best == max, "probe_gbps %g, the sweep's max %g", best, max);
+    uint32_t win = child(&j, 0, "probe_best", MKV_JSON_OBJECT);
+    ck_assert(num(&j, win, "gbps") == best);
+    ck_assert(num(&j, win, "reads") == reps); /* a median, not one lucky read */
+    child(&j, win, "pattern", MKV_JSON_STRING);
+    if (cpu_device(&j)) {
+        ck_assert(positive_finite(num(&j, 0, "host_read_gbps")));
+        ck_assert(num(&j, 0, "host_threads") >= 1);
+    }
+    mkv_json_free(&j);
+    free(out);
+}
+END_TEST
+
+START_TEST(host_read_bandwidth_is_positive_and_refuses_tiny_buffers)
+{
+    double gbps = 0;
+    uint32_t threads = 0;
+    mkv_error err;
+    /* an odd thread count: slices of unequal length */
+    ck_assert_msg(mkv_host_read_bandwidth(1u << 20, 3, &gbps, &threads, &err) == MKV_OK, "%s", err.msg);
+    ck_assert(positive_finite(gbps));
+    ck_assert_uint_eq(threads, 3);
+    ck_assert_msg(mkv_host_read_bandwidth((4u << 20) + 8, 0, &gbps, &threads, &err) == MKV_OK, "%s", err.msg);
+    ck_assert(positive_finite(gbps) && threads >= 1);
+    ck_assert_int_eq(mkv_host_read_bandwidth(1000, 1, &gbps, NULL, &err), MKV_ERR_INVALID_ARG);
+    ck_assert(gbps == 0);
 }
 END_TEST
 
@@ -180,6 +263,7 @@ START_TEST(bad_options_exit_2_and_help_exits_0)
     char *out;
     ck_assert_int_eq(run_bench(help, 2, &out, NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "--cold-dontneed"));
+    ck_assert_ptr_nonnull(strstr(out, "--probe"));
     free(out);
     char *missing[] = {"bench", "--model", "/nonexistent/model.gguf"};
     expect_exit(missing, 3, 1, "/nonexistent/model.gguf");
@@ -193,6 +277,8 @@ int main(void)
     tcase_add_unchecked_fixture(tc, make_model, NULL);
     tcase_add_test(tc, json_has_every_key_and_consistent_figures);
     tcase_add_test(tc, bad_options_exit_2_and_help_exits_0);
+    tcase_add_test(tc, probe_json_has_the_sweep_and_its_best_is_the_max);
+    tcase_add_test(tc, host_read_bandwidth_is_positive_and_refuses_tiny_buffers);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

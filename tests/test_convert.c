@@ -2,7 +2,9 @@
  * writer) folded into model.gguf + bank.mkb on the device and on the CPU.
  * Bank rows equal the fold's formula in float64 (tests/ref/ref_fold.c);
  * the converted model, run by the engine, equals a reference that applies
- * the training form directly (rows computed on the fly, no bank); a sharded
+ * the training form directly (rows computed on the fly, no bank), also for
+ * a checkpoint as the authors train them (no q/k norms, the MeKi gate on
+ * the residual: "meki_gate_input": "residual"); a sharded
  * checkpoint converts to the same bytes; BF16 checkpoints; the q8 bank's
  * error bound; checkpoint errors; the CPU fallback without a device.
  *
@@ -36,7 +38,7 @@
 #define E2E_TOL_F32W 3e-3
 
 /* An odd-ish shape: d_mem 36 (not a multiple of 8), vocab 517, head_dim 40,
- * d_proj 80, GQA 4/2, untied head, q/k norm. */
+ * d_proj 80, GQA 4/2, untied head, q/k norm (left out by one variant). */
 enum { NL = 2, D = 160, NH = 4, NKV = 2, HD = 40, F = 224, M = 36, V = 517, P = D / 2 };
 static const float EPS = 1e-6f, THETA = 10000.0f;
 
@@ -142,26 +144,42 @@ static void round_values(const char *dtype)
     }
 }
 
-static void write_config(const char *dir)
+/* gate_input: "meki_gate_input"'s value (NULL: no key). */
+static void write_config(const char *dir, const char *gate_input)
 {
-    char text[1024];
+    char text[1024], gate[64] = "";
+    if (gate_input) snprintf(gate, sizeof gate, ", \"meki_gate_input\": \"%s\"", gate_input);
     int n = snprintf(text, sizeof text,
                      "{\"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d, "
                      "\"num_key_value_heads\": %d, \"head_dim\": %d, \"intermediate_size\": %d, \"vocab_size\": %d, "
-                     "\"rope_theta\": %g, \"rms_norm_eps\": %g, \"tie_word_embeddings\": false, \"meki_dim\": %d}",
-                     D, NL, NH, NKV, HD, F, V, (double)THETA, (double)EPS, M);
+                     "\"rope_theta\": %g, \"rms_norm_eps\": %g, \"tie_word_embeddings\": false, \"meki_dim\": %d%s}",
+                     D, NL, NH, NKV, HD, F, V, (double)THETA, (double)EPS, M, gate);
     tu_write_file(tp(dir, "config.json"), text, (uint64_t)n);
 }
 
-/* Writes the checkpoint to folder `dir`: one file, or `shards` files + index.
- * skip: a tensor name left out (or NULL). */
-static void write_ckpt(const char *dir, const char *dtype, uint32_t shards, const char *skip)
+/* How a checkpoint differs from the default one. */
+typedef struct ck_variant {
+    const char *skip;              /* a tensor name left out (or NULL) */
+    const char *drop_qk_norm;      /* q/k norms left out of the layers whose name starts with this
+                                    * ("model.layers." : all, as the authors' MeKi training writes) */
+    const char *gate_input;        /* "meki_gate_input" in config.json (NULL: no key) */
+} ck_variant;
+
+static bool dropped(const ck_variant *v, const char *name)
 {
-    write_config(dir);
+    if (v->skip && !strcmp(name, v->skip)) return true;
+    return v->drop_qk_norm && !strncmp(name, v->drop_qk_norm, strlen(v->drop_qk_norm)) &&
+           (strstr(name, ".self_attn.q_norm.") || strstr(name, ".self_attn.k_norm."));
+}
+
+/* Writes the checkpoint to folder `dir`: one file, or `shards` files + index. */
+static void write_ckpt_variant(const char *dir, const char *dtype, uint32_t shards, const ck_variant *v)
+{
+    write_config(dir, v->gate_input);
     stw_tensor *t = calloc(n_tens, sizeof *t);
     uint32_t n = 0;
     for (uint32_t i = 0; i < n_tens; i++) {
-        if (skip && !strcmp(tens[i].name, skip)) continue;
+        if (dropped(v, tens[i].name)) continue;
         uint64_t ne = numel(&tens[i]);
         uint32_t sz = !strcmp(dtype, "F32") ? 4 : 2;
         uint8_t *b = malloc(ne * sz);
@@ -191,6 +209,12 @@ static void write_ckpt(const char *dir, const char *dtype, uint32_t shards, cons
     }
     for (uint32_t i = 0; i < n; i++) free((void *)t[i].data);
     free(t);
+}
+
+/* skip: a tensor name left out (or NULL). */
+static void write_ckpt(const char *dir, const char *dtype, uint32_t shards, const char *skip)
+{
+    write_ckpt_variant(dir, dtype, shards, &(ck_variant){.skip = skip});
 }
 
 /* The fold's formula for one row, from the in-memory values. */
@@ -299,42 +323,111 @@ START_TEST(device_fold_bank_rows_equal_the_formula)
 }
 END_TEST
 
-START_TEST(converted_model_logits_equal_the_training_form_reference)
+enum { E2E_POS = 24 };
+
+/* The tokens of the decode checks: the last token id, then random ones. */
+static void e2e_tokens(uint32_t *tok)
 {
-    convert("ck_f32", "out_e2e", true, MKV_BANK_F16, 128);
+    uint64_t r = 99;
+    for (uint32_t pos = 0; pos < E2E_POS; pos++) tok[pos] = pos == 0 ? V - 1 : (uint32_t)(tu_rand_u64(&r) % V);
+}
+
+/* out_dir's model.gguf + bank.mkb decoded by the engine: logits [E2E_POS][V]. */
+static void engine_logits(const char *out_dir, const uint32_t *tok, float *logits)
+{
     mkv_device *dev = tu_device();
-    mkv_model_opts mo = {.bank_path = tp("out_e2e", "bank.mkb")};
+    mkv_model_opts mo = {.bank_path = tp(out_dir, "bank.mkb")};
     mkv_model *model;
     mkv_error err;
-    ck_assert_msg(mkv_model_load(dev, tp("out_e2e", "model.gguf"), &mo, &model, &err) == MKV_OK, "%s", err.msg);
+    ck_assert_msg(mkv_model_load(dev, tp(out_dir, "model.gguf"), &mo, &model, &err) == MKV_OK, "%s", err.msg);
     mkv_session_opts so = {.n_ctx = 32};
     mkv_session *s;
     ck_assert_msg(mkv_session_create(model, &so, &s, &err) == MKV_OK, "%s", err.msg);
+    for (uint32_t pos = 0; pos < E2E_POS; pos++)
+        ck_assert_msg(mkv_session_step(s, tok[pos], logits + (size_t)pos * V, NULL, &err) == MKV_OK, "%s", err.msg);
+    mkv_session_destroy(s);
+    mkv_model_destroy(model);
+    tu_assert_no_validation(dev);
+    mkv_device_destroy(dev);
+}
+
+/* The training-form reference over the converted model's description: its
+ * weights, with every MeKi row computed by the fold's formula from the
+ * checkpoint's values (no bank), the gate's input as desc->cfg says. */
+static void reference_logits(const mkv_model_desc *desc, const uint32_t *tok, float *logits)
+{
+    ref_model *ref;
+    mkv_error err;
+    ck_assert_msg(ref_model_create_rows(desc, row_fn, NULL, 32, &ref, &err) == MKV_OK, "%s", err.msg);
+    for (uint32_t pos = 0; pos < E2E_POS; pos++)
+        ck_assert_msg(ref_model_step(ref, tok[pos], logits + (size_t)pos * V, &err) == MKV_OK, "%s", err.msg);
+    ref_model_free(ref);
+}
+
+START_TEST(converted_model_logits_equal_the_training_form_reference)
+{
+    convert("ck_f32", "out_e2e", true, MKV_BANK_F16, 128);
     mkv_model_desc *desc;
+    mkv_error err;
     ck_assert_msg(mkv_model_desc_load(tp("out_e2e", "model.gguf"), &desc, &err) == MKV_OK, "%s", err.msg);
     ck_assert(!desc->cfg.tied_output && desc->cfg.has_qk_norm && desc->cfg.d_mem == M);
-    ref_model *ref;
-    ck_assert_msg(ref_model_create_rows(desc, row_fn, NULL, 32, &ref, &err) == MKV_OK, "%s", err.msg);
-    float *gl = malloc(V * sizeof *gl), *rl = malloc(V * sizeof *rl);
-    uint64_t r = 99;
+    ck_assert(!desc->cfg.meki_gate_residual);
+    uint32_t tok[E2E_POS];
+    e2e_tokens(tok);
+    float *gl = malloc((size_t)E2E_POS * V * sizeof *gl), *rl = malloc((size_t)E2E_POS * V * sizeof *rl);
+    reference_logits(desc, tok, rl);
+    engine_logits("out_e2e", tok, gl);
     double worst = 0;
-    for (uint32_t pos = 0; pos < 24; pos++) {
-        uint32_t tok = pos == 0 ? V - 1 : (uint32_t)(tu_rand_u64(&r) % V);
-        ck_assert_msg(mkv_session_step(s, tok, gl, NULL, &err) == MKV_OK, "%s", err.msg);
-        ck_assert_msg(ref_model_step(ref, tok, rl, &err) == MKV_OK, "%s", err.msg);
-        double e = tu_max_rel_err(gl, rl, V);
-        ck_assert_msg(e <= E2E_TOL_F32W, "pos %u token %u: logits rel err %.3g > %.3g", pos, tok, e, E2E_TOL_F32W);
+    for (uint32_t pos = 0; pos < E2E_POS; pos++) {
+        double e = tu_max_rel_err(gl + (size_t)pos * V, rl + (size_t)pos * V, V);
+        ck_assert_msg(e <= E2E_TOL_F32W, "pos %u token %u: logits rel err %.3g > %.3g", pos, tok[pos], e, E2E_TOL_F32W);
         worst = fmax(worst, e);
     }
     printf("converted model vs training-form reference: worst logits rel err %.3g (tol %.0e)\n", worst, E2E_TOL_F32W);
     free(gl);
     free(rl);
-    ref_model_free(ref);
     mkv_model_desc_free(desc);
-    mkv_session_destroy(s);
-    mkv_model_destroy(model);
-    tu_assert_no_validation(dev);
-    mkv_device_destroy(dev);
+}
+END_TEST
+
+/* The authors' MeKi checkpoints: no q/k norms, and (trained with
+ * Transformer Engine) the gate on the residual a (DESIGN §2). The
+ * converted model says so and decodes to the training-form reference that
+ * gates on a -- which is far from the one that gates on u, so the check
+ * tells the two apart. */
+START_TEST(converted_residual_gate_model_without_qk_norm_equals_the_training_form_reference)
+{
+    convert("ck_resid", "out_resid", false, MKV_BANK_F16, 128);
+    mkv_model_desc *desc;
+    mkv_error err;
+    ck_assert_msg(mkv_model_desc_load(tp("out_resid", "model.gguf"), &desc, &err) == MKV_OK, "%s", err.msg);
+    ck_assert(!desc->cfg.has_qk_norm && desc->cfg.meki_gate_residual && desc->cfg.d_mem == M);
+    for (uint32_t l = 0; l < NL; l++) ck_assert(!desc->layers[l].q_norm && !desc->layers[l].k_norm);
+    uint32_t tok[E2E_POS];
+    e2e_tokens(tok);
+    const size_t n = (size_t)E2E_POS * V;
+    float *gl = malloc(n * sizeof *gl), *rl = malloc(n * sizeof *rl), *ul = malloc(n * sizeof *ul);
+    reference_logits(desc, tok, rl);
+    desc->cfg.meki_gate_residual = false; /* the same model gating on u */
+    reference_logits(desc, tok, ul);
+    desc->cfg.meki_gate_residual = true;
+    double apart = tu_max_rel_err(ul, rl, n);
+    ck_assert_msg(apart > 10 * E2E_TOL_F32W, "gate on a vs on u: logits differ by only %.3g", apart);
+    engine_logits("out_resid", tok, gl);
+    double worst = 0;
+    for (uint32_t pos = 0; pos < E2E_POS; pos++) {
+        double e = tu_max_rel_err(gl + (size_t)pos * V, rl + (size_t)pos * V, V);
+        double e_u = tu_max_rel_err(gl + (size_t)pos * V, ul + (size_t)pos * V, V);
+        ck_assert_msg(e <= E2E_TOL_F32W, "pos %u token %u: logits rel err %.3g > %.3g (against the gate on u: %.3g)",
+                      pos, tok[pos], e, E2E_TOL_F32W, e_u);
+        worst = fmax(worst, e);
+    }
+    printf("converted residual-gate model without q/k norm vs training-form reference: worst logits rel err %.3g "
+           "(tol %.0e; gate on a vs on u differ by %.3g)\n", worst, E2E_TOL_F32W, apart);
+    free(gl);
+    free(rl);
+    free(ul);
+    mkv_model_desc_free(desc);
 }
 END_TEST
 
@@ -405,6 +498,18 @@ static void expect_convert_error(const char *ckpt_dir, mkv_status want, const ch
     printf("convert rejected as expected: %s\n", err.msg);
 }
 
+START_TEST(checkpoint_with_qk_norm_in_some_layers_or_a_bad_gate_input_is_rejected)
+{
+    write_ckpt("ck_qk_half", "F16", 1, "model.layers.1.self_attn.q_norm.weight");
+    expect_convert_error("ck_qk_half", MKV_ERR_MISSING, "'model.layers.1.self_attn.q_norm.weight' is missing");
+    write_ckpt_variant("ck_qk_late", "F16", 1, &(ck_variant){.drop_qk_norm = "model.layers.0."});
+    expect_convert_error("ck_qk_late", MKV_ERR_FORMAT,
+                         "'model.layers.1.self_attn.q_norm.weight': present, but layer 0 has no q/k norms");
+    write_ckpt_variant("ck_gate_bad", "F16", 1, &(ck_variant){.gate_input = "bogus"});
+    expect_convert_error("ck_gate_bad", MKV_ERR_FORMAT, "meki_gate_input = \"bogus\"");
+}
+END_TEST
+
 START_TEST(checkpoint_missing_a_tensor_a_key_or_with_a_wrong_shape_is_rejected)
 {
     write_ckpt("ck_missing", "F16", 1, "model.layers.1.meki_module.beta_scale");
@@ -428,6 +533,7 @@ static void write_checkpoints(void)
 {
     write_ckpt("ck_f32", "F32", 1, NULL);
     write_ckpt("ck_f32_sharded", "F32", 3, NULL);
+    write_ckpt_variant("ck_resid", "F32", 1, &(ck_variant){.drop_qk_norm = "model.layers.", .gate_input = "residual"});
 }
 
 static Suite *suite(void)
@@ -439,11 +545,13 @@ static Suite *suite(void)
     tcase_add_test(tc, cpu_fold_bank_rows_equal_the_formula);
     tcase_add_test(tc, device_fold_bank_rows_equal_the_formula);
     tcase_add_test(tc, converted_model_logits_equal_the_training_form_reference);
+    tcase_add_test(tc, converted_residual_gate_model_without_qk_norm_equals_the_training_form_reference);
     tcase_add_test(tc, sharded_checkpoint_converts_to_identical_files);
     tcase_add_test(tc, bf16_checkpoint_folds_to_the_formula);
     tcase_add_test(tc, q8_bank_stays_within_half_a_quantization_step);
     tcase_add_test(tc, no_device_falls_back_to_the_cpu_and_says_so);
     tcase_add_test(tc, checkpoint_missing_a_tensor_a_key_or_with_a_wrong_shape_is_rejected);
+    tcase_add_test(tc, checkpoint_with_qk_norm_in_some_layers_or_a_bad_gate_input_is_rejected);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -45,10 +45,13 @@
  * 3.5e-5 when the reference is made to round those weights to f16 too).
  * E2E_TOL_F32W is about 4.5x that.
  *
- * Models whose matrices are BF16, Q8_0 or Q4_0: the engine dequantizes
- * them exactly and rounds once to f16, and so does the reference, so they
- * sit under E2E_TOL like f16 weights (the quantization error itself is
- * the same on both sides and not measured here).
+ * Models whose matrices are BF16 or quantized (every ggml type the engine
+ * reads, and llama.cpp-style mixes: a Q4_0 file's LM head is Q6_K, a
+ * Q4_K_M file mixes Q4_K, Q6_K and Q5_0 tensor by tensor): the engine
+ * reads the stored blocks and the reference dequantizes the same blocks
+ * exactly, so they sit under E2E_TOL like f16 weights (the quantization
+ * error itself is the same on both sides and not measured here). W_mo,
+ * which the engine stores transposed in f16, is rounded alike in both.
  *
  * Either bound still catches a wrong formula: a missing term, a wrong head
  * mapping or RoPE pairing changes logits by O(1) relative. */
@@ -128,7 +131,8 @@ static bool indep(const char *name, const iw_shape *shape, const iw_opts *opts)
 
 static const char *const all_dirs[] = {"tiny", "tiny_dense", "small", "small_dense", "indep_a", "indep_b",
                                        "tiny_q8_0", "tiny_q4_0", "tiny_bf16", "tiny_qwen2", "tiny_llama",
-                                       "tiny_llama_q4_0"};
+                                       "tiny_llama_q4_0", "tiny_q4_k_m", "tiny_q5_k_m", "tiny_q6_k", "tiny_q5_0",
+                                       "tiny_q4_1", "tiny_q5_1"};
 
 static bool write_models(void)
 {
@@ -145,7 +149,13 @@ static bool write_models(void)
            synth_as("tiny_bf16", "tiny", false, 15, "qwen3", MKV_GGML_BF16) &&
            synth_as("tiny_qwen2", "tiny", false, 16, "qwen2", MKV_GGML_F16) &&
            synth_as("tiny_llama", "tiny", false, 17, "llama", MKV_GGML_F16) &&
-           synth_as("tiny_llama_q4_0", "tiny", true, 18, "llama", MKV_GGML_Q4_0);
+           synth_as("tiny_llama_q4_0", "tiny", true, 18, "llama", MKV_GGML_Q4_0) &&
+           synth_as("tiny_q4_k_m", "tiny", false, 19, "qwen3", MKV_SYNTH_Q4_K_M) &&
+           synth_as("tiny_q5_k_m", "tiny", true, 20, "qwen2", MKV_SYNTH_Q5_K_M) &&
+           synth_as("tiny_q6_k", "tiny", false, 21, "qwen3", MKV_GGML_Q6_K) &&
+           synth_as("tiny_q5_0", "tiny", false, 22, "llama", MKV_GGML_Q5_0) &&
+           synth_as("tiny_q4_1", "tiny", true, 23, "qwen3", MKV_GGML_Q4_1) &&
+           synth_as("tiny_q5_1", "tiny", false, 24, "qwen3", MKV_GGML_Q5_1);
 }
 
 static void remove_models(void)
@@ -319,6 +329,12 @@ static const e2e_case e2e_cases[] = {
     {"tiny qwen2 (bias)", "tiny_qwen2", true, false, false, 48, 16, 12},
     {"tiny llama", "tiny_llama", true, false, false, 48, 16, 13},
     {"tiny llama q4_0 dense", "tiny_llama_q4_0", false, false, false, 48, 16, 14},
+    {"tiny q4_k_m (mix)", "tiny_q4_k_m", true, false, false, 48, 16, 15},
+    {"tiny q5_k_m qwen2 dense", "tiny_q5_k_m", false, false, false, 48, 16, 16},
+    {"tiny q6_k", "tiny_q6_k", true, false, false, 48, 16, 17},
+    {"tiny q5_0 llama", "tiny_q5_0", true, false, false, 48, 16, 18},
+    {"tiny q4_1 dense", "tiny_q4_1", false, false, false, 48, 16, 19},
+    {"tiny q5_1", "tiny_q5_1", true, false, false, 48, 16, 20},
 };
 
 START_TEST(tiny_meki_matches_reference) { compare_case(&e2e_cases[0]); }
@@ -337,9 +353,9 @@ START_TEST(indep_mha_f32_q8_bank_matches_reference) { compare_case(&e2e_cases[6]
 END_TEST
 START_TEST(indep_one_kv_head_crc_bank_matches_reference) { compare_case(&e2e_cases[7]); }
 END_TEST
-START_TEST(q8_0_weights_match_reference_dequantized_alike) { compare_case(&e2e_cases[8]); }
+START_TEST(q8_0_weights_match_reference) { compare_case(&e2e_cases[8]); }
 END_TEST
-START_TEST(q4_0_weights_match_reference_dequantized_alike) { compare_case(&e2e_cases[9]); }
+START_TEST(q4_0_weights_with_q6_k_head_match_reference) { compare_case(&e2e_cases[9]); }
 END_TEST
 START_TEST(bf16_weights_match_reference) { compare_case(&e2e_cases[10]); }
 END_TEST
@@ -348,6 +364,18 @@ END_TEST
 START_TEST(llama_adjacent_pair_rope_matches_reference) { compare_case(&e2e_cases[12]); }
 END_TEST
 START_TEST(llama_q4_0_dense_matches_reference) { compare_case(&e2e_cases[13]); }
+END_TEST
+START_TEST(q4_k_m_mix_with_q6_k_head_and_q5_0_fallbacks_matches_reference) { compare_case(&e2e_cases[14]); }
+END_TEST
+START_TEST(q5_k_m_mix_dense_qwen2_matches_reference) { compare_case(&e2e_cases[15]); }
+END_TEST
+START_TEST(q6_k_weights_match_reference) { compare_case(&e2e_cases[16]); }
+END_TEST
+START_TEST(q5_0_weights_with_q6_k_head_match_reference) { compare_case(&e2e_cases[17]); }
+END_TEST
+START_TEST(q4_1_weights_dense_match_reference) { compare_case(&e2e_cases[18]); }
+END_TEST
+START_TEST(q5_1_weights_match_reference) { compare_case(&e2e_cases[19]); }
 END_TEST
 
 /* ---- determinism and session limits ---- */
@@ -567,12 +595,18 @@ static Suite *e2e_suite(void)
     tcase_add_test(acc, small_meki_off_matches_reference_without_meki);
     tcase_add_test(acc, indep_mha_f32_q8_bank_matches_reference);
     tcase_add_test(acc, indep_one_kv_head_crc_bank_matches_reference);
-    tcase_add_test(acc, q8_0_weights_match_reference_dequantized_alike);
-    tcase_add_test(acc, q4_0_weights_match_reference_dequantized_alike);
+    tcase_add_test(acc, q8_0_weights_match_reference);
+    tcase_add_test(acc, q4_0_weights_with_q6_k_head_match_reference);
     tcase_add_test(acc, bf16_weights_match_reference);
     tcase_add_test(acc, qwen2_with_qkv_biases_matches_reference);
     tcase_add_test(acc, llama_adjacent_pair_rope_matches_reference);
     tcase_add_test(acc, llama_q4_0_dense_matches_reference);
+    tcase_add_test(acc, q4_k_m_mix_with_q6_k_head_and_q5_0_fallbacks_matches_reference);
+    tcase_add_test(acc, q5_k_m_mix_dense_qwen2_matches_reference);
+    tcase_add_test(acc, q6_k_weights_match_reference);
+    tcase_add_test(acc, q5_0_weights_with_q6_k_head_match_reference);
+    tcase_add_test(acc, q4_1_weights_dense_match_reference);
+    tcase_add_test(acc, q5_1_weights_match_reference);
     suite_add_tcase(s, acc);
     TCase *ses = tcase_create("session");
     tcase_set_timeout(ses, 600);

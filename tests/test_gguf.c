@@ -21,6 +21,7 @@
 #include "half.h"
 #include "indep_writer.h"
 #include "model_desc.h"
+#include "quantize.h"
 #include "synth.h"
 #include "test_util.h"
 
@@ -829,7 +830,8 @@ START_TEST(test_model_desc_accepts_bf16_matrix_and_bf16_norm)
 }
 END_TEST
 
-/* tiny, dense, with matrices of `wtype`, written once into tmp/<name>. */
+/* tiny, dense, with every matrix of `wtype` (pure: no Q6_K LM head),
+ * written once into tmp/<name>. */
 static const char *tiny_of_type(const char *name, uint32_t wtype)
 {
     static char p[PATH_MAX + 32];
@@ -837,6 +839,7 @@ static const char *tiny_of_type(const char *name, uint32_t wtype)
     mkv_synth_opts o;
     mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), dir);
     o.wtype = wtype;
+    o.pure = true;
     o.dense = true;
     mkv_error err;
     ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
@@ -866,11 +869,11 @@ START_TEST(test_model_desc_other_types_are_unsupported_by_name)
     const char *p = tiny_of_type("tiny_q8_types", MKV_GGML_Q8_0);
     uint64_t n;
     uint8_t *b = tu_read_file(p, &n);
-    /* Q8_0 [256, 256] -> Q5_K: 256-element blocks of 176 bytes, smaller: still inside the file */
+    /* Q8_0 [256, 256] -> Q2_K: 256-element blocks of 84 bytes, smaller: still inside the file */
     uint64_t pos = find_gguf_str(b, n, "blk.0.attn_q.weight");
-    put_le(b + pos + 4 + 16, MKV_GGML_Q5_K, 4);
-    desc_fails(b, n, "q5_k.gguf", MKV_ERR_UNSUPPORTED, "tensor 'blk.0.attn_q.weight' type = Q5_K is not supported",
-               "(F32, F16, BF16, Q8_0, Q4_0)");
+    put_le(b + pos + 4 + 16, MKV_GGML_Q2_K, 4);
+    desc_fails(b, n, "q2_k.gguf", MKV_ERR_UNSUPPORTED, "tensor 'blk.0.attn_q.weight' type = Q2_K is not supported",
+               "(F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
     free(b);
     /* a quantized norm vector: F32 [256] -> Q8_0 (272 bytes, smaller) */
     b = tu_read_file(p, &n);
@@ -997,6 +1000,112 @@ START_TEST(test_model_desc_refuses_what_it_would_not_compute_by_name)
 }
 END_TEST
 
+/* Renames tensor `name` in buf to one the description does not look for
+ * (its last letter before ".weight" becomes 'X'). */
+static void hide_tensor(uint8_t *buf, uint64_t size, const char *name)
+{
+    uint64_t pos = find_gguf_str(buf, size, name);
+    buf[pos - 8] = 'X'; /* blk.N.attn_q_norm.weight -> blk.N.attn_q_norX.weight */
+}
+
+START_TEST(test_model_desc_loads_qwen3_without_qk_norm)
+{
+    /* a llama tiny file (no q/k norms, no biases) relabelled qwen3 */
+    uint64_t n;
+    uint8_t *b = tiny_arch("tiny_llama_noqk", "llama", &n);
+    char src[PATH_MAX + 16];
+    snprintf(src, sizeof src, "%s/model.gguf", tmp_path("tiny_llama_noqk"));
+    mkv_gguf *g;
+    mkv_error err;
+    ck_assert_int_eq(mkv_gguf_open(src, &g, &err), MKV_OK);
+    for (uint8_t *h = b; (h = memmem(h, g->data_offset - (uint64_t)(h - b), "llama", 5)) != NULL; h += 5)
+        memcpy(h, "qwen3", 5);
+    mkv_gguf_close(g);
+    const char *p = tmp_path("qwen3_no_qk_norm.gguf");
+    tu_write_file(p, b, n);
+    free(b);
+    mkv_model_desc *d;
+    ck_assert_msg(mkv_model_desc_load(p, &d, &err) == MKV_OK, "%s", err.msg);
+    ck_assert_str_eq(d->cfg.arch, "qwen3");
+    ck_assert(!d->cfg.has_qk_norm && !d->cfg.has_qkv_bias);
+    ck_assert_int_eq(d->cfg.rope_style, MKV_ROPE_NEOX);
+    ck_assert_uint_eq(d->cfg.d_mem, 64);
+    for (uint32_t l = 0; l < d->cfg.n_layer; l++)
+        ck_assert(d->layers[l].q_norm == NULL && d->layers[l].k_norm == NULL && d->layers[l].meki_gate != NULL);
+    mkv_model_desc_free(d);
+}
+END_TEST
+
+START_TEST(test_model_desc_refuses_qk_norm_in_some_layers_only_naming_the_layer)
+{
+    uint64_t n;
+    /* layer 0 has them, layer 2 not */
+    uint8_t *b = tiny_model(&n);
+    hide_tensor(b, n, "blk.2.attn_q_norm.weight");
+    hide_tensor(b, n, "blk.2.attn_k_norm.weight");
+    desc_fails(b, n, "qk_norm_mix_missing.gguf", MKV_ERR_MISSING, "tensor 'blk.2.attn_q_norm.weight': missing",
+               "layer 2");
+    free(b);
+    /* layer 0 has none, layer 1 has them */
+    b = tiny_model(&n);
+    hide_tensor(b, n, "blk.0.attn_q_norm.weight");
+    hide_tensor(b, n, "blk.0.attn_k_norm.weight");
+    desc_fails(b, n, "qk_norm_mix_present.gguf", MKV_ERR_FORMAT, "tensor 'blk.1.attn_q_norm.weight': present",
+               "layer 1");
+    free(b);
+    /* one of a pair */
+    b = tiny_model(&n);
+    hide_tensor(b, n, "blk.3.attn_k_norm.weight");
+    desc_fails(b, n, "qk_norm_half.gguf", MKV_ERR_MISSING, "tensor 'blk.3.attn_k_norm.weight': missing",
+               "'blk.3.attn_q_norm.weight' is present");
+    free(b);
+    b = tiny_model(&n);
+    hide_tensor(b, n, "blk.0.attn_q_norm.weight");
+    desc_fails(b, n, "qk_norm_half0.gguf", MKV_ERR_MISSING, "tensor 'blk.0.attn_q_norm.weight': missing", "layer 0");
+    free(b);
+}
+END_TEST
+
+/* tiny MeKi qwen3 model written with meki.gate_input = `gate` (NULL: no key); its path. */
+static const char *tiny_gate(const char *name, const char *gate)
+{
+    static char p[PATH_MAX + 32];
+    const char *dir = tmp_path(name);
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), dir);
+    o.gate_input = gate;
+    mkv_error err;
+    ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+    snprintf(p, sizeof p, "%s/model.gguf", dir);
+    return p;
+}
+
+START_TEST(test_model_desc_reads_gate_input_and_refuses_other_values_by_name)
+{
+    static const struct { const char *value; bool residual; } ok[] = {
+        {NULL, false}, {"norm", false}, {"residual", true}};
+    for (int i = 0; i < 3; i++) {
+        const char *p = tiny_gate("tiny_gate", ok[i].value);
+        mkv_model_desc *d;
+        mkv_error err;
+        ck_assert_msg(mkv_model_desc_load(p, &d, &err) == MKV_OK, "%s", err.msg);
+        ck_assert_msg(d->cfg.meki_gate_residual == ok[i].residual, "gate_input %s",
+                      ok[i].value ? ok[i].value : "absent");
+        ck_assert(mkv_gguf_find_kv(d->gguf, "meki.gate_input") ? ok[i].value != NULL : ok[i].value == NULL);
+        mkv_model_desc_free(d);
+    }
+    static const char *bad[] = {"bogus", "Residual", "", "norm "};
+    for (int i = 0; i < 4; i++) {
+        uint64_t n;
+        uint8_t *b = tu_read_file(tiny_gate("tiny_gate_bad", bad[i]), &n);
+        char want[64];
+        snprintf(want, sizeof want, "= '%s'", bad[i]);
+        desc_fails(b, n, "gate_bad.gguf", MKV_ERR_FORMAT, "key 'meki.gate_input'", want);
+        free(b);
+    }
+}
+END_TEST
+
 static void load_indep(bool qk_norm, bool tied, bool f32, uint32_t alignment)
 {
     iw_shape sh = {.n_layer = 3, .d_model = 128, .n_head = 4, .n_kv_head = 1, .head_dim = 32, .d_ffn = 320,
@@ -1078,6 +1187,9 @@ static Suite *gguf_suite(void)
     tcase_add_test(tc, test_model_desc_bad_meki_dim_is_refused);
     tcase_add_test(tc, test_model_desc_refuses_inconsistent_heads);
     tcase_add_test(tc, test_model_desc_loads_independently_written_models);
+    tcase_add_test(tc, test_model_desc_loads_qwen3_without_qk_norm);
+    tcase_add_test(tc, test_model_desc_refuses_qk_norm_in_some_layers_only_naming_the_layer);
+    tcase_add_test(tc, test_model_desc_reads_gate_input_and_refuses_other_values_by_name);
     suite_add_tcase(s, tc);
     return s;
 }

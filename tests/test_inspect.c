@@ -87,6 +87,20 @@ START_TEST(gguf_the_engine_refuses_returns_1_with_the_reason)
 }
 END_TEST
 
+START_TEST(gguf_report_shows_the_meki_gate_input)
+{
+    expect(in_dir("model.gguf"), false, 0, "MeKi d_mem 64, gate input norm,", NULL); /* no key: norm */
+    char sub[PATH_MAX + 16];
+    snprintf(sub, sizeof sub, "%s/residual", dir);
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), sub);
+    o.gate_input = "residual";
+    mkv_error err;
+    ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+    expect(in_dir("residual/model.gguf"), false, 0, "MeKi d_mem 64, gate input residual,", "meki.gate_input");
+}
+END_TEST
+
 START_TEST(sound_bank_verifies_every_slab)
 {
     expect(in_dir("bank.mkb"), true, 0, "bank: 4 layers x 4096 tokens x d_mem 64: OK",
@@ -146,6 +160,7 @@ int main(void)
     tcase_add_unchecked_fixture(tc, make_model, NULL);
     tcase_add_test(tc, sound_gguf_lists_keys_tensors_and_says_ok);
     tcase_add_test(tc, gguf_the_engine_refuses_returns_1_with_the_reason);
+    tcase_add_test(tc, gguf_report_shows_the_meki_gate_input);
     tcase_add_test(tc, sound_bank_verifies_every_slab);
     tcase_add_test(tc, bank_with_a_flipped_row_byte_fails_verify_naming_the_token);
     tcase_add_test(tc, kind_is_told_by_content_not_by_name);

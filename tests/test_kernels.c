@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dequant.h"
 #include "half.h"
 #include "ops.h"
 #include "ref.h"
@@ -103,32 +104,91 @@ static float *read_vec(const mkv_buffer *b, uint64_t n)
     return v;
 }
 
+/* Rows in their ggml encoding, row_bytes each. */
 typedef struct host_mat {
-    const uint16_t *w;
-    uint32_t cols, ld;
+    const uint8_t *rows;
+    uint64_t row_bytes;
 } host_mat;
 
-static mkv_status fill_rows(void *user, uint32_t row0, uint32_t n, uint16_t *dst, mkv_error *err)
+static mkv_status fill_rows(void *user, uint32_t row0, uint32_t n, void *dst, mkv_error *err)
 {
     const host_mat *h = user;
-    for (uint32_t i = 0; i < n; i++) memcpy(dst + (size_t)i * h->ld, h->w + (size_t)(row0 + i) * h->cols, h->cols * 2);
+    memcpy(dst, h->rows + row0 * h->row_bytes, n * h->row_bytes);
     (void)err;
     return MKV_OK;
 }
 
-/* Uploads rows x cols f16; with max_range != 0 the device's binding limit
- * is lowered for this matrix so it splits into parts. */
-static mkv_matrix matrix(const uint16_t *w, uint32_t rows, uint32_t cols, uint64_t max_range)
+/* Uploads rows x cols of type t from their ggml encoding; with max_range
+ * != 0 the device's binding limit is lowered for this matrix so it splits
+ * into parts. */
+static mkv_matrix typed_matrix(mkv_wtype t, const void *rows_enc, uint32_t rows, uint32_t cols, uint64_t max_range)
 {
     mkv_matrix m;
-    host_mat h = {w, cols, mkv_matrix_ld(cols)};
+    host_mat h = {rows_enc, mkv_wtype_src_row_bytes(t, cols)};
     uint64_t saved = dev->max_storage_range;
     if (max_range) dev->max_storage_range = max_range;
     mkv_error e_ = {0};
-    mkv_status st = mkv_matrix_create(dev, "test", rows, cols, fill_rows, &h, &m, &e_);
+    mkv_status st = mkv_matrix_create(dev, "test", t, rows, cols, fill_rows, &h, &m, &e_);
     dev->max_storage_range = saved;
     ck_assert_msg(st == MKV_OK, "%s", e_.msg);
     return m;
+}
+
+/* Uploads rows x cols f16. */
+static mkv_matrix matrix(const uint16_t *w, uint32_t rows, uint32_t cols, uint64_t max_range)
+{
+    return typed_matrix(MKV_WT_F16, w, rows, cols, max_range);
+}
+
+/* Random rows x cols of weight type t in its ggml encoding: random bytes
+ * (every bit pattern of quants is a valid block) with finite random scales
+ * where the block has f16 ones. */
+static uint8_t *rand_rows(mkv_wtype t, uint32_t rows, uint32_t cols)
+{
+    const mkv_wtype_info *wi = mkv_wtype_get(t);
+    const uint64_t rb = mkv_wtype_src_row_bytes(t, cols), n = rb * rows;
+    uint8_t *p = malloc(n);
+    if (t == MKV_WT_F16 || t == MKV_WT_BF16) {
+        for (uint64_t i = 0; i < n / 2; i++) {
+            float f = tu_rand_f(&rng);
+            uint32_t bits;
+            memcpy(&bits, &f, 4);
+            uint16_t v = t == MKV_WT_F16 ? mkv_float_to_half(f) : (uint16_t)(bits >> 16);
+            memcpy(p + 2 * i, &v, 2);
+        }
+        return p;
+    }
+    for (uint64_t i = 0; i < n; i++) p[i] = (uint8_t)(tu_rand_u64(&rng) >> 56);
+    /* the f16 fields of each block: d (and m / dmin right after it, where the type has one) */
+    const uint32_t n_f16 = wi->ggml == MKV_GGML_Q4_1 || wi->ggml == MKV_GGML_Q5_1 || wi->ggml == MKV_GGML_Q4_K ||
+                                   wi->ggml == MKV_GGML_Q5_K ? 2 : 1;
+    const uint32_t at = wi->ggml == MKV_GGML_Q6_K ? 208 : 0;
+    for (uint64_t b = 0; b < n / wi->block_bytes; b++)
+        for (uint32_t k = 0; k < n_f16; k++) {
+            uint16_t v = mkv_float_to_half((0.2f + 0.8f * fabsf(tu_rand_f(&rng))) * (k ? 0.01f : 0.02f));
+            memcpy(p + b * wi->block_bytes + at + 2 * k, &v, 2);
+        }
+    return p;
+}
+
+/* The rows of rand_rows as floats (the CPU decoder, tests/test_quant.c's
+ * subject). */
+static float *decode_rows(mkv_wtype t, const uint8_t *enc, uint32_t rows, uint32_t cols)
+{
+    const uint64_t rb = mkv_wtype_src_row_bytes(t, cols);
+    float *w = malloc((size_t)rows * cols * 4);
+    for (uint32_t r = 0; r < rows; r++) mkv_dequant_row(mkv_wtype_get(t)->ggml, enc + r * rb, cols, w + (size_t)r * cols);
+    return w;
+}
+
+/* y = W x in double, W as floats. */
+static void ref_matvec(const float *w, const float *x, uint32_t rows, uint32_t cols, float *y)
+{
+    for (uint32_t r = 0; r < rows; r++) {
+        double s = 0;
+        for (uint32_t c = 0; c < cols; c++) s += (double)w[(size_t)r * cols + c] * x[c];
+        y[r] = (float)s;
+    }
 }
 
 static double rel_err(const float *a, const float *ref, uint64_t n)
@@ -154,7 +214,7 @@ static void check_matvec(uint32_t rows, uint32_t cols, bool accumulate, uint64_t
     if (max_range) ck_assert_uint_gt(m.n_parts, 1);
     mkv_buffer bx = vec_buf(x, cols), by = vec_buf(y0, rows);
     kt k;
-    OK(mkv_op_matvec(kt_begin(&k), &m, &bx, &by, accumulate, E));
+    OK(mkv_op_matvec(kt_begin(&k), &m, &bx, &by, 0, accumulate ? MKV_MATVEC_ACCUMULATE : 0, E));
     kt_run(&k);
     ref_matvec_f16(w, x, rows, cols, ref);
     if (accumulate)
@@ -194,10 +254,14 @@ START_TEST(matvec_swiglu_matches_reference)
         uint32_t rows = shapes[i][0], cols = shapes[i][1];
         uint16_t *wg = rand_f16((uint64_t)rows * cols, 1.0f), *wu = rand_f16((uint64_t)rows * cols, 1.0f);
         float *x = rand_vec(cols, 1.0f), *g = malloc(rows * 4), *u = malloc(rows * 4), *ref = malloc(rows * 4);
-        mkv_matrix mg = matrix(wg, rows, cols, 0), mu = matrix(wu, rows, cols, 0);
+        uint16_t *wgu = malloc((size_t)2 * rows * cols * 2); /* [W_gate; W_up] */
+        memcpy(wgu, wg, (size_t)rows * cols * 2);
+        memcpy(wgu + (size_t)rows * cols, wu, (size_t)rows * cols * 2);
+        mkv_matrix mgu = matrix(wgu, 2 * rows, cols, 0);
+        free(wgu);
         mkv_buffer bx = vec_buf(x, cols), by = vec_buf(NULL, rows);
         kt k;
-        OK(mkv_op_matvec_swiglu(kt_begin(&k), &mg, &mu, &bx, &by, rows, E));
+        OK(mkv_op_matvec_swiglu(kt_begin(&k), &mgu, &bx, &by, rows, E));
         kt_run(&k);
         ref_matvec_f16(wg, x, rows, cols, g);
         ref_matvec_f16(wu, x, rows, cols, u);
@@ -205,9 +269,175 @@ START_TEST(matvec_swiglu_matches_reference)
         float *got = read_vec(&by, rows);
         double e = rel_err(got, ref, rows);
         ck_assert_msg(e <= 2e-5, "swiglu %ux%u: rel err %.3g", rows, cols, e);
-        mkv_matrix_destroy(dev, &mg); mkv_matrix_destroy(dev, &mu);
+        mkv_matrix_destroy(dev, &mgu);
         mkv_buffer_destroy(dev, &bx); mkv_buffer_destroy(dev, &by);
         free(wg); free(wu); free(x); free(g); free(u); free(ref); free(got);
+    }
+}
+END_TEST
+
+/* ---- every weight type, read as stored ---- */
+
+/* Column counts per type: 1, an odd number, and many blocks. */
+static void type_cols(mkv_wtype t, uint32_t out[3])
+{
+    const uint32_t b = mkv_wtype_get(t)->block == 8 ? 1 : mkv_wtype_get(t)->block;
+    if (b == 1) { out[0] = 7; out[1] = 333; out[2] = 1027; return; }
+    out[0] = b;
+    out[1] = 7 * b;
+    out[2] = (b == 256 ? 9 : 65) * b;
+}
+
+/* y[off + r] = act(W[r] . x) (+ y) against the reference over the CPU
+ * decoder's floats; the rows land at an offset inside y. */
+static void check_typed_matvec(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t flags, uint64_t max_range)
+{
+    const uint32_t off = 3;
+    uint8_t *enc = rand_rows(t, rows, cols);
+    float *w = decode_rows(t, enc, rows, cols), *x = rand_vec(cols, 1.0f), *y0 = rand_vec(rows + off, 1.0f);
+    float *ref = malloc((rows + off) * 4);
+    mkv_matrix m = typed_matrix(t, enc, rows, cols, max_range);
+    if (max_range) ck_assert_uint_gt(m.n_parts, 1);
+    mkv_buffer bx = vec_buf(x, cols), by = vec_buf(y0, rows + off);
+    kt k;
+    OK(mkv_op_matvec(kt_begin(&k), &m, &bx, &by, off, flags, E));
+    kt_run(&k);
+    memcpy(ref, y0, off * 4);
+    ref_matvec(w, x, rows, cols, ref + off);
+    for (uint32_t r = off; r < rows + off; r++) {
+        if (flags & MKV_MATVEC_SIGMOID) ref[r] = 1.0f / (1.0f + expf(-ref[r]));
+        if (flags & MKV_MATVEC_ACCUMULATE) ref[r] += y0[r];
+    }
+    float *got = read_vec(&by, rows + off);
+    double e = rel_err(got, ref, rows + off);
+    ck_assert_msg(e <= 2e-5, "matvec %s %ux%u flags %u parts %u: rel err %.3g", mkv_wtype_get(t)->name, rows, cols,
+                  flags, m.n_parts, e);
+    mkv_matrix_destroy(dev, &m);
+    mkv_buffer_destroy(dev, &bx);
+    mkv_buffer_destroy(dev, &by);
+    free(enc); free(w); free(x); free(y0); free(ref); free(got);
+}
+
+START_TEST(matvec_reads_every_weight_type_as_stored)
+{
+    for (int t = 0; t < MKV_WT_COUNT; t++) {
+        uint32_t cols[3];
+        type_cols((mkv_wtype)t, cols);
+        check_typed_matvec((mkv_wtype)t, 1, cols[0], 0, 0);
+        check_typed_matvec((mkv_wtype)t, 37, cols[1], MKV_MATVEC_ACCUMULATE, 0);
+        check_typed_matvec((mkv_wtype)t, 129, cols[2], 0, 0);
+        check_typed_matvec((mkv_wtype)t, 5, cols[1], MKV_MATVEC_SIGMOID, 0);
+        /* split over bindings of ~3 rows each */
+        check_typed_matvec((mkv_wtype)t, 31, cols[1], 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[1]));
+    }
+}
+END_TEST
+
+/* SwiGLU (rows [W_gate; W_up]) and SwiGLU + MeKi gate rows
+ * ([W_gate; W_mg[0, h); W_up; W_mg[h, d_mem); zeros]) in every type. */
+static void check_typed_swiglu(mkv_wtype t, uint32_t d_ffn, uint32_t d_model, uint32_t d_mem)
+{
+    const uint32_t half = (d_mem + 1) / 2, n_rows = d_ffn + half; /* d_mem 0: plain SwiGLU */
+    uint8_t *enc = rand_rows(t, 2 * n_rows, d_model);
+    const uint64_t rb = mkv_wtype_src_row_bytes(t, d_model);
+    if (d_mem % 2) memset(enc + (2ull * n_rows - 1) * rb, 0, rb); /* the zero row */
+    float *w = decode_rows(t, enc, 2 * n_rows, d_model), *x = rand_vec(d_model, 1.0f);
+    float *all = malloc(2 * n_rows * 4), *ref_t = malloc(d_ffn * 4), *ref_g = malloc((d_mem ? d_mem : 1) * 4);
+    ref_matvec(w, x, 2 * n_rows, d_model, all);
+    ref_swiglu(all, all + n_rows, d_ffn, ref_t);
+    for (uint32_t j = 0; j < d_mem; j++) {
+        float v = j < half ? all[d_ffn + j] : all[n_rows + d_ffn + j - half];
+        ref_g[j] = 1.0f / (1.0f + expf(-v));
+    }
+    mkv_matrix m = typed_matrix(t, enc, 2 * n_rows, d_model, 0);
+    mkv_buffer bx = vec_buf(x, d_model), bt = vec_buf(NULL, d_ffn), bg = vec_buf(NULL, d_mem ? d_mem : 1);
+    kt k;
+    if (d_mem) OK(mkv_op_matvec_swiglu_meki(kt_begin(&k), &m, &bx, &bt, d_ffn, d_mem, &bg, E));
+    else OK(mkv_op_matvec_swiglu(kt_begin(&k), &m, &bx, &bt, d_ffn, E));
+    kt_run(&k);
+    float *got_t = read_vec(&bt, d_ffn), *got_g = read_vec(&bg, d_mem ? d_mem : 1);
+    double et = rel_err(got_t, ref_t, d_ffn), eg = d_mem ? rel_err(got_g, ref_g, d_mem) : 0;
+    ck_assert_msg(et <= 2e-5 && eg <= 2e-5, "swiglu %s d_ffn %u d_model %u d_mem %u: rel err t %.3g g %.3g",
+                  mkv_wtype_get(t)->name, d_ffn, d_model, d_mem, et, eg);
+    mkv_matrix_destroy(dev, &m);
+    mkv_buffer_destroy(dev, &bx); mkv_buffer_destroy(dev, &bt); mkv_buffer_destroy(dev, &bg);
+    free(enc); free(w); free(x); free(all); free(ref_t); free(ref_g); free(got_t); free(got_g);
+}
+
+START_TEST(swiglu_and_meki_gate_read_every_weight_type_as_stored)
+{
+    for (int t = 0; t < MKV_WT_COUNT; t++) {
+        uint32_t cols[3];
+        type_cols((mkv_wtype)t, cols);
+        check_typed_swiglu((mkv_wtype)t, 77, cols[1], 0);
+        check_typed_swiglu((mkv_wtype)t, 45, cols[1], 13);
+        check_typed_swiglu((mkv_wtype)t, 3, cols[0], 64);
+    }
+}
+END_TEST
+
+/* ffn_out's down projection in every type (dense: h += W_down t, then the
+ * next norm). */
+START_TEST(ffn_out_reads_every_weight_type_as_stored)
+{
+    for (int t = 0; t < MKV_WT_COUNT; t++) {
+        uint32_t cols[3];
+        type_cols((mkv_wtype)t, cols);
+        const uint32_t n = 45, d_ffn = cols[1];
+        uint8_t *enc = rand_rows((mkv_wtype)t, n, d_ffn);
+        float *wd = decode_rows((mkv_wtype)t, enc, n, d_ffn), *tv = rand_vec(d_ffn, 1.0f), *h = rand_vec(n, 1.0f);
+        float *wn = rand_vec(n, 1.0f), *f = malloc(n * 4), *ref_xn = malloc(n * 4);
+        mkv_matrix md = typed_matrix((mkv_wtype)t, enc, n, d_ffn, 0);
+        mkv_buffer bt = vec_buf(tv, d_ffn), bh = vec_buf(h, n), bwn = vec_buf(wn, n), bxn = vec_buf(NULL, n), bc;
+        const uint32_t zero = 0;
+        OK(mkv_buffer_create(dev, 4, MKV_MEM_DEVICE, &bc, E));
+        OK(mkv_buffer_write(dev, &bc, 0, &zero, 4, E));
+        kt k;
+        OK(mkv_op_ffn_out(kt_begin(&k), &md, &bt, &bh, &bwn, &bxn, &bc, 1e-6f, NULL, E));
+        kt_run(&k);
+        ref_matvec(wd, tv, n, d_ffn, f);
+        for (uint32_t j = 0; j < n; j++) f[j] += h[j];
+        ref_rmsnorm(f, wn, n, 1e-6f, ref_xn);
+        float *got_h = read_vec(&bh, n), *got_xn = read_vec(&bxn, n);
+        double eh = rel_err(got_h, f, n), ex = rel_err(got_xn, ref_xn, n);
+        ck_assert_msg(eh <= 2e-5 && ex <= 2e-5, "ffn_out %s: rel err h %.3g xn %.3g", mkv_wtype_get((mkv_wtype)t)->name,
+                      eh, ex);
+        mkv_matrix_destroy(dev, &md);
+        mkv_buffer *bufs[] = {&bt, &bh, &bwn, &bxn, &bc};
+        for (size_t b = 0; b < 5; b++) mkv_buffer_destroy(dev, bufs[b]);
+        free(enc); free(wd); free(tv); free(h); free(wn); free(f); free(ref_xn); free(got_h); free(got_xn);
+    }
+}
+END_TEST
+
+/* The embedding gather decodes exactly what the CPU decoder does. */
+START_TEST(embed_decodes_every_weight_type_as_the_cpu_does)
+{
+    for (int t = 0; t < MKV_WT_COUNT; t++) {
+        uint32_t cols[3];
+        type_cols((mkv_wtype)t, cols);
+        const uint32_t vocab = 301, d = cols[1];
+        uint8_t *enc = rand_rows((mkv_wtype)t, vocab, d);
+        float *ref = decode_rows((mkv_wtype)t, enc, vocab, d);
+        mkv_matrix m = typed_matrix((mkv_wtype)t, enc, vocab, d, 40ull * 4 * mkv_wtype_row_words((mkv_wtype)t, d));
+        mkv_buffer params, bh = vec_buf(NULL, d);
+        OK(mkv_buffer_create(dev, sizeof(mkv_step_params), MKV_MEM_HOST, &params, E));
+        static const uint32_t toks[] = {0, 39, 40, 299, 300};
+        for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++) {
+            mkv_step_params p = {.token = toks[i]};
+            memcpy(params.map, &p, sizeof p);
+            kt k;
+            OK(mkv_op_embed(kt_begin(&k), &params, &m, &bh, E));
+            kt_run(&k);
+            float *got = read_vec(&bh, d);
+            double e = rel_err(got, ref + (size_t)toks[i] * d, d);
+            ck_assert_msg(e <= 1e-6, "embed %s token %u: rel err %.3g", mkv_wtype_get((mkv_wtype)t)->name, toks[i], e);
+            free(got);
+        }
+        mkv_matrix_destroy(dev, &m);
+        mkv_buffer_destroy(dev, &params);
+        mkv_buffer_destroy(dev, &bh);
+        free(enc); free(ref);
     }
 }
 END_TEST
@@ -273,16 +503,17 @@ static void check_swiglu_meki(uint32_t d_mem, uint32_t d_model, uint32_t d_ffn)
     float *g = malloc(d_ffn * 4), *up = malloc(d_ffn * 4), *ref_t = malloc(d_ffn * 4);
     const uint32_t half = (d_mem + 1) / 2, n_rows = d_ffn + half;
     const size_t ffn_sz = (size_t)d_ffn * d_model;
-    uint16_t *wg_s = calloc((size_t)n_rows * d_model, 2), *wu_s = calloc((size_t)n_rows * d_model, 2);
-    memcpy(wg_s, wg, ffn_sz * 2);
-    memcpy(wg_s + ffn_sz, w, (size_t)half * d_model * 2);
-    memcpy(wu_s, wu, ffn_sz * 2);
-    memcpy(wu_s + ffn_sz, w + (size_t)half * d_model, (size_t)(d_mem - half) * d_model * 2);
-    mkv_matrix mg = matrix(wg_s, n_rows, d_model, 0), mu = matrix(wu_s, n_rows, d_model, 0);
-    free(wg_s); free(wu_s);
+    /* [W_gate; W_mg[0, half); W_up; W_mg[half, d_mem); zeros] */
+    uint16_t *ws = calloc((size_t)2 * n_rows * d_model, 2), *up_half = ws + (size_t)n_rows * d_model;
+    memcpy(ws, wg, ffn_sz * 2);
+    memcpy(ws + ffn_sz, w, (size_t)half * d_model * 2);
+    memcpy(up_half, wu, ffn_sz * 2);
+    memcpy(up_half + ffn_sz, w + (size_t)half * d_model, (size_t)(d_mem - half) * d_model * 2);
+    mkv_matrix ms = matrix(ws, 2 * n_rows, d_model, 0);
+    free(ws);
     mkv_buffer bt = vec_buf(NULL, d_ffn);
     kt k;
-    OK(mkv_op_matvec_swiglu_meki(kt_begin(&k), &mg, &mu, &bu, &bt, d_ffn, d_mem, &bg, E));
+    OK(mkv_op_matvec_swiglu_meki(kt_begin(&k), &ms, &bu, &bt, d_ffn, d_mem, &bg, E));
     kt_run(&k);
     ref_matvec_f16(w, u, d_mem, d_model, ref);
     for (uint32_t i = 0; i < d_mem; i++) ref[i] = 1.0f / (1.0f + expf(-ref[i]));
@@ -295,7 +526,7 @@ static void check_swiglu_meki(uint32_t d_mem, uint32_t d_model, uint32_t d_ffn)
     float *got_t = read_vec(&bt, d_ffn);
     e = rel_err(got_t, ref_t, d_ffn);
     ck_assert_msg(e <= 2e-5, "swiglu %ux%u beside the gate: rel err %.3g", d_ffn, d_model, e);
-    mkv_matrix_destroy(dev, &mg); mkv_matrix_destroy(dev, &mu);
+    mkv_matrix_destroy(dev, &ms);
     mkv_buffer_destroy(dev, &bt); mkv_buffer_destroy(dev, &bu); mkv_buffer_destroy(dev, &bg);
     free(wg); free(wu); free(g); free(up); free(ref_t); free(got_t); free(w); free(u); free(ref); free(got);
 }
@@ -711,6 +942,10 @@ int main(void)
     tcase_add_test(tc, matvec_matches_reference_on_odd_sizes);
     tcase_add_test(tc, matvec_over_split_bindings_matches_reference);
     tcase_add_test(tc, matvec_swiglu_matches_reference);
+    tcase_add_test(tc, matvec_reads_every_weight_type_as_stored);
+    tcase_add_test(tc, swiglu_and_meki_gate_read_every_weight_type_as_stored);
+    tcase_add_test(tc, ffn_out_reads_every_weight_type_as_stored);
+    tcase_add_test(tc, embed_decodes_every_weight_type_as_the_cpu_does);
     tcase_add_test(tc, matmul_and_matmul_swiglu_match_reference_on_odd_sizes);
     tcase_add_test(tc, swiglu_meki_gives_swiglu_and_gate);
     tcase_add_test(tc, rmsnorm_matches_reference);

@@ -497,6 +497,53 @@ START_TEST(meki_branch_changes_the_logits_and_meki_off_needs_no_bank)
 }
 END_TEST
 
+/* meki.gate_input = "residual" feeds the gate the residual a instead of u:
+ * the MeKi logits change, the MeKi-off logits do not, and the key in a
+ * file gives exactly what the flag in the description gives. */
+START_TEST(residual_gate_input_changes_only_the_meki_branch)
+{
+    loaded L = load("tiny", true);
+    size_t n = (size_t)N_POS * L.desc->cfg.n_vocab;
+    float *norm = malloc(n * sizeof *norm), *res = malloc(n * sizeof *res), *res_file = malloc(n * sizeof *res_file);
+    float *off = malloc(n * sizeof *off), *off_res = malloc(n * sizeof *off_res);
+    ck_assert(!L.desc->cfg.meki_gate_residual);
+    run_tokens(&L, false, norm);
+    run_tokens(&L, true, off);
+    L.desc->cfg.meki_gate_residual = true;
+    run_tokens(&L, false, res);
+    run_tokens(&L, true, off_res);
+    unload(&L);
+    double e = tu_max_rel_err(res, norm, n);
+    printf("ref tiny: MeKi gate on a vs on u, max rel diff %.3g\n", e);
+    ck_assert_msg(e > 1e-3, "gate on a and on u differ by only %g", e);
+    ck_assert_mem_eq(off, off_res, n * sizeof *off);
+    /* the same weights written with the key */
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), model_dir("tiny_residual"));
+    o.seed = 7;
+    o.gate_input = "residual";
+    mkv_error err;
+    ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+    loaded R = load("tiny_residual", true);
+    ck_assert(R.desc->cfg.meki_gate_residual);
+    run_tokens(&R, false, res_file);
+    unload(&R);
+    ck_assert_mem_eq(res, res_file, n * sizeof *res);
+    const char *files[] = {"model.gguf", "bank.mkb"};
+    for (int f = 0; f < 2; f++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", model_dir("tiny_residual"), files[f]);
+        unlink(path);
+    }
+    rmdir(model_dir("tiny_residual"));
+    free(norm);
+    free(res);
+    free(res_file);
+    free(off);
+    free(off_res);
+}
+END_TEST
+
 START_TEST(dense_tiny_model_runs_without_a_bank)
 {
     loaded L = load("tiny_dense", false);
@@ -592,28 +639,35 @@ START_TEST(llama_file_matches_qwen2_file_with_qk_permutation_undone)
 }
 END_TEST
 
-/* The same random weights stored as F16, BF16, Q8_0 and Q4_0 (synth draws
- * element k of a tensor from (seed, name, k) whatever the type): the
- * reference's logits move by the storage error alone. Reports the figures
- * and bounds them loosely (they catch a wrong block layout, which moves
- * logits by O(1), not a slightly worse quantizer). */
-START_TEST(same_weights_in_bf16_q8_0_q4_0_stay_near_the_f16_model)
+/* The same random weights stored in every weight type synth writes (synth
+ * draws element k of a tensor from (seed, name, k) whatever the type),
+ * llama-quantize's mixes (the Q6_K LM head, Q4_K_M / Q5_K_M) and pure Q4_0:
+ * the reference's logits move by the storage error alone. Reports the
+ * figures and bounds them loosely (they catch a wrong block layout, which
+ * moves logits by O(1), not a slightly worse quantizer). */
+START_TEST(same_weights_in_every_weight_type_stay_near_the_f16_model)
 {
-    static const struct { const char *name; uint32_t type; double max_err; } types[] = {
-        {"f16", MKV_GGML_F16, 0}, {"bf16", MKV_GGML_BF16, 0.05}, {"q8_0", MKV_GGML_Q8_0, 0.05},
-        {"q4_0", MKV_GGML_Q4_0, 0.5},
+    static const struct { const char *name; uint32_t type; bool pure; double max_err; } types[] = {
+        {"f16", MKV_GGML_F16, false, 0},      {"bf16", MKV_GGML_BF16, false, 0.05},
+        {"q8_0", MKV_GGML_Q8_0, false, 0.05}, {"q4_0 pure", MKV_GGML_Q4_0, true, 0.5},
+        {"q4_0", MKV_GGML_Q4_0, false, 0.5},  {"q4_1", MKV_GGML_Q4_1, false, 0.5},
+        {"q5_0", MKV_GGML_Q5_0, false, 0.25}, {"q5_1", MKV_GGML_Q5_1, false, 0.25},
+        {"q4_k", MKV_GGML_Q4_K, false, 0.5},  {"q5_k", MKV_GGML_Q5_K, false, 0.25},
+        {"q6_k", MKV_GGML_Q6_K, false, 0.12}, {"q4_k_m", MKV_SYNTH_Q4_K_M, false, 0.5},
+        {"q5_k_m", MKV_SYNTH_Q5_K_M, false, 0.25},
     };
-    float *lg[4] = {NULL};
+    enum { NT = sizeof types / sizeof types[0] };
+    float *lg[NT] = {NULL};
     size_t n = 0;
     uint32_t nv = 0;
-    for (int t = 0; t < 4; t++) {
-        char name[32];
-        snprintf(name, sizeof name, "wt_%s", types[t].name);
+    for (int t = 0; t < NT; t++) {
+        const char *name = "wt_model";
         mkv_synth_opts o;
         mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), model_dir(name));
         o.dense = true;
         o.seed = 21;
         o.wtype = types[t].type;
+        o.pure = types[t].pure;
         mkv_error err;
         ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
         loaded L = load(name, false);
@@ -627,7 +681,7 @@ START_TEST(same_weights_in_bf16_q8_0_q4_0_stay_near_the_f16_model)
         unlink(path);
         rmdir(model_dir(name));
     }
-    for (int t = 1; t < 4; t++) {
+    for (int t = 1; t < NT; t++) {
         double worst = 0;
         uint32_t agree = 0;
         for (uint32_t p = 0; p < N_POS; p++) {
@@ -639,7 +693,7 @@ START_TEST(same_weights_in_bf16_q8_0_q4_0_stay_near_the_f16_model)
                types[t].name, worst, agree, N_POS);
         ck_assert_msg(worst <= types[t].max_err, "%s: %g > %g", types[t].name, worst, types[t].max_err);
     }
-    for (int t = 0; t < 4; t++) free(lg[t]);
+    for (int t = 0; t < NT; t++) free(lg[t]);
 }
 END_TEST
 
@@ -670,10 +724,11 @@ static Suite *ref_suite(void)
     tcase_add_test(m, tiny_model_gives_finite_varied_logits_for_8_positions);
     tcase_add_test(m, tiny_model_is_deterministic_across_instances);
     tcase_add_test(m, meki_branch_changes_the_logits_and_meki_off_needs_no_bank);
+    tcase_add_test(m, residual_gate_input_changes_only_the_meki_branch);
     tcase_add_test(m, dense_tiny_model_runs_without_a_bank);
     tcase_add_test(m, model_rejects_missing_bank_bad_token_and_full_context);
     tcase_add_test(m, llama_file_matches_qwen2_file_with_qk_permutation_undone);
-    tcase_add_test(m, same_weights_in_bf16_q8_0_q4_0_stay_near_the_f16_model);
+    tcase_add_test(m, same_weights_in_every_weight_type_stay_near_the_f16_model);
     suite_add_tcase(s, m);
     return s;
 }

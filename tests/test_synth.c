@@ -1,6 +1,7 @@
 /* Synthetic models: named shapes, determinism, what the loader sees, file
- * sizes of every config, weight statistics, progress output, and finite,
- * O(1) activations through the whole model (CPU reference). */
+ * sizes of every config, per-tensor weight types (llama-quantize's mixes
+ * and fallbacks), weight statistics, progress output, and finite, O(1)
+ * activations through the whole model (CPU reference). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -124,9 +125,16 @@ START_TEST(test_invalid_options_are_refused)
     mkv_synth_opts o;
     mkv_error err;
     mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), tmp_path("never"));
-    o.wtype = MKV_GGML_Q5_K;
+    o.wtype = MKV_GGML_Q2_K;
     ck_assert_int_eq(mkv_synth_write(&o, &err), MKV_ERR_INVALID_ARG);
-    ck_assert_msg(strstr(err.msg, "Q5_K"), "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "Q2_K"), "%s", err.msg);
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), tmp_path("never"));
+    o.wtype = MKV_SYNTH_Q4_K_M; /* a mix cannot be pure */
+    o.pure = true;
+    ck_assert_int_eq(mkv_synth_write(&o, &err), MKV_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(err.msg, "Q4_K_M") && strstr(err.msg, "pure"), "%s", err.msg);
+    uint32_t nf;
+    ck_assert_int_eq(mkv_synth_fallbacks(&o, &nf, &err), MKV_ERR_INVALID_ARG);
     mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), tmp_path("never"));
     o.arch = "gpt2";
     ck_assert_int_eq(mkv_synth_write(&o, &err), MKV_ERR_INVALID_ARG);
@@ -134,11 +142,6 @@ START_TEST(test_invalid_options_are_refused)
     mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), tmp_path("never"));
     o.shape.n_kv_head = 3;
     ck_assert_int_eq(mkv_synth_write(&o, &err), MKV_ERR_INVALID_ARG);
-    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), tmp_path("never"));
-    o.shape.d_model = 200; /* not whole Q8_0 blocks */
-    o.wtype = MKV_GGML_Q8_0;
-    ck_assert_int_eq(mkv_synth_write(&o, &err), MKV_ERR_INVALID_ARG);
-    ck_assert_msg(strstr(err.msg, "ne[0] = 200"), "%s", err.msg);
     ck_assert(!exists(in_dir(tmp_path("never"), "model.gguf")));
 }
 END_TEST
@@ -227,27 +230,264 @@ START_TEST(test_dense_has_no_meki_tensors_and_no_bank)
 }
 END_TEST
 
-START_TEST(test_quantized_and_f32_weight_types_store_matrices_only)
+/* Type of tensor `name` in an open file (fails the test if absent). */
+static uint32_t type_of(const mkv_gguf *g, const char *name)
 {
-    const uint32_t types[4] = {MKV_GGML_F32, MKV_GGML_BF16, MKV_GGML_Q8_0, MKV_GGML_Q4_0};
-    for (int i = 0; i < 4; i++) {
+    const mkv_gguf_tensor *t = mkv_gguf_find_tensor(g, name);
+    ck_assert_msg(t != NULL, "%s: missing", name);
+    return t->type;
+}
+
+/* Layer of "blk.N.…" (0 for other names). */
+static uint32_t layer_of(const char *name)
+{
+    unsigned l = 0;
+    return sscanf(name, "blk.%u.", &l) == 1 ? l : 0;
+}
+
+/* Every wtype: matrices as mkv_synth_tensor_type says (checked by name in
+ * the tests below), vectors F32, general.file_type llama.cpp's value, and
+ * the predicted file size. */
+START_TEST(test_every_wtype_stores_matrices_as_chosen_and_vectors_f32)
+{
+    static const struct { const char *name; uint32_t wtype, ftype; } w[] = {
+        {"f32", MKV_GGML_F32, 0},   {"f16", MKV_GGML_F16, 1},   {"bf16", MKV_GGML_BF16, 32},
+        {"q8_0", MKV_GGML_Q8_0, 7}, {"q4_0", MKV_GGML_Q4_0, 2}, {"q4_1", MKV_GGML_Q4_1, 3},
+        {"q5_0", MKV_GGML_Q5_0, 8}, {"q5_1", MKV_GGML_Q5_1, 9}, {"q4_k", MKV_GGML_Q4_K, 14},
+        {"q5_k", MKV_GGML_Q5_K, 16}, {"q6_k", MKV_GGML_Q6_K, 18}, {"q4_k_m", MKV_SYNTH_Q4_K_M, 15},
+        {"q5_k_m", MKV_SYNTH_Q5_K_M, 17},
+    };
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+        uint32_t parsed = 0;
+        ck_assert(mkv_synth_parse_wtype(w[i].name, &parsed) && parsed == w[i].wtype);
         const char *d = tmp_path("tiny_wtype");
-        synth(d, "tiny", 2, false, types[i], MKV_BANK_F16);
+        synth(d, "tiny", 2, false, w[i].wtype, MKV_BANK_F16);
+        mkv_synth_opts o;
+        mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), d);
+        o.wtype = w[i].wtype;
         mkv_gguf *g;
         mkv_error err;
         ck_assert_msg(mkv_gguf_open(in_dir(d, "model.gguf"), &g, &err) == MKV_OK, "%s", err.msg);
         for (uint64_t t = 0; t < g->n_tensors; t++) {
             const mkv_gguf_tensor *x = &g->tensors[t];
-            ck_assert_uint_eq(x->type, x->n_dims == 2 ? types[i] : MKV_GGML_F32);
+            uint32_t want = x->n_dims == 2 ? mkv_synth_tensor_type(&o, x->name, x->ne[0], layer_of(x->name))
+                                           : MKV_GGML_F32;
+            ck_assert_msg(x->type == want, "%s %s: %s, want %s", w[i].name, x->name, mkv_ggml_type_name(x->type),
+                          mkv_ggml_type_name(want));
         }
+        uint32_t ft;
+        ck_assert_int_eq(mkv_gguf_get_u32(g, "general.file_type", &ft, &err), MKV_OK);
+        ck_assert_msg(ft == w[i].ftype, "%s: file_type %u", w[i].name, ft);
         mkv_gguf_close(g);
-        mkv_synth_opts o;
-        mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), d);
-        o.wtype = types[i];
         uint64_t mb, bb;
         ck_assert_int_eq(mkv_synth_file_sizes(&o, &mb, &bb, &err), MKV_OK);
         ck_assert_uint_eq(file_size(in_dir(d, "model.gguf")), mb);
     }
+    uint32_t x;
+    ck_assert(!mkv_synth_parse_wtype("q4_k_s", &x) && !mkv_synth_parse_wtype("Q4_0", &x));
+    ck_assert_str_eq(mkv_synth_wtype_name(MKV_SYNTH_Q5_K_M), "Q5_K_M");
+    ck_assert_str_eq(mkv_synth_wtype_name(MKV_GGML_Q6_K), "Q6_K");
+}
+END_TEST
+
+/* Every block of tensor `name` decodes to within rel * (block max |x|) +
+ * 1e-6 of the float stream synth drew it from (test_quant's bounds). */
+static void expect_near_stream(const mkv_gguf *g, uint64_t seed, const char *name, bool embed, double rel)
+{
+    const mkv_gguf_tensor *t = mkv_gguf_find_tensor(g, name);
+    ck_assert_ptr_nonnull(t);
+    const uint64_t n = t->ne[0] * t->ne[1];
+    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    float scale = embed ? sqrtf(3.0f) * 3.0f / sqrtf((float)t->ne[0]) : sqrtf(3.0f / (float)t->ne[0]);
+    mkv_synth_uniform(seed, name, 0.0f, scale, 0, n, x);
+    mkv_error err;
+    ck_assert_int_eq(mkv_gguf_tensor_to_f32(g, t, y, &err), MKV_OK);
+    const uint64_t bl = t->type == MKV_GGML_Q4_K || t->type == MKV_GGML_Q5_K || t->type == MKV_GGML_Q6_K ? 256 : 32;
+    for (uint64_t b = 0; b < n / bl; b++) {
+        float amax = 0, e = 0;
+        for (uint64_t j = b * bl; j < (b + 1) * bl; j++) {
+            amax = fmaxf(amax, fabsf(x[j]));
+            e = fmaxf(e, fabsf(y[j] - x[j]));
+        }
+        ck_assert_msg(e <= rel * amax + 1e-6, "%s block %" PRIu64 ": error %g, max |x| %g", name, b, e, amax);
+    }
+    free(x);
+    free(y);
+}
+
+/* llama.cpp's Q4_K_M on tiny (4 layers): use_more_bits(i, 4) holds for
+ * i = 2 ((i - 0) % 3 == 2) and i = 3 (>= 7*4/8): attn_v and ffn_down
+ * there Q6_K; the tied LM head Q6_K; meki_out (rows of d_mem = 64) falls
+ * back Q4_K -> Q5_0; everything else Q4_K; norms F32. */
+START_TEST(test_q4_k_m_tiny_mixes_types_as_llama_quantize)
+{
+    const char *d = tmp_path("tiny_q4_k_m");
+    synth(d, "tiny", 4, false, MKV_SYNTH_Q4_K_M, MKV_BANK_F16);
+    mkv_gguf *g;
+    mkv_error err;
+    ck_assert_msg(mkv_gguf_open(in_dir(d, "model.gguf"), &g, &err) == MKV_OK, "%s", err.msg);
+    ck_assert_uint_eq(type_of(g, "token_embd.weight"), MKV_GGML_Q6_K);
+    ck_assert_uint_eq(type_of(g, "output_norm.weight"), MKV_GGML_F32);
+    char n[64];
+    for (uint32_t l = 0; l < 4; l++) {
+        const uint32_t more = l >= 2 ? MKV_GGML_Q6_K : MKV_GGML_Q4_K;
+        static const char *const plain[] = {"attn_q", "attn_k", "attn_output", "ffn_gate", "ffn_up", "meki_gate"};
+        for (int i = 0; i < 6; i++) {
+            snprintf(n, sizeof n, "blk.%u.%s.weight", l, plain[i]);
+            ck_assert_msg(type_of(g, n) == MKV_GGML_Q4_K, "%s", n);
+        }
+        snprintf(n, sizeof n, "blk.%u.attn_v.weight", l);
+        ck_assert_msg(type_of(g, n) == more, "%s", n);
+        snprintf(n, sizeof n, "blk.%u.ffn_down.weight", l);
+        ck_assert_msg(type_of(g, n) == more, "%s", n);
+        snprintf(n, sizeof n, "blk.%u.meki_out.weight", l);
+        ck_assert_msg(type_of(g, n) == MKV_GGML_Q5_0, "%s", n);
+        snprintf(n, sizeof n, "blk.%u.ffn_norm.weight", l);
+        ck_assert_msg(type_of(g, n) == MKV_GGML_F32, "%s", n);
+    }
+    /* the stored blocks decode near the floats drawn (chunking and block
+     * offsets right in every type of the mix) */
+    expect_near_stream(g, 4, "token_embd.weight", true, 0.039);
+    expect_near_stream(g, 4, "blk.1.attn_q.weight", false, 0.068);
+    expect_near_stream(g, 4, "blk.3.ffn_down.weight", false, 0.039);
+    expect_near_stream(g, 4, "blk.0.meki_out.weight", false, 0.0632);
+    mkv_gguf_close(g);
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), d);
+    o.wtype = MKV_SYNTH_Q4_K_M;
+    uint32_t nf;
+    ck_assert_int_eq(mkv_synth_fallbacks(&o, &nf, &err), MKV_OK);
+    ck_assert_uint_eq(nf, 4); /* one meki_out per layer */
+    o.dense = true;
+    ck_assert_int_eq(mkv_synth_fallbacks(&o, &nf, &err), MKV_OK);
+    ck_assert_uint_eq(nf, 0);
+}
+END_TEST
+
+/* use_more_bits(i, n): i < n/8, i >= 7n/8, or (i - n/8) % 3 == 2; the
+ * layers listed here were worked out by hand from that rule. */
+START_TEST(test_k_m_presets_give_q6_k_to_attn_v_and_ffn_down_of_llama_cpps_layers)
+{
+    static const struct { uint32_t n_layer; uint32_t n_more; uint32_t more[20]; } cases[] = {
+        {4, 2, {2, 3}},
+        {8, 4, {0, 3, 6, 7}},
+        {28, 14, {0, 1, 2, 5, 8, 11, 14, 17, 20, 23, 24, 25, 26, 27}},
+        {36, 18, {0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 31, 32, 33, 34, 35}},
+    };
+    const uint32_t presets[2] = {MKV_SYNTH_Q4_K_M, MKV_SYNTH_Q5_K_M}, base[2] = {MKV_GGML_Q4_K, MKV_GGML_Q5_K};
+    for (int p = 0; p < 2; p++)
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            mkv_synth_opts o;
+            mkv_synth_opts_default(&o, mkv_synth_find_shape("4b"), tmp_path("never"));
+            o.shape.n_layer = cases[c].n_layer;
+            o.wtype = presets[p];
+            for (uint32_t l = 0; l < cases[c].n_layer; l++) {
+                bool more = false;
+                for (uint32_t k = 0; k < cases[c].n_more; k++) more |= cases[c].more[k] == l;
+                const uint32_t want = more ? MKV_GGML_Q6_K : base[p];
+                char n[64];
+                snprintf(n, sizeof n, "blk.%u.attn_v.weight", l);
+                ck_assert_msg(mkv_synth_tensor_type(&o, n, 2560, l) == want, "%u layers: %s", cases[c].n_layer, n);
+                snprintf(n, sizeof n, "blk.%u.ffn_down.weight", l);
+                ck_assert_msg(mkv_synth_tensor_type(&o, n, 9728, l) == want, "%u layers: %s", cases[c].n_layer, n);
+                snprintf(n, sizeof n, "blk.%u.attn_k.weight", l);
+                ck_assert_uint_eq(mkv_synth_tensor_type(&o, n, 2560, l), base[p]);
+                snprintf(n, sizeof n, "blk.%u.meki_out.weight", l); /* d_mem 512: whole K blocks */
+                ck_assert_uint_eq(mkv_synth_tensor_type(&o, n, 512, l), base[p]);
+            }
+        }
+}
+END_TEST
+
+/* The LM head and the rows-not-whole-blocks fallbacks, asked by name. */
+START_TEST(test_lm_head_and_fallback_types_follow_llama_quantize)
+{
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), tmp_path("never"));
+#define TT(name, ne0) mkv_synth_tensor_type(&o, name, ne0, 1)
+    o.wtype = MKV_GGML_Q4_0; /* tied: token_embd is the head */
+    ck_assert_uint_eq(TT("token_embd.weight", 256), MKV_GGML_Q6_K);
+    ck_assert_uint_eq(TT("blk.1.attn_q.weight", 256), MKV_GGML_Q4_0);
+    ck_assert_uint_eq(TT("token_embd.weight", 320), MKV_GGML_Q8_0); /* Q6_K does not fit: -> Q8_0 */
+    ck_assert_uint_eq(TT("blk.1.attn_q_norm.weight", 64), MKV_GGML_F32);
+    ck_assert_uint_eq(TT("blk.1.attn_q.bias", 256), MKV_GGML_F32);
+    o.tied_output = false; /* output.weight is the head, token_embd an input */
+    ck_assert_uint_eq(TT("token_embd.weight", 256), MKV_GGML_Q4_0);
+    ck_assert_uint_eq(TT("output.weight", 256), MKV_GGML_Q6_K);
+    o.wtype = MKV_GGML_Q4_K;
+    ck_assert_uint_eq(TT("output.weight", 320), MKV_GGML_Q8_0); /* ne0 not whole Q4_K blocks: Q8_0 */
+    ck_assert_uint_eq(TT("blk.1.meki_out.weight", 64), MKV_GGML_Q5_0);
+    ck_assert_uint_eq(TT("blk.1.meki_out.weight", 48), MKV_GGML_F16); /* Q5_0 does not fit either */
+    o.wtype = MKV_GGML_Q5_K;
+    ck_assert_uint_eq(TT("blk.1.meki_out.weight", 64), MKV_GGML_Q5_1);
+    o.wtype = MKV_GGML_Q6_K;
+    ck_assert_uint_eq(TT("output.weight", 256), MKV_GGML_Q6_K);
+    ck_assert_uint_eq(TT("blk.1.meki_out.weight", 64), MKV_GGML_Q8_0);
+    o.wtype = MKV_GGML_Q8_0;
+    ck_assert_uint_eq(TT("output.weight", 256), MKV_GGML_Q8_0); /* Q8_0 keeps its head */
+    ck_assert_uint_eq(TT("blk.1.attn_q.weight", 200), MKV_GGML_F16);
+    o.wtype = MKV_GGML_F16;
+    ck_assert_uint_eq(TT("output.weight", 200), MKV_GGML_F16);
+    ck_assert_uint_eq(TT("blk.1.meki_out.weight", 48), MKV_GGML_F16);
+    o.wtype = MKV_GGML_BF16;
+    ck_assert_uint_eq(TT("blk.1.ffn_down.weight", 768), MKV_GGML_BF16);
+    /* pure: no head rule, the fallbacks stay (llama.cpp applies them to --pure too) */
+    o.pure = true;
+    o.tied_output = true;
+    o.wtype = MKV_GGML_Q4_K;
+    ck_assert_uint_eq(TT("token_embd.weight", 256), MKV_GGML_Q4_K);
+    ck_assert_uint_eq(TT("blk.1.meki_out.weight", 64), MKV_GGML_Q5_0);
+    o.wtype = MKV_GGML_Q4_0;
+    ck_assert_uint_eq(TT("token_embd.weight", 256), MKV_GGML_Q4_0);
+#undef TT
+}
+END_TEST
+
+/* d_model = 200 is not whole Q8_0 blocks: every matrix reading the
+ * residual stream (and the tied head) falls back to F16, counted; the
+ * others stay Q8_0; the file is written and reads back. */
+START_TEST(test_rows_not_whole_blocks_fall_back_to_f16_and_are_counted)
+{
+    const char *d = tmp_path("tiny_d200");
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), d);
+    o.shape.d_model = 200;
+    o.wtype = MKV_GGML_Q8_0;
+    mkv_error err;
+    uint32_t nf;
+    ck_assert_int_eq(mkv_synth_fallbacks(&o, &nf, &err), MKV_OK);
+    ck_assert_uint_eq(nf, 4 * 6 + 1); /* attn_q/k/v, ffn_gate/up, meki_gate per layer + token_embd */
+    ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+    mkv_gguf *g;
+    ck_assert_int_eq(mkv_gguf_open(in_dir(d, "model.gguf"), &g, &err), MKV_OK);
+    ck_assert_uint_eq(type_of(g, "token_embd.weight"), MKV_GGML_F16);
+    ck_assert_uint_eq(type_of(g, "blk.2.attn_v.weight"), MKV_GGML_F16);
+    ck_assert_uint_eq(type_of(g, "blk.2.meki_gate.weight"), MKV_GGML_F16);
+    ck_assert_uint_eq(type_of(g, "blk.2.attn_output.weight"), MKV_GGML_Q8_0); /* ne0 = 256 */
+    ck_assert_uint_eq(type_of(g, "blk.2.ffn_down.weight"), MKV_GGML_Q8_0);    /* ne0 = 768 */
+    ck_assert_uint_eq(type_of(g, "blk.2.meki_out.weight"), MKV_GGML_Q8_0);    /* ne0 = 64 */
+    mkv_gguf_close(g);
+    uint64_t mb, bb;
+    ck_assert_int_eq(mkv_synth_file_sizes(&o, &mb, &bb, &err), MKV_OK);
+    ck_assert_uint_eq(file_size(in_dir(d, "model.gguf")), mb);
+}
+END_TEST
+
+/* --pure: every matrix exactly the type, the head included. */
+START_TEST(test_pure_q4_0_stores_every_matrix_as_q4_0)
+{
+    const char *d = tmp_path("tiny_q4_0_pure");
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), d);
+    o.wtype = MKV_GGML_Q4_0;
+    o.pure = true;
+    mkv_error err;
+    ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+    mkv_gguf *g;
+    ck_assert_int_eq(mkv_gguf_open(in_dir(d, "model.gguf"), &g, &err), MKV_OK);
+    for (uint64_t t = 0; t < g->n_tensors; t++)
+        ck_assert_uint_eq(g->tensors[t].type, g->tensors[t].n_dims == 2 ? MKV_GGML_Q4_0 : MKV_GGML_F32);
+    mkv_gguf_close(g);
 }
 END_TEST
 
@@ -542,13 +782,18 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_every_named_shape_resolves_to_its_table_row);
     tcase_add_test(tc, test_invalid_options_are_refused);
     tcase_add_test(tc, test_every_config_predicts_its_file_sizes);
+    tcase_add_test(tc, test_k_m_presets_give_q6_k_to_attn_v_and_ffn_down_of_llama_cpps_layers);
+    tcase_add_test(tc, test_lm_head_and_fallback_types_follow_llama_quantize);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_tiny_is_deterministic_by_seed);
     tcase_add_test(tc, test_tiny_loads_with_its_shape_and_a_bound_bank);
     tcase_add_test(tc, test_dense_has_no_meki_tensors_and_no_bank);
-    tcase_add_test(tc, test_quantized_and_f32_weight_types_store_matrices_only);
+    tcase_add_test(tc, test_every_wtype_stores_matrices_as_chosen_and_vectors_f32);
+    tcase_add_test(tc, test_q4_k_m_tiny_mixes_types_as_llama_quantize);
+    tcase_add_test(tc, test_rows_not_whole_blocks_fall_back_to_f16_and_are_counted);
+    tcase_add_test(tc, test_pure_q4_0_stores_every_matrix_as_q4_0);
     tcase_add_test(tc, test_bf16_weights_are_the_f32_weights_rounded);
     tcase_add_test(tc, test_arch_option_writes_prefixed_keys_and_its_tensors);
     tcase_add_test(tc, test_weight_statistics_follow_the_documented_scaling);

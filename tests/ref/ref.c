@@ -195,10 +195,11 @@ struct ref_model {
 };
 
 /* Converts one tensor to a freshly allocated float array (NULL tensor: NULL).
- * Matrices of the types the engine converts at load (BF16, Q8_0, Q4_0) are
- * rounded to f16 as the engine stores them. */
-static mkv_status load_tensor(const mkv_model_desc *d, const mkv_gguf_tensor *t, float **out,
-                              mkv_error *err)
+ * The engine's kernels read F16, BF16 and every quantized type as stored,
+ * so those are used exactly; with round_f16 the values are rounded to f16,
+ * as the engine stores what it converts (F32 matrices, W_mo when not F16). */
+static mkv_status load_tensor_as(const mkv_model_desc *d, const mkv_gguf_tensor *t, bool round_f16, float **out,
+                                 mkv_error *err)
 {
     *out = NULL;
     if (!t) return MKV_OK;
@@ -210,11 +211,15 @@ static mkv_status load_tensor(const mkv_model_desc *d, const mkv_gguf_tensor *t,
         free(p);
         return st;
     }
-    bool matrix = t->ne[1] > 1;
-    if (matrix && (t->type == MKV_GGML_BF16 || t->type == MKV_GGML_Q8_0 || t->type == MKV_GGML_Q4_0))
+    if (round_f16)
         for (uint64_t i = 0; i < n; i++) p[i] = mkv_round_f16(p[i]);
     *out = p;
     return MKV_OK;
+}
+
+static mkv_status load_tensor(const mkv_model_desc *d, const mkv_gguf_tensor *t, float **out, mkv_error *err)
+{
+    return load_tensor_as(d, t, false, out, err);
 }
 
 static void free_layer(ref_layer *L)
@@ -314,8 +319,12 @@ static mkv_status create(const mkv_model_desc *desc, mkv_bank *bank, ref_row_fn 
             {m->meki_on ? D->meki_out : NULL, &L->meki_out},
             {m->meki_on ? D->meki_norm : NULL, &L->meki_norm},
         };
-        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-            if ((st = load_tensor(desc, map[i].t, map[i].dst, err)) != MKV_OK) goto out;
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+            /* W_mo is stored transposed in f16 by the engine (model.c) */
+            bool round = map[i].dst == &L->meki_out && map[i].t && map[i].t->type != MKV_GGML_F16 &&
+                         map[i].t->type != MKV_GGML_F32;
+            if ((st = load_tensor_as(desc, map[i].t, round, map[i].dst, err)) != MKV_OK) goto out;
+        }
         if (m->meki_on && (!L->meki_gate || !L->meki_out || !L->meki_norm)) {
             st = mkv_fail(err, MKV_ERR_MISSING, "ref: layer %u lacks a meki tensor", l);
             goto out;
@@ -418,7 +427,7 @@ mkv_status ref_model_step(ref_model *m, uint32_t token, float *logits, mkv_error
         ref_attention(m->q, L->k_cache, L->v_cache, pos + 1, c->n_head, c->n_kv_head, hd, m->att);
         matvec(L->wo, NULL, m->att, dm, m->q_dim, m->proj);
         for (uint32_t i = 0; i < dm; i++) m->a[i] = m->h[i] + m->proj[i];
-        /* ffn rmsnorm: the shared input of the FFN and MeKi */
+        /* ffn rmsnorm: the input of the FFN and, by default, of MeKi's gate */
         ref_rmsnorm(m->a, L->ffn_norm, dm, c->norm_eps, m->u);
         /* SwiGLU FFN */
         matvec(L->w_gate, NULL, m->u, c->d_ffn, dm, m->g);
@@ -433,8 +442,10 @@ mkv_status ref_model_step(ref_model *m, uint32_t token, float *logits, mkv_error
                 mkv_status st = m->row_fn(m->row_user, token, l, m->row, err);
                 if (st != MKV_OK) return st;
             }
-            meki(m->u, m->row, L->meki_gate, NULL, L->meki_out, NULL, L->meki_norm, dm, c->d_mem,
-                 c->norm_eps, m->mscratch, m->y);
+            /* the gate reads u, or the residual a when the file says so
+             * (meki.gate_input = "residual", DESIGN §2) */
+            meki(c->meki_gate_residual ? m->a : m->u, m->row, L->meki_gate, NULL, L->meki_out, NULL, L->meki_norm, dm,
+                 c->d_mem, c->norm_eps, m->mscratch, m->y);
         }
         /* h' = a + f + y */
         for (uint32_t i = 0; i < dm; i++)

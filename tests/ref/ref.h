@@ -37,6 +37,8 @@ void ref_attention(const float *q, const float *k_cache, const float *v_cache, u
 /* t[i] = silu(g[i]) * u[i] */
 void ref_swiglu(const float *g, const float *u, uint32_t n, float *t);
 /* MeKi branch: g = sigmoid(Wmg u); v = row + g; z = Wmo v; y = rmsnorm(z)*norm_w.
+ * u: the gate's input (the FFN's normed input, or the residual a when the
+ * model's meki.gate_input is "residual").
  * Wmg [d_mem x d_model], Wmo [d_model x d_mem] as f16 bits; y [d_model]. */
 void ref_meki(const float *u, const float *row, const uint16_t *w_mg, const uint16_t *w_mo,
               const float *norm_w, uint32_t d_model, uint32_t d_mem, float eps, float *y);

@@ -1,0 +1,37 @@
+// Q4_K: super-blocks of 256 = 8 sub-blocks of 32, each with a 6-bit scale
+// and min (wt_kquant.glsl); value d * scale * q - dmin * min. qs[128]: for
+// chunk c of 64 elements, byte 32c + l holds element 64c + l (low nibble,
+// sub-block 2c) and 64c + 32 + l (high nibble, sub-block 2c + 1). A unit is
+// one chunk: two 16-byte loads of nibbles.
+#include "wt_common.glsl"
+#include "wt_kquant.glsl"
+const uint WT_BLOCK = MKV_WT_Q4_K_BLOCK, WT_UNIT = MKV_WT_Q4_K_UNIT;
+const uint WT_QW = (MKV_WT_Q4_K_BLOCK_BYTES - MKV_WT_Q4_K_SCALE_BYTES) / 4u;
+
+float wt_dot(uint row, uint nb, uint u)
+{
+    const uint b = u / 4u, c = u % 4u, base = row + b * WT_QW, xi = 16u * u;
+    const vec2 dd = unpackHalf2x16(WT_W(base));
+    const vec2 sm1 = wt_k_scale_min(base + 1u, 2u * c), sm2 = wt_k_scale_min(base + 1u, 2u * c + 1u);
+    const uvec4 a = WT_W4((base + 4u + 8u * c) >> 2u), e = WT_W4(((base + 4u + 8u * c) >> 2u) + 1u);
+    const float lo = dot(wt_bytes(a.x, 0u, 15u), WT_X(xi)) + dot(wt_bytes(a.y, 0u, 15u), WT_X(xi + 1u)) +
+                     dot(wt_bytes(a.z, 0u, 15u), WT_X(xi + 2u)) + dot(wt_bytes(a.w, 0u, 15u), WT_X(xi + 3u)) +
+                     dot(wt_bytes(e.x, 0u, 15u), WT_X(xi + 4u)) + dot(wt_bytes(e.y, 0u, 15u), WT_X(xi + 5u)) +
+                     dot(wt_bytes(e.z, 0u, 15u), WT_X(xi + 6u)) + dot(wt_bytes(e.w, 0u, 15u), WT_X(xi + 7u));
+    const float hi = dot(wt_bytes(a.x, 4u, 15u), WT_X(xi + 8u)) + dot(wt_bytes(a.y, 4u, 15u), WT_X(xi + 9u)) +
+                     dot(wt_bytes(a.z, 4u, 15u), WT_X(xi + 10u)) + dot(wt_bytes(a.w, 4u, 15u), WT_X(xi + 11u)) +
+                     dot(wt_bytes(e.x, 4u, 15u), WT_X(xi + 12u)) + dot(wt_bytes(e.y, 4u, 15u), WT_X(xi + 13u)) +
+                     dot(wt_bytes(e.z, 4u, 15u), WT_X(xi + 14u)) + dot(wt_bytes(e.w, 4u, 15u), WT_X(xi + 15u));
+    const float s1 = wt_xsum4(xi) + wt_xsum4(xi + 4u), s2 = wt_xsum4(xi + 8u) + wt_xsum4(xi + 12u);
+    return dd.x * (sm1.x * lo + sm2.x * hi) - dd.y * (sm1.y * s1 + sm2.y * s2);
+}
+
+float wt_value(uint row, uint nb, uint i)
+{
+    const uint b = i / 256u, e = i % 256u, c = e / 64u, l = e % 32u, high = (e / 32u) & 1u;
+    const uint base = row + b * WT_QW;
+    const vec2 dd = unpackHalf2x16(WT_W(base));
+    const vec2 sm = wt_k_scale_min(base + 1u, 2u * c + high);
+    const uint q = (wt_byte(base + 4u, 32u * c + l) >> (4u * high)) & 15u;
+    return dd.x * sm.x * float(q) - dd.y * sm.y;
+}

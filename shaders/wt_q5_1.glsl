@@ -1,0 +1,18 @@
+// Q5_1: 5-bit q (wt_q5.glsl), value d * q + m; d and m in the scale plane.
+#include "wt_common.glsl"
+#include "wt_q5.glsl"
+const uint WT_BLOCK = MKV_WT_Q5_1_BLOCK, WT_UNIT = MKV_WT_Q5_1_UNIT;
+const uint WT_QW = (MKV_WT_Q5_1_BLOCK_BYTES - MKV_WT_Q5_1_SCALE_BYTES) / 4u;
+
+float wt_dot(uint row, uint nb, uint u)
+{
+    const vec2 s = wt_q5_sums(row, u, WT_QW);
+    const vec2 dm = unpackHalf2x16(WT_W(row + nb * WT_QW + u));
+    return dm.x * s.x + dm.y * s.y;
+}
+
+float wt_value(uint row, uint nb, uint i)
+{
+    const vec2 dm = unpackHalf2x16(WT_W(row + nb * WT_QW + i / 32u));
+    return dm.x * float(wt_q5_value(row, i, WT_QW)) + dm.y;
+}

@@ -1,0 +1,33 @@
+// Q5_K: as Q4_K (wt_q4_k.glsl) with a fifth bit per element: qh[32] after
+// the scales; element 64c + l takes bit 2c of qh[l], element 64c + 32 + l
+// bit 2c + 1. Value d * scale * q - dmin * min.
+#include "wt_common.glsl"
+#include "wt_kquant.glsl"
+const uint WT_BLOCK = MKV_WT_Q5_K_BLOCK, WT_UNIT = MKV_WT_Q5_K_UNIT;
+const uint WT_QW = (MKV_WT_Q5_K_BLOCK_BYTES - MKV_WT_Q5_K_SCALE_BYTES) / 4u;
+
+float wt_dot(uint row, uint nb, uint u)
+{
+    const uint b = u / 4u, c = u % 4u, base = row + b * WT_QW, xi = 16u * u;
+    const vec2 dd = unpackHalf2x16(WT_W(base));
+    const vec2 sm1 = wt_k_scale_min(base + 1u, 2u * c), sm2 = wt_k_scale_min(base + 1u, 2u * c + 1u);
+    float lo = 0.0, hi = 0.0;
+    [[unroll]] for (uint k = 0u; k < 8u; k++) {
+        const uint qw = WT_W(base + 12u + 8u * c + k), qh = WT_W(base + 4u + k);
+        lo += dot(wt_bytes(qw, 0u, 15u) + 16.0 * wt_bytes(qh, 2u * c, 1u), WT_X(xi + k));
+        hi += dot(wt_bytes(qw, 4u, 15u) + 16.0 * wt_bytes(qh, 2u * c + 1u, 1u), WT_X(xi + 8u + k));
+    }
+    const float s1 = wt_xsum4(xi) + wt_xsum4(xi + 4u), s2 = wt_xsum4(xi + 8u) + wt_xsum4(xi + 12u);
+    return dd.x * (sm1.x * lo + sm2.x * hi) - dd.y * (sm1.y * s1 + sm2.y * s2);
+}
+
+float wt_value(uint row, uint nb, uint i)
+{
+    const uint b = i / 256u, e = i % 256u, c = e / 64u, l = e % 32u, high = (e / 32u) & 1u;
+    const uint base = row + b * WT_QW;
+    const vec2 dd = unpackHalf2x16(WT_W(base));
+    const vec2 sm = wt_k_scale_min(base + 1u, 2u * c + high);
+    const uint q = ((wt_byte(base + 12u, 32u * c + l) >> (4u * high)) & 15u) |
+                   (((wt_byte(base + 4u, l) >> (2u * c + high)) & 1u) << 4u);
+    return dd.x * sm.x * float(q) - dd.y * sm.y;
+}

@@ -1,0 +1,43 @@
+// Q6_K: super-blocks of 256 in two halves n of 128; int8 scales[16]; value
+// d * scale * (q - 32) with q 6 bits: for l < 32 in half n (ql from byte
+// 64n, qh from byte 32n, scales from 8n):
+//   element 128n + l      : ql[l] & 15       | (qh[l] >> 0 & 3) << 4, scale[l/16]
+//   element 128n + 32 + l : ql[l + 32] & 15  | (qh[l] >> 2 & 3) << 4, scale[l/16 + 2]
+//   element 128n + 64 + l : ql[l] >> 4       | (qh[l] >> 4 & 3) << 4, scale[l/16 + 4]
+//   element 128n + 96 + l : ql[l + 32] >> 4  | (qh[l] >> 6 & 3) << 4, scale[l/16 + 6]
+// A unit is 16 consecutive l of one half (64 elements): three 16-byte
+// loads. d sits in the scale plane.
+#include "wt_common.glsl"
+const uint WT_BLOCK = MKV_WT_Q6_K_BLOCK, WT_UNIT = MKV_WT_Q6_K_UNIT;
+const uint WT_QW = (MKV_WT_Q6_K_BLOCK_BYTES - MKV_WT_Q6_K_SCALE_BYTES) / 4u;
+
+float wt_i8_byte(uint base, uint k) { return float(int(wt_byte(base, k) << 24u) >> 24); }
+
+float wt_dot(uint row, uint nb, uint u)
+{
+    const uint b = u / 4u, n = (u / 2u) % 2u, g = u % 2u, base = row + b * WT_QW;
+    const uvec4 qa = WT_W4((base + 16u * n + 4u * g) >> 2u);      // ql[64n + 16g ..]
+    const uvec4 qb = WT_W4((base + 16u * n + 8u + 4u * g) >> 2u); // ql[64n + 32 + 16g ..]
+    const uvec4 qh = WT_W4((base + 32u + 8u * n + 4u * g) >> 2u); // qh[32n + 16g ..]
+    const uint xi = 64u * b + 32u * n + 4u * g;                    // vec4 index of element 128n + 16g
+    float s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0;
+    [[unroll]] for (uint k = 0u; k < 4u; k++) {
+        s1 += dot(wt_bytes(qa[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 0u, 3u) - 32.0, WT_X(xi + k));
+        s2 += dot(wt_bytes(qb[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 2u, 3u) - 32.0, WT_X(xi + 8u + k));
+        s3 += dot(wt_bytes(qa[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 4u, 3u) - 32.0, WT_X(xi + 16u + k));
+        s4 += dot(wt_bytes(qb[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 6u, 3u) - 32.0, WT_X(xi + 24u + k));
+    }
+    const uint sc = base + 48u, j = 8u * n + g;
+    const float d = wt_half(row + nb * WT_QW, b);
+    return d * (wt_i8_byte(sc, j) * s1 + wt_i8_byte(sc, j + 2u) * s2 + wt_i8_byte(sc, j + 4u) * s3 +
+                wt_i8_byte(sc, j + 6u) * s4);
+}
+
+float wt_value(uint row, uint nb, uint i)
+{
+    const uint b = i / 256u, e = i % 256u, n = e / 128u, r = e % 128u, part = r / 32u, l = r % 32u;
+    const uint base = row + b * WT_QW;
+    const uint ql = wt_byte(base, 64u * n + l + 32u * (part & 1u)) >> (4u * (part >> 1u));
+    const uint q = (ql & 15u) | (((wt_byte(base + 32u, 32u * n + l) >> (2u * part)) & 3u) << 4u);
+    return wt_half(row + nb * WT_QW, b) * wt_i8_byte(base + 48u, 8u * n + l / 16u + 2u * part) * (float(q) - 32.0);
+}
