@@ -67,13 +67,12 @@ static mkv_status alloc_set(mkv_recorder *r, const mkv_pipeline *p, VkDescriptor
     return MKV_OK;
 }
 
-mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, uint32_t wg, uint32_t spec1,
+mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, mkv_spec spec,
                             const VkBuffer *bufs, uint32_t n_bufs, const void *pc, uint32_t pc_size,
                             uint32_t gx, uint32_t gy, uint64_t bytes, mkv_error *err)
 {
-    const uint32_t spec[2] = {wg, spec1};
     const mkv_pipeline *p;
-    mkv_status st = mkv_pipeline_get(r->d, k, spec, spec1 ? 2 : 1, &p, err);
+    mkv_status st = mkv_pipeline_get(r->d, k, spec.v, spec.n, &p, err);
     if (st) return st;
     const char *name = mkv_kernel_spirv_table[k].name;
     if (n_bufs != p->n_bindings || pc_size != p->push_size)
@@ -114,8 +113,8 @@ mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, uint32_t wg, uint3
     return MKV_OK;
 }
 
-#define DISPATCH(r, k, wg, spec1, bufs, pc, gx, gy, bytes, err) \
-    mkv_rec_dispatch(r, k, wg, spec1, bufs, (uint32_t)(sizeof bufs / sizeof bufs[0]), &pc, sizeof pc, gx, gy, bytes, err)
+#define DISPATCH(r, k, spec, bufs, pc, gx, gy, bytes, err) \
+    mkv_rec_dispatch(r, k, spec, bufs, (uint32_t)(sizeof bufs / sizeof bufs[0]), &pc, sizeof pc, gx, gy, bytes, err)
 
 static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
@@ -126,7 +125,7 @@ mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_mat
         mkv_pc_embed pc = {.row_begin = p * t->rows_per_part, .n_rows = mkv_matrix_part_rows(t, p),
                            .d_model = t->cols, .ldw = t->ldw, .nb = t->nb};
         VkBuffer b[] = {params->buf, t->parts[p].buf, h->buf};
-        mkv_status st = DISPATCH(r, MKV_KERNEL_EMBED_T(t->type), wg, 0, b, pc, div_up(t->cols, wg), 1,
+        mkv_status st = DISPATCH(r, MKV_KERNEL_EMBED_T(t->type), mkv_spec1(wg), b, pc, div_up(t->cols, wg), 1,
                                  mkv_matrix_rows_bytes(t, 1), err);
         if (st) return st;
     }
@@ -138,7 +137,7 @@ mkv_status mkv_op_rmsnorm(mkv_recorder *r, const mkv_buffer *x, const mkv_buffer
 {
     mkv_pc_rmsnorm pc = {.n = n, .eps = eps};
     VkBuffer b[] = {x->buf, w->buf, y->buf};
-    return DISPATCH(r, MKV_KERNEL_RMSNORM, r->tune.wg_norm, 0, b, pc, n_vec, 1, 8ull * n * n_vec, err);
+    return DISPATCH(r, MKV_KERNEL_RMSNORM, mkv_spec1(r->tune.wg_norm), b, pc, n_vec, 1, 8ull * n * n_vec, err);
 }
 
 mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
@@ -150,7 +149,7 @@ mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer 
         mkv_pc_matvec pc = {.n_rows = n, .ldw = w->ldw, .nb = w->nb, .row_offset = y_offset + p * w->rows_per_part,
                             .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0, .act = (flags & MKV_MATVEC_SIGMOID) != 0};
         VkBuffer b[] = {w->parts[p].buf, x->buf, y->buf};
-        mkv_status st = DISPATCH(r, MKV_KERNEL_MATVEC_T(w->type), r->tune.wg_matvec, rows, b, pc,
+        mkv_status st = DISPATCH(r, MKV_KERNEL_MATVEC_T(w->type), mkv_spec3(r->tune.wg_matvec, rows, r->tune.nr_matvec), b, pc,
                                  mkv_matvec_groups(n, rows), 1, mkv_matrix_rows_bytes(w, n), err);
         if (st) return st;
     }
@@ -174,7 +173,7 @@ mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *w, const mkv_
     const uint32_t rows = r->tune.rows_matvec;
     mkv_pc_matvec pc = {.n_rows = n_rows, .ldw = w->ldw, .nb = w->nb, .up_row = w->rows / 2};
     VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf};
-    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_T(w->type), r->tune.wg_matvec, rows, b, pc,
+    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_T(w->type), mkv_spec3(r->tune.wg_matvec, rows, r->tune.nr_matvec), b, pc,
                     mkv_matvec_groups(n_rows, rows), 1, 2 * mkv_matrix_rows_bytes(w, n_rows), err);
 }
 
@@ -191,7 +190,7 @@ mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *w, const
     const uint32_t rows = r->tune.rows_matvec;
     mkv_pc_matvec pc = {.n_rows = n_rows, .ldw = w->ldw, .nb = w->nb, .up_row = n_rows, .n_ffn = n_ffn, .n_mem = n_mem};
     VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf, g->buf};
-    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_MEKI_T(w->type), r->tune.wg_matvec, rows, b, pc,
+    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_MEKI_T(w->type), mkv_spec3(r->tune.wg_matvec, rows, r->tune.nr_matvec), b, pc,
                     mkv_matvec_groups(n_rows, rows), 1, mkv_matrix_bytes(w), err);
 }
 
@@ -211,7 +210,7 @@ mkv_status mkv_op_matmul(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer 
     mkv_pc_matmul pc = {.n_rows = w->rows, .n_batch = n_batch, .ld8 = w->ldw / 4, .ldy = ldy,
                         .accumulate = accumulate, .scale = scale};
     VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf};
-    return DISPATCH(r, MKV_KERNEL_MATMUL, r->tune.wg_matmul, r->tune.tb_matmul, b, pc, div_up(w->rows, r->tune.wg_matmul),
+    return DISPATCH(r, MKV_KERNEL_MATMUL, mkv_spec2(r->tune.wg_matmul, r->tune.tb_matmul), b, pc, div_up(w->rows, r->tune.wg_matmul),
                     div_up(n_batch, r->tune.tb_matmul), mkv_matrix_bytes(w), err);
 }
 
@@ -226,7 +225,7 @@ mkv_status mkv_op_matmul_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv
                         wu->rows, wu->cols);
     mkv_pc_matmul pc = {.n_rows = wg->rows, .n_batch = n_batch, .ld8 = wg->ldw / 4, .ldy = ldy, .scale = 1.0f};
     VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf};
-    return DISPATCH(r, MKV_KERNEL_MATMUL_SWIGLU, r->tune.wg_matmul, r->tune.tb_matmul, b, pc,
+    return DISPATCH(r, MKV_KERNEL_MATMUL_SWIGLU, mkv_spec2(r->tune.wg_matmul, r->tune.tb_matmul), b, pc,
                     div_up(wg->rows, r->tune.wg_matmul), div_up(n_batch, r->tune.tb_matmul), 2 * mkv_matrix_bytes(wg), err);
 }
 
@@ -242,7 +241,7 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
                          .rope_style = a->rope_norm ? MKV_ROPE_KV_NORM : MKV_ROPE_KV_NEOX, .has_bias = qkv_bias != NULL};
     VkBuffer b[] = {params->buf, qkv->buf, q_norm->buf, k_norm->buf, rope->buf, q->buf, k_cache->buf, v_cache->buf,
                     (qkv_bias ? qkv_bias : qkv)->buf}; /* unread without bias */
-    return DISPATCH(r, MKV_KERNEL_ROPE_KV, r->tune.wg_norm, 0, b, pc, a->n_head + a->n_kv_head, 1,
+    return DISPATCH(r, MKV_KERNEL_ROPE_KV, mkv_spec1(r->tune.wg_norm), b, pc, a->n_head + a->n_kv_head, 1,
                     4ull * (a->n_head + 2 * a->n_kv_head) * a->head_dim, err);
 }
 
@@ -258,12 +257,12 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
                       .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim)};
     VkBuffer b[] = {params->buf, q->buf, k_cache->buf, v_cache->buf, scores->buf, partials->buf};
     /* bytes: the whole cache capacity is an upper bound; bench rescales by n_kv. */
-    mkv_status st = DISPATCH(r, MKV_KERNEL_ATTN, r->tune.wg_attn, 0, b, pc, a->n_kv_head, a->n_split,
+    mkv_status st = DISPATCH(r, MKV_KERNEL_ATTN, mkv_spec1(r->tune.wg_attn), b, pc, a->n_kv_head, a->n_split,
                              4ull * a->n_ctx * a->n_kv_head * a->head_dim, err);
     if (st) return st;
     mkv_pc_attn_combine pc2 = {.head_dim = a->head_dim, .n_split = a->n_split};
     VkBuffer b2[] = {partials->buf, out->buf};
-    return DISPATCH(r, MKV_KERNEL_ATTN_COMBINE, r->tune.wg_norm, 0, b2, pc2, a->n_head, 1,
+    return DISPATCH(r, MKV_KERNEL_ATTN_COMBINE, mkv_spec1(r->tune.wg_norm), b2, pc2, a->n_head, 1,
                     4ull * a->n_head * a->n_split * (a->head_dim + 2), err);
 }
 
@@ -287,12 +286,12 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
     const uint64_t bytes = mkv_matrix_bytes(w_down) + 16ull * n;
     if (!meki) {
         VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf};
-        return DISPATCH(r, MKV_KERNEL_FFN_OUT_T(w_down->type), r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1, bytes, err);
+        return DISPATCH(r, MKV_KERNEL_FFN_OUT_T(w_down->type), mkv_spec3(r->tune.wg_matvec, rows, r->tune.nr_matvec), b, pc, pc.n_groups, 1, bytes, err);
     }
     VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf,
                     meki->w_mo_t->parts[0].buf, meki->g->buf, meki->z->buf, meki->w_norm->buf, meki->ring->buf,
                     meki->params->buf};
-    return DISPATCH(r, MKV_KERNEL_FFN_OUT_MEKI_T(w_down->type), r->tune.wg_matvec, rows, b, pc, pc.n_groups, 1,
+    return DISPATCH(r, MKV_KERNEL_FFN_OUT_MEKI_T(w_down->type), mkv_spec3(r->tune.wg_matvec, rows, r->tune.nr_matvec), b, pc, pc.n_groups, 1,
                     bytes + mkv_matrix_bytes(meki->w_mo_t) + 4ull * pc.n_mem + 12ull * n, err);
 }
 
@@ -306,7 +305,7 @@ mkv_status mkv_op_bw_probe(mkv_recorder *r, const mkv_buffer *data, uint64_t byt
     const uint32_t wg = r->tune.wg_norm, n16 = (uint32_t)(bytes / 16), per = wg * 64u;
     mkv_pc_bw_probe pc = {.n16 = n16, .per_group = per};
     VkBuffer b[] = {data->buf, out->buf};
-    return DISPATCH(r, MKV_KERNEL_BW_PROBE, wg, 0, b, pc, div_up(n16, per), 1, bytes, err);
+    return DISPATCH(r, MKV_KERNEL_BW_PROBE, mkv_spec1(wg), b, pc, div_up(n16, per), 1, bytes, err);
 }
 
 uint32_t mkv_argmax_slots(const mkv_recorder *r, uint32_t n) { return div_up(n, r->tune.wg_argmax * 16); }
@@ -317,11 +316,11 @@ mkv_status mkv_op_argmax(mkv_recorder *r, const mkv_buffer *x, uint32_t n, const
     const uint32_t chunk = r->tune.wg_argmax * 16, n_slots = mkv_argmax_slots(r, n);
     mkv_pc_argmax pc = {.n = n, .chunk = chunk};
     VkBuffer b[] = {x->buf, slots->buf};
-    mkv_status st = DISPATCH(r, MKV_KERNEL_ARGMAX, r->tune.wg_argmax, 0, b, pc, n_slots, 1, 4ull * n, err);
+    mkv_status st = DISPATCH(r, MKV_KERNEL_ARGMAX, mkv_spec1(r->tune.wg_argmax), b, pc, n_slots, 1, 4ull * n, err);
     if (st) return st;
     mkv_pc_argmax pc2 = {.n = n_slots, .chunk = n_slots};
     VkBuffer b2[] = {slots->buf, result->buf};
-    return DISPATCH(r, MKV_KERNEL_ARGMAX_FINAL, r->tune.wg_argmax, 0, b2, pc2, 1, 1, 8ull * n_slots, err);
+    return DISPATCH(r, MKV_KERNEL_ARGMAX_FINAL, mkv_spec1(r->tune.wg_argmax), b2, pc2, 1, 1, 8ull * n_slots, err);
 }
 
 void mkv_rec_finish(mkv_recorder *r)

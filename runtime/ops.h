@@ -32,9 +32,19 @@ mkv_status mkv_recorder_init(mkv_recorder *r, mkv_device *d, VkCommandBuffer cb,
 /* Frees the descriptor pools and the query pool (after the last replay). */
 void mkv_recorder_release(mkv_recorder *r);
 
+/* Specialization constants of a dispatch: ids 0 .. n-1 (id 0 is the
+ * workgroup width). */
+typedef struct mkv_spec {
+    uint32_t v[4];
+    uint32_t n;
+} mkv_spec;
+static inline mkv_spec mkv_spec1(uint32_t wg) { return (mkv_spec){{wg}, 1}; }
+static inline mkv_spec mkv_spec2(uint32_t wg, uint32_t a) { return (mkv_spec){{wg, a}, 2}; }
+static inline mkv_spec mkv_spec3(uint32_t wg, uint32_t a, uint32_t b) { return (mkv_spec){{wg, a, b}, 3}; }
+
 /* Binds, pushes and dispatches one kernel; checks the binding count and the
  * push-constant size against the SPIR-V. */
-mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, uint32_t wg, uint32_t spec1,
+mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, mkv_spec spec,
                             const VkBuffer *bufs, uint32_t n_bufs, const void *pc, uint32_t pc_size,
                             uint32_t gx, uint32_t gy, uint64_t bytes, mkv_error *err);
 

@@ -56,8 +56,7 @@ mkv_status mkv_probe_record(mkv_recorder *r, const mkv_probe_shape *s, const mkv
     const uint32_t n16 = (uint32_t)(bytes / 16);
     mkv_pc_bw_probe pc = {.n16 = n16, .per_group = s->per_group};
     VkBuffer b[] = {data->buf, out->buf};
-    /* spec constant 1 (VEC) is left at the shader's default 1 when vec is 1 */
-    return mkv_rec_dispatch(r, patterns[s->pattern].kernel, s->wg, s->vec == 1 ? 0 : s->vec, b, 2, &pc, sizeof pc,
+    return mkv_rec_dispatch(r, patterns[s->pattern].kernel, mkv_spec2(s->wg, s->vec), b, 2, &pc, sizeof pc,
                             mkv_probe_groups(s, n16), 1, bytes, err);
 }
 

@@ -33,6 +33,7 @@
 #include "common.glsl"
 
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, and of W_mo): a multiple of 8
+layout(constant_id = 2) const uint NR = 4;   // rows of W_down a subgroup takes at once (as in matvec.comp)
 
 layout(std430, binding = 0) readonly buffer Weights { uint w[]; };      // W_down, rows of ldw words (wtype_layout.h)
 layout(std430, binding = 0) readonly buffer Weights4 { uvec4 w4[]; };   // the same, 16 bytes at a time
@@ -107,11 +108,17 @@ void main()
 {
     const uint tid = gl_LocalInvocationID.x, lane = gl_SubgroupInvocationID;
     const uint r_end = min(gl_WorkGroupID.x * ROWS + ROWS, pc.n), n_units = pc.nb * (WT_BLOCK / WT_UNIT);
-    for (uint r = gl_WorkGroupID.x * ROWS + gl_SubgroupID; r < r_end; r += gl_NumSubgroups) {
-        float acc = 0.0;
-        for (uint u = lane; u < n_units; u += gl_SubgroupSize) acc += wt_dot(r * pc.ldw, pc.nb, u);
-        float d = subgroupAdd(acc);
-        if (subgroupElect()) h[r] += d;
+    for (uint r0 = gl_WorkGroupID.x * ROWS + gl_SubgroupID * NR; r0 < r_end; r0 += gl_NumSubgroups * NR) {
+        float acc[NR];
+        [[unroll]] for (uint i = 0u; i < NR; i++) acc[i] = 0.0;
+        for (uint u = lane; u < n_units; u += gl_SubgroupSize) {
+            wt_load_x(u);
+            [[unroll]] for (uint i = 0u; i < NR; i++) acc[i] += wt_dot(min(r0 + i, r_end - 1u) * pc.ldw, pc.nb, u);
+        }
+        [[unroll]] for (uint i = 0u; i < NR; i++) {
+            const float d = subgroupAdd(acc[i]);
+            if (r0 + i < r_end && subgroupElect()) h[r0 + i] += d;
+        }
     }
 #if defined(MEKI)
     // z for this workgroup's rows: C chunks of 8 outputs; invocation (j, p)

@@ -2,8 +2,8 @@
 // Matrix-vector product with weights read as stored (any weight type: the
 // decoder is wtype.glsl, one variant per type) and f32 accumulation, the
 // workhorse of decoding (every projection, the LM head). A workgroup owns
-// ROWS consecutive rows; each subgroup takes one row at a time (rows s,
-// s + n_sg, ...), its lanes stride over the row's units (8 weights for
+// ROWS consecutive rows; each subgroup takes NR rows at a time, its lanes
+// stride over the rows' units, each unit's x loaded once for the NR rows (8 weights for
 // f16, a block of 32 or a 64-element part of a 256 super-block for the
 // quantized types) and meet in subgroupAdd: no shared memory, no barrier.
 // The loop over rows makes the result independent of the subgroup size the
@@ -44,6 +44,7 @@
 #include "common.glsl"
 
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup
+layout(constant_id = 2) const uint NR = 4;   // rows a subgroup takes at once: each x load feeds NR rows
 
 layout(std430, binding = 0) readonly buffer Weights { uint w[]; };    // rows of ldw words (wtype_layout.h)
 layout(std430, binding = 0) readonly buffer Weights4 { uvec4 w4[]; }; // the same, 16 bytes at a time
@@ -76,23 +77,27 @@ void main()
     const uint n_units = pc.nb * (WT_BLOCK / WT_UNIT);
     const uint r_begin = gl_WorkGroupID.x * ROWS;
     const uint r_end = min(r_begin + ROWS, pc.n_rows);
-    for (uint r = r_begin + gl_SubgroupID; r < r_end; r += gl_NumSubgroups) {
-        const uint base = r * pc.ldw;
-        float acc = 0.0, acc2 = 0.0;
-#if defined(SWIGLU) || defined(SWIGLU_MEKI)
-        const uint base2 = (pc.up_row + r) * pc.ldw;
+    for (uint r0 = r_begin + gl_SubgroupID * NR; r0 < r_end; r0 += gl_NumSubgroups * NR) {
+        // rows r0 .. r0 + NR - 1; past r_end the last row is computed again and not written
+        float acc[NR], acc2[NR];
+        [[unroll]] for (uint i = 0u; i < NR; i++) acc[i] = acc2[i] = 0.0;
         for (uint u = lane; u < n_units; u += n_lanes) {
-            acc += wt_dot(base, pc.nb, u);
-            acc2 += wt_dot(base2, pc.nb, u);
-        }
-#else
-        for (uint u = lane; u < n_units; u += n_lanes) acc += wt_dot(base, pc.nb, u);
-#endif
-        float d = subgroupAdd(acc);
+            wt_load_x(u);
+            [[unroll]] for (uint i = 0u; i < NR; i++) {
+                const uint r = min(r0 + i, r_end - 1u);
+                acc[i] += wt_dot(r * pc.ldw, pc.nb, u);
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
-        float u = subgroupAdd(acc2);
+                acc2[i] += wt_dot((pc.up_row + r) * pc.ldw, pc.nb, u);
 #endif
-        if (subgroupElect()) {
+            }
+        }
+        [[unroll]] for (uint i = 0u; i < NR; i++) {
+            const uint r = r0 + i;
+            float d = subgroupAdd(acc[i]);
+#if defined(SWIGLU) || defined(SWIGLU_MEKI)
+            const float u = subgroupAdd(acc2[i]);
+#endif
+            if (r >= r_end || !subgroupElect()) continue;
 #if defined(SWIGLU_MEKI)
             if (r < pc.n_ffn) {
                 y[r] = d / (1.0 + exp(-d)) * u;

@@ -6,8 +6,9 @@
  *             n_rows = n_ffn + ceil(n_mem / 2)),
  *           1 x (float, padded with zeros to whole units of the type),
  *           2 y (float), 3 y2 = g (float n_mem; matvec_swiglu_meki).
- * Spec constants: 0 WG, 1 ROWS (rows per workgroup; any value is correct,
- * a multiple of WG / subgroup size keeps every subgroup busy).
+ * Spec constants: 0 WG, 1 ROWS (rows per workgroup), 2 NR (rows a subgroup
+ * takes at once, reusing each x load); any values are correct, ROWS a
+ * multiple of NR x (WG / subgroup size) keeps every subgroup busy.
  * Needs subgroup arithmetic in compute shaders.
  * Dispatch: ceil(n_rows / ROWS) x 1 x 1. */
 #ifndef MKV_SHADER_MATVEC_H

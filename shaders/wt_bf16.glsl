@@ -1,14 +1,17 @@
 // BF16 weights: the upper 16 bits of an f32, 8 per 16-byte chunk.
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_BF16_BLOCK, WT_UNIT = MKV_WT_BF16_UNIT;
+const uint WT_XN = WT_UNIT / 4u;
+uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
+#include "wt_x.glsl"
 
 vec2 wt_bf16x2(uint w) { return vec2(uintBitsToFloat(w << 16u), uintBitsToFloat(w & 0xffff0000u)); }
 
 float wt_dot(uint row, uint nb, uint u)
 {
     const uvec4 q = WT_W4((row >> 2u) + u);
-    return dot(vec4(wt_bf16x2(q.x), wt_bf16x2(q.y)), WT_X(2u * u)) +
-           dot(vec4(wt_bf16x2(q.z), wt_bf16x2(q.w)), WT_X(2u * u + 1u));
+    return dot(vec4(wt_bf16x2(q.x), wt_bf16x2(q.y)), wt_xs[0]) +
+           dot(vec4(wt_bf16x2(q.z), wt_bf16x2(q.w)), wt_xs[1]);
 }
 
 float wt_value(uint row, uint nb, uint i)

@@ -6,9 +6,13 @@
 // Every decoder then provides, for a row whose words start at `row` (a
 // multiple of 4) and hold nb blocks (layout: wtype_layout.h):
 //   const uint WT_UNIT                 elements per step of a dot product
-//   float wt_dot(row, nb, u)          its elements [unit u] . x
+//   void wt_load_x(u)                 loads the x of unit u into wt_xs (wt_x.glsl)
+//   float wt_dot(row, nb, u)          row's unit u . the x loaded for it
 //   float wt_value(row, nb, i)        element i of the row
-// Units are numbered 0 .. nb * WT_BLOCK / WT_UNIT - 1.
+// Units are numbered 0 .. nb * WT_BLOCK / WT_UNIT - 1. A kernel loads the
+// x of a unit once and dots it with several rows: on every device that
+// saves loads, and on a CPU driver, where each invocation's load is a
+// separate memory access, x loads otherwise outnumber weight loads.
 #include "wtype_layout.h"
 
 // The four bytes of w, each shifted right and masked.
@@ -23,5 +27,3 @@ float wt_half(uint base, uint k)
     const vec2 h = unpackHalf2x16(WT_W(base + (k >> 1u)));
     return (k & 1u) != 0u ? h.y : h.x;
 }
-// Sum of the 4 x vectors from vec4 index i.
-float wt_xsum4(uint i) { return dot(WT_X(i) + WT_X(i + 1u) + WT_X(i + 2u) + WT_X(i + 3u), vec4(1.0)); }

@@ -3,16 +3,18 @@
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_Q4_0_BLOCK, WT_UNIT = MKV_WT_Q4_0_UNIT;
 const uint WT_QW = (MKV_WT_Q4_0_BLOCK_BYTES - MKV_WT_Q4_0_SCALE_BYTES) / 4u;
+const uint WT_XN = WT_UNIT / 4u;
+uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
+#include "wt_x.glsl"
 
 float wt_dot(uint row, uint nb, uint u)
 {
     const uvec4 a = WT_W4((row >> 2u) + u);
-    const uint xi = 8u * u;
-    const float s = dot(wt_bytes(a.x, 0u, 15u), WT_X(xi)) + dot(wt_bytes(a.y, 0u, 15u), WT_X(xi + 1u)) +
-                    dot(wt_bytes(a.z, 0u, 15u), WT_X(xi + 2u)) + dot(wt_bytes(a.w, 0u, 15u), WT_X(xi + 3u)) +
-                    dot(wt_bytes(a.x, 4u, 15u), WT_X(xi + 4u)) + dot(wt_bytes(a.y, 4u, 15u), WT_X(xi + 5u)) +
-                    dot(wt_bytes(a.z, 4u, 15u), WT_X(xi + 6u)) + dot(wt_bytes(a.w, 4u, 15u), WT_X(xi + 7u));
-    return wt_half(row + nb * WT_QW, u) * (s - 8.0 * (wt_xsum4(xi) + wt_xsum4(xi + 4u)));
+    const float s = dot(wt_bytes(a.x, 0u, 15u), wt_xs[0]) + dot(wt_bytes(a.y, 0u, 15u), wt_xs[1]) +
+                    dot(wt_bytes(a.z, 0u, 15u), wt_xs[2]) + dot(wt_bytes(a.w, 0u, 15u), wt_xs[3]) +
+                    dot(wt_bytes(a.x, 4u, 15u), wt_xs[4]) + dot(wt_bytes(a.y, 4u, 15u), wt_xs[5]) +
+                    dot(wt_bytes(a.z, 4u, 15u), wt_xs[6]) + dot(wt_bytes(a.w, 4u, 15u), wt_xs[7]);
+    return wt_half(row + nb * WT_QW, u) * (s - 8.0 * (wt_xsum4(0u) + wt_xsum4(4u)));
 }
 
 float wt_value(uint row, uint nb, uint i)

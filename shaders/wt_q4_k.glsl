@@ -7,22 +7,25 @@
 #include "wt_kquant.glsl"
 const uint WT_BLOCK = MKV_WT_Q4_K_BLOCK, WT_UNIT = MKV_WT_Q4_K_UNIT;
 const uint WT_QW = (MKV_WT_Q4_K_BLOCK_BYTES - MKV_WT_Q4_K_SCALE_BYTES) / 4u;
+const uint WT_XN = WT_UNIT / 4u;
+uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
+#include "wt_x.glsl"
 
 float wt_dot(uint row, uint nb, uint u)
 {
-    const uint b = u / 4u, c = u % 4u, base = row + b * WT_QW, xi = 16u * u;
+    const uint b = u / 4u, c = u % 4u, base = row + b * WT_QW;
     const vec2 dd = unpackHalf2x16(WT_W(base));
     const vec2 sm1 = wt_k_scale_min(base + 1u, 2u * c), sm2 = wt_k_scale_min(base + 1u, 2u * c + 1u);
     const uvec4 a = WT_W4((base + 4u + 8u * c) >> 2u), e = WT_W4(((base + 4u + 8u * c) >> 2u) + 1u);
-    const float lo = dot(wt_bytes(a.x, 0u, 15u), WT_X(xi)) + dot(wt_bytes(a.y, 0u, 15u), WT_X(xi + 1u)) +
-                     dot(wt_bytes(a.z, 0u, 15u), WT_X(xi + 2u)) + dot(wt_bytes(a.w, 0u, 15u), WT_X(xi + 3u)) +
-                     dot(wt_bytes(e.x, 0u, 15u), WT_X(xi + 4u)) + dot(wt_bytes(e.y, 0u, 15u), WT_X(xi + 5u)) +
-                     dot(wt_bytes(e.z, 0u, 15u), WT_X(xi + 6u)) + dot(wt_bytes(e.w, 0u, 15u), WT_X(xi + 7u));
-    const float hi = dot(wt_bytes(a.x, 4u, 15u), WT_X(xi + 8u)) + dot(wt_bytes(a.y, 4u, 15u), WT_X(xi + 9u)) +
-                     dot(wt_bytes(a.z, 4u, 15u), WT_X(xi + 10u)) + dot(wt_bytes(a.w, 4u, 15u), WT_X(xi + 11u)) +
-                     dot(wt_bytes(e.x, 4u, 15u), WT_X(xi + 12u)) + dot(wt_bytes(e.y, 4u, 15u), WT_X(xi + 13u)) +
-                     dot(wt_bytes(e.z, 4u, 15u), WT_X(xi + 14u)) + dot(wt_bytes(e.w, 4u, 15u), WT_X(xi + 15u));
-    const float s1 = wt_xsum4(xi) + wt_xsum4(xi + 4u), s2 = wt_xsum4(xi + 8u) + wt_xsum4(xi + 12u);
+    const float lo = dot(wt_bytes(a.x, 0u, 15u), wt_xs[0]) + dot(wt_bytes(a.y, 0u, 15u), wt_xs[1]) +
+                     dot(wt_bytes(a.z, 0u, 15u), wt_xs[2]) + dot(wt_bytes(a.w, 0u, 15u), wt_xs[3]) +
+                     dot(wt_bytes(e.x, 0u, 15u), wt_xs[4]) + dot(wt_bytes(e.y, 0u, 15u), wt_xs[5]) +
+                     dot(wt_bytes(e.z, 0u, 15u), wt_xs[6]) + dot(wt_bytes(e.w, 0u, 15u), wt_xs[7]);
+    const float hi = dot(wt_bytes(a.x, 4u, 15u), wt_xs[8]) + dot(wt_bytes(a.y, 4u, 15u), wt_xs[9]) +
+                     dot(wt_bytes(a.z, 4u, 15u), wt_xs[10]) + dot(wt_bytes(a.w, 4u, 15u), wt_xs[11]) +
+                     dot(wt_bytes(e.x, 4u, 15u), wt_xs[12]) + dot(wt_bytes(e.y, 4u, 15u), wt_xs[13]) +
+                     dot(wt_bytes(e.z, 4u, 15u), wt_xs[14]) + dot(wt_bytes(e.w, 4u, 15u), wt_xs[15]);
+    const float s1 = wt_xsum4(0u) + wt_xsum4(4u), s2 = wt_xsum4(8u) + wt_xsum4(12u);
     return dd.x * (sm1.x * lo + sm2.x * hi) - dd.y * (sm1.y * s1 + sm2.y * s2);
 }
 

@@ -1,19 +1,19 @@
 // Shared by Q5_0 and Q5_1: a block's quant part is qh (32 fifth bits, one
 // word) then 16 bytes of nibbles as in Q4_0; element j < 16 is the low
 // nibble of byte j plus bit j of qh times 16, element j + 16 the high
-// nibble plus bit j + 16. Returns sum q * xi and sum xi over unit u.
+// nibble plus bit j + 16. Returns sum q * x and sum x over unit u (x loaded).
 vec2 wt_q5_sums(uint row, uint u, uint words)
 {
-    const uint base = row + u * words, qh = WT_W(base), xi = 8u * u;
+    const uint base = row + u * words, qh = WT_W(base);
     float s = 0.0;
     [[unroll]] for (uint k = 0u; k < 4u; k++) {
         const uint nib = WT_W(base + 1u + k);
         const vec4 lo = wt_bytes(nib, 0u, 15u) + 16.0 * vec4((uvec4(qh) >> uvec4(4u * k, 4u * k + 1u, 4u * k + 2u, 4u * k + 3u)) & 1u);
         const vec4 hi = wt_bytes(nib, 4u, 15u) +
                         16.0 * vec4((uvec4(qh) >> uvec4(16u + 4u * k, 17u + 4u * k, 18u + 4u * k, 19u + 4u * k)) & 1u);
-        s += dot(lo, WT_X(xi + k)) + dot(hi, WT_X(xi + 4u + k));
+        s += dot(lo, wt_xs[k]) + dot(hi, wt_xs[4u + k]);
     }
-    return vec2(s, wt_xsum4(xi) + wt_xsum4(xi + 4u));
+    return vec2(s, wt_xsum4(0u) + wt_xsum4(4u));
 }
 
 // q (0..31) of element i.

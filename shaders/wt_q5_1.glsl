@@ -1,8 +1,11 @@
 // Q5_1: 5-bit q (wt_q5.glsl), value d * q + m; d and m in the scale plane.
 #include "wt_common.glsl"
-#include "wt_q5.glsl"
 const uint WT_BLOCK = MKV_WT_Q5_1_BLOCK, WT_UNIT = MKV_WT_Q5_1_UNIT;
 const uint WT_QW = (MKV_WT_Q5_1_BLOCK_BYTES - MKV_WT_Q5_1_SCALE_BYTES) / 4u;
+const uint WT_XN = WT_UNIT / 4u;
+uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
+#include "wt_x.glsl"
+#include "wt_q5.glsl"
 
 float wt_dot(uint row, uint nb, uint u)
 {

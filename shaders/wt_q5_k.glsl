@@ -5,19 +5,22 @@
 #include "wt_kquant.glsl"
 const uint WT_BLOCK = MKV_WT_Q5_K_BLOCK, WT_UNIT = MKV_WT_Q5_K_UNIT;
 const uint WT_QW = (MKV_WT_Q5_K_BLOCK_BYTES - MKV_WT_Q5_K_SCALE_BYTES) / 4u;
+const uint WT_XN = WT_UNIT / 4u;
+uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
+#include "wt_x.glsl"
 
 float wt_dot(uint row, uint nb, uint u)
 {
-    const uint b = u / 4u, c = u % 4u, base = row + b * WT_QW, xi = 16u * u;
+    const uint b = u / 4u, c = u % 4u, base = row + b * WT_QW;
     const vec2 dd = unpackHalf2x16(WT_W(base));
     const vec2 sm1 = wt_k_scale_min(base + 1u, 2u * c), sm2 = wt_k_scale_min(base + 1u, 2u * c + 1u);
     float lo = 0.0, hi = 0.0;
     [[unroll]] for (uint k = 0u; k < 8u; k++) {
         const uint qw = WT_W(base + 12u + 8u * c + k), qh = WT_W(base + 4u + k);
-        lo += dot(wt_bytes(qw, 0u, 15u) + 16.0 * wt_bytes(qh, 2u * c, 1u), WT_X(xi + k));
-        hi += dot(wt_bytes(qw, 4u, 15u) + 16.0 * wt_bytes(qh, 2u * c + 1u, 1u), WT_X(xi + 8u + k));
+        lo += dot(wt_bytes(qw, 0u, 15u) + 16.0 * wt_bytes(qh, 2u * c, 1u), wt_xs[k]);
+        hi += dot(wt_bytes(qw, 4u, 15u) + 16.0 * wt_bytes(qh, 2u * c + 1u, 1u), wt_xs[8u + k]);
     }
-    const float s1 = wt_xsum4(xi) + wt_xsum4(xi + 4u), s2 = wt_xsum4(xi + 8u) + wt_xsum4(xi + 12u);
+    const float s1 = wt_xsum4(0u) + wt_xsum4(4u), s2 = wt_xsum4(8u) + wt_xsum4(12u);
     return dd.x * (sm1.x * lo + sm2.x * hi) - dd.y * (sm1.y * s1 + sm2.y * s2);
 }
 

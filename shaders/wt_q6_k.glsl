@@ -10,6 +10,10 @@
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_Q6_K_BLOCK, WT_UNIT = MKV_WT_Q6_K_UNIT;
 const uint WT_QW = (MKV_WT_Q6_K_BLOCK_BYTES - MKV_WT_Q6_K_SCALE_BYTES) / 4u;
+const uint WT_XN = WT_UNIT / 4u;
+// unit u = 16 l of half n of block b: 4 runs of 4 vec4, 8 vec4 apart
+uint wt_xi(uint u, uint k) { return 64u * (u / 4u) + 32u * ((u / 2u) % 2u) + 4u * (u % 2u) + 8u * (k / 4u) + k % 4u; }
+#include "wt_x.glsl"
 
 float wt_i8_byte(uint base, uint k) { return float(int(wt_byte(base, k) << 24u) >> 24); }
 
@@ -19,13 +23,12 @@ float wt_dot(uint row, uint nb, uint u)
     const uvec4 qa = WT_W4((base + 16u * n + 4u * g) >> 2u);      // ql[64n + 16g ..]
     const uvec4 qb = WT_W4((base + 16u * n + 8u + 4u * g) >> 2u); // ql[64n + 32 + 16g ..]
     const uvec4 qh = WT_W4((base + 32u + 8u * n + 4u * g) >> 2u); // qh[32n + 16g ..]
-    const uint xi = 64u * b + 32u * n + 4u * g;                    // vec4 index of element 128n + 16g
     float s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0;
     [[unroll]] for (uint k = 0u; k < 4u; k++) {
-        s1 += dot(wt_bytes(qa[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 0u, 3u) - 32.0, WT_X(xi + k));
-        s2 += dot(wt_bytes(qb[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 2u, 3u) - 32.0, WT_X(xi + 8u + k));
-        s3 += dot(wt_bytes(qa[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 4u, 3u) - 32.0, WT_X(xi + 16u + k));
-        s4 += dot(wt_bytes(qb[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 6u, 3u) - 32.0, WT_X(xi + 24u + k));
+        s1 += dot(wt_bytes(qa[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 0u, 3u) - 32.0, wt_xs[k]);
+        s2 += dot(wt_bytes(qb[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 2u, 3u) - 32.0, wt_xs[4u + k]);
+        s3 += dot(wt_bytes(qa[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 4u, 3u) - 32.0, wt_xs[8u + k]);
+        s4 += dot(wt_bytes(qb[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 6u, 3u) - 32.0, wt_xs[12u + k]);
     }
     const uint sc = base + 48u, j = 8u * n + g;
     const float d = wt_half(row + nb * WT_QW, b);

@@ -3,14 +3,16 @@
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_Q8_0_BLOCK, WT_UNIT = MKV_WT_Q8_0_UNIT;
 const uint WT_QW = (MKV_WT_Q8_0_BLOCK_BYTES - MKV_WT_Q8_0_SCALE_BYTES) / 4u;
+const uint WT_XN = WT_UNIT / 4u;
+uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
+#include "wt_x.glsl"
 
 float wt_dot(uint row, uint nb, uint u)
 {
     const uvec4 a = WT_W4((row >> 2u) + 2u * u), b = WT_W4((row >> 2u) + 2u * u + 1u);
-    const uint xi = 8u * u;
-    const float s = dot(wt_i8(a.x), WT_X(xi)) + dot(wt_i8(a.y), WT_X(xi + 1u)) + dot(wt_i8(a.z), WT_X(xi + 2u)) +
-                    dot(wt_i8(a.w), WT_X(xi + 3u)) + dot(wt_i8(b.x), WT_X(xi + 4u)) + dot(wt_i8(b.y), WT_X(xi + 5u)) +
-                    dot(wt_i8(b.z), WT_X(xi + 6u)) + dot(wt_i8(b.w), WT_X(xi + 7u));
+    const float s = dot(wt_i8(a.x), wt_xs[0]) + dot(wt_i8(a.y), wt_xs[1]) + dot(wt_i8(a.z), wt_xs[2]) +
+                    dot(wt_i8(a.w), wt_xs[3]) + dot(wt_i8(b.x), wt_xs[4]) + dot(wt_i8(b.y), wt_xs[5]) +
+                    dot(wt_i8(b.z), wt_xs[6]) + dot(wt_i8(b.w), wt_xs[7]);
     return wt_half(row + nb * WT_QW, u) * s;
 }
 

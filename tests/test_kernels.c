@@ -901,10 +901,10 @@ START_TEST(dispatch_rejects_wrong_binding_count_and_push_size)
     VkBuffer bufs[2] = {b.buf, b.buf};
     uint32_t pc[2] = {0};
     mkv_error err = {0};
-    ck_assert_int_eq(mkv_rec_dispatch(r, MKV_KERNEL_RMSNORM, 64, 0, bufs, 2, pc, 8, 1, 1, 0, &err), MKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(mkv_rec_dispatch(r, MKV_KERNEL_RMSNORM, mkv_spec1(64), bufs, 2, pc, 8, 1, 1, 0, &err), MKV_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "rmsnorm"));
     VkBuffer bufs3[3] = {b.buf, b.buf, b.buf};
-    ck_assert_int_eq(mkv_rec_dispatch(r, MKV_KERNEL_RMSNORM, 64, 0, bufs3, 3, pc, 4, 1, 1, 0, &err), MKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(mkv_rec_dispatch(r, MKV_KERNEL_RMSNORM, mkv_spec1(64), bufs3, 3, pc, 4, 1, 1, 0, &err), MKV_ERR_INVALID_ARG);
     kt_run(&k);
     mkv_buffer_destroy(dev, &b);
 }

@@ -1,0 +1,197 @@
+/* Matrix-vector kernels timed alone (kernel_bench.h). Each product is one
+ * dispatch in a command buffer of `reps` products with a timestamp after
+ * each; the median over them is the kernel's time. The matrices hold random
+ * valid blocks (random quants, finite random scales): speed does not
+ * depend on the values. */
+#include "kernel_bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "half.h"
+#include "error.h"
+#include "ops.h"
+
+typedef struct rand_src {
+    mkv_wtype type;
+    uint64_t state, row_bytes;
+} rand_src;
+
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Random bytes, then every 2-byte word set to a small finite f16 (F16,
+ * BF16 high halves and every block scale become finite this way; quants
+ * take any value). */
+static mkv_status fill_random(void *user, uint32_t row0, uint32_t n, void *dst, mkv_error *err)
+{
+    (void)row0;
+    (void)err;
+    rand_src *s = user;
+    uint16_t *p = dst;
+    const uint16_t small = mkv_float_to_half(0.01f);
+    for (uint64_t i = 0; i < n * s->row_bytes / 2; i++) p[i] = (uint16_t)((next_u64(&s->state) & 0x03ff) | (small & 0xfc00));
+    return MKV_OK;
+}
+
+typedef struct timed {
+    const mkv_matrix *m;
+    const mkv_buffer *x, *y;
+    uint32_t reps;
+    mkv_recorder rec;
+    mkv_status st;
+    mkv_error *err;
+} timed;
+
+static void record(VkCommandBuffer cb, void *user)
+{
+    timed *t = user;
+    if ((t->st = mkv_recorder_init(&t->rec, t->rec.d, cb, true, t->err))) return;
+    for (uint32_t i = 0; i < t->reps && !t->st; i++) t->st = mkv_op_matvec(&t->rec, t->m, t->x, t->y, 0, 0, t->err);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static mkv_status time_matvec(mkv_device *d, const mkv_matrix *m, const mkv_buffer *x, const mkv_buffer *y,
+                              uint32_t reps, double *ms, mkv_error *err)
+{
+    timed t = {.m = m, .x = x, .y = y, .reps = reps, .err = err, .rec = {.d = d}};
+    mkv_status st = mkv_device_submit_once(d, record, &t, err);
+    if (!st) st = t.st;
+    if (!st && !t.rec.query_pool) st = mkv_fail(err, MKV_ERR_UNSUPPORTED, "bench --kernels: the device has no timestamps");
+    double *dt = calloc(reps, sizeof *dt);
+    if (!st && !dt) st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
+    if (!st) {
+        uint64_t *ts = calloc(t.rec.n_marks + 1, sizeof *ts);
+        VkResult r = ts ? vkGetQueryPoolResults(d->dev, t.rec.query_pool, 0, t.rec.n_marks + 1, (t.rec.n_marks + 1) * 8,
+                                                ts, 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT)
+                        : VK_ERROR_OUT_OF_HOST_MEMORY;
+        if (r != VK_SUCCESS) st = mkv_vk_fail(err, r, "vkGetQueryPoolResults");
+        uint32_t n = 0; /* one mark per dispatch; a matrix in several parts has several per product */
+        for (uint32_t i = 0; !st && i < reps; i++) {
+            const uint32_t per = m->n_parts, a = i * per, b = a + per;
+            if (b > t.rec.n_marks) break;
+            dt[n++] = (double)(ts[b] - ts[a]) * d->timestamp_period_ns * 1e-6;
+        }
+        free(ts);
+        if (!st) {
+            qsort(dt, n, sizeof *dt, cmp_double);
+            *ms = n ? dt[n / 2] : 0;
+        }
+    }
+    free(dt);
+    mkv_recorder_release(&t.rec);
+    return st;
+}
+
+mkv_status mkv_kernel_bench(mkv_device *d, uint32_t d_model, uint32_t d_ffn, uint32_t reps, bool progress,
+                            mkv_kernel_bench_row *out, uint32_t *n_out, mkv_error *err)
+{
+    const struct { const char *name; uint32_t rows, cols; } shapes[] = {{"gate", d_ffn, d_model}, {"down", d_model, d_ffn}};
+    mkv_status st = MKV_OK;
+    mkv_buffer x = {0}, y = {0};
+    *n_out = 0;
+    const uint32_t widest = d_model > d_ffn ? d_model : d_ffn;
+    if ((st = mkv_buffer_create(d, ((widest + 7) & ~7u) * 4ull, MKV_MEM_DEVICE, &x, err))) goto out;
+    if ((st = mkv_buffer_create(d, ((widest + 7) & ~7u) * 4ull, MKV_MEM_DEVICE, &y, err))) goto out;
+    for (int t = 0; t < MKV_WT_COUNT && !st; t++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0] && !st; s++) {
+            if (!mkv_wtype_cols_ok((mkv_wtype)t, shapes[s].cols)) continue;
+            rand_src src = {.type = (mkv_wtype)t, .state = 1 + t * 31 + s,
+                            .row_bytes = mkv_wtype_src_row_bytes((mkv_wtype)t, shapes[s].cols)};
+            mkv_matrix m;
+            if ((st = mkv_matrix_create(d, shapes[s].name, (mkv_wtype)t, shapes[s].rows, shapes[s].cols, fill_random,
+                                        &src, &m, err)))
+                break;
+            double ms = 0;
+            st = time_matvec(d, &m, &x, &y, reps, &ms, err);
+            mkv_kernel_bench_row *r = &out[(*n_out)++];
+            *r = (mkv_kernel_bench_row){.type = (mkv_wtype)t, .shape = shapes[s].name, .rows = shapes[s].rows,
+                                        .cols = shapes[s].cols, .bytes = mkv_matrix_bytes(&m), .ms = ms};
+            r->gbps = ms > 0 ? (double)r->bytes / (ms * 1e-3) * 1e-9 : 0;
+            if (progress && !st)
+                fprintf(stderr, "  matvec_%-5s %-4s %5u x %-5u %8.3f ms  %6.2f GB/s\n", mkv_wtype_get(r->type)->name,
+                        r->shape, r->rows, r->cols, r->ms, r->gbps);
+            mkv_matrix_destroy(d, &m);
+        }
+out:
+    mkv_buffer_destroy(d, &x);
+    mkv_buffer_destroy(d, &y);
+    return st;
+}
+
+/* ---- attention ---- */
+
+typedef struct timed_attn {
+    const mkv_attn_dims *a;
+    const mkv_buffer *params, *q, *k, *v, *scores, *partials, *out;
+    uint32_t reps;
+    mkv_recorder rec;
+    mkv_status st;
+    mkv_error *err;
+} timed_attn;
+
+static void record_attn(VkCommandBuffer cb, void *user)
+{
+    timed_attn *t = user;
+    if ((t->st = mkv_recorder_init(&t->rec, t->rec.d, cb, true, t->err))) return;
+    for (uint32_t i = 0; i < t->reps && !t->st; i++)
+        t->st = mkv_op_attention(&t->rec, t->a, t->params, t->q, t->k, t->v, t->scores, t->partials, t->out, t->err);
+}
+
+mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim,
+                                      uint32_t n_kv, uint32_t reps, double *ms, double *gbps, mkv_error *err)
+{
+    mkv_tunables tune;
+    mkv_tunables_for(d, &tune);
+    uint32_t split = (n_kv + tune.attn_chunk - 1) / tune.attn_chunk;
+    const mkv_attn_dims a = {.n_head = n_head, .n_kv_head = n_kv_head, .head_dim = head_dim, .n_ctx = n_kv,
+                             .n_split = split < 1 ? 1 : (split > 64 ? 64 : split)};
+    const uint64_t kv_bytes = 2ull * n_kv * n_kv_head * head_dim;
+    mkv_buffer params = {0}, q = {0}, k = {0}, v = {0}, sc = {0}, part = {0}, out = {0};
+    mkv_status st;
+    TRY(mkv_buffer_create(d, 16, MKV_MEM_HOST, &params, err));
+    const uint32_t p[4] = {0, n_kv - 1, n_kv, 0};
+    memcpy(params.map, p, sizeof p);
+    TRY(mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &q, err));
+    TRY(mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &k, err));
+    TRY(mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &v, err));
+    TRY(mkv_buffer_create(d, 4ull * n_head * n_kv, MKV_MEM_DEVICE, &sc, err));
+    TRY(mkv_buffer_create(d, 4ull * n_head * a.n_split * (head_dim + 2), MKV_MEM_DEVICE, &part, err));
+    TRY(mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &out, err));
+    timed_attn t = {.a = &a, .params = &params, .q = &q, .k = &k, .v = &v, .scores = &sc, .partials = &part,
+                    .out = &out, .reps = reps, .err = err, .rec = {.d = d}};
+    st = mkv_device_submit_once(d, record_attn, &t, err);
+    if (!st) st = t.st;
+    if (!st && t.rec.query_pool && t.rec.n_marks >= 2 * reps) {
+        uint64_t *ts = calloc(t.rec.n_marks + 1, 8);
+        double *dt = calloc(reps, sizeof *dt);
+        VkResult r = ts && dt ? vkGetQueryPoolResults(d->dev, t.rec.query_pool, 0, t.rec.n_marks + 1,
+                                                      (t.rec.n_marks + 1) * 8, ts, 8,
+                                                      VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT)
+                              : VK_ERROR_OUT_OF_HOST_MEMORY;
+        if (r != VK_SUCCESS) st = mkv_vk_fail(err, r, "vkGetQueryPoolResults");
+        for (uint32_t i = 0; !st && i < reps; i++) dt[i] = (double)(ts[2 * i + 2] - ts[2 * i]) * d->timestamp_period_ns * 1e-6;
+        if (!st) {
+            qsort(dt, reps, sizeof *dt, cmp_double);
+            *ms = dt[reps / 2];
+            *gbps = *ms > 0 ? 2.0 * kv_bytes / (*ms * 1e-3) * 1e-9 : 0;
+        }
+        free(ts);
+        free(dt);
+    }
+    mkv_recorder_release(&t.rec);
+    mkv_buffer *bufs[] = {&params, &q, &k, &v, &sc, &part, &out};
+    for (size_t i = 0; i < 7; i++) mkv_buffer_destroy(d, bufs[i]);
+    return st;
+}
