@@ -9,6 +9,8 @@
 #include "bank.h"
 #include "cli.h"
 #include "host_bw.h"
+#include "kernel_bench.h"
+#include "synth.h"
 
 #define MAX_REPS 64
 #define MAX_KERNELS 32
@@ -35,7 +37,8 @@ static void help(void)
            "                    [--prompt P] [--cold] [--cold-dontneed] [--cache-mb M]\n"
            "                    [--bank-threads T] [--bank-sync] [--block B] [--json]\n"
            "                    [--device I|NAME]\n"
-           "       mekivk bench --probe [--json] [--device I|NAME]\n\n"
+           "       mekivk bench --probe [--json] [--device I|NAME]\n"
+           "       mekivk bench --kernels [--config 1.7b] [--json] [--device I|NAME]\n\n"
            "Measures greedy decode speed at a KV-cache length of --ctx (default 512; the\n"
            "cache before it is not computed, only its length matters for speed), -n tokens\n"
            "per repetition (default 32), --reps repetitions (default 3), alternating dense\n"
@@ -54,6 +57,12 @@ static void help(void)
            "the median of 3 reads; the best kept.\n"
            "On a CPU device bench also measures the host's own read bandwidth (C, one\n"
            "thread per core) to show how far the driver is from the hardware.\n"
+           "  --kernels       no model: the matrix-vector kernel of every weight type alone at\n"
+           "                  the FFN shapes of --config (default 1.7b: 6144 x 2048 and 2048 x\n"
+           "                  6144; random blocks, median of 15) and decode attention at KV\n"
+           "                  lengths 128, 1024 and 10240 (f16 cache), in GB/s of the bytes\n"
+           "                  they read and as a share of the probe; --json: kernels (name,\n"
+           "                  shape, rows, cols, bytes, ms, gbps, of_probe), attention\n"
            "  --probe         only the probe, no model: its best GB/s and winning shape;\n"
            "                  --json: probe_gbps, probe_best, probe_sweep (one entry per\n"
            "                  shape: pattern, wg, vec, groups, group_bytes, gbps, reads),\n"
@@ -255,11 +264,75 @@ out:
     return rc;
 }
 
+/* bench --kernels: every weight type's matrix-vector product at a config's
+ * FFN shapes, and decode attention at three KV lengths, each against the
+ * probe. */
+static int kernels_only(const mkv_device_opts *dopts, const char *config, bool json)
+{
+    const mkv_synth_shape *sh = mkv_synth_find_shape(config);
+    if (!sh) {
+        fprintf(stderr, "mekivk bench: --config '%s': expected tiny, small, 0.6b, 1.7b or 4b\n", config);
+        return 2;
+    }
+    int rc = 1;
+    mkv_error err = {0};
+    mkv_device *dev = NULL;
+    mkv_kernel_bench_row rows[MKV_KERNEL_BENCH_MAX];
+    uint32_t n_rows = 0;
+    double probe = 0;
+    static const uint32_t kv_lens[] = {128, 1024, 10240};
+    double attn_ms[3] = {0}, attn_gbps[3] = {0};
+    if (mkv_device_create(dopts, &dev, &err)) {
+        rc = cli_fail("bench", &err);
+        goto out;
+    }
+    if (mkv_device_bandwidth(dev, 0, &probe, &err)) fprintf(stderr, "mekivk bench: no bandwidth probe: %s\n", err.msg);
+    if (!json) printf("device: %s (%s), bandwidth probe %.2f GB/s; %s shapes\n", mkv_device_name(dev),
+                      mkv_device_driver(dev), probe, sh->name);
+    if (mkv_kernel_bench(dev, sh->d_model, sh->d_ffn, 15, !json, rows, &n_rows, &err)) {
+        rc = cli_fail("bench", &err);
+        goto out;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        if (mkv_kernel_bench_attention(dev, sh->n_head, sh->n_kv_head, sh->head_dim, kv_lens[i], 5, &attn_ms[i],
+                                       &attn_gbps[i], &err)) {
+            rc = cli_fail("bench", &err);
+            goto out;
+        }
+        if (!json) printf("  attention    kv %5u %14.3f ms  %6.2f GB/s\n", kv_lens[i], attn_ms[i], attn_gbps[i]);
+    }
+    if (json) {
+        printf("{\"device\": \"%s\", \"driver\": \"%s\", \"config\": \"%s\", \"probe_gbps\": %.3f, \"kernels\": [",
+               mkv_device_name(dev), mkv_device_driver(dev), sh->name, probe);
+        for (uint32_t i = 0; i < n_rows; i++)
+            printf("%s{\"name\": \"matvec_%s\", \"shape\": \"%s\", \"rows\": %u, \"cols\": %u, \"bytes\": %llu, "
+                   "\"ms\": %.4f, \"gbps\": %.3f, \"of_probe\": %.3f}",
+                   i ? ", " : "", mkv_wtype_get(rows[i].type)->name, rows[i].shape, rows[i].rows, rows[i].cols,
+                   (unsigned long long)rows[i].bytes, rows[i].ms, rows[i].gbps, probe > 0 ? rows[i].gbps / probe : 0.0);
+        printf("], \"attention\": [");
+        for (size_t i = 0; i < 3; i++)
+            printf("%s{\"n_kv\": %u, \"ms\": %.4f, \"gbps\": %.3f, \"of_probe\": %.3f}", i ? ", " : "", kv_lens[i],
+                   attn_ms[i], attn_gbps[i], probe > 0 ? attn_gbps[i] / probe : 0.0);
+        printf("]}\n");
+    } else if (probe > 0) {
+        printf("of the probe:");
+        for (uint32_t i = 0; i < n_rows; i++)
+            printf("%s %s/%s %.0f %%", i % 4 ? "," : "\n ", mkv_wtype_get(rows[i].type)->name, rows[i].shape,
+                   100 * rows[i].gbps / probe);
+        printf("\n");
+    }
+    rc = 0;
+out:
+    mkv_device_destroy(dev);
+    return rc;
+}
+
 int mkv_cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL, *bank_path = NULL;
     uint32_t ctx = 512, n = 32, reps = 3, n_prompt = 16, block = 8;
-    bool json = false, cold = false, dontneed = false, bank_sync = false, probe = false;
+    bool json = false, cold = false, dontneed = false, bank_sync = false, probe = false, kernels = false;
+    const char *config = "1.7b";
     uint32_t cache_mb = 0, bank_threads = 0;
     mkv_device_opts dopts;
     mkv_device_opts_default(&dopts);
@@ -268,6 +341,8 @@ int mkv_cmd_bench(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--probe")) probe = true;
+        else if (!strcmp(a, "--kernels")) kernels = true;
+        else if (!strcmp(a, "--config")) { if (!(config = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--cold")) cold = true;
         else if (!strcmp(a, "--cold-dontneed")) cold = dontneed = true;
         else if (!strcmp(a, "--bank-sync")) bank_sync = true;
@@ -284,6 +359,7 @@ int mkv_cmd_bench(int argc, char **argv)
         else { fprintf(stderr, "mekivk bench: unknown option '%s' (see --help)\n", a); return 2; }
     }
     if (probe) return probe_only(&dopts, json);
+    if (kernels) return kernels_only(&dopts, config, json);
     if (!model_path) { fprintf(stderr, "mekivk bench: --model is required (see --help)\n"); return 2; }
     if (n_prompt > ctx) n_prompt = ctx;
 

@@ -23,19 +23,16 @@ typedef struct reader {
     double end_ms;
 } reader;
 
-/* Four independent sums: several loads in flight, no single dependency chain. */
+/* Eight independent sums, a cache line per iteration: many loads in
+ * flight, no single dependency chain. */
 static uint64_t sum_words(const uint64_t *w, size_t n)
 {
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    uint64_t s[8] = {0};
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += w[i];
-        s1 += w[i + 1];
-        s2 += w[i + 2];
-        s3 += w[i + 3];
-    }
-    for (; i < n; i++) s0 += w[i];
-    return s0 + s1 + s2 + s3;
+    for (; i + 8 <= n; i += 8)
+        for (size_t k = 0; k < 8; k++) s[k] += w[i + k];
+    for (; i < n; i++) s[0] += w[i];
+    return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
 }
 
 static void *reader_main(void *arg)

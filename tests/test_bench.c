@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "host_bw.h"
+#include "wtype.h"
 #include "json.h"
 #include "synth.h"
 #include "test_util.h"
@@ -227,6 +228,46 @@ START_TEST(probe_json_has_the_sweep_and_its_best_is_the_max)
 }
 END_TEST
 
+/* bench --kernels: every weight type's matvec at both FFN shapes and
+ * attention at three KV lengths, each figure consistent with its bytes,
+ * time and the probe. */
+START_TEST(kernels_json_times_every_weight_type_and_attention)
+{
+    char *argv[] = {"bench", "--kernels", "--config", "tiny", "--json"};
+    char *out, *said;
+    int rc = run_bench(argv, 5, &out, &said);
+    ck_assert_msg(rc == 0, "bench --kernels exit %d; output:\n%s\nstderr:\n%s", rc, out, said);
+    ck_assert_msg(!strstr(said, "validation"), "bench stderr:\n%s", said);
+    free(said);
+    mkv_json j;
+    mkv_error err;
+    ck_assert_msg(mkv_json_parse(out, strlen(out), "bench --kernels --json", &j, &err) == MKV_OK, "%s\n%s", err.msg, out);
+    const double probe = num(&j, 0, "probe_gbps");
+    ck_assert(positive_finite(probe));
+    ck_assert_str_eq(j.v[child(&j, 0, "config", MKV_JSON_STRING)].str, "tiny");
+    uint32_t ks = child(&j, 0, "kernels", MKV_JSON_ARRAY), n = 0;
+    bool seen_q6_k_down = false;
+    for (uint32_t k = j.v[ks].first; k != MKV_JSON_NONE; k = j.v[k].next, n++) {
+        const char *name = j.v[child(&j, k, "name", MKV_JSON_STRING)].str;
+        const char *shape = j.v[child(&j, k, "shape", MKV_JSON_STRING)].str;
+        seen_q6_k_down |= !strcmp(name, "matvec_q6_k") && !strcmp(shape, "down");
+        const double ms = num(&j, k, "ms"), gbps = num(&j, k, "gbps"), bytes = num(&j, k, "bytes");
+        ck_assert_msg(positive_finite(ms) && positive_finite(gbps), "%s %s: %g ms %g GB/s", name, shape, ms, gbps);
+        ck_assert(bytes >= num(&j, k, "rows") * num(&j, k, "cols") / 2); /* at least 4 bits per weight */
+        ck_assert(fabs(gbps - bytes / (ms * 1e6)) <= 1e-3 * gbps + 1e-3);
+        ck_assert(fabs(num(&j, k, "of_probe") - gbps / probe) <= 1e-3);
+    }
+    ck_assert_uint_eq(n, 2 * MKV_WT_COUNT); /* tiny: 768 x 256 and 256 x 768, whole blocks of every type */
+    ck_assert(seen_q6_k_down);
+    uint32_t as = child(&j, 0, "attention", MKV_JSON_ARRAY);
+    ck_assert_uint_eq(j.v[as].n, 3);
+    for (uint32_t k = j.v[as].first; k != MKV_JSON_NONE; k = j.v[k].next)
+        ck_assert(positive_finite(num(&j, k, "ms")) && positive_finite(num(&j, k, "gbps")));
+    mkv_json_free(&j);
+    free(out);
+}
+END_TEST
+
 START_TEST(host_read_bandwidth_is_positive_and_refuses_tiny_buffers)
 {
     double gbps = 0;
@@ -264,6 +305,7 @@ START_TEST(bad_options_exit_2_and_help_exits_0)
     ck_assert_int_eq(run_bench(help, 2, &out, NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "--cold-dontneed"));
     ck_assert_ptr_nonnull(strstr(out, "--probe"));
+    ck_assert_ptr_nonnull(strstr(out, "--kernels"));
     free(out);
     char *missing[] = {"bench", "--model", "/nonexistent/model.gguf"};
     expect_exit(missing, 3, 1, "/nonexistent/model.gguf");
@@ -279,6 +321,7 @@ int main(void)
     tcase_add_test(tc, bad_options_exit_2_and_help_exits_0);
     tcase_add_test(tc, probe_json_has_the_sweep_and_its_best_is_the_max);
     tcase_add_test(tc, host_read_bandwidth_is_positive_and_refuses_tiny_buffers);
+    tcase_add_test(tc, kernels_json_times_every_weight_type_and_attention);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
