@@ -440,13 +440,15 @@ int mkv_cmd_bench(int argc, char **argv)
     }
     if (json) {
         printf("{\"device\": \"%s\", \"driver\": \"%s\", \"model\": \"%s\", \"ctx\": %u, \"n_decode\": %u, \"reps\": %u, "
-               "\"block\": %u, \"probe_gbps\": %.3f, ",
-               mkv_device_name(dev), mkv_device_driver(dev), model_path, ctx, n, reps, block, probe_gbps);
+               "\"block\": %u, \"weight_types\": \"%s\", \"probe_gbps\": %.3f, ",
+               mkv_device_name(dev), mkv_device_driver(dev), model_path, ctx, n, reps, block, info.weight_types,
+               probe_gbps);
         if (host_gbps > 0) printf("\"host_read_gbps\": %.3f, \"host_threads\": %u, ", host_gbps, host_threads);
         printf("\"runs\": [");
     } else {
         printf("device: %s (%s), bandwidth probe %.2f GB/s\nmodel: %s, ctx %u, %u tokens x %u reps, turns of %u tokens\n",
                mkv_device_name(dev), mkv_device_driver(dev), probe_gbps, model_path, ctx, n, reps, block ? block : n);
+        printf("weights: %s\n", info.weight_types);
         if (host_gbps > 0) printf("host read (C, %u threads): %.2f GB/s\n", host_threads, host_gbps);
     }
     for (uint32_t m = 0; m < n_modes; m++) {

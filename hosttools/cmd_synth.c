@@ -13,7 +13,7 @@ static void help(void)
 {
     printf("usage: mekivk synth --config tiny|small|0.6b|1.7b|4b --out DIR [--dense]\n"
            "                    [--arch qwen3|qwen2|llama] [--wtype TYPE] [--pure]\n"
-           "                    [--bank-type f16|q8] [--seed N] [--untied]\n\n"
+           "                    [--bank-type f16|q8] [--seed N] [--untied] [--gate-input norm|residual]\n\n"
            "Writes DIR/model.gguf and (unless --dense) DIR/bank.mkb with random weights of the\n"
            "named shape (DESIGN §2), scaled so activations stay finite. Deterministic by seed.\n"
            "  --dense      no MeKi tensors and no bank\n"
@@ -41,14 +41,18 @@ static void help(void)
            "               fallbacks still apply)\n"
            "  --bank-type  bank row type (default f16)\n"
            "  --seed N     random seed (default 1)\n"
-           "  --untied     write a separate output.weight (default: tied to token_embd)\n\n"
+           "  --untied     write a separate output.weight (default: tied to token_embd)\n"
+           "  --gate-input what the MeKi gate reads (key meki.gate_input, DESIGN §2): norm, the\n"
+           "               FFN's normed input (default), or residual, the residual after attention\n\n"
            "usage: mekivk synth --checkpoint --config NAME --out DIR [--shards N] [--dtype f32|f16|bf16]\n"
-           "                    [--seed N] [--untied]\n\n"
+           "                    [--seed N] [--untied] [--no-qk-norm] [--gate-input norm|residual]\n\n"
            "Writes a training-form checkpoint instead (the input of `mekivk convert`): DIR/config.json\n"
            "(Hugging Face Qwen3 keys plus \"meki_dim\") and the Qwen3 tensors with every layer's MeKi\n"
            "training module (model.layers.N.meki_module.*) as safetensors, streamed.\n"
            "  --shards N   split into N files + model.safetensors.index.json (default 1)\n"
-           "  --dtype      tensor dtype (default bf16)\n");
+           "  --dtype      tensor dtype (default bf16)\n"
+           "  --no-qk-norm no q_norm/k_norm (the authors' MeKi training has none)\n"
+           "  --gate-input \"meki_gate_input\" in config.json (default norm)\n");
 }
 
 int mkv_cmd_synth(int argc, char **argv)

@@ -10,3 +10,13 @@ vec2 wt_k_scale_min(uint base, uint j)
     return vec2(float((a & 15u) | ((wt_byte(base, j - 4u) >> 6u) << 4u)),
                 float((a >> 4u) | ((wt_byte(base, j) >> 6u) << 4u)));
 }
+
+// The same from the 12 bytes already loaded (q.x: bytes 0-3, q.y: 4-7, q.z: 8-11).
+uint wt_k_byte(uvec3 q, uint k) { return (q[k >> 2u] >> (8u * (k & 3u))) & 0xffu; }
+vec2 wt_k_scale_min_r(uvec3 q, uint j)
+{
+    if (j < 4u) return vec2(float(wt_k_byte(q, j) & 63u), float(wt_k_byte(q, j + 4u) & 63u));
+    const uint a = wt_k_byte(q, j + 4u);
+    return vec2(float((a & 15u) | ((wt_k_byte(q, j - 4u) >> 6u) << 4u)),
+                float((a >> 4u) | ((wt_k_byte(q, j) >> 6u) << 4u)));
+}

@@ -14,8 +14,9 @@ uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
 float wt_dot(uint row, uint nb, uint u)
 {
     const uint b = u / 4u, c = u % 4u, base = row + b * WT_QW;
-    const vec2 dd = unpackHalf2x16(WT_W(base));
-    const vec2 sm1 = wt_k_scale_min(base + 1u, 2u * c), sm2 = wt_k_scale_min(base + 1u, 2u * c + 1u);
+    const uvec4 hdr = WT_W4(base >> 2u); // d, dmin; the 12 bytes of scales and mins
+    const vec2 dd = unpackHalf2x16(hdr.x);
+    const vec2 sm1 = wt_k_scale_min_r(hdr.yzw, 2u * c), sm2 = wt_k_scale_min_r(hdr.yzw, 2u * c + 1u);
     const uvec4 a = WT_W4((base + 4u + 8u * c) >> 2u), e = WT_W4(((base + 4u + 8u * c) >> 2u) + 1u);
     const float lo = dot(wt_bytes(a.x, 0u, 15u), wt_xs[0]) + dot(wt_bytes(a.y, 0u, 15u), wt_xs[1]) +
                      dot(wt_bytes(a.z, 0u, 15u), wt_xs[2]) + dot(wt_bytes(a.w, 0u, 15u), wt_xs[3]) +

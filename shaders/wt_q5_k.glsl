@@ -12,11 +12,14 @@ uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
 float wt_dot(uint row, uint nb, uint u)
 {
     const uint b = u / 4u, c = u % 4u, base = row + b * WT_QW;
-    const vec2 dd = unpackHalf2x16(WT_W(base));
-    const vec2 sm1 = wt_k_scale_min(base + 1u, 2u * c), sm2 = wt_k_scale_min(base + 1u, 2u * c + 1u);
+    const uvec4 hdr = WT_W4(base >> 2u); // d, dmin; the 12 bytes of scales and mins
+    const vec2 dd = unpackHalf2x16(hdr.x);
+    const vec2 sm1 = wt_k_scale_min_r(hdr.yzw, 2u * c), sm2 = wt_k_scale_min_r(hdr.yzw, 2u * c + 1u);
+    const uvec4 h0 = WT_W4((base + 4u) >> 2u), h1 = WT_W4(((base + 4u) >> 2u) + 1u);         // qh
+    const uvec4 q0 = WT_W4((base + 12u + 8u * c) >> 2u), q1 = WT_W4(((base + 12u + 8u * c) >> 2u) + 1u); // qs
     float lo = 0.0, hi = 0.0;
     [[unroll]] for (uint k = 0u; k < 8u; k++) {
-        const uint qw = WT_W(base + 12u + 8u * c + k), qh = WT_W(base + 4u + k);
+        const uint qw = k < 4u ? q0[k] : q1[k - 4u], qh = k < 4u ? h0[k] : h1[k - 4u];
         lo += dot(wt_bytes(qw, 0u, 15u) + 16.0 * wt_bytes(qh, 2u * c, 1u), wt_xs[k]);
         hi += dot(wt_bytes(qw, 4u, 15u) + 16.0 * wt_bytes(qh, 2u * c + 1u, 1u), wt_xs[8u + k]);
     }

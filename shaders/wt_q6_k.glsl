@@ -30,10 +30,11 @@ float wt_dot(uint row, uint nb, uint u)
         s3 += dot(wt_bytes(qa[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 4u, 3u) - 32.0, wt_xs[8u + k]);
         s4 += dot(wt_bytes(qb[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 6u, 3u) - 32.0, wt_xs[12u + k]);
     }
-    const uint sc = base + 48u, j = 8u * n + g;
+    // scales 8n + g + {0, 2, 4, 6}: bytes g, g + 2 of word 48 + 2n, bytes g, g + 2 of the next
+    const uint sa = WT_W(base + 48u + 2u * n), sb = WT_W(base + 49u + 2u * n);
+    const vec4 sc = vec4(ivec4(uvec4(sa << (24u - 8u * g), sa << (8u - 8u * g), sb << (24u - 8u * g), sb << (8u - 8u * g))) >> 24);
     const float d = wt_half(row + nb * WT_QW, b);
-    return d * (wt_i8_byte(sc, j) * s1 + wt_i8_byte(sc, j + 2u) * s2 + wt_i8_byte(sc, j + 4u) * s3 +
-                wt_i8_byte(sc, j + 6u) * s4);
+    return d * dot(sc, vec4(s1, s2, s3, s4));
 }
 
 float wt_value(uint row, uint nb, uint i)

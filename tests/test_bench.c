@@ -117,6 +117,9 @@ START_TEST(json_has_every_key_and_consistent_figures)
     child(&j, 0, "device", MKV_JSON_STRING);
     child(&j, 0, "driver", MKV_JSON_STRING);
     ck_assert_str_eq(j.v[child(&j, 0, "model", MKV_JSON_STRING)].str, model);
+    /* the tiny f16 model: 1 LM head + 4 layers x (qkv, o, gate+up+W_mg, down, W_mo) matrices, all f16 */
+    ck_assert_msg(!strncmp(j.v[child(&j, 0, "weight_types", MKV_JSON_STRING)].str, "21 f16 (", 8), "weight_types: %s",
+                  j.v[child(&j, 0, "weight_types", MKV_JSON_STRING)].str);
     ck_assert_int_eq((int)num(&j, 0, "ctx"), 40);
     ck_assert_int_eq((int)num(&j, 0, "n_decode"), 5);
     ck_assert_int_eq((int)num(&j, 0, "reps"), 3);
