@@ -76,9 +76,11 @@ static void help(void)
            "  --bank-threads T  reader threads (default 4)\n"
            "  --bank-sync     reference path: read each slab before submitting (no overlap)\n"
            "  --json   one JSON object (keys: device, driver, model, ctx, n_decode, reps, block,\n"
-           "           probe_gbps, host_read_gbps and host_threads (CPU devices only), runs\n"
+           "           probe_gbps, host_read_gbps and host_threads (CPU devices only), weight_types, runs\n"
            "           (mode, decode_tok_s, prefill_tok_s, weight_bytes_per_token, weight_gbps,\n"
-           "           bank, decode_tok_s_reps, kernels), meki_over_dense (ratio of the\n"
+           "           kv_bytes_per_token (f16 K/V of ctx positions), time_over_roofline (time\n"
+           "           per token over (weight + K/V bytes) / probe bandwidth), bank,\n"
+           "           decode_tok_s_reps, kernels), meki_over_dense (ratio of the\n"
            "           medians), meki_over_dense_paired (median of the per-repetition\n"
            "           ratios: robust to drift between repetitions); bank:\n"
            "           bytes_read, reads, stall_ms, stall_us_median, stall_steps,\n"
@@ -461,13 +463,19 @@ int mkv_cmd_bench(int argc, char **argv)
         double stall_med = median(r->stall_us, r->n_stall), window_med = median(r->window_us, r->n_stall);
         double read_us = ss->bank_reads ? ss->bank_read_ms * 1e3 / (double)ss->bank_reads : 0;
         double wgbps = (double)wbytes * med[m] * 1e-9; /* weights streamed per second at the median speed */
+        /* The roofline: a step must read the weights and the K/V cache once
+         * (f16, ctx positions of every layer); time per token over the time
+         * those bytes take at the probe's bandwidth. */
+        const uint64_t kv_bytes = 4ull * info.n_layer * ctx * info.n_kv_head * info.head_dim;
+        const double roof = probe_gbps > 0 && med[m] > 0 ? (1.0 / med[m]) / ((wbytes + kv_bytes) / (probe_gbps * 1e9)) : 0;
         if (json) {
             printf("%s{\"mode\": \"%s\", \"decode_tok_s\": %.4f, \"prefill_tok_s\": %.4f, \"weight_bytes_per_token\": %llu, "
-                   "\"weight_gbps\": %.3f, "
+                   "\"weight_gbps\": %.3f, \"kv_bytes_per_token\": %llu, \"time_over_roofline\": %.3f, "
                    "\"bank\": {\"bytes_read\": %llu, \"reads\": %llu, \"stall_ms\": %.3f, \"stall_us_median\": %.3f, "
                    "\"stall_steps\": %llu, \"window_us_median\": %.1f, \"read_us_mean\": %.1f, \"cache_hit_rate\": %.4f, "
                    "\"io_mode\": \"%s\", \"crc\": \"%s\"}, ",
-                   m ? ", " : "", r->mode, med[m], pre, (unsigned long long)wbytes, wgbps, (unsigned long long)ss->bank_bytes_read,
+                   m ? ", " : "", r->mode, med[m], pre, (unsigned long long)wbytes, wgbps, (unsigned long long)kv_bytes, roof,
+                   (unsigned long long)ss->bank_bytes_read,
                    (unsigned long long)ss->bank_reads, ss->bank_stall_ms, stall_med, (unsigned long long)ss->stall_steps,
                    window_med, read_us, hit, ss->bank_io, r->meki_off ? "" : mkv_crc32c_impl());
             printf("\"decode_tok_s_reps\": [");
@@ -481,6 +489,9 @@ int mkv_cmd_bench(int argc, char **argv)
         } else {
             printf("\n%-5s decode %.2f tok/s (median), prefill %.2f tok/s, %.1f MB weights/token: %.2f GB/s, %.0f %% of the probe\n",
                    r->mode, med[m], pre, wbytes / 1e6, wgbps, probe_gbps > 0 ? 100 * wgbps / probe_gbps : 0.0);
+            if (roof > 0)
+                printf("      %.0f ms per token: %.2fx the time its %.1f MB of weights and %.1f MB of K/V take at the probe's bandwidth\n",
+                       1e3 / med[m], roof, wbytes / 1e6, kv_bytes / 1e6);
             if (!r->meki_off)
                 printf("      bank (%s, crc %s): %llu reads of %.0f us on average, %llu bytes, cache hit rate %.2f\n"
                        "      stall %.3f ms total in %llu steps, median %.1f us/token; median %.0f us of GPU work hides each read\n",

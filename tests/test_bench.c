@@ -139,6 +139,12 @@ START_TEST(json_has_every_key_and_consistent_figures)
         ck_assert(med[m] > 0 && num(&j, r, "prefill_tok_s") > 0);
         wbytes[m] = num(&j, r, "weight_bytes_per_token");
         ck_assert(fabs(num(&j, r, "weight_gbps") - wbytes[m] * med[m] * 1e-9) < 1e-3 + 1e-3 * wbytes[m] * med[m] * 1e-9);
+        /* the tiny model's f16 K/V: 4 layers x ctx x 2 KV heads x 64 dims x 2 (K, V) x 2 bytes */
+        const double kv = num(&j, r, "kv_bytes_per_token"), ctx = num(&j, 0, "ctx");
+        ck_assert(kv == 4 * ctx * 2 * 64 * 4);
+        const double roof = (1 / med[m]) / ((wbytes[m] + kv) / (num(&j, 0, "probe_gbps") * 1e9));
+        ck_assert_msg(fabs(num(&j, r, "time_over_roofline") - roof) <= 2e-3 * roof + 1e-3, "roofline %g, expected %g",
+                      num(&j, r, "time_over_roofline"), roof);
         uint32_t rr = child(&j, r, "decode_tok_s_reps", MKV_JSON_ARRAY);
         ck_assert_uint_eq(j.v[rr].n, 3);
         uint32_t e = j.v[rr].first;
