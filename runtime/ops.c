@@ -7,7 +7,6 @@
 
 #include "argmax.h"
 #include "attn.h"
-#include "bw_probe.h"
 #include "embed.h"
 #include "ffn_out.h"
 #include "matmul.h"
@@ -253,11 +252,13 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
         a->head_dim % 2 || a->head_dim > MKV_ATTN_MAX_HEAD_DIM)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "attention: n_head = %u, n_kv_head = %u, head_dim = %u: need a group of <= %u and an even head_dim <= %u",
                         a->n_head, a->n_kv_head, a->head_dim, MKV_ATTN_MAX_GROUP, MKV_ATTN_MAX_HEAD_DIM);
-    mkv_pc_attn pc = {.n_head = a->n_head, .n_kv_head = a->n_kv_head, .head_dim = a->head_dim, .n_ctx = a->n_ctx,
-                      .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim)};
+    mkv_pc_attn pc = {.n_kv_head = a->n_kv_head, .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim)};
     VkBuffer b[] = {params->buf, q->buf, k_cache->buf, v_cache->buf, scores->buf, partials->buf};
+    /* The group size and head_dim are compile-time in the shader (queries
+     * and outputs live in registers); scores is no longer used. */
+    const mkv_spec spec = {{r->tune.wg_attn, a->n_head / a->n_kv_head, a->head_dim, r->d->subgroup_size}, 4};
     /* bytes: the whole cache capacity is an upper bound; bench rescales by n_kv. */
-    mkv_status st = DISPATCH(r, MKV_KERNEL_ATTN, mkv_spec1(r->tune.wg_attn), b, pc, a->n_kv_head, a->n_split,
+    mkv_status st = DISPATCH(r, MKV_KERNEL_ATTN, spec, b, pc, a->n_kv_head, a->n_split,
                              4ull * a->n_ctx * a->n_kv_head * a->head_dim, err);
     if (st) return st;
     mkv_pc_attn_combine pc2 = {.head_dim = a->head_dim, .n_split = a->n_split};
@@ -293,19 +294,6 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
                     meki->params->buf};
     return DISPATCH(r, MKV_KERNEL_FFN_OUT_MEKI_T(w_down->type), mkv_spec3(r->tune.wg_matvec, rows, r->tune.nr_matvec), b, pc, pc.n_groups, 1,
                     bytes + mkv_matrix_bytes(meki->w_mo_t) + 4ull * pc.n_mem + 12ull * n, err);
-}
-
-mkv_status mkv_op_bw_probe(mkv_recorder *r, const mkv_buffer *data, uint64_t bytes, const mkv_buffer *out, mkv_error *err)
-{
-    if (bytes % 16 || bytes / 16 > UINT32_MAX)
-        return mkv_fail(err, MKV_ERR_INVALID_ARG, "bw_probe: bytes = %llu: must be a multiple of 16 below 64 GiB",
-                        (unsigned long long)bytes);
-    /* Blocks of 64 chunks per thread: long enough streams for a CPU driver's
-     * threads, and enough workgroups to fill a GPU. */
-    const uint32_t wg = r->tune.wg_norm, n16 = (uint32_t)(bytes / 16), per = wg * 64u;
-    mkv_pc_bw_probe pc = {.n16 = n16, .per_group = per};
-    VkBuffer b[] = {data->buf, out->buf};
-    return DISPATCH(r, MKV_KERNEL_BW_PROBE, mkv_spec1(wg), b, pc, div_up(n16, per), 1, bytes, err);
 }
 
 uint32_t mkv_argmax_slots(const mkv_recorder *r, uint32_t n) { return div_up(n, r->tune.wg_argmax * 16); }

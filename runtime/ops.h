@@ -124,10 +124,6 @@ mkv_status mkv_op_argmax(mkv_recorder *r, const mkv_buffer *x, uint32_t n, const
 /* Slots the argmax needs for n values. */
 uint32_t mkv_argmax_slots(const mkv_recorder *r, uint32_t n);
 
-/* [bw_probe] one streaming read of `bytes` (a multiple of 16) of data;
- * out[0] ^= the XOR of all its 32-bit words. */
-mkv_status mkv_op_bw_probe(mkv_recorder *r, const mkv_buffer *data, uint64_t bytes, const mkv_buffer *out, mkv_error *err);
-
 /* Ends the step: makes the last dispatches' writes visible to the host. */
 void mkv_rec_finish(mkv_recorder *r);
 
