@@ -38,17 +38,25 @@ static inline void mkv_tunables_for(const mkv_device *d, mkv_tunables *t)
      * 8 to 1 for the 4-bit types), and a d_mem = 64 matrix still spreads
      * over 4 groups. */
     t->nr_matvec = 4;
-    /* lavapipe: 8 rows at once measured 10-35 % faster than 4 at the 1.7b
-     * shapes on a 2-core VM (bench --kernels); its per-invocation loads
-     * cost far more than the registers the extra rows take. */
-    if (mkv_device_is_cpu(d)) t->nr_matvec = 8;
+    /* lavapipe: its loads go lane by lane, 32 bits at a time, so x's loads
+     * cost as much as the weights' unless many rows share them. At the
+     * 1.7b shapes (bench --kernels, 2-core VM) f16 / q4_0 / q6_k ran at
+     * 0.84 / 0.49 / 0.48 GB/s with 8 rows at once, 0.98 / 0.62 / 0.57
+     * with 16 and 1.03 / 0.71 / 0.63 with 32 (probe: 1.17); registers
+     * cost a CPU nothing. */
+    if (mkv_device_is_cpu(d)) t->nr_matvec = 32;
     t->rows_matvec = t->nr_matvec * (t->wg_matvec / sg);
     /* Norms and rope touch a few KiB: one subgroup-multiple of 64 is plenty. */
     t->wg_norm = mkv_pow2_at_least(sg, 64);
-    t->wg_attn = mkv_pow2_at_least(sg, 64);
+    /* Attention: teams of lanes per position, merged through shared memory
+     * at the end; 64 threads give a GPU several teams per workgroup.
+     * lavapipe: one subgroup per workgroup, so no merge and no barrier at
+     * all (a workgroup is one CPU thread; barriers switch coroutines). */
+    t->wg_attn = mkv_device_is_cpu(d) ? sg : mkv_pow2_at_least(sg, 64);
     t->wg_argmax = mkv_pow2_at_least(sg, 128);
     /* Attention splits of ~256 positions keep every core busy at long
-     * context while the combine pass stays tiny. */
+     * context while the combine pass stays tiny (lavapipe, 0.6b shape:
+     * 128, 256 and 1024 measured alike, within noise). */
     t->attn_chunk = 256;
     /* Matmul (offline fold, batched over tokens): 64 threads, each one
      * weight row, share a staged slice of 8 batch rows; 8 sums per thread

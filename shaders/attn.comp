@@ -2,128 +2,257 @@
 // Fused GQA decode attention, split over the cache ("flash decoding").
 // Workgroup (kvh, s) takes KV head kvh and the s-th of n_split equal chunks
 // of positions 0..n_kv-1, and serves the whole query group of that KV head
-// (query heads kvh*G .. kvh*G+G-1, G = n_head/n_kv_head) in one pass over K
-// and V. It writes, per query head, the chunk's running max m, its sum of
-// exponentials l and the unnormalised output o; attn_combine.comp merges
-// the chunks into a stable softmax over the whole cache.
+// (query heads kvh*G .. kvh*G+G-1) in one pass that reads every K and V row
+// of the chunk once. It writes, per query head, the chunk's max score m,
+// its sum of exponentials l and the unnormalised output o; attn_combine.comp
+// merges the chunks into a stable softmax over the whole cache.
+//
+// Layout: a team of P lanes of a subgroup takes one position at a time; lane
+// j of the team owns chunks j, j+P, ... of the head's row (a chunk is 16
+// bytes, 8 f16, when head_dim % 8 == 0, else one 32-bit word), so a team's
+// loads of a row are adjacent (coalesced) and as wide as the data allows.
+// The lane keeps its slice of the G queries and of the G outputs in
+// registers (compile-time sizes: G, HD, P are specialization constants), so
+// the main loop touches memory only to read K and V. Each team runs its own
+// online softmax over U positions at a time (U independent row loads in
+// flight); the team's dot products are summed with subgroupAdd. The teams
+// of a workgroup are merged through shared memory at the end: the only
+// barriers (none when the workgroup is a single team).
+// For a CPU driver (lavapipe), where every invocation's load is a memory
+// access of its own and runs a per-lane loop: loads sit under no per-lane
+// condition (positions past the chunk re-read its last row and get weight
+// 0), and the register arrays are only ever indexed by unrolled, constant
+// indices (an array indexed at run time goes to memory, 5x slower here).
 // Host description: attn.h.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 
+layout(constant_id = 1) const uint G = 1;    // query heads per KV head
+layout(constant_id = 2) const uint HD = 128; // head_dim (even)
+layout(constant_id = 3) const uint SG = 8;   // the subgroup size (gl_SubgroupSize)
+
 STEP_PARAMS_BUFFER(0)
 layout(std430, binding = 1) readonly buffer Q { float q[]; };        // [n_head][head_dim]
+layout(std430, binding = 1) readonly buffer Q4 { vec4 q4[]; };
 layout(std430, binding = 2) readonly buffer KCache { uint kc[]; };   // f16 [pos][n_kv_head][head_dim]
+layout(std430, binding = 2) readonly buffer KCache4 { uvec4 kc4[]; };
 layout(std430, binding = 3) readonly buffer VCache { uint vc[]; };
-layout(std430, binding = 4) coherent buffer Scores { float sc[]; };           // [n_head][n_ctx] scratch
+layout(std430, binding = 3) readonly buffer VCache4 { uvec4 vc4[]; };
 layout(std430, binding = 5) writeonly buffer Partial { float part[]; }; // [n_head][n_split][head_dim + 2]
 
 layout(push_constant) uniform PushConstants {
-    uint n_head;
     uint n_kv_head;
-    uint head_dim;
-    uint n_ctx;    // cache capacity (row count of Scores)
     uint n_split;
     float scale;   // 1/sqrt(head_dim)
 } pc;
 
-#define MAX_GROUP 16
-#define MAX_HEAD_DIM 256
-shared vec2 qs[MAX_GROUP * MAX_HEAD_DIM / 2];
-shared float red[gl_WorkGroupSize.x];
+const uint CW = (HD % 8u == 0u) ? 8u : 2u; // dims per chunk
+const uint NCH = HD / CW;                  // chunks per row
+// Lanes per position: the power of two >= NCH, at most a subgroup.
+const uint NCH2 = NCH <= 1u ? 1u : NCH <= 2u ? 2u : NCH <= 4u ? 4u : NCH <= 8u ? 8u : NCH <= 16u ? 16u : NCH <= 32u ? 32u : NCH <= 64u ? 64u : 128u;
+const uint P = NCH2 < SG ? NCH2 : SG;
+const uint TEAMS = SG / P;                 // teams per subgroup
+const uint CPL = (NCH + P - 1u) / P;       // chunks per lane
+const bool FULL = CPL * P == NCH;          // every lane's chunks exist
+#define U 2u                               // positions per team step
+const float LN2 = 0.69314718;
+const float NEG = -3.0e38;
 
-float reduce_max(float v)
+// Team merge scratch (used when a workgroup holds more than one team).
+shared float sh_m[WG / P];
+shared float sh_l[WG / P];
+shared float sh_o[(WG / P) * HD];
+
+// Chunk ci of a row starting at chunk index `row` (in chunks), as 8 floats
+// (the upper 6 zero for word chunks).
+void load_chunk(bool is_k, uint row, uint ci, out vec4 lo, out vec4 hi)
 {
-    const uint tid = gl_LocalInvocationID.x;
-    red[tid] = v;
-    barrier();
-    for (uint s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) red[tid] = max(red[tid], red[tid + s]);
-        barrier();
+    if (CW == 8u) {
+        uvec4 w = is_k ? kc4[row + ci] : vc4[row + ci];
+        lo = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+        hi = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+    } else {
+        lo = vec4(unpackHalf2x16(is_k ? kc[row + ci] : vc[row + ci]), 0.0, 0.0);
+        hi = vec4(0.0);
     }
-    float r = red[0];
-    barrier();
-    return r;
 }
 
-float reduce_sum(float v)
+// Sum over the lanes of this lane's team (teams are aligned runs of P lanes).
+float team_sum(float x, uint team)
 {
-    const uint tid = gl_LocalInvocationID.x;
-    red[tid] = v;
-    barrier();
-    for (uint s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) red[tid] += red[tid + s];
-        barrier();
+    if (TEAMS == 1u) return subgroupAdd(x);
+    float r = 0.0;
+    [[unroll]] for (uint k = 0u; k < TEAMS; k++) {
+        float s = subgroupAdd(team == k ? x : 0.0);
+        if (team == k) r = s;
     }
-    float r = red[0];
-    barrier();
     return r;
 }
 
 void main()
 {
-    const uint tid = gl_LocalInvocationID.x;
     const uint kvh = gl_WorkGroupID.x, split = gl_WorkGroupID.y;
-    const uint G = pc.n_head / pc.n_kv_head, hd = pc.head_dim, hd2 = hd / 2u;
+    const uint lane = gl_SubgroupInvocationID % P, team = gl_SubgroupInvocationID / P;
     const uint n_kv = step.n_kv;
     const uint chunk = (n_kv + pc.n_split - 1u) / pc.n_split;
     const uint t0 = min(split * chunk, n_kv), t1 = min(t0 + chunk, n_kv);
-    const uint kv_stride2 = pc.n_kv_head * hd2; // words between positions
 
-    // The group's queries, pre-scaled, as pairs.
-    for (uint i = tid; i < G * hd2; i += WG) {
-        uint g = i / hd2, j = i % hd2;
-        uint qb = (kvh * G + g) * hd + 2u * j;
-        qs[i] = vec2(q[qb], q[qb + 1u]) * pc.scale;
-    }
-    barrier();
-
-    // Pass 1: scores of every position of the chunk, for every query head.
-    // A subgroup per position: its lanes read the key row contiguously.
-    for (uint t = t0 + gl_SubgroupID; t < t1; t += gl_NumSubgroups) {
-        uint kb = t * kv_stride2 + kvh * hd2;
-        for (uint g = 0; g < G; g++) {
-            float s = 0.0;
-            for (uint j = gl_SubgroupInvocationID; j < hd2; j += gl_SubgroupSize)
-                s += dot(unpackHalf2x16(kc[kb + j]), qs[g * hd2 + j]);
-            s = subgroupAdd(s);
-            if (subgroupElect()) sc[(kvh * G + g) * pc.n_ctx + t] = s;
-        }
-    }
-    memoryBarrierBuffer();
-    barrier();
-
-    for (uint g = 0; g < G; g++) {
+    // This lane's slice of the group's queries, pre-scaled into log2 units.
+    vec4 qlo[G * CPL], qhi[G * CPL], olo[G * CPL], ohi[G * CPL];
+    float m[G], l[G];
+    const float qscale = pc.scale * 1.44269504;
+    [[unroll]] for (uint g = 0u; g < G; g++) {
+        m[g] = NEG;
+        l[g] = 0.0;
         const uint h = kvh * G + g;
-        const uint sb = h * pc.n_ctx;
-        // Pass 2: max and sum of exponentials over the chunk.
-        float m = -3.0e38;
-        for (uint t = t0 + tid; t < t1; t += WG) m = max(m, sc[sb + t]);
-        m = reduce_max(m);
-        // The scores become probabilities (unnormalised) in place, each
-        // exponential computed once.
-        float l = 0.0;
-        for (uint t = t0 + tid; t < t1; t += WG) {
-            float p = exp(sc[sb + t] - m);
-            sc[sb + t] = p;
-            l += p;
+        [[unroll]] for (uint c = 0u; c < CPL; c++) {
+            const uint ci = c * P + lane;
+            vec4 a = vec4(0.0), b = vec4(0.0);
+            if (ci < NCH) {
+                if (CW == 8u) {
+                    a = q4[(h * HD + ci * 8u) / 4u];
+                    b = q4[(h * HD + ci * 8u) / 4u + 1u];
+                } else {
+                    a = vec4(q[h * HD + 2u * ci], q[h * HD + 2u * ci + 1u], 0.0, 0.0);
+                }
+            }
+            qlo[g * CPL + c] = a * qscale;
+            qhi[g * CPL + c] = b * qscale;
+            olo[g * CPL + c] = vec4(0.0);
+            ohi[g * CPL + c] = vec4(0.0);
         }
-        l = reduce_sum(l);
-        memoryBarrierBuffer();
+    }
+
+    // The subgroup's teams take U adjacent positions each; the loop bound is
+    // uniform over the subgroup (subgroupAdd inside), positions past t1 are
+    // masked.
+    const uint per_sg = TEAMS * U;
+    for (uint base = t0 + gl_SubgroupID * per_sg; base < t1; base += gl_NumSubgroups * per_sg) {
+        const uint tb = base + team * U;
+        // Scores of the U positions for the G heads.
+        float s[U * G];
+        [[unroll]] for (uint u = 0u; u < U; u++) {
+            // Positions past t1 read row t1-1 (in bounds) and get weight 0.
+            const uint row = (min(tb + u, t1 - 1u) * pc.n_kv_head + kvh) * NCH;
+            vec4 klo[CPL], khi[CPL];
+            [[unroll]] for (uint c = 0u; c < CPL; c++) {
+                klo[c] = vec4(0.0);
+                khi[c] = vec4(0.0);
+                const uint ci = c * P + lane;
+                if (FULL || ci < NCH) load_chunk(true, row, ci, klo[c], khi[c]);
+            }
+            [[unroll]] for (uint g = 0u; g < G; g++) {
+                float acc = 0.0;
+                [[unroll]] for (uint c = 0u; c < CPL; c++)
+                    acc += dot(qlo[g * CPL + c], klo[c]) + dot(qhi[g * CPL + c], khi[c]);
+                s[u * G + g] = team_sum(acc, team);
+            }
+        }
+        // Online softmax: new max, rescale what was accumulated, weights.
+        float p[U * G];
+        [[unroll]] for (uint g = 0u; g < G; g++) {
+            float mb = m[g];
+            [[unroll]] for (uint u = 0u; u < U; u++)
+                if (tb + u < t1) mb = max(mb, s[u * G + g]);
+            const float corr = exp2(m[g] - mb);
+            float sum = 0.0;
+            [[unroll]] for (uint u = 0u; u < U; u++) {
+                p[u * G + g] = tb + u < t1 ? exp2(s[u * G + g] - mb) : 0.0;
+                sum += p[u * G + g];
+            }
+            m[g] = mb;
+            l[g] = l[g] * corr + sum;
+            [[unroll]] for (uint c = 0u; c < CPL; c++) {
+                olo[g * CPL + c] *= corr;
+                ohi[g * CPL + c] *= corr;
+            }
+        }
+        // o += p v over the U positions.
+        [[unroll]] for (uint u = 0u; u < U; u++) {
+            const uint row = (min(tb + u, t1 - 1u) * pc.n_kv_head + kvh) * NCH;
+            [[unroll]] for (uint c = 0u; c < CPL; c++) {
+                vec4 vlo = vec4(0.0), vhi = vec4(0.0);
+                const uint ci = c * P + lane;
+                if (FULL || ci < NCH) load_chunk(false, row, ci, vlo, vhi);
+                [[unroll]] for (uint g = 0u; g < G; g++) {
+                    olo[g * CPL + c] += p[u * G + g] * vlo;
+                    ohi[g * CPL + c] += p[u * G + g] * vhi;
+                }
+            }
+        }
+    }
+
+    // Write the chunk's partials (m back in natural-log units); with several
+    // teams, merge them first. Every access to the register arrays sits in
+    // a loop that unrolls (no loop nested inside), or they would go to
+    // memory.
+    const uint n_all = gl_NumSubgroups * TEAMS;
+    if (n_all == 1u) {
+        [[unroll]] for (uint g = 0u; g < G; g++) {
+            const uint pb = ((kvh * G + g) * pc.n_split + split) * (HD + 2u);
+            [[unroll]] for (uint c = 0u; c < CPL; c++) {
+                const uint ci = c * P + lane;
+                if (ci < NCH) {
+                    const vec4 a = olo[g * CPL + c], b = ohi[g * CPL + c];
+                    const uint d = pb + 2u + ci * CW;
+                    part[d] = a.x;
+                    part[d + 1u] = a.y;
+                    if (CW == 8u) {
+                        part[d + 2u] = a.z; part[d + 3u] = a.w;
+                        part[d + 4u] = b.x; part[d + 5u] = b.y; part[d + 6u] = b.z; part[d + 7u] = b.w;
+                    }
+                }
+            }
+            if (lane == 0u) {
+                part[pb] = m[g] * LN2;
+                part[pb + 1u] = l[g]; // 0 for an empty chunk
+            }
+        }
+        return;
+    }
+    const uint me = gl_SubgroupID * TEAMS + team;
+    for (uint g = 0u; g < G; g++) {
+        float mg = 0.0, lg = 0.0;
+        [[unroll]] for (uint k = 0u; k < G; k++)
+            if (k == g) { mg = m[k]; lg = l[k]; }
+        if (lane == 0u) sh_m[me] = mg;
         barrier();
-        // Pass 3: o = sum_t p_t v_t; thread owns pairs of dims.
-        const uint pb = (h * pc.n_split + split) * (hd + 2u);
-        for (uint j = tid; j < hd2; j += WG) {
-            vec2 o = vec2(0.0);
-            for (uint t = t0; t < t1; t++)
-                o += sc[sb + t] * unpackHalf2x16(vc[t * kv_stride2 + kvh * hd2 + j]);
-            part[pb + 2u + 2u * j] = o.x;
-            part[pb + 3u + 2u * j] = o.y;
+        float M = NEG;
+        for (uint k = 0u; k < n_all; k++) M = max(M, sh_m[k]);
+        const float f = exp2(mg - M);
+        [[unroll]] for (uint c = 0u; c < CPL; c++) {
+            const uint ci = c * P + lane;
+            vec4 a = vec4(0.0), b = vec4(0.0);
+            [[unroll]] for (uint k = 0u; k < G; k++)
+                if (k == g) { a = olo[k * CPL + c]; b = ohi[k * CPL + c]; }
+            a *= f;
+            b *= f;
+            if (ci < NCH) {
+                const uint d = me * HD + ci * CW;
+                sh_o[d] = a.x;
+                sh_o[d + 1u] = a.y;
+                if (CW == 8u) {
+                    sh_o[d + 2u] = a.z; sh_o[d + 3u] = a.w;
+                    sh_o[d + 4u] = b.x; sh_o[d + 5u] = b.y; sh_o[d + 6u] = b.z; sh_o[d + 7u] = b.w;
+                }
+            }
         }
-        if (tid == 0u) {
-            part[pb] = m;
-            part[pb + 1u] = l; // 0 for an empty chunk
+        if (lane == 0u) sh_l[me] = lg * f;
+        barrier();
+        const uint pb = ((kvh * G + g) * pc.n_split + split) * (HD + 2u);
+        for (uint d = gl_LocalInvocationID.x; d < HD; d += WG) {
+            float o = 0.0;
+            for (uint k = 0u; k < n_all; k++) o += sh_o[k * HD + d];
+            part[pb + 2u + d] = o;
         }
+        if (gl_LocalInvocationID.x == 0u) {
+            float L = 0.0;
+            for (uint k = 0u; k < n_all; k++) L += sh_l[k];
+            part[pb] = M * LN2;
+            part[pb + 1u] = L;
+        }
+        barrier();
     }
 }

@@ -1,15 +1,17 @@
 /* Host description of attn.comp (decode attention, split over the cache).
  * Bindings: 0 step params, 1 q (float n_head*head_dim), 2 K cache,
- *           3 V cache (f16 [n_ctx][n_kv_head][head_dim]), 4 scores scratch
- *           (float n_head*n_ctx), 5 partials (float n_head*n_split*(head_dim+2)).
- * Spec constants: 0 WG (power of two).
+ *           3 V cache (f16 [n_ctx][n_kv_head][head_dim]), 4 unused (was a
+ *           scores scratch), 5 partials (float n_head*n_split*(head_dim+2)).
+ * Spec constants: 0 WG (power of two, a multiple of the subgroup size),
+ *   1 G = n_head/n_kv_head, 2 head_dim, 3 the device's subgroup size
+ *   (gl_SubgroupSize must equal it: lanes are split into teams by it).
  * Limits: n_head/n_kv_head <= 16, head_dim even and <= 256.
  * Dispatch: n_kv_head x n_split x 1. */
 #ifndef MKV_SHADER_ATTN_H
 #define MKV_SHADER_ATTN_H
 #include <stdint.h>
 typedef struct mkv_pc_attn {
-    uint32_t n_head, n_kv_head, head_dim, n_ctx, n_split;
+    uint32_t n_kv_head, n_split;
     float scale;
 } mkv_pc_attn;
 #define MKV_ATTN_MAX_GROUP 16u

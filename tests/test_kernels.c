@@ -706,6 +706,7 @@ typedef struct attn_case {
     uint32_t n_split;
     bool rope_norm;  /* adjacent RoPE pairs (llama) instead of NEOX */
     bool bias;       /* q/k/v biases */
+    uint32_t wg;     /* attention workgroup width; 0: the device's tunable */
 } attn_case;
 
 static void rope_table(const attn_case *c, float theta, float *tab)
@@ -757,6 +758,7 @@ static void check_attention(const attn_case *c)
                         .n_split = c->n_split, .qk_norm = c->qk_norm, .rope_norm = c->rope_norm, .eps = eps};
     kt k;
     mkv_recorder *r = kt_begin(&k);
+    if (c->wg) r->tune.wg_attn = c->wg;
     OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, c->bias ? &bbias : NULL, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
     OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bsc, &bpart, &bout, E));
     kt_run(&k);
@@ -792,9 +794,9 @@ static void check_attention(const attn_case *c)
     double eq = rel_err(gq, q, qd), ek = rel_err(fk, kc + (size_t)pos * kvd, kvd);
     double ev = rel_err(fv, vc + (size_t)pos * kvd, kvd), eo = rel_err(go, ref, qd);
     ck_assert_msg(eq <= 2e-5 && ek <= 1e-3 && ev <= 1e-3 && eo <= 1e-3,
-                  "heads %u/%u hd %u ctx %u n_kv %u norm %d split %u rope_norm %d bias %d: q %.3g k %.3g v %.3g out %.3g",
-                  c->n_head, c->n_kv_head, hd, c->n_ctx, c->n_kv, c->qk_norm, c->n_split, c->rope_norm, c->bias, eq, ek,
-                  ev, eo);
+                  "heads %u/%u hd %u ctx %u n_kv %u norm %d split %u rope_norm %d bias %d wg %u: q %.3g k %.3g v %.3g out %.3g",
+                  c->n_head, c->n_kv_head, hd, c->n_ctx, c->n_kv, c->qk_norm, c->n_split, c->rope_norm, c->bias, c->wg, eq,
+                  ek, ev, eo);
 
     mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &bbias, &brope, &bq, &bout, &bk, &bv, &bsc, &bpart};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(dev, bufs[i]);
@@ -805,23 +807,51 @@ static void check_attention(const attn_case *c)
 START_TEST(attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases)
 {
     static const attn_case cases[] = {
-        /* heads kv  hd   ctx  n_kv norm split rope_norm bias */
-        {4, 2, 64, 64, 1, true, 1, false, false},      /* position 0 */
-        {4, 2, 64, 64, 64, true, 1, false, false},     /* last position of the context */
-        {4, 2, 64, 300, 300, true, 4, false, false},   /* splits over a full cache */
-        {4, 2, 64, 300, 5, true, 8, false, false},     /* more splits than filled positions: empty chunks */
-        {8, 8, 32, 50, 37, false, 3, false, false},    /* n_head = n_kv_head, no q/k norm */
-        {6, 1, 16, 40, 33, true, 2, false, false},     /* one KV head, group of 6 */
-        {16, 1, 128, 20, 20, true, 1, false, false},   /* group of 16 (the limit), head_dim 128 */
-        {2, 1, 130, 33, 17, false, 5, false, false},   /* head_dim not a multiple of 8 */
-        {16, 8, 128, 1024, 1000, true, 4, false, false}, /* 0.6b-like attention near the end */
-        {4, 2, 64, 64, 10, true, 1, true, false},  /* llama-style pairs with q/k norm */
-        {8, 8, 32, 50, 37, false, 3, true, false}, /* llama-style pairs, MHA */
-        {2, 1, 130, 33, 17, false, 5, true, true}, /* odd pair count, pairs and bias */
-        {4, 2, 64, 64, 20, false, 2, false, true}, /* qwen2: NEOX with q/k/v bias */
-        {6, 1, 16, 40, 33, true, 2, false, true},  /* bias before q/k norm */
+        /* heads kv  hd   ctx  n_kv norm split rope_norm bias wg */
+        {4, 2, 64, 64, 1, true, 1, false, false, 0},      /* position 0 */
+        {4, 2, 64, 64, 64, true, 1, false, false, 0},     /* last position of the context */
+        {4, 2, 64, 300, 300, true, 4, false, false, 0},   /* splits over a full cache */
+        {4, 2, 64, 300, 5, true, 8, false, false, 0},     /* more splits than filled positions: empty chunks */
+        {8, 8, 32, 50, 37, false, 3, false, false, 0},    /* n_head = n_kv_head, no q/k norm */
+        {6, 1, 16, 40, 33, true, 2, false, false, 0},     /* one KV head, group of 6 */
+        {16, 1, 128, 20, 20, true, 1, false, false, 0},   /* group of 16 (the limit), head_dim 128 */
+        {2, 1, 130, 33, 17, false, 5, false, false, 0},   /* head_dim not a multiple of 8 */
+        {16, 8, 128, 1024, 1000, true, 4, false, false, 0}, /* 0.6b-like attention near the end */
+        {4, 2, 64, 64, 10, true, 1, true, false, 0},  /* llama-style pairs with q/k norm */
+        {8, 8, 32, 50, 37, false, 3, true, false, 0}, /* llama-style pairs, MHA */
+        {2, 1, 130, 33, 17, false, 5, true, true, 0}, /* odd pair count, pairs and bias */
+        {4, 2, 64, 64, 20, false, 2, false, true, 0}, /* qwen2: NEOX with q/k/v bias */
+        {6, 1, 16, 40, 33, true, 2, false, true, 0},  /* bias before q/k norm */
+        {16, 1, 256, 40, 33, true, 2, false, false, 0},  /* both limits: group of 16, head_dim 256 */
+        /* Several subgroups per workgroup (a GPU's shape), merged in shared memory. */
+        {16, 8, 128, 300, 77, true, 2, false, false, 64},
+        {6, 1, 16, 40, 33, true, 2, false, false, 64},
+        {2, 1, 130, 33, 17, false, 5, false, false, 64},
+        {4, 2, 64, 300, 5, true, 8, false, false, 128},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(&cases[i]);
+}
+END_TEST
+
+/* The 0.6b shape at cache lengths 1 and 2, one position either side of the
+ * first two split boundaries of the device's attention chunk, and 10240:
+ * once with splits as bench sizes them (cache = n_kv, every chunk full but
+ * the last) and once in a cache of four chunks (short and empty chunks). */
+START_TEST(attention_matches_reference_at_split_boundaries_and_long_context)
+{
+    mkv_tunables t;
+    mkv_tunables_for(dev, &t);
+    const uint32_t c = t.attn_chunk;
+    const uint32_t lens[] = {1, 2, c - 1, c, c + 1, 2 * c - 1, 2 * c, 2 * c + 1, 10240};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        const uint32_t n = lens[i], split = (n + c - 1) / c;
+        attn_case full = {16, 8, 128, n, n, true, split > 64 ? 64 : split, false, false, 0};
+        check_attention(&full);
+        if (n <= 4 * c) {
+            attn_case roomy = {16, 8, 128, 4 * c, n, true, 4, false, false, 0};
+            check_attention(&roomy);
+        }
+    }
 }
 END_TEST
 
@@ -859,37 +889,16 @@ END_TEST
 /* The bandwidth probe reads every byte: its XOR of all words equals the
  * host's, for sizes that end mid-workgroup and mid-block. The public probe
  * reports a positive figure and refuses sizes it cannot bind. */
-START_TEST(bandwidth_probe_reads_every_byte)
+/* The probe's kernels are checked shape by shape in test_probe.c; here the
+ * public call, on this device. */
+START_TEST(bandwidth_probe_measures_and_refuses_bad_sizes)
 {
-    static const uint64_t sizes[] = {16, 16 * 1001, (3u << 20) + 16 * 7};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        const uint64_t bytes = sizes[i], n = bytes / 4;
-        uint32_t *w = malloc(bytes), want = 0;
-        for (uint64_t j = 0; j < n; j++) want ^= (w[j] = (uint32_t)tu_rand_u64(&rng));
-        mkv_buffer data, out;
-        OK(mkv_buffer_create(dev, bytes, MKV_MEM_DEVICE, &data, E));
-        OK(mkv_buffer_write(dev, &data, 0, w, bytes, E));
-        OK(mkv_buffer_create(dev, 16, MKV_MEM_HOST, &out, E));
-        memset(out.map, 0, 16);
-        kt k;
-        OK(mkv_op_bw_probe(kt_begin(&k), &data, bytes, &out, E));
-        kt_run(&k);
-        uint32_t got;
-        memcpy(&got, out.map, 4);
-        ck_assert_msg(got == want, "bw_probe %llu bytes: xor %08x, want %08x", (unsigned long long)bytes, got, want);
-        mkv_buffer_destroy(dev, &data); mkv_buffer_destroy(dev, &out);
-        free(w);
-    }
     double gbps = 0;
     OK(mkv_device_bandwidth(dev, 8u << 20, &gbps, E));
     ck_assert_msg(gbps > 0.01 && gbps < 1e5, "probe: %g GB/s", gbps);
     mkv_error err;
     ck_assert_int_eq(mkv_device_bandwidth(dev, 8, &gbps, &err), MKV_ERR_INVALID_ARG);
     ck_assert_int_eq(mkv_device_bandwidth(dev, dev->max_storage_range + 4096ull, &gbps, &err), MKV_ERR_INVALID_ARG);
-    kt k;
-    mkv_buffer dummy = {0};
-    ck_assert_int_eq(mkv_op_bw_probe(kt_begin(&k), &dummy, 24, &dummy, &err), MKV_ERR_INVALID_ARG);
-    kt_run(&k);
 }
 END_TEST
 
@@ -952,8 +961,9 @@ int main(void)
     tcase_add_test(tc, ffn_out_adds_down_projection_and_meki_then_norms_for_the_next_layer_twice_in_a_row);
     tcase_add_test(tc, embed_gathers_the_token_row_from_any_part);
     tcase_add_test(tc, attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases);
+    tcase_add_test(tc, attention_matches_reference_at_split_boundaries_and_long_context);
     tcase_add_test(tc, argmax_finds_first_maximum);
-    tcase_add_test(tc, bandwidth_probe_reads_every_byte);
+    tcase_add_test(tc, bandwidth_probe_measures_and_refuses_bad_sizes);
     tcase_add_test(tc, dispatch_rejects_wrong_binding_count_and_push_size);
     TCase *tv = tcase_create("validation");
     tcase_add_test(tv, validation_layer_counts_a_misuse);
