@@ -134,7 +134,7 @@ out:
 
 typedef struct timed_attn {
     const mkv_attn_dims *a;
-    const mkv_buffer *params, *q, *k, *v, *scores, *partials, *out;
+    const mkv_buffer *params, *q, *k, *v, *partials, *out;
     uint32_t reps;
     mkv_recorder rec;
     mkv_status st;
@@ -146,7 +146,7 @@ static void record_attn(VkCommandBuffer cb, void *user)
     timed_attn *t = user;
     if ((t->st = mkv_recorder_init(&t->rec, t->rec.d, cb, true, t->err))) return;
     for (uint32_t i = 0; i < t->reps && !t->st; i++)
-        t->st = mkv_op_attention(&t->rec, t->a, t->params, t->q, t->k, t->v, t->scores, t->partials, t->out, t->err);
+        t->st = mkv_op_attention(&t->rec, t->a, t->params, t->q, t->k, t->v, t->partials, t->out, t->err);
 }
 
 mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim,
@@ -158,7 +158,7 @@ mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n
     const mkv_attn_dims a = {.n_head = n_head, .n_kv_head = n_kv_head, .head_dim = head_dim, .n_ctx = n_kv,
                              .n_split = split < 1 ? 1 : (split > 64 ? 64 : split)};
     const uint64_t kv_bytes = 2ull * n_kv * n_kv_head * head_dim;
-    mkv_buffer params = {0}, q = {0}, k = {0}, v = {0}, sc = {0}, part = {0}, out = {0};
+    mkv_buffer params = {0}, q = {0}, k = {0}, v = {0}, part = {0}, out = {0};
     mkv_status st;
     TRY(mkv_buffer_create(d, 16, MKV_MEM_HOST, &params, err));
     const uint32_t p[4] = {0, n_kv - 1, n_kv, 0};
@@ -166,10 +166,9 @@ mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n
     TRY(mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &q, err));
     TRY(mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &k, err));
     TRY(mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &v, err));
-    TRY(mkv_buffer_create(d, 4ull * n_head * n_kv, MKV_MEM_DEVICE, &sc, err));
     TRY(mkv_buffer_create(d, 4ull * n_head * a.n_split * (head_dim + 2), MKV_MEM_DEVICE, &part, err));
     TRY(mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &out, err));
-    timed_attn t = {.a = &a, .params = &params, .q = &q, .k = &k, .v = &v, .scores = &sc, .partials = &part,
+    timed_attn t = {.a = &a, .params = &params, .q = &q, .k = &k, .v = &v, .partials = &part,
                     .out = &out, .reps = reps, .err = err, .rec = {.d = d}};
     st = mkv_device_submit_once(d, record_attn, &t, err);
     if (!st) st = t.st;
@@ -191,7 +190,7 @@ mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n
         free(dt);
     }
     mkv_recorder_release(&t.rec);
-    mkv_buffer *bufs[] = {&params, &q, &k, &v, &sc, &part, &out};
-    for (size_t i = 0; i < 7; i++) mkv_buffer_destroy(d, bufs[i]);
+    mkv_buffer *bufs[] = {&params, &q, &k, &v, &part, &out};
+    for (size_t i = 0; i < 6; i++) mkv_buffer_destroy(d, bufs[i]);
     return st;
 }

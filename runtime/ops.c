@@ -245,7 +245,7 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
 }
 
 mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
-                            const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *scores,
+                            const mkv_buffer *k_cache, const mkv_buffer *v_cache,
                             const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err)
 {
     if (a->n_kv_head == 0 || a->n_head % a->n_kv_head || a->n_head / a->n_kv_head > MKV_ATTN_MAX_GROUP ||
@@ -253,9 +253,9 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "attention: n_head = %u, n_kv_head = %u, head_dim = %u: need a group of <= %u and an even head_dim <= %u",
                         a->n_head, a->n_kv_head, a->head_dim, MKV_ATTN_MAX_GROUP, MKV_ATTN_MAX_HEAD_DIM);
     mkv_pc_attn pc = {.n_kv_head = a->n_kv_head, .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim)};
-    VkBuffer b[] = {params->buf, q->buf, k_cache->buf, v_cache->buf, scores->buf, partials->buf};
+    VkBuffer b[] = {params->buf, q->buf, k_cache->buf, v_cache->buf, partials->buf};
     /* The group size and head_dim are compile-time in the shader (queries
-     * and outputs live in registers); scores is no longer used. */
+     * and outputs live in registers). */
     const mkv_spec spec = {{r->tune.wg_attn, a->n_head / a->n_kv_head, a->head_dim, r->d->subgroup_size}, 4};
     /* bytes: the whole cache capacity is an upper bound; bench rescales by n_kv. */
     mkv_status st = DISPATCH(r, MKV_KERNEL_ATTN, spec, b, pc, a->n_kv_head, a->n_split,

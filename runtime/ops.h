@@ -97,7 +97,7 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
                           const mkv_buffer *v_cache, mkv_error *err);
 /* [attn] + [attn_combine] out = softmax(q K^T / sqrt(hd)) V over step.n_kv positions */
 mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
-                            const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *scores,
+                            const mkv_buffer *k_cache, const mkv_buffer *v_cache,
                             const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err);
 /* The MeKi branch's part of ffn_out_meki. */
 typedef struct mkv_ffn_out_meki {

@@ -65,7 +65,6 @@ static mkv_status alloc_buffers(mkv_session *s, mkv_error *err)
     const uint32_t zero[4] = {0};
     TRY(mkv_buffer_create(s->d, sizeof zero, MKV_MEM_DEVICE, &s->counter, err));
     TRY(mkv_buffer_write(s->d, &s->counter, 0, zero, sizeof zero, err));
-    TRY(vec_buffer(s, (uint64_t)c->n_head * s->n_ctx, &s->scores, err));
     TRY(vec_buffer(s, (uint64_t)c->n_head * s->n_split * (c->head_dim + 2), &s->partials, err));
     TRY(build_rope_table(s, err));
     s->k_cache = calloc(c->n_layer, sizeof *s->k_cache);
@@ -131,7 +130,7 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
         TRY(mkv_op_rope_kv(r, &ad, &s->params, &s->qkv, c->has_qkv_bias ? &w->qkv_bias : NULL, qn, kn, &s->rope, &s->q,
                            &s->k_cache[l], &s->v_cache[l], err));
         /* attention over positions 0..pos */
-        TRY(mkv_op_attention(r, &ad, &s->params, &s->q, &s->k_cache[l], &s->v_cache[l], &s->scores, &s->partials, &s->att, err));
+        TRY(mkv_op_attention(r, &ad, &s->params, &s->q, &s->k_cache[l], &s->v_cache[l], &s->partials, &s->att, err));
         /* output projection into the residual: h = a */
         TRY(mkv_op_matvec(r, &w->wo, &s->att, &s->h, 0, MKV_MATVEC_ACCUMULATE, err));
         /* ffn rmsnorm: u, shared by the FFN and MeKi */
@@ -258,7 +257,7 @@ void mkv_session_destroy(mkv_session *s)
     if (s->cb_post) vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &s->cb_post);
     free(s->pf_token);
     free(s->pf_slot);
-    mkv_buffer *bufs[] = {&s->h, &s->xn, &s->qkv, &s->q, &s->att, &s->u, &s->t, &s->z, &s->g, &s->scores,
+    mkv_buffer *bufs[] = {&s->h, &s->xn, &s->qkv, &s->q, &s->att, &s->u, &s->t, &s->z, &s->g,
                           &s->partials, &s->rope, &s->counter, &s->argmax_slots, &s->params, &s->ring, &s->logits, &s->result};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(d, bufs[i]);
     for (uint32_t l = 0; s->k_cache && l < s->m->cfg.n_layer; l++) mkv_buffer_destroy(d, &s->k_cache[l]);

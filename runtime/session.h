@@ -28,7 +28,7 @@ struct mkv_session {
     mkv_buffer z;               /* MeKi projection W_mo v [d_model] */
     mkv_buffer g;               /* MeKi gate sigmoid(W_mg u) [d_mem] (v = bank row + g) */
     mkv_buffer counter;         /* ffn_out's finished-workgroup count (one uint, kept zero between dispatches) */
-    mkv_buffer scores, partials;/* attention scratch */
+    mkv_buffer partials;       /* attention: each split's m, l and o per head */
     mkv_buffer rope;            /* (cos, sin) table [n_ctx][head_dim/2] */
     mkv_buffer *k_cache, *v_cache; /* per layer, f16 [n_ctx][n_kv_head][head_dim] */
     mkv_buffer argmax_slots;

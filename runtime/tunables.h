@@ -32,6 +32,12 @@ static inline void mkv_tunables_for(const mkv_device *d, mkv_tunables *t)
      * 64 threads) amortise the workgroup launch, which costs lavapipe more
      * than a row of 1024 columns does. */
     t->wg_matvec = mkv_pow2_at_least(4 * sg, 64);
+    /* lavapipe: one subgroup per workgroup. It hands each CPU thread a
+     * contiguous range of workgroups, so a grid of few large workgroups
+     * splits unevenly (SwiGLU's 3072 + 64 MeKi gate rows made 13 groups of
+     * 256 rows: one thread did 7 and the step waited for it); and a
+     * single-subgroup workgroup needs no barrier (ffn_out's tail). */
+    if (mkv_device_is_cpu(d)) t->wg_matvec = sg;
     /* Four rows per subgroup, taken at once: each unit of x is loaded
      * once for four rows (on a CPU driver every invocation's load is a
      * memory access of its own, and x loads outnumbered weight loads up to

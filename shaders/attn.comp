@@ -40,7 +40,7 @@ layout(std430, binding = 2) readonly buffer KCache { uint kc[]; };   // f16 [pos
 layout(std430, binding = 2) readonly buffer KCache4 { uvec4 kc4[]; };
 layout(std430, binding = 3) readonly buffer VCache { uint vc[]; };
 layout(std430, binding = 3) readonly buffer VCache4 { uvec4 vc4[]; };
-layout(std430, binding = 5) writeonly buffer Partial { float part[]; }; // [n_head][n_split][head_dim + 2]
+layout(std430, binding = 4) writeonly buffer Partial { float part[]; }; // [n_head][n_split][head_dim + 2]
 
 layout(push_constant) uniform PushConstants {
     uint n_kv_head;

@@ -1,7 +1,7 @@
 /* Host description of attn.comp (decode attention, split over the cache).
  * Bindings: 0 step params, 1 q (float n_head*head_dim), 2 K cache,
- *           3 V cache (f16 [n_ctx][n_kv_head][head_dim]), 4 unused (was a
- *           scores scratch), 5 partials (float n_head*n_split*(head_dim+2)).
+ *           3 V cache (f16 [n_ctx][n_kv_head][head_dim]), 4 partials (float
+ *           n_head*n_split*(head_dim+2)).
  * Spec constants: 0 WG (power of two, a multiple of the subgroup size),
  *   1 G = n_head/n_kv_head, 2 head_dim, 3 the device's subgroup size
  *   (gl_SubgroupSize must equal it: lanes are split into teams by it).

@@ -75,11 +75,11 @@ shared vec4 zpart[2u * gl_WorkGroupSize.x]; // 8 partial outputs per invocation
 #endif
 
 #if defined(MEKI)
-// Element i of this layer's bank row in the token's slab (F16: d_mem
+// Element i of this layer's bank row, which starts at byte `base` of the
+// staging ring (F16: d_mem
 // halves; Q8: f16 scale, 2 zero bytes, d_mem int8).
-float bank_value(uint i)
+float bank_value(uint base, uint i)
 {
-    const uint base = step.slab_offset + pc.row_byte_offset;
     if (pc.bank_dtype == 1u) {
         const uint b = base + 2u * i;
         const vec2 h = unpackHalf2x16(slab[b >> 2]);
@@ -128,9 +128,10 @@ void main()
     const uint C = ROWS / 8u, P = WG / C, j = tid % C, p = tid / C, chunk = gl_WorkGroupID.x * C + j;
     vec4 za = vec4(0.0), zb = vec4(0.0);
     if (p < P && chunk < pc.ld8_2) {
+        const uint row = step.slab_offset + pc.row_byte_offset; // read once, not per k
         for (uint k = p; k < pc.n_mem; k += P) {
             const uvec4 q = w2[k * pc.ld8_2 + chunk];
-            const float s = bank_value(k) + x2[k]; // v[k]
+            const float s = bank_value(row, k) + x2[k]; // v[k]
             za += s * vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
             zb += s * vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
         }

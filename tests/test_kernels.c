@@ -743,7 +743,7 @@ static void check_attention(const attn_case *c)
     mkv_buffer params, bqkv = vec_buf(qkv, qd + 2 * kvd), bqn = vec_buf(qn, hd), bkn = vec_buf(kn, hd);
     mkv_buffer bbias = vec_buf(bias, qd + 2 * kvd);
     mkv_buffer brope = vec_buf(tab, (uint64_t)c->n_ctx * hd), bq = vec_buf(NULL, qd), bout = vec_buf(NULL, qd);
-    mkv_buffer bk, bv, bsc = vec_buf(NULL, (uint64_t)c->n_head * c->n_ctx);
+    mkv_buffer bk, bv;
     mkv_buffer bpart = vec_buf(NULL, (uint64_t)c->n_head * c->n_split * (hd + 2));
     OK(mkv_buffer_create(dev, (uint64_t)c->n_ctx * kvd * 2, MKV_MEM_DEVICE, &bk, E));
     OK(mkv_buffer_create(dev, (uint64_t)c->n_ctx * kvd * 2, MKV_MEM_DEVICE, &bv, E));
@@ -760,7 +760,7 @@ static void check_attention(const attn_case *c)
     mkv_recorder *r = kt_begin(&k);
     if (c->wg) r->tune.wg_attn = c->wg;
     OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, c->bias ? &bbias : NULL, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
-    OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bsc, &bpart, &bout, E));
+    OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bpart, &bout, E));
     kt_run(&k);
 
     /* Reference: bias, norm + rope of q and k, f16 append, attention. */
@@ -798,7 +798,7 @@ static void check_attention(const attn_case *c)
                   c->n_head, c->n_kv_head, hd, c->n_ctx, c->n_kv, c->qk_norm, c->n_split, c->rope_norm, c->bias, c->wg, eq,
                   ek, ev, eo);
 
-    mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &bbias, &brope, &bq, &bout, &bk, &bv, &bsc, &bpart};
+    mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &bbias, &brope, &bq, &bout, &bk, &bv, &bpart};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(dev, bufs[i]);
     free(qkv); free(qn); free(kn); free(bias); free(tab); free(kc); free(vc); free(kh); free(vh);
     free(q); free(ref); free(gq); free(go); free(gk); free(gv); free(fk); free(fv);
