@@ -274,25 +274,29 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
     mkv_status st = check_single_part(w_down, "ffn_down", err);
     if (!st && meki) st = check_f16(meki->w_mo_t, "meki_out", err);
     if (st) return st;
-    const uint32_t rows = r->tune.rows_matvec, n = w_down->rows, g1 = mkv_matvec_groups(n, rows);
+    /* W_mo's outputs come in chunks of 8, one invocation each at least: a
+     * workgroup takes at most 8 x WG rows; a subgroup never more at once. */
+    const uint32_t wg = r->tune.wg_matvec, n = w_down->rows;
+    uint32_t rows = r->tune.rows_matvec;
+    if (meki && rows > 8 * wg) rows = 8 * wg;
+    const uint32_t nr = r->tune.nr_matvec < rows ? r->tune.nr_matvec : rows, g1 = mkv_matvec_groups(n, rows);
     if (meki && meki->w_mo_t->cols != n)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "ffn_out_meki: meki_out has %u columns transposed, ffn_down %u rows",
                         meki->w_mo_t->cols, n);
-    if (meki && (rows % 8 || rows / 8 > r->tune.wg_matvec))
-        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "ffn_out_meki: %u rows per workgroup: need a multiple of 8, at most 8 x %u",
-                        rows, r->tune.wg_matvec);
+    if (meki && rows % 8)
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "ffn_out_meki: %u rows per workgroup: need a multiple of 8", rows);
     mkv_pc_ffn_out pc = {.n = n, .ldw = w_down->ldw, .nb = w_down->nb, .ld8_2 = meki ? meki->w_mo_t->ldw / 4 : 0,
                          .n_mem = meki ? meki->w_mo_t->rows : 0, .n_groups = g1, .eps = eps,
                          .row_byte_offset = meki ? meki->row_byte_offset : 0, .bank_dtype = meki ? meki->bank_dtype : 0};
     const uint64_t bytes = mkv_matrix_bytes(w_down) + 16ull * n;
     if (!meki) {
         VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf};
-        return DISPATCH(r, MKV_KERNEL_FFN_OUT_T(w_down->type), mkv_spec3(r->tune.wg_matvec, rows, r->tune.nr_matvec), b, pc, pc.n_groups, 1, bytes, err);
+        return DISPATCH(r, MKV_KERNEL_FFN_OUT_T(w_down->type), mkv_spec3(wg, rows, nr), b, pc, pc.n_groups, 1, bytes, err);
     }
     VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf,
                     meki->w_mo_t->parts[0].buf, meki->g->buf, meki->z->buf, meki->w_norm->buf, meki->ring->buf,
                     meki->params->buf};
-    return DISPATCH(r, MKV_KERNEL_FFN_OUT_MEKI_T(w_down->type), mkv_spec3(r->tune.wg_matvec, rows, r->tune.nr_matvec), b, pc, pc.n_groups, 1,
+    return DISPATCH(r, MKV_KERNEL_FFN_OUT_MEKI_T(w_down->type), mkv_spec3(wg, rows, nr), b, pc, pc.n_groups, 1,
                     bytes + mkv_matrix_bytes(meki->w_mo_t) + 4ull * pc.n_mem + 12ull * n, err);
 }
 

@@ -46,11 +46,11 @@ static inline void mkv_tunables_for(const mkv_device *d, mkv_tunables *t)
     t->nr_matvec = 4;
     /* lavapipe: its loads go lane by lane, 32 bits at a time, so x's loads
      * cost as much as the weights' unless many rows share them. At the
-     * 1.7b shapes (bench --kernels, 2-core VM) f16 / q4_0 / q6_k ran at
-     * 0.84 / 0.49 / 0.48 GB/s with 8 rows at once, 0.98 / 0.62 / 0.57
-     * with 16 and 1.03 / 0.71 / 0.63 with 32 (probe: 1.17); registers
-     * cost a CPU nothing. */
-    if (mkv_device_is_cpu(d)) t->nr_matvec = 32;
+     * 1.7b shapes (bench --kernels, 2-core VM) f16 / q8_0 / q4_0 ran at
+     * 0.84 / 0.67 / 0.49 GB/s with 8 rows at once, 0.98 / 0.80 / 0.62
+     * with 16, 1.03 / 0.89 / 0.71 with 32 and 1.02 / 0.93 / 0.81 with 64
+     * (probe: 1.17); registers cost a CPU nothing. */
+    if (mkv_device_is_cpu(d)) t->nr_matvec = 64;
     t->rows_matvec = t->nr_matvec * (t->wg_matvec / sg);
     /* Norms and rope touch a few KiB: one subgroup-multiple of 64 is plenty. */
     t->wg_norm = mkv_pow2_at_least(sg, 64);
