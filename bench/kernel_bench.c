@@ -40,9 +40,12 @@ static mkv_status fill_random(void *user, uint32_t row0, uint32_t n, void *dst, 
     return MKV_OK;
 }
 
+/* One repetition of the timed work, recorded into r. */
+typedef mkv_status (*rep_fn)(mkv_recorder *r, const void *user, mkv_error *err);
+
 typedef struct timed {
-    const mkv_matrix *m;
-    const mkv_buffer *x, *y;
+    rep_fn rep;
+    const void *user;
     uint32_t reps;
     mkv_recorder rec;
     mkv_status st;
@@ -53,7 +56,7 @@ static void record(VkCommandBuffer cb, void *user)
 {
     timed *t = user;
     if ((t->st = mkv_recorder_init(&t->rec, t->rec.d, cb, true, t->err))) return;
-    for (uint32_t i = 0; i < t->reps && !t->st; i++) t->st = mkv_op_matvec(&t->rec, t->m, t->x, t->y, 0, 0, t->err);
+    for (uint32_t i = 0; i < t->reps && !t->st; i++) t->st = t->rep(&t->rec, t->user, t->err);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -62,36 +65,52 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static mkv_status time_matvec(mkv_device *d, const mkv_matrix *m, const mkv_buffer *x, const mkv_buffer *y,
-                              uint32_t reps, double *ms, mkv_error *err)
+/* Median GPU time of `reps` repetitions recorded back to back in one
+ * command buffer, from the recorder's timestamp after every dispatch (a
+ * repetition's dispatches: n_marks / reps). */
+static mkv_status time_reps(mkv_device *d, rep_fn rep, const void *user, uint32_t reps, double *ms, mkv_error *err)
 {
-    timed t = {.m = m, .x = x, .y = y, .reps = reps, .err = err, .rec = {.d = d}};
+    timed t = {.rep = rep, .user = user, .reps = reps, .err = err, .rec = {.d = d}};
+    uint64_t *ts = NULL;
+    double *dt = NULL;
     mkv_status st = mkv_device_submit_once(d, record, &t, err);
     if (!st) st = t.st;
     if (!st && !t.rec.query_pool) st = mkv_fail(err, MKV_ERR_UNSUPPORTED, "bench --kernels: the device has no timestamps");
-    double *dt = calloc(reps, sizeof *dt);
-    if (!st && !dt) st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
-    if (!st) {
-        uint64_t *ts = calloc(t.rec.n_marks + 1, sizeof *ts);
-        VkResult r = ts ? vkGetQueryPoolResults(d->dev, t.rec.query_pool, 0, t.rec.n_marks + 1, (t.rec.n_marks + 1) * 8,
-                                                ts, 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT)
-                        : VK_ERROR_OUT_OF_HOST_MEMORY;
-        if (r != VK_SUCCESS) st = mkv_vk_fail(err, r, "vkGetQueryPoolResults");
-        uint32_t n = 0; /* one mark per dispatch; a matrix in several parts has several per product */
-        for (uint32_t i = 0; !st && i < reps; i++) {
-            const uint32_t per = m->n_parts, a = i * per, b = a + per;
-            if (b > t.rec.n_marks) break;
-            dt[n++] = (double)(ts[b] - ts[a]) * d->timestamp_period_ns * 1e-6;
-        }
-        free(ts);
-        if (!st) {
-            qsort(dt, n, sizeof *dt, cmp_double);
-            *ms = n ? dt[n / 2] : 0;
-        }
+    if (!st && t.rec.n_marks % reps)
+        st = mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "bench --kernels: %u timestamps for %u repetitions", t.rec.n_marks, reps);
+    if (st) goto out;
+    ts = calloc(t.rec.n_marks + 1, sizeof *ts);
+    dt = calloc(reps, sizeof *dt);
+    if (!ts || !dt) {
+        st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
+        goto out;
     }
+    VkResult r = vkGetQueryPoolResults(d->dev, t.rec.query_pool, 0, t.rec.n_marks + 1, (t.rec.n_marks + 1) * 8, ts, 8,
+                                       VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    if (r != VK_SUCCESS) {
+        st = mkv_vk_fail(err, r, "vkGetQueryPoolResults");
+        goto out;
+    }
+    const uint32_t per = t.rec.n_marks / reps;
+    for (uint32_t i = 0; i < reps; i++) dt[i] = (double)(ts[(i + 1) * per] - ts[i * per]) * d->timestamp_period_ns * 1e-6;
+    qsort(dt, reps, sizeof *dt, cmp_double);
+    *ms = dt[reps / 2];
+out:
+    free(ts);
     free(dt);
     mkv_recorder_release(&t.rec);
     return st;
+}
+
+typedef struct matvec_args {
+    const mkv_matrix *m;
+    const mkv_buffer *x, *y;
+} matvec_args;
+
+static mkv_status rep_matvec(mkv_recorder *r, const void *user, mkv_error *err)
+{
+    const matvec_args *a = user;
+    return mkv_op_matvec(r, a->m, a->x, a->y, 0, 0, err);
 }
 
 mkv_status mkv_kernel_bench(mkv_device *d, uint32_t d_model, uint32_t d_ffn, uint32_t reps, bool progress,
@@ -114,7 +133,8 @@ mkv_status mkv_kernel_bench(mkv_device *d, uint32_t d_model, uint32_t d_ffn, uin
                                         &src, &m, err)))
                 break;
             double ms = 0;
-            st = time_matvec(d, &m, &x, &y, reps, &ms, err);
+            const matvec_args args = {&m, &x, &y};
+            st = time_reps(d, rep_matvec, &args, reps, &ms, err);
             mkv_kernel_bench_row *r = &out[(*n_out)++];
             *r = (mkv_kernel_bench_row){.type = (mkv_wtype)t, .shape = shapes[s].name, .rows = shapes[s].rows,
                                         .cols = shapes[s].cols, .bytes = mkv_matrix_bytes(&m), .ms = ms};
@@ -132,21 +152,15 @@ out:
 
 /* ---- attention ---- */
 
-typedef struct timed_attn {
+typedef struct attn_args {
     const mkv_attn_dims *a;
     const mkv_buffer *params, *q, *k, *v, *partials, *out;
-    uint32_t reps;
-    mkv_recorder rec;
-    mkv_status st;
-    mkv_error *err;
-} timed_attn;
+} attn_args;
 
-static void record_attn(VkCommandBuffer cb, void *user)
+static mkv_status rep_attn(mkv_recorder *r, const void *user, mkv_error *err)
 {
-    timed_attn *t = user;
-    if ((t->st = mkv_recorder_init(&t->rec, t->rec.d, cb, true, t->err))) return;
-    for (uint32_t i = 0; i < t->reps && !t->st; i++)
-        t->st = mkv_op_attention(&t->rec, t->a, t->params, t->q, t->k, t->v, t->partials, t->out, t->err);
+    const attn_args *t = user;
+    return mkv_op_attention(r, t->a, t->params, t->q, t->k, t->v, t->partials, t->out, err);
 }
 
 mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim,
@@ -160,36 +174,19 @@ mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n
     const uint64_t kv_bytes = 2ull * n_kv * n_kv_head * head_dim;
     mkv_buffer params = {0}, q = {0}, k = {0}, v = {0}, part = {0}, out = {0};
     mkv_status st;
-    TRY(mkv_buffer_create(d, 16, MKV_MEM_HOST, &params, err));
+    if ((st = mkv_buffer_create(d, 16, MKV_MEM_HOST, &params, err))) goto out;
     const uint32_t p[4] = {0, n_kv - 1, n_kv, 0};
     memcpy(params.map, p, sizeof p);
-    TRY(mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &q, err));
-    TRY(mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &k, err));
-    TRY(mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &v, err));
-    TRY(mkv_buffer_create(d, 4ull * n_head * a.n_split * (head_dim + 2), MKV_MEM_DEVICE, &part, err));
-    TRY(mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &out, err));
-    timed_attn t = {.a = &a, .params = &params, .q = &q, .k = &k, .v = &v, .partials = &part,
-                    .out = &out, .reps = reps, .err = err, .rec = {.d = d}};
-    st = mkv_device_submit_once(d, record_attn, &t, err);
-    if (!st) st = t.st;
-    if (!st && t.rec.query_pool && t.rec.n_marks >= 2 * reps) {
-        uint64_t *ts = calloc(t.rec.n_marks + 1, 8);
-        double *dt = calloc(reps, sizeof *dt);
-        VkResult r = ts && dt ? vkGetQueryPoolResults(d->dev, t.rec.query_pool, 0, t.rec.n_marks + 1,
-                                                      (t.rec.n_marks + 1) * 8, ts, 8,
-                                                      VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT)
-                              : VK_ERROR_OUT_OF_HOST_MEMORY;
-        if (r != VK_SUCCESS) st = mkv_vk_fail(err, r, "vkGetQueryPoolResults");
-        for (uint32_t i = 0; !st && i < reps; i++) dt[i] = (double)(ts[2 * i + 2] - ts[2 * i]) * d->timestamp_period_ns * 1e-6;
-        if (!st) {
-            qsort(dt, reps, sizeof *dt, cmp_double);
-            *ms = dt[reps / 2];
-            *gbps = *ms > 0 ? 2.0 * kv_bytes / (*ms * 1e-3) * 1e-9 : 0;
-        }
-        free(ts);
-        free(dt);
-    }
-    mkv_recorder_release(&t.rec);
+    if ((st = mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &q, err)) ||
+        (st = mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &k, err)) ||
+        (st = mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &v, err)) ||
+        (st = mkv_buffer_create(d, 4ull * n_head * a.n_split * (head_dim + 2), MKV_MEM_DEVICE, &part, err)) ||
+        (st = mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &out, err)))
+        goto out;
+    const attn_args args = {&a, &params, &q, &k, &v, &part, &out};
+    if ((st = time_reps(d, rep_attn, &args, reps, ms, err))) goto out;
+    *gbps = *ms > 0 ? 2.0 * kv_bytes / (*ms * 1e-3) * 1e-9 : 0;
+out:;
     mkv_buffer *bufs[] = {&params, &q, &k, &v, &part, &out};
     for (size_t i = 0; i < 6; i++) mkv_buffer_destroy(d, bufs[i]);
     return st;
