@@ -151,6 +151,7 @@ typedef struct device_caps {
     bool fp16_arith, storage16, storage8, timestamps, uma;
     bool subgroup_arith;  /* subgroupAdd in compute shaders (matvec needs it) */
     uint64_t max_storage_range;
+    uint64_t max_texel_elements;
 } device_caps;
 
 static void query_caps(VkPhysicalDevice pd, device_caps *c)
@@ -166,6 +167,12 @@ static void query_caps(VkPhysicalDevice pd, device_caps *c)
     c->subgroup_arith = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                         (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     c->max_storage_range = p2.properties.limits.maxStorageBufferRange;
+    /* Texel reads need RGBA32UI uniform texel buffers (mandatory in the
+     * spec; checked all the same). */
+    VkFormatProperties fu;
+    vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32G32B32A32_UINT, &fu);
+    if (fu.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT)
+        c->max_texel_elements = p2.properties.limits.maxTexelBufferElements;
 
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
     VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, .pNext = &f12};
@@ -259,9 +266,16 @@ static mkv_status choose_device(const mkv_device_opts *opts, VkPhysicalDevice *p
     const char *name = opts->name;
     const char *env = getenv("MKV_DEVICE");
     if (index < 0 && !name && env && *env) {
-        char *end;
-        long v = strtol(env, &end, 10);
-        if (*end == '\0') index = (int)v;
+        /* digits only: an index (in range, or refused); anything else: a name */
+        bool digits = true;
+        long long v = 0;
+        for (const char *p = env; *p; p++) {
+            if (*p < '0' || *p > '9') digits = false;
+            else if (v <= INT32_MAX) v = v * 10 + (*p - '0');
+        }
+        if (digits && v > INT32_MAX)
+            return mkv_fail(err, MKV_ERR_NO_DEVICE, "MKV_DEVICE = %s: not a device index (0..%d) nor a name", env, INT32_MAX);
+        if (digits) index = (int)v;
         else name = env;
     }
     if (index >= 0) {
@@ -315,6 +329,7 @@ mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_
     d->timestamps = c.timestamps;
     d->uma = c.uma;
     d->max_storage_range = c.max_storage_range;
+    d->max_texel_elements = c.max_texel_elements;
     d->timestamp_period_ns = c.props.limits.timestampPeriod;
     vkGetPhysicalDeviceMemoryProperties(d->phys, &d->mem_props);
     if (VK_API_VERSION_MINOR(c.props.apiVersion) < 2 && VK_API_VERSION_MAJOR(c.props.apiVersion) == 1) {

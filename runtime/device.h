@@ -14,6 +14,7 @@ typedef struct mkv_pipeline {
     uint32_t spec[4];            /* specialization constants 0..3 */
     uint32_t n_spec;
     uint32_t n_bindings;         /* reflected from the SPIR-V */
+    uint32_t texel_bindings;     /* bit i: binding i is a uniform texel buffer (reflected) */
     uint32_t push_size;          /* reflected from the SPIR-V */
     VkDescriptorSetLayout set_layout;
     VkPipelineLayout layout;
@@ -36,6 +37,10 @@ struct mkv_device {
     bool fp16_arith, storage16, storage8, timestamps, uma;
     float timestamp_period_ns;
     uint64_t max_storage_range;   /* bytes one storage-buffer binding may cover */
+    /* Texel-buffer reads (buffers viewed as RGBA32UI uniform texel
+     * buffers): the texels one view may cover; 0 when the format lacks
+     * uniform-texel-buffer support. */
+    uint64_t max_texel_elements;
 
     bool quiet;
     atomic_uint validation_count;

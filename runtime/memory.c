@@ -18,6 +18,16 @@ static int find_type(const mkv_device *d, uint32_t bits, VkMemoryPropertyFlags w
     return -1;
 }
 
+/* b's RGBA32UI view, where the device has texel reads and one view covers it. */
+static mkv_status texel_view(mkv_device *d, mkv_buffer *b, mkv_error *err)
+{
+    if (!d->max_texel_elements || b->size / 16 > d->max_texel_elements) return MKV_OK;
+    VkBufferViewCreateInfo vi = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO, .buffer = b->buf,
+                                 .format = VK_FORMAT_R32G32B32A32_UINT, .offset = 0, .range = b->size};
+    MKV_VK(vkCreateBufferView(d->dev, &vi, NULL, &b->view), err);
+    return MKV_OK;
+}
+
 mkv_status mkv_buffer_create(mkv_device *d, VkDeviceSize size, mkv_mem_kind kind, mkv_buffer *b, mkv_error *err)
 {
     memset(b, 0, sizeof *b);
@@ -27,7 +37,8 @@ mkv_status mkv_buffer_create(mkv_device *d, VkDeviceSize size, mkv_mem_kind kind
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = size,
         .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                 VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                 VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+                 (d->max_texel_elements ? VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT : 0),
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
     MKV_VK(vkCreateBuffer(d->dev, &bi, NULL, &b->buf), err);
@@ -63,6 +74,11 @@ mkv_status mkv_buffer_create(mkv_device *d, VkDeviceSize size, mkv_mem_kind kind
         mkv_buffer_destroy(d, b);
         return mkv_vk_fail(err, r, "vkBindBufferMemory");
     }
+    mkv_status st = texel_view(d, b, err);
+    if (st) {
+        mkv_buffer_destroy(d, b);
+        return st;
+    }
     if (d->mem_props.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
         if ((r = vkMapMemory(d->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map)) != VK_SUCCESS) {
             mkv_buffer_destroy(d, b);
@@ -72,7 +88,7 @@ mkv_status mkv_buffer_create(mkv_device *d, VkDeviceSize size, mkv_mem_kind kind
         return MKV_OK;
     }
     /* Not mappable: zero it on the GPU. */
-    mkv_status st = mkv_device_submit_once(d, record_fill_zero, b, err);
+    st = mkv_device_submit_once(d, record_fill_zero, b, err);
     if (st) mkv_buffer_destroy(d, b);
     return st;
 }
@@ -80,6 +96,7 @@ mkv_status mkv_buffer_create(mkv_device *d, VkDeviceSize size, mkv_mem_kind kind
 void mkv_buffer_destroy(mkv_device *d, mkv_buffer *b)
 {
     if (!b) return;
+    if (b->view) vkDestroyBufferView(d->dev, b->view, NULL);
     if (b->map) vkUnmapMemory(d->dev, b->mem);
     if (b->buf) vkDestroyBuffer(d->dev, b->buf, NULL);
     if (b->mem) vkFreeMemory(d->dev, b->mem, NULL);
@@ -193,7 +210,9 @@ mkv_status mkv_matrix_create(mkv_device *d, const char *name, mkv_wtype type, ui
     }
     for (uint32_t p = 0; p < m->n_parts && !st; p++) {
         const uint32_t n = mkv_matrix_part_rows(m, p);
-        if ((st = mkv_buffer_create(d, (VkDeviceSize)n * row_bytes, MKV_MEM_DEVICE, &m->parts[p], err)) || !fill) continue;
+        if ((st = mkv_buffer_create(d, (VkDeviceSize)n * row_bytes, MKV_MEM_DEVICE, &m->parts[p], err)) ||
+            !fill)
+            continue;
         /* Repack straight into the mapping when there is one (unified
          * memory: no second copy of the weights on the host). */
         uint8_t *dst = m->parts[p].map;

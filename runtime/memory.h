@@ -16,9 +16,15 @@ typedef struct mkv_buffer {
     VkDeviceMemory mem;
     VkDeviceSize size;
     void *map; /* persistent mapping when host-visible, else NULL */
+    /* The whole buffer as RGBA32UI texels, for kernels that read it as a
+     * uniform texel buffer (wt_bind.glsl); VK_NULL_HANDLE when the device
+     * has no texel reads or the buffer holds more texels than one view may
+     * cover (kernels then read it as a storage buffer). */
+    VkBufferView view;
 } mkv_buffer;
 
-/* Creates a zero-filled storage buffer of `size` bytes (> 0). */
+/* Creates a zero-filled storage buffer of `size` bytes (> 0), rounded up to
+ * whole 16-byte texels, with its texel view where the device allows. */
 mkv_status mkv_buffer_create(mkv_device *d, VkDeviceSize size, mkv_mem_kind kind, mkv_buffer *b, mkv_error *err);
 void mkv_buffer_destroy(mkv_device *d, mkv_buffer *b);
 /* Copies host bytes into / out of a buffer (through a staging copy when the

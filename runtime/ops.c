@@ -46,9 +46,10 @@ static mkv_status alloc_set(mkv_recorder *r, const mkv_pipeline *p, VkDescriptor
 {
     if (r->sets_left == 0) {
         if (r->n_pools == MKV_REC_MAX_POOLS) return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "recorder: more than %u descriptor sets", MKV_REC_MAX_POOLS * SETS_PER_POOL);
-        VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = SETS_PER_POOL * 8};
+        VkDescriptorPoolSize ps[2] = {{.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = SETS_PER_POOL * 8},
+                                      {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, .descriptorCount = SETS_PER_POOL * 2}};
         VkDescriptorPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = SETS_PER_POOL,
-                                         .poolSizeCount = 1, .pPoolSizes = &ps};
+                                         .poolSizeCount = 2, .pPoolSizes = ps};
         MKV_VK(vkCreateDescriptorPool(r->d->dev, &pi, NULL, &r->pools[r->n_pools]), err);
         r->n_pools++;
         r->sets_left = SETS_PER_POOL;
@@ -67,7 +68,7 @@ static mkv_status alloc_set(mkv_recorder *r, const mkv_pipeline *p, VkDescriptor
 }
 
 mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, mkv_spec spec,
-                            const VkBuffer *bufs, uint32_t n_bufs, const void *pc, uint32_t pc_size,
+                            const mkv_buffer *const *bufs, uint32_t n_bufs, const void *pc, uint32_t pc_size,
                             uint32_t gx, uint32_t gy, uint64_t bytes, mkv_error *err)
 {
     const mkv_pipeline *p;
@@ -77,6 +78,10 @@ mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, mkv_spec spec,
     if (n_bufs != p->n_bindings || pc_size != p->push_size)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "kernel %s: called with %u bindings and %u push bytes, shader has %u and %u",
                         name, n_bufs, pc_size, p->n_bindings, p->push_size);
+    for (uint32_t i = 0; i < n_bufs; i++)
+        if (mkv_binding_type(p, i) == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER && !bufs[i]->view)
+            return mkv_fail(err, MKV_ERR_INVALID_ARG, "kernel %s: binding %u is a texel buffer and the buffer has no texel view",
+                            name, i);
     if (gx == 0 || gy == 0) return MKV_OK; /* nothing to do */
     if (gx > r->d->props.limits.maxComputeWorkGroupCount[0] || gy > r->d->props.limits.maxComputeWorkGroupCount[1])
         return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "kernel %s: %u x %u workgroups exceed the device limit", name, gx, gy);
@@ -85,10 +90,12 @@ mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, mkv_spec spec,
     VkDescriptorBufferInfo bi[16];
     VkWriteDescriptorSet w[16];
     for (uint32_t i = 0; i < n_bufs; i++) {
-        bi[i] = (VkDescriptorBufferInfo){.buffer = bufs[i], .offset = 0, .range = VK_WHOLE_SIZE};
+        const VkDescriptorType type = mkv_binding_type(p, i);
+        bi[i] = (VkDescriptorBufferInfo){.buffer = bufs[i]->buf, .offset = 0, .range = VK_WHOLE_SIZE};
         w[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set, .dstBinding = i,
-                                      .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                      .pBufferInfo = &bi[i]};
+                                      .descriptorCount = 1, .descriptorType = type};
+        if (type == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER) w[i].pTexelBufferView = &bufs[i]->view;
+        else w[i].pBufferInfo = &bi[i];
     }
     vkUpdateDescriptorSets(r->d->dev, n_bufs, w, 0, NULL);
 
@@ -117,13 +124,21 @@ mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, mkv_spec spec,
 
 static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
+/* The typed kernels' texel variant (wt_bind.glsl) when the device's tuning
+ * picks texel reads and every buffer it reads that way has its view. */
+static bool texel(const mkv_recorder *r, const mkv_buffer *w, const mkv_buffer *x)
+{
+    return r->tune.texel_reads && w->view && x->view;
+}
+#define TYPED_KERNEL(name, tex, type) ((tex) ? MKV_KERNEL_##name##_TB_T(type) : MKV_KERNEL_##name##_T(type))
+
 mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_matrix *t, const mkv_buffer *h, mkv_error *err)
 {
     const uint32_t wg = r->tune.wg_norm;
     for (uint32_t p = 0; p < t->n_parts; p++) {
         mkv_pc_embed pc = {.row_begin = p * t->rows_per_part, .n_rows = mkv_matrix_part_rows(t, p),
                            .d_model = t->cols, .ldw = t->ldw, .nb = t->nb};
-        VkBuffer b[] = {params->buf, t->parts[p].buf, h->buf};
+        const mkv_buffer *b[] = {params, &t->parts[p], h};
         mkv_status st = DISPATCH(r, MKV_KERNEL_EMBED_T(t->type), mkv_spec1(wg), b, pc, div_up(t->cols, wg), 1,
                                  mkv_matrix_rows_bytes(t, 1), err);
         if (st) return st;
@@ -135,7 +150,7 @@ mkv_status mkv_op_rmsnorm(mkv_recorder *r, const mkv_buffer *x, const mkv_buffer
                           uint32_t n, uint32_t n_vec, float eps, mkv_error *err)
 {
     mkv_pc_rmsnorm pc = {.n = n, .eps = eps};
-    VkBuffer b[] = {x->buf, w->buf, y->buf};
+    const mkv_buffer *b[] = {x, w, y};
     return DISPATCH(r, MKV_KERNEL_RMSNORM, mkv_spec1(r->tune.wg_norm), b, pc, n_vec, 1, 8ull * n * n_vec, err);
 }
 
@@ -147,8 +162,8 @@ mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer 
         uint32_t n = mkv_matrix_part_rows(w, p);
         mkv_pc_matvec pc = {.n_rows = n, .ldw = w->ldw, .nb = w->nb, .row_offset = y_offset + p * w->rows_per_part,
                             .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0, .act = (flags & MKV_MATVEC_SIGMOID) != 0};
-        VkBuffer b[] = {w->parts[p].buf, x->buf, y->buf};
-        mkv_status st = DISPATCH(r, MKV_KERNEL_MATVEC_T(w->type), mkv_spec3(r->tune.wg_matvec, rows, r->tune.nr_matvec), b, pc,
+        const mkv_buffer *b[] = {&w->parts[p], x, y};
+        mkv_status st = DISPATCH(r, TYPED_KERNEL(MATVEC, texel(r, &w->parts[p], x), w->type), mkv_spec3(r->tune.wg_matvec, rows, r->tune.nr_matvec), b, pc,
                                  mkv_matvec_groups(n, rows), 1, mkv_matrix_rows_bytes(w, n), err);
         if (st) return st;
     }
@@ -180,8 +195,8 @@ mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *w, const mkv_
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "matvec_swiglu: %u rows of a %u-row gate+up matrix", n_rows, w->rows);
     const uint32_t rows = r->tune.rows_matvec;
     mkv_pc_matvec pc = {.n_rows = n_rows, .ldw = w->ldw, .nb = w->nb, .up_row = w->rows / 2};
-    VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf};
-    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_T(w->type), swiglu_spec(r), b, pc,
+    const mkv_buffer *b[] = {&w->parts[0], x, y};
+    return DISPATCH(r, TYPED_KERNEL(MATVEC_SWIGLU, texel(r, &w->parts[0], x), w->type), swiglu_spec(r), b, pc,
                     mkv_matvec_groups(n_rows, rows), 1, 2 * mkv_matrix_rows_bytes(w, n_rows), err);
 }
 
@@ -197,8 +212,8 @@ mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *w, const
                         w->cols, n_rows, n_ffn, n_mem);
     const uint32_t rows = r->tune.rows_matvec;
     mkv_pc_matvec pc = {.n_rows = n_rows, .ldw = w->ldw, .nb = w->nb, .up_row = n_rows, .n_ffn = n_ffn, .n_mem = n_mem};
-    VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf, g->buf};
-    return DISPATCH(r, MKV_KERNEL_MATVEC_SWIGLU_MEKI_T(w->type), swiglu_spec(r), b, pc,
+    const mkv_buffer *b[] = {&w->parts[0], x, y, g};
+    return DISPATCH(r, TYPED_KERNEL(MATVEC_SWIGLU_MEKI, texel(r, &w->parts[0], x), w->type), swiglu_spec(r), b, pc,
                     mkv_matvec_groups(n_rows, rows), 1, mkv_matrix_bytes(w), err);
 }
 
@@ -217,7 +232,7 @@ mkv_status mkv_op_matmul(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer 
     if (st) return st;
     mkv_pc_matmul pc = {.n_rows = w->rows, .n_batch = n_batch, .ld8 = w->ldw / 4, .ldy = ldy,
                         .accumulate = accumulate, .scale = scale};
-    VkBuffer b[] = {w->parts[0].buf, x->buf, y->buf};
+    const mkv_buffer *b[] = {&w->parts[0], x, y};
     return DISPATCH(r, MKV_KERNEL_MATMUL, mkv_spec2(r->tune.wg_matmul, r->tune.tb_matmul), b, pc, div_up(w->rows, r->tune.wg_matmul),
                     div_up(n_batch, r->tune.tb_matmul), mkv_matrix_bytes(w), err);
 }
@@ -232,7 +247,7 @@ mkv_status mkv_op_matmul_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "matmul_swiglu: gate %ux%u and up %ux%u differ", wg->rows, wg->cols,
                         wu->rows, wu->cols);
     mkv_pc_matmul pc = {.n_rows = wg->rows, .n_batch = n_batch, .ld8 = wg->ldw / 4, .ldy = ldy, .scale = 1.0f};
-    VkBuffer b[] = {wg->parts[0].buf, x->buf, y->buf, wu->parts[0].buf};
+    const mkv_buffer *b[] = {&wg->parts[0], x, y, &wu->parts[0]};
     return DISPATCH(r, MKV_KERNEL_MATMUL_SWIGLU, mkv_spec2(r->tune.wg_matmul, r->tune.tb_matmul), b, pc,
                     div_up(wg->rows, r->tune.wg_matmul), div_up(n_batch, r->tune.tb_matmul), 2 * mkv_matrix_bytes(wg), err);
 }
@@ -247,8 +262,7 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
     mkv_pc_rope_kv pc = {.n_head = a->n_head, .n_kv_head = a->n_kv_head, .head_dim = a->head_dim,
                          .qk_norm = a->qk_norm, .eps = a->eps,
                          .rope_style = a->rope_norm ? MKV_ROPE_KV_NORM : MKV_ROPE_KV_NEOX, .has_bias = qkv_bias != NULL};
-    VkBuffer b[] = {params->buf, qkv->buf, q_norm->buf, k_norm->buf, rope->buf, q->buf, k_cache->buf, v_cache->buf,
-                    (qkv_bias ? qkv_bias : qkv)->buf}; /* unread without bias */
+    const mkv_buffer *b[] = {params, qkv, q_norm, k_norm, rope, q, k_cache, v_cache, (qkv_bias ? qkv_bias : qkv)}; /* unread without bias */
     return DISPATCH(r, MKV_KERNEL_ROPE_KV, mkv_spec1(r->tune.wg_norm), b, pc, a->n_head + a->n_kv_head, 1,
                     4ull * (a->n_head + 2 * a->n_kv_head) * a->head_dim, err);
 }
@@ -262,16 +276,17 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "attention: n_head = %u, n_kv_head = %u, head_dim = %u: need a group of <= %u and an even head_dim <= %u",
                         a->n_head, a->n_kv_head, a->head_dim, MKV_ATTN_MAX_GROUP, MKV_ATTN_MAX_HEAD_DIM);
     mkv_pc_attn pc = {.n_kv_head = a->n_kv_head, .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim)};
-    VkBuffer b[] = {params->buf, q->buf, k_cache->buf, v_cache->buf, partials->buf};
+    const mkv_buffer *b[] = {params, q, k_cache, v_cache, partials};
     /* The group size and head_dim are compile-time in the shader (queries
      * and outputs live in registers). */
     const mkv_spec spec = {{r->tune.wg_attn, a->n_head / a->n_kv_head, a->head_dim, r->d->subgroup_size}, 4};
     /* bytes: the whole cache capacity is an upper bound; bench rescales by n_kv. */
-    mkv_status st = DISPATCH(r, MKV_KERNEL_ATTN, spec, b, pc, a->n_kv_head, a->n_split,
+    const bool tex = r->tune.texel_reads && k_cache->view && v_cache->view;
+    mkv_status st = DISPATCH(r, tex ? MKV_KERNEL_ATTN_TB : MKV_KERNEL_ATTN, spec, b, pc, a->n_kv_head, a->n_split,
                              4ull * a->n_ctx * a->n_kv_head * a->head_dim, err);
     if (st) return st;
     mkv_pc_attn_combine pc2 = {.head_dim = a->head_dim, .n_split = a->n_split};
-    VkBuffer b2[] = {partials->buf, out->buf};
+    const mkv_buffer *b2[] = {partials, out};
     return DISPATCH(r, MKV_KERNEL_ATTN_COMBINE, mkv_spec1(r->tune.wg_norm), b2, pc2, a->n_head, 1,
                     4ull * a->n_head * a->n_split * (a->head_dim + 2), err);
 }
@@ -299,13 +314,12 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
                          .row_byte_offset = meki ? meki->row_byte_offset : 0, .bank_dtype = meki ? meki->bank_dtype : 0};
     const uint64_t bytes = mkv_matrix_bytes(w_down) + 16ull * n;
     if (!meki) {
-        VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf};
-        return DISPATCH(r, MKV_KERNEL_FFN_OUT_T(w_down->type), mkv_spec3(wg, rows, nr), b, pc, pc.n_groups, 1, bytes, err);
+        const mkv_buffer *b[] = {&w_down->parts[0], t, h, w_next, xn, counter};
+        return DISPATCH(r, TYPED_KERNEL(FFN_OUT, texel(r, &w_down->parts[0], t), w_down->type), mkv_spec3(wg, rows, nr), b, pc, pc.n_groups, 1, bytes, err);
     }
-    VkBuffer b[] = {w_down->parts[0].buf, t->buf, h->buf, w_next->buf, xn->buf, counter->buf,
-                    meki->w_mo_t->parts[0].buf, meki->g->buf, meki->z->buf, meki->w_norm->buf, meki->ring->buf,
-                    meki->params->buf};
-    return DISPATCH(r, MKV_KERNEL_FFN_OUT_MEKI_T(w_down->type), mkv_spec3(wg, rows, nr), b, pc, pc.n_groups, 1,
+    const mkv_buffer *b[] = {&w_down->parts[0], t, h, w_next, xn, counter, &meki->w_mo_t->parts[0], meki->g, meki->z, meki->w_norm, meki->ring, meki->params};
+    const bool tex = texel(r, &w_down->parts[0], t) && meki->w_mo_t->parts[0].view;
+    return DISPATCH(r, TYPED_KERNEL(FFN_OUT_MEKI, tex, w_down->type), mkv_spec3(wg, rows, nr), b, pc, pc.n_groups, 1,
                     bytes + mkv_matrix_bytes(meki->w_mo_t) + 4ull * pc.n_mem + 12ull * n, err);
 }
 
@@ -316,11 +330,11 @@ mkv_status mkv_op_argmax(mkv_recorder *r, const mkv_buffer *x, uint32_t n, const
 {
     const uint32_t chunk = r->tune.wg_argmax * 16, n_slots = mkv_argmax_slots(r, n);
     mkv_pc_argmax pc = {.n = n, .chunk = chunk};
-    VkBuffer b[] = {x->buf, slots->buf};
+    const mkv_buffer *b[] = {x, slots};
     mkv_status st = DISPATCH(r, MKV_KERNEL_ARGMAX, mkv_spec1(r->tune.wg_argmax), b, pc, n_slots, 1, 4ull * n, err);
     if (st) return st;
     mkv_pc_argmax pc2 = {.n = n_slots, .chunk = n_slots};
-    VkBuffer b2[] = {slots->buf, result->buf};
+    const mkv_buffer *b2[] = {slots, result};
     return DISPATCH(r, MKV_KERNEL_ARGMAX_FINAL, mkv_spec1(r->tune.wg_argmax), b2, pc2, 1, 1, 8ull * n_slots, err);
 }
 

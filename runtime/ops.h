@@ -43,9 +43,11 @@ static inline mkv_spec mkv_spec2(uint32_t wg, uint32_t a) { return (mkv_spec){{w
 static inline mkv_spec mkv_spec3(uint32_t wg, uint32_t a, uint32_t b) { return (mkv_spec){{wg, a, b}, 3}; }
 
 /* Binds, pushes and dispatches one kernel; checks the binding count and the
- * push-constant size against the SPIR-V. */
+ * push-constant size against the SPIR-V. A binding the shader declares as
+ * a uniform texel buffer binds the buffer's texel view (which it must
+ * have), any other the whole buffer as a storage buffer. */
 mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, mkv_spec spec,
-                            const VkBuffer *bufs, uint32_t n_bufs, const void *pc, uint32_t pc_size,
+                            const mkv_buffer *const *bufs, uint32_t n_bufs, const void *pc, uint32_t pc_size,
                             uint32_t gx, uint32_t gy, uint64_t bytes, mkv_error *err);
 
 /* ---- kernels (shader names in brackets) ---- */

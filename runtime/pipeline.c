@@ -5,9 +5,9 @@
 #include <string.h>
 
 enum {
-    OP_TYPE_INT = 21, OP_TYPE_FLOAT = 22, OP_TYPE_VECTOR = 23, OP_TYPE_STRUCT = 30,
-    OP_TYPE_POINTER = 32, OP_VARIABLE = 59, OP_DECORATE = 71, OP_MEMBER_DECORATE = 72,
-    DEC_BINDING = 33, DEC_OFFSET = 35, SC_PUSH_CONSTANT = 9,
+    OP_TYPE_INT = 21, OP_TYPE_FLOAT = 22, OP_TYPE_VECTOR = 23, OP_TYPE_IMAGE = 25, OP_TYPE_SAMPLED_IMAGE = 27,
+    OP_TYPE_STRUCT = 30, OP_TYPE_POINTER = 32, OP_VARIABLE = 59, OP_DECORATE = 71, OP_MEMBER_DECORATE = 72,
+    DEC_BINDING = 33, DEC_OFFSET = 35, SC_PUSH_CONSTANT = 9, DIM_BUFFER = 5,
 };
 
 mkv_status mkv_spirv_reflect(const uint32_t *code, size_t bytes, const char *name, mkv_spirv_info *info, mkv_error *err)
@@ -17,12 +17,14 @@ mkv_status mkv_spirv_reflect(const uint32_t *code, size_t bytes, const char *nam
     if (n < 5 || code[0] != 0x07230203u) return mkv_fail(err, MKV_ERR_FORMAT, "shader %s: not SPIR-V", name);
     uint32_t bound = code[3];
     if (bound > (1u << 20)) return mkv_fail(err, MKV_ERR_FORMAT, "shader %s: id bound = %u too large", name, bound);
-    /* Per id: scalar/vector byte size, pointer target, struct flag. */
-    uint32_t *size = calloc(bound, 4), *target = calloc(bound, 4);
-    uint8_t *is_struct = calloc(bound, 1);
+    /* Per id: scalar/vector byte size, pointer target, struct flag, texel
+     * buffer type flag, binding + 1 (decorations precede types and
+     * variables in a module, so one pass sees them in time). */
+    uint32_t *size = calloc(bound, 4), *target = calloc(bound, 4), *binding = calloc(bound, 4);
+    uint8_t *is_struct = calloc(bound, 1), *is_texel = calloc(bound, 1);
     uint32_t push_struct = 0;
     mkv_status st = MKV_OK;
-    if (!size || !target || !is_struct) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); goto out; }
+    if (!size || !target || !is_struct || !binding || !is_texel) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); goto out; }
     for (size_t i = 5; i < n;) {
         uint32_t op = code[i] & 0xffffu, wc = code[i] >> 16;
         if (wc == 0 || i + wc > n) { st = mkv_fail(err, MKV_ERR_FORMAT, "shader %s: bad instruction at word %zu", name, i); goto out; }
@@ -31,8 +33,16 @@ mkv_status mkv_spirv_reflect(const uint32_t *code, size_t bytes, const char *nam
         else if (op == OP_TYPE_VECTOR && a[0] < bound && a[1] < bound) size[a[0]] = size[a[1]] * a[2];
         else if (op == OP_TYPE_STRUCT && a[0] < bound) is_struct[a[0]] = 1;
         else if (op == OP_TYPE_POINTER && a[0] < bound) target[a[0]] = a[2];
+        else if (op == OP_TYPE_IMAGE && wc >= 9 && a[0] < bound) is_texel[a[0]] = a[2] == DIM_BUFFER && a[6] == 1;
+        else if (op == OP_TYPE_SAMPLED_IMAGE && a[0] < bound && a[1] < bound) is_texel[a[0]] = is_texel[a[1]];
         else if (op == OP_VARIABLE && a[2] == SC_PUSH_CONSTANT && a[0] < bound) push_struct = target[a[0]];
-        else if (op == OP_DECORATE && a[1] == DEC_BINDING && a[2] + 1 > info->n_bindings) info->n_bindings = a[2] + 1;
+        else if (op == OP_VARIABLE && a[0] < bound && a[1] < bound && binding[a[1]] && is_texel[target[a[0]]] &&
+                 binding[a[1]] <= 32)
+            info->texel_bindings |= 1u << (binding[a[1]] - 1);
+        else if (op == OP_DECORATE && a[1] == DEC_BINDING && a[0] < bound && a[2] < 32) {
+            binding[a[0]] = a[2] + 1;
+            if (a[2] + 1 > info->n_bindings) info->n_bindings = a[2] + 1;
+        }
         i += wc;
     }
     /* Push block size = max over members of offset + member size. */
@@ -57,6 +67,8 @@ out:
     free(size);
     free(target);
     free(is_struct);
+    free(binding);
+    free(is_texel);
     return st;
 }
 
@@ -76,11 +88,12 @@ static mkv_status create_one(mkv_device *d, mkv_pipeline *p, mkv_error *err)
     if (st) return st;
     p->n_bindings = info.n_bindings;
     p->push_size = info.push_size;
+    p->texel_bindings = info.texel_bindings;
 
     VkDescriptorSetLayoutBinding b[16];
     if (info.n_bindings > 16) return mkv_fail(err, MKV_ERR_FORMAT, "shader %s: %u bindings (max 16)", k->name, info.n_bindings);
     for (uint32_t i = 0; i < info.n_bindings; i++)
-        b[i] = (VkDescriptorSetLayoutBinding){.binding = i, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        b[i] = (VkDescriptorSetLayoutBinding){.binding = i, .descriptorType = mkv_binding_type(p, i),
                                               .descriptorCount = 1, .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
     VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
                                           .bindingCount = info.n_bindings, .pBindings = b};

@@ -9,7 +9,8 @@
 
 /* What reflection finds in a module. */
 typedef struct mkv_spirv_info {
-    uint32_t n_bindings; /* highest binding + 1 (all storage buffers, set 0) */
+    uint32_t n_bindings; /* highest binding + 1 (set 0) */
+    uint32_t texel_bindings; /* bit i: binding i is a uniform texel buffer, else a storage buffer */
     uint32_t push_size;  /* bytes of the push-constant block (0 if none) */
 } mkv_spirv_info;
 
@@ -20,5 +21,10 @@ mkv_status mkv_spirv_reflect(const uint32_t *code, size_t bytes, const char *nam
 mkv_status mkv_pipeline_get(mkv_device *d, mkv_kernel_id kernel, const uint32_t *spec, uint32_t n_spec,
                             const mkv_pipeline **out, mkv_error *err);
 void mkv_pipelines_destroy(mkv_device *d);
+
+static inline VkDescriptorType mkv_binding_type(const mkv_pipeline *p, uint32_t i)
+{
+    return (p->texel_bindings >> i) & 1u ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+}
 
 #endif

@@ -32,6 +32,9 @@ static const struct {
     [MKV_PROBE_BLOCK] = {"block", MKV_KERNEL_BW_PROBE},
     [MKV_PROBE_RUN] = {"run", MKV_KERNEL_BW_PROBE_RUN},
     [MKV_PROBE_GRID] = {"grid", MKV_KERNEL_BW_PROBE_GRID},
+    [MKV_PROBE_BLOCK_TB] = {"block_tb", MKV_KERNEL_BW_PROBE_TB},
+    [MKV_PROBE_RUN_TB] = {"run_tb", MKV_KERNEL_BW_PROBE_RUN_TB},
+    [MKV_PROBE_GRID_TB] = {"grid_tb", MKV_KERNEL_BW_PROBE_GRID_TB},
 };
 
 const char *mkv_probe_pattern_name(mkv_probe_pattern p)
@@ -55,7 +58,7 @@ mkv_status mkv_probe_record(mkv_recorder *r, const mkv_probe_shape *s, const mkv
                         (unsigned long long)bytes);
     const uint32_t n16 = (uint32_t)(bytes / 16);
     mkv_pc_bw_probe pc = {.n16 = n16, .per_group = s->per_group};
-    VkBuffer b[] = {data->buf, out->buf};
+    const mkv_buffer *b[] = {data, out};
     return mkv_rec_dispatch(r, patterns[s->pattern].kernel, mkv_spec2(s->wg, s->vec), b, 2, &pc, sizeof pc,
                             mkv_probe_groups(s, n16), 1, bytes, err);
 }
@@ -141,7 +144,7 @@ static mkv_status screen(mkv_device *d, const mkv_buffer *data, const mkv_buffer
     const uint32_t n_sizes = sizeof sweep_group_bytes / sizeof sweep_group_bytes[0];
     double ignored;
     for (uint32_t p = 0; p < MKV_PROBE_PATTERN_COUNT; p++)
-        for (uint32_t w = 0; w < sizeof sweep_wg / sizeof sweep_wg[0]; w++)
+        for (uint32_t w = 0; w < sizeof sweep_wg / sizeof sweep_wg[0] && (p < MKV_PROBE_BLOCK_TB || data->view); w++)
             for (uint32_t v = 0; v < sizeof sweep_vec / sizeof sweep_vec[0]; v++)
                 for (uint32_t g = 0; g < n_sizes; g++) {
                     const uint64_t per = sweep_group_bytes[g] / 16;

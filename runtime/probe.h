@@ -11,10 +11,13 @@ typedef enum mkv_probe_pattern {
     MKV_PROBE_BLOCK,    /* a workgroup's lanes interleaved over its block */
     MKV_PROBE_RUN,      /* each invocation its own contiguous run */
     MKV_PROBE_GRID,     /* grid-stride over the whole buffer */
+    MKV_PROBE_BLOCK_TB, /* the same three through a uniform texel buffer */
+    MKV_PROBE_RUN_TB,   /* (devices with texel reads; data needs its view) */
+    MKV_PROBE_GRID_TB,
     MKV_PROBE_PATTERN_COUNT
 } mkv_probe_pattern;
 
-/* "block", "run", "grid". */
+/* "block", "run", "grid", "block_tb", "run_tb", "grid_tb". */
 const char *mkv_probe_pattern_name(mkv_probe_pattern p);
 
 typedef struct mkv_probe_shape {

@@ -16,6 +16,7 @@ typedef struct mkv_tunables {
     uint32_t attn_chunk;   /* target positions per attention split */
     uint32_t wg_matmul;    /* matmul: weight rows (threads) per workgroup */
     uint32_t tb_matmul;    /* matmul: batch rows per workgroup (register tile) */
+    bool texel_reads;      /* typed kernels read weights and input as texel buffers (wt_bind.glsl) */
 } mkv_tunables;
 
 static inline uint32_t mkv_pow2_at_least(uint32_t v, uint32_t lo)
@@ -44,14 +45,29 @@ static inline void mkv_tunables_for(const mkv_device *d, mkv_tunables *t)
      * 8 to 1 for the 4-bit types), and a d_mem = 64 matrix still spreads
      * over 4 groups. */
     t->nr_matvec = 4;
-    /* lavapipe: its loads go lane by lane, 32 bits at a time, so x's loads
-     * cost as much as the weights' unless many rows share them. At the
-     * 1.7b shapes (bench --kernels, 2-core VM) f16 / q8_0 / q4_0 ran at
-     * 0.84 / 0.67 / 0.49 GB/s with 8 rows at once, 0.98 / 0.80 / 0.62
-     * with 16, 1.03 / 0.89 / 0.71 with 32 and 1.02 / 0.93 / 0.81 with 64
-     * (probe: 1.17); registers cost a CPU nothing. */
-    if (mkv_device_is_cpu(d)) t->nr_matvec = 64;
     t->rows_matvec = t->nr_matvec * (t->wg_matvec / sg);
+    /* Weights and inputs as storage buffers, except on lavapipe: there a
+     * storage-buffer load runs lane by lane in a loop, 32 bits at a time,
+     * while a texel fetch gathers a 16-byte texel per lane without one
+     * (bench --probe, 2-core VM: 1.2 GB/s against 23 GB/s). GPUs read both
+     * through their caches; a sweep (issue 15) may pick texels elsewhere
+     * (Adreno's texture path is the usual suspect). */
+    t->texel_reads = mkv_device_is_cpu(d) && d->max_texel_elements > 0;
+    /* lavapipe, texel reads (bench --kernels --config 1.7b, 2-core VM,
+     * GB/s of f16 / q8_0 / q4_0 / q4_k over the gate and down shapes):
+     * rows at once 4: 7.2-8.7 / 4.1-6.2 / 2.6-4.0 / 2.3-3.9; 16: 8.0-8.7
+     * / 4.5-6.1 / 3.1-4.7 / 3.1-4.8; 32: no better, some shapes halved
+     * (x's reuse against the number of row streams the CPU prefetches at
+     * once). Four groups of 16 rows per workgroup cut the workgroup count,
+     * which the gate's short rows felt: q8_0 gate 4.5 -> 5.8, q4_0 3.1 ->
+     * 4.4 GB/s. With storage-buffer reads (no texel views), x's loads cost
+     * as much as the weights' unless many rows share them: 64 rows at once
+     * (f16 / q8_0 / q4_0 at 0.98 / 0.80 / 0.62 GB/s with 16, 1.02 / 0.93
+     * / 0.81 with 64, probe 1.17). Registers cost a CPU nothing. */
+    if (mkv_device_is_cpu(d)) {
+        t->nr_matvec = t->texel_reads ? 16 : 64;
+        t->rows_matvec = 64;
+    }
     /* Norms and rope touch a few KiB: one subgroup-multiple of 64 is plenty. */
     t->wg_norm = mkv_pow2_at_least(sg, 64);
     /* Attention: teams of lanes per position, merged through shared memory

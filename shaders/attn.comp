@@ -23,7 +23,9 @@
 // condition (positions past the chunk re-read its last row and get weight
 // 0), and the register arrays are only ever indexed by unrolled, constant
 // indices (an array indexed at run time goes to memory, 5x slower here).
-// Host description: attn.h.
+// Variant attn_tb reads the caches as uniform texel buffers (a device's
+// tuning picks it, as for the weights: wt_bind.glsl). Host description:
+// attn.h.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -36,10 +38,23 @@ layout(constant_id = 3) const uint SG = 8;   // the subgroup size (gl_SubgroupSi
 STEP_PARAMS_BUFFER(0)
 layout(std430, binding = 1) readonly buffer Q { float q[]; };        // [n_head][head_dim]
 layout(std430, binding = 1) readonly buffer Q4 { vec4 q4[]; };
+#if defined(WT_TEXEL) // attn_tb: the caches through their RGBA32UI views (wt_bind.glsl says why)
+layout(binding = 2) uniform usamplerBuffer kctex;                    // f16 [pos][n_kv_head][head_dim]
+layout(binding = 3) uniform usamplerBuffer vctex;
+#define KC4(i) texelFetch(kctex, int(i))
+#define VC4(i) texelFetch(vctex, int(i))
+#define KC(i) (texelFetch(kctex, int((i) >> 2u))[(i) & 3u])
+#define VC(i) (texelFetch(vctex, int((i) >> 2u))[(i) & 3u])
+#else
 layout(std430, binding = 2) readonly buffer KCache { uint kc[]; };   // f16 [pos][n_kv_head][head_dim]
 layout(std430, binding = 2) readonly buffer KCache4 { uvec4 kc4[]; };
 layout(std430, binding = 3) readonly buffer VCache { uint vc[]; };
 layout(std430, binding = 3) readonly buffer VCache4 { uvec4 vc4[]; };
+#define KC4(i) kc4[i]
+#define VC4(i) vc4[i]
+#define KC(i) kc[i]
+#define VC(i) vc[i]
+#endif
 layout(std430, binding = 4) writeonly buffer Partial { float part[]; }; // [n_head][n_split][head_dim + 2]
 
 layout(push_constant) uniform PushConstants {
@@ -70,11 +85,11 @@ shared float sh_o[(WG / P) * HD];
 void load_chunk(bool is_k, uint row, uint ci, out vec4 lo, out vec4 hi)
 {
     if (CW == 8u) {
-        uvec4 w = is_k ? kc4[row + ci] : vc4[row + ci];
+        uvec4 w = is_k ? KC4(row + ci) : VC4(row + ci);
         lo = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
         hi = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
     } else {
-        lo = vec4(unpackHalf2x16(is_k ? kc[row + ci] : vc[row + ci]), 0.0, 0.0);
+        lo = vec4(unpackHalf2x16(is_k ? KC(row + ci) : VC(row + ci)), 0.0, 0.0);
         hi = vec4(0.0);
     }
 }

@@ -16,6 +16,9 @@
 //   bw_probe_grid      grid: grid-stride, invocation i of n in the whole
 //                      dispatch reads chunks i, i + n, ... (per_group only
 //                      sizes the dispatch)
+//   *_tb               the same, reading through a uniform texel buffer
+//                      (the weights' path on devices whose tuning row
+//                      picks it, wt_bind.glsl)
 // Spec constants: 0 WG, 1 VEC: chunks each invocation loads per loop
 // iteration (independent loads in flight; adjacent in run, WG or the
 // grid's size apart in block and grid).
@@ -28,7 +31,13 @@
 
 layout(constant_id = 1) const uint VEC = 1;
 
+#if defined(WT_TEXEL)
+layout(binding = 0) uniform usamplerBuffer dtex; // an RGBA32UI view
+#define D(i) texelFetch(dtex, int(i))
+#else
 layout(std430, binding = 0) readonly buffer Data { uvec4 d[]; };
+#define D(i) d[i]
+#endif
 layout(std430, binding = 1) writeonly buffer Out { uint o[]; };
 
 layout(push_constant) uniform PushConstants {
@@ -43,9 +52,9 @@ uvec4 stream(uint i, uint end, uint stride)
 {
     uvec4 acc = uvec4(0u);
     for (; i + (VEC - 1u) * stride < end; i += VEC * stride) {
-        [[unroll]] for (uint j = 0u; j < VEC; j++) acc ^= d[i + j * stride];
+        [[unroll]] for (uint j = 0u; j < VEC; j++) acc ^= D(i + j * stride);
     }
-    for (; i < end; i += stride) acc ^= d[i];
+    for (; i < end; i += stride) acc ^= D(i);
     return acc;
 }
 

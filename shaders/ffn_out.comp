@@ -26,7 +26,8 @@
 // no forward-progress assumption. The fusion saves a norm dispatch per layer
 // in both modes (lavapipe: ~0.1 ms each); with MeKi, W_mo's rows ride in the
 // same dispatch as W_down's, so MeKi adds no dispatch at all.
-// Host description: ffn_out.h.
+// W_down, t and W_mo are read as storage buffers or, in the _tb variants,
+// as uniform texel buffers (wt_bind.glsl). Host description: ffn_out.h.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -35,15 +36,21 @@
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, and of W_mo): a multiple of 8
 layout(constant_id = 2) const uint NR = 4;   // rows of W_down a subgroup takes at once (as in matvec.comp)
 
-layout(std430, binding = 0) readonly buffer Weights { uint w[]; };      // W_down, rows of ldw words (wtype_layout.h)
-layout(std430, binding = 0) readonly buffer Weights4 { uvec4 w4[]; };   // the same, 16 bytes at a time
-layout(std430, binding = 1) readonly buffer Input { vec4 x[]; };        // t, padded with zeros
+#define WT_BINDING_W 0 // W_down, rows of ldw words (wtype_layout.h)
+#define WT_BINDING_X 1 // t, padded with zeros
+#include "wt_bind.glsl"
 layout(std430, binding = 2) coherent buffer Hidden { float h[]; };      // residual stream, in/out
 layout(std430, binding = 3) readonly buffer NextWeight { float wn[]; }; // next attn_norm / output_norm
 layout(std430, binding = 4) writeonly buffer Normed { float xn[]; };
 layout(std430, binding = 5) coherent buffer Counter { uint groups_done; };
 #if defined(MEKI)
+#if defined(WT_TEXEL)
+layout(binding = 6) uniform usamplerBuffer w2tex;                       // W_mo transposed: n_mem rows of ld8_2 chunks
+#define W2(i) texelFetch(w2tex, int(i))
+#else
 layout(std430, binding = 6) readonly buffer Weights2 { uvec4 w2[]; };   // W_mo transposed: n_mem rows of ld8_2 chunks
+#define W2(i) w2[i]
+#endif
 layout(std430, binding = 7) readonly buffer Input2 { float x2[]; };     // g, n_mem
 layout(std430, binding = 8) coherent buffer Z { float z[]; };           // W_mo v, d_model
 layout(std430, binding = 9) readonly buffer MekiWeight { float wm[]; }; // meki_norm
@@ -51,9 +58,6 @@ layout(std430, binding = 10) readonly buffer Slab { uint slab[]; };     // stagi
 STEP_PARAMS_BUFFER(11)                                                  // step.slab_offset: this token's slab
 #endif
 
-#define WT_W(i) w[i]
-#define WT_W4(i) w4[i]
-#define WT_X(i) x[i]
 #include "wtype.glsl"
 
 layout(push_constant) uniform PushConstants {
@@ -130,7 +134,7 @@ void main()
     if (p < P && chunk < pc.ld8_2) {
         const uint row = step.slab_offset + pc.row_byte_offset; // read once, not per k
         for (uint k = p; k < pc.n_mem; k += P) {
-            const uvec4 q = w2[k * pc.ld8_2 + chunk];
+            const uvec4 q = W2(k * pc.ld8_2 + chunk);
             const float s = bank_value(row, k) + x2[k]; // v[k]
             za += s * vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
             zb += s * vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));

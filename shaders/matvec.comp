@@ -37,7 +37,8 @@
 //                 with the rows alike, only those reads added or not),
 //                 and it kept layer 0's gate out of the part of the step
 //                 that runs while the slab is read.
-// Host description: matvec.h.
+// Weights and x are read as storage buffers or, in the _tb variants, as
+// uniform texel buffers (wt_bind.glsl). Host description: matvec.h.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -46,17 +47,14 @@
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup
 layout(constant_id = 2) const uint NR = 4;   // rows a subgroup takes at once: each x load feeds NR rows
 
-layout(std430, binding = 0) readonly buffer Weights { uint w[]; };    // rows of ldw words (wtype_layout.h)
-layout(std430, binding = 0) readonly buffer Weights4 { uvec4 w4[]; }; // the same, 16 bytes at a time
-layout(std430, binding = 1) readonly buffer Input { vec4 x[]; };      // padded with zeros to whole units
+#define WT_BINDING_W 0 // W: rows of ldw words (wtype_layout.h)
+#define WT_BINDING_X 1 // x: padded with zeros to whole units
+#include "wt_bind.glsl"
 layout(std430, binding = 2) buffer Output { float y[]; };
 #if defined(SWIGLU_MEKI)
 layout(std430, binding = 3) writeonly buffer Output2 { float y2[]; }; // g
 #endif
 
-#define WT_W(i) w[i]
-#define WT_W4(i) w4[i]
-#define WT_X(i) x[i]
 #include "wtype.glsl"
 
 layout(push_constant) uniform PushConstants {

@@ -37,6 +37,18 @@ typedef struct kt {
     mkv_recorder r;
 } kt;
 
+/* How the typed kernels read weights and input in the loop tests (_i):
+ * 0 storage buffers, 1 texel buffers (wt_bind.glsl); -1 the device's
+ * tuning. */
+static int reads = -1;
+
+/* Starts a loop test's pass: both ways must work on every device. */
+static void use_reads(int mode)
+{
+    reads = mode;
+    if (mode == 1) ck_assert_msg(dev->max_texel_elements > 0, "device has no RGBA32UI uniform texel buffers");
+}
+
 static mkv_recorder *kt_begin(kt *k)
 {
     VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
@@ -47,6 +59,7 @@ static mkv_recorder *kt_begin(kt *k)
     ck_assert_int_eq(vkBeginCommandBuffer(k->cb, &bi), VK_SUCCESS);
     mkv_error err;
     ck_assert_msg(mkv_recorder_init(&k->r, dev, k->cb, false, &err) == MKV_OK, "%s", err.msg);
+    if (reads >= 0) k->r.tune.texel_reads = reads == 1;
     return &k->r;
 }
 
@@ -196,7 +209,11 @@ static double rel_err(const float *a, const float *ref, uint64_t n)
     return tu_max_rel_err(a, ref, n);
 }
 
-static void setup(void) { dev = tu_device(); }
+static void setup(void)
+{
+    dev = tu_device();
+    reads = -1;
+}
 static void teardown(void)
 {
     tu_assert_no_validation(dev);
@@ -230,6 +247,7 @@ static void check_matvec(uint32_t rows, uint32_t cols, bool accumulate, uint64_t
 
 START_TEST(matvec_matches_reference_on_odd_sizes)
 {
+    use_reads(_i);
     static const uint32_t shapes[][2] = {{1, 1}, {1, 9}, {3, 7}, {37, 13}, {129, 1000}, {2, 4097}, {257, 64}, {64, 257}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         check_matvec(shapes[i][0], shapes[i][1], false, 0);
@@ -240,6 +258,7 @@ END_TEST
 
 START_TEST(matvec_over_split_bindings_matches_reference)
 {
+    use_reads(_i);
     /* 1000 rows of 40 columns (ld 40 -> 80 bytes/row) with a 4 KiB binding
      * limit: 51 rows per part, 20 parts, the last one short. */
     check_matvec(1000, 40, false, 4096);
@@ -249,6 +268,7 @@ END_TEST
 
 START_TEST(matvec_swiglu_matches_reference)
 {
+    use_reads(_i);
     static const uint32_t shapes[][2] = {{1, 5}, {77, 33}, {768, 256}, {129, 1023}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         uint32_t rows = shapes[i][0], cols = shapes[i][1];
@@ -320,6 +340,7 @@ static void check_typed_matvec(mkv_wtype t, uint32_t rows, uint32_t cols, uint32
 
 START_TEST(matvec_reads_every_weight_type_as_stored)
 {
+    use_reads(_i);
     for (int t = 0; t < MKV_WT_COUNT; t++) {
         uint32_t cols[3];
         type_cols((mkv_wtype)t, cols);
@@ -366,6 +387,7 @@ static void check_typed_swiglu(mkv_wtype t, uint32_t d_ffn, uint32_t d_model, ui
 
 START_TEST(swiglu_and_meki_gate_read_every_weight_type_as_stored)
 {
+    use_reads(_i);
     for (int t = 0; t < MKV_WT_COUNT; t++) {
         uint32_t cols[3];
         type_cols((mkv_wtype)t, cols);
@@ -380,6 +402,7 @@ END_TEST
  * next norm). */
 START_TEST(ffn_out_reads_every_weight_type_as_stored)
 {
+    use_reads(_i);
     for (int t = 0; t < MKV_WT_COUNT; t++) {
         uint32_t cols[3];
         type_cols((mkv_wtype)t, cols);
@@ -533,6 +556,7 @@ static void check_swiglu_meki(uint32_t d_mem, uint32_t d_model, uint32_t d_ffn)
 
 START_TEST(swiglu_meki_gives_swiglu_and_gate)
 {
+    use_reads(_i);
     check_swiglu_meki(64, 256, 700);
     check_swiglu_meki(12, 37, 53);
     check_swiglu_meki(4, 9, 3*9+1);
@@ -660,6 +684,7 @@ static void check_ffn_out(const ffn_out_case *c)
 
 START_TEST(ffn_out_adds_down_projection_and_meki_then_norms_for_the_next_layer_twice_in_a_row)
 {
+    use_reads(_i);
     static const ffn_out_case cases[] = {
         {1, 5, 4, MKV_BANK_Q8, 1, 0},      {13, 29, 12, MKV_BANK_F16, 3, 1}, {256, 700, 64, MKV_BANK_Q8, 4, 3},
         {1000, 301, 132, MKV_BANK_F16, 2, 1}, {40, 20, 13, MKV_BANK_Q8, 5, 4}, /* odd d_mem: unaligned rows */
@@ -806,6 +831,7 @@ static void check_attention(const attn_case *c)
 
 START_TEST(attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases)
 {
+    use_reads(_i);
     static const attn_case cases[] = {
         /* heads kv  hd   ctx  n_kv norm split rope_norm bias wg */
         {4, 2, 64, 64, 1, true, 1, false, false, 0},      /* position 0 */
@@ -839,6 +865,7 @@ END_TEST
  * the last) and once in a cache of four chunks (short and empty chunks). */
 START_TEST(attention_matches_reference_at_split_boundaries_and_long_context)
 {
+    use_reads(_i);
     mkv_tunables t;
     mkv_tunables_for(dev, &t);
     const uint32_t c = t.attn_chunk;
@@ -907,12 +934,12 @@ START_TEST(dispatch_rejects_wrong_binding_count_and_push_size)
     mkv_buffer b = vec_buf(NULL, 8);
     kt k;
     mkv_recorder *r = kt_begin(&k);
-    VkBuffer bufs[2] = {b.buf, b.buf};
+    const mkv_buffer *bufs[2] = {&b, &b};
     uint32_t pc[2] = {0};
     mkv_error err = {0};
     ck_assert_int_eq(mkv_rec_dispatch(r, MKV_KERNEL_RMSNORM, mkv_spec1(64), bufs, 2, pc, 8, 1, 1, 0, &err), MKV_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(err.msg, "rmsnorm"));
-    VkBuffer bufs3[3] = {b.buf, b.buf, b.buf};
+    const mkv_buffer *bufs3[3] = {&b, &b, &b};
     ck_assert_int_eq(mkv_rec_dispatch(r, MKV_KERNEL_RMSNORM, mkv_spec1(64), bufs3, 3, pc, 4, 1, 1, 0, &err), MKV_ERR_INVALID_ARG);
     kt_run(&k);
     mkv_buffer_destroy(dev, &b);
@@ -948,20 +975,20 @@ int main(void)
     TCase *tc = tcase_create("kernels");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, matvec_matches_reference_on_odd_sizes);
-    tcase_add_test(tc, matvec_over_split_bindings_matches_reference);
-    tcase_add_test(tc, matvec_swiglu_matches_reference);
-    tcase_add_test(tc, matvec_reads_every_weight_type_as_stored);
-    tcase_add_test(tc, swiglu_and_meki_gate_read_every_weight_type_as_stored);
-    tcase_add_test(tc, ffn_out_reads_every_weight_type_as_stored);
+    tcase_add_loop_test(tc, matvec_matches_reference_on_odd_sizes, 0, 2);
+    tcase_add_loop_test(tc, matvec_over_split_bindings_matches_reference, 0, 2);
+    tcase_add_loop_test(tc, matvec_swiglu_matches_reference, 0, 2);
+    tcase_add_loop_test(tc, matvec_reads_every_weight_type_as_stored, 0, 2);
+    tcase_add_loop_test(tc, swiglu_and_meki_gate_read_every_weight_type_as_stored, 0, 2);
+    tcase_add_loop_test(tc, ffn_out_reads_every_weight_type_as_stored, 0, 2);
     tcase_add_test(tc, embed_decodes_every_weight_type_as_the_cpu_does);
     tcase_add_test(tc, matmul_and_matmul_swiglu_match_reference_on_odd_sizes);
-    tcase_add_test(tc, swiglu_meki_gives_swiglu_and_gate);
+    tcase_add_loop_test(tc, swiglu_meki_gives_swiglu_and_gate, 0, 2);
     tcase_add_test(tc, rmsnorm_matches_reference);
-    tcase_add_test(tc, ffn_out_adds_down_projection_and_meki_then_norms_for_the_next_layer_twice_in_a_row);
+    tcase_add_loop_test(tc, ffn_out_adds_down_projection_and_meki_then_norms_for_the_next_layer_twice_in_a_row, 0, 2);
     tcase_add_test(tc, embed_gathers_the_token_row_from_any_part);
-    tcase_add_test(tc, attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases);
-    tcase_add_test(tc, attention_matches_reference_at_split_boundaries_and_long_context);
+    tcase_add_loop_test(tc, attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases, 0, 2);
+    tcase_add_loop_test(tc, attention_matches_reference_at_split_boundaries_and_long_context, 0, 2);
     tcase_add_test(tc, argmax_finds_first_maximum);
     tcase_add_test(tc, bandwidth_probe_measures_and_refuses_bad_sizes);
     tcase_add_test(tc, dispatch_rejects_wrong_binding_count_and_push_size);
