@@ -1,8 +1,11 @@
 /* Matrix-vector kernels timed alone (kernel_bench.h). Each product is one
  * dispatch in a command buffer of `reps` products with a timestamp after
- * each; the median over them is the kernel's time. The matrices hold random
- * valid blocks (random quants, finite random scales): speed does not
- * depend on the values. */
+ * each; the median over them is the kernel's time. The products take turns
+ * over copies of the matrix that together exceed any cache (COLD_BYTES), so
+ * each streams from memory as in a decode step, where every weight is read
+ * once a token. The first copy holds random valid blocks (random quants,
+ * finite random scales), the others zeros: speed does not depend on the
+ * values. */
 #include "kernel_bench.h"
 
 #include <stdio.h>
@@ -12,6 +15,9 @@
 #include "half.h"
 #include "error.h"
 #include "ops.h"
+
+#define COLD_BYTES (256ull << 20)
+#define MAX_COPIES 64u
 
 typedef struct rand_src {
     mkv_wtype type;
@@ -41,11 +47,11 @@ static mkv_status fill_random(void *user, uint32_t row0, uint32_t n, void *dst, 
 }
 
 /* One repetition of the timed work, recorded into r. */
-typedef mkv_status (*rep_fn)(mkv_recorder *r, const void *user, mkv_error *err);
+typedef mkv_status (*rep_fn)(mkv_recorder *r, void *user, mkv_error *err);
 
 typedef struct timed {
     rep_fn rep;
-    const void *user;
+    void *user;
     uint32_t reps;
     mkv_recorder rec;
     mkv_status st;
@@ -68,7 +74,7 @@ static int cmp_double(const void *a, const void *b)
 /* Median GPU time of `reps` repetitions recorded back to back in one
  * command buffer, from the recorder's timestamp after every dispatch (a
  * repetition's dispatches: n_marks / reps). */
-static mkv_status time_reps(mkv_device *d, rep_fn rep, const void *user, uint32_t reps, double *ms, mkv_error *err)
+static mkv_status time_reps(mkv_device *d, rep_fn rep, void *user, uint32_t reps, double *ms, mkv_error *err)
 {
     timed t = {.rep = rep, .user = user, .reps = reps, .err = err, .rec = {.d = d}};
     uint64_t *ts = NULL;
@@ -103,14 +109,31 @@ out:
 }
 
 typedef struct matvec_args {
-    const mkv_matrix *m;
+    const mkv_matrix *m; /* n copies, taken in turn */
+    uint32_t n, next;
     const mkv_buffer *x, *y;
 } matvec_args;
 
-static mkv_status rep_matvec(mkv_recorder *r, const void *user, mkv_error *err)
+static mkv_status rep_matvec(mkv_recorder *r, void *user, mkv_error *err)
 {
-    const matvec_args *a = user;
-    return mkv_op_matvec(r, a->m, a->x, a->y, 0, 0, err);
+    matvec_args *a = user;
+    const mkv_matrix *m = &a->m[a->next++ % a->n];
+    return mkv_op_matvec(r, m, a->x, a->y, 0, 0, err);
+}
+
+/* Copies of a rows x cols matrix of type t enough to exceed the caches. */
+static mkv_status cold_copies(mkv_device *d, const char *name, mkv_wtype t, uint32_t rows, uint32_t cols, rand_src *src,
+                              mkv_matrix *m, uint32_t *n, mkv_error *err)
+{
+    const uint64_t bytes = (uint64_t)rows * 4 * mkv_wtype_row_words(t, cols);
+    uint64_t want = (COLD_BYTES + bytes - 1) / bytes;
+    want = want < 1 ? 1 : want > MAX_COPIES ? MAX_COPIES : want;
+    mkv_status st = MKV_OK;
+    for (*n = 0; *n < want && !st; (*n)++)
+        if ((st = mkv_matrix_create(d, name, t, rows, cols, *n ? NULL : fill_random, src, &m[*n], err))) break;
+    if (st)
+        while (*n) mkv_matrix_destroy(d, &m[--*n]);
+    return st;
 }
 
 mkv_status mkv_kernel_bench(mkv_device *d, uint32_t d_model, uint32_t d_ffn, uint32_t reps, bool progress,
@@ -128,21 +151,22 @@ mkv_status mkv_kernel_bench(mkv_device *d, uint32_t d_model, uint32_t d_ffn, uin
             if (!mkv_wtype_cols_ok((mkv_wtype)t, shapes[s].cols)) continue;
             rand_src src = {.type = (mkv_wtype)t, .state = 1 + t * 31 + s,
                             .row_bytes = mkv_wtype_src_row_bytes((mkv_wtype)t, shapes[s].cols)};
-            mkv_matrix m;
-            if ((st = mkv_matrix_create(d, shapes[s].name, (mkv_wtype)t, shapes[s].rows, shapes[s].cols, fill_random,
-                                        &src, &m, err)))
+            mkv_matrix m[MAX_COPIES];
+            uint32_t n_copies = 0;
+            if ((st = cold_copies(d, shapes[s].name, (mkv_wtype)t, shapes[s].rows, shapes[s].cols, &src, m, &n_copies,
+                                  err)))
                 break;
             double ms = 0;
-            const matvec_args args = {&m, &x, &y};
+            matvec_args args = {.m = m, .n = n_copies, .x = &x, .y = &y};
             st = time_reps(d, rep_matvec, &args, reps, &ms, err);
             mkv_kernel_bench_row *r = &out[(*n_out)++];
             *r = (mkv_kernel_bench_row){.type = (mkv_wtype)t, .shape = shapes[s].name, .rows = shapes[s].rows,
-                                        .cols = shapes[s].cols, .bytes = mkv_matrix_bytes(&m), .ms = ms};
+                                        .cols = shapes[s].cols, .bytes = mkv_matrix_bytes(&m[0]), .ms = ms};
             r->gbps = ms > 0 ? (double)r->bytes / (ms * 1e-3) * 1e-9 : 0;
             if (progress && !st)
                 fprintf(stderr, "  matvec_%-5s %-4s %5u x %-5u %8.3f ms  %6.2f GB/s\n", mkv_wtype_get(r->type)->name,
                         r->shape, r->rows, r->cols, r->ms, r->gbps);
-            mkv_matrix_destroy(d, &m);
+            for (uint32_t i = 0; i < n_copies; i++) mkv_matrix_destroy(d, &m[i]);
         }
 out:
     mkv_buffer_destroy(d, &x);
@@ -157,7 +181,7 @@ typedef struct attn_args {
     const mkv_buffer *params, *q, *k, *v, *partials, *out;
 } attn_args;
 
-static mkv_status rep_attn(mkv_recorder *r, const void *user, mkv_error *err)
+static mkv_status rep_attn(mkv_recorder *r, void *user, mkv_error *err)
 {
     const attn_args *t = user;
     return mkv_op_attention(r, t->a, t->params, t->q, t->k, t->v, t->partials, t->out, err);
@@ -183,7 +207,7 @@ mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n
         (st = mkv_buffer_create(d, 4ull * n_head * a.n_split * (head_dim + 2), MKV_MEM_DEVICE, &part, err)) ||
         (st = mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &out, err)))
         goto out;
-    const attn_args args = {&a, &params, &q, &k, &v, &part, &out};
+    attn_args args = {&a, &params, &q, &k, &v, &part, &out};
     if ((st = time_reps(d, rep_attn, &args, reps, ms, err))) goto out;
     *gbps = *ms > 0 ? 2.0 * kv_bytes / (*ms * 1e-3) * 1e-9 : 0;
 out:;
