@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages mekivk needs, only those missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libvulkan-dev libvulkan-volk-dev glslang-tools spirv-tools
-      mesa-vulkan-drivers vulkan-tools vulkan-validationlayers check)
+      mesa-vulkan-drivers vulkan-tools vulkan-validationlayers check
+      libpcre2-dev libutf8proc-dev xz-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

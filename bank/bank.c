@@ -242,27 +242,14 @@ mkv_status mkv_bank_open(const char *path, mkv_bank **out, mkv_error *err)
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
         goto out;
     }
-    b->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (b->fd < 0) {
-        st = mkv_fail(err, MKV_ERR_IO, "%s: open: %s", path, strerror(errno));
-        goto out;
-    }
-    struct stat sb;
-    if (fstat(b->fd, &sb) != 0) {
-        st = mkv_fail(err, MKV_ERR_IO, "%s: fstat: %s", path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        st = mkv_fail(err, MKV_ERR_IO, "%s: not a regular file", path);
-        goto out;
-    }
+    uint64_t size;
+    if ((st = mkv_open_regular(path, 0, &b->fd, &size, err)) != MKV_OK) goto out;
     /* A short file reads as zeros past its end; parse reports TRUNCATED. */
     int64_t r = mkv_bank_pread_full(b->fd, hdr, MKV_BANK_HEADER_BYTES, 0);
     if (r < 0) {
         st = mkv_fail(err, MKV_ERR_IO, "%s: read header: %s", path, strerror(errno));
         goto out;
     }
-    uint64_t size = (uint64_t)sb.st_size;
     if ((uint64_t)r < size && r < (int64_t)MKV_BANK_HEADER_BYTES) size = (uint64_t)r; /* shrank meanwhile */
     if ((st = mkv_bank_header_parse(hdr, size, path, &b->h, err)) != MKV_OK) goto out;
     /* Reads are random per token: tell the kernel not to read ahead. */
@@ -315,12 +302,13 @@ mkv_status mkv_bank_set_io_mode(mkv_bank *b, mkv_bank_io_mode mode, mkv_error *e
         /* Slab offsets and sizes are multiples of the bank's align (>= 512),
          * so every read is a valid direct read; tmpfs and some FUSE file
          * systems refuse O_DIRECT at open (EINVAL), hence the fallback. */
-        b->fd_direct = open(b->path, O_RDONLY | O_CLOEXEC | O_DIRECT);
-        if (b->fd_direct >= 0) {
+        mkv_error derr;
+        if (mkv_open_regular(b->path, O_DIRECT, &b->fd_direct, NULL, &derr) == MKV_OK) {
             b->mode = MKV_BANK_IO_DIRECT;
             return MKV_OK;
         }
-        if (errno != EINVAL) return mkv_fail(err, MKV_ERR_IO, "%s: open with O_DIRECT: %s", b->path, strerror(errno));
+        if (b->fd_direct < 0 && errno != EINVAL)
+            return mkv_fail(err, MKV_ERR_IO, "%s (with O_DIRECT)", derr.msg);
     }
 #endif
     /* Drop the file's cached pages now and each slab's pages after it is
@@ -390,21 +378,31 @@ mkv_status mkv_bank_read_slab(mkv_bank *b, uint32_t token, void *dst, mkv_error 
 struct mkv_bank_writer {
     int fd;
     char *path;
+    mkv_atomic_file own;     /* the temporary when the writer publishes itself */
+    mkv_atomic_file *file;   /* &own, or the caller's (staged) */
+    bool staged;             /* close leaves the file finished, unpublished */
+    bool set_fp;             /* header rewritten with fp at close */
+    uint8_t fp[32];
     mkv_bank_header h;
     uint32_t next;        /* next token expected */
     uint8_t *buf;         /* batch of whole slabs */
     uint64_t buf_cap, buf_len;
 };
 
-mkv_status mkv_bank_writer_open(const char *path, const mkv_bank_header *h, mkv_bank_writer **out, mkv_error *err)
+static mkv_status writer_open(const char *path, const mkv_bank_header *h, mkv_atomic_file *staged,
+                              mkv_bank_writer **out, mkv_error *err)
 {
     mkv_status st = MKV_OK;
     uint8_t *hdr = NULL;
     mkv_bank_writer *w = calloc(1, sizeof *w);
     *out = NULL;
+    if (staged) *staged = (mkv_atomic_file)MKV_ATOMIC_FILE_INIT;
     if (!w) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
     w->fd = -1;
     w->h = *h;
+    w->own = (mkv_atomic_file)MKV_ATOMIC_FILE_INIT;
+    w->file = staged ? staged : &w->own;
+    w->staged = staged != NULL;
     /* Check the header as a reader would (size aside) before writing it. */
     mkv_bank_header chk;
     if ((st = mkv_bank_header_init(&chk, h->dtype, h->n_layer, h->n_vocab, h->d_mem, h->align, h->flags,
@@ -424,23 +422,51 @@ mkv_status mkv_bank_writer_open(const char *path, const mkv_bank_header *h, mkv_
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
         goto out;
     }
-    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w->fd < 0) {
-        st = mkv_fail(err, MKV_ERR_IO, "%s: create: %s", path, strerror(errno));
-        goto out;
-    }
+    if ((st = mkv_atomic_begin(w->file, path, err)) != MKV_OK) goto out;
+    w->fd = w->file->fd;
     mkv_bank_header_encode(h, hdr); /* then zeros up to data_offset */
     st = mkv_write_full(w->fd, hdr, h->data_offset, path, err);
 out:
     free(hdr);
     if (st != MKV_OK) {
-        if (w->fd >= 0) close(w->fd);
+        mkv_atomic_abort(w->file);
         free(w->path);
         free(w->buf);
         free(w);
         return st;
     }
     *out = w;
+    return MKV_OK;
+}
+
+mkv_status mkv_bank_writer_open(const char *path, const mkv_bank_header *h, mkv_bank_writer **out, mkv_error *err)
+{
+    return writer_open(path, h, NULL, out, err);
+}
+
+mkv_status mkv_bank_writer_open_staged(const char *path, const mkv_bank_header *h, mkv_atomic_file *staged,
+                                       mkv_bank_writer **out, mkv_error *err)
+{
+    return writer_open(path, h, staged, out, err);
+}
+
+void mkv_bank_writer_set_fingerprint(mkv_bank_writer *w, const uint8_t fp[32])
+{
+    memcpy(w->fp, fp, 32);
+    w->set_fp = true;
+}
+
+/* The header again, with the fingerprint known only once every slab is written. */
+static mkv_status rewrite_header(mkv_bank_writer *w, mkv_error *err)
+{
+    uint8_t buf[MKV_BANK_HEADER_BYTES];
+    memcpy(w->h.fingerprint, w->fp, 32);
+    mkv_bank_header_encode(&w->h, buf);
+    ssize_t n;
+    do n = pwrite(w->fd, buf, sizeof buf, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof buf)
+        return mkv_fail(err, MKV_ERR_IO, "%s: rewriting the header: %s", w->path, n < 0 ? strerror(errno) : "short write");
     return MKV_OK;
 }
 
@@ -466,6 +492,15 @@ mkv_status mkv_bank_writer_put(mkv_bank_writer *w, uint32_t token, const void *r
     return MKV_OK;
 }
 
+void mkv_bank_writer_abort(mkv_bank_writer *w)
+{
+    if (!w) return;
+    mkv_atomic_abort(w->file);
+    free(w->path);
+    free(w->buf);
+    free(w);
+}
+
 mkv_status mkv_bank_writer_close(mkv_bank_writer *w, mkv_error *err)
 {
     if (!w) return MKV_OK;
@@ -473,8 +508,10 @@ mkv_status mkv_bank_writer_close(mkv_bank_writer *w, mkv_error *err)
     if (w->next != w->h.n_vocab)
         st = mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: tokens written = %u: expected n_vocab %u", w->path, w->next,
                       w->h.n_vocab);
-    if (close(w->fd) != 0 && st == MKV_OK) /* delayed write errors surface here */
-        st = mkv_fail(err, MKV_ERR_IO, "%s: close: %s", w->path, strerror(errno));
+    if (st == MKV_OK && w->set_fp) st = rewrite_header(w, err);
+    if (st == MKV_OK) st = mkv_atomic_finish(w->file, err); /* fsync + close: delayed write errors surface here */
+    if (st == MKV_OK && !w->staged) st = mkv_atomic_publish(w->file, err);
+    if (st != MKV_OK) mkv_atomic_abort(w->file); /* an earlier file at the path stays */
     free(w->path);
     free(w->buf);
     free(w);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fileio.h"
 #include "mekivk.h"
 
 #define MKV_BANK_HEADER_BYTES 4096u
@@ -92,15 +93,31 @@ void mkv_bank_set_pread(mkv_bank *b, mkv_bank_pread_fn fn, void *ctx);
  * several threads at once on one bank (pread, no shared state). */
 mkv_status mkv_bank_read_slab(mkv_bank *b, uint32_t token, void *dst, mkv_error *err);
 
-/* Sequential writer: header first, then every token's slab in order. */
+/* Sequential writer: header first, then every token's slab in order. The
+ * file is written under a temporary name beside `path` and renamed over it
+ * by a successful close (runtime/fileio.h): until then a file already at
+ * `path` is untouched, and a failed or incomplete bank leaves nothing. */
 typedef struct mkv_bank_writer mkv_bank_writer;
 mkv_status mkv_bank_writer_open(const char *path, const mkv_bank_header *h,
                                 mkv_bank_writer **out, mkv_error *err);
+/* The same, but a successful close leaves the complete, synced file in
+ * *staged under its temporary name, for the caller to publish together with
+ * its model (mkv_atomic_publish_all: bank first) or remove (mkv_atomic_abort).
+ * A failed open or close leaves *staged idle. */
+mkv_status mkv_bank_writer_open_staged(const char *path, const mkv_bank_header *h, mkv_atomic_file *staged,
+                                       mkv_bank_writer **out, mkv_error *err);
+/* Sets the header's fingerprint, written at close (when it depends on the
+ * slabs, as convert's does). */
+void mkv_bank_writer_set_fingerprint(mkv_bank_writer *w, const uint8_t fp[32]);
 /* rows: n_layer rows of row_bytes each, already encoded (F16 or Q8). The
  * writer appends the CRC (if flagged) and the padding. Tokens in order. */
 mkv_status mkv_bank_writer_put(mkv_bank_writer *w, uint32_t token, const void *rows, mkv_error *err);
-/* Finishes (checks every token was written) and closes; frees w always. */
+/* Finishes (checks every token was written), syncs and closes; renames
+ * the file into place unless staged; frees w always. */
 mkv_status mkv_bank_writer_close(mkv_bank_writer *w, mkv_error *err);
+/* Discards what was written (the temporary is removed, a staged file
+ * left idle, an earlier file at the path untouched); frees w. NULL: no-op. */
+void mkv_bank_writer_abort(mkv_bank_writer *w);
 
 /* Encodes d_mem floats as one row of the given dtype (Q8: per-row scale =
  * max|x|/127, stored as f16; q = round(x/scale) clamped to [-127,127]). */

@@ -9,24 +9,16 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "fileio.h"
 #include "json.h"
 
+/* A config or index file: read whole (1 MiB at most: not a model config past that). */
 static mkv_status read_text(const char *path, char **out, size_t *len, mkv_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return mkv_fail(err, MKV_ERR_IO, "%s: open: %s", path, strerror(errno));
-    char *buf = malloc(1 << 20);
-    size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
-    bool big = buf && n == (1 << 20);
-    fclose(f);
-    if (!buf) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
-    if (big) {
-        free(buf);
-        return mkv_fail(err, MKV_ERR_FORMAT, "%s: larger than 1 MiB: not a model config", path);
-    }
-    *out = buf;
-    *len = n;
-    return MKV_OK;
+    uint64_t n;
+    mkv_status st = mkv_read_small_file(path, (1u << 20) - 1, out, &n, err);
+    if (st == MKV_OK) *len = (size_t)n;
+    return st;
 }
 
 static mkv_status cfg_u32(const mkv_json *j, const char *path, const char *key, uint32_t *out, mkv_error *err)

@@ -1,6 +1,7 @@
 /* The command line's argument helpers (cli.h): each reports the flag and
  * value at fault on stderr. In the hosttools library, so that tests can
  * run subcommands as functions. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,25 +17,43 @@ const char *cli_value(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+/* Decimal digits only, at least one, the value in 0..UINT64_MAX: no
+ * sign, space or trailing junk (strtoull would take " -1" as 2^64 - 1).
+ * *end_out: the first byte after the digits. */
+static bool parse_u64_prefix(const char *s, uint64_t *out, const char **end_out)
+{
+    uint64_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10) return false; /* overflow */
+        v = v * 10 + d;
+    }
+    if (p == s) return false;
+    *out = v;
+    *end_out = p;
+    return true;
+}
+
+bool cli_parse_u64(const char *s, uint64_t *out)
+{
+    const char *end;
+    return s && parse_u64_prefix(s, out, &end) && *end == '\0';
+}
+
 bool cli_u64(const char *flag, const char *s, uint64_t *out)
 {
-    char *end;
-    if (!s || !*s || *s == '-') goto bad;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end) goto bad;
-    *out = v;
-    return true;
-bad:
-    fprintf(stderr, "mekivk: %s = '%s': not a non-negative integer\n", flag, s ? s : "");
+    if (cli_parse_u64(s, out)) return true;
+    fprintf(stderr, "mekivk: %s = '%s': not an integer in 0..%llu (digits only)\n", flag, s ? s : "",
+            (unsigned long long)UINT64_MAX);
     return false;
 }
 
 bool cli_u32(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 {
     uint64_t v;
-    if (!cli_u64(flag, s, &v)) return false;
-    if (v < lo || v > hi) {
-        fprintf(stderr, "mekivk: %s = %llu: must be in %u..%u\n", flag, (unsigned long long)v, lo, hi);
+    if (!cli_parse_u64(s, &v) || v < lo || v > hi) {
+        fprintf(stderr, "mekivk: %s = '%s': not an integer in %u..%u\n", flag, s ? s : "", lo, hi);
         return false;
     }
     *out = (uint32_t)v;
@@ -48,21 +67,25 @@ bool cli_tokens(const char *flag, const char *s, uint32_t **out, uint32_t *n)
     size_t cap = 1;
     for (const char *p = s; *p; p++) cap += *p == ',';
     uint32_t *t = malloc(cap * sizeof *t);
-    if (!t) return false;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        if (*p < '0' || *p > '9') goto bad;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (v > UINT32_MAX || (*end && *end != ',')) goto bad;
-        t[(*n)++] = (uint32_t)v;
-        p = *end ? end + 1 : end;
+    if (!t) {
+        fprintf(stderr, "mekivk: %s: out of memory for %zu token ids\n", flag, cap);
+        return false;
     }
-    if (*n == 0) goto bad;
+    /* item (',' item)*: every item a token id, none empty */
+    const char *p = s;
+    for (;;) {
+        uint64_t v;
+        const char *end;
+        if (!parse_u64_prefix(p, &v, &end) || v > UINT32_MAX || (*end && *end != ',')) goto bad;
+        t[(*n)++] = (uint32_t)v;
+        if (!*end) break;
+        p = end + 1;
+    }
     *out = t;
     return true;
 bad:
-    fprintf(stderr, "mekivk: %s = '%s': expected comma-separated token ids like 1,2,3\n", flag, s);
+    fprintf(stderr, "mekivk: %s = '%s': expected comma-separated token ids like 1,2,3 (each in 0..%u, no empty item)\n",
+            flag, s, UINT32_MAX);
     free(t);
     *n = 0;
     return false;
@@ -75,11 +98,33 @@ int cli_fail(const char *cmd, const mkv_error *err)
     return 1;
 }
 
-void cli_device_arg(const char *s, mkv_device_opts *opts)
+bool cli_device(const char *flag, const char *s, mkv_device_opts *opts)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s && !*end) opts->index = (int)v;
-    else opts->name = s;
+    uint64_t v;
+    if (!*s) {
+        fprintf(stderr, "mekivk: %s = '': expected a device index or a name substring\n", flag);
+        return false;
+    }
+    if (*s < '0' || *s > '9') { /* a name substring */
+        opts->name = s;
+        opts->index = -1;
+        return true;
+    }
+    if (!cli_parse_u64(s, &v) || v > INT32_MAX) {
+        fprintf(stderr, "mekivk: %s = '%s': not a device index (0..%d) nor a device name\n", flag, s, INT32_MAX);
+        return false;
+    }
+    opts->index = (int)v;
+    opts->name = NULL;
+    return true;
 }
 
+void cli_device_arg(const char *s, mkv_device_opts *opts)
+{
+    uint64_t v;
+    if (cli_parse_u64(s, &v) && v <= INT32_MAX) {
+        opts->index = (int)v;
+        return;
+    }
+    opts->name = s; /* an out-of-range index matches no device name: refused there */
+}

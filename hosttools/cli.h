@@ -15,8 +15,11 @@ int mkv_cmd_devices(int argc, char **argv);
 int mkv_cmd_synth(int argc, char **argv);
 int mkv_cmd_convert(int argc, char **argv);
 int mkv_cmd_generate(int argc, char **argv);
+int mkv_cmd_chat(int argc, char **argv);       /* cmd_chat.c */
 int mkv_cmd_bench(int argc, char **argv);
 int mkv_cmd_inspect(int argc, char **argv);
+int mkv_cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
+int mkv_cmd_detokenize(int argc, char **argv);
 
 /* ---- inspect (cmd_inspect*.c; no Vulkan, linked into tests as mkv_inspect) ----
  * Each prints a report on `out` (errors there too, as "error: ...") and
@@ -37,14 +40,24 @@ int mkv_inspect_safetensors(const char *path, FILE *out);
 /* Value of flag argv[*i] (the next word); advances *i. NULL and a message
  * on stderr if there is none. */
 const char *cli_value(int argc, char **argv, int *i);
-/* Parses an unsigned integer in [lo, hi] for `flag`; false + message if not. */
+/* Strict decimal: digits only (no sign, space or trailing junk), no
+ * overflow. No message. */
+bool cli_parse_u64(const char *s, uint64_t *out);
+/* Parses an unsigned integer in [lo, hi] for `flag`; false + a message
+ * naming the flag and the value if not. */
 bool cli_u32(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
 bool cli_u64(const char *flag, const char *s, uint64_t *out);
-/* Parses "1,2,3" into a malloc'd array; false + message on a bad item. */
+/* Parses "1,2,3" into a malloc'd array; false + message on a bad or empty
+ * item ("1,", ",1", "1,,2") or a value past 2^32 - 1. */
 bool cli_tokens(const char *flag, const char *s, uint32_t **out, uint32_t *n);
 /* Prints "mekivk <cmd>: <msg>" for an error and returns 1. */
 int cli_fail(const char *cmd, const mkv_error *err);
-/* Reads --device / MKV_DEVICE into opts: an index or a name substring. */
+/* Reads --device into opts: an index (digits only, 0..2^31-1) or, when it
+ * does not start with a digit, a name substring; false + message if it is
+ * empty or a malformed/out-of-range index. */
+bool cli_device(const char *flag, const char *s, mkv_device_opts *opts);
+/* The same without a verdict (bench): a bad index is kept as a name,
+ * which then matches no device, so the device choice refuses it. */
 void cli_device_arg(const char *s, mkv_device_opts *opts);
 
 #endif

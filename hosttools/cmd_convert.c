@@ -18,7 +18,9 @@ static void help(void)
            "computed on the Vulkan device in batches of tokens (on the CPU with --cpu, or when\n"
            "there is no usable device; a CPU-emulated device such as lavapipe is used only when\n"
            "named with --device or MKV_DEVICE, as the CPU engine is faster there). The vocabulary\n"
-           "is streamed: memory stays bounded.\n"
+           "is streamed: memory stays bounded. A tokenizer.json in the checkpoint's folder (with\n"
+           "tokenizer_config.json: eos, chat template) goes into the GGUF under llama.cpp's keys,\n"
+           "padded to n_vocab; without one, a placeholder vocabulary (see synth --help).\n"
            "  --checkpoint PATH  folder with config.json and model.safetensors or\n"
            "                     model.safetensors.index.json (or one of those files)\n"
            "  --bank-type        bank row type (default f16); q8 reports its quantization error\n"
@@ -42,7 +44,7 @@ int mkv_cmd_convert(int argc, char **argv)
         else if (!strcmp(a, "--out")) { if (!(out = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--align")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 512, 65536, &o.align)) return 2; }
         else if (!strcmp(a, "--batch")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 65536, &o.batch)) return 2; }
-        else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i))) return 2; cli_device_arg(v, &o.device_opts); }
+        else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i)) || !cli_device(a, v, &o.device_opts)) return 2; }
         else if (!strcmp(a, "--bank-type")) {
             if (!(v = cli_value(argc, argv, &i))) return 2;
             if (!strcmp(v, "f16")) o.bank_dtype = MKV_BANK_F16;

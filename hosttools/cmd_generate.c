@@ -1,21 +1,33 @@
-/* mekivk generate: teacher-forced prompt, then greedy decoding. */
+/* mekivk generate: a prompt (token ids or text) teacher-forced, then N
+ * tokens, greedy on the GPU or sampled (textgen.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "fileio.h"
+#include "textgen.h"
 
 static void help(void)
 {
-    printf("usage: mekivk generate --model F.gguf [--bank F.mkb] --tokens 1,2,3 -n N\n"
+    printf("usage: mekivk generate --model F.gguf [--bank F.mkb] (--tokens 1,2,3 | --prompt TEXT) -n N\n"
            "                       [--logits-out FILE] [--json] [--ctx N] [--device I|NAME]\n"
            "                       [--meki-off] [--ignore-fingerprint] [--cold] [--cold-dontneed]\n"
-           "                       [--cache-mb M]\n\n"
-           "Feeds the prompt token by token, then N greedy tokens (each fed back).\n"
+           "                       [--cache-mb M] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
+           "                       [--repeat-penalty R] [--repeat-last-n N] [--seed S]\n\n"
+           "Feeds the prompt token by token, then N tokens (each fed back but the last).\n"
+           "  --tokens IDS       the prompt as token ids; prints the generated ids, and exactly N\n"
+           "  --prompt TEXT      the prompt as text, tokenized with the model's tokenizer (DESIGN §6;\n"
+           "                     BOS prepended when the file says add_bos_token); prints the\n"
+           "                     generated text as it is produced, and stops early at an\n"
+           "                     end-of-text/end-of-turn token (eos, <|im_end|>, <|eot_id|>, ...;\n"
+           "                     not printed). The speed goes to stderr.\n"
            "  --logits-out FILE  float32 little-endian logits, one row of n_vocab per position\n"
            "                     processed: the prompt's, then each generated token fed back\n"
            "                     (n_prompt + N - 1 rows)\n"
-           "  --json             print {\"tokens\": [...], \"n_prompt\": P, \"decode_tok_s\": X}\n"
+           "  --json             print {\"tokens\": [...], \"n_prompt\": P, \"decode_tok_s\": X} (with\n"
+           "                     --prompt also \"text\" and \"stop\": \"length\" or \"end\"; when\n"
+           "                     sampling, \"seed\")\n"
            "  --ctx N            context length (default: prompt + N, at least 16)\n"
            "  --meki-off         run a MeKi model with its MeKi branch off\n"
            "  --ignore-fingerprint  accept a bank made for another model\n"
@@ -24,20 +36,26 @@ static void help(void)
            "  --cold-dontneed    the same by plain reads, each slab's pages dropped after\n"
            "                     its read (fadvise DONTNEED, no readahead)\n"
            "  --cache-mb M       keep the bank rows of frequent tokens in M MiB of RAM\n"
-           "  --device           device index or name substring (see `mekivk devices`)\n");
+           "  --device           device index or name substring (see `mekivk devices`)\n"
+           "%s", mkv_tg_sampling_help);
 }
 
 int mkv_cmd_generate(int argc, char **argv)
 {
-    const char *model_path = NULL, *bank_path = NULL, *logits_path = NULL, *tok_arg = NULL;
+    const char *model_path = NULL, *bank_path = NULL, *logits_path = NULL, *tok_arg = NULL, *text = NULL;
     uint32_t n_gen = 0, n_ctx = 0;
-    bool json = false, have_n = false;
+    bool json = false, have_n = false, seed_given = false;
     mkv_device_opts dopts;
     mkv_device_opts_default(&dopts);
     mkv_model_opts mopts = {0};
     mkv_session_opts sopts = {0};
+    mkv_sampler_params sp;
+    mkv_sampler_params_default(&sp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        int r = mkv_tg_sampling_flag(argc, argv, &i, &sp, &seed_given);
+        if (r < 0) return 2;
+        if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--meki-off")) sopts.meki_off = true;
@@ -53,90 +71,138 @@ int mkv_cmd_generate(int argc, char **argv)
         else if (!strcmp(a, "--bank")) { if (!(bank_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--logits-out")) { if (!(logits_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--tokens")) { if (!(tok_arg = cli_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i))) return 2; cli_device_arg(v, &dopts); }
+        else if (!strcmp(a, "--prompt")) { if (!(text = cli_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i)) || !cli_device(a, v, &dopts)) return 2; }
         else if (!strcmp(a, "-n")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, MKV_MAX_CTX, &n_gen)) return 2; have_n = true; }
         else if (!strcmp(a, "--ctx")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MKV_MAX_CTX, &n_ctx)) return 2; }
         else { fprintf(stderr, "mekivk generate: unknown option '%s' (see --help)\n", a); return 2; }
     }
-    if (!model_path || !tok_arg || !have_n) {
-        fprintf(stderr, "mekivk generate: --model, --tokens and -n are required (see --help)\n");
+    if (!model_path || !tok_arg == !text || !have_n) {
+        fprintf(stderr, "mekivk generate: --model, -n and one of --tokens or --prompt are required (see --help)\n");
         return 2;
     }
-    uint32_t *prompt = NULL, n_prompt = 0;
-    if (!cli_tokens("--tokens", tok_arg, &prompt, &n_prompt)) return 2;
+    if (!seed_given) sp.seed = mkv_tg_random_seed();
+    int rc = 1;
+    mkv_error err = {0};
+    mkv_tokenizer *tok = NULL;
+    mkv_detok_stream *ds = NULL;
+    mkv_sampler *smp = NULL;
+    mkv_device *dev = NULL;
+    mkv_model *model = NULL;
+    mkv_session *s = NULL;
+    mkv_atomic_file lf = MKV_ATOMIC_FILE_INIT; /* --logits-out appears only once complete */
+    float *logits = NULL;
+    uint32_t *prompt = NULL, *gen = NULL, n_prompt = 0;
+    mkv_model_info info;
+    if (tok_arg) {
+        if (!cli_tokens("--tokens", tok_arg, &prompt, &n_prompt)) return 2;
+    } else {
+        /* the tokenizer reads the GGUF's metadata only: before any GPU work */
+        if (mkv_tokenizer_open(model_path, &tok, &err)) {
+            fprintf(stderr, "mekivk generate: --prompt needs the model's tokenizer: %s (%s)\n", err.msg,
+                    mkv_status_name(err.status));
+            return 1;
+        }
+        size_t n = 0;
+        if (mkv_tokenize(tok, text, strlen(text), true, &prompt, &n, &err)) {
+            rc = cli_fail("generate", &err);
+            goto out;
+        }
+        if (n == 0 || n > MKV_MAX_CTX) {
+            fprintf(stderr, "mekivk generate: --prompt = '%s': %zu tokens (expected 1..%u)\n", text, n, MKV_MAX_CTX);
+            rc = 2;
+            goto out;
+        }
+        n_prompt = (uint32_t)n;
+        if (mkv_detok_stream_create(tok, &ds, &err)) { rc = cli_fail("generate", &err); goto out; }
+    }
     uint32_t need = n_prompt + (n_gen ? n_gen - 1 : 0);
     if (!n_ctx) n_ctx = need < 16 ? 16 : need;
     if (need > n_ctx) {
         fprintf(stderr, "mekivk generate: prompt (%u) + -n (%u) - 1 = %u positions exceed --ctx = %u\n", n_prompt, n_gen, need, n_ctx);
-        free(prompt);
-        return 2;
+        rc = 2;
+        goto out;
     }
     sopts.n_ctx = n_ctx;
     mopts.bank_path = bank_path;
-
-    int rc = 1;
-    mkv_error err = {0};
-    mkv_device *dev = NULL;
-    mkv_model *model = NULL;
-    mkv_session *s = NULL;
-    FILE *lf = NULL;
-    float *logits = NULL;
-    uint32_t *gen = calloc(n_gen ? n_gen : 1, sizeof *gen);
-    mkv_model_info info;
-    if (!gen) goto out;
+    if (!(gen = calloc(n_gen ? n_gen : 1, sizeof *gen))) {
+        fprintf(stderr, "mekivk generate: out of memory (%u generated tokens)\n", n_gen);
+        goto out;
+    }
     if (mkv_device_create(&dopts, &dev, &err) || mkv_model_load(dev, model_path, &mopts, &model, &err)) {
         rc = cli_fail("generate", &err);
         goto out;
     }
     mkv_model_get_info(model, &info);
-    if (mkv_session_create(model, &sopts, &s, &err)) { rc = cli_fail("generate", &err); goto out; }
-    logits = malloc((size_t)info.n_vocab * sizeof(float));
-    if (!logits) goto out;
-    if (logits_path && !(lf = fopen(logits_path, "wb"))) {
-        fprintf(stderr, "mekivk generate: %s: cannot open for writing\n", logits_path);
+    if (tok && mkv_tokenizer_n_vocab(tok) != info.n_vocab) {
+        fprintf(stderr, "mekivk generate: %s: the tokenizer has %u tokens, the model's n_vocab is %u\n", model_path,
+                mkv_tokenizer_n_vocab(tok), info.n_vocab);
         goto out;
     }
-    uint32_t next = 0;
-    double t_prompt = mkv_now_s(), t_decode = 0;
-    /* every prompt token's bank slab is read at once, concurrently */
-    if (mkv_session_prefetch(s, prompt, n_prompt, &err)) { rc = cli_fail("generate", &err); goto out; }
-    /* Prompt positions, then each generated token fed back (not the last). */
-    for (uint32_t i = 0; i < need; i++) {
-        if (i == n_prompt) t_decode = mkv_now_s();
-        uint32_t tok = i < n_prompt ? prompt[i] : gen[i - n_prompt];
-        if (mkv_session_step(s, tok, lf ? logits : NULL, &next, &err)) { rc = cli_fail("generate", &err); goto out; }
-        if (lf && fwrite(logits, sizeof(float), info.n_vocab, lf) != info.n_vocab) {
-            fprintf(stderr, "mekivk generate: %s: write failed\n", logits_path);
-            goto out;
-        }
-        if (i + 1 >= n_prompt && i + 1 - n_prompt < n_gen) gen[i + 1 - n_prompt] = next;
+    if (mkv_sampler_create(&sp, info.n_vocab, &smp, &err) || mkv_session_create(model, &sopts, &s, &err)) {
+        rc = cli_fail("generate", &err);
+        goto out;
     }
-    double t_end = mkv_now_s();
+    logits = malloc((size_t)info.n_vocab * sizeof(float));
+    if (!logits) {
+        fprintf(stderr, "mekivk generate: out of memory (a row of %u logits)\n", info.n_vocab);
+        goto out;
+    }
+    if (logits_path && mkv_atomic_begin(&lf, logits_path, &err)) { rc = cli_fail("generate", &err); goto out; }
+    mkv_tg g = {.s = s, .smp = smp, .n_vocab = info.n_vocab, .n_ctx = n_ctx, .logits = logits,
+                .logits_fd = logits_path ? lf.fd : -1, .logits_path = logits_path};
+    uint32_t first = 0, n_out = 0, pending;
+    mkv_tg_stop why = MKV_TG_LENGTH;
+    mkv_tg_eog eog;
+    if (tok) mkv_tg_eog_init(&eog, tok);
+    if (mkv_tg_feed(&g, prompt, n_prompt, &first, &err) ||
+        (n_gen && mkv_tg_generate(&g, first, n_gen, tok ? &eog : NULL, ds, json ? NULL : stdout, gen, &n_out, &pending,
+                                  &why, &err))) {
+        if (tok && !json) fputc('\n', stdout);
+        rc = cli_fail("generate", &err);
+        goto out;
+    }
+    if (logits_path && mkv_atomic_commit(&lf, &err)) { rc = cli_fail("generate", &err); goto out; }
     /* Decode speed over the fed-back steps; with none, over the prompt. */
-    uint32_t n_dec = need > n_prompt ? need - n_prompt : 0;
-    double tok_s = n_dec ? n_dec / (t_end - t_decode) : n_prompt / (t_end - t_prompt);
+    double tok_s = g.n_gen_fed ? g.n_gen_fed / g.gen_s : n_prompt / g.feed_s;
     if (json) {
         printf("{\"tokens\": [");
-        for (uint32_t i = 0; i < n_gen; i++) printf("%s%u", i ? ", " : "", gen[i]);
-        printf("], \"n_prompt\": %u, \"decode_tok_s\": %.3f}\n", n_prompt, tok_s);
+        for (uint32_t i = 0; i < n_out; i++) printf("%s%u", i ? ", " : "", gen[i]);
+        printf("], \"n_prompt\": %u, \"decode_tok_s\": %.3f", n_prompt, tok_s);
+        if (mkv_sampler_needs_logits(smp)) printf(", \"seed\": %llu", (unsigned long long)sp.seed);
+        if (tok) {
+            char *out_text = NULL;
+            size_t len = 0;
+            if (mkv_detokenize(tok, gen, n_out, &out_text, &len, &err)) { rc = cli_fail("generate", &err); goto out; }
+            printf(", \"text\": ");
+            mkv_tg_json_str(stdout, out_text, len);
+            printf(", \"stop\": \"%s\"", mkv_tg_stop_name(why));
+            free(out_text);
+        }
+        printf("}\n");
+    } else if (tok) {
+        printf("\n");
+        fflush(stdout);
+        fprintf(stderr, "[%u prompt tokens, %u generated (%s), %.2f tok/s]\n", n_prompt, n_out, mkv_tg_stop_name(why),
+                tok_s);
     } else {
         printf("device: %s\nmodel: %s (%s, %u layers, d_model %u, %s)\n", mkv_device_name(dev), model_path, info.arch,
                info.n_layer, info.d_model, info.has_bank && !sopts.meki_off ? "MeKi" : "dense");
         printf("generated:");
-        for (uint32_t i = 0; i < n_gen; i++) printf(" %u", gen[i]);
+        for (uint32_t i = 0; i < n_out; i++) printf(" %u", gen[i]);
         printf("\ndecode: %.2f tok/s\n", tok_s);
     }
     rc = 0;
 out:
-    if (lf && fclose(lf) != 0 && rc == 0) {
-        fprintf(stderr, "mekivk generate: %s: write failed\n", logits_path);
-        rc = 1;
-    }
+    mkv_atomic_abort(&lf); /* after a failure: the temporary goes, an earlier file stays */
     free(logits);
     free(gen);
     free(prompt);
     mkv_session_destroy(s);
     mkv_model_destroy(model);
     mkv_device_destroy(dev);
+    mkv_sampler_free(smp);
+    mkv_detok_stream_free(ds);
+    mkv_tokenizer_free(tok);
     return rc;
 }

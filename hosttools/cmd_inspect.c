@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileio.h"
 #include "gguf.h"
 #include "model_desc.h"
 
@@ -60,23 +61,25 @@ int mkv_cmd_inspect(int argc, char **argv)
 int mkv_inspect_file(const char *path, bool verify, FILE *out)
 {
     uint8_t b[16] = {0};
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(out, "error: %s: open: %s\n", path, strerror(errno));
+    int fd;
+    uint64_t size;
+    mkv_error err;
+    if (mkv_open_regular(path, 0, &fd, &size, &err) != MKV_OK) {
+        fprintf(out, "error: %s\n", err.msg);
         return 1;
     }
-    struct stat sb;
-    ssize_t n = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? pread(fd, b, sizeof b, 0) : -1;
+    ssize_t n = pread(fd, b, sizeof b, 0);
+    int e = errno;
     close(fd);
     if (n < 0) {
-        fprintf(out, "error: %s: not a readable regular file\n", path);
+        fprintf(out, "error: %s: read: %s\n", path, strerror(e));
         return 1;
     }
     if (n >= 4 && memcmp(b, "GGUF", 4) == 0) return mkv_inspect_gguf(path, out);
     if (n >= 8 && memcmp(b, "MEKIBANK", 8) == 0) return mkv_inspect_bank(path, verify, out);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | b[i];
-    if (n >= 9 && b[8] == '{' && hlen >= 2 && hlen <= (uint64_t)sb.st_size - 8) return mkv_inspect_safetensors(path, out);
+    if (n >= 9 && b[8] == '{' && hlen >= 2 && hlen <= size - 8) return mkv_inspect_safetensors(path, out);
     fprintf(out, "error: %s: unknown format (first bytes %02x %02x %02x %02x): not GGUF, a MeKi bank or safetensors\n",
             path, b[0], b[1], b[2], b[3]);
     return 1;

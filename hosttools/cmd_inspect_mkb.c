@@ -12,6 +12,7 @@
 
 #include "bank.h"
 #include "cli.h"
+#include "fileio.h"
 
 #define MAX_ERRORS_SHOWN 10
 
@@ -90,14 +91,13 @@ static int verify_slabs(FILE *out, const char *path)
 int mkv_inspect_bank(const char *path, bool verify, FILE *out)
 {
     fprintf(out, "file: %s\n", path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        fprintf(out, "error: %s: %s\n", path, strerror(errno));
-        if (fd >= 0) close(fd);
+    int fd;
+    uint64_t size;
+    mkv_error oerr;
+    if (mkv_open_regular(path, 0, &fd, &size, &oerr) != MKV_OK) {
+        fprintf(out, "error: %s\n", oerr.msg);
         return 1;
     }
-    uint64_t size = (uint64_t)sb.st_size;
     uint8_t *h = calloc(1, MKV_BANK_HEADER_BYTES);
     ssize_t n = h ? pread(fd, h, MKV_BANK_HEADER_BYTES, 0) : -1;
     close(fd);

@@ -13,7 +13,8 @@ static void help(void)
 {
     printf("usage: mekivk synth --config tiny|small|0.6b|1.7b|4b --out DIR [--dense]\n"
            "                    [--arch qwen3|qwen2|llama] [--wtype TYPE] [--pure]\n"
-           "                    [--bank-type f16|q8] [--seed N] [--untied] [--gate-input norm|residual]\n\n"
+           "                    [--bank-type f16|q8] [--seed N] [--untied] [--gate-input norm|residual]\n"
+           "                    [--tokenizer tokenizer.json] [--n-vocab N]\n\n"
            "Writes DIR/model.gguf and (unless --dense) DIR/bank.mkb with random weights of the\n"
            "named shape (DESIGN §2), scaled so activations stay finite. Deterministic by seed.\n"
            "  --dense      no MeKi tensors and no bank\n"
@@ -43,7 +44,15 @@ static void help(void)
            "  --seed N     random seed (default 1)\n"
            "  --untied     write a separate output.weight (default: tied to token_embd)\n"
            "  --gate-input what the MeKi gate reads (key meki.gate_input, DESIGN §2): norm, the\n"
-           "               FFN's normed input (default), or residual, the residual after attention\n\n"
+           "               FFN's normed input (default), or residual, the residual after attention\n"
+           "  --tokenizer  a Hugging Face tokenizer.json (byte-level BPE, Qwen2/Qwen3 or Llama 3\n"
+           "               pre-tokenizer) to put into the GGUF, with tokenizer_config.json from the\n"
+           "               same folder (eos, chat template) when present; the vocabulary is padded\n"
+           "               with [PAD{i}] to the shape's n_vocab, as llama.cpp pads it. Without it,\n"
+           "               a placeholder vocabulary: the 256 byte-level characters, <|endoftext|>,\n"
+           "               then [PAD{i}] (text encodes byte by byte)\n"
+           "  --n-vocab N  the vocabulary size instead of the shape's (e.g. the tiny shape with\n"
+           "               Qwen3's 151669-token tokenizer: --n-vocab 151936)\n\n"
            "usage: mekivk synth --checkpoint --config NAME --out DIR [--shards N] [--dtype f32|f16|bf16]\n"
            "                    [--seed N] [--untied] [--no-qk-norm] [--gate-input norm|residual]\n\n"
            "Writes a training-form checkpoint instead (the input of `mekivk convert`): DIR/config.json\n"
@@ -59,11 +68,12 @@ int mkv_cmd_synth(int argc, char **argv)
 {
     const char *config = NULL, *out = NULL;
     bool dense = false, untied = false, checkpoint = false, no_qk_norm = false, pure = false;
-    const char *gate_input = NULL;
+    const char *gate_input = NULL, *tokenizer = NULL;
     uint32_t shards = 1, ck_dtype = MKV_ST_BF16;
     uint32_t wtype = MKV_GGML_F16, bank_type = MKV_BANK_F16;
     const char *arch = "qwen3";
     uint64_t seed = 1;
+    uint32_t n_vocab = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
@@ -89,6 +99,8 @@ int mkv_cmd_synth(int argc, char **argv)
         }
         else if (!strcmp(a, "--config")) { if (!(config = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--out")) { if (!(out = cli_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--n-vocab")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 1u << 22, &n_vocab)) return 2; }
+        else if (!strcmp(a, "--tokenizer")) { if (!(tokenizer = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--arch")) {
             if (!(arch = cli_value(argc, argv, &i))) return 2;
             if (strcmp(arch, "qwen3") && strcmp(arch, "qwen2") && strcmp(arch, "llama")) {
@@ -122,6 +134,11 @@ int mkv_cmd_synth(int argc, char **argv)
         fprintf(stderr, "mekivk synth: --no-qk-norm applies to --checkpoint (a GGUF without q/k norms: --arch)\n");
         return 2;
     }
+    if (tokenizer && checkpoint) {
+        fprintf(stderr, "mekivk synth: --tokenizer writes into a GGUF; for --checkpoint, put tokenizer.json beside "
+                        "the checkpoint (convert carries it)\n");
+        return 2;
+    }
     if (gate_input && dense) {
         fprintf(stderr, "mekivk synth: --gate-input: a --dense model has no MeKi gate\n");
         return 2;
@@ -133,6 +150,7 @@ int mkv_cmd_synth(int argc, char **argv)
     }
     mkv_synth_opts o;
     mkv_synth_opts_default(&o, shape, out);
+    if (n_vocab) o.shape.n_vocab = n_vocab;
     o.dense = dense;
     o.arch = arch;
     o.wtype = wtype;
@@ -143,6 +161,7 @@ int mkv_cmd_synth(int argc, char **argv)
     o.no_qk_norm = no_qk_norm;
     o.seed = seed;
     o.progress = true;
+    o.tokenizer = tokenizer;
     mkv_error err = {0};
     double t0 = mkv_now_s();
     if (checkpoint) {

@@ -27,6 +27,7 @@
 #include "gguf_write.h"
 #include "half.h"
 #include "progress.h"
+#include "tok_keys.h"
 
 void mkv_convert_opts_default(mkv_convert_opts *o, const char *checkpoint, const char *out_dir)
 {
@@ -74,21 +75,9 @@ typedef struct bank_job {
     mkv_fold *fold;
     const char *path;
     mkv_convert_report *rep;
+    mkv_atomic_file *staged; /* the finished bank, published with its model */
     uint8_t fp[32];
 } bank_job;
-
-static mkv_status patch_fingerprint(const char *path, mkv_bank_header *h, mkv_error *err)
-{
-    uint8_t buf[MKV_BANK_HEADER_BYTES];
-    mkv_bank_header_encode(h, buf);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return mkv_fail(err, MKV_ERR_IO, "%s: open: %s", path, strerror(errno));
-    ssize_t w = pwrite(fd, buf, sizeof buf, 0);
-    int e = errno;
-    if (close(fd) != 0 || w != (ssize_t)sizeof buf)
-        return mkv_fail(err, MKV_ERR_IO, "%s: rewriting the header: %s", path, strerror(w < 0 ? e : EIO));
-    return MKV_OK;
-}
 
 static mkv_status write_bank(bank_job *j, mkv_error *err)
 {
@@ -109,7 +98,7 @@ static mkv_status write_bank(bank_job *j, mkv_error *err)
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory for a batch of %u tokens", j->path, B);
         goto out;
     }
-    if ((st = mkv_bank_writer_open(j->path, &h, &bw, err)) != MKV_OK) goto out;
+    if ((st = mkv_bank_writer_open_staged(j->path, &h, j->staged, &bw, err)) != MKV_OK) goto out;
     mkv_progress prog;
     mkv_progress_start(&prog, j->o->progress, "fold -> bank.mkb", c->n_vocab);
     uint64_t digest = mix64(table_digest(c) ^ ((uint64_t)NL << 40 ^ (uint64_t)M << 20 ^ h.dtype));
@@ -135,12 +124,6 @@ static mkv_status write_bank(bank_job *j, mkv_error *err)
         }
         mkv_progress_add(&prog, n);
     }
-    {
-        mkv_error e2;
-        mkv_status cst = mkv_bank_writer_close(bw, st == MKV_OK ? err : &e2);
-        bw = NULL;
-        if (st == MKV_OK) st = cst;
-    }
     if (st) goto out;
     if (!isfinite(emax)) {
         st = mkv_fail(err, MKV_ERR_FORMAT, "%s: the fold produced non-finite values (check the checkpoint's scales)",
@@ -151,19 +134,17 @@ static mkv_status write_bank(bank_job *j, mkv_error *err)
         uint64_t r = mix64(digest + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull);
         for (int b = 0; b < 8; b++) j->fp[8 * i + b] = (uint8_t)(r >> (8 * b));
     }
-    memcpy(h.fingerprint, j->fp, 32);
-    if ((st = patch_fingerprint(j->path, &h, err)) != MKV_OK) goto out;
+    mkv_bank_writer_set_fingerprint(bw, j->fp); /* the header gets it at close */
+    st = mkv_bank_writer_close(bw, err);
+    bw = NULL;
+    if (st) goto out;
     const double nvals = (double)c->n_vocab * NL * M;
     j->rep->enc_max_err = emax;
     j->rep->enc_rms_err = sqrt(esq / nvals);
     j->rep->value_rms = sqrt(vsq / nvals);
     j->rep->bank_bytes = h.data_offset + (uint64_t)h.n_vocab * h.slab_bytes;
 out:
-    if (bw) {
-        mkv_error e2;
-        mkv_bank_writer_close(bw, &e2);
-    }
-    if (st) unlink(j->path);
+    mkv_bank_writer_abort(bw); /* after a failure: nothing written stays */
     free(vals);
     free(dec);
     free(rows);
@@ -212,8 +193,29 @@ static mkv_status fill_tensor(void *user, uint32_t index, const char *name, void
     return MKV_OK;
 }
 
+/* The tokenizer keys: tokenizer.json (+ tokenizer_config.json: eos, chat
+ * template) from the checkpoint's folder (config.json's), or the
+ * placeholder vocabulary when there is none. */
+static mkv_status write_tokenizer(const mkv_ckpt *c, mkv_gguf_writer *w, bool progress, mkv_error *err)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", c->config_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    mkv_tok_keys k;
+    bool found = false;
+    mkv_status st = mkv_tok_keys_from_dir(dir, c->n_vocab, &k, &found, err);
+    if (st != MKV_OK) return st;
+    if (progress && found) fprintf(stderr, "tokenizer: %s/tokenizer.json (pre-tokenizer %s)\n", dir, k.pre);
+    else if (progress) fprintf(stderr, "tokenizer: no tokenizer.json in %s: a placeholder vocabulary\n", dir);
+    st = mkv_tok_keys_write(&k, w, err);
+    mkv_tok_keys_free(&k);
+    return st;
+}
+
 static mkv_status write_model(const mkv_ckpt *c, const uint8_t fp[32], const char *path, bool progress,
-                              uint64_t *bytes, mkv_error *err)
+                              mkv_atomic_file *staged, uint64_t *bytes, mkv_error *err)
 {
     model_job m = {0};
     mkv_gguf_writer *w = NULL;
@@ -274,6 +276,7 @@ static mkv_status write_model(const mkv_ckpt *c, const uint8_t fp[32], const cha
         st = mkv_fail(err, st, "%s: metadata: %s", path, mkv_status_desc(st));
         goto out;
     }
+    if ((st = write_tokenizer(c, w, progress, err)) != MKV_OK) goto out;
     uint64_t total = 0;
     for (uint32_t i = 0; i < m.n; i++) {
         const mkv_st_tensor *s = m.t[i].src;
@@ -286,7 +289,7 @@ static mkv_status write_model(const mkv_ckpt *c, const uint8_t fp[32], const cha
         }
     }
     mkv_progress_start(&m.prog, progress, "model.gguf", total);
-    st = mkv_gguf_writer_write(w, path, fill_tensor, &m, err);
+    st = mkv_gguf_writer_write_staged(w, path, fill_tensor, &m, staged, err);
     if (!st) *bytes = mkv_gguf_writer_size(w);
 out:
     mkv_gguf_writer_free(w);
@@ -309,6 +312,8 @@ mkv_status mkv_convert(const mkv_convert_opts *o, mkv_convert_report *report, mk
     mkv_fold *fold = NULL;
     mkv_device *own = NULL, *dev = o->device;
     char path[PATH_MAX];
+    /* both files complete under temporary names, then bank and model renamed into place */
+    mkv_atomic_file bank_f = MKV_ATOMIC_FILE_INIT, model_f = MKV_ATOMIC_FILE_INIT;
     mkv_status st = mkv_ckpt_open(o->checkpoint, &c, err);
     if (st) return st;
     if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST) {
@@ -352,15 +357,18 @@ mkv_status mkv_convert(const mkv_convert_opts *o, mkv_convert_report *report, mk
         st = mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: path too long", o->out_dir);
         goto out;
     }
-    bank_job bj = {.o = o, .c = c, .fold = fold, .path = path, .rep = rep};
+    bank_job bj = {.o = o, .c = c, .fold = fold, .path = path, .rep = rep, .staged = &bank_f};
     if ((st = write_bank(&bj, err)) != MKV_OK) goto out;
     memcpy(rep->fingerprint, bj.fp, 32);
     double t2 = mkv_now_s();
     rep->fold_seconds = t2 - t1;
     snprintf(path, sizeof path, "%s/model.gguf", o->out_dir);
-    if ((st = write_model(c, bj.fp, path, o->progress, &rep->model_bytes, err)) != MKV_OK) goto out;
+    if ((st = write_model(c, bj.fp, path, o->progress, &model_f, &rep->model_bytes, err)) != MKV_OK) goto out;
+    if ((st = mkv_atomic_publish_all((mkv_atomic_file *[]){&bank_f, &model_f}, 2, err)) != MKV_OK) goto out;
     rep->model_seconds = mkv_now_s() - t2;
 out:
+    mkv_atomic_abort(&bank_f); /* after a failure: neither file changes */
+    mkv_atomic_abort(&model_f);
     mkv_fold_destroy(fold);
     mkv_device_destroy(own);
     mkv_ckpt_close(c);

@@ -288,14 +288,14 @@ static mkv_status write_zeros(int fd, uint64_t n, const char *path, mkv_error *e
     return MKV_OK;
 }
 
-mkv_status mkv_gguf_writer_write(mkv_gguf_writer *w, const char *path, mkv_gguf_fill_fn fill, void *user,
-                                 mkv_error *err)
+mkv_status mkv_gguf_writer_write_staged(mkv_gguf_writer *w, const char *path, mkv_gguf_fill_fn fill, void *user,
+                                        mkv_atomic_file *staged, mkv_error *err)
 {
     mkv_status st = MKV_OK;
     bytes meta = {0};
     uint8_t *buf = NULL;
     int fd = -1;
-    bool created = false;
+    *staged = (mkv_atomic_file)MKV_ATOMIC_FILE_INIT;
     uint64_t data_offset, total, max_bytes = 0;
     layout(w, &data_offset, &total);
 
@@ -323,12 +323,8 @@ mkv_status mkv_gguf_writer_write(mkv_gguf_writer *w, const char *path, mkv_gguf_
         goto out;
     }
 
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        st = mkv_fail(err, MKV_ERR_IO, "%s: create: %s", path, strerror(errno));
-        goto out;
-    }
-    created = true;
+    if ((st = mkv_atomic_begin(staged, path, err)) != MKV_OK) goto out;
+    fd = staged->fd;
     if ((st = mkv_write_full(fd, meta.p, meta.len, path, err)) != MKV_OK) goto out;
     if ((st = write_zeros(fd, data_offset - meta.len, path, err)) != MKV_OK) goto out;
     for (uint64_t i = 0; i < w->n_t; i++) {
@@ -337,16 +333,19 @@ mkv_status mkv_gguf_writer_write(mkv_gguf_writer *w, const char *path, mkv_gguf_
         if ((st = mkv_write_full(fd, buf, t->nbytes, path, err)) != MKV_OK) goto out;
         if ((st = write_zeros(fd, align_up(t->nbytes, w->alignment) - t->nbytes, path, err)) != MKV_OK) goto out;
     }
-    if (close(fd) != 0) { /* delayed write errors (NFS, quota) surface here */
-        fd = -1;
-        st = mkv_fail(err, MKV_ERR_IO, "%s: close: %s", path, strerror(errno));
-        goto out;
-    }
-    fd = -1;
+    st = mkv_atomic_finish(staged, err);
 out:
-    if (fd >= 0) close(fd);
-    if (st != MKV_OK && created) unlink(path); /* no half-written model left behind */
+    if (st != MKV_OK) mkv_atomic_abort(staged); /* no half-written model left behind */
     free(meta.p);
     free(buf);
     return st;
+}
+
+mkv_status mkv_gguf_writer_write(mkv_gguf_writer *w, const char *path, mkv_gguf_fill_fn fill, void *user,
+                                 mkv_error *err)
+{
+    mkv_atomic_file f;
+    mkv_status st = mkv_gguf_writer_write_staged(w, path, fill, user, &f, err);
+    if (st != MKV_OK) return st;
+    return mkv_atomic_publish(&f, err);
 }

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "fileio.h"
 #include "gguf.h"
 
 typedef struct mkv_gguf_writer mkv_gguf_writer;
@@ -37,8 +38,17 @@ mkv_status mkv_gguf_add_tensor(mkv_gguf_writer *w, const char *name, uint32_t n_
  * dst, nbytes) to produce its bytes (dst holds nbytes). */
 typedef mkv_status (*mkv_gguf_fill_fn)(void *user, uint32_t index, const char *name, void *dst,
                                        uint64_t nbytes, mkv_error *err);
+/* The file appears at `path` only once complete and synced (written as a
+ * temporary beside it, then renamed: runtime/fileio.h); on failure a file
+ * already at `path` is untouched and nothing is left behind. */
 mkv_status mkv_gguf_writer_write(mkv_gguf_writer *w, const char *path, mkv_gguf_fill_fn fill,
                                  void *user, mkv_error *err);
+/* The same, but the complete file is left unpublished in *staged (its
+ * temporary name): publish it with mkv_atomic_publish / _publish_all once
+ * its companion files are complete too, or remove it with mkv_atomic_abort.
+ * On failure *staged is idle. */
+mkv_status mkv_gguf_writer_write_staged(mkv_gguf_writer *w, const char *path, mkv_gguf_fill_fn fill,
+                                        void *user, mkv_atomic_file *staged, mkv_error *err);
 
 /* Size in bytes of the file mkv_gguf_writer_write would write now. */
 uint64_t mkv_gguf_writer_size(const mkv_gguf_writer *w);

@@ -1,5 +1,6 @@
 /* mekivk: the command-line program. Each subcommand lives in cmd_<name>.c
  * (bench in bench/bench.c) and prints its own --help. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,22 +14,29 @@ static const struct {
     {"devices", mkv_cmd_devices, "list Vulkan devices and the features the engine uses"},
     {"synth", mkv_cmd_synth, "write a synthetic model (model.gguf, bank.mkb) of a named shape"},
     {"convert", mkv_cmd_convert, "fold a training-form safetensors checkpoint into model.gguf + bank.mkb"},
-    {"generate", mkv_cmd_generate, "teacher-force a prompt of token ids, then decode greedily"},
+    {"generate", mkv_cmd_generate, "a prompt (token ids or text), then N tokens, greedy or sampled"},
+    {"chat", mkv_cmd_chat, "talk with a model in its chat template (the KV cache kept across turns)"},
     {"bench", mkv_cmd_bench, "measure decode speed of MeKi vs dense, bank stats, kernel times"},
     {"inspect", mkv_cmd_inspect, "show a model (.gguf) or bank (.mkb) file's contents and check it"},
+    {"tokenize", mkv_cmd_tokenize, "text -> token ids with a model's tokenizer (no GPU)"},
+    {"detokenize", mkv_cmd_detokenize, "token ids -> text with a model's tokenizer (no GPU)"},
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mekivk <command> [options]   (mekivk <command> --help for details)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].what);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
     fprintf(f, "\nenvironment: MKV_DEVICE=<index|name> picks the Vulkan device; MKV_VALIDATION=1 enables\n"
                "the Khronos validation layer.\n");
 }
 
 int main(int argc, char **argv)
 {
+    /* A file-size limit (ulimit -f) then fails a write with EFBIG, which the
+     * writers report and clean up after, as a full disk; not a kill that
+     * leaves a temporary behind. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
 #include "half.h"
 #include "json.h"
 
@@ -59,19 +60,17 @@ static mkv_status map_file(const char *path, mkv_st_file *f, mkv_error *err)
 {
     memset(f, 0, sizeof *f);
     if (!(f->path = strdup(path))) return oom(err, path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return mkv_fail(err, MKV_ERR_IO, "%s: open: %s", path, strerror(errno));
-    mkv_status st = MKV_OK;
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) st = mkv_fail(err, MKV_ERR_IO, "%s: fstat: %s", path, strerror(errno));
-    else if (!S_ISREG(sb.st_mode)) st = mkv_fail(err, MKV_ERR_IO, "%s: not a regular file", path);
-    else if ((uint64_t)sb.st_size > SIZE_MAX) st = mkv_fail(err, MKV_ERR_IO, "%s: too large to map", path);
-    if (st == MKV_OK && sb.st_size > 0) {
-        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int fd;
+    uint64_t size;
+    mkv_status st = mkv_open_regular(path, 0, &fd, &size, err);
+    if (st != MKV_OK) return st;
+    if (size > SIZE_MAX) st = mkv_fail(err, MKV_ERR_IO, "%s: size = %" PRIu64 ": too large to map", path, size);
+    if (st == MKV_OK && size > 0) {
+        void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) st = mkv_fail(err, MKV_ERR_IO, "%s: mmap: %s", path, strerror(errno));
         else f->map = m;
     }
-    if (st == MKV_OK) f->size = (uint64_t)sb.st_size;
+    if (st == MKV_OK) f->size = size;
     close(fd);
     return st;
 }

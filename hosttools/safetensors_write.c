@@ -71,6 +71,7 @@ mkv_status mkv_stw_write(const char *path, const mkv_stw_decl *t, uint32_t n, co
     float *x = NULL;
     uint8_t *bytes = NULL;
     int fd = -1;
+    mkv_atomic_file af = MKV_ATOMIC_FILE_INIT;
     mkv_status st = header_text(path, t, n, metadata, &h, &hl, err);
     if (st) return st;
     x = malloc(CHUNK * sizeof *x);
@@ -79,11 +80,8 @@ mkv_status mkv_stw_write(const char *path, const mkv_stw_decl *t, uint32_t n, co
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
         goto out;
     }
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        st = mkv_fail(err, MKV_ERR_IO, "%s: open: %s", path, strerror(errno));
-        goto out;
-    }
+    if ((st = mkv_atomic_begin(&af, path, err)) != MKV_OK) goto out;
+    fd = af.fd;
     uint8_t le[8];
     for (int i = 0; i < 8; i++) le[i] = (uint8_t)(hl >> (8 * i));
     if ((st = mkv_write_full(fd, le, 8, path, err)) || (st = mkv_write_full(fd, h, hl, path, err))) goto out;
@@ -97,11 +95,9 @@ mkv_status mkv_stw_write(const char *path, const mkv_stw_decl *t, uint32_t n, co
             if (progress) mkv_progress_add(progress, m * sz);
         }
     }
-    if (close(fd) != 0) st = mkv_fail(err, MKV_ERR_IO, "%s: close: %s", path, strerror(errno));
-    fd = -1;
+    st = mkv_atomic_commit(&af, err);
 out:
-    if (fd >= 0) close(fd);
-    if (st != MKV_OK) unlink(path);
+    if (st != MKV_OK) mkv_atomic_abort(&af); /* an earlier file at path stays */
     free(h);
     free(x);
     free(bytes);

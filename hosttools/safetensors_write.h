@@ -28,7 +28,8 @@ static inline uint64_t mkv_stw_numel(const mkv_stw_decl *d)
 typedef mkv_status (*mkv_stw_fill_fn)(void *user, uint32_t index, uint64_t first, uint64_t n, float *dst,
                                       mkv_error *err);
 
-/* Writes tensors t[0..n) to path in order; metadata: a JSON object text for
+/* Writes tensors t[0..n) to path in order, atomically (a temporary beside
+ * it, renamed once complete: runtime/fileio.h); metadata: a JSON object text for
  * "__metadata__" or NULL. progress (may be NULL) advances by bytes written. */
 mkv_status mkv_stw_write(const char *path, const mkv_stw_decl *t, uint32_t n, const char *metadata,
                          mkv_stw_fill_fn fill, void *user, mkv_progress *progress, mkv_error *err);

@@ -36,6 +36,7 @@
 #include "half.h"
 #include "progress.h"
 #include "quantize.h"
+#include "tok_keys.h"
 
 static const mkv_synth_shape shapes[] = {
     /* name   layers d_model heads kv head_dim d_ffn d_mem  vocab   theta    eps */
@@ -417,6 +418,27 @@ static mkv_status check_opts(const mkv_synth_opts *o, mkv_error *err)
 }
 
 /* Declares the model's keys and tensors in a writer. */
+/* The tokenizer keys: o->tokenizer's (with tokenizer_config.json from the
+ * same folder, if there is one), or the placeholder vocabulary. */
+static mkv_status write_tokenizer(const mkv_synth_opts *o, mkv_gguf_writer *w, mkv_error *err)
+{
+    mkv_tok_keys k;
+    mkv_status st;
+    if (o->tokenizer) {
+        char cfg[4096];
+        const char *slash = strrchr(o->tokenizer, '/');
+        int dir = slash ? (int)(slash - o->tokenizer) : 1;
+        snprintf(cfg, sizeof cfg, "%.*s/tokenizer_config.json", dir, slash ? o->tokenizer : ".");
+        st = mkv_tok_keys_from_hf(o->tokenizer, cfg, o->shape.n_vocab, &k, err);
+    } else {
+        st = mkv_tok_keys_placeholder(o->shape.n_vocab, &k, err);
+    }
+    if (st != MKV_OK) return st;
+    st = mkv_tok_keys_write(&k, w, err);
+    mkv_tok_keys_free(&k);
+    return st;
+}
+
 static mkv_status build_writer(synth *s, mkv_gguf_writer **out, mkv_error *err)
 {
     const mkv_synth_opts *o = s->o;
@@ -454,6 +476,7 @@ static mkv_status build_writer(synth *s, mkv_gguf_writer **out, mkv_error *err)
         st = mkv_fail(err, st, "synth: metadata: %s", mkv_status_desc(st));
         goto out;
     }
+    if ((st = write_tokenizer(o, w, err)) != MKV_OK) goto out;
     for (uint32_t i = 0; i < s->n_t; i++) {
         const tplan *t = &s->t[i];
         uint64_t ne[4] = {t->ne0, t->ne1 ? t->ne1 : 1, 1, 1};
@@ -481,7 +504,8 @@ static mkv_status bank_header(const mkv_synth_opts *o, mkv_bank_header *h, mkv_e
                                 fp, err);
 }
 
-static mkv_status write_bank(const mkv_synth_opts *o, f16_table *tab, const char *path, mkv_error *err)
+static mkv_status write_bank(const mkv_synth_opts *o, f16_table *tab, const char *path, mkv_atomic_file *staged,
+                             mkv_error *err)
 {
     mkv_status st;
     mkv_bank_header h;
@@ -496,7 +520,7 @@ static mkv_status write_bank(const mkv_synth_opts *o, f16_table *tab, const char
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
         goto out;
     }
-    if ((st = mkv_bank_writer_open(path, &h, &bw, err)) != MKV_OK) goto out;
+    if ((st = mkv_bank_writer_open_staged(path, &h, staged, &bw, err)) != MKV_OK) goto out;
     mkv_progress prog;
     mkv_progress_start(&prog, o->progress, "bank.mkb", h.n_vocab);
     /* bank value (t, l, j) is element (t·n_layer + l)·d_mem + j of one stream */
@@ -521,7 +545,6 @@ out:
         mkv_status cst = mkv_bank_writer_close(bw, st == MKV_OK ? err : &e2);
         if (st == MKV_OK) st = cst;
     }
-    if (st != MKV_OK && bw) unlink(path);
     free(rows);
     free(x);
     return st;
@@ -594,6 +617,8 @@ mkv_status mkv_synth_write(const mkv_synth_opts *opts, mkv_error *err)
     synth s = {.o = opts};
     mkv_gguf_writer *w = NULL;
     char path[PATH_MAX];
+    /* both files complete under temporary names, then bank and model renamed into place */
+    mkv_atomic_file model_f = MKV_ATOMIC_FILE_INIT, bank_f = MKV_ATOMIC_FILE_INIT;
     if ((st = check_opts(opts, err)) != MKV_OK) return st;
     if ((st = make_dirs(opts->out_dir, err)) != MKV_OK) return st;
     if ((st = plan_tensors(&s, err)) != MKV_OK) goto out;
@@ -609,12 +634,15 @@ mkv_status mkv_synth_write(const mkv_synth_opts *opts, mkv_error *err)
     for (uint32_t i = 0; i < s.n_t; i++)
         tensor_bytes += mkv_ggml_nbytes(s.t[i].type, s.t[i].ne0 * (s.t[i].ne1 ? s.t[i].ne1 : 1));
     mkv_progress_start(&s.prog, opts->progress, "model.gguf", tensor_bytes);
-    if ((st = mkv_gguf_writer_write(w, path, fill_tensor, &s, err)) != MKV_OK) goto out;
+    if ((st = mkv_gguf_writer_write_staged(w, path, fill_tensor, &s, &model_f, err)) != MKV_OK) goto out;
     if (!opts->dense) {
         if ((st = join(path, sizeof path, opts->out_dir, "bank.mkb", err)) != MKV_OK) goto out;
-        st = write_bank(opts, s.tab, path, err);
+        if ((st = write_bank(opts, s.tab, path, &bank_f, err)) != MKV_OK) goto out;
     }
+    st = mkv_atomic_publish_all((mkv_atomic_file *[]){&bank_f, &model_f}, 2, err); /* bank_f idle if dense */
 out:
+    mkv_atomic_abort(&bank_f); /* after a failure: neither file changes */
+    mkv_atomic_abort(&model_f);
     mkv_gguf_writer_free(w);
     free(s.t);
     free(s.chunk);

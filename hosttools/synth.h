@@ -37,6 +37,9 @@ typedef struct mkv_synth_opts {
                                 * training writes (the GGUF's q/k norms follow `arch`) */
     uint64_t seed;
     bool progress;             /* progress lines on stderr */
+    const char *tokenizer;     /* a Hugging Face tokenizer.json (tokenizer_config.json beside it is
+                                * read too) whose tokenizer goes into the GGUF (vocab padded to
+                                * n_vocab); NULL (default): a placeholder vocabulary (tok_keys.h) */
 } mkv_synth_opts;
 
 /* Presets for mkv_synth_opts.wtype, beside the ggml types: llama.cpp's

@@ -103,14 +103,15 @@ static mkv_status fill(void *user, uint32_t index, uint64_t first, uint64_t n, f
     return MKV_OK;
 }
 
+/* Atomically, as every output (runtime/fileio.h). */
 static mkv_status write_text(const char *path, const char *text, mkv_error *err)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f) return mkv_fail(err, MKV_ERR_IO, "%s: open: %s", path, strerror(errno));
-    size_t n = strlen(text);
-    bool ok = fwrite(text, 1, n, f) == n;
-    if (fclose(f) != 0) ok = false;
-    return ok ? MKV_OK : mkv_fail(err, MKV_ERR_IO, "%s: write: %s", path, strerror(errno));
+    mkv_atomic_file f;
+    mkv_status st = mkv_atomic_begin(&f, path, err);
+    if (st == MKV_OK) st = mkv_write_full(f.fd, text, strlen(text), path, err);
+    if (st == MKV_OK) return mkv_atomic_commit(&f, err);
+    mkv_atomic_abort(&f);
+    return st;
 }
 
 static mkv_status write_config(const mkv_synth_opts *o, uint32_t dtype, const char *dir, mkv_error *err)

@@ -16,6 +16,7 @@
 
 #include "dequant.h"
 #include "error.h"
+#include "fileio.h"
 
 /* ---- ggml types ---------------------------------------------------------- */
 
@@ -431,25 +432,13 @@ mkv_status mkv_gguf_open(const char *path, mkv_gguf **out, mkv_error *err)
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
         goto out;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        st = mkv_fail(err, MKV_ERR_IO, "%s: open: %s", path, strerror(errno));
+    uint64_t size;
+    if ((st = mkv_open_regular(path, 0, &fd, &size, err)) != MKV_OK) goto out;
+    if (size > SIZE_MAX) {
+        st = mkv_fail(err, MKV_ERR_IO, "%s: size = %" PRIu64 ": too large to map", path, size);
         goto out;
     }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        st = mkv_fail(err, MKV_ERR_IO, "%s: fstat: %s", path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        st = mkv_fail(err, MKV_ERR_IO, "%s: not a regular file", path);
-        goto out;
-    }
-    if ((uint64_t)sb.st_size > SIZE_MAX) {
-        st = mkv_fail(err, MKV_ERR_IO, "%s: size = %" PRIu64 ": too large to map", path, (uint64_t)sb.st_size);
-        goto out;
-    }
-    g->size = (uint64_t)sb.st_size;
+    g->size = size;
     if (g->size > 0) { /* mmap of 0 bytes fails; an empty file is just truncated */
         void *m = mmap(NULL, (size_t)g->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {

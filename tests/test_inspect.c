@@ -149,7 +149,7 @@ START_TEST(kind_is_told_by_content_not_by_name)
     tu_write_file(in_dir("text.gguf"), "hello world\n", 12);
     expect(in_dir("text.gguf"), false, 1, "unknown format", NULL);
     expect(in_dir("absent.gguf"), false, 1, "open", NULL);
-    expect(dir, false, 1, "not a readable regular file", NULL);
+    expect(dir, false, 1, "is a directory, not a regular file", NULL);
 }
 END_TEST
 
