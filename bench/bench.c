@@ -10,7 +10,9 @@
 #include "cli.h"
 #include "host_bw.h"
 #include "kernel_bench.h"
+#include "ops.h"
 #include "synth.h"
+
 
 #define MAX_REPS 64
 #define MAX_KERNELS 32
@@ -35,7 +37,8 @@ static void help(void)
 {
     printf("usage: mekivk bench --model F.gguf [--bank F.mkb] [--ctx N] [-n N] [--reps R]\n"
            "                    [--prompt P] [--cold] [--cold-dontneed] [--cache-mb M]\n"
-           "                    [--bank-threads T] [--bank-sync] [--block B] [--json]\n"
+           "                    [--bank-threads T] [--bank-sync] [--block B] [--kv-type f16|q8_0]\n"
+           "                    [--json]\n"
            "                    [--device I|NAME]\n"
            "       mekivk bench --probe [--json] [--device I|NAME]\n"
            "       mekivk bench --kernels [--config 1.7b] [--json] [--device I|NAME]\n\n"
@@ -78,7 +81,7 @@ static void help(void)
            "  --json   one JSON object (keys: device, driver, model, ctx, n_decode, reps, block,\n"
            "           probe_gbps, host_read_gbps and host_threads (CPU devices only), weight_types, runs\n"
            "           (mode, decode_tok_s, prefill_tok_s, weight_bytes_per_token, weight_gbps,\n"
-           "           kv_bytes_per_token (f16 K/V of ctx positions), time_over_roofline (time\n"
+           "           kv_bytes_per_token (K/V of ctx positions, as --kv-type stores them), time_over_roofline (time\n"
            "           per token over (weight + K/V bytes) / probe bandwidth), bank,\n"
            "           decode_tok_s_reps, kernels), meki_over_dense (ratio of the\n"
            "           medians), meki_over_dense_paired (median of the per-repetition\n"
@@ -333,6 +336,7 @@ int mkv_cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL, *bank_path = NULL;
     uint32_t ctx = 512, n = 32, reps = 3, n_prompt = 16, block = 8;
+    mkv_kv_type kv_type = MKV_KV_F16;
     bool json = false, cold = false, dontneed = false, bank_sync = false, probe = false, kernels = false;
     const char *config = "1.7b";
     uint32_t cache_mb = 0, bank_threads = 0;
@@ -352,11 +356,12 @@ int mkv_cmd_bench(int argc, char **argv)
         else if (!strcmp(a, "--bank-threads")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 64, &bank_threads)) return 2; }
         else if (!strcmp(a, "--model")) { if (!(model_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--bank")) { if (!(bank_path = cli_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i))) return 2; cli_device_arg(v, &dopts); }
+        else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i)) || !cli_device(a, v, &dopts)) return 2; }
         else if (!strcmp(a, "--ctx")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MKV_MAX_CTX / 2, &ctx)) return 2; }
         else if (!strcmp(a, "-n")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 4096, &n)) return 2; }
         else if (!strcmp(a, "--reps")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MAX_REPS, &reps)) return 2; }
         else if (!strcmp(a, "--block")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, 4096, &block)) return 2; }
+        else if (!strcmp(a, "--kv-type")) { if (!(v = cli_value(argc, argv, &i)) || !cli_kv_type(a, v, &kv_type)) return 2; }
         else if (!strcmp(a, "--prompt")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 4096, &n_prompt)) return 2; }
         else { fprintf(stderr, "mekivk bench: unknown option '%s' (see --help)\n", a); return 2; }
     }
@@ -378,8 +383,8 @@ int mkv_cmd_bench(int argc, char **argv)
         goto out;
     }
     mkv_model_get_info(model, &info);
-    mkv_session_opts so = {.n_ctx = ctx + n, .bank_cache_bytes = (uint64_t)cache_mb << 20, .bank_threads = bank_threads,
-                           .bank_sync = bank_sync};
+    mkv_session_opts so = {.n_ctx = ctx + n, .kv_type = kv_type, .bank_cache_bytes = (uint64_t)cache_mb << 20,
+                           .bank_threads = bank_threads, .bank_sync = bank_sync};
     for (uint32_t m = 0; m < n_modes; m++) {
         so.meki_off = runs[m].meki_off;
         runs[m].stall_us = calloc((size_t)reps * n, sizeof(double));
@@ -442,15 +447,15 @@ int mkv_cmd_bench(int argc, char **argv)
     }
     if (json) {
         printf("{\"device\": \"%s\", \"driver\": \"%s\", \"model\": \"%s\", \"ctx\": %u, \"n_decode\": %u, \"reps\": %u, "
-               "\"block\": %u, \"weight_types\": \"%s\", \"probe_gbps\": %.3f, ",
+               "\"block\": %u, \"weight_types\": \"%s\", \"kv_type\": \"%s\", \"probe_gbps\": %.3f, ",
                mkv_device_name(dev), mkv_device_driver(dev), model_path, ctx, n, reps, block, info.weight_types,
-               probe_gbps);
+               cli_kv_type_name(kv_type), probe_gbps);
         if (host_gbps > 0) printf("\"host_read_gbps\": %.3f, \"host_threads\": %u, ", host_gbps, host_threads);
         printf("\"runs\": [");
     } else {
         printf("device: %s (%s), bandwidth probe %.2f GB/s\nmodel: %s, ctx %u, %u tokens x %u reps, turns of %u tokens\n",
                mkv_device_name(dev), mkv_device_driver(dev), probe_gbps, model_path, ctx, n, reps, block ? block : n);
-        printf("weights: %s\n", info.weight_types);
+        printf("weights: %s; KV cache %s\n", info.weight_types, cli_kv_type_name(kv_type));
         if (host_gbps > 0) printf("host read (C, %u threads): %.2f GB/s\n", host_threads, host_gbps);
     }
     for (uint32_t m = 0; m < n_modes; m++) {
@@ -464,9 +469,10 @@ int mkv_cmd_bench(int argc, char **argv)
         double read_us = ss->bank_reads ? ss->bank_read_ms * 1e3 / (double)ss->bank_reads : 0;
         double wgbps = (double)wbytes * med[m] * 1e-9; /* weights streamed per second at the median speed */
         /* The roofline: a step must read the weights and the K/V cache once
-         * (f16, ctx positions of every layer); time per token over the time
-         * those bytes take at the probe's bandwidth. */
-        const uint64_t kv_bytes = 4ull * info.n_layer * ctx * info.n_kv_head * info.head_dim;
+         * (ctx positions of every layer, as stored); time per token over the
+         * time those bytes take at the probe's bandwidth. */
+        const uint64_t kv_bytes =
+            2ull * info.n_layer * mkv_kv_cache_bytes(ctx, info.n_kv_head * info.head_dim, kv_type == MKV_KV_Q8_0);
         const double roof = probe_gbps > 0 && med[m] > 0 ? (1.0 / med[m]) / ((wbytes + kv_bytes) / (probe_gbps * 1e9)) : 0;
         if (json) {
             printf("%s{\"mode\": \"%s\", \"decode_tok_s\": %.4f, \"prefill_tok_s\": %.4f, \"weight_bytes_per_token\": %llu, "

@@ -119,12 +119,15 @@ bool cli_device(const char *flag, const char *s, mkv_device_opts *opts)
     return true;
 }
 
-void cli_device_arg(const char *s, mkv_device_opts *opts)
+bool cli_kv_type(const char *flag, const char *s, mkv_kv_type *out)
 {
-    uint64_t v;
-    if (cli_parse_u64(s, &v) && v <= INT32_MAX) {
-        opts->index = (int)v;
-        return;
+    if (!strcmp(s, "f16")) *out = MKV_KV_F16;
+    else if (!strcmp(s, "q8_0")) *out = MKV_KV_Q8_0;
+    else {
+        fprintf(stderr, "mekivk: %s '%s': expected f16 or q8_0\n", flag, s);
+        return false;
     }
-    opts->name = s; /* an out-of-range index matches no device name: refused there */
+    return true;
 }
+
+const char *cli_kv_type_name(mkv_kv_type t) { return t == MKV_KV_Q8_0 ? "q8_0" : "f16"; }

@@ -56,8 +56,8 @@ int cli_fail(const char *cmd, const mkv_error *err);
  * does not start with a digit, a name substring; false + message if it is
  * empty or a malformed/out-of-range index. */
 bool cli_device(const char *flag, const char *s, mkv_device_opts *opts);
-/* The same without a verdict (bench): a bad index is kept as a name,
- * which then matches no device, so the device choice refuses it. */
-void cli_device_arg(const char *s, mkv_device_opts *opts);
+/* --kv-type: "f16" or "q8_0"; false + message naming the flag otherwise. */
+bool cli_kv_type(const char *flag, const char *s, mkv_kv_type *out);
+const char *cli_kv_type_name(mkv_kv_type t);
 
 #endif

@@ -42,7 +42,7 @@ static void help(void)
            "                   [--template chatml|llama3] [--ctx N] [--json] [--verbose]\n"
            "                   [--device I|NAME] [--meki-off] [--ignore-fingerprint] [--cache-mb M]\n"
            "                   [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
-           "                   [--repeat-last-n N] [--seed S]\n\n"
+           "                   [--repeat-last-n N] [--seed S] [--kv-type f16|q8_0]\n\n"
            "A conversation in the model's chat template. Each line typed is a user turn; the reply\n"
            "is printed as it is produced and ends at the end-of-turn token or after N tokens. The\n"
            "KV cache is kept across turns: a turn feeds only its own tokens.\n"
@@ -58,6 +58,7 @@ static void help(void)
            "  --system    the system message\n"
            "  -n N        at most N tokens per reply, 1..65536 (default %u)\n"
            "  --ctx N     context length in positions, 1..65536 (default %u): when it is full, /reset\n"
+           "  --kv-type T KV cache storage: f16 (default) or q8_0 (about half the bytes)\n"
            "  --json      one JSON object per turn instead of the text: {\"turn\", \"pos\" (position\n"
            "              before the turn), \"fed\" (the token ids the turn fed), \"tokens\" (the\n"
            "              reply's), \"text\", \"stop\" (end, length, interrupt or context), \"pos_end\",\n"
@@ -186,6 +187,7 @@ int mkv_cmd_chat(int argc, char **argv)
         else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i)) || !cli_device(a, v, &dopts)) return 2; }
         else if (!strcmp(a, "-n")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MKV_MAX_CTX, &n_reply)) return 2; }
         else if (!strcmp(a, "--ctx")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MKV_MAX_CTX, &n_ctx)) return 2; }
+        else if (!strcmp(a, "--kv-type")) { if (!(v = cli_value(argc, argv, &i)) || !cli_kv_type(a, v, &sopts.kv_type)) return 2; }
         else { fprintf(stderr, "mekivk chat: unknown option '%s' (see --help)\n", a); return 2; }
     }
     if (!model_path) {

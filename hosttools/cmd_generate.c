@@ -14,7 +14,8 @@ static void help(void)
            "                       [--logits-out FILE] [--json] [--ctx N] [--device I|NAME]\n"
            "                       [--meki-off] [--ignore-fingerprint] [--cold] [--cold-dontneed]\n"
            "                       [--cache-mb M] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
-           "                       [--repeat-penalty R] [--repeat-last-n N] [--seed S]\n\n"
+           "                       [--repeat-penalty R] [--repeat-last-n N] [--seed S]\n"
+           "                       [--kv-type f16|q8_0]\n\n"
            "Feeds the prompt token by token, then N tokens (each fed back but the last).\n"
            "  --tokens IDS       the prompt as token ids; prints the generated ids, and exactly N\n"
            "  --prompt TEXT      the prompt as text, tokenized with the model's tokenizer (DESIGN §6;\n"
@@ -29,6 +30,8 @@ static void help(void)
            "                     --prompt also \"text\" and \"stop\": \"length\" or \"end\"; when\n"
            "                     sampling, \"seed\")\n"
            "  --ctx N            context length (default: prompt + N, at least 16)\n"
+           "  --kv-type T        KV cache storage: f16 (default) or q8_0 (blocks of 32 int8 and\n"
+           "                     a scale: 36 bytes per 32 values instead of 64; README, Accuracy)\n"
            "  --meki-off         run a MeKi model with its MeKi branch off\n"
            "  --ignore-fingerprint  accept a bank made for another model\n"
            "  --cold             read the bank from storage, not RAM (O_DIRECT; where the\n"
@@ -75,6 +78,7 @@ int mkv_cmd_generate(int argc, char **argv)
         else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i)) || !cli_device(a, v, &dopts)) return 2; }
         else if (!strcmp(a, "-n")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, MKV_MAX_CTX, &n_gen)) return 2; have_n = true; }
         else if (!strcmp(a, "--ctx")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MKV_MAX_CTX, &n_ctx)) return 2; }
+        else if (!strcmp(a, "--kv-type")) { if (!(v = cli_value(argc, argv, &i)) || !cli_kv_type(a, v, &sopts.kv_type)) return 2; }
         else { fprintf(stderr, "mekivk generate: unknown option '%s' (see --help)\n", a); return 2; }
     }
     if (!model_path || !tok_arg == !text || !have_n) {

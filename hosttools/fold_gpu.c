@@ -122,7 +122,8 @@ static mkv_status gpu_run(mkv_fold *base, uint32_t t0, uint32_t n, float *out, m
     }
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &f->cb};
     MKV_VK(vkResetFences(f->dev->dev, 1, &f->fence), err);
-    MKV_VK(vkQueueSubmit(f->dev->queue, 1, &si, f->fence), err);
+    mkv_status sst = mkv_device_submit(f->dev, &si, f->fence, err);
+    if (sst) return sst;
     MKV_VK(vkWaitForFences(f->dev->dev, 1, &f->fence, VK_TRUE, UINT64_MAX), err);
     for (uint32_t l = 0; l < NL; l++) {
         const float *o = f->layers[l].o.map;

@@ -309,6 +309,14 @@ mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_
     if (!d) return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
     d->quiet = opts->quiet;
     atomic_init(&d->validation_count, 0);
+    pthread_mutexattr_t ma;
+    if (pthread_mutexattr_init(&ma) || pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE) ||
+        pthread_mutex_init(&d->lock, &ma)) {
+        free(d);
+        return mkv_fail(err, MKV_ERR_NO_MEMORY, "device: cannot create its lock");
+    }
+    pthread_mutexattr_destroy(&ma);
+    d->lock_ok = true;
 
     mkv_status st = create_instance(d, opts->validation, err);
     VkPhysicalDevice pds[16];
@@ -393,6 +401,7 @@ void mkv_device_destroy(mkv_device *d)
     }
     if (d->messenger) vkDestroyDebugUtilsMessengerEXT(d->instance, d->messenger, NULL);
     if (d->instance) vkDestroyInstance(d->instance, NULL);
+    if (d->lock_ok) pthread_mutex_destroy(&d->lock);
     free(d);
 }
 
@@ -402,7 +411,25 @@ const char *mkv_device_name(const mkv_device *d) { return d->props.deviceName; }
 const char *mkv_device_driver(const mkv_device *d) { return d->driver; }
 uint32_t mkv_device_validation_count(const mkv_device *d) { return atomic_load(&d->validation_count); }
 
+mkv_status mkv_device_submit(mkv_device *d, const VkSubmitInfo *si, VkFence fence, mkv_error *err)
+{
+    pthread_mutex_lock(&d->lock);
+    VkResult r = vkQueueSubmit(d->queue, 1, si, fence);
+    pthread_mutex_unlock(&d->lock);
+    return r == VK_SUCCESS ? MKV_OK : mkv_vk_fail(err, r, "vkQueueSubmit");
+}
+
+static mkv_status submit_once_locked(mkv_device *d, mkv_record_fn record, void *user, mkv_error *err);
+
 mkv_status mkv_device_submit_once(mkv_device *d, mkv_record_fn record, void *user, mkv_error *err)
+{
+    pthread_mutex_lock(&d->lock);
+    mkv_status st = submit_once_locked(d, record, user, err);
+    pthread_mutex_unlock(&d->lock);
+    return st;
+}
+
+static mkv_status submit_once_locked(mkv_device *d, mkv_record_fn record, void *user, mkv_error *err)
 {
     VkCommandBuffer cb = VK_NULL_HANDLE;
     VkFence fence = VK_NULL_HANDLE;
@@ -423,7 +450,7 @@ mkv_status mkv_device_submit_once(mkv_device *d, mkv_record_fn record, void *use
     if ((r = vkEndCommandBuffer(cb)) != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkEndCommandBuffer"); goto out; }
     if ((r = vkCreateFence(d->dev, &fi, NULL, &fence)) != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkCreateFence"); goto out; }
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cb};
-    if ((r = vkQueueSubmit(d->queue, 1, &si, fence)) != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkQueueSubmit"); goto out; }
+    if ((st = mkv_device_submit(d, &si, fence, err))) goto out;
     if ((r = vkWaitForFences(d->dev, 1, &fence, VK_TRUE, UINT64_MAX)) != VK_SUCCESS) st = mkv_vk_fail(err, r, "vkWaitForFences");
 out:
     if (fence) vkDestroyFence(d->dev, fence, NULL);

@@ -3,6 +3,7 @@
 #ifndef MKV_DEVICE_H
 #define MKV_DEVICE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <volk.h>
 
@@ -28,7 +29,13 @@ struct mkv_device {
     VkDevice dev;
     VkQueue queue;
     uint32_t queue_family;
-    VkCommandPool cmd_pool;
+    VkCommandPool cmd_pool;      /* one-off submissions only (mkv_device_submit_once); sessions have their own */
+    /* Vulkan leaves the queue and a command pool to the application to
+     * synchronize: every vkQueueSubmit (mkv_device_submit), every use of
+     * cmd_pool and the pipeline cache's growth hold this lock (recursive:
+     * a one-off recording may create a pipeline). */
+    pthread_mutex_t lock;
+    bool lock_ok;
 
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties mem_props;
@@ -59,7 +66,11 @@ mkv_status mkv_vk_fail(mkv_error *err, VkResult r, const char *what);
 
 const char *mkv_vk_result_name(VkResult r);
 
-/* Runs a one-off command buffer recorded by `record` and waits for it. */
+/* vkQueueSubmit on the device's queue under its lock. */
+mkv_status mkv_device_submit(mkv_device *d, const VkSubmitInfo *si, VkFence fence, mkv_error *err);
+
+/* Runs a one-off command buffer recorded by `record` and waits for it
+ * (holding the device's lock throughout: safe from any thread). */
 typedef void (*mkv_record_fn)(VkCommandBuffer cb, void *user);
 mkv_status mkv_device_submit_once(mkv_device *d, mkv_record_fn record, void *user, mkv_error *err);
 

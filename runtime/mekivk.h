@@ -8,6 +8,16 @@
  * Typical use (see hosttools/cmd_generate.c):
  *   mkv_device_create  -> mkv_model_load -> mkv_session_create
  *   -> mkv_session_step (once per token) -> destroy in reverse order.
+ *
+ * Threads: several sessions on one model (weights shared, a KV cache each)
+ * may be created, stepped and destroyed on different threads at the same
+ * time; the device serializes what Vulkan requires (queue submissions, its
+ * one-off command pool, the pipeline cache), and a session waits only for
+ * its own fences, never for the whole queue or device. One session is used
+ * by one thread at a time. Loading or destroying a model or device must not
+ * overlap any other call on it. (tests/test_e2e.c: two sessions on two
+ * threads give bit for bit the logits of each alone, with the validation
+ * layer's threading checks on.)
  */
 #ifndef MEKIVK_H
 #define MEKIVK_H
@@ -184,8 +194,16 @@ void mkv_model_get_info(const mkv_model *model, mkv_model_info *info);
 
 typedef struct mkv_session mkv_session;
 
+/* How the KV cache stores K and V (shaders/kv_layout.h). */
+typedef enum mkv_kv_type {
+    MKV_KV_F16 = 0,  /* f16 values (the default) */
+    MKV_KV_Q8_0 = 1, /* blocks of 32 int8 with an f32 scale: 36 bytes per 32 values
+                        against 64 (head_dim must be a multiple of 32) */
+} mkv_kv_type;
+
 typedef struct mkv_session_opts {
     uint32_t n_ctx;   /* context length (positions), 1..MKV_MAX_CTX */
+    mkv_kv_type kv_type;
     bool meki_off;    /* run the model with its MeKi branch off (y = 0) */
     bool profile;     /* time every dispatch (GPU timestamps), see mkv_session_profile */
     /* Bank streaming (MeKi only). A step asks for its token's slab at once;

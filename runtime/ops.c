@@ -259,11 +259,15 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
 {
     if (a->head_dim % 2 || a->head_dim > MKV_ROPE_KV_MAX_HEAD_DIM || a->head_dim / 2 > 8 * r->tune.wg_norm)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "head_dim = %u: rope kernel needs an even head_dim <= %u", a->head_dim, MKV_ROPE_KV_MAX_HEAD_DIM);
+    if (a->kv_q8 && a->head_dim % MKV_KV_Q8_BLOCK)
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "head_dim = %u: a q8_0 KV cache needs a multiple of %u", a->head_dim,
+                        MKV_KV_Q8_BLOCK);
     mkv_pc_rope_kv pc = {.n_head = a->n_head, .n_kv_head = a->n_kv_head, .head_dim = a->head_dim,
                          .qk_norm = a->qk_norm, .eps = a->eps,
-                         .rope_style = a->rope_norm ? MKV_ROPE_KV_NORM : MKV_ROPE_KV_NEOX, .has_bias = qkv_bias != NULL};
+                         .rope_style = a->rope_norm ? MKV_ROPE_KV_NORM : MKV_ROPE_KV_NEOX, .has_bias = qkv_bias != NULL,
+                         .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4)};
     const mkv_buffer *b[] = {params, qkv, q_norm, k_norm, rope, q, k_cache, v_cache, (qkv_bias ? qkv_bias : qkv)}; /* unread without bias */
-    return DISPATCH(r, MKV_KERNEL_ROPE_KV, mkv_spec1(r->tune.wg_norm), b, pc, a->n_head + a->n_kv_head, 1,
+    return DISPATCH(r, a->kv_q8 ? MKV_KERNEL_ROPE_KV_Q8 : MKV_KERNEL_ROPE_KV, mkv_spec1(r->tune.wg_norm), b, pc, a->n_head + a->n_kv_head, 1,
                     4ull * (a->n_head + 2 * a->n_kv_head) * a->head_dim, err);
 }
 
@@ -275,15 +279,20 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
         a->head_dim % 2 || a->head_dim > MKV_ATTN_MAX_HEAD_DIM)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "attention: n_head = %u, n_kv_head = %u, head_dim = %u: need a group of <= %u and an even head_dim <= %u",
                         a->n_head, a->n_kv_head, a->head_dim, MKV_ATTN_MAX_GROUP, MKV_ATTN_MAX_HEAD_DIM);
-    mkv_pc_attn pc = {.n_kv_head = a->n_kv_head, .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim)};
+    if (a->kv_q8 && a->head_dim % MKV_KV_Q8_BLOCK)
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "attention: head_dim = %u: a q8_0 KV cache needs a multiple of %u",
+                        a->head_dim, MKV_KV_Q8_BLOCK);
+    mkv_pc_attn pc = {.n_kv_head = a->n_kv_head, .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim),
+                      .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4)};
     const mkv_buffer *b[] = {params, q, k_cache, v_cache, partials};
     /* The group size and head_dim are compile-time in the shader (queries
      * and outputs live in registers). */
     const mkv_spec spec = {{r->tune.wg_attn, a->n_head / a->n_kv_head, a->head_dim, r->d->subgroup_size}, 4};
     /* bytes: the whole cache capacity is an upper bound; bench rescales by n_kv. */
     const bool tex = r->tune.texel_reads && k_cache->view && v_cache->view;
-    mkv_status st = DISPATCH(r, tex ? MKV_KERNEL_ATTN_TB : MKV_KERNEL_ATTN, spec, b, pc, a->n_kv_head, a->n_split,
-                             4ull * a->n_ctx * a->n_kv_head * a->head_dim, err);
+    const mkv_kernel_id k = a->kv_q8 ? (tex ? MKV_KERNEL_ATTN_Q8_TB : MKV_KERNEL_ATTN_Q8) : (tex ? MKV_KERNEL_ATTN_TB : MKV_KERNEL_ATTN);
+    mkv_status st = DISPATCH(r, k, spec, b, pc, a->n_kv_head, a->n_split,
+                             2 * mkv_kv_cache_bytes(a->n_ctx, a->n_kv_head * a->head_dim, a->kv_q8), err);
     if (st) return st;
     mkv_pc_attn_combine pc2 = {.head_dim = a->head_dim, .n_split = a->n_split};
     const mkv_buffer *b2[] = {partials, out};
@@ -318,7 +327,7 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
         return DISPATCH(r, TYPED_KERNEL(FFN_OUT, texel(r, &w_down->parts[0], t), w_down->type), mkv_spec3(wg, rows, nr), b, pc, pc.n_groups, 1, bytes, err);
     }
     const mkv_buffer *b[] = {&w_down->parts[0], t, h, w_next, xn, counter, &meki->w_mo_t->parts[0], meki->g, meki->z, meki->w_norm, meki->ring, meki->params};
-    const bool tex = texel(r, &w_down->parts[0], t) && meki->w_mo_t->parts[0].view;
+    const bool tex = texel(r, &w_down->parts[0], t) && meki->w_mo_t->parts[0].view && meki->g->view && meki->ring->view;
     return DISPATCH(r, TYPED_KERNEL(FFN_OUT_MEKI, tex, w_down->type), mkv_spec3(wg, rows, nr), b, pc, pc.n_groups, 1,
                     bytes + mkv_matrix_bytes(meki->w_mo_t) + 4ull * pc.n_mem + 12ull * n, err);
 }

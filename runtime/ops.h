@@ -5,6 +5,7 @@
 #ifndef MKV_OPS_H
 #define MKV_OPS_H
 
+#include "kv_layout.h"
 #include "memory.h"
 #include "tunables.h"
 
@@ -88,8 +89,16 @@ typedef struct mkv_attn_dims {
     uint32_t n_head, n_kv_head, head_dim, n_ctx, n_split;
     bool qk_norm;
     bool rope_norm;  /* RoPE pairs (2i, 2i+1) (llama); else (i, i + head_dim/2) */
+    bool kv_q8;      /* the caches hold q8_0 blocks, not f16 (shaders/kv_layout.h) */
     float eps;
 } mkv_attn_dims;
+
+/* Bytes of one layer's K (or V) cache of n_ctx positions (kv_layout.h). */
+static inline uint64_t mkv_kv_cache_bytes(uint32_t n_ctx, uint32_t kv_dim, bool q8)
+{
+    const uint64_t n = (uint64_t)n_ctx * kv_dim;
+    return q8 ? n + n / MKV_KV_Q8_BLOCK * 4 : 2 * n;
+}
 
 /* [rope_kv] q/k/v bias (when qkv_bias is not NULL), q/k norm, RoPE, q out,
  * k/v appended to the cache at step.pos */

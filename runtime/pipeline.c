@@ -122,8 +122,22 @@ static mkv_status create_one(mkv_device *d, mkv_pipeline *p, mkv_error *err)
     return MKV_OK;
 }
 
+static mkv_status pipeline_get_locked(mkv_device *d, mkv_kernel_id kernel, const uint32_t *spec, uint32_t n_spec,
+                                      const mkv_pipeline **out, mkv_error *err);
+
+/* Sessions may be created from several threads: the cache is looked up
+ * and grown under the device's lock (entries never move once made). */
 mkv_status mkv_pipeline_get(mkv_device *d, mkv_kernel_id kernel, const uint32_t *spec, uint32_t n_spec,
                             const mkv_pipeline **out, mkv_error *err)
+{
+    pthread_mutex_lock(&d->lock);
+    mkv_status st = pipeline_get_locked(d, kernel, spec, n_spec, out, err);
+    pthread_mutex_unlock(&d->lock);
+    return st;
+}
+
+static mkv_status pipeline_get_locked(mkv_device *d, mkv_kernel_id kernel, const uint32_t *spec, uint32_t n_spec,
+                                      const mkv_pipeline **out, mkv_error *err)
 {
     if ((unsigned)kernel >= MKV_KERNEL_COUNT || n_spec > 4)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "pipeline: kernel %d with %u spec constants", (int)kernel, n_spec);

@@ -70,7 +70,7 @@ static mkv_status alloc_buffers(mkv_session *s, mkv_error *err)
     s->k_cache = calloc(c->n_layer, sizeof *s->k_cache);
     s->v_cache = calloc(c->n_layer, sizeof *s->v_cache);
     if (!s->k_cache || !s->v_cache) return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
-    const uint64_t kv_bytes = (uint64_t)s->n_ctx * kv_dim * 2;
+    const uint64_t kv_bytes = mkv_kv_cache_bytes(s->n_ctx, kv_dim, s->kv_q8);
     if (kv_bytes > s->d->max_storage_range)
         return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "n_ctx = %u: one layer's K cache (%llu bytes) exceeds maxStorageBufferRange (%llu)",
                         s->n_ctx, (unsigned long long)kv_bytes, (unsigned long long)s->d->max_storage_range);
@@ -111,7 +111,7 @@ static mkv_status record_step(mkv_session *s, mkv_error *err)
     const mkv_model_config *c = &m->cfg;
     mkv_recorder *r = &s->rec;
     const mkv_attn_dims ad = {.n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = c->head_dim,
-                              .n_ctx = s->n_ctx, .n_split = s->n_split, .qk_norm = c->has_qk_norm,
+                              .n_ctx = s->n_ctx, .n_split = s->n_split, .qk_norm = c->has_qk_norm, .kv_q8 = s->kv_q8,
                               .rope_norm = c->rope_style == MKV_ROPE_NORM, .eps = c->norm_eps};
     const mkv_bank_header *bank = s->meki ? mkv_bank_info(m->bank) : NULL;
     mkv_status st;
@@ -174,8 +174,13 @@ static mkv_status create_inner(mkv_session *s, mkv_error *err)
 {
     mkv_status st;
     VkCommandBuffer cbs[2];
+    /* The session's own command pool: recording it needs no lock shared
+     * with other sessions (Vulkan leaves a pool to one thread at a time). */
+    VkCommandPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                  .queueFamilyIndex = s->d->queue_family};
+    MKV_VK(vkCreateCommandPool(s->d->dev, &pi, NULL, &s->cmd_pool), err);
     VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                      .commandPool = s->d->cmd_pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                      .commandPool = s->cmd_pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                       .commandBufferCount = 2};
     MKV_VK(vkAllocateCommandBuffers(s->d->dev, &ai, cbs), err);
     s->cb_pre = cbs[0];
@@ -185,7 +190,10 @@ static mkv_status create_inner(mkv_session *s, mkv_error *err)
     if (s->meki) {
         /* Signalled when the first part has run: whether the GPU had to wait
          * for the slab (step.c). */
-        MKV_VK(vkCreateFence(s->d->dev, &fi, NULL, &s->pre_fence), err);
+        /* created signalled: it is only ever unsignalled while a first part
+         * is in flight (submit_pre resets it), so destroy can wait on it */
+        VkFenceCreateInfo fs = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO, .flags = VK_FENCE_CREATE_SIGNALED_BIT};
+        MKV_VK(vkCreateFence(s->d->dev, &fs, NULL, &s->pre_fence), err);
     }
     if (s->meki && s->d->timestamps) {
         VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
@@ -219,11 +227,17 @@ mkv_status mkv_session_create(mkv_model *m, const mkv_session_opts *opts, mkv_se
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "n_ctx = %u: must be 1..%u", opts->n_ctx, MKV_MAX_CTX);
     if (opts->bank_threads > 64) return mkv_fail(err, MKV_ERR_INVALID_ARG, "bank_threads = %u: at most 64", opts->bank_threads);
     if (opts->bank_slots > 4096) return mkv_fail(err, MKV_ERR_INVALID_ARG, "bank_slots = %u: at most 4096", opts->bank_slots);
+    if (opts->kv_type != MKV_KV_F16 && opts->kv_type != MKV_KV_Q8_0)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "kv_type = %d: not a KV cache type", (int)opts->kv_type);
+    if (opts->kv_type == MKV_KV_Q8_0 && m->cfg.head_dim % MKV_KV_Q8_BLOCK)
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "kv_type q8_0: head_dim = %u is not a multiple of %u", m->cfg.head_dim,
+                        MKV_KV_Q8_BLOCK);
     mkv_session *s = calloc(1, sizeof *s);
     if (!s) return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
     s->m = m;
     s->d = m->d;
     s->n_ctx = opts->n_ctx;
+    s->kv_q8 = opts->kv_type == MKV_KV_Q8_0;
     s->meki = m->bank && !opts->meki_off;
     s->profile = opts->profile;
     s->sync = opts->bank_sync;
@@ -247,14 +261,17 @@ void mkv_session_destroy(mkv_session *s)
 {
     if (!s) return;
     mkv_device *d = s->d;
-    vkDeviceWaitIdle(d->dev);
+    /* Only this session's own work is waited for (no device-wide wait,
+     * which would stall other sessions and the host's own work): a step
+     * waits for its fence before it returns, and a first part left in
+     * flight by a failed step is waited for here. */
+    if (s->pre_fence) (void)vkWaitForFences(d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
     mkv_stream_destroy(s->stream); /* joins the readers before the ring goes */
     mkv_recorder_release(&s->rec);
     if (s->stall_pool) vkDestroyQueryPool(d->dev, s->stall_pool, NULL);
     if (s->pre_fence) vkDestroyFence(d->dev, s->pre_fence, NULL);
     if (s->fence) vkDestroyFence(d->dev, s->fence, NULL);
-    if (s->cb_pre) vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &s->cb_pre);
-    if (s->cb_post) vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &s->cb_post);
+    if (s->cmd_pool) vkDestroyCommandPool(d->dev, s->cmd_pool, NULL); /* frees cb_pre and cb_post */
     free(s->pf_token);
     free(s->pf_slot);
     mkv_buffer *bufs[] = {&s->h, &s->xn, &s->qkv, &s->q, &s->att, &s->u, &s->t, &s->z, &s->g,

@@ -15,6 +15,8 @@ struct mkv_session {
     mkv_model *m;
     mkv_device *d;
     uint32_t n_ctx, pos, n_split;
+    bool kv_q8;                 /* the caches hold q8_0 blocks (opts.kv_type) */
+    VkCommandPool cmd_pool;     /* this session's: cb_pre, cb_post */
     bool meki;                  /* MeKi branch recorded */
     bool profile;               /* timestamps after every dispatch */
 
@@ -30,7 +32,7 @@ struct mkv_session {
     mkv_buffer counter;         /* ffn_out's finished-workgroup count (one uint, kept zero between dispatches) */
     mkv_buffer partials;       /* attention: each split's m, l and o per head */
     mkv_buffer rope;            /* (cos, sin) table [n_ctx][head_dim/2] */
-    mkv_buffer *k_cache, *v_cache; /* per layer, f16 [n_ctx][n_kv_head][head_dim] */
+    mkv_buffer *k_cache, *v_cache; /* per layer, [n_ctx][n_kv_head][head_dim] f16 or q8_0 (kv_layout.h) */
     mkv_buffer argmax_slots;
     /* Host-visible. */
     mkv_buffer params;          /* mkv_step_params */

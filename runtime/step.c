@@ -78,8 +78,7 @@ static void set_params(mkv_session *s, uint32_t token, uint32_t slab_offset)
 static mkv_status submit(mkv_session *s, VkCommandBuffer *cbs, uint32_t n, VkFence fence, mkv_error *err)
 {
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = n, .pCommandBuffers = cbs};
-    MKV_VK(vkQueueSubmit(s->d->queue, 1, &si, fence), err);
-    return MKV_OK;
+    return mkv_device_submit(s->d, &si, fence, err);
 }
 
 /* Submits the first part; pre_fence is signalled when it has run. */
@@ -137,7 +136,8 @@ static mkv_status step_streamed(mkv_session *s, uint32_t token, mkv_error *err)
         double host_wait_us = (mkv_now_ms() - t0) * 1e3;
         bool gpu_waited = pre_part_done(s);
         if (st) {
-            (void)vkQueueWaitIdle(s->d->queue); /* the first part must finish before the step is retried */
+            /* the first part must finish before the step is retried (its own fence: no queue-wide wait) */
+            (void)vkWaitForFences(s->d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
             pf_drop(s); /* later listed reads may share the failed one: the caller prefetches again */
         } else if (!(st = submit(s, &s->cb_post, 1, s->fence, err)) && !(st = wait_fence(s, err))) {
             account_stall(s, gpu_waited, host_wait_us);

@@ -23,6 +23,7 @@
 // condition (positions past the chunk re-read its last row and get weight
 // 0), and the register arrays are only ever indexed by unrolled, constant
 // indices (an array indexed at run time goes to memory, 5x slower here).
+// Variants attn_q8 and attn_q8_tb read a q8_0 cache (kv_layout.h).
 // Variant attn_tb reads the caches as uniform texel buffers (a device's
 // tuning picks it, as for the weights: wt_bind.glsl). Host description:
 // attn.h.
@@ -30,6 +31,7 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
+#include "kv_layout.h"
 
 layout(constant_id = 1) const uint G = 1;    // query heads per KV head
 layout(constant_id = 2) const uint HD = 128; // head_dim (even)
@@ -61,6 +63,7 @@ layout(push_constant) uniform PushConstants {
     uint n_kv_head;
     uint n_split;
     float scale;   // 1/sqrt(head_dim)
+    uint scale_base; // KV_Q8: word offset of the scales in each cache (kv_layout.h)
 } pc;
 
 const uint CW = (HD % 8u == 0u) ? 8u : 2u; // dims per chunk
@@ -84,6 +87,22 @@ shared float sh_o[(WG / P) * HD];
 // (the upper 6 zero for word chunks).
 void load_chunk(bool is_k, uint row, uint ci, out vec4 lo, out vec4 hi)
 {
+#if defined(KV_Q8)
+    // q8_0 (kv_layout.h; head_dim a multiple of 32, so CW = 8): the chunk's
+    // 8 quants are words 2 (row + ci) and the next, in one 16-byte texel;
+    // its block's scale sits past the quants.
+    const uint c = row + ci;
+#if defined(WT_TEXEL)
+    const uvec4 t = is_k ? KC4(c >> 1) : VC4(c >> 1);
+    const uvec2 w = (c & 1u) != 0u ? t.zw : t.xy;
+#else
+    const uvec2 w = is_k ? uvec2(KC(2u * c), KC(2u * c + 1u)) : uvec2(VC(2u * c), VC(2u * c + 1u));
+#endif
+    const uint s_at = pc.scale_base + (row / NCH) * (HD / MKV_KV_Q8_BLOCK) + ci / (MKV_KV_Q8_BLOCK / 8u);
+    const float d = uintBitsToFloat(is_k ? KC(s_at) : VC(s_at));
+    lo = d * vec4(ivec4(uvec4(w.x << 24u, w.x << 16u, w.x << 8u, w.x)) >> 24);
+    hi = d * vec4(ivec4(uvec4(w.y << 24u, w.y << 16u, w.y << 8u, w.y)) >> 24);
+#else
     if (CW == 8u) {
         uvec4 w = is_k ? KC4(row + ci) : VC4(row + ci);
         lo = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
@@ -92,6 +111,7 @@ void load_chunk(bool is_k, uint row, uint ci, out vec4 lo, out vec4 hi)
         lo = vec4(unpackHalf2x16(is_k ? KC(row + ci) : VC(row + ci)), 0.0, 0.0);
         hi = vec4(0.0);
     }
+#endif
 }
 
 // Sum over the lanes of this lane's team (teams are aligned runs of P lanes).

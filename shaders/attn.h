@@ -13,6 +13,7 @@
 typedef struct mkv_pc_attn {
     uint32_t n_kv_head, n_split;
     float scale;
+    uint32_t scale_base; /* attn_q8*: word offset of the scales in each cache (mkv_kv_layout) */
 } mkv_pc_attn;
 #define MKV_ATTN_MAX_GROUP 16u
 #define MKV_ATTN_MAX_HEAD_DIM 256u

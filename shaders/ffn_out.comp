@@ -26,8 +26,8 @@
 // no forward-progress assumption. The fusion saves a norm dispatch per layer
 // in both modes (lavapipe: ~0.1 ms each); with MeKi, W_mo's rows ride in the
 // same dispatch as W_down's, so MeKi adds no dispatch at all.
-// W_down, t and W_mo are read as storage buffers or, in the _tb variants,
-// as uniform texel buffers (wt_bind.glsl). Host description: ffn_out.h.
+// W_down, t, W_mo, g and the staged slab are read as storage buffers or,
+// in the _tb variants, as uniform texel buffers (wt_bind.glsl). Host description: ffn_out.h.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -51,10 +51,22 @@ layout(binding = 6) uniform usamplerBuffer w2tex;                       // W_mo 
 layout(std430, binding = 6) readonly buffer Weights2 { uvec4 w2[]; };   // W_mo transposed: n_mem rows of ld8_2 chunks
 #define W2(i) w2[i]
 #endif
+#if defined(WT_TEXEL)
+layout(binding = 7) uniform usamplerBuffer x2tex;                       // g, n_mem
+#define X2(k) uintBitsToFloat(texelFetch(x2tex, int((k) >> 2u))[(k) & 3u])
+#else
 layout(std430, binding = 7) readonly buffer Input2 { float x2[]; };     // g, n_mem
+#define X2(k) x2[k]
+#endif
 layout(std430, binding = 8) coherent buffer Z { float z[]; };           // W_mo v, d_model
 layout(std430, binding = 9) readonly buffer MekiWeight { float wm[]; }; // meki_norm
+#if defined(WT_TEXEL)
+layout(binding = 10) uniform usamplerBuffer slabtex;                    // staging ring of bank slabs
+#define SLAB(i) texelFetch(slabtex, int((i) >> 2u))[(i) & 3u]
+#else
 layout(std430, binding = 10) readonly buffer Slab { uint slab[]; };     // staging ring of bank slabs
+#define SLAB(i) slab[i]
+#endif
 STEP_PARAMS_BUFFER(11)                                                  // step.slab_offset: this token's slab
 #endif
 
@@ -86,12 +98,12 @@ float bank_value(uint base, uint i)
 {
     if (pc.bank_dtype == 1u) {
         const uint b = base + 2u * i;
-        const vec2 h = unpackHalf2x16(slab[b >> 2]);
+        const vec2 h = unpackHalf2x16(SLAB(b >> 2));
         return (b & 2u) != 0u ? h.y : h.x;
     }
-    const float scale = unpackHalf2x16(slab[base >> 2]).x;
+    const float scale = unpackHalf2x16(SLAB(base >> 2)).x;
     const uint b = base + 4u + i;
-    return scale * float(bitfieldExtract(int(slab[b >> 2]), int(8u * (b & 3u)), 8));
+    return scale * float(bitfieldExtract(int(SLAB(b >> 2)), int(8u * (b & 3u)), 8));
 }
 #endif
 
@@ -135,7 +147,7 @@ void main()
         const uint row = step.slab_offset + pc.row_byte_offset; // read once, not per k
         for (uint k = p; k < pc.n_mem; k += P) {
             const uvec4 q = W2(k * pc.ld8_2 + chunk);
-            const float s = bank_value(row, k) + x2[k]; // v[k]
+            const float s = bank_value(row, k) + X2(k); // v[k]
             za += s * vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
             zb += s * vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
         }

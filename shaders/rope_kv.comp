@@ -2,12 +2,14 @@
 // After the fused QKV projection: q/k/v biases (optional), per-head q/k
 // RMSNorm (optional), RoPE from the host's cos/sin table -- NEOX pairs
 // (i, i + head_dim/2) or NORM pairs (2i, 2i + 1), pair i rotated by angle i
-// either way -- then q to its buffer and k, v appended to this layer's f16
-// KV cache at step.pos.
+// either way -- then q to its buffer and k, v appended to this layer's KV
+// cache at step.pos: as f16, or (rope_kv_q8) as q8_0 blocks
+// (kv_layout.h).
 // Workgroup g < n_head handles query head g; the next n_kv_head workgroups
 // handle the KV heads. Host description: rope_kv.h.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "kv_layout.h"
 
 STEP_PARAMS_BUFFER(0)
 layout(std430, binding = 1) readonly buffer QKV { float qkv[]; };     // [q | k | v]
@@ -15,7 +17,7 @@ layout(std430, binding = 2) readonly buffer QNorm { float q_norm[]; };
 layout(std430, binding = 3) readonly buffer KNorm { float k_norm[]; };
 layout(std430, binding = 4) readonly buffer Rope { vec2 rope[]; };    // [pos][head_dim/2] (cos, sin)
 layout(std430, binding = 5) writeonly buffer Q { float q[]; };
-layout(std430, binding = 6) writeonly buffer KCache { uint kc[]; };   // f16 pairs [pos][n_kv_head][head_dim]
+layout(std430, binding = 6) writeonly buffer KCache { uint kc[]; };   // f16 pairs [pos][n_kv_head][head_dim], or q8_0
 layout(std430, binding = 7) writeonly buffer VCache { uint vc[]; };
 layout(std430, binding = 8) readonly buffer Bias { float bias[]; };   // [q | k | v] like qkv
 
@@ -27,6 +29,7 @@ layout(push_constant) uniform PushConstants {
     float eps;
     uint rope_style; // MKV_ROPE_KV_NEOX (0) or MKV_ROPE_KV_NORM (1)
     uint has_bias;   // 1: add bias[] to q, k and v first
+    uint scale_base; // KV_Q8: word offset of the scales (kv_layout.h)
 } pc;
 
 shared float red[gl_WorkGroupSize.x];
@@ -86,13 +89,43 @@ void main()
         for (uint i = tid; i < hd; i += WG) q[g * hd + i] = hv[i];
         return;
     }
-    // Append k and v (v is neither normed nor rotated) as f16 pairs.
+    // Append k and v (v is neither normed nor rotated).
     const uint row = (step.pos * pc.n_kv_head + kvh) * hd;
     const uint vsrc = (pc.n_head + pc.n_kv_head + kvh) * hd;
+#if defined(KV_Q8)
+    // One invocation per block of K or V: its scale, then its quants, four
+    // to a word (rows of hd / 4 words; the scales from scale_base on).
+    const uint nb = hd / MKV_KV_Q8_BLOCK;
+    for (uint b = tid; b < 2u * nb; b += WG) {
+        const bool is_v = b >= nb;
+        const uint blk = is_v ? b - nb : b, e0 = blk * MKV_KV_Q8_BLOCK;
+        float x[MKV_KV_Q8_BLOCK];
+        float amax = 0.0;
+        [[unroll]] for (uint i = 0u; i < MKV_KV_Q8_BLOCK; i++) {
+            x[i] = is_v ? qkv[vsrc + e0 + i] + (pc.has_bias != 0u ? bias[vsrc + e0 + i] : 0.0) : hv[e0 + i];
+            amax = max(amax, abs(x[i]));
+        }
+        const float d = amax / 127.0, id = d > 0.0 ? 1.0 / d : 0.0;
+        [[unroll]] for (uint w = 0u; w < MKV_KV_Q8_BLOCK / 4u; w++) {
+            uint packed = 0u;
+            [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                const float v = x[4u * w + j] * id;
+                const int qv = clamp(int(sign(v) * floor(abs(v) + 0.5)), -127, 127);
+                packed |= (uint(qv) & 0xffu) << (8u * j);
+            }
+            const uint at = (row + e0) / 4u + w;
+            if (is_v) vc[at] = packed; else kc[at] = packed;
+        }
+        const uint s_at = pc.scale_base + (step.pos * pc.n_kv_head + kvh) * nb + blk;
+        if (is_v) vc[s_at] = floatBitsToUint(d); else kc[s_at] = floatBitsToUint(d);
+    }
+#else
+    // As f16 pairs.
     for (uint i = tid; i < half_hd; i += WG) {
         vec2 v = vec2(qkv[vsrc + 2u * i], qkv[vsrc + 2u * i + 1u]);
         if (pc.has_bias != 0u) v += vec2(bias[vsrc + 2u * i], bias[vsrc + 2u * i + 1u]);
         kc[(row >> 1) + i] = packHalf2x16(vec2(hv[2u * i], hv[2u * i + 1u]));
         vc[(row >> 1) + i] = packHalf2x16(v);
     }
+#endif
 }

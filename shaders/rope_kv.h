@@ -21,6 +21,7 @@ typedef struct mkv_pc_rope_kv {
     float eps;
     uint32_t rope_style; /* MKV_ROPE_KV_NEOX or MKV_ROPE_KV_NORM */
     uint32_t has_bias;   /* 1: q, k, v += bias before norm and RoPE */
+    uint32_t scale_base; /* rope_kv_q8: word offset of the scales in each cache (mkv_kv_layout) */
 } mkv_pc_rope_kv;
 #define MKV_ROPE_KV_MAX_HEAD_DIM 512u
 #define MKV_ROPE_KV_NEOX 0u

@@ -25,13 +25,19 @@ float wt_dot(uint row, uint nb, uint u)
     const uvec4 qh = WT_W4((base + 32u + 8u * n + 4u * g) >> 2u); // qh[32n + 16g ..]
     float s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0;
     [[unroll]] for (uint k = 0u; k < 4u; k++) {
-        s1 += dot(wt_bytes(qa[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 0u, 3u) - 32.0, wt_xs[k]);
-        s2 += dot(wt_bytes(qb[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 2u, 3u) - 32.0, wt_xs[4u + k]);
-        s3 += dot(wt_bytes(qa[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 4u, 3u) - 32.0, wt_xs[8u + k]);
-        s4 += dot(wt_bytes(qb[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 6u, 3u) - 32.0, wt_xs[12u + k]);
+        s1 += dot(wt_bytes(qa[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 0u, 3u), wt_xs[k]);
+        s2 += dot(wt_bytes(qb[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 2u, 3u), wt_xs[4u + k]);
+        s3 += dot(wt_bytes(qa[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 4u, 3u), wt_xs[8u + k]);
+        s4 += dot(wt_bytes(qb[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 6u, 3u), wt_xs[12u + k]);
     }
+    // q - 32: the offset times each run's x sum, once per unit (wt_x.glsl)
+    s1 -= 32.0 * wt_xsums[0];
+    s2 -= 32.0 * wt_xsums[1];
+    s3 -= 32.0 * wt_xsums[2];
+    s4 -= 32.0 * wt_xsums[3];
     // scales 8n + g + {0, 2, 4, 6}: bytes g, g + 2 of word 48 + 2n, bytes g, g + 2 of the next
-    const uint sa = WT_W(base + 48u + 2u * n), sb = WT_W(base + 49u + 2u * n);
+    const uvec4 st = WT_W4((base + 48u) >> 2u); // words 48..51: the 16 scales
+    const uint sa = n == 0u ? st.x : st.z, sb = n == 0u ? st.y : st.w;
     const vec4 sc = vec4(ivec4(uvec4(sa << (24u - 8u * g), sa << (8u - 8u * g), sb << (24u - 8u * g), sb << (8u - 8u * g))) >> 24);
     const float d = wt_half(row + nb * WT_QW, b);
     return d * dot(sc, vec4(s1, s2, s3, s4));

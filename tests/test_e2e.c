@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,12 @@
  * mapping or RoPE pairing changes logits by O(1) relative. */
 #define E2E_TOL 5e-4
 #define E2E_TOL_F32W 3e-3
+/* q8_0 KV cache on both sides (shaders/kv_layout.h): the same blocks, but
+ * x / d computed on the GPU and in C may round a quant the other way where
+ * it sits at a half: one step of the block's scale in one value. */
+/* Measured on lavapipe (subgroup 8): 2.9e-4 (small meki), 6.1e-4 (tiny
+ * q4_k_m). */
+#define E2E_TOL_KV_Q8 2e-3
 
 enum { N_CTX = 64 };
 
@@ -191,9 +198,9 @@ static mkv_model *load_model(mkv_device *dev, const char *name, bool with_bank)
     return model;
 }
 
-static mkv_session *new_session(mkv_model *model, uint32_t n_ctx, bool meki_off)
+static mkv_session *new_session_kv(mkv_model *model, uint32_t n_ctx, bool meki_off, mkv_kv_type kv)
 {
-    mkv_session_opts so = {.n_ctx = n_ctx, .meki_off = meki_off};
+    mkv_session_opts so = {.n_ctx = n_ctx, .meki_off = meki_off, .kv_type = kv};
     mkv_session *s = NULL;
     mkv_error err;
     mkv_status st = mkv_session_create(model, &so, &s, &err);
@@ -201,17 +208,23 @@ static mkv_session *new_session(mkv_model *model, uint32_t n_ctx, bool meki_off)
     return s;
 }
 
-static void pair_open(pair *p, const char *name, bool meki_model, bool meki_off)
+static mkv_session *new_session(mkv_model *model, uint32_t n_ctx, bool meki_off)
+{
+    return new_session_kv(model, n_ctx, meki_off, MKV_KV_F16);
+}
+
+static void pair_open(pair *p, const char *name, bool meki_model, bool meki_off, bool kv_q8)
 {
     memset(p, 0, sizeof *p);
     mkv_error err;
     p->dev = tu_device();
     p->model = load_model(p->dev, name, meki_model);
-    p->sess = new_session(p->model, N_CTX, meki_off);
+    p->sess = new_session_kv(p->model, N_CTX, meki_off, kv_q8 ? MKV_KV_Q8_0 : MKV_KV_F16);
     ck_assert_msg(mkv_model_desc_load(file_in(name, "model.gguf"), &p->desc, &err) == MKV_OK, "%s", err.msg);
     if (meki_model && !meki_off)
         ck_assert_msg(mkv_bank_open(file_in(name, "bank.mkb"), &p->bank, &err) == MKV_OK, "%s", err.msg);
     ck_assert_msg(ref_model_create(p->desc, p->bank, meki_off, N_CTX, &p->ref, &err) == MKV_OK, "%s", err.msg);
+    ref_model_set_kv_q8(p->ref, kv_q8);
     p->n_vocab = p->desc->cfg.n_vocab;
     mkv_model_info info;
     mkv_model_get_info(p->model, &info);
@@ -246,6 +259,7 @@ typedef struct e2e_case {
     uint32_t n_forced;      /* teacher-forced pseudo-random tokens */
     uint32_t n_greedy;      /* then greedy tokens (n_forced + n_greedy <= N_CTX) */
     uint64_t seed;          /* of the forced tokens */
+    bool kv_q8;             /* q8_0 KV cache in both (E2E_TOL_KV_Q8) */
 } e2e_case;
 
 /* Teacher-forces n_forced pseudo-random tokens, then n_greedy tokens chosen
@@ -255,20 +269,30 @@ typedef struct e2e_case {
  * reference's top-2 margin is larger than tolerance * max|logit|. */
 static void compare_case(const e2e_case *c)
 {
-    const double tol = c->f32_weights ? E2E_TOL_F32W : E2E_TOL;
+    const double tol = c->kv_q8 ? E2E_TOL_KV_Q8 : c->f32_weights ? E2E_TOL_F32W : E2E_TOL;
+    mkv_error err;
     const uint32_t n_pos = c->n_forced + c->n_greedy;
     double t0 = seconds();
     pair p;
-    pair_open(&p, c->dir, c->meki_model, c->meki_off);
+    pair_open(&p, c->dir, c->meki_model, c->meki_off, c->kv_q8);
     double t_open = seconds() - t0, t_gpu = 0, t_ref = 0;
     uint32_t nv = p.n_vocab;
     float *gl = malloc(nv * sizeof *gl), *rl = malloc(nv * sizeof *rl);
     ck_assert(gl && rl);
     uint64_t rng = c->seed;
     uint32_t token = (uint32_t)(tu_rand_u64(&rng) % nv);
+    /* With a q8_0 cache, what it costs: the reference with an f16 cache on
+     * the same tokens (reported, not asserted: the accuracy of q8_0 K/V). */
+    ref_model *ref_f16 = NULL;
+    float *fl = NULL;
+    double kv_worst = 0;
+    uint32_t kv_same_arg = 0;
+    if (c->kv_q8) {
+        ck_assert_msg(ref_model_create(p.desc, p.bank, c->meki_off, N_CTX, &ref_f16, &err) == MKV_OK, "%s", err.msg);
+        fl = malloc(nv * sizeof *fl);
+    }
     double worst = 0;
     uint32_t worst_pos = 0, n_argmax_checked = 0;
-    mkv_error err;
     for (uint32_t pos = 0; pos < n_pos; pos++) {
         uint32_t gpu_arg = UINT32_MAX;
         double t1 = seconds();
@@ -279,6 +303,11 @@ static void compare_case(const e2e_case *c)
         t_gpu += t2 - t1;
         t_ref += seconds() - t2;
         ck_assert_uint_eq(mkv_session_pos(p.sess), pos + 1);
+        if (ref_f16) {
+            ck_assert_msg(ref_model_step(ref_f16, token, fl, &err) == MKV_OK, "%s", err.msg);
+            kv_worst = fmax(kv_worst, tu_max_rel_err(rl, fl, nv));
+            kv_same_arg += ref_argmax(rl, nv) == ref_argmax(fl, nv);
+        }
 
         double e = tu_max_rel_err(gl, rl, nv);
         ck_assert_msg(e <= tol, "%s pos %u (token %u): max rel err %.3g > %.3g", c->label, pos, token, e, tol);
@@ -307,7 +336,12 @@ static void compare_case(const e2e_case *c)
     printf("e2e %-18s max rel err %.3e (pos %u, tol %.0e), argmax agreed at %u/%u clear positions; "
            "%.1f s: open %.1f, engine %.1f, reference %.1f\n",
            c->label, worst, worst_pos, tol, n_argmax_checked, n_pos, seconds() - t0, t_open, t_gpu, t_ref);
+    if (ref_f16)
+        printf("e2e %-18s q8_0 against f16 K/V (reference both): max rel err %.3e, same argmax at %u/%u positions\n",
+               c->label, kv_worst, kv_same_arg, n_pos);
     fflush(stdout);
+    ref_model_free(ref_f16);
+    free(fl);
     free(gl);
     free(rl);
     pair_close(&p);
@@ -315,26 +349,28 @@ static void compare_case(const e2e_case *c)
 
 /* 48 teacher-forced positions, then 16 greedy ones, for every case. */
 static const e2e_case e2e_cases[] = {
-    {"tiny meki", "tiny", true, false, false, 48, 16, 1},
-    {"tiny dense", "tiny_dense", false, false, false, 48, 16, 2},
-    {"tiny meki_off", "tiny", true, true, false, 48, 16, 3},
-    {"small meki", "small", true, false, false, 48, 16, 4},
-    {"small dense", "small_dense", false, false, false, 48, 16, 5},
-    {"small meki_off", "small", true, true, false, 48, 16, 6},
-    {"indep A (mha,f32,q8)", "indep_a", true, false, true, 48, 16, 7},
-    {"indep B (kv=1,crc)", "indep_b", true, false, false, 48, 16, 8},
-    {"tiny q8_0", "tiny_q8_0", true, false, false, 48, 16, 9},
-    {"tiny q4_0", "tiny_q4_0", true, false, false, 48, 16, 10},
-    {"tiny bf16", "tiny_bf16", true, false, false, 48, 16, 11},
-    {"tiny qwen2 (bias)", "tiny_qwen2", true, false, false, 48, 16, 12},
-    {"tiny llama", "tiny_llama", true, false, false, 48, 16, 13},
-    {"tiny llama q4_0 dense", "tiny_llama_q4_0", false, false, false, 48, 16, 14},
-    {"tiny q4_k_m (mix)", "tiny_q4_k_m", true, false, false, 48, 16, 15},
-    {"tiny q5_k_m qwen2 dense", "tiny_q5_k_m", false, false, false, 48, 16, 16},
-    {"tiny q6_k", "tiny_q6_k", true, false, false, 48, 16, 17},
-    {"tiny q5_0 llama", "tiny_q5_0", true, false, false, 48, 16, 18},
-    {"tiny q4_1 dense", "tiny_q4_1", false, false, false, 48, 16, 19},
-    {"tiny q5_1", "tiny_q5_1", true, false, false, 48, 16, 20},
+    {"tiny meki", "tiny", true, false, false, 48, 16, 1, false},
+    {"tiny dense", "tiny_dense", false, false, false, 48, 16, 2, false},
+    {"tiny meki_off", "tiny", true, true, false, 48, 16, 3, false},
+    {"small meki", "small", true, false, false, 48, 16, 4, false},
+    {"small dense", "small_dense", false, false, false, 48, 16, 5, false},
+    {"small meki_off", "small", true, true, false, 48, 16, 6, false},
+    {"indep A (mha,f32,q8)", "indep_a", true, false, true, 48, 16, 7, false},
+    {"indep B (kv=1,crc)", "indep_b", true, false, false, 48, 16, 8, false},
+    {"tiny q8_0", "tiny_q8_0", true, false, false, 48, 16, 9, false},
+    {"tiny q4_0", "tiny_q4_0", true, false, false, 48, 16, 10, false},
+    {"tiny bf16", "tiny_bf16", true, false, false, 48, 16, 11, false},
+    {"tiny qwen2 (bias)", "tiny_qwen2", true, false, false, 48, 16, 12, false},
+    {"tiny llama", "tiny_llama", true, false, false, 48, 16, 13, false},
+    {"tiny llama q4_0 dense", "tiny_llama_q4_0", false, false, false, 48, 16, 14, false},
+    {"tiny q4_k_m (mix)", "tiny_q4_k_m", true, false, false, 48, 16, 15, false},
+    {"tiny q5_k_m qwen2 dense", "tiny_q5_k_m", false, false, false, 48, 16, 16, false},
+    {"tiny q6_k", "tiny_q6_k", true, false, false, 48, 16, 17, false},
+    {"tiny q5_0 llama", "tiny_q5_0", true, false, false, 48, 16, 18, false},
+    {"tiny q4_1 dense", "tiny_q4_1", false, false, false, 48, 16, 19, false},
+    {"tiny q5_1", "tiny_q5_1", true, false, false, 48, 16, 20, false},
+    {"small meki q8_0 KV", "small", true, false, false, 48, 16, 21, true},
+    {"tiny q4_k_m q8_0 KV", "tiny_q4_k_m", true, false, false, 48, 16, 22, true},
 };
 
 START_TEST(tiny_meki_matches_reference) { compare_case(&e2e_cases[0]); }
@@ -377,8 +413,75 @@ START_TEST(q4_1_weights_dense_match_reference) { compare_case(&e2e_cases[18]); }
 END_TEST
 START_TEST(q5_1_weights_match_reference) { compare_case(&e2e_cases[19]); }
 END_TEST
+START_TEST(q8_0_kv_cache_matches_reference_with_q8_0_kv) { compare_case(&e2e_cases[20]); }
+END_TEST
+START_TEST(q8_0_kv_cache_on_a_q4_k_m_mix_matches_reference) { compare_case(&e2e_cases[21]); }
+END_TEST
 
 /* ---- determinism and session limits ---- */
+
+/* Two sessions on one loaded model, each created and stepped on a thread of
+ * its own at the same time (mekivk.h: different sessions may run
+ * concurrently): every logit equals a run of the same tokens alone, and the
+ * validation layer (threading checks included) reports nothing. */
+enum { MT_STEPS = 12, MT_THREADS = 2 };
+
+typedef struct mt_job {
+    mkv_model *model;
+    uint32_t n_vocab;
+    uint32_t toks[MT_STEPS];
+    float *logits; /* MT_STEPS x n_vocab */
+    mkv_status st;
+    mkv_error err;
+} mt_job;
+
+static void mt_run(mt_job *j)
+{
+    mkv_session_opts so = {.n_ctx = 32};
+    mkv_session *s = NULL;
+    if ((j->st = mkv_session_create(j->model, &so, &s, &j->err))) return;
+    for (int i = 0; i < MT_STEPS && !j->st; i++)
+        j->st = mkv_session_step(s, j->toks[i], j->logits + (size_t)i * j->n_vocab, NULL, &j->err);
+    mkv_session_destroy(s);
+}
+
+static void *mt_main(void *arg)
+{
+    mt_run(arg);
+    return NULL;
+}
+
+START_TEST(two_sessions_on_two_threads_give_the_logits_of_one)
+{
+    mkv_device *dev = tu_device();
+    mkv_model *model = load_model(dev, "tiny", true);
+    mkv_model_info info;
+    mkv_model_get_info(model, &info);
+    const size_t n = (size_t)MT_STEPS * info.n_vocab;
+    mt_job jobs[MT_THREADS], alone[MT_THREADS];
+    for (int t = 0; t < MT_THREADS; t++) {
+        jobs[t] = (mt_job){.model = model, .n_vocab = info.n_vocab, .logits = malloc(n * sizeof(float))};
+        for (int i = 0; i < MT_STEPS; i++) jobs[t].toks[i] = (uint32_t)((t * 977 + i * 131 + 7) % info.n_vocab);
+        alone[t] = jobs[t];
+        alone[t].logits = malloc(n * sizeof(float));
+        mt_run(&alone[t]);
+        ck_assert_msg(alone[t].st == MKV_OK, "alone %d: %s", t, alone[t].err.msg);
+    }
+    pthread_t th[MT_THREADS];
+    for (int t = 0; t < MT_THREADS; t++) ck_assert_int_eq(pthread_create(&th[t], NULL, mt_main, &jobs[t]), 0);
+    for (int t = 0; t < MT_THREADS; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < MT_THREADS; t++) {
+        ck_assert_msg(jobs[t].st == MKV_OK, "thread %d: %s: %s", t, mkv_status_name(jobs[t].st), jobs[t].err.msg);
+        ck_assert_msg(memcmp(jobs[t].logits, alone[t].logits, n * sizeof(float)) == 0,
+                      "thread %d: logits differ from the same tokens run alone", t);
+        free(jobs[t].logits);
+        free(alone[t].logits);
+    }
+    mkv_model_destroy(model);
+    tu_assert_no_validation(dev);
+    mkv_device_destroy(dev);
+}
+END_TEST
 
 START_TEST(same_tokens_give_bit_identical_logits_over_20_runs)
 {
@@ -607,10 +710,13 @@ static Suite *e2e_suite(void)
     tcase_add_test(acc, q5_0_weights_with_q6_k_head_match_reference);
     tcase_add_test(acc, q4_1_weights_dense_match_reference);
     tcase_add_test(acc, q5_1_weights_match_reference);
+    tcase_add_test(acc, q8_0_kv_cache_matches_reference_with_q8_0_kv);
+    tcase_add_test(acc, q8_0_kv_cache_on_a_q4_k_m_mix_matches_reference);
     suite_add_tcase(s, acc);
     TCase *ses = tcase_create("session");
     tcase_set_timeout(ses, 600);
     tcase_add_test(ses, same_tokens_give_bit_identical_logits_over_20_runs);
+    tcase_add_test(ses, two_sessions_on_two_threads_give_the_logits_of_one);
     tcase_add_test(ses, context_full_after_n_ctx_steps_and_reset_recovers);
     tcase_add_test(ses, token_out_of_vocab_is_rejected_without_advancing);
     suite_add_tcase(s, ses);

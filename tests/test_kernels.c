@@ -732,7 +732,67 @@ typedef struct attn_case {
     bool rope_norm;  /* adjacent RoPE pairs (llama) instead of NEOX */
     bool bias;       /* q/k/v biases */
     uint32_t wg;     /* attention workgroup width; 0: the device's tunable */
+    bool kv_q8;      /* q8_0 KV cache (kv_layout.h) instead of f16 */
 } attn_case;
+
+/* q8_0 of one cache block as kv_layout.h defines it: d = max|x| / 127,
+ * q = round(x / d), halves away from zero. */
+static float q8_block(const float *x, int8_t *q)
+{
+    float amax = 0;
+    for (int i = 0; i < MKV_KV_Q8_BLOCK; i++) amax = fmaxf(amax, fabsf(x[i]));
+    const float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+    for (int i = 0; i < MKV_KV_Q8_BLOCK; i++) {
+        float v = roundf(x[i] * id);
+        q[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+    }
+    return d;
+}
+
+/* A cache of n_ctx rows of kvd values as the device stores it: f16, or
+ * q8_0 (quants, then the f32 scales from scale_base on). */
+typedef struct host_kv {
+    bool q8;
+    uint32_t n_ctx, kvd;
+    uint8_t *bytes;
+    uint64_t size;
+} host_kv;
+
+static host_kv host_kv_new(bool q8, uint32_t n_ctx, uint32_t kvd)
+{
+    host_kv h = {q8, n_ctx, kvd, NULL, mkv_kv_cache_bytes(n_ctx, kvd, q8)};
+    h.bytes = calloc(1, h.size);
+    return h;
+}
+
+/* Stores row p (kvd floats) and puts back in x the values the cache holds. */
+static void host_kv_store(host_kv *h, uint32_t p, float *x)
+{
+    if (!h->q8) {
+        uint16_t *r = (uint16_t *)h->bytes + (size_t)p * h->kvd;
+        for (uint32_t i = 0; i < h->kvd; i++) { r[i] = mkv_float_to_half(x[i]); x[i] = mkv_half_to_float(r[i]); }
+        return;
+    }
+    int8_t *q = (int8_t *)h->bytes + (size_t)p * h->kvd;
+    float *sc = (float *)(h->bytes + (uint64_t)h->n_ctx * h->kvd) + (size_t)p * (h->kvd / MKV_KV_Q8_BLOCK);
+    for (uint32_t b = 0; b < h->kvd / MKV_KV_Q8_BLOCK; b++) {
+        sc[b] = q8_block(x + b * MKV_KV_Q8_BLOCK, q + b * MKV_KV_Q8_BLOCK);
+        for (uint32_t i = 0; i < MKV_KV_Q8_BLOCK; i++) x[b * MKV_KV_Q8_BLOCK + i] = sc[b] * q[b * MKV_KV_Q8_BLOCK + i];
+    }
+}
+
+/* Row p of a cache image read from the device, as floats. */
+static void host_kv_load(const host_kv *h, uint32_t p, float *x)
+{
+    for (uint32_t i = 0; i < h->kvd; i++) {
+        if (!h->q8) {
+            x[i] = mkv_half_to_float(((const uint16_t *)h->bytes)[(size_t)p * h->kvd + i]);
+        } else {
+            const float *sc = (const float *)(h->bytes + (uint64_t)h->n_ctx * h->kvd);
+            x[i] = sc[((size_t)p * h->kvd + i) / MKV_KV_Q8_BLOCK] * ((const int8_t *)h->bytes)[(size_t)p * h->kvd + i];
+        }
+    }
+}
 
 static void rope_table(const attn_case *c, float theta, float *tab)
 {
@@ -756,31 +816,33 @@ static void check_attention(const attn_case *c)
     const mkv_rope_style style = c->rope_norm ? MKV_ROPE_NORM : MKV_ROPE_NEOX;
     float *tab = malloc((size_t)c->n_ctx * hd * 4);
     rope_table(c, theta, tab);
-    /* Host cache (as floats, f16-rounded) for positions < pos, random. */
+    /* Host cache for positions < pos, random, as stored (f16 or q8_0);
+     * kc, vc: the values it holds. */
     float *kc = calloc((size_t)c->n_ctx * kvd, 4), *vc = calloc((size_t)c->n_ctx * kvd, 4);
-    uint16_t *kh = calloc((size_t)c->n_ctx * kvd, 2), *vh = calloc((size_t)c->n_ctx * kvd, 2);
+    host_kv hk = host_kv_new(c->kv_q8, c->n_ctx, kvd), hv = host_kv_new(c->kv_q8, c->n_ctx, kvd);
     for (uint64_t i = 0; i < (uint64_t)pos * kvd; i++) {
-        kh[i] = mkv_float_to_half(tu_rand_f(&rng) * 2.0f);
-        vh[i] = mkv_float_to_half(tu_rand_f(&rng) * 2.0f);
-        kc[i] = mkv_half_to_float(kh[i]);
-        vc[i] = mkv_half_to_float(vh[i]);
+        kc[i] = tu_rand_f(&rng) * 2.0f;
+        vc[i] = tu_rand_f(&rng) * 2.0f;
+    }
+    for (uint32_t t = 0; t < pos; t++) {
+        host_kv_store(&hk, t, kc + (size_t)t * kvd);
+        host_kv_store(&hv, t, vc + (size_t)t * kvd);
     }
     mkv_buffer params, bqkv = vec_buf(qkv, qd + 2 * kvd), bqn = vec_buf(qn, hd), bkn = vec_buf(kn, hd);
     mkv_buffer bbias = vec_buf(bias, qd + 2 * kvd);
     mkv_buffer brope = vec_buf(tab, (uint64_t)c->n_ctx * hd), bq = vec_buf(NULL, qd), bout = vec_buf(NULL, qd);
     mkv_buffer bk, bv;
     mkv_buffer bpart = vec_buf(NULL, (uint64_t)c->n_head * c->n_split * (hd + 2));
-    OK(mkv_buffer_create(dev, (uint64_t)c->n_ctx * kvd * 2, MKV_MEM_DEVICE, &bk, E));
-    OK(mkv_buffer_create(dev, (uint64_t)c->n_ctx * kvd * 2, MKV_MEM_DEVICE, &bv, E));
-    if (pos) {
-        OK(mkv_buffer_write(dev, &bk, 0, kh, (uint64_t)pos * kvd * 2, E));
-        OK(mkv_buffer_write(dev, &bv, 0, vh, (uint64_t)pos * kvd * 2, E));
-    }
+    OK(mkv_buffer_create(dev, hk.size, MKV_MEM_DEVICE, &bk, E));
+    OK(mkv_buffer_create(dev, hv.size, MKV_MEM_DEVICE, &bv, E));
+    OK(mkv_buffer_write(dev, &bk, 0, hk.bytes, hk.size, E));
+    OK(mkv_buffer_write(dev, &bv, 0, hv.bytes, hv.size, E));
     OK(mkv_buffer_create(dev, sizeof(mkv_step_params), MKV_MEM_HOST, &params, E));
     mkv_step_params p = {.token = 0, .pos = pos, .n_kv = c->n_kv};
     memcpy(params.map, &p, sizeof p);
     mkv_attn_dims ad = {.n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd, .n_ctx = c->n_ctx,
-                        .n_split = c->n_split, .qk_norm = c->qk_norm, .rope_norm = c->rope_norm, .eps = eps};
+                        .n_split = c->n_split, .qk_norm = c->qk_norm, .rope_norm = c->rope_norm,
+                        .kv_q8 = c->kv_q8, .eps = eps};
     kt k;
     mkv_recorder *r = kt_begin(&k);
     if (c->wg) r->tune.wg_attn = c->wg;
@@ -788,7 +850,8 @@ static void check_attention(const attn_case *c)
     OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bpart, &bout, E));
     kt_run(&k);
 
-    /* Reference: bias, norm + rope of q and k, f16 append, attention. */
+    /* Reference: bias, norm + rope of q and k, then k and v as the cache
+     * stores them (f16 rounding, or q8_0 blocks), attention. */
     if (c->bias)
         for (uint32_t i = 0; i < qd + 2 * kvd; i++) qkv[i] += bias[i];
     float *q = malloc(qd * 4);
@@ -797,63 +860,81 @@ static void check_attention(const attn_case *c)
         if (c->qk_norm) ref_rmsnorm(q + h * hd, qn, hd, eps, q + h * hd);
         ref_rope(q + h * hd, hd, pos, theta, style);
     }
+    float *kk = kc + (size_t)pos * kvd, *vv = vc + (size_t)pos * kvd;
     for (uint32_t h = 0; h < c->n_kv_head; h++) {
-        float *kk = kc + (size_t)pos * kvd + h * hd;
-        memcpy(kk, qkv + qd + h * hd, hd * 4);
-        if (c->qk_norm) ref_rmsnorm(kk, kn, hd, eps, kk);
-        ref_rope(kk, hd, pos, theta, style);
-        for (uint32_t i = 0; i < hd; i++) {
-            kk[i] = mkv_round_f16(kk[i]);
-            vc[(size_t)pos * kvd + h * hd + i] = mkv_round_f16(qkv[qd + kvd + h * hd + i]);
-        }
+        memcpy(kk + h * hd, qkv + qd + h * hd, hd * 4);
+        if (c->qk_norm) ref_rmsnorm(kk + h * hd, kn, hd, eps, kk + h * hd);
+        ref_rope(kk + h * hd, hd, pos, theta, style);
     }
+    memcpy(vv, qkv + qd + kvd, kvd * 4);
+    float *k_exact = malloc(kvd * 4), *v_exact = malloc(kvd * 4);
+    memcpy(k_exact, kk, kvd * 4);
+    memcpy(v_exact, vv, kvd * 4);
+    host_kv_store(&hk, pos, kk);
+    host_kv_store(&hv, pos, vv);
+
+    /* The row the device appended: its values equal the reference's to
+     * rounding (f16), or to one quant step of the block's scale (q8_0: x /
+     * d may round the other way on the device); attention is then checked
+     * on the values the device holds. */
+    float *fk = malloc(kvd * 4), *fv = malloc(kvd * 4);
+    OK(mkv_buffer_read(dev, &bk, 0, hk.bytes, hk.size, E));
+    OK(mkv_buffer_read(dev, &bv, 0, hv.bytes, hv.size, E));
+    host_kv_load(&hk, pos, fk);
+    host_kv_load(&hv, pos, fv);
+    double ek = rel_err(fk, kk, kvd), ev = rel_err(fv, vv, kvd);
+    const double kv_tol = c->kv_q8 ? 1.0 / 127 + 1e-4 : 1e-3;
+    double ek_exact = c->kv_q8 ? rel_err(fk, k_exact, kvd) : 0;
+    memcpy(kk, fk, kvd * 4);
+    memcpy(vv, fv, kvd * 4);
     float *ref = malloc(qd * 4);
     ref_attention(q, kc, vc, c->n_kv, c->n_head, c->n_kv_head, hd, ref);
 
     float *gq = read_vec(&bq, qd), *go = read_vec(&bout, qd);
-    uint16_t *gk = malloc(kvd * 2), *gv = malloc(kvd * 2);
-    OK(mkv_buffer_read(dev, &bk, (uint64_t)pos * kvd * 2, gk, kvd * 2, E));
-    OK(mkv_buffer_read(dev, &bv, (uint64_t)pos * kvd * 2, gv, kvd * 2, E));
-    float *fk = malloc(kvd * 4), *fv = malloc(kvd * 4);
-    for (uint32_t i = 0; i < kvd; i++) { fk[i] = mkv_half_to_float(gk[i]); fv[i] = mkv_half_to_float(gv[i]); }
-    double eq = rel_err(gq, q, qd), ek = rel_err(fk, kc + (size_t)pos * kvd, kvd);
-    double ev = rel_err(fv, vc + (size_t)pos * kvd, kvd), eo = rel_err(go, ref, qd);
-    ck_assert_msg(eq <= 2e-5 && ek <= 1e-3 && ev <= 1e-3 && eo <= 1e-3,
-                  "heads %u/%u hd %u ctx %u n_kv %u norm %d split %u rope_norm %d bias %d wg %u: q %.3g k %.3g v %.3g out %.3g",
-                  c->n_head, c->n_kv_head, hd, c->n_ctx, c->n_kv, c->qk_norm, c->n_split, c->rope_norm, c->bias, c->wg, eq,
-                  ek, ev, eo);
+    double eq = rel_err(gq, q, qd), eo = rel_err(go, ref, qd);
+    ck_assert_msg(eq <= 2e-5 && ek <= kv_tol && ev <= kv_tol && ek_exact <= 0.02 && eo <= 1e-3,
+                  "heads %u/%u hd %u ctx %u n_kv %u norm %d split %u rope_norm %d bias %d wg %u kv_q8 %d: q %.3g k %.3g v "
+                  "%.3g (k vs exact %.3g) out %.3g",
+                  c->n_head, c->n_kv_head, hd, c->n_ctx, c->n_kv, c->qk_norm, c->n_split, c->rope_norm, c->bias, c->wg,
+                  c->kv_q8, eq, ek, ev, ek_exact, eo);
 
     mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &bbias, &brope, &bq, &bout, &bk, &bv, &bpart};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(dev, bufs[i]);
-    free(qkv); free(qn); free(kn); free(bias); free(tab); free(kc); free(vc); free(kh); free(vh);
-    free(q); free(ref); free(gq); free(go); free(gk); free(gv); free(fk); free(fv);
+    free(qkv); free(qn); free(kn); free(bias); free(tab); free(kc); free(vc); free(hk.bytes); free(hv.bytes);
+    free(q); free(ref); free(gq); free(go); free(fk); free(fv); free(k_exact); free(v_exact);
 }
 
 START_TEST(attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases)
 {
     use_reads(_i);
     static const attn_case cases[] = {
-        /* heads kv  hd   ctx  n_kv norm split rope_norm bias wg */
-        {4, 2, 64, 64, 1, true, 1, false, false, 0},      /* position 0 */
-        {4, 2, 64, 64, 64, true, 1, false, false, 0},     /* last position of the context */
-        {4, 2, 64, 300, 300, true, 4, false, false, 0},   /* splits over a full cache */
-        {4, 2, 64, 300, 5, true, 8, false, false, 0},     /* more splits than filled positions: empty chunks */
-        {8, 8, 32, 50, 37, false, 3, false, false, 0},    /* n_head = n_kv_head, no q/k norm */
-        {6, 1, 16, 40, 33, true, 2, false, false, 0},     /* one KV head, group of 6 */
-        {16, 1, 128, 20, 20, true, 1, false, false, 0},   /* group of 16 (the limit), head_dim 128 */
-        {2, 1, 130, 33, 17, false, 5, false, false, 0},   /* head_dim not a multiple of 8 */
-        {16, 8, 128, 1024, 1000, true, 4, false, false, 0}, /* 0.6b-like attention near the end */
-        {4, 2, 64, 64, 10, true, 1, true, false, 0},  /* llama-style pairs with q/k norm */
-        {8, 8, 32, 50, 37, false, 3, true, false, 0}, /* llama-style pairs, MHA */
-        {2, 1, 130, 33, 17, false, 5, true, true, 0}, /* odd pair count, pairs and bias */
-        {4, 2, 64, 64, 20, false, 2, false, true, 0}, /* qwen2: NEOX with q/k/v bias */
-        {6, 1, 16, 40, 33, true, 2, false, true, 0},  /* bias before q/k norm */
-        {16, 1, 256, 40, 33, true, 2, false, false, 0},  /* both limits: group of 16, head_dim 256 */
+        /* heads kv  hd   ctx  n_kv norm split rope_norm bias wg kv_q8 */
+        {4, 2, 64, 64, 1, true, 1, false, false, 0, false},      /* position 0 */
+        {4, 2, 64, 64, 64, true, 1, false, false, 0, false},     /* last position of the context */
+        {4, 2, 64, 300, 300, true, 4, false, false, 0, false},   /* splits over a full cache */
+        {4, 2, 64, 300, 5, true, 8, false, false, 0, false},     /* more splits than filled positions: empty chunks */
+        {8, 8, 32, 50, 37, false, 3, false, false, 0, false},    /* n_head = n_kv_head, no q/k norm */
+        {6, 1, 16, 40, 33, true, 2, false, false, 0, false},     /* one KV head, group of 6 */
+        {16, 1, 128, 20, 20, true, 1, false, false, 0, false},   /* group of 16 (the limit), head_dim 128 */
+        {2, 1, 130, 33, 17, false, 5, false, false, 0, false},   /* head_dim not a multiple of 8 */
+        {16, 8, 128, 1024, 1000, true, 4, false, false, 0, false}, /* 0.6b-like attention near the end */
+        {4, 2, 64, 64, 10, true, 1, true, false, 0, false},  /* llama-style pairs with q/k norm */
+        {8, 8, 32, 50, 37, false, 3, true, false, 0, false}, /* llama-style pairs, MHA */
+        {2, 1, 130, 33, 17, false, 5, true, true, 0, false}, /* odd pair count, pairs and bias */
+        {4, 2, 64, 64, 20, false, 2, false, true, 0, false}, /* qwen2: NEOX with q/k/v bias */
+        {6, 1, 16, 40, 33, true, 2, false, true, 0, false},  /* bias before q/k norm */
+        {16, 1, 256, 40, 33, true, 2, false, false, 0, false},  /* both limits: group of 16, head_dim 256 */
         /* Several subgroups per workgroup (a GPU's shape), merged in shared memory. */
-        {16, 8, 128, 300, 77, true, 2, false, false, 64},
-        {6, 1, 16, 40, 33, true, 2, false, false, 64},
-        {2, 1, 130, 33, 17, false, 5, false, false, 64},
-        {4, 2, 64, 300, 5, true, 8, false, false, 128},
+        {16, 8, 128, 300, 77, true, 2, false, false, 64, false},
+        {6, 1, 16, 40, 33, true, 2, false, false, 64, false},
+        {2, 1, 130, 33, 17, false, 5, false, false, 64, false},
+        {4, 2, 64, 300, 5, true, 8, false, false, 128, false},
+        /* q8_0 KV cache */
+        {4, 2, 64, 64, 1, true, 1, false, false, 0, true},
+        {4, 2, 64, 300, 300, true, 4, false, true, 0, true},
+        {16, 8, 128, 1024, 1000, true, 4, false, false, 0, true},
+        {16, 1, 256, 40, 33, true, 2, false, false, 0, true},
+        {8, 8, 32, 50, 37, false, 3, true, false, 64, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(&cases[i]);
 }
@@ -870,15 +951,16 @@ START_TEST(attention_matches_reference_at_split_boundaries_and_long_context)
     mkv_tunables_for(dev, &t);
     const uint32_t c = t.attn_chunk;
     const uint32_t lens[] = {1, 2, c - 1, c, c + 1, 2 * c - 1, 2 * c, 2 * c + 1, 10240};
-    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-        const uint32_t n = lens[i], split = (n + c - 1) / c;
-        attn_case full = {16, 8, 128, n, n, true, split > 64 ? 64 : split, false, false, 0};
-        check_attention(&full);
-        if (n <= 4 * c) {
-            attn_case roomy = {16, 8, 128, 4 * c, n, true, 4, false, false, 0};
-            check_attention(&roomy);
+    for (int q8 = 0; q8 < 2; q8++) /* f16 and q8_0 caches */
+        for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+            const uint32_t n = lens[i], split = (n + c - 1) / c;
+            attn_case full = {16, 8, 128, n, n, true, split > 64 ? 64 : split, false, false, 0, q8};
+            check_attention(&full);
+            if (n <= 4 * c) {
+                attn_case roomy = {16, 8, 128, 4 * c, n, true, 4, false, false, 0, q8};
+                check_attention(&roomy);
+            }
         }
-    }
 }
 END_TEST
 

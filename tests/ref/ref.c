@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "half.h"
+#include "kv_layout.h"
 
 /* ---- kernels ---- */
 
@@ -181,6 +182,7 @@ struct ref_model {
     uint32_t q_dim, kv_dim;    /* n_head*head_dim, n_kv_head*head_dim */
     uint32_t max_ctx, pos;
     bool meki_on;
+    bool kv_q8;                /* the cache holds q8_0 blocks (ref_model_set_kv_q8) */
     mkv_bank *bank;            /* borrowed; NULL when MeKi is off or rows come from row_fn */
     ref_row_fn row_fn;         /* MeKi rows computed by the caller instead of read from a bank */
     void *row_user;
@@ -362,6 +364,19 @@ out:
 
 uint32_t ref_model_pos(const ref_model *m) { return m->pos; }
 
+void ref_kv_q8_block(const float *x, float *out)
+{
+    float amax = 0;
+    for (int i = 0; i < MKV_KV_Q8_BLOCK; i++) amax = fmaxf(amax, fabsf(x[i]));
+    const float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+    for (int i = 0; i < MKV_KV_Q8_BLOCK; i++) {
+        float q = roundf(x[i] * id);
+        out[i] = d * (q > 127 ? 127 : q < -127 ? -127 : q);
+    }
+}
+
+void ref_model_set_kv_q8(ref_model *m, bool on) { m->kv_q8 = on; }
+
 mkv_status ref_model_create(const mkv_model_desc *desc, mkv_bank *bank, bool meki_off, uint32_t max_ctx,
                             ref_model **out, mkv_error *err)
 {
@@ -417,11 +432,18 @@ mkv_status ref_model_step(ref_model *m, uint32_t token, float *logits, mkv_error
             if (L->k_norm) ref_rmsnorm(kh, L->k_norm, hd, c->norm_eps, kh);
             ref_rope(kh, hd, pos, c->rope_theta, c->rope_style);
         }
-        /* append K and V to the f16 cache */
+        /* append K and V to the cache: f16, or q8_0 blocks */
         float *kc = L->k_cache + (size_t)pos * m->kv_dim, *vc = L->v_cache + (size_t)pos * m->kv_dim;
-        for (uint32_t i = 0; i < m->kv_dim; i++) {
-            kc[i] = mkv_round_f16(m->k[i]);
-            vc[i] = mkv_round_f16(m->v[i]);
+        if (m->kv_q8) {
+            for (uint32_t b = 0; b < m->kv_dim; b += MKV_KV_Q8_BLOCK) {
+                ref_kv_q8_block(m->k + b, kc + b);
+                ref_kv_q8_block(m->v + b, vc + b);
+            }
+        } else {
+            for (uint32_t i = 0; i < m->kv_dim; i++) {
+                kc[i] = mkv_round_f16(m->k[i]);
+                vc[i] = mkv_round_f16(m->v[i]);
+            }
         }
         /* attention over positions 0..pos, output projection, residual */
         ref_attention(m->q, L->k_cache, L->v_cache, pos + 1, c->n_head, c->n_kv_head, hd, m->att);

@@ -58,6 +58,12 @@ void ref_model_free(ref_model *m);
 /* Processes token at the next position; logits has n_vocab floats. */
 mkv_status ref_model_step(ref_model *m, uint32_t token, float *logits, mkv_error *err);
 uint32_t ref_model_pos(const ref_model *m);
+/* From now on K and V enter the cache as q8_0 blocks (shaders/kv_layout.h)
+ * instead of f16-rounded; kv_dim must be whole blocks. */
+void ref_model_set_kv_q8(ref_model *m, bool on);
+/* One block of MKV_KV_Q8_BLOCK values through q8_0 and back: d = max|x| /
+ * 127, out = d * round(x / d). */
+void ref_kv_q8_block(const float *x, float *out);
 
 /* A MeKi model whose rows (d_mem floats of token's row of layer) the
  * caller computes instead of a bank: e.g. the training-form formula. */

@@ -1,0 +1,18 @@
+/* How a layer's K or V cache is stored, shared by the C side (session.c
+ * sizes it, tests read it) and the shaders (rope_kv.comp writes it,
+ * attn.comp reads it). Plain #defines only: both C and GLSL include it.
+ *
+ * f16 (default): n_ctx x n_kv_head rows of head_dim f16 values.
+ * q8_0 (rope_kv_q8, attn_q8*): n_ctx x n_kv_head rows of head_dim int8
+ * quants (4 to a 32-bit word, element 4i in the low byte), then, starting
+ * at word scale_base = n_ctx * n_kv_head * head_dim / 4, one f32 scale per
+ * block of MKV_KV_Q8_BLOCK values of each row, rows in the same order:
+ * value = scale * quant, scale = max |x| / 127 over the block, quant =
+ * round(x / scale) (halves away from zero). head_dim must be a multiple of
+ * the block. 36 bytes per 32 values against f16's 64. */
+#ifndef MKV_KV_LAYOUT_H
+#define MKV_KV_LAYOUT_H
+
+#define MKV_KV_Q8_BLOCK 32
+
+#endif
