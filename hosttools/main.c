@@ -3,6 +3,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <dlfcn.h>
+#endif
 
 #include "cli.h"
 
@@ -31,8 +34,26 @@ static void usage(FILE *f)
                "the Khronos validation layer.\n");
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+/* Sanitizer builds only (.ci/run): the Vulkan loader unloads the driver
+ * stack at vkDestroyInstance, and LeakSanitizer, which reports at exit,
+ * could then no longer name the module of what the driver itself leaked
+ * (tests/sanitize/lsan.supp suppresses by module). Pinning those
+ * libraries (where present) keeps the names; tests/test_util.c does the
+ * same in the test programs. */
+static void keep_driver_loaded(void)
+{
+    static const char *const libs[] = {"libvulkan_lvp.so", "libLLVM-15.so.1", "libVkLayer_khronos_validation.so",
+                                       "libstdc++.so.6"};
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) (void)dlopen(libs[i], RTLD_LAZY | RTLD_NODELETE);
+}
+#endif
+
 int main(int argc, char **argv)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    keep_driver_loaded();
+#endif
     /* A file-size limit (ulimit -f) then fails a write with EFBIG, which the
      * writers report and clean up after, as a full disk; not a kill that
      * leaves a temporary behind. */

@@ -1030,6 +1030,37 @@ END_TEST
 
 /* The guard behind every GPU test: with the layer on, a misuse is counted
  * (so "no messages" in the other tests means something). */
+/* Two transfer writes to one buffer with no barrier between: a hazard
+ * only synchronization validation sees (the GPU tests run with it on:
+ * tests/CMakeLists.txt sets VK_LAYER_ENABLES). */
+static void fill_twice(VkCommandBuffer cb, void *user)
+{
+    const mkv_buffer *b = user;
+    vkCmdFillBuffer(cb, b->buf, 0, VK_WHOLE_SIZE, 1);
+    vkCmdFillBuffer(cb, b->buf, 0, VK_WHOLE_SIZE, 2);
+}
+
+START_TEST(synchronization_validation_counts_a_missing_barrier)
+{
+    const char *v = getenv("MKV_VALIDATION"), *en = getenv("VK_LAYER_ENABLES");
+    if (!v || strcmp(v, "1") != 0 || !en || !strstr(en, "SYNCHRONIZATION")) return; /* ctest always sets both */
+    mkv_device_opts o;
+    mkv_device_opts_default(&o);
+    o.validation = true;
+    o.quiet = true;
+    mkv_device *d2;
+    mkv_error err;
+    ck_assert_msg(mkv_device_create(&o, &d2, &err) == MKV_OK, "%s", err.msg);
+    mkv_buffer b;
+    ck_assert_msg(mkv_buffer_create(d2, 256, MKV_MEM_DEVICE, &b, &err) == MKV_OK, "%s", err.msg);
+    ck_assert_uint_eq(mkv_device_validation_count(d2), 0);
+    ck_assert_msg(mkv_device_submit_once(d2, fill_twice, &b, &err) == MKV_OK, "%s", err.msg);
+    ck_assert_uint_gt(mkv_device_validation_count(d2), 0); /* SYNC-HAZARD-WRITE-AFTER-WRITE */
+    mkv_buffer_destroy(d2, &b);
+    mkv_device_destroy(d2);
+}
+END_TEST
+
 START_TEST(validation_layer_counts_a_misuse)
 {
     const char *v = getenv("MKV_VALIDATION");
@@ -1076,6 +1107,7 @@ int main(void)
     tcase_add_test(tc, dispatch_rejects_wrong_binding_count_and_push_size);
     TCase *tv = tcase_create("validation");
     tcase_add_test(tv, validation_layer_counts_a_misuse);
+    tcase_add_test(tv, synchronization_validation_counts_a_missing_barrier);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, tv);
     return tu_run_suite(s);
