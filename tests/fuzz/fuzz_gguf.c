@@ -1,12 +1,17 @@
 /* Fuzz target: the GGUF reader (header, every metadata type, tensor table,
  * bounds) and what reads through it: typed getters, array elements, the
- * first row of every tensor dequantized, and the model description
- * (runtime/model_desc.c: architecture, shapes, types, MeKi keys). */
+ * first row of every tensor dequantized, the model description
+ * (runtime/model_desc.c: architecture, shapes, types, MeKi keys), and the
+ * tokenizer keys (runtime/tokenizer_load.c: hostile token arrays, merges
+ * naming unknown tokens, huge counts), then a short text through the
+ * tokenizer and back. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "fuzz_common.h"
 #include "gguf.h"
 #include "model_desc.h"
+#include "tokenizer.h"
 
 #define MAX_TENSORS 64
 #define MAX_ROW (1u << 16)
@@ -50,6 +55,23 @@ static void exercise_tensors(const mkv_gguf *g)
     }
 }
 
+static void exercise_tokenizer(const mkv_gguf *g)
+{
+    static const char text[] = "Hello, world! 123 <|im_start|>user\n\u00e9\u4e2d\U0001F600  \t end";
+    mkv_error err;
+    mkv_tokenizer *t = NULL;
+    if (mkv_tokenizer_from_gguf(g, &t, &err) != MKV_OK) return;
+    uint32_t *ids = NULL;
+    size_t n = 0;
+    if (mkv_tokenize(t, text, strlen(text), true, &ids, &n, &err) == MKV_OK) {
+        char *back = NULL;
+        size_t len = 0;
+        if (mkv_detokenize(t, ids, n, &back, &len, &err) == MKV_OK) free(back);
+        free(ids);
+    }
+    mkv_tokenizer_free(t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fz_put("model.gguf", data, size);
@@ -58,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mkv_gguf_open(path, &g, &err) == MKV_OK) {
         exercise_kvs(g);
         exercise_tensors(g);
+        exercise_tokenizer(g);
         mkv_gguf_close(g);
     }
     mkv_model_desc *d = NULL;
