@@ -9,6 +9,12 @@
  *   mkv_device_create  -> mkv_model_load -> mkv_session_create
  *   -> mkv_session_step (once per token) -> destroy in reverse order.
  *
+ * Text, for an app that embeds mekivk without its CLI: runtime/tokenizer.h
+ * (a model's tokenizer from its GGUF: tokenize, detokenize, a streaming
+ * decoder) and runtime/sampler.h (temperature, top-k, top-p, min-p, repeat
+ * penalty, seeded; its state apart from the session) belong to this API and
+ * include nothing but this header.
+ *
  * Threads: several sessions on one model (weights shared, a KV cache each)
  * may be created, stepped and destroyed on different threads at the same
  * time; the device serializes what Vulkan requires (queue submissions, its

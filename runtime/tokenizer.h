@@ -18,8 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gguf.h"
 #include "mekivk.h"
+
+struct mkv_gguf; /* runtime/gguf.h: an open GGUF file */
 
 #define MKV_TOKEN_NONE UINT32_MAX /* "no such token" (bos/eos/pad absent) */
 
@@ -46,7 +47,7 @@ typedef struct mkv_tokenizer mkv_tokenizer;
  * token ids (< n_vocab), add_bos_token (bool), tokenizer.chat_template.
  * MKV_ERR_MISSING / MKV_ERR_FORMAT / MKV_ERR_TOKEN_RANGE name the file,
  * the key, the element and its value. */
-mkv_status mkv_tokenizer_from_gguf(const mkv_gguf *g, mkv_tokenizer **out, mkv_error *err);
+mkv_status mkv_tokenizer_from_gguf(const struct mkv_gguf *g, mkv_tokenizer **out, mkv_error *err);
 /* Opens the GGUF at path, reads its tokenizer and closes it. */
 mkv_status mkv_tokenizer_open(const char *path, mkv_tokenizer **out, mkv_error *err);
 void mkv_tokenizer_free(mkv_tokenizer *t);

@@ -6,6 +6,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "gguf.h"
 #include "tokenizer.h"
 
 /* A merge: the pair (left id, right id) -> its rank and the merged id. */
