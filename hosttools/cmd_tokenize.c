@@ -8,6 +8,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "json.h"
+#include "textgen.h"
 #include "tokenizer.h"
 
 #define MAX_INPUT_BYTES (1ull << 30)
@@ -35,31 +36,6 @@ static void detokenize_help(void)
            "stand for to stdout (no newline added). Only the file's metadata is read.\n");
 }
 
-/* Writes s[0..len) as a JSON string; bytes that are not valid UTF-8 become U+FFFD. */
-static void put_json_str(FILE *f, const char *s, size_t len)
-{
-    fputc('"', f);
-    size_t i = 0;
-    while (i < len) {
-        size_t ok = mkv_utf8_valid_prefix(s + i, len - i);
-        for (size_t k = i; k < i + ok; k++) {
-            unsigned char c = (unsigned char)s[k];
-            if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-            else if (c == '\n') fputs("\\n", f);
-            else if (c == '\r') fputs("\\r", f);
-            else if (c == '\t') fputs("\\t", f);
-            else if (c < 0x20) fprintf(f, "\\u%04x", c);
-            else fputc(c, f);
-        }
-        i += ok;
-        if (i < len) {
-            fputs("\\ufffd", f);
-            i++;
-        }
-    }
-    fputc('"', f);
-}
-
 static void print_ids(const mkv_tokenizer *t, const uint32_t *ids, size_t n, bool json, bool array_only)
 {
     if (json) fputs("{\"ids\": ", stdout);
@@ -72,7 +48,7 @@ static void print_ids(const mkv_tokenizer *t, const uint32_t *ids, size_t n, boo
             size_t len;
             const char *s = mkv_token_text(t, ids[i], &len);
             if (i) fputs(", ", stdout);
-            put_json_str(stdout, s, len);
+            mkv_tg_json_str(stdout, s, len); /* invalid UTF-8 becomes U+FFFD */
         }
         fputs("]}", stdout);
     }

@@ -1030,6 +1030,20 @@ END_TEST
 
 /* The guard behind every GPU test: with the layer on, a misuse is counted
  * (so "no messages" in the other tests means something). */
+/* A device of its own with the validation layer on and its messages
+ * counted, not printed: the misuse tests below expect some. */
+static mkv_device *quiet_validated_device(void)
+{
+    mkv_device_opts o;
+    mkv_device_opts_default(&o);
+    o.validation = true;
+    o.quiet = true;
+    mkv_device *d2;
+    mkv_error err;
+    ck_assert_msg(mkv_device_create(&o, &d2, &err) == MKV_OK, "%s", err.msg);
+    return d2;
+}
+
 /* Two transfer writes to one buffer with no barrier between: a hazard
  * only synchronization validation sees (the GPU tests run with it on:
  * tests/CMakeLists.txt sets VK_LAYER_ENABLES). */
@@ -1044,13 +1058,8 @@ START_TEST(synchronization_validation_counts_a_missing_barrier)
 {
     const char *v = getenv("MKV_VALIDATION"), *en = getenv("VK_LAYER_ENABLES");
     if (!v || strcmp(v, "1") != 0 || !en || !strstr(en, "SYNCHRONIZATION")) return; /* ctest always sets both */
-    mkv_device_opts o;
-    mkv_device_opts_default(&o);
-    o.validation = true;
-    o.quiet = true;
-    mkv_device *d2;
+    mkv_device *d2 = quiet_validated_device();
     mkv_error err;
-    ck_assert_msg(mkv_device_create(&o, &d2, &err) == MKV_OK, "%s", err.msg);
     mkv_buffer b;
     ck_assert_msg(mkv_buffer_create(d2, 256, MKV_MEM_DEVICE, &b, &err) == MKV_OK, "%s", err.msg);
     ck_assert_uint_eq(mkv_device_validation_count(d2), 0);
@@ -1065,13 +1074,7 @@ START_TEST(validation_layer_counts_a_misuse)
 {
     const char *v = getenv("MKV_VALIDATION");
     if (!v || strcmp(v, "1") != 0) return; /* ctest always sets it */
-    mkv_device_opts o;
-    mkv_device_opts_default(&o);
-    o.validation = true;
-    o.quiet = true;
-    mkv_device *d2;
-    mkv_error err;
-    ck_assert_msg(mkv_device_create(&o, &d2, &err) == MKV_OK, "%s", err.msg);
+    mkv_device *d2 = quiet_validated_device();
     ck_assert_uint_eq(mkv_device_validation_count(d2), 0);
     /* usage = 0 violates VUID-VkBufferCreateInfo-usage-requiredbitmask */
     VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = 64, .usage = 0};
