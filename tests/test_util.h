@@ -11,13 +11,14 @@
  * else EXIT_FAILURE: what a test program's main returns. */
 int tu_run_suite(Suite *s);
 
-/* Directory for test files: $MKV_TEST_TMP or /tmp/mkv_test, created. */
+/* Directory for test files: $MKV_TEST_TMP or /tmp/mkv_test, created. ctest
+ * gives each GPU test's run per lavapipe width its own (tests/CMakeLists.txt). */
 const char *tu_tmpdir(void);
 /* Joins tu_tmpdir()/name into a static ring of buffers (8 live at a time). */
 const char *tu_path(const char *name);
 
-/* tu_tmpdir()/sub/name (sub created): one folder per test program, so
- * ctest -j runs never share files. Same ring of buffers as tu_path. */
+/* tu_tmpdir()/sub/name (sub created): one folder per test program (and per
+ * width of a GPU test), so ctest -j runs never share files. Same ring of buffers as tu_path. */
 const char *tu_path_in(const char *sub, const char *name);
 /* Whole file into a malloc'd buffer (fails the test on error). */
 uint8_t *tu_read_file(const char *path, uint64_t *size);
