@@ -16,6 +16,8 @@
 
 #define MAX_REPS 64
 #define MAX_KERNELS 32
+#define MAX_PROMPTS 4
+#define MAX_PROMPT 4096
 #define PROFILE_STEPS 7
 #define HOST_READ_BYTES (256ull << 20) /* the host read: far beyond any CPU cache */
 
@@ -24,7 +26,8 @@ typedef struct mode_run {
     bool meki_off;
     mkv_session *s;
     double decode[MAX_REPS];
-    double prefill[MAX_REPS];
+    double prefill[MAX_PROMPTS][MAX_REPS];     /* tok/s per prompt length */
+    double prefill_stall[MAX_PROMPTS][MAX_REPS]; /* ms the GPU waited on the bank in that prefill */
     double *stall_us;       /* per decoded token (all reps) */
     double *window_us;      /* GPU time before the first bank-reading dispatch, per decoded token */
     uint32_t n_stall;
@@ -49,8 +52,9 @@ static void help(void)
            "every --block tokens (default 8; 0: each mode's n tokens in one go), and which\n"
            "goes first alternates across repetitions, so that machine noise hits both\n"
            "alike. A mode's speed in a repetition is its n tokens over its own turns' time.\n"
-           "Prefill speed is measured on a --prompt-token prompt (default 16; token by\n"
-           "token, its bank reads issued at once). Reports medians, the MeKi/dense ratio,\n"
+           "Prefill speed is measured on prompts of --prompt tokens (default 128,512: one\n"
+           "batched mkv_session_prefill each, every repetition, after a warm-up that\n"
+           "records the prefill pass). Reports medians, the MeKi/dense ratio,\n"
            "bank counters and per-kernel GPU time (the median of 7 profiled steps, taken\n"
            "after the timed runs in separate sessions, the modes taking turns step by\n"
            "step). The bandwidth probe is the yardstick for each mode's weight GB/s\n"
@@ -78,9 +82,13 @@ static void help(void)
            "  --cache-mb M    hot-row cache of M MiB (default 0: every slab from storage)\n"
            "  --bank-threads T  reader threads (default 4)\n"
            "  --bank-sync     reference path: read each slab before submitting (no overlap)\n"
+           "  --prompt P[,P2..] prompt lengths of the prefill measurement (up to 4, each <= 4096;\n"
+           "                  default 128,512); prefill_tok_s in the JSON is the first's\n"
+           "  --chunk C       tokens per batched prefill pass (default 128)\n"
            "  --json   one JSON object (keys: device, driver, model, ctx, n_decode, reps, block,\n"
            "           probe_gbps, host_read_gbps and host_threads (CPU devices only), weight_types, runs\n"
-           "           (mode, decode_tok_s, prefill_tok_s, weight_bytes_per_token, weight_gbps,\n"
+           "           (mode, decode_tok_s, prefill_tok_s, prefill (prompt, tok_s, stall_ms: one per\n"
+           "           prompt length), weight_bytes_per_token, weight_gbps,\n"
            "           kv_bytes_per_token (K/V of ctx positions, as --kv-type stores them), time_over_roofline (time\n"
            "           per token over (weight + K/V bytes) / probe bandwidth), bank,\n"
            "           decode_tok_s_reps, kernels), meki_over_dense (ratio of the\n"
@@ -108,21 +116,26 @@ static double median(const double *v, uint32_t n)
     return m;
 }
 
-/* A mode's prompt: n_prompt tokens from position 0, their bank reads issued
- * at once; leaves the session at position ctx with the next token in *tok. */
-static mkv_status run_prompt(mode_run *r, uint32_t rep, uint32_t n_prompt, uint32_t ctx, uint32_t n_vocab, uint32_t *tok,
-                             mkv_error *err)
+/* A mode's prompts: for each length, n tokens from position 0 in one
+ * batched prefill (distinct tokens: every slab read); leaves the session
+ * at position ctx with the next token in *tok. */
+static mkv_status run_prompt(mode_run *r, uint32_t rep, const uint32_t *n_prompt, uint32_t n_prompts, uint32_t ctx,
+                             uint32_t n_vocab, uint32_t *tok, mkv_error *err)
 {
     mkv_status st;
-    mkv_session_reset(r->s);
-    uint32_t prompt[4096];
-    for (uint32_t i = 0; i < n_prompt; i++) prompt[i] = (i * 7919u + 1) % n_vocab;
+    static uint32_t prompt[MAX_PROMPT];
+    for (uint32_t k = 0; k < n_prompts; k++) {
+        mkv_session_reset(r->s);
+        for (uint32_t i = 0; i < n_prompt[k]; i++) prompt[i] = (i * 7919u + 1 + 131u * rep) % n_vocab;
+        mkv_session_stats a, b;
+        mkv_session_get_stats(r->s, &a);
+        double t0 = mkv_now_s();
+        if ((st = mkv_session_prefill(r->s, prompt, n_prompt[k], MKV_PREFILL_LAST, NULL, tok, err))) return st;
+        r->prefill[k][rep] = n_prompt[k] / (mkv_now_s() - t0);
+        mkv_session_get_stats(r->s, &b);
+        r->prefill_stall[k][rep] = b.bank_stall_ms - a.bank_stall_ms;
+    }
     *tok = 1 % n_vocab;
-    double t0 = mkv_now_s();
-    if ((st = mkv_session_prefetch(r->s, prompt, n_prompt, err))) return st;
-    for (uint32_t i = 0; i < n_prompt; i++)
-        if ((st = mkv_session_step(r->s, prompt[i], NULL, tok, err))) return st;
-    r->prefill[rep] = n_prompt / (mkv_now_s() - t0);
     return mkv_session_seek(r->s, ctx, err);
 }
 
@@ -146,14 +159,14 @@ static mkv_status run_block(mode_run *r, uint32_t n, uint32_t *tok, double *secs
  * ctx, the modes taking turns every `block` tokens (0: all n at once), in
  * the order given. Each mode's decode speed is its n tokens over the time
  * its own turns took. */
-static mkv_status run_rep(mode_run *runs, const uint32_t *order, uint32_t n_modes, uint32_t rep, uint32_t n_prompt,
-                          uint32_t ctx, uint32_t n, uint32_t block, uint32_t n_vocab, mkv_error *err)
+static mkv_status run_rep(mode_run *runs, const uint32_t *order, uint32_t n_modes, uint32_t rep, const uint32_t *n_prompt,
+                          uint32_t n_prompts, uint32_t ctx, uint32_t n, uint32_t block, uint32_t n_vocab, mkv_error *err)
 {
     mkv_status st;
     uint32_t tok[2];
     double secs[2] = {0, 0};
     for (uint32_t k = 0; k < n_modes; k++)
-        if ((st = run_prompt(&runs[order[k]], rep, n_prompt, ctx, n_vocab, &tok[order[k]], err))) return st;
+        if ((st = run_prompt(&runs[order[k]], rep, n_prompt, n_prompts, ctx, n_vocab, &tok[order[k]], err))) return st;
     if (block == 0) block = n;
     for (uint32_t done = 0; done < n; done += block) {
         uint32_t len = n - done < block ? n - done : block;
@@ -335,7 +348,8 @@ out:
 int mkv_cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL, *bank_path = NULL;
-    uint32_t ctx = 512, n = 32, reps = 3, n_prompt = 16, block = 8;
+    uint32_t ctx = 512, n = 32, reps = 3, block = 8, chunk = 0;
+    uint32_t n_prompt[MAX_PROMPTS] = {128, 512}, n_prompts = 2;
     mkv_kv_type kv_type = MKV_KV_F16;
     bool json = false, cold = false, dontneed = false, bank_sync = false, probe = false, kernels = false;
     const char *config = "1.7b";
@@ -362,13 +376,15 @@ int mkv_cmd_bench(int argc, char **argv)
         else if (!strcmp(a, "--reps")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MAX_REPS, &reps)) return 2; }
         else if (!strcmp(a, "--block")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, 4096, &block)) return 2; }
         else if (!strcmp(a, "--kv-type")) { if (!(v = cli_value(argc, argv, &i)) || !cli_kv_type(a, v, &kv_type)) return 2; }
-        else if (!strcmp(a, "--prompt")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 4096, &n_prompt)) return 2; }
+        else if (!strcmp(a, "--prompt")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32_list(a, v, 1, MAX_PROMPT, n_prompt, MAX_PROMPTS, &n_prompts)) return 2; }
+        else if (!strcmp(a, "--chunk")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 1024, &chunk)) return 2; }
         else { fprintf(stderr, "mekivk bench: unknown option '%s' (see --help)\n", a); return 2; }
     }
     if (probe) return probe_only(&dopts, json);
     if (kernels) return kernels_only(&dopts, config, json);
     if (!model_path) { fprintf(stderr, "mekivk bench: --model is required (see --help)\n"); return 2; }
-    if (n_prompt > ctx) n_prompt = ctx;
+    uint32_t max_prompt = 0;
+    for (uint32_t k = 0; k < n_prompts; k++) max_prompt = n_prompt[k] > max_prompt ? n_prompt[k] : max_prompt;
 
     int rc = 1;
     mkv_error err = {0};
@@ -383,8 +399,9 @@ int mkv_cmd_bench(int argc, char **argv)
         goto out;
     }
     mkv_model_get_info(model, &info);
-    mkv_session_opts so = {.n_ctx = ctx + n, .kv_type = kv_type, .bank_cache_bytes = (uint64_t)cache_mb << 20,
-                           .bank_threads = bank_threads, .bank_sync = bank_sync};
+    mkv_session_opts so = {.n_ctx = (ctx > max_prompt ? ctx : max_prompt) + n, .kv_type = kv_type,
+                           .bank_cache_bytes = (uint64_t)cache_mb << 20, .bank_threads = bank_threads,
+                           .bank_sync = bank_sync, .prefill_chunk = chunk};
     for (uint32_t m = 0; m < n_modes; m++) {
         so.meki_off = runs[m].meki_off;
         runs[m].stall_us = calloc((size_t)reps * n, sizeof(double));
@@ -403,12 +420,20 @@ int mkv_cmd_bench(int argc, char **argv)
     if (mkv_device_bandwidth(dev, 0, &probe_gbps, &perr)) fprintf(stderr, "mekivk bench: no bandwidth probe: %s\n", perr.msg);
     uint32_t host_threads = 0;
     const double host_gbps = host_read_gbps(dev, &host_threads);
+    /* Warm-up: the first prefill records the prefill pass (pipelines built). */
+    for (uint32_t m = 0; m < n_modes; m++) {
+        const uint32_t two[2] = {0, 1 % info.n_vocab};
+        if (mkv_session_prefill(runs[m].s, two, 2, MKV_PREFILL_LAST, NULL, NULL, &err)) {
+            rc = cli_fail("bench", &err);
+            goto out;
+        }
+    }
     /* Alternate the modes: every `block` tokens within a repetition, and
      * which goes first (AB, BA, AB, ...) across repetitions, so that machine
      * noise and drift (thermal, page cache, neighbours) hit both alike. */
     for (uint32_t rep = 0; rep < reps; rep++) {
         const uint32_t order[2] = {rep % 2 ? n_modes - 1 : 0, rep % 2 ? 0 : 1};
-        if (run_rep(runs, order, n_modes, rep, n_prompt, ctx, n, block, info.n_vocab, &err)) {
+        if (run_rep(runs, order, n_modes, rep, n_prompt, n_prompts, ctx, n, block, info.n_vocab, &err)) {
             rc = cli_fail("bench", &err);
             goto out;
         }
@@ -461,7 +486,7 @@ int mkv_cmd_bench(int argc, char **argv)
     for (uint32_t m = 0; m < n_modes; m++) {
         mode_run *r = &runs[m];
         med[m] = median(r->decode, reps);
-        double pre = median(r->prefill, reps);
+        double pre = median(r->prefill[0], reps);
         uint64_t wbytes = r->meki_off ? info.weight_bytes_dense : info.weight_bytes_meki;
         const mkv_session_stats *ss = &r->stats;
         double hit = ss->cache_hits + ss->cache_misses ? (double)ss->cache_hits / (ss->cache_hits + ss->cache_misses) : 0;
@@ -484,6 +509,11 @@ int mkv_cmd_bench(int argc, char **argv)
                    (unsigned long long)ss->bank_bytes_read,
                    (unsigned long long)ss->bank_reads, ss->bank_stall_ms, stall_med, (unsigned long long)ss->stall_steps,
                    window_med, read_us, hit, ss->bank_io, r->meki_off ? "" : mkv_crc32c_impl());
+            printf("\"prefill\": [");
+            for (uint32_t k = 0; k < n_prompts; k++)
+                printf("%s{\"prompt\": %u, \"tok_s\": %.4f, \"stall_ms\": %.3f}", k ? ", " : "", n_prompt[k],
+                       median(r->prefill[k], reps), median(r->prefill_stall[k], reps));
+            printf("], ");
             printf("\"decode_tok_s_reps\": [");
             for (uint32_t k = 0; k < reps; k++) printf("%s%.4f", k ? ", " : "", r->decode[k]);
             printf("], ");
@@ -493,8 +523,13 @@ int mkv_cmd_bench(int argc, char **argv)
                        r->kernels[k].ms > 0 ? r->kernels[k].bytes / (r->kernels[k].ms * 1e6) : 0.0);
             printf("]}");
         } else {
-            printf("\n%-5s decode %.2f tok/s (median), prefill %.2f tok/s, %.1f MB weights/token: %.2f GB/s, %.0f %% of the probe\n",
-                   r->mode, med[m], pre, wbytes / 1e6, wgbps, probe_gbps > 0 ? 100 * wgbps / probe_gbps : 0.0);
+            printf("\n%-5s decode %.2f tok/s (median), %.1f MB weights/token: %.2f GB/s, %.0f %% of the probe\n",
+                   r->mode, med[m], wbytes / 1e6, wgbps, probe_gbps > 0 ? 100 * wgbps / probe_gbps : 0.0);
+            for (uint32_t k = 0; k < n_prompts; k++) {
+                printf("      prefill of %u tokens: %.2f tok/s (median)", n_prompt[k], median(r->prefill[k], reps));
+                if (!r->meki_off) printf(", the GPU waited %.3f ms on the bank", median(r->prefill_stall[k], reps));
+                printf("\n");
+            }
             if (roof > 0)
                 printf("      %.0f ms per token: %.2fx the time its %.1f MB of weights and %.1f MB of K/V take at the probe's bandwidth\n",
                        1e3 / med[m], roof, wbytes / 1e6, kv_bytes / 1e6);

@@ -60,6 +60,31 @@ bool cli_u32(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t
     return true;
 }
 
+bool cli_u32_list(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out, uint32_t cap, uint32_t *n)
+{
+    char item[32];
+    uint32_t k = 0;
+    for (const char *p = s;;) {
+        const char *e = strchr(p, ',');
+        const size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (k == cap) {
+            fprintf(stderr, "mekivk: %s = '%s': at most %u values\n", flag, s, cap);
+            return false;
+        }
+        if (len == 0 || len >= sizeof item) {
+            fprintf(stderr, "mekivk: %s = '%s': expected integers in %u..%u separated by commas\n", flag, s, lo, hi);
+            return false;
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (!cli_u32(flag, item, lo, hi, &out[k++])) return false;
+        if (!e) break;
+        p = e + 1;
+    }
+    *n = k;
+    return true;
+}
+
 bool cli_tokens(const char *flag, const char *s, uint32_t **out, uint32_t *n)
 {
     *out = NULL;

@@ -20,6 +20,7 @@ int mkv_cmd_bench(int argc, char **argv);
 int mkv_cmd_inspect(int argc, char **argv);
 int mkv_cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
 int mkv_cmd_detokenize(int argc, char **argv);
+int mkv_cmd_perplexity(int argc, char **argv);   /* cmd_perplexity.c */
 
 /* ---- inspect (cmd_inspect*.c; no Vulkan, linked into tests as mkv_inspect) ----
  * Each prints a report on `out` (errors there too, as "error: ...") and
@@ -46,6 +47,9 @@ bool cli_parse_u64(const char *s, uint64_t *out);
 /* Parses an unsigned integer in [lo, hi] for `flag`; false + a message
  * naming the flag and the value if not. */
 bool cli_u32(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
+/* A comma-separated list of 1..cap integers in lo..hi ("128,512"); false
+ * (said on stderr) on an empty item, a bad number or more than cap. */
+bool cli_u32_list(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out, uint32_t cap, uint32_t *n);
 bool cli_u64(const char *flag, const char *s, uint64_t *out);
 /* Parses "1,2,3" into a malloc'd array; false + message on a bad or empty
  * item ("1,", ",1", "1,,2") or a value past 2^32 - 1. */

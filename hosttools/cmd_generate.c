@@ -16,7 +16,8 @@ static void help(void)
            "                       [--cache-mb M] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
            "                       [--repeat-penalty R] [--repeat-last-n N] [--seed S]\n"
            "                       [--kv-type f16|q8_0]\n\n"
-           "Feeds the prompt token by token, then N tokens (each fed back but the last).\n"
+           "Processes the prompt in batches (mkv_session_prefill: forward passes of 128 tokens),\n"
+           "then N tokens one by one (each fed back but the last).\n"
            "  --tokens IDS       the prompt as token ids; prints the generated ids, and exactly N\n"
            "  --prompt TEXT      the prompt as text, tokenized with the model's tokenizer (DESIGN §6;\n"
            "                     BOS prepended when the file says add_bos_token); prints the\n"
@@ -26,7 +27,9 @@ static void help(void)
            "  --logits-out FILE  float32 little-endian logits, one row of n_vocab per position\n"
            "                     processed: the prompt's, then each generated token fed back\n"
            "                     (n_prompt + N - 1 rows)\n"
-           "  --json             print {\"tokens\": [...], \"n_prompt\": P, \"decode_tok_s\": X} (with\n"
+           "  --json             print {\"tokens\": [...], \"n_prompt\": P, \"decode_tok_s\": X,\n"
+           "                     \"prefill_tok_s\": Y} (decode over the fed-back tokens, or the\n"
+           "                     prompt's when none; with\n"
            "                     --prompt also \"text\" and \"stop\": \"length\" or \"end\"; when\n"
            "                     sampling, \"seed\")\n"
            "  --ctx N            context length (default: prompt + N, at least 16)\n"
@@ -172,7 +175,8 @@ int mkv_cmd_generate(int argc, char **argv)
     if (json) {
         printf("{\"tokens\": [");
         for (uint32_t i = 0; i < n_out; i++) printf("%s%u", i ? ", " : "", gen[i]);
-        printf("], \"n_prompt\": %u, \"decode_tok_s\": %.3f", n_prompt, tok_s);
+        printf("], \"n_prompt\": %u, \"decode_tok_s\": %.3f, \"prefill_tok_s\": %.3f", n_prompt, tok_s,
+               g.feed_s > 0 ? n_prompt / g.feed_s : 0.0);
         if (mkv_sampler_needs_logits(smp)) printf(", \"seed\": %llu", (unsigned long long)sp.seed);
         if (tok) {
             char *out_text = NULL;
@@ -187,14 +191,15 @@ int mkv_cmd_generate(int argc, char **argv)
     } else if (tok) {
         printf("\n");
         fflush(stdout);
-        fprintf(stderr, "[%u prompt tokens, %u generated (%s), %.2f tok/s]\n", n_prompt, n_out, mkv_tg_stop_name(why),
-                tok_s);
+        fprintf(stderr, "[%u prompt tokens (%.2f tok/s), %u generated (%s), %.2f tok/s]\n", n_prompt,
+                g.feed_s > 0 ? n_prompt / g.feed_s : 0.0, n_out, mkv_tg_stop_name(why), tok_s);
     } else {
         printf("device: %s\nmodel: %s (%s, %u layers, d_model %u, %s)\n", mkv_device_name(dev), model_path, info.arch,
                info.n_layer, info.d_model, info.has_bank && !sopts.meki_off ? "MeKi" : "dense");
         printf("generated:");
         for (uint32_t i = 0; i < n_out; i++) printf(" %u", gen[i]);
-        printf("\ndecode: %.2f tok/s\n", tok_s);
+        printf("\nprefill: %.2f tok/s (%u tokens)\ndecode: %.2f tok/s\n", g.feed_s > 0 ? n_prompt / g.feed_s : 0.0, n_prompt,
+               tok_s);
     }
     rc = 0;
 out:

@@ -19,6 +19,7 @@ static const struct {
     {"convert", mkv_cmd_convert, "fold a training-form safetensors checkpoint into model.gguf + bank.mkb"},
     {"generate", mkv_cmd_generate, "a prompt (token ids or text), then N tokens, greedy or sampled"},
     {"chat", mkv_cmd_chat, "talk with a model in its chat template (the KV cache kept across turns)"},
+    {"perplexity", mkv_cmd_perplexity, "perplexity of a token stream in windows (quality: weight types, MeKi on/off)"},
     {"bench", mkv_cmd_bench, "measure decode speed of MeKi vs dense, bank stats, kernel times"},
     {"inspect", mkv_cmd_inspect, "show a model (.gguf) or bank (.mkb) file's contents and check it"},
     {"tokenize", mkv_cmd_tokenize, "text -> token ids with a model's tokenizer (no GPU)"},

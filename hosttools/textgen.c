@@ -164,12 +164,28 @@ mkv_status mkv_tg_feed(mkv_tg *g, const uint32_t *toks, uint32_t n, uint32_t *ne
                         "%u tokens at position %u: the context holds %u positions (%u left)", n, pos, g->n_ctx,
                         g->n_ctx - pos);
     double t0 = mkv_now_s();
-    TRY(mkv_session_prefetch(g->s, toks, n, err));
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t am = 0;
-        TRY(step(g, toks[i], i + 1 == n && mkv_sampler_needs_logits(g->smp), &am, err));
-        if (i + 1 == n) TRY(choose(g, am, next, err));
+    /* One batched prefill (mkv_session_prefill); with --logits-out, every
+     * position's logits, a piece of the prompt at a time. */
+    uint32_t am = 0;
+    if (g->logits_fd < 0) {
+        bool want = mkv_sampler_needs_logits(g->smp);
+        TRY(mkv_session_prefill(g->s, toks, n, MKV_PREFILL_LAST, want ? g->logits : NULL, &am, err));
+    } else {
+        enum { PIECE = 32 };
+        float *all = malloc((size_t)PIECE * g->n_vocab * sizeof(float));
+        if (!all) return mkv_fail(err, MKV_ERR_NO_MEMORY, "prompt logits: out of memory");
+        st = MKV_OK;
+        for (uint32_t i = 0; i < n && !st; i += PIECE) {
+            const uint32_t k = n - i < PIECE ? n - i : PIECE;
+            st = mkv_session_prefill(g->s, toks + i, k, MKV_PREFILL_ALL, all, &am, err);
+            if (!st) st = mkv_write_full(g->logits_fd, all, (uint64_t)k * g->n_vocab * sizeof(float), g->logits_path, err);
+            if (!st && i + k == n) memcpy(g->logits, all + (size_t)(k - 1) * g->n_vocab, (size_t)g->n_vocab * sizeof(float));
+        }
+        free(all);
+        if (st) return st;
     }
+    for (uint32_t i = 0; i < n; i++) TRY(mkv_sampler_accept(g->smp, toks[i], err));
+    TRY(choose(g, am, next, err));
     g->feed_s += mkv_now_s() - t0;
     g->n_fed += n;
     return MKV_OK;

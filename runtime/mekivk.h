@@ -7,7 +7,8 @@
  *
  * Typical use (see hosttools/cmd_generate.c):
  *   mkv_device_create  -> mkv_model_load -> mkv_session_create
- *   -> mkv_session_step (once per token) -> destroy in reverse order.
+ *   -> mkv_session_prefill (the prompt, in batches)
+ *   -> mkv_session_step (once per generated token) -> destroy in reverse order.
  *
  * Text, for an app that embeds mekivk without its CLI: runtime/tokenizer.h
  * (a model's tokenizer from its GGUF: tokenize, detokenize, a streaming
@@ -222,12 +223,16 @@ typedef struct mkv_session_opts {
     uint32_t bank_slots;       /* staging slots (prefetch depth); 0 = 32 */
     bool bank_sync;            /* reference path: read on the calling thread
                                   before submitting (no overlap, no cache) */
+    uint32_t prefill_chunk;    /* tokens per batched forward pass of
+                                  mkv_session_prefill; 0 = 128, at most 1024 */
 } mkv_session_opts;
 
 #define MKV_MAX_CTX 65536u
 
 /* Allocates the KV cache and activations and records the decode step once;
- * every mkv_session_step replays it. */
+ * every mkv_session_step replays it. The prefill pass (opts.prefill_chunk
+ * tokens) is recorded at the first mkv_session_prefill and replayed by
+ * every later one. */
 mkv_status mkv_session_create(mkv_model *model, const mkv_session_opts *opts,
                               mkv_session **out, mkv_error *err);
 void mkv_session_destroy(mkv_session *s);
@@ -238,6 +243,23 @@ void mkv_session_destroy(mkv_session *s);
  * MKV_ERR_CONTEXT_FULL without changing the session. */
 mkv_status mkv_session_step(mkv_session *s, uint32_t token, float *logits, uint32_t *argmax,
                             mkv_error *err);
+
+/* Which logits mkv_session_prefill returns. */
+typedef enum mkv_prefill_logits {
+    MKV_PREFILL_LAST = 0, /* n_vocab floats: the last token's */
+    MKV_PREFILL_ALL = 1,  /* n x n_vocab floats, token i's at i * n_vocab
+                             (teacher forcing, perplexity) */
+} mkv_prefill_logits;
+
+/* Processes n tokens at the next positions as batches (one forward pass per
+ * opts.prefill_chunk tokens; every token's bank slab is requested at once).
+ * The logits as `which` says (if logits != NULL) and the GPU's argmax of
+ * the last token (if argmax != NULL). Equal to n mkv_session_step calls
+ * within float rounding (the sums run in another order). On any error
+ * (MKV_ERR_TOKEN_RANGE, MKV_ERR_CONTEXT_FULL, a failed bank read) the
+ * session is left as it was: the position does not move. */
+mkv_status mkv_session_prefill(mkv_session *s, const uint32_t *tokens, uint32_t n, mkv_prefill_logits which,
+                               float *logits, uint32_t *argmax, mkv_error *err);
 
 /* Tells the session which tokens the next steps will process, in order
  * (a prompt): their bank reads start now, concurrently, as many as staging
@@ -251,7 +273,8 @@ mkv_status mkv_session_prefetch(mkv_session *s, const uint32_t *tokens, uint32_t
 
 /* Bank and stall counters since the session was created. */
 typedef struct mkv_session_stats {
-    uint64_t steps;
+    uint64_t steps;                       /* decode steps (mkv_session_step) */
+    uint64_t prefill_tokens;              /* tokens processed by mkv_session_prefill's batched passes */
     uint64_t bank_reads, bank_bytes_read; /* slab reads issued to storage, bytes read */
     uint64_t cache_hits, cache_misses;    /* slab requests served by the hot-row cache or not */
     uint64_t bank_shared;      /* requests that joined a slab already staged or in flight */

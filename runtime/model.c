@@ -205,6 +205,7 @@ static mkv_status upload_layer(upload_ctx *u, uint32_t l, mkv_error *err)
     }
     TRY(upload_matrix(u, ld->w_down->name, ld->w_down, NULL, NULL, &w->w_down, err));
     if (ld->meki_gate) {
+        TRY(upload_matrix(u, ld->meki_out->name, ld->meki_out, NULL, NULL, &w->meki_out, err));
         TRY(upload_transposed(u, ld->meki_out, &w->meki_out_t, err));
         TRY(upload_vector(u, ld->meki_norm, &w->meki_norm, err));
     }
@@ -256,7 +257,8 @@ static void describe_types(const mkv_model *m, char *msg, size_t cap)
         if (all[i]->rows) count[all[i]->type]++, bytes[all[i]->type] += mkv_matrix_bytes(all[i]);
     for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
         const mkv_layer_weights *w = &m->layers[l];
-        const mkv_matrix *x[] = {&w->w_qkv[0], &w->w_qkv[1], &w->w_qkv[2], &w->wo, &w->w_ffn, &w->w_mg, &w->w_down, &w->meki_out_t};
+        const mkv_matrix *x[] = {&w->w_qkv[0], &w->w_qkv[1], &w->w_qkv[2], &w->wo, &w->w_ffn, &w->w_mg, &w->w_down, &w->meki_out_t,
+                                 &w->meki_out};
         for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
             if (x[i]->rows) count[x[i]->type]++, bytes[x[i]->type] += mkv_matrix_bytes(x[i]);
     }
@@ -332,7 +334,8 @@ void mkv_model_destroy(mkv_model *m)
         for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
             mkv_layer_weights *w = &m->layers[l];
             mkv_buffer *v[] = {&w->attn_norm, &w->q_norm, &w->k_norm, &w->ffn_norm, &w->meki_norm, &w->qkv_bias};
-            mkv_matrix *x[] = {&w->w_qkv[0], &w->w_qkv[1], &w->w_qkv[2], &w->wo, &w->w_ffn, &w->w_mg, &w->w_down, &w->meki_out_t};
+            mkv_matrix *x[] = {&w->w_qkv[0], &w->w_qkv[1], &w->w_qkv[2], &w->wo, &w->w_ffn, &w->w_mg, &w->w_down, &w->meki_out_t,
+                               &w->meki_out};
             for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) mkv_buffer_destroy(d, v[i]);
             for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) mkv_matrix_destroy(d, x[i]);
         }

@@ -25,6 +25,7 @@ typedef struct mkv_layer_weights {
                            * or the gate reads the residual: cfg.meki_gate_residual) */
     mkv_matrix w_down;    /* d_model x d_ffn */
     mkv_matrix meki_out_t; /* d_mem x d_model: W_mo transposed, F16 (ffn_out.comp says why) */
+    mkv_matrix meki_out;   /* d_model x d_mem: W_mo as stored, for the batched pass (mm.comp) */
 } mkv_layer_weights;
 
 struct mkv_model {

@@ -8,6 +8,9 @@
 #include "argmax.h"
 #include "attn.h"
 #include "embed.h"
+#include "ffn_act.h"
+#include "meki_v.h"
+#include "mm.h"
 #include "ffn_out.h"
 #include "matmul.h"
 #include "matvec.h"
@@ -132,15 +135,16 @@ static bool texel(const mkv_recorder *r, const mkv_buffer *w, const mkv_buffer *
 }
 #define TYPED_KERNEL(name, tex, type) ((tex) ? MKV_KERNEL_##name##_TB_T(type) : MKV_KERNEL_##name##_T(type))
 
-mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_matrix *t, const mkv_buffer *h, mkv_error *err)
+mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_matrix *t, const mkv_buffer *h,
+                        uint32_t ldh, uint32_t n_batch, mkv_error *err)
 {
     const uint32_t wg = r->tune.wg_norm;
     for (uint32_t p = 0; p < t->n_parts; p++) {
         mkv_pc_embed pc = {.row_begin = p * t->rows_per_part, .n_rows = mkv_matrix_part_rows(t, p),
-                           .d_model = t->cols, .ldw = t->ldw, .nb = t->nb};
+                           .d_model = t->cols, .ldw = t->ldw, .nb = t->nb, .ldh = ldh};
         const mkv_buffer *b[] = {params, &t->parts[p], h};
-        mkv_status st = DISPATCH(r, MKV_KERNEL_EMBED_T(t->type), mkv_spec1(wg), b, pc, div_up(t->cols, wg), 1,
-                                 mkv_matrix_rows_bytes(t, 1), err);
+        mkv_status st = DISPATCH(r, MKV_KERNEL_EMBED_T(t->type), mkv_spec1(wg), b, pc, div_up(t->cols, wg), n_batch,
+                                 mkv_matrix_rows_bytes(t, n_batch), err);
         if (st) return st;
     }
     return MKV_OK;
@@ -149,9 +153,66 @@ mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_mat
 mkv_status mkv_op_rmsnorm(mkv_recorder *r, const mkv_buffer *x, const mkv_buffer *w, const mkv_buffer *y,
                           uint32_t n, uint32_t n_vec, float eps, mkv_error *err)
 {
-    mkv_pc_rmsnorm pc = {.n = n, .eps = eps};
+    return mkv_op_rmsnorm_rows(r, false, x, n, w, y, n, n, n_vec, eps, err);
+}
+
+mkv_status mkv_op_rmsnorm_rows(mkv_recorder *r, bool add, const mkv_buffer *x, uint32_t ldx, const mkv_buffer *w,
+                               const mkv_buffer *y, uint32_t ldy, uint32_t n, uint32_t n_vec, float eps, mkv_error *err)
+{
+    mkv_pc_rmsnorm pc = {.n = n, .eps = eps, .ldx = ldx, .ldy = ldy};
     const mkv_buffer *b[] = {x, w, y};
-    return DISPATCH(r, MKV_KERNEL_RMSNORM, mkv_spec1(r->tune.wg_norm), b, pc, n_vec, 1, 8ull * n * n_vec, err);
+    return DISPATCH(r, add ? MKV_KERNEL_RMSNORM_ADD : MKV_KERNEL_RMSNORM, mkv_spec1(r->tune.wg_norm), b, pc, n_vec, 1,
+                    8ull * n * n_vec, err);
+}
+
+mkv_status mkv_op_rmsnorm_last(mkv_recorder *r, const mkv_buffer *params, const mkv_buffer *x, uint32_t ldx,
+                               const mkv_buffer *w, const mkv_buffer *y, uint32_t n, float eps, mkv_error *err)
+{
+    mkv_pc_rmsnorm pc = {.n = n, .eps = eps, .ldx = ldx, .ldy = n};
+    const mkv_buffer *b[] = {x, w, y, params};
+    return DISPATCH(r, MKV_KERNEL_RMSNORM_LAST, mkv_spec1(r->tune.wg_norm), b, pc, 1, 1, 8ull * n, err);
+}
+
+mkv_status mkv_op_mm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, uint32_t ldx, const mkv_buffer *y,
+                     uint32_t ldy, uint32_t y_offset, uint32_t n_batch, const mkv_buffer *params, uint32_t flags,
+                     mkv_error *err)
+{
+    if (ldx % 4 || ldx < w->nb * mkv_wtype_get(w->type)->block)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "mm: x rows of %u floats for a %ux%u %s matrix (need a multiple of 4 >= %u)",
+                        ldx, w->rows, w->cols, mkv_wtype_get(w->type)->name, w->nb * mkv_wtype_get(w->type)->block);
+    const mkv_tunables *t = &r->tune;
+    for (uint32_t p = 0; p < w->n_parts; p++) {
+        const uint32_t n = mkv_matrix_part_rows(w, p);
+        mkv_pc_mm pc = {.n_rows = n, .ldw = w->ldw, .nb = w->nb, .ldx4 = ldx / 4, .ldy = ldy,
+                        .y_offset = y_offset + p * w->rows_per_part, .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0,
+                        .act = (flags & MKV_MATVEC_SIGMOID) != 0};
+        const mkv_buffer *b[] = {&w->parts[p], x, y, params};
+        const mkv_spec spec = {{t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm}, 4};
+        mkv_status st = DISPATCH(r, TYPED_KERNEL(MM, texel(r, &w->parts[p], x), w->type), spec, b, pc,
+                                 div_up(n, t->rows_mm), div_up(n_batch, t->nb_mm), mkv_matrix_rows_bytes(w, n), err);
+        if (st) return st;
+    }
+    return MKV_OK;
+}
+
+mkv_status mkv_op_ffn_act(mkv_recorder *r, const mkv_buffer *gu, uint32_t ldgu, uint32_t n_rows, uint32_t n_ffn,
+                          uint32_t up_row, const mkv_buffer *t, uint32_t ldt, uint32_t n_mem, const mkv_buffer *g,
+                          uint32_t ldg, uint32_t n_batch, const mkv_buffer *params, mkv_error *err)
+{
+    mkv_pc_ffn_act pc = {.n_rows = n_rows, .n_ffn = n_ffn, .up_row = up_row, .n_mem = n_mem, .ldgu = ldgu, .ldt = ldt, .ldg = ldg};
+    const mkv_buffer *b[] = {gu, t, g ? g : t, params};
+    return DISPATCH(r, MKV_KERNEL_FFN_ACT, mkv_spec1(r->tune.wg_norm), b, pc, div_up(n_rows, r->tune.wg_norm), n_batch,
+                    8ull * n_rows * n_batch, err);
+}
+
+mkv_status mkv_op_meki_v(mkv_recorder *r, const mkv_buffer *ring, uint32_t row_byte_offset, uint32_t bank_dtype,
+                         const mkv_buffer *g, uint32_t ldg, const mkv_buffer *v, uint32_t ldv, uint32_t n_mem,
+                         uint32_t n_batch, const mkv_buffer *params, mkv_error *err)
+{
+    mkv_pc_meki_v pc = {.n_mem = n_mem, .ldg = ldg, .ldv = ldv, .row_byte_offset = row_byte_offset, .bank_dtype = bank_dtype};
+    const mkv_buffer *b[] = {ring, g, v, params};
+    return DISPATCH(r, MKV_KERNEL_MEKI_V, mkv_spec1(r->tune.wg_norm), b, pc, div_up(n_mem, r->tune.wg_norm), n_batch,
+                    6ull * n_mem * n_batch, err);
 }
 
 mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
@@ -252,12 +313,22 @@ mkv_status mkv_op_matmul_swiglu(mkv_recorder *r, const mkv_matrix *wg, const mkv
                     div_up(wg->rows, r->tune.wg_matmul), div_up(n_batch, r->tune.tb_matmul), 2 * mkv_matrix_bytes(wg), err);
 }
 
+/* A pass's batch and row strides (0: one token, rows packed). */
+static uint32_t attn_batch(const mkv_attn_dims *a) { return a->n_batch ? a->n_batch : 1; }
+static uint32_t attn_ld_q(const mkv_attn_dims *a) { return a->ld_q ? a->ld_q : a->n_head * a->head_dim; }
+static uint32_t attn_ld_qkv(const mkv_attn_dims *a)
+{
+    return a->ld_qkv ? a->ld_qkv : (a->n_head + 2 * a->n_kv_head) * a->head_dim;
+}
+
 mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *qkv,
                           const mkv_buffer *qkv_bias, const mkv_buffer *q_norm, const mkv_buffer *k_norm,
                           const mkv_buffer *rope, const mkv_buffer *q, const mkv_buffer *k_cache,
                           const mkv_buffer *v_cache, mkv_error *err)
 {
-    if (a->head_dim % 2 || a->head_dim > MKV_ROPE_KV_MAX_HEAD_DIM || a->head_dim / 2 > 8 * r->tune.wg_norm)
+    /* each thread rotates up to 8 pairs: at least head_dim / 16 threads */
+    const uint32_t wg = mkv_pow2_at_least((a->head_dim / 2 + 7) / 8, r->tune.wg_norm);
+    if (a->head_dim % 2 || a->head_dim > MKV_ROPE_KV_MAX_HEAD_DIM || wg > r->d->props.limits.maxComputeWorkGroupSize[0])
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "head_dim = %u: rope kernel needs an even head_dim <= %u", a->head_dim, MKV_ROPE_KV_MAX_HEAD_DIM);
     if (a->kv_q8 && a->head_dim % MKV_KV_Q8_BLOCK)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "head_dim = %u: a q8_0 KV cache needs a multiple of %u", a->head_dim,
@@ -265,10 +336,11 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
     mkv_pc_rope_kv pc = {.n_head = a->n_head, .n_kv_head = a->n_kv_head, .head_dim = a->head_dim,
                          .qk_norm = a->qk_norm, .eps = a->eps,
                          .rope_style = a->rope_norm ? MKV_ROPE_KV_NORM : MKV_ROPE_KV_NEOX, .has_bias = qkv_bias != NULL,
-                         .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4)};
+                         .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4),
+                         .ld_qkv = attn_ld_qkv(a), .ld_q = attn_ld_q(a)};
     const mkv_buffer *b[] = {params, qkv, q_norm, k_norm, rope, q, k_cache, v_cache, (qkv_bias ? qkv_bias : qkv)}; /* unread without bias */
-    return DISPATCH(r, a->kv_q8 ? MKV_KERNEL_ROPE_KV_Q8 : MKV_KERNEL_ROPE_KV, mkv_spec1(r->tune.wg_norm), b, pc, a->n_head + a->n_kv_head, 1,
-                    4ull * (a->n_head + 2 * a->n_kv_head) * a->head_dim, err);
+    return DISPATCH(r, a->kv_q8 ? MKV_KERNEL_ROPE_KV_Q8 : MKV_KERNEL_ROPE_KV, mkv_spec1(wg), b, pc,
+                    a->n_head + a->n_kv_head, attn_batch(a), 4ull * (a->n_head + 2 * a->n_kv_head) * a->head_dim * attn_batch(a), err);
 }
 
 mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
@@ -282,22 +354,27 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
     if (a->kv_q8 && a->head_dim % MKV_KV_Q8_BLOCK)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "attention: head_dim = %u: a q8_0 KV cache needs a multiple of %u",
                         a->head_dim, MKV_KV_Q8_BLOCK);
+    if (a->head_dim % 8 == 0 && attn_ld_q(a) % 4) /* q read as vec4 (attn.comp) */
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "attention: q rows of %u floats: need a multiple of 4", attn_ld_q(a));
     mkv_pc_attn pc = {.n_kv_head = a->n_kv_head, .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim),
-                      .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4)};
+                      .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4), .ld_q = attn_ld_q(a)};
     const mkv_buffer *b[] = {params, q, k_cache, v_cache, partials};
+    const uint32_t nbt = attn_batch(a);
+    if ((uint64_t)nbt * a->n_split > r->d->props.limits.maxComputeWorkGroupCount[1])
+        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "attention: %u tokens x %u splits exceed the device's workgroup count", nbt, a->n_split);
     /* The group size and head_dim are compile-time in the shader (queries
      * and outputs live in registers). */
     const mkv_spec spec = {{r->tune.wg_attn, a->n_head / a->n_kv_head, a->head_dim, r->d->subgroup_size}, 4};
     /* bytes: the whole cache capacity is an upper bound; bench rescales by n_kv. */
     const bool tex = r->tune.texel_reads && k_cache->view && v_cache->view;
     const mkv_kernel_id k = a->kv_q8 ? (tex ? MKV_KERNEL_ATTN_Q8_TB : MKV_KERNEL_ATTN_Q8) : (tex ? MKV_KERNEL_ATTN_TB : MKV_KERNEL_ATTN);
-    mkv_status st = DISPATCH(r, k, spec, b, pc, a->n_kv_head, a->n_split,
+    mkv_status st = DISPATCH(r, k, spec, b, pc, a->n_kv_head, nbt * a->n_split,
                              2 * mkv_kv_cache_bytes(a->n_ctx, a->n_kv_head * a->head_dim, a->kv_q8), err);
     if (st) return st;
-    mkv_pc_attn_combine pc2 = {.head_dim = a->head_dim, .n_split = a->n_split};
+    mkv_pc_attn_combine pc2 = {.head_dim = a->head_dim, .n_split = a->n_split, .ld_out = attn_ld_q(a)};
     const mkv_buffer *b2[] = {partials, out};
-    return DISPATCH(r, MKV_KERNEL_ATTN_COMBINE, mkv_spec1(r->tune.wg_norm), b2, pc2, a->n_head, 1,
-                    4ull * a->n_head * a->n_split * (a->head_dim + 2), err);
+    return DISPATCH(r, MKV_KERNEL_ATTN_COMBINE, mkv_spec1(r->tune.wg_norm), b2, pc2, a->n_head, nbt,
+                    4ull * a->n_head * a->n_split * (a->head_dim + 2) * nbt, err);
 }
 
 mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *h,

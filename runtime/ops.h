@@ -53,11 +53,19 @@ mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, mkv_spec spec,
 
 /* ---- kernels (shader names in brackets) ---- */
 
-/* [embed] h = table[step.token] */
-mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_matrix *table, const mkv_buffer *h, mkv_error *err);
+/* [embed] h[b] = table[step.tok[b]] for the pass's tokens (rows of ldh
+ * floats; n_batch: the program's batch) */
+mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_matrix *table, const mkv_buffer *h,
+                        uint32_t ldh, uint32_t n_batch, mkv_error *err);
 /* [rmsnorm] y[v] = rmsnorm(x[v]) * w for n_vec vectors of n */
 mkv_status mkv_op_rmsnorm(mkv_recorder *r, const mkv_buffer *x, const mkv_buffer *w, const mkv_buffer *y,
                           uint32_t n, uint32_t n_vec, float eps, mkv_error *err);
+/* The same with row strides; [rmsnorm_add] (add) y[v] += rmsnorm(x[v]) * w */
+mkv_status mkv_op_rmsnorm_rows(mkv_recorder *r, bool add, const mkv_buffer *x, uint32_t ldx, const mkv_buffer *w,
+                               const mkv_buffer *y, uint32_t ldy, uint32_t n, uint32_t n_vec, float eps, mkv_error *err);
+/* [rmsnorm_last] y = rmsnorm(x[step.n_tok - 1]) * w: the pass's last token */
+mkv_status mkv_op_rmsnorm_last(mkv_recorder *r, const mkv_buffer *params, const mkv_buffer *x, uint32_t ldx,
+                               const mkv_buffer *w, const mkv_buffer *y, uint32_t n, float eps, mkv_error *err);
 /* [matvec] y[y_offset + r] = act(W[r] . x), or y[..] += (x padded with
  * zeros to whole units of W's type) */
 #define MKV_MATVEC_ACCUMULATE 1u /* add into y */
@@ -75,6 +83,26 @@ mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *w, const mkv_
 mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
                                      uint32_t n_ffn, uint32_t n_mem, const mkv_buffer *g, mkv_error *err);
 
+/* [mm] the batched product of a forward pass (prefill), any weight type:
+ * y[b*ldy + y_offset + r] = act(W[r] . x[b]) (or += with
+ * MKV_MATVEC_ACCUMULATE; act: MKV_MATVEC_SIGMOID) for the pass's tokens
+ * b < step.n_tok (params); x rows of ldx floats (zeros past W's columns),
+ * allocated for n_batch rows rounded up to tune.nb_mm. */
+mkv_status mkv_op_mm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, uint32_t ldx, const mkv_buffer *y,
+                     uint32_t ldy, uint32_t y_offset, uint32_t n_batch, const mkv_buffer *params, uint32_t flags,
+                     mkv_error *err);
+/* [ffn_act] of a batch, after mm with w_ffn: t = silu(gate) * up for the
+ * first n_ffn of n_rows rows per half (up half from up_row), the MeKi gate
+ * g = sigmoid(..) from the rest (n_mem values; g may be NULL when none) */
+mkv_status mkv_op_ffn_act(mkv_recorder *r, const mkv_buffer *gu, uint32_t ldgu, uint32_t n_rows, uint32_t n_ffn,
+                          uint32_t up_row, const mkv_buffer *t, uint32_t ldt, uint32_t n_mem, const mkv_buffer *g,
+                          uint32_t ldg, uint32_t n_batch, const mkv_buffer *params, mkv_error *err);
+/* [meki_v] v[b] = bank row (byte row_byte_offset of token b's staged slab,
+ * step.tok[b].y) + g[b], n_mem values */
+mkv_status mkv_op_meki_v(mkv_recorder *r, const mkv_buffer *ring, uint32_t row_byte_offset, uint32_t bank_dtype,
+                         const mkv_buffer *g, uint32_t ldg, const mkv_buffer *v, uint32_t ldv, uint32_t n_mem,
+                         uint32_t n_batch, const mkv_buffer *params, mkv_error *err);
+
 /* [matmul] (F16 weights only: the offline fold)
  * y[b*ldy + r] = (accumulate ? y : 0) + scale * W[r] . x[b] for b < n_batch
  * (x rows of W's ld floats, padded with zeros, allocated to a multiple of
@@ -91,6 +119,12 @@ typedef struct mkv_attn_dims {
     bool rope_norm;  /* RoPE pairs (2i, 2i+1) (llama); else (i, i + head_dim/2) */
     bool kv_q8;      /* the caches hold q8_0 blocks, not f16 (shaders/kv_layout.h) */
     float eps;
+    /* The pass: n_batch tokens (0 = 1), token b at position step.pos + b,
+     * its q/k/v at row b of qkv (ld_qkv floats apart), q and the attention
+     * output at row b of ld_q (a multiple of 4 when head_dim is one of 8;
+     * 0: packed). Partials: n_batch * n_head *
+     * n_split * (head_dim + 2) floats. */
+    uint32_t n_batch, ld_qkv, ld_q;
 } mkv_attn_dims;
 
 /* Bytes of one layer's K (or V) cache of n_ctx positions (kv_layout.h). */

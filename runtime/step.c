@@ -71,8 +71,8 @@ static mkv_status take_slot(mkv_session *s, uint32_t token, uint32_t *slot, mkv_
 /* The per-token values the recorded step reads (step_params.h). */
 static void set_params(mkv_session *s, uint32_t token, uint32_t slab_offset)
 {
-    mkv_step_params p = {.token = token, .pos = s->pos, .n_kv = s->pos + 1, .slab_offset = slab_offset};
-    memcpy(s->params.map, &p, sizeof p);
+    mkv_step_params p = {.pos = s->pos, .n_tok = 1, .tok = {{.token = token, .slab_offset = slab_offset}}};
+    memcpy(s->dec.params.map, &p, sizeof p);
 }
 
 static mkv_status submit(mkv_session *s, VkCommandBuffer *cbs, uint32_t n, VkFence fence, mkv_error *err)
@@ -81,11 +81,11 @@ static mkv_status submit(mkv_session *s, VkCommandBuffer *cbs, uint32_t n, VkFen
     return mkv_device_submit(s->d, &si, fence, err);
 }
 
-/* Submits the first part; pre_fence is signalled when it has run. */
-static mkv_status submit_pre(mkv_session *s, mkv_error *err)
+/* Submits a pass's first part; pre_fence is signalled when it has run. */
+static mkv_status submit_pre(mkv_session *s, mkv_pass *p, mkv_error *err)
 {
     MKV_VK(vkResetFences(s->d->dev, 1, &s->pre_fence), err);
-    return submit(s, &s->cb_pre, 1, s->pre_fence, err);
+    return submit(s, &p->cb_pre, 1, s->pre_fence, err);
 }
 
 static mkv_status wait_fence(mkv_session *s, mkv_error *err)
@@ -106,11 +106,11 @@ static bool pre_part_done(mkv_session *s)
 /* Reads back the stall timestamps of the finished step. The GPU waited
  * only if it had finished the first part before the slab was staged
  * (gpu_waited); then the wait is the gap between the two parts. */
-static void account_stall(mkv_session *s, bool gpu_waited, double host_wait_us)
+static void account_stall(mkv_session *s, const mkv_pass *p, bool gpu_waited, double host_wait_us)
 {
     double stall_us = 0;
     uint64_t ts[TS_COUNT];
-    if (s->stall_pool && vkGetQueryPoolResults(s->d->dev, s->stall_pool, 0, TS_COUNT, sizeof ts, ts, sizeof ts[0],
+    if (p->stall_pool && vkGetQueryPoolResults(s->d->dev, p->stall_pool, 0, TS_COUNT, sizeof ts, ts, sizeof ts[0],
                                                VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
         const double us = s->d->timestamp_period_ns * 1e-3;
         s->stats.last_window_us = (double)(ts[TS_PRE_END] - ts[TS_PRE_START]) * us;
@@ -130,7 +130,7 @@ static mkv_status step_streamed(mkv_session *s, uint32_t token, mkv_error *err)
     mkv_status st = take_slot(s, token, &slot, err);
     if (st) return st;
     set_params(s, token, slot * mkv_bank_info(s->m->bank)->slab_bytes);
-    if (!(st = pf_issue(s, err)) && !(st = submit_pre(s, err))) {
+    if (!(st = pf_issue(s, err)) && !(st = submit_pre(s, &s->dec, err))) {
         double t0 = mkv_now_ms();
         st = mkv_stream_wait(s->stream, slot, err);
         double host_wait_us = (mkv_now_ms() - t0) * 1e3;
@@ -139,8 +139,8 @@ static mkv_status step_streamed(mkv_session *s, uint32_t token, mkv_error *err)
             /* the first part must finish before the step is retried (its own fence: no queue-wide wait) */
             (void)vkWaitForFences(s->d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
             pf_drop(s); /* later listed reads may share the failed one: the caller prefetches again */
-        } else if (!(st = submit(s, &s->cb_post, 1, s->fence, err)) && !(st = wait_fence(s, err))) {
-            account_stall(s, gpu_waited, host_wait_us);
+        } else if (!(st = submit(s, &s->dec.cb_post, 1, s->fence, err)) && !(st = wait_fence(s, err))) {
+            account_stall(s, &s->dec, gpu_waited, host_wait_us);
         }
     }
     mkv_stream_release(s->stream, slot);
@@ -162,7 +162,7 @@ static mkv_status step_sync(mkv_session *s, uint32_t token, mkv_error *err)
     s->stats.bank_stall_ms += dt_us * 1e-3;
     s->stats.stall_steps++;
     set_params(s, token, 0);
-    VkCommandBuffer cbs[2] = {s->cb_pre, s->cb_post};
+    VkCommandBuffer cbs[2] = {s->dec.cb_pre, s->dec.cb_post};
     if ((st = submit(s, cbs, 2, s->fence, err))) return st;
     return wait_fence(s, err);
 }
@@ -181,7 +181,7 @@ mkv_status mkv_session_step(mkv_session *s, uint32_t token, float *logits, uint3
         TRY(step_sync(s, token, err));
     } else {
         set_params(s, token, 0);
-        TRY(submit(s, &s->cb_pre, 1, s->fence, err));
+        TRY(submit(s, &s->dec.cb_pre, 1, s->fence, err));
         TRY(wait_fence(s, err));
     }
     s->pos++;
@@ -222,7 +222,7 @@ mkv_status mkv_session_seek(mkv_session *s, uint32_t pos, mkv_error *err)
 
 uint32_t mkv_session_profile(const mkv_session *s, mkv_kernel_time *out, uint32_t cap)
 {
-    const mkv_recorder *r = &s->rec;
+    const mkv_recorder *r = &s->dec.rec;
     if (!r->query_pool || r->n_marks == 0 || s->stats.steps == 0) return 0;
     uint64_t ts[MKV_REC_MAX_MARKS + 1];
     if (vkGetQueryPoolResults(s->d->dev, r->query_pool, 0, r->n_marks + 1, sizeof ts, ts, sizeof ts[0],
@@ -243,3 +243,174 @@ uint32_t mkv_session_profile(const mkv_session *s, mkv_kernel_time *out, uint32_
     return n;
 }
 void mkv_session_reset(mkv_session *s) { s->pos = 0; }
+
+/* ---- prefill ---- */
+
+/* Asks for the slabs of tokens[0..m) (a token repeated shares one slab)
+ * and writes the pass's params: positions from s->pos, each token's slot. */
+static mkv_status request_chunk(mkv_session *s, const uint32_t *tokens, uint32_t m, uint32_t *slots, mkv_error *err)
+{
+    mkv_status st = MKV_OK;
+    uint32_t i = 0;
+    for (; i < m && !st; i++) {
+        st = mkv_stream_request(s->stream, tokens[i], &slots[i], err);
+        if (!st && slots[i] == MKV_STREAM_NO_SLOT)
+            st = mkv_fail(err, MKV_ERR_INVALID_ARG, "prefill: tokens[%u] = %u: no free bank staging slot", i, tokens[i]);
+        if (st) break;
+    }
+    if (st)
+        for (uint32_t k = 0; k < i; k++) mkv_stream_release(s->stream, slots[k]);
+    return st;
+}
+
+static void release_chunk(mkv_session *s, const uint32_t *slots, uint32_t m)
+{
+    for (uint32_t i = 0; i < m; i++) mkv_stream_release(s->stream, slots[i]);
+}
+
+static void set_chunk_params(mkv_session *s, const uint32_t *tokens, const uint32_t *slots, uint32_t m)
+{
+    mkv_step_params *p = s->pre.params.map;
+    const uint64_t slab = s->meki ? mkv_bank_info(s->m->bank)->slab_bytes : 0;
+    p->pos = s->pos;
+    p->n_tok = m;
+    for (uint32_t i = 0; i < m; i++)
+        p->tok[i] = (mkv_step_token){.token = tokens[i], .slab_offset = slots ? (uint32_t)(slots[i] * slab) : 0};
+}
+
+/* One prefill pass of m tokens at s->pos. With streaming, the slots of
+ * this chunk were requested already (slots); next/n_next are the tokens of
+ * the chunk after it, whose reads start while this one computes
+ * (next_slots receives their slots). */
+static mkv_status run_chunk(mkv_session *s, const uint32_t *tokens, uint32_t m, const uint32_t *slots,
+                            const uint32_t *next, uint32_t n_next, uint32_t *next_slots, bool *next_requested,
+                            mkv_error *err)
+{
+    mkv_status st;
+    mkv_pass *p = &s->pre;
+    *next_requested = false;
+    if (!s->meki) {
+        set_chunk_params(s, tokens, NULL, m);
+        TRY(submit(s, &p->cb_pre, 1, s->fence, err));
+        return wait_fence(s, err);
+    }
+    if (!s->stream) { /* bank_sync: every slab read into its slot, then the whole pass */
+        const uint64_t slab = mkv_bank_info(s->m->bank)->slab_bytes;
+        uint32_t idx[1024];
+        double t0 = mkv_now_ms();
+        for (uint32_t i = 0; i < m; i++) {
+            idx[i] = i;
+            TRY(mkv_bank_read_slab(s->m->bank, tokens[i], (uint8_t *)s->ring.map + i * slab, err));
+            s->stats.bank_reads++;
+            s->stats.cache_misses++;
+            s->stats.bank_bytes_read += slab;
+        }
+        double dt_us = (mkv_now_ms() - t0) * 1e3;
+        s->stats.bank_read_ms += dt_us * 1e-3;
+        s->stats.last_stall_us = dt_us;
+        s->stats.bank_stall_ms += dt_us * 1e-3;
+        s->stats.stall_steps++;
+        set_chunk_params(s, tokens, idx, m);
+        VkCommandBuffer cbs[2] = {p->cb_pre, p->cb_post};
+        TRY(submit(s, cbs, 2, s->fence, err));
+        return wait_fence(s, err);
+    }
+    /* streaming: the first part runs while the slabs are read; the GPU waits
+     * for them only at layer 0's first MeKi dispatch */
+    set_chunk_params(s, tokens, slots, m);
+    TRY(submit_pre(s, p, err));
+    double t0 = mkv_now_ms();
+    st = MKV_OK;
+    for (uint32_t i = 0; i < m && !st; i++) st = mkv_stream_wait(s->stream, slots[i], err);
+    double host_wait_us = (mkv_now_ms() - t0) * 1e3;
+    bool gpu_waited = pre_part_done(s);
+    if (st) {
+        (void)vkWaitForFences(s->d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
+        return st;
+    }
+    TRY(submit(s, &p->cb_post, 1, s->fence, err));
+    /* the next chunk's reads overlap this chunk's compute */
+    if (n_next) {
+        st = request_chunk(s, next, n_next, next_slots, err);
+        if (st) {
+            mkv_error ignored; /* the request's error is the one to report */
+            (void)wait_fence(s, &ignored);
+            return st;
+        }
+        *next_requested = true;
+    }
+    if ((st = wait_fence(s, err))) return st;
+    account_stall(s, p, gpu_waited, host_wait_us);
+    return MKV_OK;
+}
+
+/* The LM head over every token of the pass just run, copied out. */
+static mkv_status all_logits(mkv_session *s, uint32_t m, float *out, mkv_error *err)
+{
+    mkv_status st;
+    TRY(submit(s, &s->pre.cb_all, 1, s->fence, err));
+    TRY(wait_fence(s, err));
+    memcpy(out, s->logits_all.map, (size_t)m * s->m->cfg.n_vocab * sizeof(float));
+    return MKV_OK;
+}
+
+mkv_status mkv_session_prefill(mkv_session *s, const uint32_t *tokens, uint32_t n, mkv_prefill_logits which,
+                               float *logits, uint32_t *argmax, mkv_error *err)
+{
+    const mkv_model_config *c = &s->m->cfg;
+    if (!tokens || n == 0) return mkv_fail(err, MKV_ERR_INVALID_ARG, "prefill: no tokens");
+    if (which != MKV_PREFILL_LAST && which != MKV_PREFILL_ALL)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "prefill: which = %d: not a mkv_prefill_logits", (int)which);
+    if (n > s->n_ctx - s->pos)
+        return mkv_fail(err, MKV_ERR_CONTEXT_FULL, "prefill: %u tokens at position %u: the context holds %u positions",
+                        n, s->pos, s->n_ctx);
+    for (uint32_t i = 0; i < n; i++)
+        if (tokens[i] >= c->n_vocab)
+            return mkv_fail(err, MKV_ERR_TOKEN_RANGE, "prefill: tokens[%u] = %u: n_vocab is %u", i, tokens[i], c->n_vocab);
+    const uint32_t pos0 = s->pos;
+    mkv_status st = MKV_OK;
+    if (s->chunk == 1 || (n == 1 && which == MKV_PREFILL_LAST)) { /* the decode step is the one-token pass */
+        for (uint32_t i = 0; i < n && !st; i++) {
+            float *lg = logits && (which == MKV_PREFILL_ALL || i + 1 == n) ? logits + (which == MKV_PREFILL_ALL ? (size_t)i * c->n_vocab : 0) : NULL;
+            st = mkv_session_step(s, tokens[i], lg, i + 1 == n ? argmax : NULL, err);
+        }
+        if (st) s->pos = pos0;
+        return st;
+    }
+    TRY(mkv_session_record_prefill(s, err));
+    if (which == MKV_PREFILL_ALL && logits) TRY(mkv_session_record_all_logits(s, err));
+    if (s->stream) pf_drop(s); /* the prefetch list's slots are the ring's: the batch asks for its own */
+    uint32_t slots[2][1024];
+    uint32_t cur = 0, m = n < s->chunk ? n : s->chunk;
+    bool have = false;
+    if (s->stream) {
+        TRY(request_chunk(s, tokens, m, slots[0], err));
+        have = true;
+    }
+    for (uint32_t i = 0; i < n;) {
+        const uint32_t n_next_at = i + m, n_next = n_next_at < n ? (n - n_next_at < s->chunk ? n - n_next_at : s->chunk) : 0;
+        bool next_requested = false;
+        st = run_chunk(s, tokens + i, m, slots[cur], tokens + n_next_at, s->stream ? n_next : 0, slots[cur ^ 1],
+                       &next_requested, err);
+        if (have) release_chunk(s, slots[cur], m);
+        have = next_requested;
+        if (!st && which == MKV_PREFILL_ALL && logits) st = all_logits(s, m, logits + (size_t)i * c->n_vocab, err);
+        if (st) {
+            if (have) release_chunk(s, slots[cur ^ 1], n_next);
+            s->pos = pos0; /* nothing appended: the cache past pos0 is overwritten by what comes next */
+            return st;
+        }
+        s->pos += m;
+        i += m;
+        m = n_next;
+        cur ^= 1;
+    }
+    s->stats.prefill_tokens += n;
+    if (logits && which == MKV_PREFILL_LAST) memcpy(logits, s->logits.map, (size_t)c->n_vocab * sizeof(float));
+    if (argmax) {
+        float res[2];
+        memcpy(res, s->result.map, sizeof res);
+        memcpy(argmax, &res[1], sizeof *argmax);
+    }
+    return MKV_OK;
+}

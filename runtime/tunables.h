@@ -16,6 +16,10 @@ typedef struct mkv_tunables {
     uint32_t attn_chunk;   /* target positions per attention split */
     uint32_t wg_matmul;    /* matmul: weight rows (threads) per workgroup */
     uint32_t tb_matmul;    /* matmul: batch rows per workgroup (register tile) */
+    uint32_t wg_mm;        /* mm (prefill products): threads per workgroup */
+    uint32_t rows_mm;      /* mm: weight rows per workgroup */
+    uint32_t nr_mm;        /* mm: rows a subgroup takes at once */
+    uint32_t nb_mm;        /* mm: tokens per workgroup (register tile NR x NB) */
     bool texel_reads;      /* typed kernels read weights and input as texel buffers (wt_bind.glsl) */
 } mkv_tunables;
 
@@ -68,8 +72,13 @@ static inline void mkv_tunables_for(const mkv_device *d, mkv_tunables *t)
         t->nr_matvec = t->texel_reads ? 16 : 64;
         t->rows_matvec = 64;
     }
-    /* Norms and rope touch a few KiB: one subgroup-multiple of 64 is plenty. */
+    /* Norms and rope touch a few KiB: one subgroup-multiple of 64 is plenty.
+     * lavapipe: one subgroup, so their tree reductions' barriers cost
+     * nothing (each barrier switches between a workgroup's subgroups, and
+     * a batch runs these once per token: rope_kv at 64 threads took 0.69 s
+     * of a 7.7 s 128-token prefill of the 0.6b shape, 0.40 s at 8). */
     t->wg_norm = mkv_pow2_at_least(sg, 64);
+    if (mkv_device_is_cpu(d)) t->wg_norm = mkv_pow2_at_least(sg, 1);
     /* Attention: teams of lanes per position, merged through shared memory
      * at the end; 64 threads give a GPU several teams per workgroup.
      * lavapipe: one subgroup per workgroup, so no merge and no barrier at
@@ -86,8 +95,30 @@ static inline void mkv_tunables_for(const mkv_device *d, mkv_tunables *t)
      * feeds 8 rows' dot products. */
     t->wg_matmul = 64;
     t->tb_matmul = 8;
+    /* mm (prefill): as matvec, a subgroup per NR rows, four per workgroup;
+     * a register tile of 4 rows x 8 tokens (32 sums, 8 tokens' x of one
+     * unit) keeps within a GPU's registers for f16 and feeds each weight
+     * load to 8 tokens. */
+    t->wg_mm = mkv_pow2_at_least(4 * sg, 64);
+    t->nr_mm = 4;
+    t->nb_mm = 8;
+    t->rows_mm = t->nr_mm * (t->wg_mm / sg);
+    /* lavapipe, 0.6b shapes, 128-token prefill (mm's share of it, f16;
+     * rows x tokens at once): 4 x 8: 6.3 s, 8 x 8: 5.8, 4 x 16: 5.7, 8 x 16:
+     * 5.2, 16 x 8: 6.0, 2 x 16: 7.3; with 8 x 16, 64 rows per workgroup
+     * rather than 16: 5.2 -> 5.1 s and a quarter of the workgroups, whose
+     * launches lavapipe feels (one subgroup each, as for matvec). A 128-sum
+     * tile spills to the stack, which costs a CPU less than the x loads
+     * and weight decodes a smaller one repeats. */
+    if (mkv_device_is_cpu(d)) {
+        t->wg_mm = sg;
+        t->nr_mm = 8;
+        t->nb_mm = 16;
+        t->rows_mm = 64;
+    }
     if (t->wg_matvec > d->props.limits.maxComputeWorkGroupSize[0]) t->wg_matvec = d->props.limits.maxComputeWorkGroupSize[0];
     if (t->wg_matmul > d->props.limits.maxComputeWorkGroupSize[0]) t->wg_matmul = d->props.limits.maxComputeWorkGroupSize[0];
+    if (t->wg_mm > d->props.limits.maxComputeWorkGroupSize[0]) t->wg_mm = d->props.limits.maxComputeWorkGroupSize[0];
 }
 
 #endif

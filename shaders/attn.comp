@@ -1,7 +1,10 @@
 #version 450
-// Fused GQA decode attention, split over the cache ("flash decoding").
-// Workgroup (kvh, s) takes KV head kvh and the s-th of n_split equal chunks
-// of positions 0..n_kv-1, and serves the whole query group of that KV head
+// Fused GQA decode attention, split over the cache ("flash decoding"), and
+// causal attention for a batch of tokens (prefill): token b of the pass, at
+// position step.pos + b, attends to positions 0 .. step.pos + b (its own
+// K/V were appended by rope_kv before). Workgroup (kvh, b * n_split + s)
+// takes KV head kvh, token b and the s-th of n_split equal chunks of its
+// positions 0..n_kv-1, and serves the whole query group of that KV head
 // (query heads kvh*G .. kvh*G+G-1) in one pass that reads every K and V row
 // of the chunk once. It writes, per query head, the chunk's max score m,
 // its sum of exponentials l and the unnormalised output o; attn_combine.comp
@@ -64,6 +67,7 @@ layout(push_constant) uniform PushConstants {
     uint n_split;
     float scale;   // 1/sqrt(head_dim)
     uint scale_base; // KV_Q8: word offset of the scales in each cache (kv_layout.h)
+    uint ld_q;       // q's row stride in floats (one row per token)
 } pc;
 
 const uint CW = (HD % 8u == 0u) ? 8u : 2u; // dims per chunk
@@ -128,9 +132,11 @@ float team_sum(float x, uint team)
 
 void main()
 {
-    const uint kvh = gl_WorkGroupID.x, split = gl_WorkGroupID.y;
+    const uint kvh = gl_WorkGroupID.x, split = gl_WorkGroupID.y % pc.n_split, tk = gl_WorkGroupID.y / pc.n_split;
+    if (tk >= step.n_tok) return; // uniform over the workgroup
     const uint lane = gl_SubgroupInvocationID % P, team = gl_SubgroupInvocationID / P;
-    const uint n_kv = step.n_kv;
+    const uint n_kv = step.pos + tk + 1u;
+    const uint qb = tk * pc.ld_q, pbase = tk * (gl_NumWorkGroups.x * G) * pc.n_split * (HD + 2u); // token b's q, partials
     const uint chunk = (n_kv + pc.n_split - 1u) / pc.n_split;
     const uint t0 = min(split * chunk, n_kv), t1 = min(t0 + chunk, n_kv);
 
@@ -144,17 +150,17 @@ void main()
         const uint h = kvh * G + g;
         [[unroll]] for (uint c = 0u; c < CPL; c++) {
             const uint ci = c * P + lane;
-            vec4 a = vec4(0.0), b = vec4(0.0);
+            vec4 a = vec4(0.0), e = vec4(0.0);
             if (ci < NCH) {
                 if (CW == 8u) {
-                    a = q4[(h * HD + ci * 8u) / 4u];
-                    b = q4[(h * HD + ci * 8u) / 4u + 1u];
+                    a = q4[(qb + h * HD + ci * 8u) / 4u];
+                    e = q4[(qb + h * HD + ci * 8u) / 4u + 1u];
                 } else {
-                    a = vec4(q[h * HD + 2u * ci], q[h * HD + 2u * ci + 1u], 0.0, 0.0);
+                    a = vec4(q[qb + h * HD + 2u * ci], q[qb + h * HD + 2u * ci + 1u], 0.0, 0.0);
                 }
             }
             qlo[g * CPL + c] = a * qscale;
-            qhi[g * CPL + c] = b * qscale;
+            qhi[g * CPL + c] = e * qscale;
             olo[g * CPL + c] = vec4(0.0);
             ohi[g * CPL + c] = vec4(0.0);
         }
@@ -226,7 +232,7 @@ void main()
     const uint n_all = gl_NumSubgroups * TEAMS;
     if (n_all == 1u) {
         [[unroll]] for (uint g = 0u; g < G; g++) {
-            const uint pb = ((kvh * G + g) * pc.n_split + split) * (HD + 2u);
+            const uint pb = pbase + ((kvh * G + g) * pc.n_split + split) * (HD + 2u);
             [[unroll]] for (uint c = 0u; c < CPL; c++) {
                 const uint ci = c * P + lane;
                 if (ci < NCH) {
@@ -276,7 +282,7 @@ void main()
         }
         if (lane == 0u) sh_l[me] = lg * f;
         barrier();
-        const uint pb = ((kvh * G + g) * pc.n_split + split) * (HD + 2u);
+        const uint pb = pbase + ((kvh * G + g) * pc.n_split + split) * (HD + 2u);
         for (uint d = gl_LocalInvocationID.x; d < HD; d += WG) {
             float o = 0.0;
             for (uint k = 0u; k < n_all; k++) o += sh_o[k * HD + d];

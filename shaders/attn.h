@@ -6,7 +6,9 @@
  *   1 G = n_head/n_kv_head, 2 head_dim, 3 the device's subgroup size
  *   (gl_SubgroupSize must equal it: lanes are split into teams by it).
  * Limits: n_head/n_kv_head <= 16, head_dim even and <= 256.
- * Dispatch: n_kv_head x n_split x 1. */
+ * Dispatch: n_kv_head x (batch * n_split) x 1: token b of the pass (row b
+ * of q, of ld_q floats; its partials after those of token b - 1) attends to
+ * positions 0 .. step.pos + b. */
 #ifndef MKV_SHADER_ATTN_H
 #define MKV_SHADER_ATTN_H
 #include <stdint.h>
@@ -14,16 +16,18 @@ typedef struct mkv_pc_attn {
     uint32_t n_kv_head, n_split;
     float scale;
     uint32_t scale_base; /* attn_q8*: word offset of the scales in each cache (mkv_kv_layout) */
+    uint32_t ld_q;       /* q's row stride in floats */
 } mkv_pc_attn;
 #define MKV_ATTN_MAX_GROUP 16u
 #define MKV_ATTN_MAX_HEAD_DIM 256u
 #endif
 
-/* attn_combine.comp. Bindings: 0 partials, 1 out (float n_head*head_dim).
- * Spec constants: 0 WG. Dispatch: n_head x 1 x 1. */
+/* attn_combine.comp. Bindings: 0 partials, 1 out (float, a row of ld_out
+ * per token: n_head*head_dim). Spec constants: 0 WG. Dispatch: n_head x
+ * batch x 1. */
 #ifndef MKV_SHADER_ATTN_COMBINE_H
 #define MKV_SHADER_ATTN_COMBINE_H
 typedef struct mkv_pc_attn_combine {
-    uint32_t head_dim, n_split;
+    uint32_t head_dim, n_split, ld_out;
 } mkv_pc_attn_combine;
 #endif

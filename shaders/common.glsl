@@ -6,16 +6,18 @@
 layout(local_size_x_id = 0) in;
 #define WG gl_WorkGroupSize.x
 
-// Per-token values written by the host before each replay of the recorded
-// step (the command buffer itself never changes). Layout: step_params.h.
+// Per-pass values written by the host before each replay of a recorded
+// forward pass (the command buffer itself never changes): token b of the
+// pass (b < n_tok) is tok[b].x, at position pos + b, its bank slab at byte
+// tok[b].y of the staging ring. A decode step has n_tok = 1. Layout:
+// step_params.h.
 #define STEP_PARAMS_BUFFER(b)                                  \
     layout(std430, binding = b) readonly buffer StepParams {   \
-        uint token;  /* token id processed at this step */     \
-        uint pos;    /* its position (0-based) */              \
-        uint n_kv;   /* positions in the KV cache = pos + 1 */ \
-        uint slab_offset; /* bank slab's byte offset in staging */ \
+        uint pos;    /* position of token 0 */                 \
+        uint n_tok;  /* tokens in this pass */                 \
+        uint pad0, pad1;                                       \
+        uvec2 tok[]; /* (token id, slab byte offset) */        \
     } step;
-
 // Two f16 values packed in a 32-bit word (element 2i in the low half).
 vec2 unpack_f16x2(uint w) { return unpackHalf2x16(w); }
 

@@ -1,5 +1,6 @@
 #version 450
-// Embedding gather: h = token_embd[token] as f32, decoded from the stored
+// Embedding gather: h[b] = token_embd[token b] as f32 for each token of the
+// pass (workgroup row b), decoded from the stored
 // weight type (wtype.glsl). The table may be split in parts (each within
 // maxStorageBufferRange); one dispatch per part, and only the part that
 // holds the token writes. Host description: embed.h.
@@ -22,12 +23,16 @@ layout(push_constant) uniform PushConstants {
     uint d_model;
     uint ldw;       // row stride in 32-bit words
     uint nb;        // blocks per row
+    uint ldh;       // h's row stride in floats (one row per token)
 } pc;
 
 void main()
 {
-    const uint t = step.token;
+    const uint b = gl_WorkGroupID.y;
+    if (b >= step.n_tok) return;
+    const uint t = step.tok[b].x;
     if (t < pc.row_begin || t - pc.row_begin >= pc.n_rows) return;
     const uint base = (t - pc.row_begin) * pc.ldw;
-    for (uint i = gl_GlobalInvocationID.x; i < pc.d_model; i += gl_NumWorkGroups.x * WG) h[i] = wt_value(base, pc.nb, i);
+    for (uint i = gl_GlobalInvocationID.x; i < pc.d_model; i += gl_NumWorkGroups.x * WG)
+        h[b * pc.ldh + i] = wt_value(base, pc.nb, i);
 }

@@ -67,7 +67,7 @@ layout(binding = 10) uniform usamplerBuffer slabtex;                    // stagi
 layout(std430, binding = 10) readonly buffer Slab { uint slab[]; };     // staging ring of bank slabs
 #define SLAB(i) slab[i]
 #endif
-STEP_PARAMS_BUFFER(11)                                                  // step.slab_offset: this token's slab
+STEP_PARAMS_BUFFER(11)                                                  // step.tok[0].y: this token's slab
 #endif
 
 #include "wtype.glsl"
@@ -144,7 +144,7 @@ void main()
     const uint C = ROWS / 8u, P = WG / C, j = tid % C, p = tid / C, chunk = gl_WorkGroupID.x * C + j;
     vec4 za = vec4(0.0), zb = vec4(0.0);
     if (p < P && chunk < pc.ld8_2) {
-        const uint row = step.slab_offset + pc.row_byte_offset; // read once, not per k
+        const uint row = step.tok[0].y + pc.row_byte_offset; // read once, not per k
         for (uint k = p; k < pc.n_mem; k += P) {
             const uvec4 q = W2(k * pc.ld8_2 + chunk);
             const float s = bank_value(row, k) + X2(k); // v[k]

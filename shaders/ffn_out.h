@@ -9,7 +9,7 @@
  *           (f16, n_mem rows of ld8_2*8 >= n halves), 7 g (float n_mem,
  *           sigmoid(W_mg u)), 8 z (float n, scratch), 9 meki_norm weight,
  *           10 the staging ring of bank slabs (this layer's row at
- *           step.slab_offset + row_byte_offset), 11 step params.
+ *           step.tok[0].y + row_byte_offset), 11 step params.
  * Spec constants: 0 WG (power of two, a multiple of the subgroup size),
  * 1 ROWS (rows per workgroup; ffn_out_meki: a multiple of 8, at most 8 WG),
  * 2 NR (rows of W_down a subgroup takes at once, as in matvec.h).

@@ -1,11 +1,15 @@
-/* Host description of rmsnorm.comp.
- * Bindings: 0 x (float, n_vec*n), 1 w (float, n), 2 y (float, n_vec*n).
- * Spec constants: 0 WG (power of two). Dispatch: n_vec x 1 x 1. */
+/* Host description of rmsnorm.comp (variants rmsnorm, rmsnorm_add,
+ * rmsnorm_last).
+ * Bindings: 0 x (float, n_vec rows of ldx), 1 w (float, n), 2 y (float,
+ *           n_vec rows of ldy; rmsnorm_last: n), 3 (rmsnorm_last) step params.
+ * Spec constants: 0 WG (power of two). Dispatch: n_vec x 1 x 1
+ * (rmsnorm_last: 1 x 1 x 1). */
 #ifndef MKV_SHADER_RMSNORM_H
 #define MKV_SHADER_RMSNORM_H
 #include <stdint.h>
 typedef struct mkv_pc_rmsnorm {
     uint32_t n;
     float eps;
+    uint32_t ldx, ldy;
 } mkv_pc_rmsnorm;
 #endif

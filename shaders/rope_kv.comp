@@ -3,10 +3,11 @@
 // RMSNorm (optional), RoPE from the host's cos/sin table -- NEOX pairs
 // (i, i + head_dim/2) or NORM pairs (2i, 2i + 1), pair i rotated by angle i
 // either way -- then q to its buffer and k, v appended to this layer's KV
-// cache at step.pos: as f16, or (rope_kv_q8) as q8_0 blocks
+// cache at the token's position: as f16, or (rope_kv_q8) as q8_0 blocks
 // (kv_layout.h).
-// Workgroup g < n_head handles query head g; the next n_kv_head workgroups
-// handle the KV heads. Host description: rope_kv.h.
+// Workgroup (g, b): token b of the pass (at position step.pos + b); g <
+// n_head handles query head g, the next n_kv_head workgroups the KV heads.
+// Host description: rope_kv.h.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "kv_layout.h"
@@ -30,6 +31,8 @@ layout(push_constant) uniform PushConstants {
     uint rope_style; // MKV_ROPE_KV_NEOX (0) or MKV_ROPE_KV_NORM (1)
     uint has_bias;   // 1: add bias[] to q, k and v first
     uint scale_base; // KV_Q8: word offset of the scales (kv_layout.h)
+    uint ld_qkv;     // qkv's row stride in floats (one row per token)
+    uint ld_q;       // q's row stride in floats
 } pc;
 
 shared float red[gl_WorkGroupSize.x];
@@ -38,13 +41,16 @@ shared float hv[512]; // one head (head_dim <= 512)
 void main()
 {
     const uint tid = gl_LocalInvocationID.x;
-    const uint g = gl_WorkGroupID.x;
+    const uint g = gl_WorkGroupID.x, tk = gl_WorkGroupID.y;
+    if (tk >= step.n_tok) return; // uniform over the workgroup: before any barrier
+    const uint pos = step.pos + tk;
     const uint hd = pc.head_dim, half_hd = hd / 2u;
     const bool is_q = g < pc.n_head;
     const uint kvh = g - pc.n_head;
-    const uint src = is_q ? g * hd : (pc.n_head + kvh) * hd;
+    const uint src = tk * pc.ld_qkv + (is_q ? g * hd : (pc.n_head + kvh) * hd);
+    const uint bsrc = is_q ? g * hd : (pc.n_head + kvh) * hd; // bias index
 
-    for (uint i = tid; i < hd; i += WG) hv[i] = qkv[src + i] + (pc.has_bias != 0u ? bias[src + i] : 0.0);
+    for (uint i = tid; i < hd; i += WG) hv[i] = qkv[src + i] + (pc.has_bias != 0u ? bias[bsrc + i] : 0.0);
     barrier();
 
     float inv = 1.0;
@@ -62,7 +68,7 @@ void main()
 
     // Normalise and rotate; each thread owns pairs (i0, i1) of pair index i.
     const bool neox = pc.rope_style == 0u;
-    const uint rbase = step.pos * half_hd;
+    const uint rbase = pos * half_hd;
     float a[8], b[8]; // pairs per thread: hd/2 <= 8 * WG
     uint n = 0;
     for (uint i = tid; i < half_hd; i += WG, n++) {
@@ -86,12 +92,12 @@ void main()
     barrier();
 
     if (is_q) {
-        for (uint i = tid; i < hd; i += WG) q[g * hd + i] = hv[i];
+        for (uint i = tid; i < hd; i += WG) q[tk * pc.ld_q + g * hd + i] = hv[i];
         return;
     }
     // Append k and v (v is neither normed nor rotated).
-    const uint row = (step.pos * pc.n_kv_head + kvh) * hd;
-    const uint vsrc = (pc.n_head + pc.n_kv_head + kvh) * hd;
+    const uint row = (pos * pc.n_kv_head + kvh) * hd;
+    const uint vb = (pc.n_head + pc.n_kv_head + kvh) * hd, vsrc = tk * pc.ld_qkv + vb; // bias, qkv index
 #if defined(KV_Q8)
     // One invocation per block of K or V: its scale, then its quants, four
     // to a word (rows of hd / 4 words; the scales from scale_base on).
@@ -102,7 +108,7 @@ void main()
         float x[MKV_KV_Q8_BLOCK];
         float amax = 0.0;
         [[unroll]] for (uint i = 0u; i < MKV_KV_Q8_BLOCK; i++) {
-            x[i] = is_v ? qkv[vsrc + e0 + i] + (pc.has_bias != 0u ? bias[vsrc + e0 + i] : 0.0) : hv[e0 + i];
+            x[i] = is_v ? qkv[vsrc + e0 + i] + (pc.has_bias != 0u ? bias[vb + e0 + i] : 0.0) : hv[e0 + i];
             amax = max(amax, abs(x[i]));
         }
         const float d = amax / 127.0, id = d > 0.0 ? 1.0 / d : 0.0;
@@ -116,14 +122,14 @@ void main()
             const uint at = (row + e0) / 4u + w;
             if (is_v) vc[at] = packed; else kc[at] = packed;
         }
-        const uint s_at = pc.scale_base + (step.pos * pc.n_kv_head + kvh) * nb + blk;
+        const uint s_at = pc.scale_base + (pos * pc.n_kv_head + kvh) * nb + blk;
         if (is_v) vc[s_at] = floatBitsToUint(d); else kc[s_at] = floatBitsToUint(d);
     }
 #else
     // As f16 pairs.
     for (uint i = tid; i < half_hd; i += WG) {
         vec2 v = vec2(qkv[vsrc + 2u * i], qkv[vsrc + 2u * i + 1u]);
-        if (pc.has_bias != 0u) v += vec2(bias[vsrc + 2u * i], bias[vsrc + 2u * i + 1u]);
+        if (pc.has_bias != 0u) v += vec2(bias[vb + 2u * i], bias[vb + 2u * i + 1u]);
         kc[(row >> 1) + i] = packHalf2x16(vec2(hv[2u * i], hv[2u * i + 1u]));
         vc[(row >> 1) + i] = packHalf2x16(v);
     }

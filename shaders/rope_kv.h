@@ -12,7 +12,9 @@
  *   the branch is uniform and cheap beside the loads, and one pipeline
  *   serves every model.
  * Spec constants: 0 WG (power of two, WG*8 >= head_dim/2).
- * Limits: head_dim even, <= 512. Dispatch: n_head + n_kv_head groups. */
+ * Limits: head_dim even, <= 512. Dispatch: (n_head + n_kv_head) x batch;
+ * token b (row b of qkv and q) goes to position step.pos + b, rows past
+ * step.n_tok do nothing. */
 #ifndef MKV_SHADER_ROPE_KV_H
 #define MKV_SHADER_ROPE_KV_H
 #include <stdint.h>
@@ -22,6 +24,7 @@ typedef struct mkv_pc_rope_kv {
     uint32_t rope_style; /* MKV_ROPE_KV_NEOX or MKV_ROPE_KV_NORM */
     uint32_t has_bias;   /* 1: q, k, v += bias before norm and RoPE */
     uint32_t scale_base; /* rope_kv_q8: word offset of the scales in each cache (mkv_kv_layout) */
+    uint32_t ld_qkv, ld_q; /* row strides (floats) of qkv and q: one row per token */
 } mkv_pc_rope_kv;
 #define MKV_ROPE_KV_MAX_HEAD_DIM 512u
 #define MKV_ROPE_KV_NEOX 0u

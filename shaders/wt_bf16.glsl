@@ -19,3 +19,11 @@ float wt_value(uint row, uint nb, uint i)
     const vec2 v = wt_bf16x2(WT_W(row + (i >> 1u)));
     return (i & 1u) != 0u ? v.y : v.x;
 }
+
+#define WT_HAS_PART
+void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+{
+    const uvec4 q = WT_W4((row >> 2u) + u);
+    lo = vec4(wt_bf16x2(q.x), wt_bf16x2(q.y));
+    hi = vec4(wt_bf16x2(q.z), wt_bf16x2(q.w));
+}

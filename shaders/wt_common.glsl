@@ -9,6 +9,12 @@
 //   void wt_load_x(u)                 loads the x of unit u into wt_xs (wt_x.glsl)
 //   float wt_dot(row, nb, u)          row's unit u . the x loaded for it
 //   float wt_value(row, nb, i)        element i of the row
+//   void wt_part(row, nb, u, c, lo, hi) part c (0 .. WT_XN/2 - 1) of unit
+//                                     u decoded to f32: the weights of x's
+//                                     vec4 wt_xi(u, 2c) (lo) and 2c + 1 (hi)
+//                                     (the batched products, mm.comp), where
+//                                     the type defines WT_HAS_PART, else
+//                                     from wt_value (wt_part.glsl)
 // Units are numbered 0 .. nb * WT_BLOCK / WT_UNIT - 1. A kernel loads the
 // x of a unit once and dots it with several rows: on every device that
 // saves loads, and on a CPU driver, where each invocation's load is a

@@ -13,3 +13,11 @@ float wt_dot(uint row, uint nb, uint u)
 }
 
 float wt_value(uint row, uint nb, uint i) { return wt_half(row, i); }
+
+#define WT_HAS_PART
+void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+{
+    const uvec4 q = WT_W4((row >> 2u) + u);
+    lo = vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
+    hi = vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
+}

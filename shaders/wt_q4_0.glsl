@@ -18,3 +18,16 @@ float wt_value(uint row, uint nb, uint i)
 {
     return wt_half(row + nb * WT_QW, i / 32u) * (float(wt_q4_value(row, i, WT_QW)) - 8.0);
 }
+
+#define WT_HAS_PART
+// part c: elements 8c .. 8c + 7: the low (c < 2) or high nibbles of words
+// 2c % 4 and the next
+void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+{
+    const uvec4 a = WT_W4((row >> 2u) + u);
+    const uvec2 w = (c & 1u) != 0u ? a.zw : a.xy;
+    const uint sh = (c >> 1u) * 4u;
+    const float d = wt_half(row + nb * WT_QW, u);
+    lo = d * (wt_bytes(w.x, sh, 15u) - 8.0);
+    hi = d * (wt_bytes(w.y, sh, 15u) - 8.0);
+}

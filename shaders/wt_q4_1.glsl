@@ -19,3 +19,12 @@ float wt_value(uint row, uint nb, uint i)
     const vec2 dm = unpackHalf2x16(WT_W(row + nb * WT_QW + i / 32u));
     return dm.x * float(wt_q4_value(row, i, WT_QW)) + dm.y;
 }
+
+#define WT_HAS_PART
+void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+{
+    const vec2 dm = unpackHalf2x16(WT_W(row + nb * WT_QW + u));
+    const uint sh = (c >> 1u) * 4u, k = (c & 1u) * 2u;
+    lo = dm.x * wt_bytes(WT_W(row + 4u * u + k), sh, 15u) + dm.y;
+    hi = dm.x * wt_bytes(WT_W(row + 4u * u + k + 1u), sh, 15u) + dm.y;
+}

@@ -39,3 +39,21 @@ float wt_value(uint row, uint nb, uint i)
     const uint q = (wt_byte(base + 4u, 32u * c + l) >> (4u * high)) & 15u;
     return dd.x * sm.x * float(q) - dd.y * sm.y;
 }
+
+#define WT_HAS_PART
+// x's vec4 k of the unit: low nibbles of a (k < 4), of e (4..7), high
+// nibbles of a (8..11), of e (12..15); sub-block 2c' (low) or 2c' + 1
+// (high) of the super-block's 64-element chunk c'
+void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+{
+    const uint b = u / 4u, cc = u % 4u, base = row + b * WT_QW;
+    const uvec4 hdr = WT_W4(base >> 2u);
+    const vec2 dd = unpackHalf2x16(hdr.x);
+    const uint high = c >> 2u; // parts 4..7: the high nibbles
+    const vec2 sm = wt_k_scale_min_r(hdr.yzw, 2u * cc + high);
+    const uvec4 q = WT_W4(((base + 4u + 8u * cc) >> 2u) + ((c >> 1u) & 1u));
+    const uvec2 w = (c & 1u) != 0u ? q.zw : q.xy;
+    const float s = dd.x * sm.x, m = dd.y * sm.y;
+    lo = s * wt_bytes(w.x, 4u * high, 15u) - m;
+    hi = s * wt_bytes(w.y, 4u * high, 15u) - m;
+}

@@ -51,3 +51,21 @@ float wt_value(uint row, uint nb, uint i)
     const uint q = (ql & 15u) | (((wt_byte(base + 32u, 32u * n + l) >> (2u * part)) & 3u) << 4u);
     return wt_half(row + nb * WT_QW, b) * wt_i8_byte(base + 48u, 8u * n + l / 16u + 2u * part) * (float(q) - 32.0);
 }
+
+#define WT_HAS_PART
+// x's vec4 k of the unit: run r = k / 4 (ql of qa or qb, low or high
+// nibble, qh bits 2r, 2r + 1; scale r of the four), word k % 4
+void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+{
+    const uint b = u / 4u, n = (u / 2u) % 2u, g = u % 2u, base = row + b * WT_QW;
+    const uint r = c >> 1u, k0 = (c & 1u) * 2u; // run, first word of the part
+    const uvec4 ql = WT_W4((base + 16u * n + 8u * (r & 1u) + 4u * g) >> 2u);
+    const uvec4 qh = WT_W4((base + 32u + 8u * n + 4u * g) >> 2u);
+    const uvec4 st = WT_W4((base + 48u) >> 2u);
+    // scale 8n + g + 2r: byte (g + 2r) % 4 of word 2n + (g + 2r) / 4 of the 16 scales
+    const uint si = g + 2u * r, sw = st[2u * n + (si >> 2u)];
+    const float sc = wt_half(row + nb * WT_QW, b) * float(int(sw << (24u - 8u * (si & 3u))) >> 24);
+    const uint sh = 4u * (r >> 1u), hs = 2u * r;
+    lo = sc * (wt_bytes(ql[k0], sh, 15u) + 16.0 * wt_bytes(qh[k0], hs, 3u) - 32.0);
+    hi = sc * (wt_bytes(ql[k0 + 1u], sh, 15u) + 16.0 * wt_bytes(qh[k0 + 1u], hs, 3u) - 32.0);
+}

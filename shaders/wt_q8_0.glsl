@@ -21,3 +21,14 @@ float wt_value(uint row, uint nb, uint i)
     const uint b = i / 32u, q = wt_byte(row + b * WT_QW, i % 32u);
     return wt_half(row + nb * WT_QW, b) * float(int(q << 24u) >> 24);
 }
+
+#define WT_HAS_PART
+// part c: quants 8c .. 8c + 7, words 2c and 2c + 1 of the block's 8
+void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+{
+    const uvec4 a = WT_W4((row >> 2u) + 2u * u + (c >> 1u));
+    const uvec2 w = (c & 1u) != 0u ? a.zw : a.xy;
+    const float d = wt_half(row + nb * WT_QW, u);
+    lo = d * wt_i8(w.x);
+    hi = d * wt_i8(w.y);
+}

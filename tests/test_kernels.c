@@ -354,6 +354,75 @@ START_TEST(matvec_reads_every_weight_type_as_stored)
 }
 END_TEST
 
+/* The batched product (mm, prefill) in every type: n_tok of cap token rows
+ * of x (ldx floats apart, zeros past cols), y rows of ldy at an offset;
+ * the rows past n_tok and the columns around the output stay untouched.
+ * tile: {nr, nb, rows} overriding the device's tuning (0: keep). */
+static void check_typed_mm(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t n_tok, uint32_t cap, uint32_t flags,
+                           uint64_t max_range, const uint32_t tile[3])
+{
+    const uint32_t off = 3, ldx = ((cols + 7) & ~7u) + 8, ldy = rows + off + 5, cap16 = (cap + 15) & ~15u;
+    uint8_t *enc = rand_rows(t, rows, cols);
+    float *w = decode_rows(t, enc, rows, cols);
+    float *x = calloc((size_t)cap16 * ldx, 4), *y0 = rand_vec((uint64_t)cap16 * ldy, 1.0f);
+    float *ref = malloc((size_t)cap16 * ldy * 4), *xr = malloc(cols * 4);
+    for (uint32_t b = 0; b < cap16; b++)
+        for (uint32_t c = 0; c < cols; c++) x[(size_t)b * ldx + c] = tu_rand_f(&rng);
+    memcpy(ref, y0, (size_t)cap16 * ldy * 4);
+    for (uint32_t b = 0; b < n_tok; b++) {
+        memcpy(xr, x + (size_t)b * ldx, cols * 4);
+        float *yr = ref + (size_t)b * ldy + off;
+        ref_matvec(w, xr, rows, cols, yr);
+        for (uint32_t r = 0; r < rows; r++) {
+            if (flags & MKV_MATVEC_SIGMOID) yr[r] = 1.0f / (1.0f + expf(-yr[r]));
+            if (flags & MKV_MATVEC_ACCUMULATE) yr[r] += y0[(size_t)b * ldy + off + r];
+        }
+    }
+    mkv_matrix m = typed_matrix(t, enc, rows, cols, max_range);
+    if (max_range) ck_assert_uint_gt(m.n_parts, 1);
+    mkv_buffer bx = vec_buf(x, (uint64_t)cap16 * ldx), by = vec_buf(y0, (uint64_t)cap16 * ldy), params;
+    OK(mkv_buffer_create(dev, mkv_step_params_bytes(cap), MKV_MEM_HOST, &params, E));
+    mkv_step_params p = {.n_tok = n_tok};
+    memcpy(params.map, &p, 16);
+    kt k;
+    mkv_recorder *r = kt_begin(&k);
+    if (tile[0]) r->tune.nr_mm = tile[0];
+    if (tile[1]) r->tune.nb_mm = tile[1];
+    if (tile[2]) r->tune.rows_mm = tile[2];
+    OK(mkv_op_mm(r, &m, &bx, ldx, &by, ldy, off, cap, &params, flags, E));
+    kt_run(&k);
+    float *got = read_vec(&by, (uint64_t)cap16 * ldy);
+    double e = rel_err(got, ref, (uint64_t)cap16 * ldy);
+    ck_assert_msg(e <= 2e-5, "mm %s %ux%u x %u of %u tokens, flags %u, parts %u, tile %u/%u/%u: rel err %.3g",
+                  mkv_wtype_get(t)->name, rows, cols, n_tok, cap, flags, m.n_parts, tile[0], tile[1], tile[2], e);
+    for (uint64_t i = (uint64_t)n_tok * ldy; i < (uint64_t)cap16 * ldy; i++)
+        ck_assert_msg(got[i] == y0[i], "mm %s: row %llu past n_tok = %u written", mkv_wtype_get(t)->name,
+                      (unsigned long long)(i / ldy), n_tok);
+    mkv_matrix_destroy(dev, &m);
+    mkv_buffer_destroy(dev, &bx);
+    mkv_buffer_destroy(dev, &by);
+    mkv_buffer_destroy(dev, &params);
+    free(enc); free(w); free(x); free(y0); free(ref); free(xr); free(got);
+}
+
+START_TEST(mm_reads_every_weight_type_as_stored_for_any_batch_and_tile)
+{
+    use_reads(_i);
+    static const uint32_t keep[3] = {0, 0, 0}, odd[3] = {3, 5, 7}, one[3] = {1, 1, 1};
+    for (int t = 0; t < MKV_WT_COUNT; t++) {
+        uint32_t cols[3];
+        type_cols((mkv_wtype)t, cols);
+        check_typed_mm((mkv_wtype)t, 1, cols[0], 1, 1, 0, 0, keep);
+        check_typed_mm((mkv_wtype)t, 37, cols[1], 17, 19, MKV_MATVEC_ACCUMULATE, 0, keep);
+        check_typed_mm((mkv_wtype)t, 67, cols[2], 33, 40, 0, 0, keep);
+        check_typed_mm((mkv_wtype)t, 13, cols[1], 9, 9, MKV_MATVEC_SIGMOID, 0, odd);
+        check_typed_mm((mkv_wtype)t, 11, cols[1], 5, 16, MKV_MATVEC_ACCUMULATE, 0, one);
+        /* split over bindings of ~3 rows each */
+        check_typed_mm((mkv_wtype)t, 31, cols[1], 6, 7, 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[1]), keep);
+    }
+}
+END_TEST
+
 /* SwiGLU (rows [W_gate; W_up]) and SwiGLU + MeKi gate rows
  * ([W_gate; W_mg[0, h); W_up; W_mg[h, d_mem); zeros]) in every type. */
 static void check_typed_swiglu(mkv_wtype t, uint32_t d_ffn, uint32_t d_model, uint32_t d_mem)
@@ -447,10 +516,10 @@ START_TEST(embed_decodes_every_weight_type_as_the_cpu_does)
         OK(mkv_buffer_create(dev, sizeof(mkv_step_params), MKV_MEM_HOST, &params, E));
         static const uint32_t toks[] = {0, 39, 40, 299, 300};
         for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++) {
-            mkv_step_params p = {.token = toks[i]};
+            mkv_step_params p = {.n_tok = 1, .tok = {{.token = toks[i]}}};
             memcpy(params.map, &p, sizeof p);
             kt k;
-            OK(mkv_op_embed(kt_begin(&k), &params, &m, &bh, E));
+            OK(mkv_op_embed(kt_begin(&k), &params, &m, &bh, d, 1, E));
             kt_run(&k);
             float *got = read_vec(&bh, d);
             double e = rel_err(got, ref + (size_t)toks[i] * d, d);
@@ -612,7 +681,7 @@ static float *stage_slab(uint32_t dtype, uint32_t d_mem, uint32_t n_layer, uint3
     memset(ring->map, 0x55, 3 * slab_sz);
     memcpy((uint8_t *)ring->map + 2 * slab_sz, slab, (size_t)n_layer * row_bytes + 4);
     OK(mkv_buffer_create(dev, sizeof(mkv_step_params), MKV_MEM_HOST, params, E));
-    mkv_step_params p = {.slab_offset = (uint32_t)(2 * slab_sz)};
+    mkv_step_params p = {.n_tok = 1, .tok = {{.slab_offset = (uint32_t)(2 * slab_sz)}}};
     memcpy(params->map, &p, sizeof p);
     free(slab);
     return row;
@@ -706,10 +775,10 @@ START_TEST(embed_gathers_the_token_row_from_any_part)
     OK(mkv_buffer_create(dev, sizeof(mkv_step_params), MKV_MEM_HOST, &params, E));
     static const uint32_t toks[] = {0, 1, 101, 102, 500, 999, 1000};
     for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++) {
-        mkv_step_params p = {.token = toks[i]};
+        mkv_step_params p = {.n_tok = 1, .tok = {{.token = toks[i]}}};
         memcpy(params.map, &p, sizeof p);
         kt k;
-        OK(mkv_op_embed(kt_begin(&k), &params, &m, &bh, E));
+        OK(mkv_op_embed(kt_begin(&k), &params, &m, &bh, d, 1, E));
         kt_run(&k);
         float *got = read_vec(&bh, d);
         for (uint32_t j = 0; j < d; j++)
@@ -838,7 +907,7 @@ static void check_attention(const attn_case *c)
     OK(mkv_buffer_write(dev, &bk, 0, hk.bytes, hk.size, E));
     OK(mkv_buffer_write(dev, &bv, 0, hv.bytes, hv.size, E));
     OK(mkv_buffer_create(dev, sizeof(mkv_step_params), MKV_MEM_HOST, &params, E));
-    mkv_step_params p = {.token = 0, .pos = pos, .n_kv = c->n_kv};
+    mkv_step_params p = {.pos = pos, .n_tok = 1};
     memcpy(params.map, &p, sizeof p);
     mkv_attn_dims ad = {.n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd, .n_ctx = c->n_ctx,
                         .n_split = c->n_split, .qk_norm = c->qk_norm, .rope_norm = c->rope_norm,
@@ -937,6 +1006,125 @@ START_TEST(attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_
         {8, 8, 32, 50, 37, false, 3, true, false, 64, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(&cases[i]);
+}
+END_TEST
+
+/* Causal attention for a batch (prefill): positions < pos filled from the
+ * host, then rope_kv + attention for n_tok tokens at positions pos ..
+ * pos + n_tok - 1 (rows of qkv, q and the output padded apart), each token
+ * attending to positions 0 .. its own; checked against the reference on
+ * the K/V values the device holds, and the appended rows against the
+ * reference's. Rows past n_tok of a pass of cap tokens stay untouched. */
+static void check_attention_batch(const attn_case *c, uint32_t pos, uint32_t n_tok, uint32_t cap)
+{
+    const uint32_t hd = c->head_dim, qd = c->n_head * hd, kvd = c->n_kv_head * hd;
+    const uint32_t ld_qkv = qd + 2 * kvd + 5, ld_q = qd + 4; /* q rows: whole vec4 */
+    const float theta = 10000.0f, eps = 1e-6f;
+    const mkv_rope_style style = c->rope_norm ? MKV_ROPE_NORM : MKV_ROPE_NEOX;
+    float *qkv = rand_vec((uint64_t)cap * ld_qkv, 2.0f), *qn = rand_vec(hd, 1.0f), *kn = rand_vec(hd, 1.0f);
+    float *bias = rand_vec(qd + 2 * kvd, 1.0f), *tab = malloc((size_t)c->n_ctx * hd * 4);
+    rope_table(c, theta, tab);
+    float *kc = calloc((size_t)c->n_ctx * kvd, 4), *vc = calloc((size_t)c->n_ctx * kvd, 4);
+    host_kv hk = host_kv_new(c->kv_q8, c->n_ctx, kvd), hv = host_kv_new(c->kv_q8, c->n_ctx, kvd);
+    for (uint64_t i = 0; i < (uint64_t)pos * kvd; i++) {
+        kc[i] = tu_rand_f(&rng) * 2.0f;
+        vc[i] = tu_rand_f(&rng) * 2.0f;
+    }
+    for (uint32_t t = 0; t < pos; t++) {
+        host_kv_store(&hk, t, kc + (size_t)t * kvd);
+        host_kv_store(&hv, t, vc + (size_t)t * kvd);
+    }
+    mkv_buffer params, bqkv = vec_buf(qkv, (uint64_t)cap * ld_qkv), bqn = vec_buf(qn, hd), bkn = vec_buf(kn, hd);
+    mkv_buffer bbias = vec_buf(bias, qd + 2 * kvd), brope = vec_buf(tab, (uint64_t)c->n_ctx * hd);
+    mkv_buffer bq = vec_buf(NULL, (uint64_t)cap * ld_q), bout = vec_buf(NULL, (uint64_t)cap * ld_q), bk, bv;
+    mkv_buffer bpart = vec_buf(NULL, (uint64_t)cap * c->n_head * c->n_split * (hd + 2));
+    OK(mkv_buffer_create(dev, hk.size, MKV_MEM_DEVICE, &bk, E));
+    OK(mkv_buffer_create(dev, hv.size, MKV_MEM_DEVICE, &bv, E));
+    OK(mkv_buffer_write(dev, &bk, 0, hk.bytes, hk.size, E));
+    OK(mkv_buffer_write(dev, &bv, 0, hv.bytes, hv.size, E));
+    OK(mkv_buffer_create(dev, mkv_step_params_bytes(cap), MKV_MEM_HOST, &params, E));
+    mkv_step_params p = {.pos = pos, .n_tok = n_tok};
+    memcpy(params.map, &p, 16);
+    mkv_attn_dims ad = {.n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd, .n_ctx = c->n_ctx,
+                        .n_split = c->n_split, .qk_norm = c->qk_norm, .rope_norm = c->rope_norm,
+                        .kv_q8 = c->kv_q8, .eps = eps, .n_batch = cap, .ld_qkv = ld_qkv, .ld_q = ld_q};
+    kt k;
+    mkv_recorder *r = kt_begin(&k);
+    if (c->wg) r->tune.wg_attn = c->wg;
+    OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, c->bias ? &bbias : NULL, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
+    OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bpart, &bout, E));
+    kt_run(&k);
+
+    /* the reference's q, k, v of every token; K/V rows as the device holds them */
+    float *q = malloc((size_t)n_tok * qd * 4), *kx = malloc((size_t)n_tok * kvd * 4), *vx = malloc((size_t)n_tok * kvd * 4);
+    for (uint32_t b = 0; b < n_tok; b++) {
+        float *x = qkv + (size_t)b * ld_qkv;
+        if (c->bias)
+            for (uint32_t i = 0; i < qd + 2 * kvd; i++) x[i] += bias[i];
+        memcpy(q + (size_t)b * qd, x, qd * 4);
+        memcpy(kx + (size_t)b * kvd, x + qd, kvd * 4);
+        memcpy(vx + (size_t)b * kvd, x + qd + kvd, kvd * 4);
+        for (uint32_t h = 0; h < c->n_head; h++) {
+            float *v = q + (size_t)b * qd + h * hd;
+            if (c->qk_norm) ref_rmsnorm(v, qn, hd, eps, v);
+            ref_rope(v, hd, pos + b, theta, style);
+        }
+        for (uint32_t h = 0; h < c->n_kv_head; h++) {
+            float *v = kx + (size_t)b * kvd + h * hd;
+            if (c->qk_norm) ref_rmsnorm(v, kn, hd, eps, v);
+            ref_rope(v, hd, pos + b, theta, style);
+        }
+    }
+    OK(mkv_buffer_read(dev, &bk, 0, hk.bytes, hk.size, E));
+    OK(mkv_buffer_read(dev, &bv, 0, hv.bytes, hv.size, E));
+    double ek = 0, ev = 0;
+    for (uint32_t b = 0; b < n_tok; b++) {
+        float *dk = kc + (size_t)(pos + b) * kvd, *dv = vc + (size_t)(pos + b) * kvd;
+        host_kv_load(&hk, pos + b, dk);
+        host_kv_load(&hv, pos + b, dv);
+        const double a = rel_err(dk, kx + (size_t)b * kvd, kvd), e = rel_err(dv, vx + (size_t)b * kvd, kvd);
+        ek = a > ek ? a : ek;
+        ev = e > ev ? e : ev;
+    }
+    float *gq = read_vec(&bq, (uint64_t)cap * ld_q), *go = read_vec(&bout, (uint64_t)cap * ld_q), *ref = malloc(qd * 4);
+    double eq = 0, eo = 0;
+    for (uint32_t b = 0; b < n_tok; b++) {
+        ref_attention(q + (size_t)b * qd, kc, vc, pos + b + 1, c->n_head, c->n_kv_head, hd, ref);
+        const double a = rel_err(gq + (size_t)b * ld_q, q + (size_t)b * qd, qd), o = rel_err(go + (size_t)b * ld_q, ref, qd);
+        eq = a > eq ? a : eq;
+        eo = o > eo ? o : eo;
+    }
+    for (uint64_t i = (uint64_t)n_tok * ld_q; i < (uint64_t)cap * ld_q; i++) ck_assert(gq[i] == 0.0f);
+    const double kv_tol = c->kv_q8 ? 1.0 / 127 + 1e-4 : 1e-3;
+    ck_assert_msg(eq <= 2e-5 && ek <= kv_tol && ev <= kv_tol && eo <= 1e-3,
+                  "batch: heads %u/%u hd %u pos %u tokens %u of %u split %u norm %d rope_norm %d bias %d wg %u kv_q8 %d: "
+                  "q %.3g k %.3g v %.3g out %.3g",
+                  c->n_head, c->n_kv_head, hd, pos, n_tok, cap, c->n_split, c->qk_norm, c->rope_norm, c->bias, c->wg,
+                  c->kv_q8, eq, ek, ev, eo);
+    mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &bbias, &brope, &bq, &bout, &bk, &bv, &bpart};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(dev, bufs[i]);
+    free(qkv); free(qn); free(kn); free(bias); free(tab); free(kc); free(vc); free(hk.bytes); free(hv.bytes);
+    free(q); free(kx); free(vx); free(gq); free(go); free(ref);
+}
+
+/* GQA ratios 1, 2, 4 (and 6, 16), odd lengths, from position 0 and after a
+ * filled cache, split or not, both RoPE pairings, biases, q8_0 K/V. */
+START_TEST(causal_batch_attention_matches_reference)
+{
+    use_reads(_i);
+    static const struct { attn_case c; uint32_t pos, n_tok, cap; } cases[] = {
+        /*  heads kv  hd  ctx n_kv norm split rope_norm bias wg kv_q8      pos n_tok cap */
+        {{4, 4, 64, 64, 0, true, 1, false, false, 0, false}, 0, 17, 17},   /* GQA 1 */
+        {{4, 2, 64, 64, 0, true, 1, false, false, 0, false}, 0, 1, 3},     /* GQA 2, one token of three */
+        {{8, 2, 32, 80, 0, false, 1, true, true, 0, false}, 13, 29, 32},   /* GQA 4, after a cache */
+        {{6, 1, 16, 90, 0, true, 3, false, false, 0, false}, 7, 33, 33},   /* split in 3 */
+        {{2, 1, 130, 40, 0, false, 1, false, true, 0, false}, 0, 11, 16},  /* head_dim not a multiple of 8 */
+        {{16, 8, 128, 300, 0, true, 1, false, false, 0, false}, 250, 37, 48}, /* 0.6b-like */
+        {{16, 8, 128, 300, 0, true, 1, false, false, 64, false}, 3, 19, 19}, /* a GPU's workgroup */
+        {{8, 2, 64, 100, 0, true, 2, false, false, 0, true}, 20, 23, 24},  /* q8_0 K/V */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_attention_batch(&cases[i].c, cases[i].pos, cases[i].n_tok, cases[i].cap);
 }
 END_TEST
 
@@ -1097,6 +1285,7 @@ int main(void)
     tcase_add_loop_test(tc, matvec_reads_every_weight_type_as_stored, 0, 2);
     tcase_add_loop_test(tc, swiglu_and_meki_gate_read_every_weight_type_as_stored, 0, 2);
     tcase_add_loop_test(tc, ffn_out_reads_every_weight_type_as_stored, 0, 2);
+    tcase_add_loop_test(tc, mm_reads_every_weight_type_as_stored_for_any_batch_and_tile, 0, 2);
     tcase_add_test(tc, embed_decodes_every_weight_type_as_the_cpu_does);
     tcase_add_test(tc, matmul_and_matmul_swiglu_match_reference_on_odd_sizes);
     tcase_add_loop_test(tc, swiglu_meki_gives_swiglu_and_gate, 0, 2);
@@ -1105,6 +1294,7 @@ int main(void)
     tcase_add_test(tc, embed_gathers_the_token_row_from_any_part);
     tcase_add_loop_test(tc, attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases, 0, 2);
     tcase_add_loop_test(tc, attention_matches_reference_at_split_boundaries_and_long_context, 0, 2);
+    tcase_add_loop_test(tc, causal_batch_attention_matches_reference, 0, 2);
     tcase_add_test(tc, argmax_finds_first_maximum);
     tcase_add_test(tc, bandwidth_probe_measures_and_refuses_bad_sizes);
     tcase_add_test(tc, dispatch_rejects_wrong_binding_count_and_push_size);

@@ -39,5 +39,9 @@ float tu_rand_f(uint64_t *state);
 
 /* max_i |a_i - r_i| / max(max_i |r_i|, 1e-30): error relative to the scale of ref. */
 double tu_max_rel_err(const float *a, const float *ref, uint64_t n);
+/* Index of the largest of x[0..n) (the first, on ties). */
+uint32_t tu_argmax(const float *x, uint32_t n);
+/* Copies a file; false on any error. */
+bool tu_copy_file(const char *from, const char *to);
 
 #endif

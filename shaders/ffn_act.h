@@ -1,0 +1,12 @@
+/* Host description of ffn_act.comp.
+ * Bindings: 0 gu (float, rows of ldgu: the product with w_ffn), 1 t
+ *           (float, rows of ldt), 2 g (float, rows of ldg; any buffer when
+ *           n_mem = 0), 3 step params.
+ * Spec constants: 0 WG. Dispatch: ceil(n_rows / WG) x batch x 1. */
+#ifndef MKV_SHADER_FFN_ACT_H
+#define MKV_SHADER_FFN_ACT_H
+#include <stdint.h>
+typedef struct mkv_pc_ffn_act {
+    uint32_t n_rows, n_ffn, up_row, n_mem, ldgu, ldt, ldg;
+} mkv_pc_ffn_act;
+#endif

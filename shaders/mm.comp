@@ -1,0 +1,96 @@
+#version 450
+// Matrix-matrix product for a batch of tokens (prefill): Y[b] = act(W X[b])
+// for the tokens b < step.n_tok of the pass, with weights read as stored
+// (any weight type: the decoder is wtype.glsl) and f32 accumulation.
+// Workgroup (i, j) owns ROWS consecutive rows of W and tokens NB*j ..
+// NB*j + NB - 1; each subgroup takes NR rows at a time and its lanes stride
+// over the rows' units (as matvec.comp does for one token). A unit goes in
+// parts of 8 elements: a lane loads the part's x for its NB tokens once and
+// decodes each of the NR rows' part once (wt_part: the dequantization sits
+// in this loader, not in the product), then accumulates the NR x NB
+// register tile; the tile's sums
+// meet in subgroupAdd at the end: no shared memory, no barrier. Every
+// weight byte read feeds NB tokens, every x load NR rows: on a CPU driver,
+// where each lane's load is a memory access of its own and decoding a
+// quantized weight costs more than the multiply-add, this is what makes a
+// batch faster per token than decode. NR, NB and ROWS are tunables.
+//
+//   y[b*ldy + y_offset + r] = (accumulate ? y[..] : 0) + act(W[r] . x[b])
+//   act: identity, or sigmoid (the MeKi gate)
+// x rows are ldx4 vec4 apart and padded with zeros to whole units of W's
+// type; rows up to the next multiple of NB are readable (their values are
+// never written). Host description: mm.h.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#include "common.glsl"
+
+layout(constant_id = 1) const uint ROWS = 16; // rows per workgroup
+layout(constant_id = 2) const uint NR = 4;    // rows a subgroup takes at once
+layout(constant_id = 3) const uint NB = 8;    // tokens per workgroup
+
+#define WT_BINDING_W 0 // W: rows of ldw words (wtype_layout.h)
+#define WT_BINDING_X 1 // x: a row of ldx4 vec4 per token
+#include "wt_bind.glsl"
+layout(std430, binding = 2) buffer Output { float y[]; };
+STEP_PARAMS_BUFFER(3)
+
+#include "wtype.glsl"
+#include "wt_part.glsl"
+
+layout(push_constant) uniform PushConstants {
+    uint n_rows;     // rows of W
+    uint ldw;        // W's row stride in 32-bit words
+    uint nb;         // W's blocks per row
+    uint ldx4;       // x's row stride in vec4
+    uint ldy;        // y's row stride in floats
+    uint y_offset;   // first output column
+    uint accumulate; // 1 adds into y
+    uint act;        // 1 applies sigmoid
+} pc;
+
+void main()
+{
+    const uint lane = gl_SubgroupInvocationID, n_lanes = gl_SubgroupSize;
+    const uint n_units = pc.nb * (WT_BLOCK / WT_UNIT);
+    const uint b0 = gl_WorkGroupID.y * NB, n_tok = step.n_tok;
+    if (b0 >= n_tok) return;
+    const uint r_begin = gl_WorkGroupID.x * ROWS;
+    const uint r_end = min(r_begin + ROWS, pc.n_rows);
+    for (uint r0 = r_begin + gl_SubgroupID * NR; r0 < r_end; r0 += gl_NumSubgroups * NR) {
+        // rows r0 .. r0 + NR - 1; past r_end the last row is computed again and not written
+        float acc[NR * NB];
+        [[unroll]] for (uint i = 0u; i < NR * NB; i++) acc[i] = 0.0;
+        for (uint u = lane; u < n_units; u += n_lanes) {
+            // a unit in parts of 8 elements: the x of the part for NB tokens,
+            // then each row's part decoded once for all of them
+#if defined(WT_F16) || defined(WT_BF16)
+            [[unroll]] // one part: no loop at all (a loop of one costs lavapipe 30 %)
+#else
+            [[dont_unroll]] // 4 or 8 parts: compiled once (unrolled, a k-quant's mm took LLVM ~20 s)
+#endif
+            for (uint c = 0u; c < WT_XN / 2u; c++) {
+                vec4 xlo[NB], xhi[NB];
+                [[unroll]] for (uint b = 0u; b < NB; b++) {
+                    const uint xb = (b0 + b) * pc.ldx4;
+                    xlo[b] = WT_X(xb + wt_xi(u, 2u * c));
+                    xhi[b] = WT_X(xb + wt_xi(u, 2u * c + 1u));
+                }
+                [[unroll]] for (uint i = 0u; i < NR; i++) {
+                    vec4 lo, hi;
+                    wt_part(min(r0 + i, r_end - 1u) * pc.ldw, pc.nb, u, c, lo, hi);
+                    [[unroll]] for (uint b = 0u; b < NB; b++) acc[i * NB + b] += dot(lo, xlo[b]) + dot(hi, xhi[b]);
+                }
+            }
+        }
+        [[unroll]] for (uint i = 0u; i < NR; i++) {
+            [[unroll]] for (uint b = 0u; b < NB; b++) {
+                float d = subgroupAdd(acc[i * NB + b]);
+                if (r0 + i >= r_end || b0 + b >= n_tok || !subgroupElect()) continue;
+                if (pc.act != 0u) d = 1.0 / (1.0 + exp(-d));
+                const uint o = (b0 + b) * pc.ldy + pc.y_offset + r0 + i;
+                y[o] = (pc.accumulate != 0u ? y[o] : 0.0) + d;
+            }
+        }
+    }
+}
