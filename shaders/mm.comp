@@ -64,10 +64,11 @@ void main()
         for (uint u = lane; u < n_units; u += n_lanes) {
             // a unit in parts of 8 elements: the x of the part for NB tokens,
             // then each row's part decoded once for all of them
-#if defined(WT_F16) || defined(WT_BF16)
-            [[unroll]] // one part: no loop at all (a loop of one costs lavapipe 30 %)
+#if defined(WT_Q4_K) || defined(WT_Q5_K) || defined(WT_Q6_K)
+            [[dont_unroll]] // 8 parts: a loop (unrolled, LLVM took ~20 s to compile a k-quant's mm, for no gain)
 #else
-            [[dont_unroll]] // 4 or 8 parts: compiled once (unrolled, a k-quant's mm took LLVM ~20 s)
+            [[unroll]] // 1 or 4 parts: no loop (lavapipe, 128-token prefill of the 0.6b shape: a loop of
+                       // one made f16's mm 30 % slower, of four q4_0's ~15 %)
 #endif
             for (uint c = 0u; c < WT_XN / 2u; c++) {
                 vec4 xlo[NB], xhi[NB];
