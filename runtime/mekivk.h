@@ -220,7 +220,8 @@ typedef struct mkv_session_opts {
      * reads the bank row. */
     uint64_t bank_cache_bytes; /* hot-row cache budget in RAM; 0 = pure streaming */
     uint32_t bank_threads;     /* reader threads; 0 = 4 */
-    uint32_t bank_slots;       /* staging slots (prefetch depth); 0 = 32 */
+    uint32_t bank_slots;       /* staging slots (prefetch depth); 0 = 32; at least
+                                  2 x prefill_chunk (a pass's slabs and the next's) */
     bool bank_sync;            /* reference path: read on the calling thread
                                   before submitting (no overlap, no cache) */
     uint32_t prefill_chunk;    /* tokens per batched forward pass of

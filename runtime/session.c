@@ -65,7 +65,8 @@ static mkv_status alloc_pass(mkv_session *s, mkv_pass *p, uint32_t n, mkv_error 
     mkv_status st;
     const mkv_model *m = s->m;
     a->n_batch = n;
-    a->rows = n == 1 ? 1 : (n + 15) & ~15u; /* mm reads whole token tiles (nb_mm <= 16) */
+    const uint32_t tile = p->rec.tune.nb_mm ? p->rec.tune.nb_mm : 1; /* record_pass set the tuning first */
+    a->rows = n == 1 ? 1 : (n + tile - 1) / tile * tile; /* mm reads whole token tiles */
     a->ld_model = act_ld(c->d_model);
     a->ld_qkv = act_ld(q_dim + 2 * kv_dim);
     a->ld_q = act_ld(q_dim);
@@ -296,7 +297,8 @@ mkv_status mkv_session_record_prefill(mkv_session *s, mkv_error *err)
     mkv_status st = record_pass(s, &s->pre, s->chunk, err);
     if (st) {
         /* leave nothing half made: the next prefill tries again */
-        vkFreeCommandBuffers(s->d->dev, s->cmd_pool, 2, &s->pre.cb_pre);
+        const VkCommandBuffer cbs[2] = {s->pre.cb_pre, s->pre.cb_post};
+        vkFreeCommandBuffers(s->d->dev, s->cmd_pool, 2, cbs);
         free_pass(s, &s->pre);
         memset(&s->pre, 0, sizeof s->pre);
         return st;
@@ -400,6 +402,7 @@ mkv_status mkv_session_create(mkv_model *m, const mkv_session_opts *opts, mkv_se
     s->profile = opts->profile;
     s->sync = opts->bank_sync;
     s->chunk = opts->prefill_chunk ? opts->prefill_chunk : 128;
+    if (s->chunk > s->n_ctx) s->chunk = s->n_ctx; /* a pass never holds more than the context */
     /* a prefill pass stages a slab per token: the ring holds two passes'
      * worth, so one pass's reads overlap the previous pass's compute */
     s->n_slots = opts->bank_slots ? opts->bank_slots : 32;
