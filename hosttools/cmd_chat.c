@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json.h"
 #include "textgen.h"
 
 #define DEFAULT_CTX 4096u
@@ -395,7 +396,7 @@ int mkv_cmd_chat(int argc, char **argv)
             size_t rlen = 0;
             if (mkv_detokenize(tok, reply, n_out, &rt, &rlen, &err)) { rc = cli_fail("chat", &err); goto out; }
             printf(", \"text\": ");
-            mkv_tg_json_str(stdout, rt, rlen);
+            mkv_json_print_str(stdout, rt, rlen);
             free(rt);
             printf(", \"stop\": \"%s\", \"pos_end\": %u, \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f",
                    mkv_tg_stop_name(why), mkv_session_pos(s), pre_tok_s, dec_tok_s);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json.h"
 #include "fileio.h"
 #include "textgen.h"
 
@@ -183,7 +184,7 @@ int mkv_cmd_generate(int argc, char **argv)
             size_t len = 0;
             if (mkv_detokenize(tok, gen, n_out, &out_text, &len, &err)) { rc = cli_fail("generate", &err); goto out; }
             printf(", \"text\": ");
-            mkv_tg_json_str(stdout, out_text, len);
+            mkv_json_print_str(stdout, out_text, len);
             printf(", \"stop\": \"%s\"", mkv_tg_stop_name(why));
             free(out_text);
         }

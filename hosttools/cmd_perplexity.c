@@ -20,7 +20,7 @@
 #include "cli.h"
 #include "error.h"
 #include "fileio.h"
-#include "tokenizer.h" /* mkv_utf8_valid_prefix */
+#include "json.h"
 
 #define PPL_DEFAULT_CTX 512u
 /* A token file holds at most 4 GiB (2^30 binary ids). */
@@ -211,27 +211,6 @@ static mkv_status load_tokens(const char *path, uint32_t **out, uint64_t *n_out,
 
 /* ---- output ------------------------------------------------------------ */
 
-static void json_str(FILE *f, const char *s)
-{
-    size_t len = strlen(s), i = 0;
-    fputc('"', f);
-    while (i < len) {
-        size_t ok = mkv_utf8_valid_prefix(s + i, len - i);
-        for (size_t k = i; k < i + ok; k++) {
-            unsigned char c = (unsigned char)s[k];
-            if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-            else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
-            else fputc(c, f);
-        }
-        i += ok;
-        if (i < len) {
-            fputs("\\ufffd", f);
-            i++;
-        }
-    }
-    fputc('"', f);
-}
-
 /* -log softmax(row)[target] in double; false if a logit is not finite. */
 static bool nll_of(const float *row, uint32_t nv, uint32_t target, double *out, uint32_t *bad)
 {
@@ -384,9 +363,9 @@ int mkv_cmd_perplexity(int argc, char **argv)
                "\"windows\": [", ppl, n_scored, n_win, wlen, nll_mean);
         for (uint32_t w = 0; w < n_win; w++) printf("%s%.17g", w ? ", " : "", win_ppl[w]);
         printf("], \"mode\": \"%s\", \"model\": ", meki ? "meki" : "dense");
-        json_str(stdout, model_path);
+        mkv_json_print_str(stdout, model_path, strlen(model_path));
         printf(", \"n_tokens\": %" PRIu64 ", \"kv_type\": \"%s\", \"device\": ", n_tok, cli_kv_type_name(sopts.kv_type));
-        json_str(stdout, mkv_device_name(dev));
+        mkv_json_print_str(stdout, mkv_device_name(dev), strlen(mkv_device_name(dev)));
         printf("}\n");
     } else {
         printf("perplexity: %.4f (%" PRIu64 " tokens scored, %u windows of %u)\n", ppl, n_scored, n_win, wlen);

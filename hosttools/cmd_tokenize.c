@@ -48,7 +48,7 @@ static void print_ids(const mkv_tokenizer *t, const uint32_t *ids, size_t n, boo
             size_t len;
             const char *s = mkv_token_text(t, ids[i], &len);
             if (i) fputs(", ", stdout);
-            mkv_tg_json_str(stdout, s, len); /* invalid UTF-8 becomes U+FFFD */
+            mkv_json_print_str(stdout, s, len); /* invalid UTF-8 becomes U+FFFD */
         }
         fputs("]}", stdout);
     }

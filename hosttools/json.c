@@ -5,6 +5,8 @@
  * surrogate pair 12 for 4, and the quotes pay for the NUL). */
 #include "json.h"
 
+#include "tokenizer.h" /* mkv_utf8_valid_prefix */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,4 +302,28 @@ uint32_t mkv_json_get(const mkv_json *j, uint32_t obj, const char *key)
     for (uint32_t c = j->v[obj].first; c != MKV_JSON_NONE; c = j->v[c].next)
         if (strcmp(j->v[c].key, key) == 0) return c;
     return MKV_JSON_NONE;
+}
+
+void mkv_json_print_str(FILE *f, const char *s, size_t len)
+{
+    fputc('"', f);
+    size_t i = 0;
+    while (i < len) {
+        size_t ok = mkv_utf8_valid_prefix(s + i, len - i);
+        for (size_t k = i; k < i + ok; k++) {
+            unsigned char c = (unsigned char)s[k];
+            if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+            else if (c == '\n') fputs("\\n", f);
+            else if (c == '\r') fputs("\\r", f);
+            else if (c == '\t') fputs("\\t", f);
+            else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
+            else fputc(c, f);
+        }
+        i += ok;
+        if (i < len) {
+            fputs("\\ufffd", f);
+            i++;
+        }
+    }
+    fputc('"', f);
 }

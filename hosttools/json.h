@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "mekivk.h"
@@ -45,6 +46,9 @@ typedef struct mkv_json {
  * "<what>: JSON byte <offset>: <problem>", `what` naming the file/part. */
 mkv_status mkv_json_parse(const char *text, size_t len, const char *what, mkv_json *out, mkv_error *err);
 void mkv_json_free(mkv_json *j);
+/* Writes s[0..len) as a JSON string: quotes, escapes, and U+FFFD for each
+ * byte that is not part of valid UTF-8. */
+void mkv_json_print_str(FILE *f, const char *s, size_t len);
 
 /* Member `key` of object value `obj`, or MKV_JSON_NONE (also if obj is not
  * an object). The first match if a key repeats. */

@@ -77,30 +77,6 @@ uint64_t mkv_tg_random_seed(void)
     return x ^ (x >> 31);
 }
 
-void mkv_tg_json_str(FILE *f, const char *s, size_t len)
-{
-    fputc('"', f);
-    size_t i = 0;
-    while (i < len) {
-        size_t ok = mkv_utf8_valid_prefix(s + i, len - i);
-        for (size_t k = i; k < i + ok; k++) {
-            unsigned char c = (unsigned char)s[k];
-            if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-            else if (c == '\n') fputs("\\n", f);
-            else if (c == '\r') fputs("\\r", f);
-            else if (c == '\t') fputs("\\t", f);
-            else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
-            else fputc(c, f);
-        }
-        i += ok;
-        if (i < len) {
-            fputs("\\ufffd", f);
-            i++;
-        }
-    }
-    fputc('"', f);
-}
-
 void mkv_tg_eog_init(mkv_tg_eog *e, const mkv_tokenizer *t)
 {
     static const char *const names[] = {"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<|eom_id|>"};

@@ -32,9 +32,6 @@ bool mkv_tg_float(const char *flag, const char *s, double lo, bool lo_open, doub
 /* A seed for when none is given: from the clock and the process id. */
 uint64_t mkv_tg_random_seed(void);
 
-/* s[0..len) as a JSON string; bytes that are not valid UTF-8 become U+FFFD. */
-void mkv_tg_json_str(FILE *f, const char *s, size_t len);
-
 /* Tokens that end a generation: the tokenizer's eos and whichever of
  * <|im_end|>, <|endoftext|>, <|eot_id|>, <|end_of_text|>, <|eom_id|> the
  * vocabulary has as control tokens. */

@@ -246,8 +246,8 @@ void mkv_session_reset(mkv_session *s) { s->pos = 0; }
 
 /* ---- prefill ---- */
 
-/* Asks for the slabs of tokens[0..m) (a token repeated shares one slab)
- * and writes the pass's params: positions from s->pos, each token's slot. */
+/* Asks for the slabs of tokens[0..m) (a token repeated shares one slab);
+ * slots receives each token's staging slot. On failure none is held. */
 static mkv_status request_chunk(mkv_session *s, const uint32_t *tokens, uint32_t m, uint32_t *slots, mkv_error *err)
 {
     mkv_status st = MKV_OK;
@@ -371,7 +371,9 @@ mkv_status mkv_session_prefill(mkv_session *s, const uint32_t *tokens, uint32_t 
     mkv_status st = MKV_OK;
     if (s->chunk == 1 || (n == 1 && which == MKV_PREFILL_LAST)) { /* the decode step is the one-token pass */
         for (uint32_t i = 0; i < n && !st; i++) {
-            float *lg = logits && (which == MKV_PREFILL_ALL || i + 1 == n) ? logits + (which == MKV_PREFILL_ALL ? (size_t)i * c->n_vocab : 0) : NULL;
+            float *lg = NULL;
+            if (logits && which == MKV_PREFILL_ALL) lg = logits + (size_t)i * c->n_vocab;
+            else if (logits && i + 1 == n) lg = logits;
             st = mkv_session_step(s, tokens[i], lg, i + 1 == n ? argmax : NULL, err);
         }
         if (st) s->pos = pos0;
