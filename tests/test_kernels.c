@@ -687,6 +687,126 @@ static float *stage_slab(uint32_t dtype, uint32_t d_mem, uint32_t n_layer, uint3
     return row;
 }
 
+/* The batch's small kernels against the reference, rows of odd strides,
+ * n_tok of cap tokens (rows past n_tok untouched where the kernel guards):
+ * rmsnorm_add (y += norm(x)), rmsnorm_last (the last token's norm),
+ * ffn_act (SwiGLU and stacked gate rows) and meki_v (each token's bank row
+ * from its own slab, + g). */
+static mkv_buffer batch_params(uint32_t pos, uint32_t n_tok, uint32_t cap, const uint32_t *slab_off)
+{
+    mkv_buffer b;
+    OK(mkv_buffer_create(dev, mkv_step_params_bytes(cap), MKV_MEM_HOST, &b, E));
+    mkv_step_params *p = b.map;
+    p->pos = pos;
+    p->n_tok = n_tok;
+    for (uint32_t i = 0; i < cap; i++) p->tok[i] = (mkv_step_token){.token = i, .slab_offset = slab_off ? slab_off[i] : 0};
+    return b;
+}
+
+START_TEST(batch_norms_activation_and_meki_rows_match_reference)
+{
+    const float eps = 1e-6f;
+    /* rmsnorm_add and rmsnorm_last: n = 333 in rows of 340, 5 of 7 tokens */
+    {
+        const uint32_t n = 333, ld = 340, n_tok = 5, cap = 7;
+        float *x = rand_vec((uint64_t)cap * ld, 3.0f), *w = rand_vec(n, 1.0f), *y0 = rand_vec((uint64_t)cap * ld, 1.0f);
+        float *ref = malloc((size_t)cap * ld * 4), *last = malloc(n * 4);
+        mkv_buffer bx = vec_buf(x, (uint64_t)cap * ld), bw = vec_buf(w, n), by = vec_buf(y0, (uint64_t)cap * ld);
+        mkv_buffer bl = vec_buf(NULL, n), params = batch_params(0, n_tok, cap, NULL);
+        kt k;
+        mkv_recorder *r = kt_begin(&k);
+        OK(mkv_op_rmsnorm_rows(r, true, &bx, ld, &bw, &by, ld, n, cap, eps, E));
+        OK(mkv_op_rmsnorm_last(r, &params, &bx, ld, &bw, &bl, n, eps, E));
+        kt_run(&k);
+        memcpy(ref, y0, (size_t)cap * ld * 4);
+        for (uint32_t b = 0; b < cap; b++) {
+            float *t = malloc(n * 4);
+            ref_rmsnorm(x + (size_t)b * ld, w, n, eps, t);
+            for (uint32_t i = 0; i < n; i++) ref[(size_t)b * ld + i] += t[i];
+            if (b == n_tok - 1) memcpy(last, t, n * 4);
+            free(t);
+        }
+        float *got = read_vec(&by, (uint64_t)cap * ld), *gl = read_vec(&bl, n);
+        const double e = rel_err(got, ref, (uint64_t)cap * ld), el = rel_err(gl, last, n);
+        ck_assert_msg(e <= 2e-5 && el <= 2e-5, "rmsnorm_add %.3g, rmsnorm_last %.3g", e, el);
+        mkv_buffer *bufs[] = {&bx, &bw, &by, &bl, &params};
+        for (size_t i = 0; i < 5; i++) mkv_buffer_destroy(dev, bufs[i]);
+        free(x); free(w); free(y0); free(ref); free(last); free(got); free(gl);
+    }
+    /* ffn_act: 37 SwiGLU rows and 5 gate rows per half (n_mem 9: the last gate row's
+     * second value absent), 6 of 9 tokens; and without gate rows */
+    for (int gate = 0; gate < 2; gate++) {
+        const uint32_t n_ffn = 37, half = gate ? 42 : 37, n_mem = gate ? 9 : 0, ldgu = 2 * half + 3, ldt = 41, ldg = 11;
+        const uint32_t n_tok = 6, cap = 9;
+        float *gu = rand_vec((uint64_t)cap * ldgu, 3.0f);
+        mkv_buffer bgu = vec_buf(gu, (uint64_t)cap * ldgu), bt = vec_buf(NULL, (uint64_t)cap * ldt);
+        mkv_buffer bg = vec_buf(NULL, (uint64_t)cap * ldg), params = batch_params(0, n_tok, cap, NULL);
+        kt k;
+        OK(mkv_op_ffn_act(kt_begin(&k), &bgu, ldgu, half, n_ffn, half, &bt, ldt, n_mem, gate ? &bg : NULL, ldg, cap,
+                          &params, E));
+        kt_run(&k);
+        float *gt = read_vec(&bt, (uint64_t)cap * ldt), *gg = read_vec(&bg, (uint64_t)cap * ldg);
+        double e = 0;
+        for (uint32_t b = 0; b < cap; b++) {
+            const float *row = gu + (size_t)b * ldgu;
+            for (uint32_t i = 0; i < n_ffn; i++) {
+                const double a = row[i], c = row[half + i], want = b < n_tok ? a / (1 + exp(-a)) * c : 0;
+                e = fmax(e, fabs(gt[(size_t)b * ldt + i] - want) / (1 + fabs(want)));
+            }
+            for (uint32_t j = 0; j < n_mem; j++) { /* g[j] from gate row n_ffn + j (first half), or its second half */
+                const uint32_t h = half - n_ffn;
+                const double a = j < h ? row[n_ffn + j] : row[half + n_ffn + (j - h)];
+                const double want = b < n_tok ? 1 / (1 + exp(-a)) : 0;
+                e = fmax(e, fabs(gg[(size_t)b * ldg + j] - want));
+            }
+        }
+        ck_assert_msg(e <= 2e-6, "ffn_act (gate rows %d): err %.3g", gate, e);
+        mkv_buffer *bufs[] = {&bgu, &bt, &bg, &params};
+        for (size_t i = 0; i < 4; i++) mkv_buffer_destroy(dev, bufs[i]);
+        free(gu); free(gt); free(gg);
+    }
+    /* meki_v: 3 of 4 tokens, each with its own slab of either dtype (layer 1 of 3) */
+    for (uint32_t dtype = MKV_BANK_F16; dtype <= MKV_BANK_Q8; dtype++) {
+        const uint32_t d_mem = 36, n_layer = 3, layer = 1, n_tok = 3, cap = 4, ldg = 41, ldv = 43; /* banks: d_mem % 4 == 0 */
+        const uint32_t row_bytes = dtype == MKV_BANK_F16 ? 2 * d_mem : 4 + d_mem;
+        const size_t slab_sz = ((size_t)n_layer * row_bytes + 4 + 15) & ~(size_t)15;
+        mkv_buffer ring;
+        OK(mkv_buffer_create(dev, cap * slab_sz, MKV_MEM_HOST, &ring, E));
+        memset(ring.map, 0x55, cap * slab_sz);
+        float *rows = malloc((size_t)cap * d_mem * 4);
+        uint32_t off[4];
+        mkv_bank_header h = {.dtype = dtype, .n_layer = n_layer, .d_mem = d_mem, .row_bytes = row_bytes};
+        for (uint32_t b = 0; b < cap; b++) {
+            off[b] = (uint32_t)(((b * 3 + 1) % cap) * slab_sz); /* tokens in other slots than their order */
+            uint8_t *slab = (uint8_t *)ring.map + off[b];
+            for (uint32_t l = 0; l < n_layer; l++) {
+                float *r = rand_vec(d_mem, 2.0f);
+                mkv_bank_encode_row(dtype, d_mem, r, slab + (size_t)l * row_bytes);
+                free(r);
+            }
+            mkv_bank_row_to_f32(&h, slab, layer, rows + (size_t)b * d_mem);
+        }
+        float *g = rand_vec((uint64_t)cap * ldg, 1.0f);
+        mkv_buffer bg = vec_buf(g, (uint64_t)cap * ldg), bv = vec_buf(NULL, (uint64_t)cap * ldv);
+        mkv_buffer params = batch_params(0, n_tok, cap, off);
+        kt k;
+        OK(mkv_op_meki_v(kt_begin(&k), &ring, layer * row_bytes, dtype, &bg, ldg, &bv, ldv, d_mem, cap, &params, E));
+        kt_run(&k);
+        float *gv = read_vec(&bv, (uint64_t)cap * ldv);
+        double e = 0;
+        for (uint32_t b = 0; b < cap; b++)
+            for (uint32_t i = 0; i < ldv; i++) {
+                const double want = b < n_tok && i < d_mem ? rows[(size_t)b * d_mem + i] + g[(size_t)b * ldg + i] : 0;
+                e = fmax(e, fabs(gv[(size_t)b * ldv + i] - want));
+            }
+        ck_assert_msg(e <= 1e-6, "meki_v dtype %u: err %.3g", dtype, e);
+        mkv_buffer *bufs[] = {&ring, &bg, &bv, &params};
+        for (size_t i = 0; i < 4; i++) mkv_buffer_destroy(dev, bufs[i]);
+        free(rows); free(g); free(gv);
+    }
+}
+END_TEST
+
 /* ffn_out: h += W_down t (and, with MeKi, + RMSNorm(W_mo v) * w, v = the
  * bank row `layer` of a staged slab of either dtype + the gate g) over many
  * workgroups, then the last one to finish norms h for the next layer.
@@ -1290,6 +1410,7 @@ int main(void)
     tcase_add_test(tc, matmul_and_matmul_swiglu_match_reference_on_odd_sizes);
     tcase_add_loop_test(tc, swiglu_meki_gives_swiglu_and_gate, 0, 2);
     tcase_add_test(tc, rmsnorm_matches_reference);
+    tcase_add_test(tc, batch_norms_activation_and_meki_rows_match_reference);
     tcase_add_loop_test(tc, ffn_out_adds_down_projection_and_meki_then_norms_for_the_next_layer_twice_in_a_row, 0, 2);
     tcase_add_test(tc, embed_gathers_the_token_row_from_any_part);
     tcase_add_loop_test(tc, attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases, 0, 2);
