@@ -355,7 +355,7 @@ int mkv_cmd_bench(int argc, char **argv)
     const char *config = "1.7b";
     uint32_t cache_mb = 0, bank_threads = 0;
     mkv_device_opts dopts;
-    mkv_device_opts_default(&dopts);
+    if (!cli_device_defaults(&dopts)) return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }

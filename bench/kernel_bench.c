@@ -58,7 +58,7 @@ typedef struct timed {
     mkv_error *err;
 } timed;
 
-static void record(VkCommandBuffer cb, void *user)
+static void record(const mkv_device *d, VkCommandBuffer cb, void *user)
 {
     timed *t = user;
     if ((t->st = mkv_recorder_init(&t->rec, t->rec.d, cb, true, t->err))) return;
@@ -91,7 +91,7 @@ static mkv_status time_reps(mkv_device *d, rep_fn rep, void *user, uint32_t reps
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
         goto out;
     }
-    VkResult r = vkGetQueryPoolResults(d->dev, t.rec.query_pool, 0, t.rec.n_marks + 1, (t.rec.n_marks + 1) * 8, ts, 8,
+    VkResult r = d->vk.vkGetQueryPoolResults(d->dev, t.rec.query_pool, 0, t.rec.n_marks + 1, (t.rec.n_marks + 1) * 8, ts, 8,
                                        VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
     if (r != VK_SUCCESS) {
         st = mkv_vk_fail(err, r, "vkGetQueryPoolResults");

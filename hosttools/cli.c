@@ -144,6 +144,15 @@ bool cli_device(const char *flag, const char *s, mkv_device_opts *opts)
     return true;
 }
 
+bool cli_device_defaults(mkv_device_opts *opts)
+{
+    mkv_device_opts_default(opts);
+    const char *v = getenv("MKV_VALIDATION");
+    opts->validation = v && strcmp(v, "1") == 0;
+    const char *dev = getenv("MKV_DEVICE");
+    return !dev || !*dev || cli_device("MKV_DEVICE", dev, opts);
+}
+
 bool cli_kv_type(const char *flag, const char *s, mkv_kv_type *out)
 {
     if (!strcmp(s, "f16")) *out = MKV_KV_F16;

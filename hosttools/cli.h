@@ -60,6 +60,11 @@ int cli_fail(const char *cmd, const mkv_error *err);
  * does not start with a digit, a name substring; false + message if it is
  * empty or a malformed/out-of-range index. */
 bool cli_device(const char *flag, const char *s, mkv_device_opts *opts);
+/* The device options before any flag: mkv_device_opts_default, then the
+ * environment (the library reads none): MKV_DEVICE (an index or a name
+ * substring, as --device) and MKV_VALIDATION=1 (the validation layer).
+ * false + message if MKV_DEVICE is malformed. */
+bool cli_device_defaults(mkv_device_opts *opts);
 /* --kv-type: "f16" or "q8_0"; false + message naming the flag otherwise. */
 bool cli_kv_type(const char *flag, const char *s, mkv_kv_type *out);
 const char *cli_kv_type_name(mkv_kv_type t);

@@ -155,7 +155,7 @@ int mkv_cmd_chat(int argc, char **argv)
     uint32_t n_reply = DEFAULT_REPLY, n_ctx = DEFAULT_CTX;
     bool json = false, verbose = false, seed_given = false;
     mkv_device_opts dopts;
-    mkv_device_opts_default(&dopts);
+    if (!cli_device_defaults(&dopts)) return 2;
     mkv_model_opts mopts = {0};
     mkv_session_opts sopts = {0};
     mkv_sampler_params sp;

@@ -36,6 +36,7 @@ int mkv_cmd_convert(int argc, char **argv)
     const char *ckpt = NULL, *out = NULL, *v;
     mkv_convert_opts o;
     mkv_convert_opts_default(&o, NULL, NULL);
+    if (!cli_device_defaults(&o.device_opts)) return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }

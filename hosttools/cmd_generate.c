@@ -53,7 +53,7 @@ int mkv_cmd_generate(int argc, char **argv)
     uint32_t n_gen = 0, n_ctx = 0;
     bool json = false, have_n = false, seed_given = false;
     mkv_device_opts dopts;
-    mkv_device_opts_default(&dopts);
+    if (!cli_device_defaults(&dopts)) return 2;
     mkv_model_opts mopts = {0};
     mkv_session_opts sopts = {0};
     mkv_sampler_params sp;

@@ -234,7 +234,7 @@ int mkv_cmd_perplexity(int argc, char **argv)
     uint32_t ctx = PPL_DEFAULT_CTX;
     bool json = false;
     mkv_device_opts dopts;
-    mkv_device_opts_default(&dopts);
+    if (!cli_device_defaults(&dopts)) return 2;
     mkv_model_opts mopts = {0};
     mkv_session_opts sopts = {0};
     for (int i = 1; i < argc; i++) {

@@ -326,7 +326,7 @@ mkv_status mkv_convert(const mkv_convert_opts *o, mkv_convert_report *report, mk
         mkv_status ds = dev ? MKV_OK : mkv_device_create(&o->device_opts, &own, &derr);
         /* A CPU-emulated device (lavapipe) chosen by default folds slower
          * than the CPU engine (measured ~5x on 0.6b): use the CPU then. */
-        bool named = o->device_opts.index >= 0 || o->device_opts.name || getenv("MKV_DEVICE");
+        bool named = o->device_opts.index >= 0 || o->device_opts.name;
         if (ds == MKV_OK && !dev && mkv_device_is_cpu(own) && !named) {
             ds = mkv_fail(&derr, MKV_ERR_NO_DEVICE, "%s is a CPU device; name it with --device to fold on it anyway",
                           mkv_device_name(own));

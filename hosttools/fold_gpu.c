@@ -57,8 +57,8 @@ static void gpu_destroy(mkv_fold *base)
 {
     gpu_fold *f = (gpu_fold *)base;
     mkv_device *d = f->dev;
-    if (f->fence) vkDestroyFence(d->dev, f->fence, NULL);
-    if (f->cb) vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &f->cb);
+    if (f->fence) d->vk.vkDestroyFence(d->dev, f->fence, NULL);
+    if (f->cb) d->vk.vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &f->cb);
     mkv_recorder_release(&f->rec);
     if (f->layers)
         for (uint32_t l = 0; l < base->c->n_layer; l++) {
@@ -83,11 +83,11 @@ static mkv_status record(gpu_fold *f, mkv_error *err)
     mkv_device *d = f->dev;
     VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = d->cmd_pool,
                                       .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
-    MKV_VK(vkAllocateCommandBuffers(d->dev, &ai, &f->cb), err);
+    MKV_VK(d->vk.vkAllocateCommandBuffers(d->dev, &ai, &f->cb), err);
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    MKV_VK(vkCreateFence(d->dev, &fi, NULL, &f->fence), err);
+    MKV_VK(d->vk.vkCreateFence(d->dev, &fi, NULL, &f->fence), err);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    MKV_VK(vkBeginCommandBuffer(f->cb, &bi), err);
+    MKV_VK(d->vk.vkBeginCommandBuffer(f->cb, &bi), err);
     mkv_status st = mkv_recorder_init(&f->rec, d, f->cb, false, err);
     const uint32_t B = f->batch_alloc, ldp = mkv_matrix_ld(c->d_proj);
     for (uint32_t l = 0; l < c->n_layer && !st; l++) {
@@ -100,7 +100,7 @@ static mkv_status record(gpu_fold *f, mkv_error *err)
         if (!st) st = mkv_op_rmsnorm(&f->rec, &L->y, &L->mix_w, &L->o, c->d_mem, B, c->norm_eps, err);
     }
     mkv_rec_finish(&f->rec);
-    VkResult r = vkEndCommandBuffer(f->cb);
+    VkResult r = d->vk.vkEndCommandBuffer(f->cb);
     if (!st && r != VK_SUCCESS) st = mkv_vk_fail(err, r, "vkEndCommandBuffer");
     f->recorded = st == MKV_OK;
     return st;
@@ -121,10 +121,10 @@ static mkv_status gpu_run(mkv_fold *base, uint32_t t0, uint32_t n, float *out, m
         memset(y + (size_t)n * M, 0, (size_t)(f->batch_alloc - n) * M * sizeof *y);
     }
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &f->cb};
-    MKV_VK(vkResetFences(f->dev->dev, 1, &f->fence), err);
+    MKV_VK(f->dev->vk.vkResetFences(f->dev->dev, 1, &f->fence), err);
     mkv_status sst = mkv_device_submit(f->dev, &si, f->fence, err);
     if (sst) return sst;
-    MKV_VK(vkWaitForFences(f->dev->dev, 1, &f->fence, VK_TRUE, UINT64_MAX), err);
+    MKV_VK(f->dev->vk.vkWaitForFences(f->dev->dev, 1, &f->fence, VK_TRUE, UINT64_MAX), err);
     for (uint32_t l = 0; l < NL; l++) {
         const float *o = f->layers[l].o.map;
         for (uint32_t i = 0; i < n; i++) memcpy(out + ((size_t)i * NL + l) * M, o + (size_t)i * M, M * sizeof *o);

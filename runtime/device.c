@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mekivk_vulkan.h"
 #include "pipeline.h"
 
 #define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
@@ -37,8 +38,6 @@ void mkv_device_opts_default(mkv_device_opts *opts)
 {
     memset(opts, 0, sizeof *opts);
     opts->index = -1;
-    const char *v = getenv("MKV_VALIDATION");
-    opts->validation = v && strcmp(v, "1") == 0;
 }
 
 /* Every validation warning or error is counted; tests fail on any. */
@@ -59,13 +58,13 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeveri
     return VK_FALSE;
 }
 
-static bool has_layer(const char *name)
+static bool has_layer(const mkv_vk_table *vk, const char *name)
 {
     uint32_t n = 0;
-    if (vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || n == 0) return false;
+    if (vk->vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || n == 0) return false;
     VkLayerProperties *p = calloc(n, sizeof *p);
     bool found = false;
-    if (p && vkEnumerateInstanceLayerProperties(&n, p) == VK_SUCCESS)
+    if (p && vk->vkEnumerateInstanceLayerProperties(&n, p) == VK_SUCCESS)
         for (uint32_t i = 0; i < n; i++)
             if (strcmp(p[i].layerName, name) == 0) found = true;
     free(p);
@@ -74,11 +73,11 @@ static bool has_layer(const char *name)
 
 static mkv_status create_instance(mkv_device *d, bool validation, mkv_error *err)
 {
-    VkResult r = volkInitialize();
-    if (r != VK_SUCCESS)
-        return mkv_fail(err, MKV_ERR_NO_DEVICE, "Vulkan loader not found (libvulkan.so.1): %s",
-                        mkv_vk_result_name(r));
-    if (validation && !has_layer(VALIDATION_LAYER))
+    PFN_vkGetInstanceProcAddr gipa;
+    mkv_status st = mkv_vk_open_loader(&d->loader, &gipa, err);
+    if (!st) st = mkv_vk_load_global(&d->vk, gipa, err);
+    if (st) return st;
+    if (validation && !has_layer(&d->vk, VALIDATION_LAYER))
         return mkv_fail(err, MKV_ERR_NO_DEVICE,
                         "validation requested but layer %s is not installed "
                         "(Debian: vulkan-validationlayers)", VALIDATION_LAYER);
@@ -98,8 +97,8 @@ static mkv_status create_instance(mkv_device *d, bool validation, mkv_error *err
         .enabledExtensionCount = validation ? 1u : 0u,
         .ppEnabledExtensionNames = exts,
     };
-    MKV_VK(vkCreateInstance(&ci, NULL, &d->instance), err);
-    volkLoadInstanceOnly(d->instance);
+    MKV_VK(d->vk.vkCreateInstance(&ci, NULL, &d->instance), err);
+    if ((st = mkv_vk_load_instance(&d->vk, d->instance, validation, err))) return st;
     if (validation) {
         VkDebugUtilsMessengerCreateInfoEXT mi = {
             .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
@@ -111,7 +110,7 @@ static mkv_status create_instance(mkv_device *d, bool validation, mkv_error *err
             .pfnUserCallback = on_debug_message,
             .pUserData = d,
         };
-        MKV_VK(vkCreateDebugUtilsMessengerEXT(d->instance, &mi, NULL, &d->messenger), err);
+        MKV_VK(d->vk.vkCreateDebugUtilsMessengerEXT(d->instance, &mi, NULL, &d->messenger), err);
     }
     return MKV_OK;
 }
@@ -128,13 +127,20 @@ static int type_rank(VkPhysicalDeviceType t)
     }
 }
 
-static bool find_compute_queue(VkPhysicalDevice pd, uint32_t *family, uint32_t *ts_bits)
+/* The queue families of pd (at most 16). */
+static uint32_t queue_families(const mkv_vk_table *vk, VkPhysicalDevice pd, VkQueueFamilyProperties q[16])
 {
     uint32_t n = 0;
-    vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
-    VkQueueFamilyProperties q[16];
+    vk->vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
     if (n > 16) n = 16;
-    vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, q);
+    vk->vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, q);
+    return n;
+}
+
+static bool find_compute_queue(const mkv_vk_table *vk, VkPhysicalDevice pd, uint32_t *family, uint32_t *ts_bits)
+{
+    VkQueueFamilyProperties q[16];
+    uint32_t n = queue_families(vk, pd, q);
     for (uint32_t i = 0; i < n; i++)
         if (q[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
             *family = i;
@@ -154,13 +160,13 @@ typedef struct device_caps {
     uint64_t max_texel_elements;
 } device_caps;
 
-static void query_caps(VkPhysicalDevice pd, device_caps *c)
+static void query_caps(const mkv_vk_table *vk, VkPhysicalDevice pd, device_caps *c)
 {
     memset(c, 0, sizeof *c);
     VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
     VkPhysicalDeviceSubgroupProperties sg = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, .pNext = &drv};
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sg};
-    vkGetPhysicalDeviceProperties2(pd, &p2);
+    vk->vkGetPhysicalDeviceProperties2(pd, &p2);
     c->props = p2.properties;
     snprintf(c->driver, sizeof c->driver, "%.200s %.200s", drv.driverName, drv.driverInfo);
     c->subgroup_size = sg.subgroupSize;
@@ -170,25 +176,25 @@ static void query_caps(VkPhysicalDevice pd, device_caps *c)
     /* Texel reads need RGBA32UI uniform texel buffers (mandatory in the
      * spec; checked all the same). */
     VkFormatProperties fu;
-    vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32G32B32A32_UINT, &fu);
+    vk->vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32G32B32A32_UINT, &fu);
     if (fu.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT)
         c->max_texel_elements = p2.properties.limits.maxTexelBufferElements;
 
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
     VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, .pNext = &f12};
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f11};
-    vkGetPhysicalDeviceFeatures2(pd, &f2);
+    vk->vkGetPhysicalDeviceFeatures2(pd, &f2);
     c->fp16_arith = f12.shaderFloat16;
     c->storage16 = f11.storageBuffer16BitAccess;
     c->storage8 = f12.storageBuffer8BitAccess;
 
     uint32_t fam, ts_bits = 0;
-    c->timestamps = find_compute_queue(pd, &fam, &ts_bits) && ts_bits > 0 &&
+    c->timestamps = find_compute_queue(vk, pd, &fam, &ts_bits) && ts_bits > 0 &&
                     p2.properties.limits.timestampComputeAndGraphics;
 
     /* Unified memory: every device-local heap type is also host-visible. */
     VkPhysicalDeviceMemoryProperties mp;
-    vkGetPhysicalDeviceMemoryProperties(pd, &mp);
+    vk->vkGetPhysicalDeviceMemoryProperties(pd, &mp);
     c->uma = true;
     for (uint32_t i = 0; i < mp.memoryTypeCount; i++) {
         VkMemoryPropertyFlags f = mp.memoryTypes[i].propertyFlags;
@@ -208,11 +214,11 @@ static const char *type_name(VkPhysicalDeviceType t)
 }
 
 /* Lists physical devices into a caller array (at most cap). */
-static mkv_status enum_devices(VkInstance inst, VkPhysicalDevice *pds, uint32_t cap, uint32_t *n,
+static mkv_status enum_devices(const mkv_device *d, VkPhysicalDevice *pds, uint32_t cap, uint32_t *n,
                                mkv_error *err)
 {
     *n = cap;
-    VkResult r = vkEnumeratePhysicalDevices(inst, n, pds);
+    VkResult r = d->vk.vkEnumeratePhysicalDevices(d->instance, n, pds);
     if (r != VK_SUCCESS && r != VK_INCOMPLETE) return mkv_vk_fail(err, r, "vkEnumeratePhysicalDevices");
     if (*n == 0) return mkv_fail(err, MKV_ERR_NO_DEVICE, "no Vulkan device found (is a driver installed? lavapipe: mesa-vulkan-drivers)");
     return MKV_OK;
@@ -223,15 +229,14 @@ mkv_status mkv_devices_print(void *out_file, mkv_error *err)
     FILE *out = out_file;
     mkv_device tmp = {0};
     mkv_status st = create_instance(&tmp, false, err);
-    if (st) return st;
     VkPhysicalDevice pds[16];
     uint32_t n;
-    st = enum_devices(tmp.instance, pds, 16, &n, err);
+    if (!st) st = enum_devices(&tmp, pds, 16, &n, err);
     for (uint32_t i = 0; st == MKV_OK && i < n; i++) {
         device_caps c;
-        query_caps(pds[i], &c);
+        query_caps(&tmp.vk, pds[i], &c);
         VkPhysicalDeviceMemoryProperties mp;
-        vkGetPhysicalDeviceMemoryProperties(pds[i], &mp);
+        tmp.vk.vkGetPhysicalDeviceMemoryProperties(pds[i], &mp);
         fprintf(out, "[%u] %s (%s), Vulkan %u.%u.%u\n", i, c.props.deviceName, type_name(c.props.deviceType),
                 VK_API_VERSION_MAJOR(c.props.apiVersion), VK_API_VERSION_MINOR(c.props.apiVersion),
                 VK_API_VERSION_PATCH(c.props.apiVersion));
@@ -253,31 +258,17 @@ mkv_status mkv_devices_print(void *out_file, mkv_error *err)
                     (f & VK_MEMORY_PROPERTY_HOST_CACHED_BIT) ? " cached" : "");
         }
     }
-    vkDestroyInstance(tmp.instance, NULL);
+    if (tmp.instance) tmp.vk.vkDestroyInstance(tmp.instance, NULL);
+    mkv_vk_close_loader(tmp.loader);
     return st;
 }
 
-/* Index from opts, else name from opts, else MKV_DEVICE (index or name),
- * else the best-ranked type. */
-static mkv_status choose_device(const mkv_device_opts *opts, VkPhysicalDevice *pds, uint32_t n,
+/* Index from opts, else name from opts, else the best-ranked type. */
+static mkv_status choose_device(const mkv_device *d, const mkv_device_opts *opts, VkPhysicalDevice *pds, uint32_t n,
                                 uint32_t *chosen, mkv_error *err)
 {
     int index = opts->index;
     const char *name = opts->name;
-    const char *env = getenv("MKV_DEVICE");
-    if (index < 0 && !name && env && *env) {
-        /* digits only: an index (in range, or refused); anything else: a name */
-        bool digits = true;
-        long long v = 0;
-        for (const char *p = env; *p; p++) {
-            if (*p < '0' || *p > '9') digits = false;
-            else if (v <= INT32_MAX) v = v * 10 + (*p - '0');
-        }
-        if (digits && v > INT32_MAX)
-            return mkv_fail(err, MKV_ERR_NO_DEVICE, "MKV_DEVICE = %s: not a device index (0..%d) nor a name", env, INT32_MAX);
-        if (digits) index = (int)v;
-        else name = env;
-    }
     if (index >= 0) {
         if ((uint32_t)index >= n)
             return mkv_fail(err, MKV_ERR_NO_DEVICE, "device index = %d: only %u Vulkan device(s) (see `mekivk devices`)", index, n);
@@ -287,7 +278,7 @@ static mkv_status choose_device(const mkv_device_opts *opts, VkPhysicalDevice *p
     int best = -1, best_rank = 99;
     for (uint32_t i = 0; i < n; i++) {
         VkPhysicalDeviceProperties p;
-        vkGetPhysicalDeviceProperties(pds[i], &p);
+        d->vk.vkGetPhysicalDeviceProperties(pds[i], &p);
         if (name) {
             if (strstr(p.deviceName, name)) { best = (int)i; break; }
             continue;
@@ -300,14 +291,66 @@ static mkv_status choose_device(const mkv_device_opts *opts, VkPhysicalDevice *p
     return MKV_OK;
 }
 
-mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_error *err)
+void mkv_device_requirements_get(mkv_device_requirements *req)
 {
-    *out = NULL;
-    mkv_device_opts def;
-    if (!opts) { mkv_device_opts_default(&def); opts = &def; }
+    memset(req, 0, sizeof *req);
+    req->api_version = VK_API_VERSION_1_2;
+    req->queue_flags = VK_QUEUE_COMPUTE_BIT;
+    req->subgroup_stages = VK_SHADER_STAGE_COMPUTE_BIT;
+    req->subgroup_operations = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
+    req->uses_timestamps = true;
+}
+
+/* Checks pd and its queue family against the requirements. */
+static mkv_status check_physical(const mkv_vk_table *vk, VkPhysicalDevice pd, uint32_t family, device_caps *c,
+                                 mkv_error *err)
+{
+    mkv_device_requirements req;
+    mkv_device_requirements_get(&req);
+    vk->vkGetPhysicalDeviceProperties(pd, &c->props);
+    /* vkGetPhysicalDeviceProperties2 is Vulkan 1.1: check the version first */
+    uint32_t v = c->props.apiVersion;
+    if (VK_API_VERSION_MAJOR(v) < 1 || (VK_API_VERSION_MAJOR(v) == 1 && VK_API_VERSION_MINOR(v) < 2))
+        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "%s: Vulkan %u.%u: mekivk needs Vulkan 1.2", c->props.deviceName,
+                        VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v));
+    query_caps(vk, pd, c);
+    if (!c->subgroup_arith)
+        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT,
+                        "%s: subgroup arithmetic in compute shaders is not supported (mekivk needs it)",
+                        c->props.deviceName);
+    VkQueueFamilyProperties q[16];
+    uint32_t n = queue_families(vk, pd, q);
+    if (family >= n)
+        return mkv_fail(err, MKV_ERR_NO_DEVICE, "%s: queue family = %u: the device has %u", c->props.deviceName,
+                        family, n);
+    if ((q[family].queueFlags & req.queue_flags) != req.queue_flags)
+        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "%s: queue family %u has no compute (flags 0x%x)",
+                        c->props.deviceName, family, (unsigned)q[family].queueFlags);
+    /* stall and kernel timings need timestamps on this very family */
+    c->timestamps = q[family].timestampValidBits > 0 && c->props.limits.timestampComputeAndGraphics;
+    return MKV_OK;
+}
+
+mkv_status mkv_device_check(PFN_vkGetInstanceProcAddr gipa, VkInstance instance, VkPhysicalDevice pd,
+                            uint32_t family, mkv_error *err)
+{
+    if (!gipa || !instance || !pd)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "mkv_device_check: get_instance_proc_addr, instance and "
+                        "physical_device are required");
+    mkv_vk_table vk = {0};
+    mkv_status st = mkv_vk_load_global(&vk, gipa, err);
+    if (!st) st = mkv_vk_load_instance(&vk, instance, false, err);
+    device_caps c;
+    if (!st) st = check_physical(&vk, pd, family, &c, err);
+    return st;
+}
+
+/* A device struct with its lock; the rest is filled by the callers. */
+static mkv_status device_alloc(const mkv_device_opts *opts, mkv_device **out, mkv_error *err)
+{
     mkv_device *d = calloc(1, sizeof *d);
     if (!d) return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
-    d->quiet = opts->quiet;
+    d->quiet = opts && opts->quiet;
     atomic_init(&d->validation_count, 0);
     pthread_mutexattr_t ma;
     if (pthread_mutexattr_init(&ma) || pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE) ||
@@ -317,45 +360,63 @@ mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_
     }
     pthread_mutexattr_destroy(&ma);
     d->lock_ok = true;
+    *out = d;
+    return MKV_OK;
+}
 
-    mkv_status st = create_instance(d, opts->validation, err);
+/* Everything after the VkDevice exists: the device's functions, what the
+ * engine keeps of the physical device, the one-off command pool. */
+static mkv_status device_finish(mkv_device *d, const device_caps *c, mkv_error *err)
+{
+    mkv_status st = mkv_vk_load_device(&d->vk, d->dev, err);
+    if (st) return st;
+    d->props = c->props;
+    memcpy(d->driver, c->driver, sizeof d->driver);
+    d->subgroup_size = c->subgroup_size ? c->subgroup_size : 1;
+    d->fp16_arith = c->fp16_arith;
+    d->storage16 = c->storage16;
+    d->storage8 = c->storage8;
+    d->timestamps = c->timestamps;
+    d->uma = c->uma;
+    d->max_storage_range = c->max_storage_range;
+    d->max_texel_elements = c->max_texel_elements;
+    d->timestamp_period_ns = c->props.limits.timestampPeriod;
+    d->vk.vkGetPhysicalDeviceMemoryProperties(d->phys, &d->mem_props);
+    if (!d->queue) d->vk.vkGetDeviceQueue(d->dev, d->queue_family, 0, &d->queue);
+    VkCommandPoolCreateInfo pi = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+        .queueFamilyIndex = d->queue_family,
+    };
+    MKV_VK(d->vk.vkCreateCommandPool(d->dev, &pi, NULL, &d->cmd_pool), err);
+    return MKV_OK;
+}
+
+mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_error *err)
+{
+    *out = NULL;
+    mkv_device_opts def;
+    if (!opts) { mkv_device_opts_default(&def); opts = &def; }
+    mkv_device *d;
+    mkv_status st = device_alloc(opts, &d, err);
+    if (st) return st;
+
+    st = create_instance(d, opts->validation, err);
     VkPhysicalDevice pds[16];
-    uint32_t n = 0, idx = 0;
-    if (!st) st = enum_devices(d->instance, pds, 16, &n, err);
-    if (!st) st = choose_device(opts, pds, n, &idx, err);
+    uint32_t n = 0, idx = 0, ts_bits;
+    if (!st) st = enum_devices(d, pds, 16, &n, err);
+    if (!st) st = choose_device(d, opts, pds, n, &idx, err);
     if (st) goto fail;
     d->phys = pds[idx];
-
+    if (!find_compute_queue(&d->vk, d->phys, &d->queue_family, &ts_bits)) {
+        VkPhysicalDeviceProperties p;
+        d->vk.vkGetPhysicalDeviceProperties(d->phys, &p);
+        st = mkv_fail(err, MKV_ERR_NO_DEVICE, "%s: no compute queue", p.deviceName);
+        goto fail;
+    }
     device_caps c;
-    query_caps(d->phys, &c);
-    d->props = c.props;
-    memcpy(d->driver, c.driver, sizeof d->driver);
-    d->subgroup_size = c.subgroup_size ? c.subgroup_size : 1;
-    d->fp16_arith = c.fp16_arith;
-    d->storage16 = c.storage16;
-    d->storage8 = c.storage8;
-    d->timestamps = c.timestamps;
-    d->uma = c.uma;
-    d->max_storage_range = c.max_storage_range;
-    d->max_texel_elements = c.max_texel_elements;
-    d->timestamp_period_ns = c.props.limits.timestampPeriod;
-    vkGetPhysicalDeviceMemoryProperties(d->phys, &d->mem_props);
-    if (VK_API_VERSION_MINOR(c.props.apiVersion) < 2 && VK_API_VERSION_MAJOR(c.props.apiVersion) == 1) {
-        st = mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "%s: Vulkan %u.%u: mekivk needs Vulkan 1.2", c.props.deviceName,
-                      VK_API_VERSION_MAJOR(c.props.apiVersion), VK_API_VERSION_MINOR(c.props.apiVersion));
-        goto fail;
-    }
+    if ((st = check_physical(&d->vk, d->phys, d->queue_family, &c, err))) goto fail;
 
-    if (!c.subgroup_arith) {
-        st = mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "%s: subgroup arithmetic in compute shaders is not supported (mekivk needs it)",
-                      c.props.deviceName);
-        goto fail;
-    }
-    uint32_t ts_bits;
-    if (!find_compute_queue(d->phys, &d->queue_family, &ts_bits)) {
-        st = mkv_fail(err, MKV_ERR_NO_DEVICE, "%s: no compute queue", c.props.deviceName);
-        goto fail;
-    }
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qi = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
@@ -363,26 +424,15 @@ mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_
         .queueCount = 1,
         .pQueuePriorities = &prio,
     };
-    VkPhysicalDeviceVulkan12Features f12 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-    };
+    /* no features, no extensions: mkv_device_requirements_get */
     VkDeviceCreateInfo di = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-        .pNext = &f12,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qi,
     };
-    VkResult r = vkCreateDevice(d->phys, &di, NULL, &d->dev);
+    VkResult r = d->vk.vkCreateDevice(d->phys, &di, NULL, &d->dev);
     if (r != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkCreateDevice"); goto fail; }
-    volkLoadDevice(d->dev);
-    vkGetDeviceQueue(d->dev, d->queue_family, 0, &d->queue);
-    VkCommandPoolCreateInfo pi = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-        .queueFamilyIndex = d->queue_family,
-    };
-    r = vkCreateCommandPool(d->dev, &pi, NULL, &d->cmd_pool);
-    if (r != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkCreateCommandPool"); goto fail; }
+    if ((st = device_finish(d, &c, err))) goto fail;
     *out = d;
     return MKV_OK;
 fail:
@@ -390,17 +440,57 @@ fail:
     return st;
 }
 
+mkv_status mkv_device_create_vulkan(const mkv_vulkan_context *ctx, const mkv_device_opts *opts, mkv_device **out,
+                                    mkv_error *err)
+{
+    *out = NULL;
+    if (!ctx || !ctx->get_instance_proc_addr || !ctx->instance || !ctx->physical_device || !ctx->device ||
+        !ctx->queue)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "mkv_device_create_vulkan: get_instance_proc_addr, instance, "
+                        "physical_device, device and queue are required");
+    if (!ctx->lock_queue != !ctx->unlock_queue)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "mkv_device_create_vulkan: lock_queue and unlock_queue go "
+                        "together (one is NULL)");
+    mkv_device *d;
+    mkv_status st = device_alloc(opts, &d, err);
+    if (st) return st;
+    d->external = true;
+    d->instance = ctx->instance;
+    d->phys = ctx->physical_device;
+    d->dev = ctx->device;
+    d->queue = ctx->queue;
+    d->queue_family = ctx->queue_family;
+    d->lock_queue = ctx->lock_queue;
+    d->unlock_queue = ctx->unlock_queue;
+    d->lock_user = ctx->lock_user;
+    device_caps c;
+    st = mkv_vk_load_global(&d->vk, ctx->get_instance_proc_addr, err);
+    if (!st) st = mkv_vk_load_instance(&d->vk, d->instance, false, err);
+    if (!st) st = check_physical(&d->vk, d->phys, d->queue_family, &c, err);
+    if (!st) st = device_finish(d, &c, err);
+    if (st) {
+        mkv_device_destroy(d);
+        return st;
+    }
+    *out = d;
+    return MKV_OK;
+}
+
 void mkv_device_destroy(mkv_device *d)
 {
     if (!d) return;
     if (d->dev) {
-        vkDeviceWaitIdle(d->dev);
+        /* Sessions, models and one-off submissions have waited on their
+         * own fences; an engine-made device is idle but for misuse, and is
+         * waited on before it goes. The host's device is never waited on. */
+        if (!d->external) d->vk.vkDeviceWaitIdle(d->dev);
         mkv_pipelines_destroy(d);
-        if (d->cmd_pool) vkDestroyCommandPool(d->dev, d->cmd_pool, NULL);
-        vkDestroyDevice(d->dev, NULL);
+        if (d->cmd_pool) d->vk.vkDestroyCommandPool(d->dev, d->cmd_pool, NULL);
+        if (!d->external) d->vk.vkDestroyDevice(d->dev, NULL);
     }
-    if (d->messenger) vkDestroyDebugUtilsMessengerEXT(d->instance, d->messenger, NULL);
-    if (d->instance) vkDestroyInstance(d->instance, NULL);
+    if (d->messenger) d->vk.vkDestroyDebugUtilsMessengerEXT(d->instance, d->messenger, NULL);
+    if (d->instance && !d->external) d->vk.vkDestroyInstance(d->instance, NULL);
+    mkv_vk_close_loader(d->loader);
     if (d->lock_ok) pthread_mutex_destroy(&d->lock);
     free(d);
 }
@@ -414,7 +504,9 @@ uint32_t mkv_device_validation_count(const mkv_device *d) { return atomic_load(&
 mkv_status mkv_device_submit(mkv_device *d, const VkSubmitInfo *si, VkFence fence, mkv_error *err)
 {
     pthread_mutex_lock(&d->lock);
-    VkResult r = vkQueueSubmit(d->queue, 1, si, fence);
+    if (d->lock_queue) d->lock_queue(d->lock_user);
+    VkResult r = d->vk.vkQueueSubmit(d->queue, 1, si, fence);
+    if (d->unlock_queue) d->unlock_queue(d->lock_user);
     pthread_mutex_unlock(&d->lock);
     return r == VK_SUCCESS ? MKV_OK : mkv_vk_fail(err, r, "vkQueueSubmit");
 }
@@ -440,20 +532,20 @@ static mkv_status submit_once_locked(mkv_device *d, mkv_record_fn record, void *
         .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
         .commandBufferCount = 1,
     };
-    VkResult r = vkAllocateCommandBuffers(d->dev, &ai, &cb);
+    VkResult r = d->vk.vkAllocateCommandBuffers(d->dev, &ai, &cb);
     if (r != VK_SUCCESS) return mkv_vk_fail(err, r, "vkAllocateCommandBuffers");
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    if ((r = vkBeginCommandBuffer(cb, &bi)) != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkBeginCommandBuffer"); goto out; }
-    record(cb, user);
-    if ((r = vkEndCommandBuffer(cb)) != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkEndCommandBuffer"); goto out; }
-    if ((r = vkCreateFence(d->dev, &fi, NULL, &fence)) != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkCreateFence"); goto out; }
+    if ((r = d->vk.vkBeginCommandBuffer(cb, &bi)) != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkBeginCommandBuffer"); goto out; }
+    record(d, cb, user);
+    if ((r = d->vk.vkEndCommandBuffer(cb)) != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkEndCommandBuffer"); goto out; }
+    if ((r = d->vk.vkCreateFence(d->dev, &fi, NULL, &fence)) != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkCreateFence"); goto out; }
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cb};
     if ((st = mkv_device_submit(d, &si, fence, err))) goto out;
-    if ((r = vkWaitForFences(d->dev, 1, &fence, VK_TRUE, UINT64_MAX)) != VK_SUCCESS) st = mkv_vk_fail(err, r, "vkWaitForFences");
+    if ((r = d->vk.vkWaitForFences(d->dev, 1, &fence, VK_TRUE, UINT64_MAX)) != VK_SUCCESS) st = mkv_vk_fail(err, r, "vkWaitForFences");
 out:
-    if (fence) vkDestroyFence(d->dev, fence, NULL);
-    vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &cb);
+    if (fence) d->vk.vkDestroyFence(d->dev, fence, NULL);
+    d->vk.vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &cb);
     return st;
 }

@@ -5,10 +5,10 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <volk.h>
 
 #include "error.h"
 #include "kernel_table.h"
+#include "vk_table.h"
 
 typedef struct mkv_pipeline {
     mkv_kernel_id kernel;
@@ -23,6 +23,16 @@ typedef struct mkv_pipeline {
 } mkv_pipeline;
 
 struct mkv_device {
+    mkv_vk_table vk;             /* every Vulkan call goes through this (vk_table.h) */
+    void *loader;                /* dlopen handle of libvulkan.so.1; NULL when the host gave vkGetInstanceProcAddr */
+    /* Handed over by the host (mkv_device_create_vulkan): instance, device
+     * and queue are the host's, never destroyed or waited on here. */
+    bool external;
+    /* The host's lock around its queue (external devices; may be NULL):
+     * held around every vkQueueSubmit, inside `lock`. */
+    void (*lock_queue)(void *user);
+    void (*unlock_queue)(void *user);
+    void *lock_user;
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
     VkPhysicalDevice phys;
@@ -66,12 +76,13 @@ mkv_status mkv_vk_fail(mkv_error *err, VkResult r, const char *what);
 
 const char *mkv_vk_result_name(VkResult r);
 
-/* vkQueueSubmit on the device's queue under its lock. */
+/* vkQueueSubmit on the device's queue under its lock (and the host's
+ * queue lock, when it gave one). */
 mkv_status mkv_device_submit(mkv_device *d, const VkSubmitInfo *si, VkFence fence, mkv_error *err);
 
 /* Runs a one-off command buffer recorded by `record` and waits for it
  * (holding the device's lock throughout: safe from any thread). */
-typedef void (*mkv_record_fn)(VkCommandBuffer cb, void *user);
+typedef void (*mkv_record_fn)(const mkv_device *d, VkCommandBuffer cb, void *user);
 mkv_status mkv_device_submit_once(mkv_device *d, mkv_record_fn record, void *user, mkv_error *err);
 
 #endif

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void record_fill_zero(VkCommandBuffer cb, void *user)
+static void record_fill_zero(const mkv_device *d, VkCommandBuffer cb, void *user)
 {
     mkv_buffer *b = user;
-    vkCmdFillBuffer(cb, b->buf, 0, VK_WHOLE_SIZE, 0);
+    d->vk.vkCmdFillBuffer(cb, b->buf, 0, VK_WHOLE_SIZE, 0);
 }
 
 static int find_type(const mkv_device *d, uint32_t bits, VkMemoryPropertyFlags want)
@@ -24,7 +24,7 @@ static mkv_status texel_view(mkv_device *d, mkv_buffer *b, mkv_error *err)
     if (!d->max_texel_elements || b->size / 16 > d->max_texel_elements) return MKV_OK;
     VkBufferViewCreateInfo vi = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO, .buffer = b->buf,
                                  .format = VK_FORMAT_R32G32B32A32_UINT, .offset = 0, .range = b->size};
-    MKV_VK(vkCreateBufferView(d->dev, &vi, NULL, &b->view), err);
+    MKV_VK(d->vk.vkCreateBufferView(d->dev, &vi, NULL, &b->view), err);
     return MKV_OK;
 }
 
@@ -41,10 +41,10 @@ mkv_status mkv_buffer_create(mkv_device *d, VkDeviceSize size, mkv_mem_kind kind
                  (d->max_texel_elements ? VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT : 0),
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
-    MKV_VK(vkCreateBuffer(d->dev, &bi, NULL, &b->buf), err);
+    MKV_VK(d->vk.vkCreateBuffer(d->dev, &bi, NULL, &b->buf), err);
     b->size = size;
     VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(d->dev, b->buf, &req);
+    d->vk.vkGetBufferMemoryRequirements(d->dev, b->buf, &req);
 
     /* Prefer memory the host can map (UMA: also device-local), so uploads
      * and per-token writes need no staging copy. */
@@ -64,13 +64,13 @@ mkv_status mkv_buffer_create(mkv_device *d, VkDeviceSize size, mkv_mem_kind kind
         .allocationSize = req.size,
         .memoryTypeIndex = (uint32_t)type,
     };
-    VkResult r = vkAllocateMemory(d->dev, &ai, NULL, &b->mem);
+    VkResult r = d->vk.vkAllocateMemory(d->dev, &ai, NULL, &b->mem);
     if (r != VK_SUCCESS) {
         mkv_buffer_destroy(d, b);
         return mkv_fail(err, MKV_ERR_NO_MEMORY, "Vulkan: vkAllocateMemory of %llu bytes returned %s",
                         (unsigned long long)req.size, mkv_vk_result_name(r));
     }
-    if ((r = vkBindBufferMemory(d->dev, b->buf, b->mem, 0)) != VK_SUCCESS) {
+    if ((r = d->vk.vkBindBufferMemory(d->dev, b->buf, b->mem, 0)) != VK_SUCCESS) {
         mkv_buffer_destroy(d, b);
         return mkv_vk_fail(err, r, "vkBindBufferMemory");
     }
@@ -80,7 +80,7 @@ mkv_status mkv_buffer_create(mkv_device *d, VkDeviceSize size, mkv_mem_kind kind
         return st;
     }
     if (d->mem_props.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
-        if ((r = vkMapMemory(d->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map)) != VK_SUCCESS) {
+        if ((r = d->vk.vkMapMemory(d->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map)) != VK_SUCCESS) {
             mkv_buffer_destroy(d, b);
             return mkv_vk_fail(err, r, "vkMapMemory");
         }
@@ -96,10 +96,10 @@ mkv_status mkv_buffer_create(mkv_device *d, VkDeviceSize size, mkv_mem_kind kind
 void mkv_buffer_destroy(mkv_device *d, mkv_buffer *b)
 {
     if (!b) return;
-    if (b->view) vkDestroyBufferView(d->dev, b->view, NULL);
-    if (b->map) vkUnmapMemory(d->dev, b->mem);
-    if (b->buf) vkDestroyBuffer(d->dev, b->buf, NULL);
-    if (b->mem) vkFreeMemory(d->dev, b->mem, NULL);
+    if (b->view) d->vk.vkDestroyBufferView(d->dev, b->view, NULL);
+    if (b->map) d->vk.vkUnmapMemory(d->dev, b->mem);
+    if (b->buf) d->vk.vkDestroyBuffer(d->dev, b->buf, NULL);
+    if (b->mem) d->vk.vkFreeMemory(d->dev, b->mem, NULL);
     memset(b, 0, sizeof *b);
 }
 
@@ -108,10 +108,10 @@ typedef struct copy_job {
     VkBufferCopy region;
 } copy_job;
 
-static void record_copy(VkCommandBuffer cb, void *user)
+static void record_copy(const mkv_device *d, VkCommandBuffer cb, void *user)
 {
     copy_job *j = user;
-    vkCmdCopyBuffer(cb, j->src, j->dst, 1, &j->region);
+    d->vk.vkCmdCopyBuffer(cb, j->src, j->dst, 1, &j->region);
 }
 
 /* Moves n bytes between a host-visible staging buffer and b, in chunks. */

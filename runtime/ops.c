@@ -29,9 +29,9 @@ mkv_status mkv_recorder_init(mkv_recorder *r, mkv_device *d, VkCommandBuffer cb,
     if (timing && d->timestamps) {
         VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
                                     .queryType = VK_QUERY_TYPE_TIMESTAMP, .queryCount = MKV_REC_MAX_MARKS + 1};
-        MKV_VK(vkCreateQueryPool(d->dev, &qi, NULL, &r->query_pool), err);
-        vkCmdResetQueryPool(cb, r->query_pool, 0, MKV_REC_MAX_MARKS + 1);
-        vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, r->query_pool, 0);
+        MKV_VK(d->vk.vkCreateQueryPool(d->dev, &qi, NULL, &r->query_pool), err);
+        d->vk.vkCmdResetQueryPool(cb, r->query_pool, 0, MKV_REC_MAX_MARKS + 1);
+        d->vk.vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, r->query_pool, 0);
     }
     return MKV_OK;
 }
@@ -39,8 +39,8 @@ mkv_status mkv_recorder_init(mkv_recorder *r, mkv_device *d, VkCommandBuffer cb,
 void mkv_recorder_release(mkv_recorder *r)
 {
     if (!r->d) return;
-    for (uint32_t i = 0; i < r->n_pools; i++) vkDestroyDescriptorPool(r->d->dev, r->pools[i], NULL);
-    if (r->query_pool) vkDestroyQueryPool(r->d->dev, r->query_pool, NULL);
+    for (uint32_t i = 0; i < r->n_pools; i++) r->d->vk.vkDestroyDescriptorPool(r->d->dev, r->pools[i], NULL);
+    if (r->query_pool) r->d->vk.vkDestroyQueryPool(r->d->dev, r->query_pool, NULL);
     r->n_pools = 0;
     r->query_pool = VK_NULL_HANDLE;
 }
@@ -53,14 +53,14 @@ static mkv_status alloc_set(mkv_recorder *r, const mkv_pipeline *p, VkDescriptor
                                       {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, .descriptorCount = SETS_PER_POOL * 2}};
         VkDescriptorPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = SETS_PER_POOL,
                                          .poolSizeCount = 2, .pPoolSizes = ps};
-        MKV_VK(vkCreateDescriptorPool(r->d->dev, &pi, NULL, &r->pools[r->n_pools]), err);
+        MKV_VK(r->d->vk.vkCreateDescriptorPool(r->d->dev, &pi, NULL, &r->pools[r->n_pools]), err);
         r->n_pools++;
         r->sets_left = SETS_PER_POOL;
     }
     VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                       .descriptorPool = r->pools[r->n_pools - 1], .descriptorSetCount = 1,
                                       .pSetLayouts = &p->set_layout};
-    VkResult res = vkAllocateDescriptorSets(r->d->dev, &ai, set);
+    VkResult res = r->d->vk.vkAllocateDescriptorSets(r->d->dev, &ai, set);
     if (res == VK_ERROR_OUT_OF_POOL_MEMORY || res == VK_ERROR_FRAGMENTED_POOL) {
         r->sets_left = 0; /* this pool ran out of descriptors first: next pool */
         return alloc_set(r, p, set, err);
@@ -100,24 +100,24 @@ mkv_status mkv_rec_dispatch(mkv_recorder *r, mkv_kernel_id k, mkv_spec spec,
         if (type == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER) w[i].pTexelBufferView = &bufs[i]->view;
         else w[i].pBufferInfo = &bi[i];
     }
-    vkUpdateDescriptorSets(r->d->dev, n_bufs, w, 0, NULL);
+    r->d->vk.vkUpdateDescriptorSets(r->d->dev, n_bufs, w, 0, NULL);
 
     /* Each dispatch reads what the previous ones wrote. */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
-    vkCmdPipelineBarrier(r->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
+    r->d->vk.vkCmdPipelineBarrier(r->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
-    vkCmdBindPipeline(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
-    vkCmdBindDescriptorSets(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
-    if (pc_size) vkCmdPushConstants(r->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pc_size, pc);
-    vkCmdDispatch(r->cb, gx, gy, 1);
+    r->d->vk.vkCmdBindPipeline(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+    r->d->vk.vkCmdBindDescriptorSets(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
+    if (pc_size) r->d->vk.vkCmdPushConstants(r->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pc_size, pc);
+    r->d->vk.vkCmdDispatch(r->cb, gx, gy, 1);
     r->n_dispatch++;
     if (r->query_pool && r->n_marks < MKV_REC_MAX_MARKS) {
         r->mark_kernel[r->n_marks] = k;
         r->mark_bytes[r->n_marks] = bytes;
         r->n_marks++;
-        vkCmdWriteTimestamp(r->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, r->query_pool, r->n_marks);
+        r->d->vk.vkCmdWriteTimestamp(r->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, r->query_pool, r->n_marks);
     }
     return MKV_OK;
 }
@@ -428,5 +428,5 @@ void mkv_rec_finish(mkv_recorder *r)
 {
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT, .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-    vkCmdPipelineBarrier(r->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+    r->d->vk.vkCmdPipelineBarrier(r->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
 }

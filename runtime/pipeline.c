@@ -74,9 +74,9 @@ out:
 
 static void destroy_one(mkv_device *d, mkv_pipeline *p)
 {
-    if (p->pipeline) vkDestroyPipeline(d->dev, p->pipeline, NULL);
-    if (p->layout) vkDestroyPipelineLayout(d->dev, p->layout, NULL);
-    if (p->set_layout) vkDestroyDescriptorSetLayout(d->dev, p->set_layout, NULL);
+    if (p->pipeline) d->vk.vkDestroyPipeline(d->dev, p->pipeline, NULL);
+    if (p->layout) d->vk.vkDestroyPipelineLayout(d->dev, p->layout, NULL);
+    if (p->set_layout) d->vk.vkDestroyDescriptorSetLayout(d->dev, p->set_layout, NULL);
     memset(p, 0, sizeof *p);
 }
 
@@ -97,16 +97,16 @@ static mkv_status create_one(mkv_device *d, mkv_pipeline *p, mkv_error *err)
                                               .descriptorCount = 1, .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
     VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
                                           .bindingCount = info.n_bindings, .pBindings = b};
-    MKV_VK(vkCreateDescriptorSetLayout(d->dev, &li, NULL, &p->set_layout), err);
+    MKV_VK(d->vk.vkCreateDescriptorSetLayout(d->dev, &li, NULL, &p->set_layout), err);
     VkPushConstantRange pr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = info.push_size};
     VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, .setLayoutCount = 1,
                                       .pSetLayouts = &p->set_layout, .pushConstantRangeCount = info.push_size ? 1u : 0u,
                                       .pPushConstantRanges = &pr};
-    MKV_VK(vkCreatePipelineLayout(d->dev, &pli, NULL, &p->layout), err);
+    MKV_VK(d->vk.vkCreatePipelineLayout(d->dev, &pli, NULL, &p->layout), err);
 
     VkShaderModule mod;
     VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = *k->size, .pCode = k->code};
-    MKV_VK(vkCreateShaderModule(d->dev, &mi, NULL, &mod), err);
+    MKV_VK(d->vk.vkCreateShaderModule(d->dev, &mi, NULL, &mod), err);
     VkSpecializationMapEntry me[4];
     for (uint32_t i = 0; i < p->n_spec; i++) me[i] = (VkSpecializationMapEntry){.constantID = i, .offset = 4 * i, .size = 4};
     VkSpecializationInfo si = {.mapEntryCount = p->n_spec, .pMapEntries = me, .dataSize = 4 * p->n_spec, .pData = p->spec};
@@ -116,8 +116,8 @@ static mkv_status create_one(mkv_device *d, mkv_pipeline *p, mkv_error *err)
                   .module = mod, .pName = "main", .pSpecializationInfo = &si},
         .layout = p->layout,
     };
-    VkResult r = vkCreateComputePipelines(d->dev, VK_NULL_HANDLE, 1, &ci, NULL, &p->pipeline);
-    vkDestroyShaderModule(d->dev, mod, NULL);
+    VkResult r = d->vk.vkCreateComputePipelines(d->dev, VK_NULL_HANDLE, 1, &ci, NULL, &p->pipeline);
+    d->vk.vkDestroyShaderModule(d->dev, mod, NULL);
     if (r != VK_SUCCESS) return mkv_vk_fail(err, r, k->name);
     return MKV_OK;
 }

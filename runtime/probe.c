@@ -75,7 +75,7 @@ typedef struct probe_rec {
     mkv_error *err;
 } probe_rec;
 
-static void record_read(VkCommandBuffer cb, void *user)
+static void record_read(const mkv_device *d, VkCommandBuffer cb, void *user)
 {
     probe_rec *p = user;
     if ((p->st = mkv_recorder_init(&p->rec, p->d, cb, p->d->timestamps, p->err))) return;
@@ -94,7 +94,7 @@ static mkv_status time_read(mkv_device *d, const mkv_probe_shape *shape, const m
     if (!st) st = p.st;
     if (!st && p.rec.query_pool) {
         uint64_t ts[2];
-        VkResult r = vkGetQueryPoolResults(d->dev, p.rec.query_pool, 0, 2, sizeof ts, ts, sizeof ts[0],
+        VkResult r = d->vk.vkGetQueryPoolResults(d->dev, p.rec.query_pool, 0, 2, sizeof ts, ts, sizeof ts[0],
                                            VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
         if (r != VK_SUCCESS) st = mkv_vk_fail(err, r, "vkGetQueryPoolResults");
         else *secs = (double)(ts[1] - ts[0]) * d->timestamp_period_ns * 1e-9;

@@ -99,7 +99,7 @@ static void free_pass(mkv_session *s, mkv_pass *p)
 {
     mkv_recorder_release(&p->rec);
     mkv_recorder_release(&p->rec_all);
-    if (p->stall_pool) vkDestroyQueryPool(s->d->dev, p->stall_pool, NULL);
+    if (p->stall_pool) p->rec.d->vk.vkDestroyQueryPool(s->d->dev, p->stall_pool, NULL);
     mkv_acts *a = &p->a;
     mkv_buffer *bufs[] = {&a->h, &a->xn, &a->qkv, &a->q, &a->att, &a->u, &a->t, &a->z, &a->g,
                           &a->partials, &a->gu, &a->v, &a->xlast, &p->params};
@@ -147,9 +147,9 @@ static mkv_status alloc_buffers(mkv_session *s, mkv_error *err)
  * point without the bank slabs. */
 static void split_here(mkv_pass *p)
 {
-    if (p->stall_pool) vkCmdWriteTimestamp(p->cb_pre, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, p->stall_pool, TS_PRE_END);
+    if (p->stall_pool) p->rec.d->vk.vkCmdWriteTimestamp(p->cb_pre, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, p->stall_pool, TS_PRE_END);
     p->rec.cb = p->cb_post;
-    if (p->stall_pool) vkCmdWriteTimestamp(p->cb_post, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, p->stall_pool, TS_POST_START);
+    if (p->stall_pool) p->rec.d->vk.vkCmdWriteTimestamp(p->cb_post, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, p->stall_pool, TS_POST_START);
 }
 
 /* x W^T for the pass: matvec for one token, mm for a batch. */
@@ -268,26 +268,26 @@ static mkv_status record_pass(mkv_session *s, mkv_pass *p, uint32_t n, mkv_error
     VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                       .commandPool = s->cmd_pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                       .commandBufferCount = 2};
-    MKV_VK(vkAllocateCommandBuffers(s->d->dev, &ai, cbs), err);
+    MKV_VK(s->d->vk.vkAllocateCommandBuffers(s->d->dev, &ai, cbs), err);
     p->cb_pre = cbs[0];
     p->cb_post = cbs[1];
     if (s->meki && s->d->timestamps) {
         VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
                                     .queryType = VK_QUERY_TYPE_TIMESTAMP, .queryCount = TS_COUNT};
-        MKV_VK(vkCreateQueryPool(s->d->dev, &qi, NULL, &p->stall_pool), err);
+        MKV_VK(s->d->vk.vkCreateQueryPool(s->d->dev, &qi, NULL, &p->stall_pool), err);
     }
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    MKV_VK(vkBeginCommandBuffer(p->cb_pre, &bi), err);
-    if (s->meki) MKV_VK(vkBeginCommandBuffer(p->cb_post, &bi), err);
+    MKV_VK(s->d->vk.vkBeginCommandBuffer(p->cb_pre, &bi), err);
+    if (s->meki) MKV_VK(s->d->vk.vkBeginCommandBuffer(p->cb_post, &bi), err);
     if (p->stall_pool) {
-        vkCmdResetQueryPool(p->cb_pre, p->stall_pool, 0, TS_COUNT);
-        vkCmdWriteTimestamp(p->cb_pre, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, p->stall_pool, TS_PRE_START);
+        s->d->vk.vkCmdResetQueryPool(p->cb_pre, p->stall_pool, 0, TS_COUNT);
+        s->d->vk.vkCmdWriteTimestamp(p->cb_pre, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, p->stall_pool, TS_PRE_START);
     }
     TRY(mkv_recorder_init(&p->rec, s->d, p->cb_pre, s->profile, err));
     if (!p->params.buf) TRY(alloc_pass(s, p, n, err));
     TRY(record_forward(s, p, err));
-    MKV_VK(vkEndCommandBuffer(p->cb_pre), err);
-    if (s->meki) MKV_VK(vkEndCommandBuffer(p->cb_post), err);
+    MKV_VK(s->d->vk.vkEndCommandBuffer(p->cb_pre), err);
+    if (s->meki) MKV_VK(s->d->vk.vkEndCommandBuffer(p->cb_post), err);
     return MKV_OK;
 }
 
@@ -298,7 +298,7 @@ mkv_status mkv_session_record_prefill(mkv_session *s, mkv_error *err)
     if (st) {
         /* leave nothing half made: the next prefill tries again */
         const VkCommandBuffer cbs[2] = {s->pre.cb_pre, s->pre.cb_post};
-        vkFreeCommandBuffers(s->d->dev, s->cmd_pool, 2, cbs);
+        s->d->vk.vkFreeCommandBuffers(s->d->dev, s->cmd_pool, 2, cbs);
         free_pass(s, &s->pre);
         memset(&s->pre, 0, sizeof s->pre);
         return st;
@@ -315,14 +315,14 @@ static mkv_status record_all_into(mkv_session *s, VkCommandBuffer cb, mkv_error 
     const mkv_model_config *c = &s->m->cfg;
     mkv_status st;
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    MKV_VK(vkBeginCommandBuffer(cb, &bi), err);
+    MKV_VK(s->d->vk.vkBeginCommandBuffer(cb, &bi), err);
     TRY(mkv_recorder_init(&p->rec_all, s->d, cb, false, err));
     TRY(mkv_op_rmsnorm_rows(&p->rec_all, false, &p->a.h, p->a.ld_model, &s->m->output_norm, &p->a.xn, p->a.ld_model,
                             c->d_model, p->a.n_batch, c->norm_eps, err));
     TRY(mkv_op_mm(&p->rec_all, mkv_model_lm_head(s->m), &p->a.xn, p->a.ld_model, &s->logits_all, c->n_vocab, 0,
                   p->a.n_batch, &p->params, 0, err));
     mkv_rec_finish(&p->rec_all);
-    MKV_VK(vkEndCommandBuffer(cb), err);
+    MKV_VK(s->d->vk.vkEndCommandBuffer(cb), err);
     return MKV_OK;
 }
 
@@ -338,9 +338,9 @@ mkv_status mkv_session_record_all_logits(mkv_session *s, mkv_error *err)
     VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                       .commandPool = s->cmd_pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                       .commandBufferCount = 1};
-    MKV_VK(vkAllocateCommandBuffers(s->d->dev, &ai, &cb), err);
+    MKV_VK(s->d->vk.vkAllocateCommandBuffers(s->d->dev, &ai, &cb), err);
     if ((st = record_all_into(s, cb, err))) {
-        vkFreeCommandBuffers(s->d->dev, s->cmd_pool, 1, &cb);
+        s->d->vk.vkFreeCommandBuffers(s->d->dev, s->cmd_pool, 1, &cb);
         mkv_recorder_release(&p->rec_all);
         return st;
     }
@@ -355,16 +355,16 @@ static mkv_status create_inner(mkv_session *s, mkv_error *err)
      * with other sessions (Vulkan leaves a pool to one thread at a time). */
     VkCommandPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                   .queueFamilyIndex = s->d->queue_family};
-    MKV_VK(vkCreateCommandPool(s->d->dev, &pi, NULL, &s->cmd_pool), err);
+    MKV_VK(s->d->vk.vkCreateCommandPool(s->d->dev, &pi, NULL, &s->cmd_pool), err);
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    MKV_VK(vkCreateFence(s->d->dev, &fi, NULL, &s->fence), err);
+    MKV_VK(s->d->vk.vkCreateFence(s->d->dev, &fi, NULL, &s->fence), err);
     if (s->meki) {
         /* Signalled when the first part has run: whether the GPU had to wait
          * for the slab (step.c). */
         /* created signalled: it is only ever unsignalled while a first part
          * is in flight (submit_pre resets it), so destroy can wait on it */
         VkFenceCreateInfo fs = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO, .flags = VK_FENCE_CREATE_SIGNALED_BIT};
-        MKV_VK(vkCreateFence(s->d->dev, &fs, NULL, &s->pre_fence), err);
+        MKV_VK(s->d->vk.vkCreateFence(s->d->dev, &fs, NULL, &s->pre_fence), err);
     }
     s->dec.rec.d = s->d;
     mkv_tunables_for(s->d, &s->dec.rec.tune); /* argmax slots, before the decode pass is recorded */
@@ -431,13 +431,13 @@ void mkv_session_destroy(mkv_session *s)
      * which would stall other sessions and the host's own work): a step
      * waits for its fence before it returns, and a first part left in
      * flight by a failed step is waited for here. */
-    if (s->pre_fence) (void)vkWaitForFences(d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
+    if (s->pre_fence) (void)d->vk.vkWaitForFences(d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
     mkv_stream_destroy(s->stream); /* joins the readers before the ring goes */
     free_pass(s, &s->dec);
     free_pass(s, &s->pre);
-    if (s->pre_fence) vkDestroyFence(d->dev, s->pre_fence, NULL);
-    if (s->fence) vkDestroyFence(d->dev, s->fence, NULL);
-    if (s->cmd_pool) vkDestroyCommandPool(d->dev, s->cmd_pool, NULL); /* frees the passes' command buffers */
+    if (s->pre_fence) d->vk.vkDestroyFence(d->dev, s->pre_fence, NULL);
+    if (s->fence) d->vk.vkDestroyFence(d->dev, s->fence, NULL);
+    if (s->cmd_pool) d->vk.vkDestroyCommandPool(d->dev, s->cmd_pool, NULL); /* frees the passes' command buffers */
     free(s->pf_token);
     free(s->pf_slot);
     mkv_buffer *bufs[] = {&s->rope, &s->counter, &s->argmax_slots, &s->ring, &s->logits, &s->logits_all, &s->result};

@@ -84,14 +84,14 @@ static mkv_status submit(mkv_session *s, VkCommandBuffer *cbs, uint32_t n, VkFen
 /* Submits a pass's first part; pre_fence is signalled when it has run. */
 static mkv_status submit_pre(mkv_session *s, mkv_pass *p, mkv_error *err)
 {
-    MKV_VK(vkResetFences(s->d->dev, 1, &s->pre_fence), err);
+    MKV_VK(s->d->vk.vkResetFences(s->d->dev, 1, &s->pre_fence), err);
     return submit(s, &p->cb_pre, 1, s->pre_fence, err);
 }
 
 static mkv_status wait_fence(mkv_session *s, mkv_error *err)
 {
-    VkResult r = vkWaitForFences(s->d->dev, 1, &s->fence, VK_TRUE, UINT64_MAX);
-    VkResult r2 = vkResetFences(s->d->dev, 1, &s->fence);
+    VkResult r = s->d->vk.vkWaitForFences(s->d->dev, 1, &s->fence, VK_TRUE, UINT64_MAX);
+    VkResult r2 = s->d->vk.vkResetFences(s->d->dev, 1, &s->fence);
     if (r != VK_SUCCESS) return mkv_vk_fail(err, r, "vkWaitForFences");
     if (r2 != VK_SUCCESS) return mkv_vk_fail(err, r2, "vkResetFences");
     return MKV_OK;
@@ -100,7 +100,7 @@ static mkv_status wait_fence(mkv_session *s, mkv_error *err)
 /* Whether the GPU has already run this step's first part. */
 static bool pre_part_done(mkv_session *s)
 {
-    return vkGetFenceStatus(s->d->dev, s->pre_fence) == VK_SUCCESS;
+    return s->d->vk.vkGetFenceStatus(s->d->dev, s->pre_fence) == VK_SUCCESS;
 }
 
 /* Reads back the stall timestamps of the finished step. The GPU waited
@@ -110,7 +110,7 @@ static void account_stall(mkv_session *s, const mkv_pass *p, bool gpu_waited, do
 {
     double stall_us = 0;
     uint64_t ts[TS_COUNT];
-    if (p->stall_pool && vkGetQueryPoolResults(s->d->dev, p->stall_pool, 0, TS_COUNT, sizeof ts, ts, sizeof ts[0],
+    if (p->stall_pool && s->d->vk.vkGetQueryPoolResults(s->d->dev, p->stall_pool, 0, TS_COUNT, sizeof ts, ts, sizeof ts[0],
                                                VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
         const double us = s->d->timestamp_period_ns * 1e-3;
         s->stats.last_window_us = (double)(ts[TS_PRE_END] - ts[TS_PRE_START]) * us;
@@ -137,7 +137,7 @@ static mkv_status step_streamed(mkv_session *s, uint32_t token, mkv_error *err)
         bool gpu_waited = pre_part_done(s);
         if (st) {
             /* the first part must finish before the step is retried (its own fence: no queue-wide wait) */
-            (void)vkWaitForFences(s->d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
+            (void)s->d->vk.vkWaitForFences(s->d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
             pf_drop(s); /* later listed reads may share the failed one: the caller prefetches again */
         } else if (!(st = submit(s, &s->dec.cb_post, 1, s->fence, err)) && !(st = wait_fence(s, err))) {
             account_stall(s, &s->dec, gpu_waited, host_wait_us);
@@ -225,7 +225,7 @@ uint32_t mkv_session_profile(const mkv_session *s, mkv_kernel_time *out, uint32_
     const mkv_recorder *r = &s->dec.rec;
     if (!r->query_pool || r->n_marks == 0 || s->stats.steps == 0) return 0;
     uint64_t ts[MKV_REC_MAX_MARKS + 1];
-    if (vkGetQueryPoolResults(s->d->dev, r->query_pool, 0, r->n_marks + 1, sizeof ts, ts, sizeof ts[0],
+    if (s->d->vk.vkGetQueryPoolResults(s->d->dev, r->query_pool, 0, r->n_marks + 1, sizeof ts, ts, sizeof ts[0],
                               VK_QUERY_RESULT_64_BIT) != VK_SUCCESS)
         return 0;
     uint32_t n = 0;
@@ -325,7 +325,7 @@ static mkv_status run_chunk(mkv_session *s, const uint32_t *tokens, uint32_t m, 
     double host_wait_us = (mkv_now_ms() - t0) * 1e3;
     bool gpu_waited = pre_part_done(s);
     if (st) {
-        (void)vkWaitForFences(s->d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
+        (void)s->d->vk.vkWaitForFences(s->d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
         return st;
     }
     TRY(submit(s, &p->cb_post, 1, s->fence, err));

@@ -54,9 +54,9 @@ static mkv_recorder *kt_begin(kt *k)
     VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                       .commandPool = dev->cmd_pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                       .commandBufferCount = 1};
-    ck_assert_int_eq(vkAllocateCommandBuffers(dev->dev, &ai, &k->cb), VK_SUCCESS);
+    ck_assert_int_eq(dev->vk.vkAllocateCommandBuffers(dev->dev, &ai, &k->cb), VK_SUCCESS);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    ck_assert_int_eq(vkBeginCommandBuffer(k->cb, &bi), VK_SUCCESS);
+    ck_assert_int_eq(dev->vk.vkBeginCommandBuffer(k->cb, &bi), VK_SUCCESS);
     mkv_error err;
     ck_assert_msg(mkv_recorder_init(&k->r, dev, k->cb, false, &err) == MKV_OK, "%s", err.msg);
     if (reads >= 0) k->r.tune.texel_reads = reads == 1;
@@ -66,16 +66,16 @@ static mkv_recorder *kt_begin(kt *k)
 static void kt_run(kt *k)
 {
     mkv_rec_finish(&k->r);
-    ck_assert_int_eq(vkEndCommandBuffer(k->cb), VK_SUCCESS);
+    ck_assert_int_eq(dev->vk.vkEndCommandBuffer(k->cb), VK_SUCCESS);
     VkFence fence;
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    ck_assert_int_eq(vkCreateFence(dev->dev, &fi, NULL, &fence), VK_SUCCESS);
+    ck_assert_int_eq(dev->vk.vkCreateFence(dev->dev, &fi, NULL, &fence), VK_SUCCESS);
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &k->cb};
-    ck_assert_int_eq(vkQueueSubmit(dev->queue, 1, &si, fence), VK_SUCCESS);
-    ck_assert_int_eq(vkWaitForFences(dev->dev, 1, &fence, VK_TRUE, UINT64_MAX), VK_SUCCESS);
-    vkDestroyFence(dev->dev, fence, NULL);
+    ck_assert_int_eq(dev->vk.vkQueueSubmit(dev->queue, 1, &si, fence), VK_SUCCESS);
+    ck_assert_int_eq(dev->vk.vkWaitForFences(dev->dev, 1, &fence, VK_TRUE, UINT64_MAX), VK_SUCCESS);
+    dev->vk.vkDestroyFence(dev->dev, fence, NULL);
     mkv_recorder_release(&k->r);
-    vkFreeCommandBuffers(dev->dev, dev->cmd_pool, 1, &k->cb);
+    dev->vk.vkFreeCommandBuffers(dev->dev, dev->cmd_pool, 1, &k->cb);
 }
 
 #define OK(call)                                                          \
@@ -1355,11 +1355,11 @@ static mkv_device *quiet_validated_device(void)
 /* Two transfer writes to one buffer with no barrier between: a hazard
  * only synchronization validation sees (the GPU tests run with it on:
  * tests/CMakeLists.txt sets VK_LAYER_ENABLES). */
-static void fill_twice(VkCommandBuffer cb, void *user)
+static void fill_twice(const mkv_device *d, VkCommandBuffer cb, void *user)
 {
     const mkv_buffer *b = user;
-    vkCmdFillBuffer(cb, b->buf, 0, VK_WHOLE_SIZE, 1);
-    vkCmdFillBuffer(cb, b->buf, 0, VK_WHOLE_SIZE, 2);
+    d->vk.vkCmdFillBuffer(cb, b->buf, 0, VK_WHOLE_SIZE, 1);
+    d->vk.vkCmdFillBuffer(cb, b->buf, 0, VK_WHOLE_SIZE, 2);
 }
 
 START_TEST(synchronization_validation_counts_a_missing_barrier)
@@ -1387,7 +1387,7 @@ START_TEST(validation_layer_counts_a_misuse)
     /* usage = 0 violates VUID-VkBufferCreateInfo-usage-requiredbitmask */
     VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = 64, .usage = 0};
     VkBuffer b = VK_NULL_HANDLE;
-    if (vkCreateBuffer(d2->dev, &bi, NULL, &b) == VK_SUCCESS) vkDestroyBuffer(d2->dev, b, NULL);
+    if (d2->vk.vkCreateBuffer(d2->dev, &bi, NULL, &b) == VK_SUCCESS) d2->vk.vkDestroyBuffer(d2->dev, b, NULL);
     ck_assert_uint_gt(mkv_device_validation_count(d2), 0);
     mkv_device_destroy(d2);
 }

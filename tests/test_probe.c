@@ -43,7 +43,7 @@ typedef struct one_read {
     mkv_error err;
 } one_read;
 
-static void record_one(VkCommandBuffer cb, void *user)
+static void record_one(const mkv_device *d, VkCommandBuffer cb, void *user)
 {
     one_read *o = user;
     if ((o->st = mkv_recorder_init(&o->r, dev, cb, false, &o->err))) return;
