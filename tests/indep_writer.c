@@ -179,8 +179,44 @@ static void fingerprint(uint64_t seed, uint8_t fp[32])
     for (int i = 0; i < 32; i++) fp[i] = (uint8_t)((rng_uniform(&s) + 1.0f) * 127.9f);
 }
 
-/* Extra keys of every value type, which a loader must parse and skip. */
-static int emit_extra_kvs(out *o, const iw_shape *sh)
+/* The tokenizer's keys; returns how many were written. */
+static int emit_tokenizer_kvs(out *o, const iw_tokenizer *tk)
+{
+    int n = 0;
+    if (tk->chat_template) { kv_str(o, "tokenizer.chat_template", tk->chat_template); n++; }
+    const int64_t ids[3] = {tk->eos, tk->bos, tk->pad};
+    const char *const id_keys[3] = {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.bos_token_id",
+                                    "tokenizer.ggml.padding_token_id"};
+    for (int i = 0; i < 3; i++)
+        if (ids[i] >= 0) { kv_u32(o, id_keys[i], (uint32_t)ids[i]); n++; }
+    if (tk->add_bos >= 0) {
+        kv_head(o, "tokenizer.ggml.add_bos_token", 7);
+        emit_uint(o, tk->add_bos ? 1 : 0, 1);
+        n++;
+    }
+    kv_head(o, "tokenizer.ggml.merges", 9);
+    emit_uint(o, 8, 4);
+    emit_uint(o, tk->n_merges, 8);
+    for (uint64_t i = 0; i < tk->n_merges; i++) emit_string(o, tk->merges[i]);
+    n++;
+    kv_head(o, "tokenizer.ggml.token_type", 9);
+    emit_uint(o, 5, 4);
+    emit_uint(o, tk->n_tokens, 8);
+    for (uint32_t i = 0; i < tk->n_tokens; i++) emit_uint(o, (uint32_t)tk->token_types[i], 4);
+    n++;
+    kv_head(o, "tokenizer.ggml.tokens", 9);
+    emit_uint(o, 8, 4);
+    emit_uint(o, tk->n_tokens, 8);
+    for (uint32_t i = 0; i < tk->n_tokens; i++) emit_string(o, tk->tokens[i]);
+    n++;
+    kv_str(o, "tokenizer.ggml.pre", tk->pre); n++;
+    kv_str(o, "tokenizer.ggml.model", tk->model); n++;
+    return n;
+}
+
+/* Extra keys of every value type, which a loader must parse and skip; the
+ * tokenizer's keys, or stand-in token arrays. */
+static int emit_extra_kvs(out *o, const iw_shape *sh, const iw_tokenizer *tk)
 {
     int n = 0;
     kv_head(o, "iw.u8", 0); emit_uint(o, 200, 1); n++;
@@ -197,6 +233,7 @@ static int emit_extra_kvs(out *o, const iw_shape *sh)
     uint64_t db;
     memcpy(&db, &d, 8);
     kv_head(o, "iw.f64", 12); emit_uint(o, db, 8); n++;
+    if (tk) return n + emit_tokenizer_kvs(o, tk);
     /* tokenizer-like arrays, one entry per token, as real files have */
     char tok[32];
     kv_head(o, "tokenizer.ggml.tokens", 9);
@@ -289,7 +326,7 @@ static int write_model(const char *path, const iw_shape *sh, const iw_opts *op, 
     emit_uint(&o, (uint64_t)n_t, 8);
     long n_kv_pos = ftell(o.f);
     emit_uint(&o, 0, 8);
-    int n_kv = emit_extra_kvs(&o, sh);
+    int n_kv = emit_extra_kvs(&o, sh, op->tokenizer);
     kv_f32(&o, AK("attention.layer_norm_rms_epsilon"), sh->norm_eps); n_kv++;
     kv_f32(&o, AK("rope.freq_base"), sh->rope_theta); n_kv++;
     kv_u32(&o, AK("attention.head_count_kv"), sh->n_kv_head); n_kv++;
@@ -421,6 +458,40 @@ done:
     free(hdr);
     free(sb);
     free(x);
+    return ret;
+}
+
+int iw_write_tokenizer(const char *path, const iw_tokenizer *tk)
+{
+    out o = {.f = fopen(path, "wb"), .path = path};
+    if (!o.f) {
+        fprintf(stderr, "iw: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    const uint32_t al = 64;
+    emit(&o, "GGUF", 4);
+    emit_uint(&o, 3, 4);
+    emit_uint(&o, 0, 8); /* no tensors */
+    long n_kv_pos = ftell(o.f);
+    emit_uint(&o, 0, 8);
+    int n_kv = emit_tokenizer_kvs(&o, tk);
+    kv_head(&o, "iw.u64", 10); emit_uint(&o, 1ull << 40, 8); n_kv++;
+    kv_str(&o, "general.architecture", "qwen3"); n_kv++;
+    kv_u32(&o, "general.alignment", al); n_kv++;
+    long pos = ftell(o.f);
+    if (pos < 0) o.failed = errno;
+    emit_zeros(&o, (al - (uint64_t)pos % al) % al); /* the (empty) data section starts aligned */
+    if (!o.failed && fseek(o.f, n_kv_pos, SEEK_SET) != 0) o.failed = errno;
+    emit_uint(&o, (uint64_t)n_kv, 8);
+    int ret = 0;
+    if (o.failed) {
+        fprintf(stderr, "iw: %s: write: %s\n", path, strerror(o.failed));
+        ret = -1;
+    }
+    if (fclose(o.f) != 0 && ret == 0) {
+        fprintf(stderr, "iw: %s: close: %s\n", path, strerror(errno));
+        ret = -1;
+    }
     return ret;
 }
 

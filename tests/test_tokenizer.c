@@ -2,10 +2,15 @@
  * into a GGUF as synth --tokenizer writes it, encodes a corpus of 2242
  * hard strings exactly as Hugging Face's `tokenizers` does
  * (tests/tokenizer/qwen3_fixtures.jsonl, made by make_fixtures.js) and
- * decodes back to HF's decoding; small hand-made vocabularies check merges
+ * decodes back to HF's decoding. The same tokenizer with its keys derived
+ * in this file the way llama.cpp's converter derives them and written by
+ * the independent writer (tests/indep_writer.c) has synth's vocabulary
+ * token for token and encodes the corpus the same; that check notices a
+ * swapped merge or a missing special token. Small hand-made vocabularies check merges
  * by rank, unknown bytes, special tokens matched whole and the streaming
  * decoder; bad keys give errors naming the file, key and value. */
 #include <check.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +19,7 @@
 #include "convert.h"
 #include "fileio.h"
 #include "gguf_write.h"
+#include "indep_writer.h"
 #include "json.h"
 #include "safetensors.h"
 #include "synth.h"
@@ -381,6 +387,298 @@ START_TEST(test_qwen3_equals_hugging_face)
 }
 END_TEST
 
+/* ---- Qwen3's tokenizer written by the independent writer --------------------------
+ * The keys are derived here from tokenizer.json and tokenizer_config.json
+ * the way llama.cpp's convert_hf_to_gguf.py derives them (its
+ * get_vocab_base and SpecialVocab), not by hosttools' tok_keys.c, and
+ * written by tests/indep_writer.c, not by hosttools' GGUF writer. Only
+ * the JSON parser is the project's. */
+
+#define QWEN3_N_VOCAB 151936 /* Qwen3's config.json vocab_size: the vocabulary padded */
+
+typedef struct indep_tok {
+    iw_tokenizer t;
+    const char **tokens;
+    int32_t *types;
+    char (*pad)[16];       /* "[PAD{i}]" texts */
+    char **merges;
+    char *tj_text, *cfg_text;
+    mkv_json tj, cfg;
+} indep_tok;
+
+static uint32_t jget(const mkv_json *j, uint32_t obj, const char *key) { return mkv_json_get(j, obj, key); }
+
+/* llama.cpp's does_token_look_special. */
+static bool looks_special_llama(const char *s)
+{
+    size_t n = strlen(s);
+    if (!strcmp(s, "<pad>") || !strcmp(s, "<mask>") || !strcmp(s, "<2mass>") || !strcmp(s, "[@BOS@]")) return true;
+    if (n >= 4 && !strncmp(s, "<|", 2) && !strcmp(s + n - 2, "|>")) return true;
+    if (n >= 8 && !strncmp(s, "<\xEF\xBD\x9C", 4) && !strcmp(s + n - 4, "\xEF\xBD\x9C>")) return true; /* <｜...｜> */
+    return n > 10 && !strncmp(s, "<start_of_", 10) && s[n - 1] == '>';
+}
+
+/* The id of the added token whose content is the config's `key` (a string
+ * or {"content": ...}), or -1 when the config has none. */
+static int64_t special_id(const indep_tok *x, const char *key)
+{
+    uint32_t v = jget(&x->cfg, 0, key);
+    if (v == MKV_JSON_NONE || x->cfg.v[v].type == MKV_JSON_NULL) return -1;
+    if (x->cfg.v[v].type == MKV_JSON_OBJECT) v = jget(&x->cfg, v, "content");
+    ck_assert_msg(v != MKV_JSON_NONE && x->cfg.v[v].type == MKV_JSON_STRING, "tokenizer_config.json: %s", key);
+    const mkv_json_value *added = &x->tj.v[jget(&x->tj, 0, "added_tokens")];
+    for (uint32_t c = added->first; c != MKV_JSON_NONE; c = x->tj.v[c].next)
+        if (!strcmp(x->tj.v[jget(&x->tj, c, "content")].str, x->cfg.v[v].str)) return (int64_t)x->tj.v[jget(&x->tj, c, "id")].u;
+    ck_abort_msg("tokenizer_config.json: %s = %s: not an added token", key, x->cfg.v[v].str);
+    return -1;
+}
+
+static void indep_tok_load(indep_tok *x, uint32_t n_vocab)
+{
+    memset(x, 0, sizeof *x);
+    mkv_error err = {0};
+    uint64_t len;
+    ck_assert_int_eq(mkv_read_small_file(MKV_TOKENIZER_DATA "/tokenizer.json", 1 << 28, &x->tj_text, &len, &err), MKV_OK);
+    ck_assert_msg(mkv_json_parse(x->tj_text, len, "tokenizer.json", &x->tj, &err) == MKV_OK, "%s", err.msg);
+    ck_assert_int_eq(mkv_read_small_file(MKV_TOKENIZER_DATA "/tokenizer_config.json", 1 << 24, &x->cfg_text, &len, &err),
+                     MKV_OK);
+    ck_assert_msg(mkv_json_parse(x->cfg_text, len, "tokenizer_config.json", &x->cfg, &err) == MKV_OK, "%s", err.msg);
+    x->tokens = calloc(n_vocab, sizeof *x->tokens);
+    x->types = calloc(n_vocab, sizeof *x->types);
+    x->pad = calloc(n_vocab, sizeof *x->pad);
+    ck_assert(x->tokens && x->types && x->pad);
+    /* the BPE vocabulary: normal tokens */
+    const uint32_t model = jget(&x->tj, 0, "model");
+    const mkv_json_value *vocab = &x->tj.v[jget(&x->tj, model, "vocab")];
+    ck_assert_int_eq(vocab->type, MKV_JSON_OBJECT);
+    for (uint32_t c = vocab->first; c != MKV_JSON_NONE; c = x->tj.v[c].next) {
+        const mkv_json_value *v = &x->tj.v[c];
+        ck_assert(v->is_uint && v->u < n_vocab && !x->tokens[v->u]);
+        x->tokens[v->u] = v->key;
+        x->types[v->u] = MKV_TOKEN_NORMAL;
+    }
+    /* added tokens: control when transformers calls them special (the
+     * config's added_tokens_decoder) or they look special, else user-defined */
+    const uint32_t decoder = jget(&x->cfg, 0, "added_tokens_decoder");
+    const mkv_json_value *added = &x->tj.v[jget(&x->tj, 0, "added_tokens")];
+    for (uint32_t c = added->first; c != MKV_JSON_NONE; c = x->tj.v[c].next) {
+        const mkv_json_value *id = &x->tj.v[jget(&x->tj, c, "id")], *content = &x->tj.v[jget(&x->tj, c, "content")];
+        ck_assert(id->is_uint && id->u < n_vocab);
+        char key[24];
+        snprintf(key, sizeof key, "%" PRIu64, id->u);
+        uint32_t dec = jget(&x->cfg, decoder, key);
+        uint32_t sp = dec != MKV_JSON_NONE ? jget(&x->cfg, dec, "special") : MKV_JSON_NONE;
+        bool special = sp != MKV_JSON_NONE ? x->cfg.v[sp].type == MKV_JSON_TRUE
+                                           : x->tj.v[jget(&x->tj, c, "special")].type == MKV_JSON_TRUE;
+        x->tokens[id->u] = content->str;
+        x->types[id->u] = special || looks_special_llama(content->str) ? MKV_TOKEN_CONTROL : MKV_TOKEN_USER_DEFINED;
+    }
+    for (uint32_t i = 0; i < n_vocab; i++)
+        if (!x->tokens[i]) {
+            snprintf(x->pad[i], sizeof x->pad[i], "[PAD%u]", i);
+            x->tokens[i] = x->pad[i];
+            x->types[i] = MKV_TOKEN_UNUSED;
+        }
+    /* merges: ["a", "b"] pairs (or "a b" strings) in rank order */
+    const mkv_json_value *merges = &x->tj.v[jget(&x->tj, model, "merges")];
+    ck_assert_int_eq(merges->type, MKV_JSON_ARRAY);
+    x->merges = calloc(merges->n, sizeof *x->merges);
+    uint64_t k = 0;
+    for (uint32_t c = merges->first; c != MKV_JSON_NONE; c = x->tj.v[c].next, k++) {
+        const mkv_json_value *m = &x->tj.v[c];
+        if (m->type == MKV_JSON_STRING) {
+            x->merges[k] = strdup(m->str);
+            continue;
+        }
+        ck_assert(m->type == MKV_JSON_ARRAY && m->n == 2);
+        const char *a = x->tj.v[m->first].str, *b = x->tj.v[x->tj.v[m->first].next].str;
+        size_t n = strlen(a) + strlen(b) + 2;
+        x->merges[k] = malloc(n);
+        snprintf(x->merges[k], n, "%s %s", a, b);
+    }
+    /* special ids, add_bos_token and the chat template from tokenizer_config.json */
+    const uint32_t add_bos = jget(&x->cfg, 0, "add_bos_token"), tmpl = jget(&x->cfg, 0, "chat_template");
+    x->t = (iw_tokenizer){
+        .model = "gpt2",
+        .pre = "qwen2", /* what llama.cpp's converter names Qwen2/Qwen3's pre-tokenizer */
+        .n_tokens = n_vocab,
+        .tokens = x->tokens,
+        .token_types = x->types,
+        .n_merges = k,
+        .merges = (const char *const *)x->merges,
+        .bos = special_id(x, "bos_token"),
+        .eos = special_id(x, "eos_token"),
+        .pad = special_id(x, "pad_token"),
+        .add_bos = add_bos == MKV_JSON_NONE ? -1 : x->cfg.v[add_bos].type == MKV_JSON_TRUE,
+        .chat_template = tmpl == MKV_JSON_NONE ? NULL : x->cfg.v[tmpl].str,
+    };
+}
+
+static void indep_tok_free(indep_tok *x)
+{
+    for (uint64_t i = 0; i < x->t.n_merges; i++) free(x->merges[i]);
+    free(x->merges);
+    free(x->tokens);
+    free(x->types);
+    free(x->pad);
+    mkv_json_free(&x->tj);
+    mkv_json_free(&x->cfg);
+    free(x->tj_text);
+    free(x->cfg_text);
+}
+
+static const char *write_indep(const indep_tok *x, const char *name)
+{
+    const char *path = tmp_path(name);
+    ck_assert_int_eq(iw_write_tokenizer(path, &x->t), 0);
+    return path;
+}
+
+/* Encodes every fixture line with t; returns how many lines differ from
+ * Hugging Face's ids. When `same` is not NULL, every line's ids must also
+ * equal same's. */
+static size_t fixture_mismatches(const mkv_tokenizer *t, const mkv_tokenizer *same, size_t *n_lines)
+{
+    char *text = NULL;
+    uint64_t size = 0;
+    mkv_error err = {0};
+    ck_assert_int_eq(mkv_read_small_file(MKV_TOKENIZER_DATA "/qwen3_fixtures.jsonl", 1 << 28, &text, &size, &err), MKV_OK);
+    size_t pos = 0, line = 0, bad = 0;
+    while (pos < size) {
+        const char *nl = memchr(text + pos, '\n', size - pos);
+        size_t end = nl ? (size_t)(nl - text) : size;
+        line++;
+        mkv_json j;
+        ck_assert_msg(mkv_json_parse(text + pos, end - pos, "fixture", &j, &err) == MKV_OK, "%s", err.msg);
+        const mkv_json_value *in = &j.v[mkv_json_get(&j, 0, "text")], *want = &j.v[mkv_json_get(&j, 0, "ids")];
+        uint32_t *ids = NULL, *ids2 = NULL;
+        size_t n = 0, n2 = 0;
+        ck_assert_msg(mkv_tokenize(t, in->str, in->len, true, &ids, &n, &err) == MKV_OK, "line %zu: %s", line, err.msg);
+        bool eq = n == want->n;
+        uint32_t c = want->first;
+        for (size_t i = 0; eq && i < n; i++, c = j.v[c].next) eq = j.v[c].u == ids[i];
+        bad += !eq;
+        if (same) {
+            ck_assert_int_eq(mkv_tokenize(same, in->str, in->len, true, &ids2, &n2, &err), MKV_OK);
+            ck_assert_msg(n == n2 && (n == 0 || !memcmp(ids, ids2, n * sizeof *ids)),
+                          "line %zu: the two files' tokenizers give different ids", line);
+        }
+        free(ids);
+        free(ids2);
+        mkv_json_free(&j);
+        pos = end + 1;
+    }
+    free(text);
+    *n_lines = line;
+    return bad;
+}
+
+START_TEST(test_qwen3_written_independently_equals_hugging_face)
+{
+    indep_tok x;
+    indep_tok_load(&x, QWEN3_N_VOCAB);
+    mkv_tokenizer *t = open_ok(write_indep(&x, "qwen3_indep.gguf"));
+    mkv_tokenizer *k = open_ok(qwen3_gguf()); /* tok_keys.c through hosttools' writer */
+    /* the same tokenizer as the tok_keys-written file, key by key and token by token */
+    ck_assert_uint_eq(mkv_tokenizer_n_vocab(t), QWEN3_N_VOCAB);
+    ck_assert_uint_eq(mkv_tokenizer_n_vocab(k), QWEN3_N_VOCAB);
+    ck_assert_uint_eq(mkv_tokenizer_eos(t), 151645); /* <|im_end|> */
+    ck_assert_uint_eq(mkv_tokenizer_eos(t), mkv_tokenizer_eos(k));
+    ck_assert_uint_eq(mkv_tokenizer_bos(t), MKV_TOKEN_NONE);
+    ck_assert_uint_eq(mkv_tokenizer_bos(t), mkv_tokenizer_bos(k));
+    ck_assert_uint_eq(mkv_tokenizer_pad(t), 151643); /* <|endoftext|> */
+    ck_assert_uint_eq(mkv_tokenizer_pad(t), mkv_tokenizer_pad(k));
+    ck_assert(!mkv_tokenizer_add_bos(t) && !mkv_tokenizer_add_bos(k));
+    ck_assert_str_eq(mkv_tokenizer_pre(t), mkv_tokenizer_pre(k));
+    ck_assert_ptr_nonnull(mkv_tokenizer_chat_template(t));
+    ck_assert_str_eq(mkv_tokenizer_chat_template(t), mkv_tokenizer_chat_template(k));
+    size_t n_control = 0, n_user = 0, n_unused = 0;
+    for (uint32_t id = 0; id < QWEN3_N_VOCAB; id++) {
+        size_t la, lb;
+        const char *a = mkv_token_text(t, id, &la), *b = mkv_token_text(k, id, &lb);
+        ck_assert_msg(a && b && la == lb && !memcmp(a, b, la), "token %u: '%.*s' vs '%.*s'", id, (int)la, a, (int)lb, b);
+        ck_assert_msg(mkv_token_type_of(t, id) == mkv_token_type_of(k, id), "token %u ('%.*s'): type %d vs %d", id,
+                      (int)la, a, mkv_token_type_of(t, id), mkv_token_type_of(k, id));
+        n_control += mkv_token_type_of(t, id) == MKV_TOKEN_CONTROL;
+        n_user += mkv_token_type_of(t, id) == MKV_TOKEN_USER_DEFINED;
+        n_unused += mkv_token_type_of(t, id) == MKV_TOKEN_UNUSED;
+    }
+    /* Qwen3: 14 special added tokens + the <|fim_*|>, <|repo_name|>, <|file_sep|> that look special; <think>,
+     * <tool_call>, ... user-defined; 151936 - 151669 padding */
+    ck_assert_uint_eq(n_control, 20);
+    ck_assert_uint_eq(n_user, 6);
+    ck_assert_uint_eq(n_unused, QWEN3_N_VOCAB - 151669);
+    /* and the whole corpus: Hugging Face's ids, the same as the other file's */
+    size_t n_lines = 0;
+    size_t bad = fixture_mismatches(t, k, &n_lines);
+    ck_assert_uint_ge(n_lines, 2000);
+    ck_assert_msg(bad == 0, "%zu of %zu fixture lines differ from Hugging Face", bad, n_lines);
+    mkv_tokenizer_free(k);
+    mkv_tokenizer_free(t);
+    indep_tok_free(&x);
+}
+END_TEST
+
+/* The comparison above can fail: the same keys with two merges' ranks
+ * swapped, or with a special token left out, give other ids. */
+START_TEST(test_qwen3_written_independently_negative_checks)
+{
+    indep_tok x;
+    indep_tok_load(&x, QWEN3_N_VOCAB);
+    size_t n_lines = 0;
+    /* "i n" (rank 2) and "n g" (rank 712) swapped */
+    uint64_t in = UINT64_MAX, ng = UINT64_MAX;
+    for (uint64_t i = 0; i < x.t.n_merges; i++) {
+        if (!strcmp(x.merges[i], "i n")) in = i;
+        if (!strcmp(x.merges[i], "n g")) ng = i;
+    }
+    ck_assert(in == 2 && ng == 712);
+    char *tmp = x.merges[in];
+    x.merges[in] = x.merges[ng];
+    x.merges[ng] = tmp;
+    mkv_tokenizer *t = open_ok(write_indep(&x, "qwen3_swapped.gguf"));
+    size_t bad = fixture_mismatches(t, NULL, &n_lines);
+    fprintf(stderr, "merges 'i n' and 'n g' swapped: %zu of %zu fixture lines differ\n", bad, n_lines);
+    ck_assert_uint_gt(bad, 0);
+    mkv_tokenizer *good = open_ok(qwen3_gguf());
+    uint32_t *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    mkv_error err = {0};
+    ck_assert_int_eq(mkv_tokenize(t, "singing", 7, true, &a, &na, &err), MKV_OK);
+    ck_assert_int_eq(mkv_tokenize(good, "singing", 7, true, &b, &nb, &err), MKV_OK);
+    ck_assert_msg(na != nb || memcmp(a, b, na * sizeof *a), "'singing': the same ids with the merges swapped");
+    free(a);
+    free(b);
+    mkv_tokenizer_free(good);
+    mkv_tokenizer_free(t);
+    x.merges[ng] = x.merges[in];
+    x.merges[in] = tmp;
+    /* <|im_end|> missing from the vocabulary (a [PAD] in its place) */
+    const char *saved = x.tokens[151645];
+    x.tokens[151645] = "[PAD151645]";
+    x.types[151645] = MKV_TOKEN_UNUSED;
+    t = open_ok(write_indep(&x, "qwen3_no_im_end.gguf"));
+    bad = fixture_mismatches(t, NULL, &n_lines);
+    fprintf(stderr, "<|im_end|> left out: %zu of %zu fixture lines differ\n", bad, n_lines);
+    ck_assert_uint_gt(bad, 0);
+    mkv_tokenizer_free(t);
+    /* or written as a normal token: then it is no longer matched whole */
+    x.tokens[151645] = saved;
+    x.types[151645] = MKV_TOKEN_NORMAL;
+    t = open_ok(write_indep(&x, "qwen3_im_end_normal.gguf"));
+    bad = fixture_mismatches(t, NULL, &n_lines);
+    fprintf(stderr, "<|im_end|> typed normal: %zu of %zu fixture lines differ\n", bad, n_lines);
+    ck_assert_uint_gt(bad, 0);
+    mkv_tokenizer_free(t);
+    x.types[151645] = MKV_TOKEN_CONTROL;
+    /* restored: equal again (the file itself is not the problem) */
+    t = open_ok(write_indep(&x, "qwen3_restored.gguf"));
+    ck_assert_uint_eq(fixture_mismatches(t, NULL, &n_lines), 0);
+    mkv_tokenizer_free(t);
+    indep_tok_free(&x);
+}
+END_TEST
+
 START_TEST(test_hf_tokenizer_larger_than_n_vocab_is_refused)
 {
     mkv_tok_keys k;
@@ -588,6 +886,8 @@ static Suite *tokenizer_suite(void)
     tcase_add_test(tc, test_bad_keys_are_named);
     tcase_add_test(tc, test_bad_input_is_an_error);
     tcase_add_test(tc, test_qwen3_equals_hugging_face);
+    tcase_add_test(tc, test_qwen3_written_independently_equals_hugging_face);
+    tcase_add_test(tc, test_qwen3_written_independently_negative_checks);
     tcase_add_test(tc, test_hf_tokenizer_larger_than_n_vocab_is_refused);
     tcase_add_test(tc, test_synth_writes_a_placeholder_tokenizer);
     tcase_add_test(tc, test_pre_tokenizers_differ_as_they_should);
