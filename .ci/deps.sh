@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages mekivk needs, only those missing, plus any
 # named as arguments.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libvulkan-dev libvulkan-volk-dev glslang-tools spirv-tools
+pkgs=(build-essential cmake pkg-config libvulkan-dev glslang-tools spirv-tools
       mesa-vulkan-drivers vulkan-tools vulkan-validationlayers check
       libpcre2-dev libutf8proc-dev xz-utils)
 pkgs+=("$@") # extra packages a caller needs (.ci/run: clang for the fuzzers)

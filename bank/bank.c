@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "fileio.h"
 #include "half.h"
@@ -234,11 +235,11 @@ mkv_status mkv_bank_open(const char *path, mkv_bank **out, mkv_error *err)
 {
     mkv_status st = MKV_OK;
     uint8_t *hdr = NULL;
-    mkv_bank *b = calloc(1, sizeof *b);
+    mkv_bank *b = mkv_calloc(1, sizeof *b);
     *out = NULL;
     if (!b) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
     b->fd = b->fd_direct = -1;
-    if (!(b->path = strdup(path)) || !(hdr = calloc(1, MKV_BANK_HEADER_BYTES))) {
+    if (!(b->path = mkv_strdup(path)) || !(hdr = mkv_calloc(1, MKV_BANK_HEADER_BYTES))) {
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
         goto out;
     }
@@ -330,7 +331,7 @@ static int64_t read_slab_bytes(mkv_bank *b, void *dst, uint64_t n, uint64_t off)
          * (slot size is a multiple of align); otherwise bounce. */
         if ((uintptr_t)dst % b->h.align == 0) return mkv_bank_pread_full(b->fd_direct, dst, n, off);
         void *tmp = NULL;
-        if (posix_memalign(&tmp, b->h.align, (size_t)n) != 0) {
+        if (mkv_posix_memalign(&tmp, b->h.align, (size_t)n) != 0) {
             errno = ENOMEM;
             return -1;
         }
@@ -394,7 +395,7 @@ static mkv_status writer_open(const char *path, const mkv_bank_header *h, mkv_at
 {
     mkv_status st = MKV_OK;
     uint8_t *hdr = NULL;
-    mkv_bank_writer *w = calloc(1, sizeof *w);
+    mkv_bank_writer *w = mkv_calloc(1, sizeof *w);
     *out = NULL;
     if (staged) *staged = (mkv_atomic_file)MKV_ATOMIC_FILE_INIT;
     if (!w) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
@@ -415,9 +416,9 @@ static mkv_status writer_open(const char *path, const mkv_bank_header *h, mkv_at
         goto out;
     }
     w->buf_cap = (WRITE_BATCH / h->slab_bytes + 1) * (uint64_t)h->slab_bytes;
-    w->path = strdup(path);
-    w->buf = malloc(w->buf_cap);
-    hdr = calloc(1, h->data_offset);
+    w->path = mkv_strdup(path);
+    w->buf = mkv_malloc(w->buf_cap);
+    hdr = mkv_calloc(1, h->data_offset);
     if (!w->path || !w->buf || !hdr) {
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
         goto out;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 
 #define SAMPLE 8 /* entries compared per eviction: enough to nearly always find a cold one */
@@ -24,16 +25,16 @@ mkv_status mkv_slab_cache_create(uint64_t budget_bytes, uint32_t slab_bytes, uin
     uint64_t cap = slab_bytes ? budget_bytes / slab_bytes : 0;
     if (cap > n_vocab) cap = n_vocab; /* more entries than tokens is waste */
     if (cap == 0) return MKV_OK;
-    mkv_slab_cache *c = calloc(1, sizeof *c);
+    mkv_slab_cache *c = mkv_calloc(1, sizeof *c);
     if (!c) return mkv_fail(err, MKV_ERR_NO_MEMORY, "bank cache: out of memory");
     c->slab_bytes = slab_bytes;
     c->n_vocab = n_vocab;
     c->cap = (uint32_t)cap;
     c->rng = 0x9E3779B97F4A7C15ull;
-    c->data = malloc(cap * slab_bytes);
-    c->entry_token = malloc(cap * sizeof *c->entry_token);
-    c->entry_of = malloc((size_t)n_vocab * sizeof *c->entry_of);
-    c->uses = calloc(n_vocab, sizeof *c->uses);
+    c->data = mkv_malloc(cap * slab_bytes);
+    c->entry_token = mkv_malloc(cap * sizeof *c->entry_token);
+    c->entry_of = mkv_malloc((size_t)n_vocab * sizeof *c->entry_of);
+    c->uses = mkv_calloc(n_vocab, sizeof *c->uses);
     if (!c->data || !c->entry_token || !c->entry_of || !c->uses) {
         mkv_slab_cache_destroy(c);
         return mkv_fail(err, MKV_ERR_NO_MEMORY, "bank cache: %llu bytes: out of memory",

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cache.h"
 #include "clock.h"
 #include "error.h"
@@ -79,7 +80,7 @@ mkv_status mkv_stream_create(mkv_bank *bank, const mkv_stream_opts *o, uint8_t *
     if (!bank || !o || !slots || o->n_slots == 0 || o->n_threads == 0)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "bank stream: a bank, slot memory, n_slots >= 1 and n_threads >= 1 are required");
     const mkv_bank_header *h = mkv_bank_info(bank);
-    mkv_bank_stream *st = calloc(1, sizeof *st);
+    mkv_bank_stream *st = mkv_calloc(1, sizeof *st);
     if (!st) return mkv_fail(err, MKV_ERR_NO_MEMORY, "bank stream: out of memory");
     st->bank = bank;
     st->slab_bytes = h->slab_bytes;
@@ -90,9 +91,9 @@ mkv_status mkv_stream_create(mkv_bank *bank, const mkv_stream_opts *o, uint8_t *
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->work, NULL);
     pthread_cond_init(&st->done, NULL);
-    st->slots = calloc(o->n_slots, sizeof *st->slots);
-    st->queue = calloc(o->n_slots, sizeof *st->queue);
-    st->threads = calloc(o->n_threads, sizeof *st->threads);
+    st->slots = mkv_calloc(o->n_slots, sizeof *st->slots);
+    st->queue = mkv_calloc(o->n_slots, sizeof *st->queue);
+    st->threads = mkv_calloc(o->n_threads, sizeof *st->threads);
     mkv_status s = MKV_OK;
     if (!st->slots || !st->queue || !st->threads) s = mkv_fail(err, MKV_ERR_NO_MEMORY, "bank stream: out of memory");
     if (!s) s = mkv_slab_cache_create(o->cache_bytes, h->slab_bytes, h->n_vocab, &st->cache, err);

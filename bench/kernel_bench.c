@@ -7,6 +7,7 @@
  * finite random scales), the others zeros: speed does not depend on the
  * values. */
 #include "kernel_bench.h"
+#include "step_params.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,9 +199,10 @@ mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n
     const uint64_t kv_bytes = 2ull * n_kv * n_kv_head * head_dim;
     mkv_buffer params = {0}, q = {0}, k = {0}, v = {0}, part = {0}, out = {0};
     mkv_status st;
-    if ((st = mkv_buffer_create(d, 16, MKV_MEM_HOST, &params, err))) goto out;
-    const uint32_t p[4] = {0, n_kv - 1, n_kv, 0};
-    memcpy(params.map, p, sizeof p);
+    if ((st = mkv_buffer_create(d, mkv_step_params_bytes(1), MKV_MEM_HOST, &params, err))) goto out;
+    /* one token at the last position: it attends to all n_kv */
+    const mkv_step_params p = {.pos = n_kv - 1, .n_tok = 1};
+    memcpy(params.map, &p, sizeof p);
     if ((st = mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &q, err)) ||
         (st = mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &k, err)) ||
         (st = mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &v, err)) ||

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -149,8 +150,21 @@ bool cli_device_defaults(mkv_device_opts *opts)
     mkv_device_opts_default(opts);
     const char *v = getenv("MKV_VALIDATION");
     opts->validation = v && strcmp(v, "1") == 0;
+    const char *tuning = getenv("MKV_TUNING");
+    if (tuning && *tuning) opts->tuning_file = tuning;
     const char *dev = getenv("MKV_DEVICE");
     return !dev || !*dev || cli_device("MKV_DEVICE", dev, opts);
+}
+
+void cli_load_progress(void *user, uint64_t done, uint64_t total)
+{
+    cli_load_bar *b = user;
+    if (!b->started) {
+        mkv_progress_start(&b->p, isatty(2), "loading", total);
+        b->started = true;
+    }
+    if (done > b->done) mkv_progress_add(&b->p, done - b->done);
+    b->done = done;
 }
 
 bool cli_kv_type(const char *flag, const char *s, mkv_kv_type *out)

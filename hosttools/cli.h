@@ -62,9 +62,18 @@ int cli_fail(const char *cmd, const mkv_error *err);
 bool cli_device(const char *flag, const char *s, mkv_device_opts *opts);
 /* The device options before any flag: mkv_device_opts_default, then the
  * environment (the library reads none): MKV_DEVICE (an index or a name
- * substring, as --device) and MKV_VALIDATION=1 (the validation layer).
+ * substring, as --device), MKV_VALIDATION=1 (the validation layer) and
+ * MKV_TUNING (a tuning file from `bench --sweep`).
  * false + message if MKV_DEVICE is malformed. */
 bool cli_device_defaults(mkv_device_opts *opts);
+/* mkv_model_opts.progress for the commands: a "loading" bar on stderr
+ * when it is a terminal (nothing otherwise). user: a cli_load_bar, zeroed. */
+typedef struct cli_load_bar {
+    mkv_progress p;
+    bool started;
+    uint64_t done;
+} cli_load_bar;
+void cli_load_progress(void *user, uint64_t done, uint64_t total);
 /* --kv-type: "f16" or "q8_0"; false + message naming the flag otherwise. */
 bool cli_kv_type(const char *flag, const char *s, mkv_kv_type *out);
 const char *cli_kv_type_name(mkv_kv_type t);

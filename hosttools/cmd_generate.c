@@ -54,7 +54,8 @@ int mkv_cmd_generate(int argc, char **argv)
     bool json = false, have_n = false, seed_given = false;
     mkv_device_opts dopts;
     if (!cli_device_defaults(&dopts)) return 2;
-    mkv_model_opts mopts = {0};
+    cli_load_bar load_bar = {0};
+    mkv_model_opts mopts = {.progress = cli_load_progress, .progress_user = &load_bar};
     mkv_session_opts sopts = {0};
     mkv_sampler_params sp;
     mkv_sampler_params_default(&sp);

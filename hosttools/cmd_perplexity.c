@@ -235,7 +235,8 @@ int mkv_cmd_perplexity(int argc, char **argv)
     bool json = false;
     mkv_device_opts dopts;
     if (!cli_device_defaults(&dopts)) return 2;
-    mkv_model_opts mopts = {0};
+    cli_load_bar load_bar = {0};
+    mkv_model_opts mopts = {.progress = cli_load_progress, .progress_user = &load_bar};
     mkv_session_opts sopts = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;

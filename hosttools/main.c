@@ -8,6 +8,7 @@
 #endif
 
 #include "cli.h"
+#include "report.h" /* mkv_cmd_report */
 
 static const struct {
     const char *name;
@@ -21,6 +22,7 @@ static const struct {
     {"chat", mkv_cmd_chat, "talk with a model in its chat template (the KV cache kept across turns)"},
     {"perplexity", mkv_cmd_perplexity, "perplexity of a token stream in windows (quality: weight types, MeKi on/off)"},
     {"bench", mkv_cmd_bench, "measure decode speed of MeKi vs dense, bank stats, kernel times"},
+    {"report", mkv_cmd_report, "saved bench --json results side by side (devices, builds), with ratios"},
     {"inspect", mkv_cmd_inspect, "show a model (.gguf) or bank (.mkb) file's contents and check it"},
     {"tokenize", mkv_cmd_tokenize, "text -> token ids with a model's tokenizer (no GPU)"},
     {"detokenize", mkv_cmd_detokenize, "token ids -> text with a model's tokenizer (no GPU)"},
@@ -32,7 +34,8 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
     fprintf(f, "\nenvironment: MKV_DEVICE=<index|name> picks the Vulkan device; MKV_VALIDATION=1 enables\n"
-               "the Khronos validation layer.\n");
+               "the Khronos validation layer; MKV_TUNING=<file> loads kernel tunables from a tuning file\n"
+               "(bench --sweep) instead of the built-in table's row for the device.\n");
 }
 
 #if defined(__SANITIZE_ADDRESS__)

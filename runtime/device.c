@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "mekivk_vulkan.h"
 #include "pipeline.h"
 
@@ -58,17 +59,20 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeveri
     return VK_FALSE;
 }
 
-static bool has_layer(const mkv_vk_table *vk, const char *name)
+/* Whether the instance layer is installed: MKV_OK and *found, or
+ * MKV_ERR_NO_MEMORY (not to be taken for "not installed"). */
+static mkv_status has_layer(const mkv_vk_table *vk, const char *name, bool *found, mkv_error *err)
 {
     uint32_t n = 0;
-    if (vk->vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || n == 0) return false;
-    VkLayerProperties *p = calloc(n, sizeof *p);
-    bool found = false;
-    if (p && vk->vkEnumerateInstanceLayerProperties(&n, p) == VK_SUCCESS)
+    *found = false;
+    if (vk->vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || n == 0) return MKV_OK;
+    VkLayerProperties *p = mkv_calloc(n, sizeof *p);
+    if (!p) return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory listing %u instance layers", n);
+    if (vk->vkEnumerateInstanceLayerProperties(&n, p) == VK_SUCCESS)
         for (uint32_t i = 0; i < n; i++)
-            if (strcmp(p[i].layerName, name) == 0) found = true;
+            if (strcmp(p[i].layerName, name) == 0) *found = true;
     free(p);
-    return found;
+    return MKV_OK;
 }
 
 static mkv_status create_instance(mkv_device *d, bool validation, mkv_error *err)
@@ -77,7 +81,9 @@ static mkv_status create_instance(mkv_device *d, bool validation, mkv_error *err
     mkv_status st = mkv_vk_open_loader(&d->loader, &gipa, err);
     if (!st) st = mkv_vk_load_global(&d->vk, gipa, err);
     if (st) return st;
-    if (validation && !has_layer(&d->vk, VALIDATION_LAYER))
+    bool layer = false;
+    if (validation && (st = has_layer(&d->vk, VALIDATION_LAYER, &layer, err))) return st;
+    if (validation && !layer)
         return mkv_fail(err, MKV_ERR_NO_DEVICE,
                         "validation requested but layer %s is not installed "
                         "(Debian: vulkan-validationlayers)", VALIDATION_LAYER);
@@ -153,6 +159,7 @@ static bool find_compute_queue(const mkv_vk_table *vk, VkPhysicalDevice pd, uint
 typedef struct device_caps {
     VkPhysicalDeviceProperties props;
     char driver[512];
+    uint32_t driver_id;
     uint32_t subgroup_size;
     bool fp16_arith, storage16, storage8, timestamps, uma;
     bool subgroup_arith;  /* subgroupAdd in compute shaders (matvec needs it) */
@@ -169,6 +176,7 @@ static void query_caps(const mkv_vk_table *vk, VkPhysicalDevice pd, device_caps 
     vk->vkGetPhysicalDeviceProperties2(pd, &p2);
     c->props = p2.properties;
     snprintf(c->driver, sizeof c->driver, "%.200s %.200s", drv.driverName, drv.driverInfo);
+    c->driver_id = (uint32_t)drv.driverID;
     c->subgroup_size = sg.subgroupSize;
     c->subgroup_arith = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                         (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
@@ -348,7 +356,7 @@ mkv_status mkv_device_check(PFN_vkGetInstanceProcAddr gipa, VkInstance instance,
 /* A device struct with its lock; the rest is filled by the callers. */
 static mkv_status device_alloc(const mkv_device_opts *opts, mkv_device **out, mkv_error *err)
 {
-    mkv_device *d = calloc(1, sizeof *d);
+    mkv_device *d = mkv_calloc(1, sizeof *d);
     if (!d) return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
     d->quiet = opts && opts->quiet;
     atomic_init(&d->validation_count, 0);
@@ -372,6 +380,7 @@ static mkv_status device_finish(mkv_device *d, const device_caps *c, mkv_error *
     if (st) return st;
     d->props = c->props;
     memcpy(d->driver, c->driver, sizeof d->driver);
+    d->driver_id = c->driver_id;
     d->subgroup_size = c->subgroup_size ? c->subgroup_size : 1;
     d->fp16_arith = c->fp16_arith;
     d->storage16 = c->storage16;
@@ -390,6 +399,36 @@ static mkv_status device_finish(mkv_device *d, const device_caps *c, mkv_error *
     };
     MKV_VK(d->vk.vkCreateCommandPool(d->dev, &pi, NULL, &d->cmd_pool), err);
     return MKV_OK;
+}
+
+/* The device's kernel tunables: the table's row, then the tuning file
+ * (mkv_tuning_load: only values of the sweep space, which the kernel tests
+ * cover at every subgroup size; anything else is refused naming it). */
+static mkv_status device_tune(mkv_device *d, const mkv_device_opts *opts, mkv_error *err)
+{
+    const mkv_tuning_key key = mkv_device_tuning_key(d);
+    const mkv_tuning_row *row = mkv_tuning_pick(&key, &d->tune);
+    d->tuning_source = "table";
+    d->tuning_row = row->name;
+    if (opts && opts->tuning_file) {
+        if (!(d->tuning_path = mkv_strdup(opts->tuning_file)))
+            return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", opts->tuning_file);
+        mkv_status st = mkv_tuning_load(d->tuning_path, &key, &d->tune, err);
+        if (st) return st;
+        d->tuning_source = "file";
+        d->tuning_row = d->tuning_path;
+    }
+    return MKV_OK;
+}
+
+mkv_tuning_key mkv_device_tuning_key(const mkv_device *d)
+{
+    const VkPhysicalDeviceLimits *l = &d->props.limits;
+    uint32_t max_wg = l->maxComputeWorkGroupSize[0];
+    if (l->maxComputeWorkGroupInvocations < max_wg) max_wg = l->maxComputeWorkGroupInvocations;
+    return (mkv_tuning_key){.vendor_id = d->props.vendorID, .device_name = d->props.deviceName,
+                            .driver_id = d->driver_id, .subgroup_size = d->subgroup_size,
+                            .cpu = mkv_device_is_cpu(d), .texel_ok = d->max_texel_elements > 0, .max_wg = max_wg};
 }
 
 mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_error *err)
@@ -432,7 +471,7 @@ mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_
     };
     VkResult r = d->vk.vkCreateDevice(d->phys, &di, NULL, &d->dev);
     if (r != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkCreateDevice"); goto fail; }
-    if ((st = device_finish(d, &c, err))) goto fail;
+    if ((st = device_finish(d, &c, err)) || (st = device_tune(d, opts, err))) goto fail;
     *out = d;
     return MKV_OK;
 fail:
@@ -468,6 +507,7 @@ mkv_status mkv_device_create_vulkan(const mkv_vulkan_context *ctx, const mkv_dev
     if (!st) st = mkv_vk_load_instance(&d->vk, d->instance, false, err);
     if (!st) st = check_physical(&d->vk, d->phys, d->queue_family, &c, err);
     if (!st) st = device_finish(d, &c, err);
+    if (!st) st = device_tune(d, opts, err);
     if (st) {
         mkv_device_destroy(d);
         return st;
@@ -492,6 +532,7 @@ void mkv_device_destroy(mkv_device *d)
     if (d->instance && !d->external) d->vk.vkDestroyInstance(d->instance, NULL);
     mkv_vk_close_loader(d->loader);
     if (d->lock_ok) pthread_mutex_destroy(&d->lock);
+    free(d->tuning_path);
     free(d);
 }
 
@@ -500,6 +541,25 @@ bool mkv_device_is_cpu(const mkv_device *d) { return d->props.deviceType == VK_P
 const char *mkv_device_name(const mkv_device *d) { return d->props.deviceName; }
 const char *mkv_device_driver(const mkv_device *d) { return d->driver; }
 uint32_t mkv_device_validation_count(const mkv_device *d) { return atomic_load(&d->validation_count); }
+
+void mkv_device_get_info(const mkv_device *d, mkv_device_info *info)
+{
+    *info = (mkv_device_info){
+        .name = d->props.deviceName,
+        .driver = d->driver,
+        .vendor_id = d->props.vendorID,
+        .device_id = d->props.deviceID,
+        .driver_id = d->driver_id,
+        .driver_version = d->props.driverVersion,
+        .api_version = d->props.apiVersion,
+        .subgroup_size = d->subgroup_size,
+        .cpu = mkv_device_is_cpu(d),
+        .uma = d->uma,
+        .timestamps = d->timestamps,
+        .tuning_source = d->tuning_source ? d->tuning_source : "default",
+        .tuning_row = d->tuning_row ? d->tuning_row : "default",
+    };
+}
 
 mkv_status mkv_device_submit(mkv_device *d, const VkSubmitInfo *si, VkFence fence, mkv_error *err)
 {

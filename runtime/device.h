@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "kernel_table.h"
+#include "tuning.h"
 #include "vk_table.h"
 
 typedef struct mkv_pipeline {
@@ -50,6 +51,7 @@ struct mkv_device {
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties mem_props;
     char driver[512];
+    uint32_t driver_id;           /* VkDriverId */
     uint32_t subgroup_size;
     bool fp16_arith, storage16, storage8, timestamps, uma;
     float timestamp_period_ns;
@@ -58,6 +60,13 @@ struct mkv_device {
      * buffers): the texels one view may cover; 0 when the format lacks
      * uniform-texel-buffer support. */
     uint64_t max_texel_elements;
+
+    /* The kernel tunables every recording uses (tunables.h), and where
+     * they come from (mkv_device_info): "table" with the row's name, or
+     * "file" with its path (tuning.c). */
+    mkv_tunables tune;
+    const char *tuning_source, *tuning_row;
+    char *tuning_path;           /* owned copy of the file's path */
 
     bool quiet;
     atomic_uint validation_count;
@@ -75,6 +84,9 @@ mkv_status mkv_vk_fail(mkv_error *err, VkResult r, const char *what);
     } while (0)
 
 const char *mkv_vk_result_name(VkResult r);
+
+/* What the tuning table keys on, for this device. */
+mkv_tuning_key mkv_device_tuning_key(const mkv_device *d);
 
 /* vkQueueSubmit on the device's queue under its lock (and the host's
  * queue lock, when it gave one). */

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
+
 mkv_status mkv_write_full(int fd, const void *p, uint64_t n, const char *path, mkv_error *err)
 {
     const uint8_t *b = p;
@@ -65,6 +67,37 @@ mkv_status mkv_open_regular(const char *path, int extra_flags, int *fd_out, uint
     return MKV_OK;
 }
 
+mkv_status mkv_pread_full(int fd, void *dst, uint64_t n, uint64_t off, const char *path, const char *what,
+                          mkv_error *err)
+{
+    uint8_t *b = dst;
+    uint64_t got = 0;
+    const uint64_t max_off = sizeof(off_t) >= 8 ? (uint64_t)INT64_MAX : (uint64_t)INT32_MAX;
+    if (off > max_off || n > max_off - off)
+        return mkv_fail(err, MKV_ERR_IO, "%s: %s: bytes %" PRIu64 "+%" PRIu64 ": offset out of range", path, what,
+                        off, n);
+    while (got < n) {
+        /* at most 1 GiB per call, as for write() */
+        size_t k = (size_t)(n - got > (1u << 30) ? (1u << 30) : n - got);
+        ssize_t r = pread(fd, b + got, k, (off_t)(off + got));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return mkv_fail(err, MKV_ERR_IO, "%s: %s: read of %" PRIu64 " bytes at offset %" PRIu64 ": %s", path, what,
+                            n - got, off + got, strerror(errno));
+        }
+        if (r == 0) {
+            struct stat sb;
+            uint64_t end = fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : off + got;
+            return mkv_fail(err, MKV_ERR_TRUNCATED,
+                            "%s: %s: the file ends at byte %" PRIu64 ", before byte %" PRIu64
+                            ": truncated or changed since it was opened",
+                            path, what, end, off + n);
+        }
+        got += (uint64_t)r;
+    }
+    return MKV_OK;
+}
+
 mkv_status mkv_read_small_file(const char *path, uint64_t max_bytes, char **out, uint64_t *len_out, mkv_error *err)
 {
     int fd;
@@ -72,7 +105,7 @@ mkv_status mkv_read_small_file(const char *path, uint64_t max_bytes, char **out,
     *len_out = 0;
     mkv_status st = mkv_open_regular(path, 0, &fd, NULL, err);
     if (st != MKV_OK) return st;
-    char *buf = max_bytes < SIZE_MAX - 1 ? malloc((size_t)max_bytes + 2) : NULL;
+    char *buf = max_bytes < SIZE_MAX - 1 ? mkv_malloc((size_t)max_bytes + 2) : NULL;
     uint64_t n = 0;
     if (!buf) st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
     while (st == MKV_OK && n <= max_bytes) { /* one byte past the limit tells "too large" */
@@ -111,7 +144,7 @@ static char *temp_name(const char *path, unsigned k)
     const char *slash = strrchr(path, '/');
     size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
     size_t cap = strlen(path) + 48;
-    char *t = malloc(cap);
+    char *t = mkv_malloc(cap);
     if (!t) return NULL;
     int n = snprintf(t, cap, "%.*s.%s.tmp.%ld", (int)dir_len, path, path + dir_len, (long)getpid());
     if (k) snprintf(t + n, cap - (size_t)n, "-%u", k);
@@ -134,7 +167,7 @@ static dest_kind destination_kind(const char *path)
 mkv_status mkv_atomic_begin(mkv_atomic_file *f, const char *path, mkv_error *err)
 {
     *f = (mkv_atomic_file)MKV_ATOMIC_FILE_INIT;
-    if (!(f->path = strdup(path))) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
+    if (!(f->path = mkv_strdup(path))) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
     dest_kind kind = destination_kind(path);
     if (kind == DEST_DIR) {
         atomic_reset(f);
@@ -189,7 +222,7 @@ mkv_status mkv_atomic_finish(mkv_atomic_file *f, mkv_error *err)
 static void sync_parent_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char *dir = slash ? mkv_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : mkv_strdup(".");
     if (!dir) return;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {

@@ -23,6 +23,15 @@ mkv_status mkv_write_full(int fd, const void *p, uint64_t n, const char *path, m
  * (callers may fall back on EINVAL from O_DIRECT), else 0. */
 mkv_status mkv_open_regular(const char *path, int extra_flags, int *fd_out, uint64_t *size_out, mkv_error *err);
 
+/* Reads exactly n bytes at file offset off of fd into dst with pread,
+ * retrying EINTR and short reads (never through a mapping: a file that
+ * shrank cannot raise SIGBUS). The file ending first is MKV_ERR_TRUNCATED
+ * ("<path>: <what>: the file ends at byte E, before byte B: truncated or
+ * changed since it was opened"), a read error MKV_ERR_IO; `what` names the
+ * structure read (a tensor, a slab). */
+mkv_status mkv_pread_full(int fd, void *dst, uint64_t n, uint64_t off, const char *path, const char *what,
+                          mkv_error *err);
+
 /* Reads a whole small regular file (at most max_bytes) into a malloc'd,
  * NUL-terminated buffer; *len_out gets its length. MKV_ERR_FORMAT when it
  * is larger than max_bytes. */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "dequant.h"
 #include "error.h"
 #include "fileio.h"
@@ -144,7 +145,7 @@ static mkv_status dup_name(cursor *c, const char *s, uint64_t len, char **out, c
     if (memchr(s, '\0', len))
         return mkv_fail(c->err, MKV_ERR_FORMAT, "%s: %s = '%.*s...': contains a NUL byte", c->path, what,
                         (int)strnlen(s, len), s);
-    char *d = malloc(len + 1);
+    char *d = mkv_malloc(len + 1);
     if (!d) return mkv_fail(c->err, MKV_ERR_NO_MEMORY, "%s: %s: out of memory", c->path, what);
     memcpy(d, s, len);
     d[len] = '\0';
@@ -283,7 +284,7 @@ static mkv_status read_kvs(cursor *c, mkv_gguf *g)
 {
     mkv_status st;
     char what[160];
-    g->kv = calloc(g->n_kv ? g->n_kv : 1, sizeof *g->kv);
+    g->kv = mkv_calloc(g->n_kv ? g->n_kv : 1, sizeof *g->kv);
     if (!g->kv) return mkv_fail(c->err, MKV_ERR_NO_MEMORY, "%s: n_kv = %" PRIu64 ": out of memory", c->path, g->n_kv);
     for (uint64_t i = 0; i < g->n_kv; i++) {
         mkv_gguf_kv *kv = &g->kv[i];
@@ -304,7 +305,7 @@ static mkv_status read_tensor_infos(cursor *c, mkv_gguf *g)
 {
     mkv_status st;
     char what[160];
-    g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
+    g->tensors = mkv_calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
     if (!g->tensors)
         return mkv_fail(c->err, MKV_ERR_NO_MEMORY, "%s: n_tensors = %" PRIu64 ": out of memory", c->path,
                         g->n_tensors);
@@ -367,7 +368,7 @@ static mkv_status check_tables(cursor *c, mkv_gguf *g)
 {
     mkv_status st = MKV_OK;
     uint64_t n = g->n_kv > g->n_tensors ? g->n_kv : g->n_tensors;
-    const void **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    const void **sorted = mkv_malloc((n ? n : 1) * sizeof *sorted);
     if (!sorted) return mkv_fail(c->err, MKV_ERR_NO_MEMORY, "%s: out of memory", c->path);
 
     const mkv_gguf_kv **ks = (const mkv_gguf_kv **)sorted;
@@ -427,13 +428,15 @@ mkv_status mkv_gguf_open(const char *path, mkv_gguf **out, mkv_error *err)
     int fd = -1;
     *out = NULL;
 
-    g = calloc(1, sizeof *g);
-    if (!g || !(g->path = strdup(path))) {
+    g = mkv_calloc(1, sizeof *g);
+    if (g) g->fd = -1;
+    if (!g || !(g->path = mkv_strdup(path))) {
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
         goto out;
     }
     uint64_t size;
     if ((st = mkv_open_regular(path, 0, &fd, &size, err)) != MKV_OK) goto out;
+    g->fd = fd; /* kept: tensor data is read with pread (mkv_gguf_tensor_read) */
     if (size > SIZE_MAX) {
         st = mkv_fail(err, MKV_ERR_IO, "%s: size = %" PRIu64 ": too large to map", path, size);
         goto out;
@@ -457,7 +460,6 @@ mkv_status mkv_gguf_open(const char *path, mkv_gguf **out, mkv_error *err)
     if ((st = check_tables(&c, g)) != MKV_OK) goto out;
 
 out:
-    if (fd >= 0) close(fd); /* the mapping keeps the file alive */
     if (st != MKV_OK) {
         mkv_gguf_close(g);
         return st;
@@ -476,6 +478,7 @@ void mkv_gguf_close(mkv_gguf *g)
     free(g->kv);
     free(g->tensors);
     if (g->map) munmap((void *)g->map, (size_t)g->size);
+    if (g->fd >= 0) close(g->fd);
     free(g->path);
     free(g);
 }
@@ -615,9 +618,39 @@ mkv_status mkv_gguf_rows_to_f32(const mkv_gguf *g, const mkv_gguf_tensor *t, uin
                         g->path, t->name, row0, n_rows, rows);
     /* ne0 is a whole number of blocks (checked at open) */
     const uint64_t n = t->ne[0], row_bytes = mkv_ggml_nbytes(t->type, n);
-    const uint8_t *p = (const uint8_t *)t->data + row0 * row_bytes;
-    for (uint64_t r = 0; r < n_rows; r++) mkv_dequant_row(t->type, p + r * row_bytes, n, dst + r * n);
-    return MKV_OK;
+    if (n_rows == 0) return MKV_OK;
+    /* rows read in chunks of about CHUNK bytes (at least one row) */
+    enum { CHUNK = 1 << 20 };
+    uint64_t per = row_bytes >= CHUNK ? 1 : CHUNK / row_bytes;
+    if (per > n_rows) per = n_rows;
+    if (per * row_bytes > SIZE_MAX)
+        return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: tensor '%s': a row of %" PRIu64 " bytes", g->path, t->name,
+                        row_bytes);
+    uint8_t *buf = mkv_malloc((size_t)(per * row_bytes));
+    if (!buf)
+        return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: tensor '%s': out of memory for %" PRIu64 " bytes", g->path,
+                        t->name, per * row_bytes);
+    mkv_status st = MKV_OK;
+    for (uint64_t r = 0; r < n_rows && st == MKV_OK; r += per) {
+        const uint64_t k = n_rows - r < per ? n_rows - r : per;
+        st = mkv_gguf_tensor_read(g, t, (row0 + r) * row_bytes, k * row_bytes, buf, err);
+        for (uint64_t i = 0; i < k && st == MKV_OK; i++)
+            mkv_dequant_row(t->type, buf + i * row_bytes, n, dst + (r + i) * n);
+    }
+    free(buf);
+    return st;
+}
+
+mkv_status mkv_gguf_tensor_read(const mkv_gguf *g, const mkv_gguf_tensor *t, uint64_t byte0, uint64_t n, void *dst,
+                                mkv_error *err)
+{
+    if (byte0 > t->nbytes || n > t->nbytes - byte0)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: tensor '%s': bytes %" PRIu64 "+%" PRIu64 " of %" PRIu64,
+                        g->path, t->name, byte0, n, t->nbytes);
+    if (n == 0) return MKV_OK;
+    char what[160];
+    snprintf(what, sizeof what, "tensor '%.100s'", t->name);
+    return mkv_pread_full(g->fd, dst, n, g->data_offset + t->offset + byte0, g->path, what, err);
 }
 
 mkv_status mkv_gguf_tensor_to_f32(const mkv_gguf *g, const mkv_gguf_tensor *t, float *dst, mkv_error *err)

@@ -1,8 +1,11 @@
 /* GGUF v3 reader: memory-maps the file, parses and validates the header,
  * every metadata key/value and the tensor table. Every count, length,
  * offset and size is checked against the file before use; no allocation is
- * sized by an unchecked count. Tensor data stays in the mapping (views,
- * no copies). */
+ * sized by an unchecked count. Tensor data stays in the file: `data` views
+ * it through the mapping, while mkv_gguf_tensor_read and the conversions
+ * to f32 read it with pread, so a file that shrinks after it was opened
+ * gives an error there instead of SIGBUS (the model upload reads only
+ * those ways). */
 #ifndef MKV_GGUF_H
 #define MKV_GGUF_H
 
@@ -53,7 +56,10 @@ typedef struct mkv_gguf_tensor {
     uint32_t type;         /* mkv_ggml_type */
     uint64_t offset;       /* from the start of the data section */
     uint64_t nbytes;       /* checked: offset + nbytes inside the file */
-    const void *data;      /* points into the mapping */
+    const void *data;      /* points into the mapping (a file truncated since
+                            * it was opened makes reading here raise SIGBUS:
+                            * readers that must survive that use
+                            * mkv_gguf_tensor_read) */
 } mkv_gguf_tensor;
 
 typedef struct mkv_gguf_kv {
@@ -80,7 +86,8 @@ typedef struct mkv_gguf {
     uint64_t alignment;    /* general.alignment or 32 */
     uint64_t data_offset;  /* start of the data section in the file */
     const uint8_t *map;    /* whole file */
-    uint64_t size;
+    uint64_t size;         /* when opened */
+    int fd;                /* open read-only until mkv_gguf_close: tensor data is read from it */
 } mkv_gguf;
 
 /* Opens and validates `path`. Errors: MKV_ERR_IO, MKV_ERR_BAD_MAGIC,
@@ -117,10 +124,20 @@ mkv_status mkv_gguf_array_get(const mkv_gguf *g, const mkv_gguf_kv *kv, uint64_t
 /* Rows of a tensor: ne[1]*ne[2]*ne[3] rows of ne[0] elements each. */
 uint64_t mkv_gguf_tensor_rows(const mkv_gguf_tensor *t);
 
+/* Bytes [byte0, byte0 + n) of tensor t's data, read from the file with
+ * pread (not through the mapping). MKV_ERR_INVALID_ARG for a range past
+ * the tensor; MKV_ERR_TRUNCATED when the file has shrunk since it was
+ * opened, MKV_ERR_IO on a read error, each message naming the file and the
+ * tensor. */
+mkv_status mkv_gguf_tensor_read(const mkv_gguf *g, const mkv_gguf_tensor *t, uint64_t byte0, uint64_t n, void *dst,
+                                mkv_error *err);
+
 /* Converts rows [row0, row0 + n_rows) of a tensor to floats (dst has
  * n_rows*ne0 elements), exactly as ggml's dequantize_row_* does
  * (runtime/dequant.h): F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K,
- * Q5_K, Q6_K. MKV_ERR_UNSUPPORTED (naming the type) for others,
+ * Q5_K, Q6_K. The rows are read with mkv_gguf_tensor_read through a
+ * bounded buffer (about 1 MiB, or one row), with its errors.
+ * MKV_ERR_UNSUPPORTED (naming the type) for other types,
  * MKV_ERR_INVALID_ARG for rows out of range. */
 mkv_status mkv_gguf_rows_to_f32(const mkv_gguf *g, const mkv_gguf_tensor *t, uint64_t row0, uint64_t n_rows,
                                 float *dst, mkv_error *err);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 
 typedef struct parser {
@@ -44,7 +45,7 @@ static mkv_status new_value(parser *ps, mkv_json_type type, uint32_t *idx)
         uint32_t cap = ps->cap ? ps->cap * 2 : 64;
         if (ps->cap >= MKV_JSON_MAX_VALUES) return perr(ps, "more than 2^20 values");
         if (cap > MKV_JSON_MAX_VALUES) cap = MKV_JSON_MAX_VALUES;
-        mkv_json_value *v = realloc(j->v, (size_t)cap * sizeof *v);
+        mkv_json_value *v = mkv_realloc(j->v, (size_t)cap * sizeof *v);
         if (!v) return mkv_fail(ps->err, MKV_ERR_NO_MEMORY, "%s: out of memory for %u JSON values", ps->what, cap);
         j->v = v;
         ps->cap = cap;
@@ -275,7 +276,7 @@ mkv_status mkv_json_parse(const char *text, size_t len, const char *what, mkv_js
 {
     memset(out, 0, sizeof *out);
     parser ps = {.p = text, .len = len, .what = what ? what : "JSON", .j = out, .err = err};
-    out->strings = malloc(len + 1);
+    out->strings = mkv_malloc(len + 1);
     if (!out->strings) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory for %zu bytes of JSON", ps.what, len);
     skip_ws(&ps);
     uint32_t top;

@@ -16,6 +16,10 @@
  * penalty, seeded; its state apart from the session) belong to this API and
  * include nothing but this header.
  *
+ * On the host's own Vulkan device (a game engine, an app's renderer):
+ * mekivk_vulkan.h hands its instance, device and queue over, with callbacks
+ * that take the host's lock around mekivk's queue submissions.
+ *
  * Threads: several sessions on one model (weights shared, a KV cache each)
  * may be created, stepped and destroyed on different threads at the same
  * time; the device serializes what Vulkan requires (queue submissions, its
@@ -24,7 +28,11 @@
  * by one thread at a time. Loading or destroying a model or device must not
  * overlap any other call on it. (tests/test_e2e.c: two sessions on two
  * threads give bit for bit the logits of each alone, with the validation
- * layer's threading checks on.)
+ * layer's threading checks on; tests/test_embed.c: the same on the host's
+ * device while the host submits its own work to the same queue.)
+ *
+ * Environment: the library reads none. The CLI maps MKV_DEVICE and
+ * MKV_VALIDATION to mkv_device_opts.
  */
 #ifndef MEKIVK_H
 #define MEKIVK_H
@@ -77,10 +85,15 @@ const char *mkv_status_desc(mkv_status s);
 typedef struct mkv_device mkv_device;
 
 typedef struct mkv_device_opts {
-    int index;            /* physical device index, or -1: choose (env MKV_DEVICE) */
-    const char *name;     /* substring of the device name, or NULL (env MKV_DEVICE) */
-    bool validation;      /* enable VK_LAYER_KHRONOS_validation (env MKV_VALIDATION=1) */
+    int index;            /* physical device index, or -1: choose */
+    const char *name;     /* substring of the device name, or NULL */
+    bool validation;      /* enable VK_LAYER_KHRONOS_validation */
     bool quiet;           /* do not print validation messages to stderr */
+    /* A tuning file (`mekivk bench --sweep`) for the kernels' workgroup
+     * sizes and tiles, or NULL: the tuning table's row for the device. A
+     * file for another device, with an unknown kernel or a bad value is
+     * refused (MKV_ERR_FORMAT, MKV_ERR_MISMATCH, naming the field). */
+    const char *tuning_file;
 } mkv_device_opts;
 
 /* Fills opts with defaults: index -1, no name, validation off. */
@@ -93,9 +106,9 @@ mkv_status mkv_devices_print(void *out_file, mkv_error *err);
 
 /* Creates the instance and logical device. Choice: opts->index if >= 0,
  * else the first device whose name contains opts->name, else the first
- * discrete/integrated GPU, else the first CPU device (lavapipe). The
- * environment variable MKV_DEVICE (an index or a name substring) is used
- * when opts gives neither. */
+ * discrete/integrated GPU, else the first CPU device (lavapipe). It opens
+ * the Vulkan loader (libvulkan.so.1) itself; mekivk_vulkan.h runs on a
+ * device the host made instead. */
 mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_error *err);
 void mkv_device_destroy(mkv_device *dev);
 
@@ -107,6 +120,23 @@ bool mkv_device_is_cpu(const mkv_device *dev);
 
 /* Number of validation-layer messages (warnings and errors) seen so far. */
 uint32_t mkv_device_validation_count(const mkv_device *dev);
+
+/* What the device is, for results that say what they ran on. */
+typedef struct mkv_device_info {
+    const char *name;           /* deviceName */
+    const char *driver;         /* driverName and driverInfo */
+    uint32_t vendor_id, device_id;
+    uint32_t driver_id;         /* VkDriverId (VK_DRIVER_ID_MESA_LLVMPIPE = 13, ...) */
+    uint32_t driver_version;    /* as the vendor encodes it */
+    uint32_t api_version;       /* Vulkan: major v >> 22, minor (v >> 12) & 0x3ff, patch v & 0xfff */
+    uint32_t subgroup_size;
+    bool cpu, uma, timestamps;
+    const char *tuning_source;  /* where the kernel tunables came from: "table" | "file" | "default" */
+    const char *tuning_row;     /* the tuning table's row, or the tuning file's path */
+} mkv_device_info;
+
+/* Fills info; its strings live as long as dev. */
+void mkv_device_get_info(const mkv_device *dev, mkv_device_info *info);
 
 /* ---- the bandwidth probe ------------------------------------------------ */
 
@@ -187,6 +217,12 @@ typedef struct mkv_model_opts {
     bool bank_cold_dontneed;/* with bank_cold: plain reads, each slab's pages
                                dropped after its read (fadvise DONTNEED, no
                                readahead, the file written back first) */
+    /* Progress of the upload, for progress bars (NULL: none): called on the
+     * loading thread once the file's header, metadata and tensor table are
+     * read and checked (done = 0), then after each tensor is on the device;
+     * done and total count tensor data bytes, the last call has done = total. */
+    void (*progress)(void *user, uint64_t done, uint64_t total);
+    void *progress_user;
 } mkv_model_opts;
 
 /* Loads the GGUF model at gguf_path onto the device, and opens the bank
@@ -271,6 +307,63 @@ mkv_status mkv_session_prefill(mkv_session *s, const uint32_t *tokens, uint32_t 
  * stepped); a session without streaming (dense, meki_off, bank_sync)
  * ignores it. MKV_ERR_TOKEN_RANGE for a token >= n_vocab. */
 mkv_status mkv_session_prefetch(mkv_session *s, const uint32_t *tokens, uint32_t n, mkv_error *err);
+
+/* KV-cache control, for chat (back to the end of an earlier turn) and
+ * speculative decoding (the rejected draft tokens forgotten). A session's
+ * state is its position pos, the K and V rows of positions [0, pos) of
+ * every layer as the cache stores them (f16 or q8_0 blocks), and the
+ * tokens its prefetch list still holds; not its statistics, nor what the
+ * bank stream has staged or cached (a token's slab is the same at any
+ * position). Decoding after a restore gives bit for bit the logits the
+ * saved session would have given when the two sessions were created with
+ * the same options (another n_ctx may split attention differently: equal
+ * within float rounding). Format (runtime/session_state.h): a 96-byte
+ * header (magic "MKVSTATE", version 1, the model's shape, kv_type, MeKi
+ * on or off, pos, a 64-bit identity of the model and bank), the rows, the
+ * prefetch tokens, a CRC-32C of all of it. */
+
+/* Forgets positions >= pos: the next step or prefill writes at pos and
+ * gives what a session that only ever processed the first pos tokens
+ * gives. pos above mkv_session_pos is MKV_ERR_INVALID_ARG (naming both).
+ * When positions are forgotten, the prefetch list goes too (its staging
+ * slots released, reads in flight left to finish): it announced tokens
+ * for the positions after them. No GPU work; pos equal to the position
+ * changes nothing. */
+mkv_status mkv_session_truncate(mkv_session *s, uint32_t pos, mkv_error *err);
+
+/* Bytes mkv_session_save needs now: 96 + 2 x n_layer x (K/V bytes of pos
+ * positions) + 4 per listed prefetch token + 4. */
+uint64_t mkv_session_state_size(const mkv_session *s);
+
+/* Writes the state into buf (cap bytes) and its size to *written (if not
+ * NULL). MKV_ERR_INVALID_ARG naming both sizes when cap is less than
+ * mkv_session_state_size. The session is unchanged. */
+mkv_status mkv_session_save(mkv_session *s, void *buf, size_t cap, size_t *written, mkv_error *err);
+
+/* Replaces the session's state with a saved one of n bytes (what *written
+ * said). Any session on the same model (and bank, for MeKi) created with
+ * the same kv_type and meki_off and an n_ctx that holds the saved
+ * position takes it, a fresh one too. Everything is checked before
+ * anything changes; on these errors the session is as it was:
+ * MKV_ERR_TRUNCATED (n is less than the state), MKV_ERR_BAD_MAGIC,
+ * MKV_ERR_BAD_VERSION, MKV_ERR_CRC (a damaged state), MKV_ERR_FORMAT (a
+ * field out of range, bytes after the state), MKV_ERR_MISMATCH (another
+ * model's state: the field named, or the model identity, a hash of the
+ * config, weight types, norm weights, a sample of the weights and the
+ * bank's fingerprint), MKV_ERR_CONTEXT_FULL (pos > n_ctx). A device
+ * failure during the copy (MKV_ERR_VULKAN, MKV_ERR_NO_MEMORY) leaves the
+ * session empty, at position 0. The saved prefetch list is requested
+ * again (a streaming session; others ignore it). */
+mkv_status mkv_session_restore(mkv_session *s, const void *buf, size_t n, mkv_error *err);
+
+/* The same with a file. Save writes it atomically: a temporary beside
+ * path, synced, then renamed over it (a file already at path is replaced
+ * only by a whole state). Restore opens regular files only and reads in
+ * chunks of a few MB (no copy of the whole state in memory): once to check
+ * everything, once to copy, the bytes checked against the CRC again; a
+ * file changed in between is MKV_ERR_CRC with the session empty. */
+mkv_status mkv_session_save_file(mkv_session *s, const char *path, mkv_error *err);
+mkv_status mkv_session_restore_file(mkv_session *s, const char *path, mkv_error *err);
 
 /* Bank and stall counters since the session was created. */
 typedef struct mkv_session_stats {

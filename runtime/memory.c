@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 static void record_fill_zero(const mkv_device *d, VkCommandBuffer cb, void *user)
 {
     mkv_buffer *b = user;
@@ -203,7 +205,7 @@ mkv_status mkv_matrix_create(mkv_device *d, const char *name, mkv_wtype type, ui
                         name, rows, cols, m->n_parts, MKV_MATRIX_MAX_PARTS);
     mkv_status st = MKV_OK;
     uint8_t *src = NULL, *host = NULL;
-    if (fill && !(src = malloc(FILL_ROWS * src_bytes))) {
+    if (fill && !(src = mkv_malloc(FILL_ROWS * src_bytes))) {
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory for %u rows of %llu bytes", name, FILL_ROWS,
                       (unsigned long long)src_bytes);
         goto out;
@@ -218,7 +220,7 @@ mkv_status mkv_matrix_create(mkv_device *d, const char *name, mkv_wtype type, ui
         uint8_t *dst = m->parts[p].map;
         if (!dst) {
             free(host);
-            if (!(host = malloc((size_t)n * row_bytes))) {
+            if (!(host = mkv_malloc((size_t)n * row_bytes))) {
                 st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory staging %u rows", name, n);
                 continue;
             }

@@ -5,24 +5,29 @@
  * W_up's, only where the tensors share a type (mixed-type files are
  * normal: a Q4_K_M file has Q6_K attn_v in some layers); otherwise they are
  * separate matrices with dispatches of their own. W_mo is stored
- * transposed in F16 (rounded once when its type is another). Each tensor's
- * pages of the GGUF mapping are dropped once it is uploaded, and the
- * mapping is released after upload: no second copy of the weights stays
- * on the host. */
+ * transposed in F16 (rounded once when its type is another). Tensor data
+ * is read with pread (mkv_gguf_tensor_read), a batch of rows at a time into
+ * the matrix's bounded fill buffer, never through the GGUF mapping: a file
+ * truncated while it loads gives MKV_ERR_TRUNCATED naming the file and the
+ * tensor, not SIGBUS, and the mapping's data pages are never touched, so
+ * no second copy of the weights stays on the host. */
 #include "model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "half.h"
 
 typedef struct upload_ctx {
     mkv_model *m;
     const mkv_model_desc *desc;
+    mkv_load_progress_fn progress;
+    void *progress_user;
+    uint64_t done, total;   /* tensor data bytes uploaded / in the file */
+    bool *counted;          /* per GGUF tensor: already in done */
 } upload_ctx;
 
 /* The device type of a matrix tensor (model_desc admitted it). */
@@ -33,47 +38,68 @@ static mkv_wtype tensor_wtype(const mkv_gguf_tensor *t)
     return w;
 }
 
-/* Drops the tensor's pages of the file mapping from this process (they are
- * uploaded): peak RSS stays near one copy of the weights. */
-static void release_pages(const mkv_gguf_tensor *t)
+/* Tensor t is on the device: counts its bytes once and reports progress. */
+static void uploaded(upload_ctx *u, const mkv_gguf_tensor *t)
 {
     if (!t) return;
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t begin = ((uintptr_t)t->data + page - 1) & ~(page - 1), end = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
-    if (end > begin) madvise((void *)begin, end - begin, MADV_DONTNEED);
+    size_t i = (size_t)(t - u->desc->gguf->tensors);
+    if (u->counted[i]) return;
+    u->counted[i] = true;
+    u->done += t->nbytes;
+    if (u->progress) u->progress(u->progress_user, u->done, u->total);
 }
 
 /* Rows of a matrix built by stacking row ranges of up to five GGUF tensors
  * of one device type; a NULL tensor stands for zero rows. */
 typedef struct stack_src {
+    const mkv_gguf *g;
     mkv_wtype type;
     const mkv_gguf_tensor *t[5];
     uint64_t first[5], count[5]; /* rows [first, first + count) of t */
     uint32_t n;
+    float *f32;                  /* F32 rows read here before rounding to F16 */
+    uint32_t f32_rows;           /* rows it holds */
 } stack_src;
+
+/* F32 rows are read through a buffer of about this many bytes (one row at least). */
+#define F32_CHUNK (1u << 20)
 
 static mkv_status fill_stacked(void *user, uint32_t row0, uint32_t n, void *dst, mkv_error *err)
 {
-    const stack_src *s = user;
+    stack_src *s = user;
+    mkv_status st;
     const uint32_t cols = (uint32_t)s->t[0]->ne[0];
     const uint64_t row_bytes = mkv_wtype_src_row_bytes(s->type, cols);
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n;) {
         uint64_t row = (uint64_t)row0 + i;
         uint32_t k = 0;
         while (k < s->n && row >= s->count[k]) row -= s->count[k++];
         if (k == s->n) return mkv_fail(err, MKV_ERR_INVALID_ARG, "matrix fill: row %u out of range", row0 + i);
         const mkv_gguf_tensor *t = s->t[k];
         uint8_t *out = (uint8_t *)dst + i * row_bytes;
-        if (!t) { memset(out, 0, row_bytes); continue; } /* a zero row */
+        /* rows [row, row + run) of this source: consecutive in the file */
+        uint32_t run = (uint32_t)(s->count[k] - row < n - i ? s->count[k] - row : n - i);
+        i += run;
+        if (!t) { memset(out, 0, run * row_bytes); continue; } /* zero rows */
         row += s->first[k];
-        if (t->type == MKV_GGML_F32) { /* stored as F16, rounded once */
-            const float *src = (const float *)t->data + row * cols;
-            for (uint32_t c = 0; c < cols; c++) {
-                uint16_t h = mkv_float_to_half(src[c]);
-                memcpy(out + 2ull * c, &h, 2);
+        if (t->type != MKV_GGML_F32) { /* the file's bytes, read straight into the fill buffer */
+            TRY(mkv_gguf_tensor_read(s->g, t, row * row_bytes, run * row_bytes, out, err));
+            continue;
+        }
+        /* F32: stored as F16, rounded once */
+        if (!s->f32) {
+            s->f32_rows = 4ull * cols >= F32_CHUNK ? 1 : F32_CHUNK / (4u * cols);
+            if (!(s->f32 = mkv_malloc((size_t)s->f32_rows * cols * sizeof(float))))
+                return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", t->name);
+        }
+        for (uint32_t r = 0; r < run;) {
+            uint32_t m = run - r < s->f32_rows ? run - r : s->f32_rows;
+            TRY(mkv_gguf_tensor_read(s->g, t, (row + r) * 4ull * cols, 4ull * m * cols, s->f32, err));
+            for (uint64_t c = 0; c < (uint64_t)m * cols; c++) {
+                uint16_t h = mkv_float_to_half(s->f32[c]);
+                memcpy(out + (uint64_t)r * row_bytes + 2 * c, &h, 2);
             }
-        } else {
-            memcpy(out, (const uint8_t *)t->data + row * row_bytes, row_bytes);
+            r += m;
         }
     }
     return MKV_OK;
@@ -82,10 +108,13 @@ static mkv_status fill_stacked(void *user, uint32_t row0, uint32_t n, void *dst,
 static mkv_status upload_stack(upload_ctx *u, const char *name, stack_src *s, mkv_matrix *out, mkv_error *err)
 {
     uint64_t rows = 0, cols = s->t[0]->ne[0];
+    s->g = u->desc->gguf;
     s->type = tensor_wtype(s->t[0]);
     for (uint32_t k = 0; k < s->n; k++) rows += s->count[k];
     mkv_status st = mkv_matrix_create(u->m->d, name, s->type, (uint32_t)rows, (uint32_t)cols, fill_stacked, s, out, err);
-    for (uint32_t k = 0; k < s->n; k++) release_pages(s->t[k]);
+    free(s->f32);
+    s->f32 = NULL;
+    for (uint32_t k = 0; !st && k < s->n; k++) uploaded(u, s->t[k]);
     return st;
 }
 
@@ -120,13 +149,13 @@ static mkv_status fill_transposed(void *user, uint32_t row0, uint32_t n, void *d
 static mkv_status upload_transposed(upload_ctx *u, const mkv_gguf_tensor *t, mkv_matrix *out, mkv_error *err)
 {
     transpose_src s = {.ne0 = (uint32_t)t->ne[0], .ne1 = (uint32_t)t->ne[1]};
-    float *a = malloc((size_t)s.ne0 * s.ne1 * sizeof(float));
+    float *a = mkv_malloc((size_t)s.ne0 * s.ne1 * sizeof(float));
     if (!a) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory (%u x %u floats)", t->name, s.ne1, s.ne0);
     mkv_status st = mkv_gguf_tensor_to_f32(u->desc->gguf, t, a, err);
     s.a = a;
     if (!st) st = mkv_matrix_create(u->m->d, t->name, MKV_WT_F16, s.ne0, s.ne1, fill_transposed, &s, out, err);
     free(a);
-    release_pages(t);
+    if (!st) uploaded(u, t);
     return st;
 }
 
@@ -138,7 +167,7 @@ static mkv_status upload_vectors(upload_ctx *u, const mkv_gguf_tensor *const *t,
 {
     uint64_t n = 0;
     for (uint32_t k = 0; k < n_t; k++) n += sizes[k];
-    float *tmp = calloc((n + 7) & ~7ull, sizeof(float));
+    float *tmp = mkv_calloc((n + 7) & ~7ull, sizeof(float));
     if (!tmp) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", t[0] ? t[0]->name : "bias");
     mkv_status st = MKV_OK;
     for (uint32_t k = 0, at = 0; k < n_t && !st; at += (uint32_t)sizes[k], k++)
@@ -146,6 +175,7 @@ static mkv_status upload_vectors(upload_ctx *u, const mkv_gguf_tensor *const *t,
     if (!st) st = mkv_buffer_create(u->m->d, ((n + 7) & ~7ull) * 4, MKV_MEM_DEVICE, out, err);
     if (!st) st = mkv_buffer_write(u->m->d, out, 0, tmp, n * 4, err);
     free(tmp);
+    for (uint32_t k = 0; k < n_t && !st; k++) uploaded(u, t[k]);
     return st;
 }
 
@@ -273,6 +303,13 @@ static void describe_types(const mkv_model *m, char *msg, size_t cap)
 mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_model_opts *opts, mkv_model **out,
                           mkv_error *err)
 {
+    return mkv_model_load_ex(dev, gguf_path, opts, opts ? opts->progress : NULL, opts ? opts->progress_user : NULL,
+                             out, err);
+}
+
+mkv_status mkv_model_load_ex(mkv_device *dev, const char *gguf_path, const mkv_model_opts *opts,
+                             mkv_load_progress_fn progress, void *progress_user, mkv_model **out, mkv_error *err)
+{
     *out = NULL;
     mkv_model_opts def = {0};
     if (!opts) opts = &def;
@@ -280,7 +317,7 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
     upload_ctx u = {.desc = NULL};
     mkv_status st = mkv_model_desc_load(gguf_path, &desc, err);
     if (st) return st;
-    mkv_model *m = calloc(1, sizeof *m);
+    mkv_model *m = mkv_calloc(1, sizeof *m);
     if (!m) { mkv_model_desc_free(desc); return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); }
     m->d = dev;
     m->cfg = desc->cfg;
@@ -302,14 +339,18 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
         if ((st = mkv_bank_set_io_mode(m->bank, io, err))) goto fail;
     }
 
-    m->layers = calloc(m->cfg.n_layer, sizeof *m->layers);
-    u = (upload_ctx){.m = m, .desc = desc};
-    if (!m->layers) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); goto fail; }
+    m->layers = mkv_calloc(m->cfg.n_layer, sizeof *m->layers);
+    u = (upload_ctx){.m = m, .desc = desc, .progress = progress, .progress_user = progress_user,
+                     .counted = mkv_calloc(desc->gguf->n_tensors ? desc->gguf->n_tensors : 1, sizeof(bool))};
+    for (uint64_t i = 0; i < desc->gguf->n_tensors; i++) u.total += desc->gguf->tensors[i].nbytes;
+    if (!m->layers || !u.counted) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); goto fail; }
+    if (progress) progress(progress_user, 0, u.total); /* the header is read and checked */
     if ((st = upload_matrix(&u, "token_embd.weight", desc->tok_embd, NULL, NULL, &m->tok_embd, err))) goto fail;
     if (!m->cfg.tied_output && (st = upload_matrix(&u, "output.weight", desc->output, NULL, NULL, &m->output, err))) goto fail;
     if ((st = upload_vector(&u, desc->output_norm, &m->output_norm, err))) goto fail;
     for (uint32_t l = 0; l < m->cfg.n_layer; l++)
         if ((st = upload_layer(&u, l, err))) goto fail;
+    if (progress && u.done != u.total) progress(progress_user, u.total, u.total); /* tensors it does not use */
 
     uint64_t head = mkv_matrix_bytes(mkv_model_lm_head(m));
     m->bytes_dense = m->bytes_meki = head;
@@ -317,10 +358,12 @@ mkv_status mkv_model_load(mkv_device *dev, const char *gguf_path, const mkv_mode
         m->bytes_dense += layer_bytes(&m->layers[l], m->cfg.d_ffn, false);
         m->bytes_meki += layer_bytes(&m->layers[l], m->cfg.d_ffn, m->cfg.d_mem != 0);
     }
+    free(u.counted);
     mkv_model_desc_free(desc);
     *out = m;
     return MKV_OK;
 fail:
+    free(u.counted);
     mkv_model_desc_free(desc);
     mkv_model_destroy(m);
     return st;

@@ -40,6 +40,18 @@ struct mkv_model {
     uint64_t bytes_dense, bytes_meki; /* weight bytes one decode step reads */
 };
 
+/* Progress of a model load: called on the loading thread once the file's
+ * header, metadata and tensor table are read and checked and the bank (if
+ * any) is opened (done = 0), then after each tensor is on the device; done
+ * and total count tensor data bytes (total: every tensor of the file; the
+ * last call has done = total). Meant for progress bars; a test truncates
+ * the file from it. To become part of mkv_model_opts in mekivk.h. */
+typedef void (*mkv_load_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+/* mkv_model_load with a progress callback (NULL: none). */
+mkv_status mkv_model_load_ex(mkv_device *dev, const char *gguf_path, const mkv_model_opts *opts,
+                             mkv_load_progress_fn progress, void *progress_user, mkv_model **out, mkv_error *err);
+
 /* The LM head matrix (the embedding when tied). */
 static inline const mkv_matrix *mkv_model_lm_head(const struct mkv_model *m)
 {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 
 #define MAX_LAYERS 4096u
@@ -302,7 +303,7 @@ static mkv_status get_layer(const mkv_gguf *g, mkv_model_config *c, bool qk_norm
 mkv_status mkv_model_desc_load(const char *path, mkv_model_desc **out, mkv_error *err)
 {
     mkv_status st;
-    mkv_model_desc *d = calloc(1, sizeof *d);
+    mkv_model_desc *d = mkv_calloc(1, sizeof *d);
     *out = NULL;
     if (!d) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
     if ((st = mkv_gguf_open(path, &d->gguf, err)) != MKV_OK) goto out;
@@ -331,7 +332,7 @@ mkv_status mkv_model_desc_load(const char *path, mkv_model_desc **out, mkv_error
     c->tied_output = d->output == NULL;
     if (c->tied_output) d->output = d->tok_embd;
 
-    d->layers = calloc(c->n_layer, sizeof *d->layers);
+    d->layers = mkv_calloc(c->n_layer, sizeof *d->layers);
     if (!d->layers) {
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
         goto out;

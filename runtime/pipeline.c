@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 enum {
     OP_TYPE_INT = 21, OP_TYPE_FLOAT = 22, OP_TYPE_VECTOR = 23, OP_TYPE_IMAGE = 25, OP_TYPE_SAMPLED_IMAGE = 27,
     OP_TYPE_STRUCT = 30, OP_TYPE_POINTER = 32, OP_VARIABLE = 59, OP_DECORATE = 71, OP_MEMBER_DECORATE = 72,
@@ -20,8 +22,8 @@ mkv_status mkv_spirv_reflect(const uint32_t *code, size_t bytes, const char *nam
     /* Per id: scalar/vector byte size, pointer target, struct flag, texel
      * buffer type flag, binding + 1 (decorations precede types and
      * variables in a module, so one pass sees them in time). */
-    uint32_t *size = calloc(bound, 4), *target = calloc(bound, 4), *binding = calloc(bound, 4);
-    uint8_t *is_struct = calloc(bound, 1), *is_texel = calloc(bound, 1);
+    uint32_t *size = mkv_calloc(bound, 4), *target = mkv_calloc(bound, 4), *binding = mkv_calloc(bound, 4);
+    uint8_t *is_struct = mkv_calloc(bound, 1), *is_texel = mkv_calloc(bound, 1);
     uint32_t push_struct = 0;
     mkv_status st = MKV_OK;
     if (!size || !target || !is_struct || !binding || !is_texel) { st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory"); goto out; }
@@ -150,12 +152,12 @@ static mkv_status pipeline_get_locked(mkv_device *d, mkv_kernel_id kernel, const
     }
     if (d->n_pipelines == d->cap_pipelines) {
         uint32_t cap = d->cap_pipelines ? 2 * d->cap_pipelines : 64;
-        mkv_pipeline **grown = realloc(d->pipelines, cap * sizeof *grown);
+        mkv_pipeline **grown = mkv_realloc(d->pipelines, cap * sizeof *grown);
         if (!grown) return mkv_fail(err, MKV_ERR_NO_MEMORY, "pipeline cache: out of memory (%u entries)", cap);
         d->pipelines = grown;
         d->cap_pipelines = cap;
     }
-    mkv_pipeline *p = calloc(1, sizeof *p);
+    mkv_pipeline *p = mkv_calloc(1, sizeof *p);
     if (!p) return mkv_fail(err, MKV_ERR_NO_MEMORY, "pipeline cache: out of memory");
     p->kernel = kernel;
     p->n_spec = n_spec;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "bw_probe.h"
 #include "clock.h"
 #include "probe.h"
@@ -245,7 +246,7 @@ out:
 
 mkv_status mkv_device_bandwidth(mkv_device *d, uint64_t bytes, double *gbps, mkv_error *err)
 {
-    mkv_bandwidth_sweep *sw = malloc(sizeof *sw);
+    mkv_bandwidth_sweep *sw = mkv_malloc(sizeof *sw);
     *gbps = 0;
     if (!sw) return mkv_fail(err, MKV_ERR_NO_MEMORY, "bandwidth probe: out of host memory");
     mkv_status st = mkv_device_bandwidth_sweep(d, bytes, sw, err);

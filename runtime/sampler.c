@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 
 #define MAX_LAST_N (1u << 20)
@@ -108,13 +109,13 @@ mkv_status mkv_sampler_create(const mkv_sampler_params *p, uint32_t n_vocab, mkv
     *out = NULL;
     if (!n_vocab) return mkv_fail(err, MKV_ERR_INVALID_ARG, "sampler: n_vocab = 0: expected at least 1");
     TRY(check_params(p, err));
-    mkv_sampler *s = calloc(1, sizeof *s);
+    mkv_sampler *s = mkv_calloc(1, sizeof *s);
     if (!s) return mkv_fail(err, MKV_ERR_NO_MEMORY, "sampler: out of memory");
     s->p = *p;
     s->n_vocab = n_vocab;
-    s->c = malloc((size_t)n_vocab * sizeof *s->c);
-    s->mark = calloc(n_vocab, 1);
-    s->hist = p->repeat_last_n ? malloc((size_t)p->repeat_last_n * sizeof *s->hist) : NULL;
+    s->c = mkv_malloc((size_t)n_vocab * sizeof *s->c);
+    s->mark = mkv_calloc(n_vocab, 1);
+    s->hist = p->repeat_last_n ? mkv_malloc((size_t)p->repeat_last_n * sizeof *s->hist) : NULL;
     if (!s->c || !s->mark || (p->repeat_last_n && !s->hist)) {
         mkv_sampler_free(s);
         return mkv_fail(err, MKV_ERR_NO_MEMORY, "sampler: out of memory for n_vocab = %u", n_vocab);

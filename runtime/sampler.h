@@ -39,6 +39,10 @@
 
 #include "mekivk.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct mkv_sampler_params {
     float temperature;      /* >= 0; 0: greedy (default) */
     uint32_t top_k;         /* 0: off (default) */
@@ -95,4 +99,7 @@ double mkv_rng_uniform(mkv_rng *r);
  * the temperature (greedy: 1 for the chosen token). Draws nothing. */
 mkv_status mkv_sampler_probs(mkv_sampler *s, const float *logits, double *probs, mkv_error *err);
 
+#ifdef __cplusplus
+}
 #endif
+#endif /* MKV_SAMPLER_H */

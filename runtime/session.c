@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "session.h"
 #include "step_params.h"
 
@@ -42,7 +43,7 @@ static mkv_status build_rope_table(mkv_session *s, mkv_error *err)
     const mkv_model_config *c = &s->m->cfg;
     uint32_t half = c->head_dim / 2;
     uint64_t n = (uint64_t)s->n_ctx * half * 2;
-    float *tab = malloc(n * sizeof(float));
+    float *tab = mkv_malloc(n * sizeof(float));
     if (!tab) return mkv_fail(err, MKV_ERR_NO_MEMORY, "rope table: out of memory");
     for (uint32_t p = 0; p < s->n_ctx; p++)
         for (uint32_t i = 0; i < half; i++) {
@@ -99,7 +100,8 @@ static void free_pass(mkv_session *s, mkv_pass *p)
 {
     mkv_recorder_release(&p->rec);
     mkv_recorder_release(&p->rec_all);
-    if (p->stall_pool) p->rec.d->vk.vkDestroyQueryPool(s->d->dev, p->stall_pool, NULL);
+    /* s->d, not p->rec.d: that is NULL when recording failed before the recorder began */
+    if (p->stall_pool) s->d->vk.vkDestroyQueryPool(s->d->dev, p->stall_pool, NULL);
     mkv_acts *a = &p->a;
     mkv_buffer *bufs[] = {&a->h, &a->xn, &a->qkv, &a->q, &a->att, &a->u, &a->t, &a->z, &a->g,
                           &a->partials, &a->gu, &a->v, &a->xlast, &p->params};
@@ -116,8 +118,8 @@ static mkv_status alloc_buffers(mkv_session *s, mkv_error *err)
     TRY(mkv_buffer_create(s->d, sizeof zero, MKV_MEM_DEVICE, &s->counter, err));
     TRY(mkv_buffer_write(s->d, &s->counter, 0, zero, sizeof zero, err));
     TRY(build_rope_table(s, err));
-    s->k_cache = calloc(c->n_layer, sizeof *s->k_cache);
-    s->v_cache = calloc(c->n_layer, sizeof *s->v_cache);
+    s->k_cache = mkv_calloc(c->n_layer, sizeof *s->k_cache);
+    s->v_cache = mkv_calloc(c->n_layer, sizeof *s->v_cache);
     if (!s->k_cache || !s->v_cache) return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
     const uint64_t kv_bytes = mkv_kv_cache_bytes(s->n_ctx, kv_dim, s->kv_q8);
     if (kv_bytes > s->d->max_storage_range)
@@ -136,8 +138,8 @@ static mkv_status alloc_buffers(mkv_session *s, mkv_error *err)
             return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "bank_slots = %u: staging ring of %llu bytes exceeds maxStorageBufferRange",
                             s->n_slots, (unsigned long long)ring);
         TRY(mkv_buffer_create(s->d, ring, MKV_MEM_HOST, &s->ring, err));
-        s->pf_token = malloc((size_t)s->n_ctx * sizeof *s->pf_token);
-        s->pf_slot = malloc((size_t)s->n_ctx * sizeof *s->pf_slot);
+        s->pf_token = mkv_malloc((size_t)s->n_ctx * sizeof *s->pf_token);
+        s->pf_slot = mkv_malloc((size_t)s->n_ctx * sizeof *s->pf_slot);
         if (!s->pf_token || !s->pf_slot) return mkv_fail(err, MKV_ERR_NO_MEMORY, "prefetch list: out of memory");
     }
     return MKV_OK;
@@ -392,7 +394,7 @@ mkv_status mkv_session_create(mkv_model *m, const mkv_session_opts *opts, mkv_se
     if (opts->kv_type == MKV_KV_Q8_0 && m->cfg.head_dim % MKV_KV_Q8_BLOCK)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "kv_type q8_0: head_dim = %u is not a multiple of %u", m->cfg.head_dim,
                         MKV_KV_Q8_BLOCK);
-    mkv_session *s = calloc(1, sizeof *s);
+    mkv_session *s = mkv_calloc(1, sizeof *s);
     if (!s) return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
     s->m = m;
     s->d = m->d;
@@ -431,7 +433,8 @@ void mkv_session_destroy(mkv_session *s)
      * which would stall other sessions and the host's own work): a step
      * waits for its fence before it returns, and a first part left in
      * flight by a failed step is waited for here. */
-    if (s->pre_fence) (void)d->vk.vkWaitForFences(d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
+    if (s->pre_fence && !s->pre_unsubmitted) /* (a failed submission's fence never signals) */
+        (void)d->vk.vkWaitForFences(d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
     mkv_stream_destroy(s->stream); /* joins the readers before the ring goes */
     free_pass(s, &s->dec);
     free_pass(s, &s->pre);

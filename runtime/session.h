@@ -69,6 +69,8 @@ struct mkv_session {
     mkv_buffer result;          /* argmax (value, index bits) */
 
     VkFence pre_fence;          /* signalled when the first part has run (MeKi) */
+    bool pre_unsubmitted;       /* pre_fence was reset and its submission failed: never
+                                 * signalled, nothing to wait for */
     VkFence fence;
 
     /* Bank streaming (MeKi). */
@@ -85,5 +87,8 @@ struct mkv_session {
 mkv_status mkv_session_record_prefill(mkv_session *s, mkv_error *err);
 /* Records the prefill pass's LM head over every token (MKV_PREFILL_ALL), at its first use. */
 mkv_status mkv_session_record_all_logits(mkv_session *s, mkv_error *err);
+/* Empties the prefetch list, releasing the staging slots it holds (step.c;
+ * truncate and restore, session_state.c). */
+void mkv_session_drop_prefetch(mkv_session *s);
 
 #endif

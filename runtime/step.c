@@ -33,6 +33,8 @@ static void pf_drop(mkv_session *s)
     s->pf_head = s->pf_len = s->pf_issued = 0;
 }
 
+void mkv_session_drop_prefetch(mkv_session *s) { pf_drop(s); }
+
 mkv_status mkv_session_prefetch(mkv_session *s, const uint32_t *tokens, uint32_t n, mkv_error *err)
 {
     if (!s->stream) return MKV_OK; /* dense, meki_off or synchronous reads: nothing to fetch ahead */
@@ -85,7 +87,17 @@ static mkv_status submit(mkv_session *s, VkCommandBuffer *cbs, uint32_t n, VkFen
 static mkv_status submit_pre(mkv_session *s, mkv_pass *p, mkv_error *err)
 {
     MKV_VK(s->d->vk.vkResetFences(s->d->dev, 1, &s->pre_fence), err);
-    return submit(s, &p->cb_pre, 1, s->pre_fence, err);
+    mkv_status st = submit(s, &p->cb_pre, 1, s->pre_fence, err);
+    s->pre_unsubmitted = st != MKV_OK; /* a wait on it would never return */
+    return st;
+}
+
+/* A pass that fails after its first part was submitted waits for that part
+ * before it returns: the part's command buffer and pre_fence are used
+ * again by the retry (its own fence: no queue-wide wait). */
+static void wait_pre(mkv_session *s)
+{
+    if (!s->pre_unsubmitted) (void)s->d->vk.vkWaitForFences(s->d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
 }
 
 static mkv_status wait_fence(mkv_session *s, mkv_error *err)
@@ -136,10 +148,11 @@ static mkv_status step_streamed(mkv_session *s, uint32_t token, mkv_error *err)
         double host_wait_us = (mkv_now_ms() - t0) * 1e3;
         bool gpu_waited = pre_part_done(s);
         if (st) {
-            /* the first part must finish before the step is retried (its own fence: no queue-wide wait) */
-            (void)s->d->vk.vkWaitForFences(s->d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
+            wait_pre(s); /* the first part must finish before the step is retried */
             pf_drop(s); /* later listed reads may share the failed one: the caller prefetches again */
-        } else if (!(st = submit(s, &s->dec.cb_post, 1, s->fence, err)) && !(st = wait_fence(s, err))) {
+        } else if ((st = submit(s, &s->dec.cb_post, 1, s->fence, err))) {
+            wait_pre(s);
+        } else if (!(st = wait_fence(s, err))) {
             account_stall(s, &s->dec, gpu_waited, host_wait_us);
         }
     }
@@ -324,11 +337,10 @@ static mkv_status run_chunk(mkv_session *s, const uint32_t *tokens, uint32_t m, 
     for (uint32_t i = 0; i < m && !st; i++) st = mkv_stream_wait(s->stream, slots[i], err);
     double host_wait_us = (mkv_now_ms() - t0) * 1e3;
     bool gpu_waited = pre_part_done(s);
-    if (st) {
-        (void)s->d->vk.vkWaitForFences(s->d->dev, 1, &s->pre_fence, VK_TRUE, UINT64_MAX);
+    if (st || (st = submit(s, &p->cb_post, 1, s->fence, err))) {
+        wait_pre(s);
         return st;
     }
-    TRY(submit(s, &p->cb_post, 1, s->fence, err));
     /* the next chunk's reads overlap this chunk's compute */
     if (n_next) {
         st = request_chunk(s, next, n_next, next_slots, err);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "tokenizer_impl.h"
 
@@ -78,7 +79,7 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem)
     if (need <= *cap) return true;
     size_t c = *cap ? *cap : 64;
     while (c < need) c *= 2;
-    void *q = realloc(*p, c * elem);
+    void *q = mkv_realloc(*p, c * elem);
     if (!q) return false;
     *p = q;
     *cap = c;
@@ -314,7 +315,7 @@ mkv_status mkv_detokenize(const mkv_tokenizer *t, const uint32_t *ids, size_t n,
         TRY(check_id(t, i, ids[i], err));
         total += (size_t)(t->bytes_off[ids[i] + 1] - t->bytes_off[ids[i]]);
     }
-    char *out = malloc(total + 1);
+    char *out = mkv_malloc(total + 1);
     if (!out) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: detokenize: out of memory for %zu bytes", t->path, total);
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
@@ -340,7 +341,7 @@ struct mkv_detok_stream {
 
 mkv_status mkv_detok_stream_create(const mkv_tokenizer *t, mkv_detok_stream **out, mkv_error *err)
 {
-    *out = calloc(1, sizeof **out);
+    *out = mkv_calloc(1, sizeof **out);
     if (!*out) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: detokenize stream: out of memory", t->path);
     (*out)->t = t;
     return MKV_OK;

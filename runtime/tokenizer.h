@@ -20,7 +20,9 @@
 
 #include "mekivk.h"
 
-struct mkv_gguf; /* runtime/gguf.h: an open GGUF file */
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define MKV_TOKEN_NONE UINT32_MAX /* "no such token" (bos/eos/pad absent) */
 
@@ -37,8 +39,8 @@ typedef enum mkv_token_type {
 
 typedef struct mkv_tokenizer mkv_tokenizer;
 
-/* Reads the tokenizer keys of an open GGUF (everything is copied; g may be
- * closed afterwards). Required: tokenizer.ggml.model ("gpt2"; others are
+/* Opens the GGUF at path and reads its tokenizer keys (everything is
+ * copied). Required: tokenizer.ggml.model ("gpt2"; others are
  * MKV_ERR_UNSUPPORTED), tokenizer.ggml.pre ("qwen2" or "llama-bpe"),
  * tokenizer.ggml.tokens (array of strings) and tokenizer.ggml.merges (array
  * of "a b" strings in rank order, may be empty; a and b and their
@@ -47,8 +49,6 @@ typedef struct mkv_tokenizer mkv_tokenizer;
  * token ids (< n_vocab), add_bos_token (bool), tokenizer.chat_template.
  * MKV_ERR_MISSING / MKV_ERR_FORMAT / MKV_ERR_TOKEN_RANGE name the file,
  * the key, the element and its value. */
-mkv_status mkv_tokenizer_from_gguf(const struct mkv_gguf *g, mkv_tokenizer **out, mkv_error *err);
-/* Opens the GGUF at path, reads its tokenizer and closes it. */
 mkv_status mkv_tokenizer_open(const char *path, mkv_tokenizer **out, mkv_error *err);
 void mkv_tokenizer_free(mkv_tokenizer *t);
 
@@ -110,4 +110,7 @@ int mkv_cp_to_byte(uint32_t cp);
 /* Length of the valid UTF-8 prefix of s[0..len) (== len if all valid). */
 size_t mkv_utf8_valid_prefix(const char *s, size_t len);
 
+#ifdef __cplusplus
+}
 #endif
+#endif /* MKV_TOKENIZER_H */

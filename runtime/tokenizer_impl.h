@@ -9,6 +9,10 @@
 #include "gguf.h"
 #include "tokenizer.h"
 
+/* The tokenizer keys of an open GGUF (the keys as mkv_tokenizer_open
+ * says; g may be closed afterwards). Internal: the GGUF reader is. */
+mkv_status mkv_tokenizer_from_gguf(const mkv_gguf *g, mkv_tokenizer **out, mkv_error *err);
+
 /* A merge: the pair (left id, right id) -> its rank and the merged id. */
 typedef struct mkv_merge_slot {
     uint64_t key;      /* (left << 32) | right; UINT64_MAX = empty */

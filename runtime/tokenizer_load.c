@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "tokenizer_impl.h"
 
@@ -198,10 +199,10 @@ static mkv_status read_tokens(mkv_tokenizer *t, const mkv_gguf *g, const mkv_ggu
             return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s[%u] = '%s...': contains a NUL byte", g->path, K, i, s);
         total += len + 1;
     }
-    t->text = malloc(total ? total : 1);
-    t->text_off = malloc(((size_t)t->n_vocab + 1) * sizeof *t->text_off);
+    t->text = mkv_malloc(total ? total : 1);
+    t->text_off = mkv_malloc(((size_t)t->n_vocab + 1) * sizeof *t->text_off);
     uint64_t slots = table_size(t->n_vocab);
-    t->vocab_slots = malloc(slots * sizeof *t->vocab_slots);
+    t->vocab_slots = mkv_malloc(slots * sizeof *t->vocab_slots);
     if (!t->text || !t->text_off || !t->vocab_slots)
         return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: %s: out of memory for %u tokens", g->path, K, t->n_vocab);
     memset(t->vocab_slots, 0xFF, slots * sizeof *t->vocab_slots);
@@ -229,7 +230,7 @@ static mkv_status read_types(mkv_tokenizer *t, const mkv_gguf *g, mkv_error *err
     const mkv_gguf_kv *kv;
     mkv_status st = get_array(g, K, MKV_GGUF_I32, false, &kv, err);
     if (st != MKV_OK) return st;
-    t->type = malloc(t->n_vocab);
+    t->type = mkv_malloc(t->n_vocab);
     if (!t->type) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: %s: out of memory", g->path, K);
     memset(t->type, MKV_TOKEN_NORMAL, t->n_vocab);
     if (!kv) return MKV_OK;
@@ -269,8 +270,8 @@ static size_t decode_token(const char *s, size_t len, uint8_t *dst)
 
 static mkv_status build_bytes(mkv_tokenizer *t, mkv_error *err)
 {
-    t->bytes = malloc(t->text_off[t->n_vocab] + 1);
-    t->bytes_off = malloc(((size_t)t->n_vocab + 1) * sizeof *t->bytes_off);
+    t->bytes = mkv_malloc(t->text_off[t->n_vocab] + 1);
+    t->bytes_off = mkv_malloc(((size_t)t->n_vocab + 1) * sizeof *t->bytes_off);
     if (!t->bytes || !t->bytes_off)
         return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: tokenizer: out of memory for the decoded tokens", t->path);
     uint64_t off = 0;
@@ -317,7 +318,7 @@ static mkv_status parse_merge(mkv_tokenizer *t, const mkv_gguf *g, uint64_t i, c
         return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s[%" PRIu64 "] = '%.*s': expected two tokens separated by a space",
                         g->path, K, i, (int)(len > 200 ? 200 : len), s);
     size_t la = (size_t)(sp - s), lb = len - la - 1;
-    char *ab = malloc(la + lb + 1);
+    char *ab = mkv_malloc(la + lb + 1);
     if (!ab) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: %s: out of memory", g->path, K);
     memcpy(ab, s, la);
     memcpy(ab + la, sp + 1, lb);
@@ -344,7 +345,7 @@ static mkv_status read_merges(mkv_tokenizer *t, const mkv_gguf *g, mkv_error *er
         return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s count = %" PRIu64 ": more than %u merges", g->path, K, kv->arr_n,
                         MAX_MERGES);
     uint64_t slots = table_size(kv->arr_n);
-    t->merge_slots = malloc(slots * sizeof *t->merge_slots);
+    t->merge_slots = mkv_malloc(slots * sizeof *t->merge_slots);
     if (!t->merge_slots) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: %s: out of memory", g->path, K);
     for (uint64_t h = 0; h < slots; h++) t->merge_slots[h].key = UINT64_MAX;
     t->merge_mask = slots - 1;
@@ -388,8 +389,8 @@ static mkv_status collect_specials(mkv_tokenizer *t, mkv_error *err)
         tok_str(t, i, &len);
         n += len && (t->type[i] == MKV_TOKEN_CONTROL || t->type[i] == MKV_TOKEN_USER_DEFINED);
     }
-    t->specials = malloc((n ? n : 1) * sizeof *t->specials);
-    special_key *keys = malloc((n ? n : 1) * sizeof *keys);
+    t->specials = mkv_malloc((n ? n : 1) * sizeof *t->specials);
+    special_key *keys = mkv_malloc((n ? n : 1) * sizeof *keys);
     if (!t->specials || !keys) {
         free(keys);
         return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: tokenizer: out of memory", t->path);
@@ -437,7 +438,7 @@ static mkv_status read_extras(mkv_tokenizer *t, const mkv_gguf *g, mkv_error *er
     if (kv->type != MKV_GGUF_STRING)
         return mkv_fail(err, MKV_ERR_FORMAT, "%s: tokenizer.chat_template type = %s: expected string", g->path,
                         mkv_gguf_vtype_name(kv->type));
-    t->chat_template = malloc((size_t)kv->v.str.len + 1);
+    t->chat_template = mkv_malloc((size_t)kv->v.str.len + 1);
     if (!t->chat_template)
         return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: tokenizer.chat_template: out of memory", g->path);
     memcpy(t->chat_template, kv->v.str.ptr, (size_t)kv->v.str.len);
@@ -462,8 +463,8 @@ static mkv_status load(mkv_tokenizer *t, const mkv_gguf *g, mkv_error *err)
 mkv_status mkv_tokenizer_from_gguf(const mkv_gguf *g, mkv_tokenizer **out, mkv_error *err)
 {
     *out = NULL;
-    mkv_tokenizer *t = calloc(1, sizeof *t);
-    if (!t || !(t->path = strdup(g->path))) {
+    mkv_tokenizer *t = mkv_calloc(1, sizeof *t);
+    if (!t || !(t->path = mkv_strdup(g->path))) {
         free(t);
         return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: tokenizer: out of memory", g->path);
     }

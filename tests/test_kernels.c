@@ -42,6 +42,10 @@ typedef struct kt {
  * tuning. */
 static int reads = -1;
 
+/* The tunables of a variant of the sweep space under test (NULL: the
+ * device's), set before the reads override. */
+static const mkv_tunables *variant;
+
 /* Starts a loop test's pass: both ways must work on every device. */
 static void use_reads(int mode)
 {
@@ -59,6 +63,7 @@ static mkv_recorder *kt_begin(kt *k)
     ck_assert_int_eq(dev->vk.vkBeginCommandBuffer(k->cb, &bi), VK_SUCCESS);
     mkv_error err;
     ck_assert_msg(mkv_recorder_init(&k->r, dev, k->cb, false, &err) == MKV_OK, "%s", err.msg);
+    if (variant) k->r.tune = *variant;
     if (reads >= 0) k->r.tune.texel_reads = reads == 1;
     return &k->r;
 }
@@ -213,6 +218,7 @@ static void setup(void)
 {
     dev = tu_device();
     reads = -1;
+    variant = NULL;
 }
 static void teardown(void)
 {
@@ -467,37 +473,41 @@ START_TEST(swiglu_and_meki_gate_read_every_weight_type_as_stored)
 }
 END_TEST
 
-/* ffn_out's down projection in every type (dense: h += W_down t, then the
- * next norm). */
+/* ffn_out's down projection in type t (dense: h += W_down t, then the
+ * next norm): n rows of d_ffn. */
+static void check_typed_ffn_out(mkv_wtype t, uint32_t n, uint32_t d_ffn)
+{
+    uint8_t *enc = rand_rows(t, n, d_ffn);
+    float *wd = decode_rows(t, enc, n, d_ffn), *tv = rand_vec(d_ffn, 1.0f), *h = rand_vec(n, 1.0f);
+    float *wn = rand_vec(n, 1.0f), *f = malloc(n * 4), *ref_xn = malloc(n * 4);
+    mkv_matrix md = typed_matrix(t, enc, n, d_ffn, 0);
+    mkv_buffer bt = vec_buf(tv, d_ffn), bh = vec_buf(h, n), bwn = vec_buf(wn, n), bxn = vec_buf(NULL, n), bc;
+    const uint32_t zero = 0;
+    OK(mkv_buffer_create(dev, 4, MKV_MEM_DEVICE, &bc, E));
+    OK(mkv_buffer_write(dev, &bc, 0, &zero, 4, E));
+    kt k;
+    OK(mkv_op_ffn_out(kt_begin(&k), &md, &bt, &bh, &bwn, &bxn, &bc, 1e-6f, NULL, E));
+    kt_run(&k);
+    ref_matvec(wd, tv, n, d_ffn, f);
+    for (uint32_t j = 0; j < n; j++) f[j] += h[j];
+    ref_rmsnorm(f, wn, n, 1e-6f, ref_xn);
+    float *got_h = read_vec(&bh, n), *got_xn = read_vec(&bxn, n);
+    double eh = rel_err(got_h, f, n), ex = rel_err(got_xn, ref_xn, n);
+    ck_assert_msg(eh <= 2e-5 && ex <= 2e-5, "ffn_out %s %ux%u: rel err h %.3g xn %.3g", mkv_wtype_get(t)->name, n,
+                  d_ffn, eh, ex);
+    mkv_matrix_destroy(dev, &md);
+    mkv_buffer *bufs[] = {&bt, &bh, &bwn, &bxn, &bc};
+    for (size_t b = 0; b < 5; b++) mkv_buffer_destroy(dev, bufs[b]);
+    free(enc); free(wd); free(tv); free(h); free(wn); free(f); free(ref_xn); free(got_h); free(got_xn);
+}
+
 START_TEST(ffn_out_reads_every_weight_type_as_stored)
 {
     use_reads(_i);
     for (int t = 0; t < MKV_WT_COUNT; t++) {
         uint32_t cols[3];
         type_cols((mkv_wtype)t, cols);
-        const uint32_t n = 45, d_ffn = cols[1];
-        uint8_t *enc = rand_rows((mkv_wtype)t, n, d_ffn);
-        float *wd = decode_rows((mkv_wtype)t, enc, n, d_ffn), *tv = rand_vec(d_ffn, 1.0f), *h = rand_vec(n, 1.0f);
-        float *wn = rand_vec(n, 1.0f), *f = malloc(n * 4), *ref_xn = malloc(n * 4);
-        mkv_matrix md = typed_matrix((mkv_wtype)t, enc, n, d_ffn, 0);
-        mkv_buffer bt = vec_buf(tv, d_ffn), bh = vec_buf(h, n), bwn = vec_buf(wn, n), bxn = vec_buf(NULL, n), bc;
-        const uint32_t zero = 0;
-        OK(mkv_buffer_create(dev, 4, MKV_MEM_DEVICE, &bc, E));
-        OK(mkv_buffer_write(dev, &bc, 0, &zero, 4, E));
-        kt k;
-        OK(mkv_op_ffn_out(kt_begin(&k), &md, &bt, &bh, &bwn, &bxn, &bc, 1e-6f, NULL, E));
-        kt_run(&k);
-        ref_matvec(wd, tv, n, d_ffn, f);
-        for (uint32_t j = 0; j < n; j++) f[j] += h[j];
-        ref_rmsnorm(f, wn, n, 1e-6f, ref_xn);
-        float *got_h = read_vec(&bh, n), *got_xn = read_vec(&bxn, n);
-        double eh = rel_err(got_h, f, n), ex = rel_err(got_xn, ref_xn, n);
-        ck_assert_msg(eh <= 2e-5 && ex <= 2e-5, "ffn_out %s: rel err h %.3g xn %.3g", mkv_wtype_get((mkv_wtype)t)->name,
-                      eh, ex);
-        mkv_matrix_destroy(dev, &md);
-        mkv_buffer *bufs[] = {&bt, &bh, &bwn, &bxn, &bc};
-        for (size_t b = 0; b < 5; b++) mkv_buffer_destroy(dev, bufs[b]);
-        free(enc); free(wd); free(tv); free(h); free(wn); free(f); free(ref_xn); free(got_h); free(got_xn);
+        check_typed_ffn_out((mkv_wtype)t, 45, cols[1]);
     }
 }
 END_TEST
@@ -1272,6 +1282,72 @@ START_TEST(attention_matches_reference_at_split_boundaries_and_long_context)
 }
 END_TEST
 
+/* ---- the sweep space ---- */
+
+/* Every variant `bench --sweep` may choose on this device (runtime/tuning.c,
+ * mkv_tuning_variants: the space a tuning file is held to) at this subgroup
+ * size, with texel and with storage reads. Each group's first variant is
+ * the table row's own values, which every other test here runs; the others:
+ * matvec's through matvec (q4_0, and f16 with texel reads), SwiGLU (q4_0),
+ * SwiGLU + MeKi gate (f16), ffn_out (q4_0) and ffn_out + MeKi (f16), mm's
+ * through the batched product (f16, and q4_0 with texel reads), at odd
+ * shapes: the tile logic is the same for every type, and each variant is a
+ * pipeline of its own to compile, seconds each on lavapipe for the larger
+ * tiles (q4_0's mm 2 to 6 s, q4_k's more: not here); attn.chunk's through attention at the
+ * lengths around its first split boundaries, split as a session splits a
+ * context of that length (f16 and q8_0 caches). */
+START_TEST(every_variant_of_the_sweep_space_matches_reference)
+{
+    use_reads(_i);
+    const mkv_tuning_key key = mkv_device_tuning_key(dev);
+    mkv_tunables row, v[MKV_TUNING_MAX_VARIANTS];
+    mkv_tuning_pick(&key, &row);
+    ck_assert_mem_eq(&row, &dev->tune, sizeof row); /* the other tests' tunables: the row's */
+    static const uint32_t keep[3] = {0, 0, 0};
+    mkv_error err;
+    uint32_t c1[3], c4[3];
+    type_cols(MKV_WT_F16, c1);
+    type_cols(MKV_WT_Q4_0, c4);
+    /* the reads group is this loop's pass */
+    uint32_t n = mkv_tuning_variants(&key, &row, MKV_TUNE_READS, v);
+    ck_assert_uint_eq(n, dev->max_texel_elements ? 2 : 1);
+    for (int g = 0; g < MKV_TUNE_GROUPS; g++) {
+        n = mkv_tuning_variants(&key, &row, (mkv_tuning_group)g, v);
+        ck_assert_uint_ge(n, 1);
+        ck_assert_mem_eq(&v[0], &row, sizeof row);
+        for (uint32_t i = 0; i < n; i++) {
+            char d[96];
+            mkv_tuning_describe((mkv_tuning_group)g, &v[i], false, d, sizeof d);
+            ck_assert_msg(mkv_tuning_check_space(&key, &v[i], d, &err) == MKV_OK, "%s", err.msg);
+            if (i == 0 && g != MKV_TUNE_ATTN) continue; /* the row's: the tests above */
+            variant = &v[i];
+            if (g == MKV_TUNE_MATVEC) {
+                static const ffn_out_case mk = {256, 700, 64, MKV_BANK_Q8, 4, 3};
+                if (_i) check_typed_matvec(MKV_WT_F16, 37, c1[1], MKV_MATVEC_ACCUMULATE, 0);
+                check_typed_matvec(MKV_WT_Q4_0, 129, c4[2], 0, 0);
+                check_typed_swiglu(MKV_WT_Q4_0, 77, c4[1], 0);
+                check_typed_swiglu(MKV_WT_F16, 45, c1[1], 13);
+                check_typed_ffn_out(MKV_WT_Q4_0, 45, c4[2]);
+                check_ffn_out(&mk); /* W_mo is f16 */
+            } else if (g == MKV_TUNE_MM) {
+                check_typed_mm(MKV_WT_F16, 37, c1[1], 17, 19, MKV_MATVEC_ACCUMULATE, 0, keep);
+                if (_i) check_typed_mm(MKV_WT_Q4_0, 67, c4[2], 33, 40, 0, 0, keep);
+            } else if (g == MKV_TUNE_ATTN) {
+                const uint32_t c = v[i].attn_chunk, lens[] = {c - 1, c + 1, 2 * c + 1};
+                for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+                    const uint32_t split = (lens[l] + c - 1) / c;
+                    attn_case a = {16, 8, 128, lens[l], lens[l], true, split, false, false, 0, false};
+                    check_attention(&a);
+                    attn_case b = {4, 2, 64, lens[l], lens[l] / 2 + 1, false, split, true, false, 0, true};
+                    check_attention(&b);
+                }
+            }
+            variant = NULL;
+        }
+    }
+}
+END_TEST
+
 /* ---- argmax ---- */
 
 START_TEST(argmax_finds_first_maximum)
@@ -1419,6 +1495,12 @@ int main(void)
     tcase_add_test(tc, argmax_finds_first_maximum);
     tcase_add_test(tc, bandwidth_probe_measures_and_refuses_bad_sizes);
     tcase_add_test(tc, dispatch_rejects_wrong_binding_count_and_push_size);
+    /* its own case: CK_RUN_CASE=sweep_space runs it alone */
+    TCase *ts = tcase_create("sweep_space");
+    tcase_add_checked_fixture(ts, setup, teardown);
+    tcase_set_timeout(ts, 600);
+    tcase_add_loop_test(ts, every_variant_of_the_sweep_space_matches_reference, 0, 2);
+    suite_add_tcase(s, ts);
     TCase *tv = tcase_create("validation");
     tcase_add_test(tv, validation_layer_counts_a_misuse);
     tcase_add_test(tv, synchronization_validation_counts_a_missing_barrier);

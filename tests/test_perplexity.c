@@ -95,16 +95,6 @@ static void setup(void)
     write_ids_text(file("two.txt"), stream, 2);
 }
 
-static char *slurp(const char *path)
-{
-    uint64_t n;
-    uint8_t *p = tu_read_file(path, &n);
-    char *t = realloc(p, n + 1);
-    ck_assert_ptr_nonnull(t);
-    t[n] = 0;
-    return t;
-}
-
 /* Runs `mekivk perplexity ARGS` (NULL-terminated) with stdout and stderr
  * captured into *out and *said (malloc'd); returns its exit code. */
 static int run_ppl(char **out, char **said, ...)
@@ -120,26 +110,9 @@ static int run_ppl(char **out, char **said, ...)
     }
     va_end(ap);
     argv[argc] = NULL;
-    const char *po = file("run.out"), *pe = file("run.err");
-    fflush(stdout);
-    fflush(stderr);
-    int so = dup(1), se = dup(2);
-    int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert(so >= 0 && se >= 0 && fo >= 0 && fe >= 0);
-    dup2(fo, 1);
-    dup2(fe, 2);
-    close(fo);
-    close(fe);
-    int rc = mkv_cmd_perplexity(argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(so, 1);
-    dup2(se, 2);
-    close(so);
-    close(se);
-    *out = slurp(po);
-    *said = slurp(pe);
-    return rc;
+    char prefix[PATH_MAX];
+    snprintf(prefix, sizeof prefix, "%s", file("run"));
+    return tu_run_captured(mkv_cmd_perplexity, argc, argv, prefix, out, said);
 }
 
 /* ---- the reference ---- */

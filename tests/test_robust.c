@@ -1,8 +1,11 @@
 /* Robustness at the edges (issue 16): special files given as inputs never
  * hang and are refused by name; outputs appear only once complete (a
  * failing write, simulated by RLIMIT_FSIZE as a full disk would, leaves an
- * earlier file untouched and no temporary); the command line's numbers are
- * parsed strictly, the error naming the option and the value. */
+ * earlier file untouched and no temporary); a model file truncated while
+ * it loads (from the load's progress callback, at every point of the
+ * upload) gives MKV_ERR_TRUNCATED naming the file and the tensor, not
+ * SIGBUS; the command line's numbers are parsed strictly, the error naming
+ * the option and the value. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include "fileio.h"
 #include "gguf.h"
 #include "gguf_write.h"
+#include "model.h"
 #include "model_desc.h"
 #include "safetensors.h"
 #include "safetensors_write.h"
@@ -500,6 +504,185 @@ START_TEST(test_convert_pair_is_atomic)
 }
 END_TEST
 
+/* ---- a model file that shrinks while it loads ------------------------------------- */
+
+/* A copy of `from` at `to`. */
+static void copy_to(const char *from, const char *to)
+{
+    ck_assert_msg(tu_copy_file(from, to), "copy %s -> %s", from, to);
+}
+
+/* Where tensor `name` of the GGUF at path lies in the file. */
+static void tensor_span(const char *path, const char *name, uint64_t *begin, uint64_t *end)
+{
+    mkv_gguf *g = NULL;
+    mkv_error err;
+    ck_assert_msg(mkv_gguf_open(path, &g, &err) == MKV_OK, "%s", err.msg);
+    const mkv_gguf_tensor *t = mkv_gguf_find_tensor(g, name);
+    ck_assert_msg(t != NULL, "%s: no tensor %s", path, name);
+    *begin = g->data_offset + t->offset;
+    *end = *begin + t->nbytes;
+    mkv_gguf_close(g);
+}
+
+/* The reader's pread paths: a tensor past the new end of the file is an
+ * error naming the file and the tensor; one before it still reads, and
+ * the mapping of the header still serves the metadata. */
+START_TEST(test_gguf_reads_after_truncation)
+{
+    const char *d = fresh_dir("gguf_cut");
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), d);
+    o.dense = true;
+    o.wtype = MKV_GGML_Q4_0;
+    mkv_error err;
+    ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+    const char *path = join(d, "model.gguf");
+    mkv_gguf *g = NULL;
+    ck_assert_msg(mkv_gguf_open(path, &g, &err) == MKV_OK, "%s", err.msg);
+    /* the tensors that end first and last in the file */
+    const mkv_gguf_tensor *first = &g->tensors[0], *last = &g->tensors[0];
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const mkv_gguf_tensor *t = &g->tensors[i];
+        if (t->offset < first->offset) first = t;
+        if (t->offset > last->offset) last = t;
+    }
+    ck_assert_ptr_ne(first, last);
+    const uint64_t last_begin = g->data_offset + last->offset;
+    ck_assert_int_eq(truncate(path, (off_t)(last_begin + last->nbytes / 2)), 0);
+    uint8_t *buf = malloc(last->nbytes);
+    const uint64_t n_max = mkv_gguf_tensor_rows(last) * last->ne[0] > mkv_gguf_tensor_rows(first) * first->ne[0]
+                               ? mkv_gguf_tensor_rows(last) * last->ne[0]
+                               : mkv_gguf_tensor_rows(first) * first->ne[0];
+    float *f = malloc(n_max * sizeof(float));
+    ck_assert_int_eq(mkv_gguf_tensor_read(g, last, 0, last->nbytes, buf, &err), MKV_ERR_TRUNCATED);
+    char want[256];
+    snprintf(want, sizeof want, "tensor '%s'", last->name);
+    ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, want) && strstr(err.msg, "truncated"), "%s", err.msg);
+    ck_assert_int_eq(mkv_gguf_tensor_to_f32(g, last, f, &err), MKV_ERR_TRUNCATED);
+    ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, want), "%s", err.msg);
+    /* its first half is still there; a tensor before the cut reads whole */
+    ck_assert_int_eq(mkv_gguf_tensor_read(g, last, 0, last->nbytes / 2, buf, &err), MKV_OK);
+    ck_assert_int_eq(mkv_gguf_tensor_to_f32(g, first, f, &err), MKV_OK);
+    ck_assert_int_eq(mkv_gguf_tensor_read(g, first, 1, first->nbytes, buf, &err), MKV_ERR_INVALID_ARG);
+    uint32_t n_layer = 0;
+    ck_assert_int_eq(mkv_gguf_get_u32(g, "qwen3.block_count", &n_layer, &err), MKV_OK);
+    ck_assert_uint_eq(n_layer, 4);
+    free(buf);
+    free(f);
+    mkv_gguf_close(g);
+}
+END_TEST
+
+/* Truncates `path` to `at` bytes at the progress callback's call number `when`. */
+typedef struct cut_job {
+    const char *path;
+    uint64_t at;
+    int when, calls;
+    uint64_t done_at_cut, total;
+} cut_job;
+
+static void cut_on_progress(void *user, uint64_t done, uint64_t total)
+{
+    cut_job *c = user;
+    ck_assert_uint_le(done, total);
+    c->total = total;
+    if (c->calls++ != c->when) return;
+    c->done_at_cut = done;
+    ck_assert_msg(truncate(c->path, (off_t)c->at) == 0, "truncate %s: %s", c->path, strerror(errno));
+}
+
+static mkv_device *robust_device(void)
+{
+    mkv_device_opts o;
+    mkv_device_opts_default(&o);
+    const char *v = getenv("MKV_VALIDATION");
+    o.validation = v && !strcmp(v, "1");
+    mkv_device *dev = NULL;
+    mkv_error err;
+    mkv_status st = mkv_device_create(&o, &dev, &err);
+    if (st == MKV_ERR_NO_DEVICE) return NULL;
+    ck_assert_msg(st == MKV_OK, "%s", err.msg);
+    return dev;
+}
+
+/* A MeKi model (bank beside it) of weight type wtype: truncated inside the
+ * last layer's W_mo at each point of the upload in turn (before the first
+ * tensor, after each one). Every load either ends in MKV_ERR_TRUNCATED
+ * naming the file and a tensor that reaches past the cut, or succeeds
+ * because everything past the cut was already on the device; the process
+ * never dies of SIGBUS. */
+static void truncate_during_load(mkv_device *dev, uint32_t wtype, const char *sub)
+{
+    const char *d = fresh_dir(sub);
+    mkv_synth_opts o;
+    mkv_synth_opts_default(&o, mkv_synth_find_shape("tiny"), d);
+    o.wtype = wtype;
+    o.pure = true;
+    mkv_error err;
+    ck_assert_msg(mkv_synth_write(&o, &err) == MKV_OK, "%s", err.msg);
+    char orig[1024], path[1024], bank[1024];
+    snprintf(orig, sizeof orig, "%s", join(d, "model.gguf"));
+    snprintf(path, sizeof path, "%s", join(d, "cut.gguf"));
+    snprintf(bank, sizeof bank, "%s", join(d, "bank.mkb"));
+    uint64_t begin, end;
+    tensor_span(orig, "blk.3.meki_out.weight", &begin, &end);
+    const uint64_t cut = begin + (end - begin) / 2;
+    mkv_gguf *g = NULL;
+    ck_assert_msg(mkv_gguf_open(orig, &g, &err) == MKV_OK, "%s", err.msg);
+    mkv_model_opts mo = {.bank_path = bank};
+    int failed = 0, loaded = 0, failed_in_cut_tensor = 0;
+    for (int when = 0;; when++) {
+        copy_to(orig, path);
+        cut_job c = {.path = path, .at = cut, .when = when};
+        mkv_model *m = NULL;
+        mkv_status st = mkv_model_load_ex(dev, path, &mo, cut_on_progress, &c, &m, &err);
+        if (c.calls <= when) { /* no call number `when`: the file stayed whole, every point was tried */
+            ck_assert_msg(st == MKV_OK, "untruncated: %s", err.msg);
+            ck_assert_int_gt(when, g->n_tensors / 2);
+            mkv_model_destroy(m);
+            break;
+        }
+        if (st == MKV_OK) {
+            loaded++;
+            mkv_model_destroy(m);
+            continue;
+        }
+        ck_assert_msg(st == MKV_ERR_TRUNCATED, "cut at call %d: %s: %s", when, mkv_status_name(st), err.msg);
+        ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "truncated"), "message: %s", err.msg);
+        /* the tensor it names reaches past the cut */
+        const char *q = strstr(err.msg, "tensor '");
+        ck_assert_msg(q != NULL, "no tensor named: %s", err.msg);
+        char name[128];
+        ck_assert_int_eq(sscanf(q, "tensor '%127[^']'", name), 1);
+        const mkv_gguf_tensor *t = mkv_gguf_find_tensor(g, name);
+        ck_assert_msg(t && g->data_offset + t->offset + t->nbytes > cut, "%s ends before the cut: %s", name, err.msg);
+        failed++;
+        failed_in_cut_tensor += !strcmp(name, "blk.3.meki_out.weight");
+        if (failed == 1) fprintf(stderr, "(expected) %s\n", err.msg);
+    }
+    mkv_gguf_close(g);
+    fprintf(stderr, "%s: cut inside blk.3.meki_out.weight at each of the upload's points: %d loads failed cleanly "
+            "(%d naming that tensor), %d loaded\n", sub, failed, failed_in_cut_tensor, loaded);
+    ck_assert_int_gt(failed, 0);
+    ck_assert_int_gt(failed_in_cut_tensor, 0);
+    ck_assert_int_gt(loaded, 0); /* cut after the last tensor was read */
+    if (dev) ck_assert_uint_eq(mkv_device_validation_count(dev), 0);
+}
+
+START_TEST(test_model_truncated_during_load)
+{
+    mkv_device *dev = robust_device();
+    if (!dev) {
+        fprintf(stderr, "test_model_truncated_during_load: skipped (no Vulkan device)\n");
+        return;
+    }
+    truncate_during_load(dev, MKV_GGML_Q4_0, "load_cut_q4_0"); /* rows read straight into the fill buffer */
+    truncate_during_load(dev, MKV_GGML_F32, "load_cut_f32");   /* rows read, then rounded to F16 */
+    mkv_device_destroy(dev);
+}
+END_TEST
+
 /* ---- command-line numbers --------------------------------------------------------- */
 
 /* Runs fn with stderr captured into buf. */
@@ -698,6 +881,12 @@ static Suite *suite(void)
 #ifdef MKV_EXE
     tcase_add_test(tc, test_logits_out_is_atomic);
 #endif
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("truncated_load");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_gguf_reads_after_truncation);
+    tcase_add_test(tc, test_model_truncated_during_load);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cli_numbers");

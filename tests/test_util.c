@@ -160,3 +160,45 @@ bool tu_copy_file(const char *from, const char *to)
     if (b && fclose(b) != 0) ok = false;
     return ok;
 }
+
+/* The whole of a text file (at most 1 MiB) as a NUL-terminated string. */
+static char *slurp_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    char *t = calloc(1, 1 << 20);
+    ck_assert_ptr_nonnull(t);
+    size_t n = fread(t, 1, (1 << 20) - 1, f);
+    fclose(f);
+    t[n] = 0;
+    return t;
+}
+
+int tu_run_captured(int (*cmd)(int, char **), int argc, char **argv, const char *prefix, char **out,
+                    char **err_text)
+{
+    char po[PATH_MAX + 8], pe[PATH_MAX + 8];
+    snprintf(po, sizeof po, "%s.out", prefix);
+    snprintf(pe, sizeof pe, "%s.err", prefix);
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert(so >= 0 && se >= 0 && fo >= 0 && fe >= 0);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    close(fo);
+    close(fe);
+    int rc = cmd(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    *out = slurp_text(po);
+    char *e = slurp_text(pe);
+    if (err_text) *err_text = e;
+    else free(e);
+    return rc;
+}

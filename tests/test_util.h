@@ -44,4 +44,11 @@ uint32_t tu_argmax(const float *x, uint32_t n);
 /* Copies a file; false on any error. */
 bool tu_copy_file(const char *from, const char *to);
 
+/* Runs a CLI command's entry (mkv_cmd_bench, ...) in this process with
+ * stdout and stderr captured through files named by prefix (prefix.out,
+ * prefix.err); returns its exit code and what each stream got (malloc'd,
+ * NUL-terminated; err_text may be NULL). */
+int tu_run_captured(int (*cmd)(int, char **), int argc, char **argv, const char *prefix, char **out,
+                    char **err_text);
+
 #endif

@@ -11,7 +11,7 @@
 #include "fuzz_common.h"
 #include "gguf.h"
 #include "model_desc.h"
-#include "tokenizer.h"
+#include "tokenizer_impl.h"
 
 #define MAX_TENSORS 64
 #define MAX_ROW (1u << 16)

@@ -1,4 +1,4 @@
-/* Fuzz target: the JSON parser (hosttools/json.c) on the bytes themselves,
+/* Fuzz target: the JSON parser (runtime/json.c) on the bytes themselves,
  * then the same bytes as a safetensors file (header, dtypes, shapes,
  * offsets; values converted) and as a shard index pointing at it. */
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* Writes the fuzz targets' seed corpora with the project's own writers
  * (synth, the bank writer, synth_ckpt), at toy shapes so each seed is a few
  * KB: fuzz_make_seeds OUT_DIR writes OUT_DIR/{gguf,bank,safetensors,
- * checkpoint}/seed_*. The committed corpora (tests/fuzz/corpus) came from
+ * checkpoint,state}/seed_*. The committed corpora (tests/fuzz/corpus) came from
  * it; rerun it when a format grows a field. */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include "synth.h"
 #include "synth_ckpt.h"
 #include "safetensors.h"
+#include "session_state.h"
 
 static const mkv_synth_shape toy = {"fuzz", 1, 32, 2, 1, 16, 32, 8, 16, 10000.0f, 1e-6f};
 
@@ -152,6 +153,27 @@ static int checkpoint_seeds(const char *out, const char *work, uint32_t dtype, b
     return rc;
 }
 
+/* A saved session state (runtime/session_state.h) of the toy shape: the
+ * header's encoder, pos positions of K/V bytes, n_prefetch tokens, the CRC. */
+static int state_seed(const char *out, const char *name, uint32_t kv_type, uint32_t pos, uint32_t n_prefetch)
+{
+    mkv_state_header h = {.n_layer = toy.n_layer, .d_model = toy.d_model, .n_head = toy.n_head,
+                          .n_kv_head = toy.n_kv_head, .head_dim = 32, .n_vocab = toy.n_vocab, .kv_type = kv_type,
+                          .flags = n_prefetch ? MKV_STATE_FLAG_MEKI : 0, .pos = pos, .n_prefetch = n_prefetch,
+                          .model_id = 0x0123456789abcdefull};
+    h.total_bytes = mkv_state_size(&h);
+    uint8_t *b = calloc(1, (size_t)h.total_bytes);
+    if (!b) return 1;
+    mkv_state_header_encode(&h, b);
+    const size_t tok = (size_t)h.total_bytes - 4 - 4 * n_prefetch;
+    for (size_t i = MKV_STATE_HEADER_BYTES; i < tok; i++) b[i] = (uint8_t)(i * 37);
+    for (uint32_t i = 0; i < n_prefetch; i++) mkv_state_put_le32(b + tok + 4 * i, (i * 5) % toy.n_vocab);
+    mkv_state_put_le32(b + h.total_bytes - 4, mkv_crc32c(0, b, (size_t)h.total_bytes - 4));
+    int rc = put(out, "state", name, b, (size_t)h.total_bytes, NULL, 0);
+    free(b);
+    return rc;
+}
+
 /* A shard index naming model.safetensors (the file the target writes). */
 static const char index_json[] =
     "{\"metadata\": {\"total_size\": 64}, \"weight_map\": {\"model.embed_tokens.weight\": \"model.safetensors\", "
@@ -172,5 +194,7 @@ int main(int argc, char **argv)
     if (!rc) rc = checkpoint_seeds(out, work, MKV_ST_BF16, true, "bf16");
     if (!rc) rc = checkpoint_seeds(out, work, MKV_ST_F16, false, "f16_no_qk_norm_residual");
     if (!rc) rc = put(out, "safetensors", "seed_index.json", index_json, strlen(index_json), NULL, 0);
+    if (!rc) rc = state_seed(out, "seed_f16_prefetch", 0, 3, 2);
+    if (!rc) rc = state_seed(out, "seed_q8_0", 1, 2, 0);
     return rc;
 }

@@ -1,0 +1,7 @@
+/* The consumer as C: headers by their <mekivk/...> names. */
+#include <mekivk/mekivk.h>
+#include <mekivk/sampler.h>
+#include <mekivk/tokenizer.h>
+
+#define LANG "C"
+#include "consumer.h"
