@@ -15,14 +15,11 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 include(${CMAKE_CURRENT_LIST_DIR}/mekivk_api.cmake)
 
-# The public headers. mekivk_vulkan.h (the embedding API with Vulkan
-# handles) joins them where it exists.
+# The public headers (mekivk_vulkan.h: the embedding API with Vulkan handles).
 set(MKV_PUBLIC_HEADERS ${PROJECT_SOURCE_DIR}/runtime/mekivk.h
                        ${PROJECT_SOURCE_DIR}/runtime/tokenizer.h
-                       ${PROJECT_SOURCE_DIR}/runtime/sampler.h)
-if(EXISTS ${PROJECT_SOURCE_DIR}/runtime/mekivk_vulkan.h)
-  list(APPEND MKV_PUBLIC_HEADERS ${PROJECT_SOURCE_DIR}/runtime/mekivk_vulkan.h)
-endif()
+                       ${PROJECT_SOURCE_DIR}/runtime/sampler.h
+                       ${PROJECT_SOURCE_DIR}/runtime/mekivk_vulkan.h)
 
 # The parts: every static library of the project that mkv_runtime (the
 # engine) and mkv_core (tokenizer, sampler) link, followed through link

@@ -41,6 +41,11 @@ static void host_only(void) {
     mkv_device_opts_default(&dopts);
     CHECK(dopts.index == -1 && dopts.name == NULL && !dopts.validation);
 
+    /* the embedding header: what a host's device needs */
+    mkv_device_requirements req;
+    mkv_device_requirements_get(&req);
+    CHECK(req.api_version >= VK_API_VERSION_1_2 && (req.queue_flags & VK_QUEUE_COMPUTE_BIT));
+
     /* greedy: the largest logit, no draw */
     mkv_sampler_params sp;
     mkv_sampler_params_default(&sp);

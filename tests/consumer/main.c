@@ -1,5 +1,6 @@
 /* The consumer as C: headers by their <mekivk/...> names. */
 #include <mekivk/mekivk.h>
+#include <mekivk/mekivk_vulkan.h>
 #include <mekivk/sampler.h>
 #include <mekivk/tokenizer.h>
 
