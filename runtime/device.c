@@ -519,17 +519,18 @@ mkv_status mkv_device_create_vulkan(const mkv_vulkan_context *ctx, const mkv_dev
 void mkv_device_destroy(mkv_device *d)
 {
     if (!d) return;
+    /* (a table that failed to load part-way has NULL entries: each call is checked) */
     if (d->dev) {
         /* Sessions, models and one-off submissions have waited on their
          * own fences; an engine-made device is idle but for misuse, and is
          * waited on before it goes. The host's device is never waited on. */
-        if (!d->external) d->vk.vkDeviceWaitIdle(d->dev);
+        if (!d->external && d->vk.vkDeviceWaitIdle) d->vk.vkDeviceWaitIdle(d->dev);
         mkv_pipelines_destroy(d);
         if (d->cmd_pool) d->vk.vkDestroyCommandPool(d->dev, d->cmd_pool, NULL);
-        if (!d->external) d->vk.vkDestroyDevice(d->dev, NULL);
+        if (!d->external && d->vk.vkDestroyDevice) d->vk.vkDestroyDevice(d->dev, NULL);
     }
     if (d->messenger) d->vk.vkDestroyDebugUtilsMessengerEXT(d->instance, d->messenger, NULL);
-    if (d->instance && !d->external) d->vk.vkDestroyInstance(d->instance, NULL);
+    if (d->instance && !d->external && d->vk.vkDestroyInstance) d->vk.vkDestroyInstance(d->instance, NULL);
     mkv_vk_close_loader(d->loader);
     if (d->lock_ok) pthread_mutex_destroy(&d->lock);
     free(d->tuning_path);
