@@ -768,9 +768,9 @@ START_TEST(test_cli_numbers_are_strict)
 END_TEST
 
 #ifdef MKV_EXE
-/* Runs the mekivk program with argv, its files limited to fsize bytes
- * (0: no limit); returns its exit status, stderr in buf. */
-static int run_exe_limited(const char *const *argv, uint64_t fsize, char *buf, size_t cap)
+/* Runs the mekivk program with argv under resource limit `res` (RLIMIT_FSIZE
+ * or RLIMIT_AS; limit 0: none); returns its wait status, stderr in buf. */
+static int spawn_exe(const char *const *argv, int res, uint64_t limit, char *buf, size_t cap)
 {
     FILE *tmp = tmpfile();
     ck_assert_ptr_nonnull(tmp);
@@ -781,10 +781,10 @@ static int run_exe_limited(const char *const *argv, uint64_t fsize, char *buf, s
         dup2(fileno(tmp), 2);
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
-        if (fsize) { /* an ignored SIGXFSZ stays ignored across exec */
-            signal(SIGXFSZ, SIG_IGN);
-            struct rlimit rl = {.rlim_cur = fsize, .rlim_max = fsize};
-            if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(126);
+        if (limit) {
+            signal(SIGXFSZ, SIG_IGN); /* an ignored SIGXFSZ stays ignored across exec */
+            struct rlimit rl = {.rlim_cur = limit, .rlim_max = limit};
+            if (setrlimit(res, &rl) != 0) _exit(126);
         }
         execv(MKV_EXE, (char *const *)argv);
         _exit(127);
@@ -795,6 +795,13 @@ static int run_exe_limited(const char *const *argv, uint64_t fsize, char *buf, s
     size_t n = fread(buf, 1, cap - 1, tmp);
     buf[n] = '\0';
     fclose(tmp);
+    return ws;
+}
+
+/* The same with its files limited to fsize bytes; returns its exit status. */
+static int run_exe_limited(const char *const *argv, uint64_t fsize, char *buf, size_t cap)
+{
+    int ws = spawn_exe(argv, RLIMIT_FSIZE, fsize, buf, cap);
     ck_assert_msg(WIFEXITED(ws), "mekivk died: 0x%x", ws);
     return WEXITSTATUS(ws);
 }
@@ -851,27 +858,8 @@ START_TEST(test_generate_under_low_address_space)
     const char *argv[] = {"mekivk", "generate", "--model", model, "--tokens", "1,2,3", "-n", "2", NULL};
     unsigned ok = 0, clean = 0, killed = 0;
     for (uint64_t mb = 64; mb <= 2048; mb = mb * 5 / 4) {
-        FILE *tmp = tmpfile();
-        ck_assert_ptr_nonnull(tmp);
-        fflush(NULL);
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-            dup2(fileno(tmp), 2);
-            int devnull = open("/dev/null", O_WRONLY);
-            dup2(devnull, 1);
-            struct rlimit rl = {.rlim_cur = mb << 20, .rlim_max = mb << 20};
-            if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(126);
-            execv(MKV_EXE, (char *const *)argv);
-            _exit(127);
-        }
-        int ws;
-        ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
         char msg[4096];
-        rewind(tmp);
-        size_t n = fread(msg, 1, sizeof msg - 1, tmp);
-        msg[n] = '\0';
-        fclose(tmp);
+        const int ws = spawn_exe(argv, RLIMIT_AS, mb << 20, msg, sizeof msg);
         if (WIFSIGNALED(ws)) {
             killed++;
             fprintf(stderr, "ulimit -v %llu MB: killed by signal %d (inside the driver: see the comment)\n",
