@@ -25,10 +25,21 @@
  * (2 % of slack for noise) and at least 3 % faster over them, so the
  * written file is never slower than the table's row by the sweep's own
  * measure. A variant already 1.5x slower than the current values over the
- * jobs done is dropped ("pruned"). */
+ * jobs done is dropped ("pruned").
+ *
+ * Whole prefills have the last word on a group that times prefill products
+ * (reads, mm): kernels timed alone did not foretell a whole prefill (the
+ * 8 x 8 mm tile: faster alone, 3-4 % slower in 128-token prefills on
+ * lavapipe). Before such a group's new values are taken, the model itself
+ * (dense: the MeKi branch off) runs whole prefills with the current values
+ * and with the new, taking turns (sweep_check.h); the new are kept only if
+ * their median is at least 3 % lower (GAIN) where prefill is all the group
+ * times (mm), or no more than 2 % higher (SLACK) where it is one of its
+ * categories (reads: decode gains count too). */
 #include "sweep.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +53,7 @@
 #include "model_desc.h"
 #include "ops.h"
 #include "step_params.h"
+#include "sweep_check.h"
 
 #define COLD_BYTES (128ull << 20) /* a job's copies together: far beyond the L3 */
 #define MAX_COPIES 64u
@@ -93,9 +105,10 @@ typedef struct variant_result {
 } variant_result;
 
 typedef struct sweep_opts {
-    const char *model, *out;
+    const char *model, *out, *bank; /* bank: a MeKi model's, for the prefill check (its branch stays off) */
     bool json, quick;
     uint32_t reps, reps_mm, rounds, n_tok, n_kv;
+    uint32_t prefill_tokens, prefill_rounds; /* the whole-prefill check */
 } sweep_opts;
 
 static int cat_of(const job *j) { return j->kind == J_MM ? CAT_PREFILL : j->kind == J_ATTN ? CAT_ATTN : CAT_DECODE; }
@@ -617,6 +630,11 @@ typedef struct group_result {
     variant_result v[MKV_TUNING_MAX_VARIANTS];
     uint32_t n, chosen, n_jobs;
     bool cat_used[N_CAT];
+    /* the whole-prefill check, where one ran: of variant `candidate` */
+    bool checked, kernel_choice, kept; /* kernel_choice: the kernel times chose it (else --quick checked it anyway) */
+    uint32_t candidate;
+    double threshold;                  /* its ratio must be at most this to be kept */
+    mkv_prefill_ab ab;
 } group_result;
 
 /* The score of variant i against the current values (variant 0): the sum
@@ -723,10 +741,41 @@ static mkv_status sweep_group(mkv_device *d, const sweep_opts *o, job *jobs, uin
     return MKV_OK;
 }
 
+/* The whole-prefill check of a group that times prefill products: its
+ * choice (with --quick, the mm group's first other variant that passed its
+ * check, if the kernel times chose none: so that CI runs the check) against
+ * the values before it. Not confirmed: the group keeps those. The model is
+ * loaded at the first check and kept for the next. */
+static mkv_status confirm_prefill(mkv_device *d, const sweep_opts *o, mkv_model **model, group_result *gr,
+                                  mkv_progress *prog, mkv_error *err)
+{
+    if (!gr->cat_used[CAT_PREFILL]) return MKV_OK;
+    uint32_t c = gr->chosen;
+    for (uint32_t i = 1; !c && o->quick && gr->g == MKV_TUNE_MM && i < gr->n; i++)
+        if (!gr->v[i].failed) c = i;
+    if (!c) return MKV_OK;
+    mkv_error e = {0};
+    mkv_status st = MKV_OK;
+    const mkv_model_opts mo = {.bank_path = o->bank};
+    if (!*model && (st = mkv_model_load(d, o->model, &mo, model, &e)))
+        return mkv_fail(err, st, "the %s group's prefill check: loading the model: %s", mkv_tuning_group_name(gr->g), e.msg);
+    prog->total += mkv_prefill_ab_steps(o->prefill_rounds);
+    if ((st = mkv_prefill_ab_run(d, *model, &gr->v[0].t, &gr->v[c].t, o->prefill_tokens, o->prefill_rounds, prog,
+                                 &gr->ab, &e)))
+        return mkv_fail(err, st, "the %s group's %s", mkv_tuning_group_name(gr->g), e.msg);
+    gr->checked = true;
+    gr->candidate = c;
+    gr->kernel_choice = c == gr->chosen;
+    gr->threshold = n_cats(gr) == 1 ? GAIN : SLACK;
+    gr->kept = gr->kernel_choice && gr->ab.ratio <= gr->threshold;
+    if (!gr->kept) gr->chosen = 0;
+    return MKV_OK;
+}
+
 static void help(void)
 {
-    printf("usage: mekivk bench --sweep --model F.gguf [--out tuning.json] [--json] [--quick]\n"
-           "                    [--reps R] [--device I|NAME]\n\n"
+    printf("usage: mekivk bench --sweep --model F.gguf [--bank F.mkb] [--out tuning.json] [--json]\n"
+           "                    [--quick] [--reps R] [--prefill-tokens N] [--device I|NAME]\n\n"
            "Times the tunable variants of every kernel the model uses on this device, at\n"
            "the model's shapes and weight types, and writes the fastest as a tuning file\n"
            "(load it with MKV_TUNING=F or mkv_device_opts.tuning_file). The groups, in\n"
@@ -744,16 +793,34 @@ static void help(void)
            "copies of its matrix past the caches. A variant\n"
            "replaces the current values only if it is slower in no category (decode\n"
            "products, prefill products, decode attention; 2%% slack) and at least 3%%\n"
-           "faster in all; one 1.5x slower is dropped early. Only variants of the space\n"
-           "the kernel tests cover are tried (runtime/tuning.c), so the file loads.\n"
+           "faster in all; one 1.5x slower is dropped early.\n"
+           "Whole prefills confirm a new choice of the groups that time prefill products\n"
+           "(reads, mm) before it is taken (products timed alone can mislead): the model\n"
+           "is loaded (MeKi branch off) and runs a prompt of --prefill-tokens from\n"
+           "position 0 in a session with the values before the choice and in one with\n"
+           "the choice, 3 rounds taking turns (AB, BA, AB), wall time; the choice is kept\n"
+           "only if its median is at least 3%% lower (mm) or at most 2%% higher (reads,\n"
+           "whose gains may be in decode); otherwise the group keeps the values before.\n"
+           "Only variants of the space the kernel tests cover are tried\n"
+           "(runtime/tuning.c), so the file loads.\n"
            "MKV_TUNING is ignored: the sweep starts from the tuning table's row.\n"
+           "  --bank F   a MeKi model's bank, which loading it needs (default: bank.mkb\n"
+           "             beside the model, as synth and convert write it)\n"
+           "  --prefill-tokens N  the prefill check's prompt (default 128, --quick 16; at\n"
+           "             most the model's context length), 2..4096\n"
            "  --out F    the tuning file (default tuning.json), read back to prove it loads\n"
            "  --json     one JSON object: tuning_file, device, row, subgroup_size, model,\n"
            "             groups [{kernel, variants [{values, ms (null unless timed on every\n"
            "             shape), decode_ms/prefill_ms/attention_ms, ok, pruned, error}],\n"
-           "             chosen, speedup}], table_ms, tuned_ms and speedup per category (the\n"
-           "             product of each group's ratio, measured head to head)\n"
-           "  --quick    two variants per group, small shapes' copies, one round (CI)\n");
+           "             chosen, speedup, prefill_check (null where none ran, else {tokens,\n"
+           "             rounds, candidate (values), current_ms, candidate_ms (medians),\n"
+           "             ratio, threshold, kernel_choice, kept})}], table_ms, tuned_ms and\n"
+           "             speedup per category (the product of each group's ratio, measured\n"
+           "             head to head; a choice the prefill check refused counts 1)\n"
+           "  --quick    two variants per group, small shapes' copies, one round; the\n"
+           "             prefill check: one round of 16 tokens, and on the mm group even\n"
+           "             when the kernel times chose nothing (the other variant then never\n"
+           "             kept) (CI)\n");
 }
 
 static void print_cats(FILE *f, const double *ms, const bool *used)
@@ -768,8 +835,9 @@ static void print_cats(FILE *f, const double *ms, const bool *used)
 
 int mkv_bench_sweep(int argc, char **argv)
 {
-    sweep_opts o = {.out = "tuning.json", .reps = 5, .reps_mm = 1, .rounds = 5, .n_tok = 128, .n_kv = 1024};
-    bool reps_set = false;
+    sweep_opts o = {.out = "tuning.json", .reps = 5, .reps_mm = 1, .rounds = 5, .n_tok = 128, .n_kv = 1024,
+                    .prefill_tokens = 128, .prefill_rounds = 3};
+    bool reps_set = false, prefill_set = false;
     mkv_device_opts dopts;
     if (!cli_device_defaults(&dopts)) return 2;
     for (int i = 1; i < argc; i++) {
@@ -780,6 +848,8 @@ int mkv_bench_sweep(int argc, char **argv)
         else if (!strcmp(a, "--quick")) o.quick = true;
         else if (!strcmp(a, "--model")) { if (!(o.model = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--out")) { if (!(o.out = cli_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--bank")) { if (!(o.bank = cli_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--prefill-tokens")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 2, 4096, &o.prefill_tokens)) return 2; prefill_set = true; }
         else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i)) || !cli_device(a, v, &dopts)) return 2; }
         else if (!strcmp(a, "--reps")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 63, &o.reps)) return 2; reps_set = true; }
         else { fprintf(stderr, "mekivk bench --sweep: unknown option '%s' (see --help)\n", a); return 2; }
@@ -787,8 +857,9 @@ int mkv_bench_sweep(int argc, char **argv)
     if (!o.model) { fprintf(stderr, "mekivk bench --sweep: --model is required (see --help)\n"); return 2; }
     if (!*o.out) { fprintf(stderr, "mekivk bench --sweep: --out is empty\n"); return 2; }
     if (o.quick) {
-        o.rounds = 1, o.reps_mm = 1, o.n_tok = 32, o.n_kv = 256;
+        o.rounds = 1, o.reps_mm = 1, o.n_tok = 32, o.n_kv = 256, o.prefill_rounds = 1;
         if (!reps_set) o.reps = 3;
+        if (!prefill_set) o.prefill_tokens = 16;
     }
     if (dopts.tuning_file)
         fprintf(stderr, "mekivk bench --sweep: MKV_TUNING=%s ignored: the sweep starts from the tuning table's row\n",
@@ -799,6 +870,8 @@ int mkv_bench_sweep(int argc, char **argv)
     mkv_error err = {0};
     mkv_model_desc *desc = NULL;
     mkv_device *dev = NULL;
+    mkv_model *model = NULL; /* loaded for the prefill check */
+    char bank_path[PATH_MAX];
     job jobs[MAX_JOBS];
     uint32_t n_jobs = 0;
     group_result *gr = calloc(MKV_TUNE_GROUPS, sizeof *gr);
@@ -809,6 +882,22 @@ int mkv_bench_sweep(int argc, char **argv)
         rc = cli_fail("bench --sweep", &err);
         goto out;
     }
+    if (o.bank && !desc->cfg.d_mem) {
+        fprintf(stderr, "mekivk bench --sweep: %s is a dense model: it takes no bank (%s)\n", o.model, o.bank);
+        goto out;
+    }
+    if (desc->cfg.d_mem && !o.bank) { /* loading a MeKi model takes its bank, even with the branch off */
+        const char *slash = strrchr(o.model, '/');
+        const int n = slash ? snprintf(bank_path, sizeof bank_path, "%.*s/bank.mkb", (int)(slash - o.model), o.model)
+                            : snprintf(bank_path, sizeof bank_path, "bank.mkb");
+        if (n < 0 || (size_t)n >= sizeof bank_path || access(bank_path, R_OK)) {
+            fprintf(stderr, "mekivk bench --sweep: %s is a MeKi model, and loading it for the prefill check needs its "
+                    "bank: none at %s (--bank F)\n", o.model, bank_path);
+            goto out;
+        }
+        o.bank = bank_path;
+    }
+    if (desc->cfg.n_ctx_train >= 2 && o.prefill_tokens > desc->cfg.n_ctx_train) o.prefill_tokens = desc->cfg.n_ctx_train;
     if (!dev->timestamps) {
         fprintf(stderr, "mekivk bench --sweep: %s has no GPU timestamps to time kernels with\n", dev->props.deviceName);
         goto out;
@@ -843,7 +932,8 @@ int mkv_bench_sweep(int argc, char **argv)
         if (n > gr[g].n) n = gr[g].n;
         gr[g].n = n;
         for (uint32_t i = 0; i < n; i++) gr[g].v[i].t = v[i];
-        if (sweep_group(dev, &o, jobs, n_jobs, &gr[g], &prog, &err)) {
+        if (sweep_group(dev, &o, jobs, n_jobs, &gr[g], &prog, &err) ||
+            confirm_prefill(dev, &o, &model, &gr[g], &prog, &err)) {
             rc = cli_fail("bench --sweep", &err);
             goto out;
         }
@@ -918,7 +1008,17 @@ int mkv_bench_sweep(int argc, char **argv)
             char vals[128];
             mkv_tuning_describe(r->g, &r->v[r->chosen].t, true, vals, sizeof vals);
             const double sc = score(r, r->chosen);
-            printf("],\n   \"chosen\": %s, \"speedup\": %.4f}", vals, sc > 0 && isfinite(sc) ? n_cats(r) / sc : 1.0);
+            printf("],\n   \"chosen\": %s, \"speedup\": %.4f,\n   \"prefill_check\": ", vals,
+                   sc > 0 && isfinite(sc) ? n_cats(r) / sc : 1.0);
+            if (r->checked) {
+                mkv_tuning_describe(r->g, &r->v[r->candidate].t, true, vals, sizeof vals);
+                printf("{\"tokens\": %u, \"rounds\": %u, \"candidate\": %s, \"current_ms\": %.3f, \"candidate_ms\": "
+                       "%.3f, \"ratio\": %.4f, \"threshold\": %.2f, \"kernel_choice\": %s, \"kept\": %s}}",
+                       r->ab.tokens, r->ab.rounds, vals, r->ab.current_ms, r->ab.candidate_ms, r->ab.ratio, r->threshold,
+                       r->kernel_choice ? "true" : "false", r->kept ? "true" : "false");
+            } else {
+                printf("null}");
+            }
         }
         printf("],\n \"table_ms\": {");
         print_cats(stdout, table_ms, used);
@@ -956,6 +1056,14 @@ int mkv_bench_sweep(int argc, char **argv)
                 if (v->failed) printf("FAILED its check: %s", v->error);
                 printf("\n");
             }
+            if (r->checked) {
+                char d[96];
+                mkv_tuning_describe(r->g, &r->v[r->candidate].t, false, d, sizeof d);
+                printf("  whole prefill of %u tokens (median of %u, taking turns): current %.1f ms, %s %.1f ms: "
+                       "%.3fx -> %s (kept at <= %.2fx%s)\n", r->ab.tokens, r->ab.rounds, r->ab.current_ms, d,
+                       r->ab.candidate_ms, r->ab.ratio, r->kept ? "kept" : "rejected", r->threshold,
+                       r->kernel_choice ? "" : "; --quick: checked though the kernel times did not choose it");
+            }
         }
         printf("\nwrote %s (read back: ok)\nagainst the table row \"%s\" (each group's choice against the values "
                "before it, multiplied):\n", o.out, row);
@@ -966,6 +1074,7 @@ int mkv_bench_sweep(int argc, char **argv)
 out:
     for (uint32_t i = 0; i < n_jobs; i++) job_free(&jobs[i]);
     free(gr);
+    mkv_model_destroy(model);
     mkv_device_destroy(dev);
     mkv_model_desc_free(desc);
     return rc;

@@ -1,8 +1,11 @@
 /* mekivk bench --sweep (bench/sweep.c) on the tiny model, --quick (two
  * variants per group): it completes, its --json has the keys the CLI
- * documents, every variant it tried passed its check, and the tuning file
- * it wrote loads back (mkv_tuning_load) and is what a device made with it
- * uses (mkv_device_get_info: tuning_source "file"). A file holding a value
+ * documents, every variant it tried passed its check, the mm group ran its
+ * whole-prefill check (--quick runs it even when the kernel times chose
+ * nothing) with sane figures, a choice the check refused is not in the
+ * file, and the tuning file it wrote loads back (mkv_tuning_load) and is
+ * what a device made with it uses (mkv_device_get_info: tuning_source
+ * "file"). A file holding a value
  * outside the sweep space, which the kernel tests do not cover, is refused
  * by the device naming the field; so is bad usage. No timing is asserted
  * beyond "positive and finite". */
@@ -53,6 +56,41 @@ static uint32_t child(const mkv_json *j, uint32_t obj, const char *key, mkv_json
     return i;
 }
 
+/* A group's prefill_check: null, or sane figures; *kept: its "kept". */
+static bool prefill_check(const mkv_json *j, uint32_t g, bool *kept)
+{
+    const uint32_t pc = mkv_json_get(j, g, "prefill_check");
+    ck_assert_msg(pc != MKV_JSON_NONE, "sweep JSON: a group without 'prefill_check'");
+    if (j->v[pc].type == MKV_JSON_NULL) return false;
+    ck_assert_msg(j->v[pc].type == MKV_JSON_OBJECT, "prefill_check: neither null nor an object");
+    ck_assert_uint_eq(j->v[child(j, pc, "tokens", MKV_JSON_NUMBER)].num, 16); /* --quick */
+    ck_assert_uint_eq(j->v[child(j, pc, "rounds", MKV_JSON_NUMBER)].num, 1);
+    child(j, pc, "candidate", MKV_JSON_OBJECT);
+    static const char *const pos[] = {"current_ms", "candidate_ms", "ratio", "threshold"};
+    for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++) {
+        const double v = j->v[child(j, pc, pos[i], MKV_JSON_NUMBER)].num;
+        ck_assert_msg(v > 0 && isfinite(v), "prefill_check.%s = %g", pos[i], v);
+    }
+    const double ratio = j->v[child(j, pc, "ratio", MKV_JSON_NUMBER)].num,
+                 cur = j->v[child(j, pc, "current_ms", MKV_JSON_NUMBER)].num,
+                 want = j->v[child(j, pc, "candidate_ms", MKV_JSON_NUMBER)].num / cur;
+    ck_assert_msg(fabs(ratio - want) <= 1e-3 * want, "prefill_check.ratio = %g, candidate_ms / current_ms = %g", ratio,
+                  want);
+    bool flag[2];
+    static const char *const bools[] = {"kernel_choice", "kept"};
+    for (int i = 0; i < 2; i++) {
+        const uint32_t b = mkv_json_get(j, pc, bools[i]);
+        ck_assert_msg(b != MKV_JSON_NONE && (j->v[b].type == MKV_JSON_TRUE || j->v[b].type == MKV_JSON_FALSE),
+                      "prefill_check.%s: missing or not a boolean", bools[i]);
+        flag[i] = j->v[b].type == MKV_JSON_TRUE;
+    }
+    ck_assert_msg(flag[0] || !flag[1], "prefill_check: kept a candidate the kernel times did not choose");
+    const double thr = j->v[child(j, pc, "threshold", MKV_JSON_NUMBER)].num;
+    ck_assert_msg(!flag[1] || ratio <= thr, "prefill_check: kept at %g > %g", ratio, thr);
+    *kept = flag[1];
+    return true;
+}
+
 static mkv_device *device_with(const char *tuning_file, mkv_status *st, mkv_error *err)
 {
     mkv_device_opts o;
@@ -93,10 +131,19 @@ START_TEST(a_quick_sweep_writes_a_file_that_loads_and_is_used)
     const uint32_t groups = child(&j, 0, "groups", MKV_JSON_ARRAY);
     static const char *const kernels[] = {"reads", "matvec", "mm", "attn"};
     uint32_t n = 0;
+    bool mm_kept = false;
     for (uint32_t g = j.v[groups].first; g != MKV_JSON_NONE; g = j.v[g].next, n++) {
         ck_assert_uint_lt(n, 4);
         ck_assert_str_eq(j.v[child(&j, g, "kernel", MKV_JSON_STRING)].str, kernels[n]);
         child(&j, g, "chosen", MKV_JSON_OBJECT);
+        bool kept = false;
+        const bool checked = prefill_check(&j, g, &kept);
+        if (n == 2) { /* mm: always checked with --quick */
+            ck_assert_msg(checked, "the mm group ran no prefill check");
+            mm_kept = kept;
+        } else if (n != 0) { /* matvec, attn: no prefill products */
+            ck_assert_msg(!checked, "group %s ran a prefill check", kernels[n]);
+        }
         const uint32_t vs = child(&j, g, "variants", MKV_JSON_ARRAY);
         uint32_t nv = 0;
         for (uint32_t v = j.v[vs].first; v != MKV_JSON_NONE; v = j.v[v].next, nv++) {
@@ -124,6 +171,10 @@ START_TEST(a_quick_sweep_writes_a_file_that_loads_and_is_used)
     mkv_tunables t = d->tune;
     ck_assert_msg(mkv_tuning_load(out_path, &key, &t, &err) == MKV_OK, "%s", err.msg);
     ck_assert_msg(mkv_tuning_check_space(&key, &t, out_path, &err) == MKV_OK, "%s", err.msg);
+    if (!mm_kept) /* refused (or never chosen): the row's mm values stay */
+        ck_assert_msg(t.nr_mm == d->tune.nr_mm && t.nb_mm == d->tune.nb_mm && t.rows_mm == d->tune.rows_mm,
+                      "mm not kept, yet the file has %ux%u rows %u, the row %ux%u rows %u", t.nr_mm, t.nb_mm, t.rows_mm,
+                      d->tune.nr_mm, d->tune.nb_mm, d->tune.rows_mm);
     char want[128];
     snprintf(want, sizeof want, "against the table row \"%s\"", row);
     tu_assert_no_validation(d);
@@ -147,7 +198,7 @@ START_TEST(a_quick_sweep_writes_a_file_that_loads_and_is_used)
     rc = run_sweep(argv2, 7, &out, &errs);
     ck_assert_msg(rc == 0, "bench --sweep: exit %d: %s", rc, errs);
     ck_assert_msg(strstr(out, "matvec") && strstr(out, "<- chosen") && strstr(out, "read back: ok") &&
-                  strstr(out, want), "%s", out);
+                  strstr(out, want) && strstr(out, "whole prefill of 16 tokens"), "%s", out);
     free(out);
     free(errs);
 }
@@ -210,6 +261,15 @@ START_TEST(bad_usage_is_refused)
     char *a4[] = {"bench", "--sweep", "--help"};
     ck_assert_int_eq(run_sweep(a4, 3, &out, &errs), 0);
     ck_assert_ptr_nonnull(strstr(out, "--out"));
+    ck_assert_ptr_nonnull(strstr(out, "--prefill-tokens"));
+    free(out), free(errs);
+    char *a5[] = {"bench", "--sweep", "--model", model, "--quick", "--prefill-tokens", "1"};
+    ck_assert_int_eq(run_sweep(a5, 7, &out, &errs), 2);
+    ck_assert_ptr_nonnull(strstr(errs, "--prefill-tokens"));
+    free(out), free(errs);
+    char *a6[] = {"bench", "--sweep", "--model", model, "--quick", "--bank", "/nonexistent/bank.mkb"};
+    ck_assert_int_eq(run_sweep(a6, 7, &out, &errs), 1); /* the tiny model here is dense */
+    ck_assert_msg(strstr(errs, "dense model") && strstr(errs, "/nonexistent/bank.mkb"), "%s", errs);
     free(out), free(errs);
 }
 END_TEST
