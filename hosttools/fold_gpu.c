@@ -157,11 +157,11 @@ mkv_status mkv_fold_gpu_create(const mkv_ckpt *c, mkv_device *dev, uint32_t batc
         char name[64];
         snprintf(name, sizeof name, "layer %u projector", l);
         src.t = CL->proj_gate;
-        st = mkv_matrix_create(dev, name, MKV_WT_F16, c->d_proj, c->d_model, fill_rows, &src, &L->wg, err);
+        st = mkv_matrix_create_il(dev, name, MKV_WT_F16, c->d_proj, c->d_model, 1, fill_rows, &src, &L->wg, err);
         src.t = CL->proj_up;
-        if (!st) st = mkv_matrix_create(dev, name, MKV_WT_F16, c->d_proj, c->d_model, fill_rows, &src, &L->wu, err);
+        if (!st) st = mkv_matrix_create_il(dev, name, MKV_WT_F16, c->d_proj, c->d_model, 1, fill_rows, &src, &L->wu, err);
         src.t = CL->proj_down;
-        if (!st) st = mkv_matrix_create(dev, name, MKV_WT_F16, c->d_mem, c->d_proj, fill_rows, &src, &L->wd, err);
+        if (!st) st = mkv_matrix_create_il(dev, name, MKV_WT_F16, c->d_mem, c->d_proj, 1, fill_rows, &src, &L->wd, err);
         if (!st) st = mkv_buffer_create(dev, (VkDeviceSize)M * 4, MKV_MEM_HOST, &L->mix_w, err);
         if (!st) st = mkv_buffer_create(dev, (VkDeviceSize)B * M * 4, MKV_MEM_HOST, &L->y, err);
         if (!st) st = mkv_buffer_create(dev, (VkDeviceSize)B * M * 4, MKV_MEM_HOST, &L->o, err);

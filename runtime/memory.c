@@ -178,8 +178,53 @@ mkv_status mkv_buffer_read(mkv_device *d, const mkv_buffer *b, VkDeviceSize off,
 /* Rows filled and repacked per call of the fill callback. */
 #define FILL_ROWS 64u
 
+static uint32_t log2u(uint32_t v)
+{
+    uint32_t l = 0;
+    while (v >>= 1) l++;
+    return l;
+}
+
+/* The interleaving of rows of nb blocks of type t in groups of il_rows
+ * (shaders/wt_common.glsl): log2 G | log2 B << 8, B the blocks a
+ * subgroup's lanes read in one step (a unit each); 0 (plain) where a
+ * block's quants are not whole 16-byte chunks, a step is less than a block
+ * or a row is not whole runs. */
+static uint32_t il_layout(const mkv_device *d, mkv_wtype t, uint32_t nb, uint32_t il_rows)
+{
+    const mkv_wtype_info *wi = mkv_wtype_get(t);
+    const uint32_t quant = wi->block_bytes - wi->scale_bytes, step = d->subgroup_size * wi->unit;
+    if (il_rows <= 1 || il_rows > 64 || (il_rows & (il_rows - 1)) || quant % 16 || step < wi->block) return 0;
+    const uint32_t b = step / wi->block;
+    if (step % wi->block || (b & (b - 1)) || nb % b) return 0;
+    return log2u(il_rows) | log2u(b) << 8;
+}
+
+/* Stores the plain row `src` (ldw words) as row r of its part `dst` in the
+ * matrix's layout (the inverse of wt_row and wt_qc, shaders/wt_row.glsl). */
+static void place_row(const mkv_matrix *m, uint32_t r, const uint32_t *src, uint32_t *dst)
+{
+    const mkv_wtype_info *wi = mkv_wtype_get(m->type);
+    const uint32_t lg = m->il & 31u, i = r & ((1u << lg) - 1u), qw = m->nb * (wi->block_bytes - wi->scale_bytes) / 4;
+    const uint64_t g0 = (uint64_t)(r - i) * m->ldw;
+    if (!m->il) {
+        memcpy(dst + g0, src, 4ull * m->ldw);
+        return;
+    }
+    const uint32_t run = (wi->block_bytes - wi->scale_bytes) / 16 << ((m->il >> 8) & 31u); /* chunks per run */
+    for (uint32_t c = 0; c < qw / 4; c++)
+        memcpy(dst + g0 + 4ull * ((uint64_t)(c / run) * (run << lg) + (uint64_t)i * run + c % run), src + 4ull * c, 16);
+    memcpy(dst + g0 + ((uint64_t)qw << lg) + (uint64_t)i * (m->ldw - qw), src + qw, 4ull * (m->ldw - qw));
+}
+
 mkv_status mkv_matrix_create(mkv_device *d, const char *name, mkv_wtype type, uint32_t rows, uint32_t cols,
                              mkv_rows_fn fill, void *user, mkv_matrix *m, mkv_error *err)
+{
+    return mkv_matrix_create_il(d, name, type, rows, cols, d->tune.il_rows, fill, user, m, err);
+}
+
+mkv_status mkv_matrix_create_il(mkv_device *d, const char *name, mkv_wtype type, uint32_t rows, uint32_t cols,
+                                uint32_t il_rows, mkv_rows_fn fill, void *user, mkv_matrix *m, mkv_error *err)
 {
     memset(m, 0, sizeof *m);
     if (rows == 0 || cols == 0) return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: empty matrix %ux%u", name, rows, cols);
@@ -198,6 +243,10 @@ mkv_status mkv_matrix_create(mkv_device *d, const char *name, mkv_wtype type, ui
     if (max_rows == 0)
         return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "%s: one row of %u columns exceeds maxStorageBufferRange (%llu bytes)",
                         name, cols, (unsigned long long)d->max_storage_range);
+    /* parts hold whole groups of interleaved rows; plain rows where a group does not fit a binding */
+    m->il = il_layout(d, type, m->nb, il_rows);
+    const uint32_t group = max_rows < (1u << (m->il & 31u)) ? (m->il = 0, 1u) : 1u << (m->il & 31u);
+    max_rows = max_rows / group * group;
     m->rows_per_part = max_rows < rows ? (uint32_t)max_rows : rows;
     m->n_parts = (rows + m->rows_per_part - 1) / m->rows_per_part;
     if (m->n_parts > MKV_MATRIX_MAX_PARTS)
@@ -205,14 +254,15 @@ mkv_status mkv_matrix_create(mkv_device *d, const char *name, mkv_wtype type, ui
                         name, rows, cols, m->n_parts, MKV_MATRIX_MAX_PARTS);
     mkv_status st = MKV_OK;
     uint8_t *src = NULL, *host = NULL;
-    if (fill && !(src = mkv_malloc(FILL_ROWS * src_bytes))) {
+    uint32_t *row = NULL;
+    if (fill && (!(src = mkv_malloc(FILL_ROWS * src_bytes)) || !(row = mkv_malloc(row_bytes)))) {
         st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory for %u rows of %llu bytes", name, FILL_ROWS,
                       (unsigned long long)src_bytes);
         goto out;
     }
     for (uint32_t p = 0; p < m->n_parts && !st; p++) {
-        const uint32_t n = mkv_matrix_part_rows(m, p);
-        if ((st = mkv_buffer_create(d, (VkDeviceSize)n * row_bytes, MKV_MEM_DEVICE, &m->parts[p], err)) ||
+        const uint32_t n = mkv_matrix_part_rows(m, p), n_alloc = (n + group - 1) / group * group;
+        if ((st = mkv_buffer_create(d, (VkDeviceSize)n_alloc * row_bytes, MKV_MEM_DEVICE, &m->parts[p], err)) ||
             !fill)
             continue;
         /* Repack straight into the mapping when there is one (unified
@@ -220,7 +270,7 @@ mkv_status mkv_matrix_create(mkv_device *d, const char *name, mkv_wtype type, ui
         uint8_t *dst = m->parts[p].map;
         if (!dst) {
             free(host);
-            if (!(host = mkv_malloc((size_t)n * row_bytes))) {
+            if (!(host = mkv_calloc((size_t)n_alloc, (size_t)row_bytes))) {
                 st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory staging %u rows", name, n);
                 continue;
             }
@@ -229,15 +279,18 @@ mkv_status mkv_matrix_create(mkv_device *d, const char *name, mkv_wtype type, ui
         for (uint32_t r = 0; r < n && !st; r += FILL_ROWS) {
             const uint32_t k = n - r < FILL_ROWS ? n - r : FILL_ROWS;
             if ((st = fill(user, p * m->rows_per_part + r, k, src, err))) break;
-            for (uint32_t i = 0; i < k; i++)
-                mkv_wtype_repack_row(type, cols, src + i * src_bytes, (uint32_t *)(dst + (size_t)(r + i) * row_bytes));
+            for (uint32_t i = 0; i < k; i++) {
+                mkv_wtype_repack_row(type, cols, src + i * src_bytes, row);
+                place_row(m, r + i, row, (uint32_t *)dst);
+            }
         }
-        if (!st && host) st = mkv_buffer_write(d, &m->parts[p], 0, host, (VkDeviceSize)n * row_bytes, err);
+        if (!st && host) st = mkv_buffer_write(d, &m->parts[p], 0, host, (VkDeviceSize)n_alloc * row_bytes, err);
         free(host);
         host = NULL;
     }
 out:
     free(src);
+    free(row);
     free(host);
     if (st) mkv_matrix_destroy(d, m);
     return st;

@@ -44,6 +44,7 @@ typedef struct mkv_matrix {
     uint32_t nb;          /* blocks per row */
     uint32_t ldw;         /* row stride in 32-bit words */
     uint32_t rows_per_part, n_parts;
+    uint32_t il; /* row interleaving, log2 G | log2 C << 8 (shaders/wt_common.glsl); 0: plain rows */
     mkv_buffer parts[MKV_MATRIX_MAX_PARTS];
 } mkv_matrix;
 
@@ -66,6 +67,15 @@ typedef mkv_status (*mkv_rows_fn)(void *user, uint32_t row0, uint32_t n, void *d
  * messages. MKV_ERR_UNSUPPORTED when cols is not whole blocks of the type. */
 mkv_status mkv_matrix_create(mkv_device *d, const char *name, mkv_wtype type, uint32_t rows, uint32_t cols,
                              mkv_rows_fn fill, void *user, mkv_matrix *m, mkv_error *err);
+/* The same with the rows interleaved in groups of il_rows (a power of two,
+ * at most 64) where the type and shape allow (a block's quants whole
+ * 16-byte chunks, a row whole runs of the blocks a subgroup reads in one
+ * step; else plain, il = 0): what the typed kernels read best on some
+ * devices (shaders/wt_common.glsl). mkv_matrix_create uses the
+ * device's tuning (il_rows); 1 gives plain rows, which kernels that read a
+ * matrix by their own addressing (matmul, W_mo transposed) need. */
+mkv_status mkv_matrix_create_il(mkv_device *d, const char *name, mkv_wtype type, uint32_t rows, uint32_t cols,
+                                uint32_t il_rows, mkv_rows_fn fill, void *user, mkv_matrix *m, mkv_error *err);
 void mkv_matrix_destroy(mkv_device *d, mkv_matrix *m);
 /* Device bytes the matrix occupies (one decode step reads them all). */
 uint64_t mkv_matrix_bytes(const mkv_matrix *m);

@@ -153,7 +153,7 @@ static mkv_status upload_transposed(upload_ctx *u, const mkv_gguf_tensor *t, mkv
     if (!a) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory (%u x %u floats)", t->name, s.ne1, s.ne0);
     mkv_status st = mkv_gguf_tensor_to_f32(u->desc->gguf, t, a, err);
     s.a = a;
-    if (!st) st = mkv_matrix_create(u->m->d, t->name, MKV_WT_F16, s.ne0, s.ne1, fill_transposed, &s, out, err);
+    if (!st) st = mkv_matrix_create_il(u->m->d, t->name, MKV_WT_F16, s.ne0, s.ne1, 1, fill_transposed, &s, out, err);
     free(a);
     if (!st) uploaded(u, t);
     return st;

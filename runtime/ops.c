@@ -141,7 +141,7 @@ mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_mat
     const uint32_t wg = r->tune.wg_norm;
     for (uint32_t p = 0; p < t->n_parts; p++) {
         mkv_pc_embed pc = {.row_begin = p * t->rows_per_part, .n_rows = mkv_matrix_part_rows(t, p),
-                           .d_model = t->cols, .ldw = t->ldw, .nb = t->nb, .ldh = ldh};
+                           .d_model = t->cols, .ldw = t->ldw, .nb = t->nb, .ldh = ldh, .il = t->il};
         const mkv_buffer *b[] = {params, &t->parts[p], h};
         mkv_status st = DISPATCH(r, MKV_KERNEL_EMBED_T(t->type), mkv_spec1(wg), b, pc, div_up(t->cols, wg), n_batch,
                                  mkv_matrix_rows_bytes(t, n_batch), err);
@@ -185,7 +185,7 @@ mkv_status mkv_op_mm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, 
         const uint32_t n = mkv_matrix_part_rows(w, p);
         mkv_pc_mm pc = {.n_rows = n, .ldw = w->ldw, .nb = w->nb, .ldx4 = ldx / 4, .ldy = ldy,
                         .y_offset = y_offset + p * w->rows_per_part, .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0,
-                        .act = (flags & MKV_MATVEC_SIGMOID) != 0};
+                        .act = (flags & MKV_MATVEC_SIGMOID) != 0, .il = w->il};
         const mkv_buffer *b[] = {&w->parts[p], x, y, params};
         const mkv_spec spec = {{t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm}, 4};
         mkv_status st = DISPATCH(r, TYPED_KERNEL(MM, texel(r, &w->parts[p], x), w->type), spec, b, pc,
@@ -222,7 +222,8 @@ mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer 
     for (uint32_t p = 0; p < w->n_parts; p++) {
         uint32_t n = mkv_matrix_part_rows(w, p);
         mkv_pc_matvec pc = {.n_rows = n, .ldw = w->ldw, .nb = w->nb, .row_offset = y_offset + p * w->rows_per_part,
-                            .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0, .act = (flags & MKV_MATVEC_SIGMOID) != 0};
+                            .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0, .act = (flags & MKV_MATVEC_SIGMOID) != 0,
+                            .il = w->il};
         const mkv_buffer *b[] = {&w->parts[p], x, y};
         mkv_status st = DISPATCH(r, TYPED_KERNEL(MATVEC, texel(r, &w->parts[p], x), w->type), mkv_spec3(r->tune.wg_matvec, rows, r->tune.nr_matvec), b, pc,
                                  mkv_matvec_groups(n, rows), 1, mkv_matrix_rows_bytes(w, n), err);
@@ -255,7 +256,7 @@ mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *w, const mkv_
     if (w->rows % 2 || n_rows > w->rows / 2)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "matvec_swiglu: %u rows of a %u-row gate+up matrix", n_rows, w->rows);
     const uint32_t rows = r->tune.rows_matvec;
-    mkv_pc_matvec pc = {.n_rows = n_rows, .ldw = w->ldw, .nb = w->nb, .up_row = w->rows / 2};
+    mkv_pc_matvec pc = {.n_rows = n_rows, .ldw = w->ldw, .nb = w->nb, .up_row = w->rows / 2, .il = w->il};
     const mkv_buffer *b[] = {&w->parts[0], x, y};
     return DISPATCH(r, TYPED_KERNEL(MATVEC_SWIGLU, texel(r, &w->parts[0], x), w->type), swiglu_spec(r), b, pc,
                     mkv_matvec_groups(n_rows, rows), 1, 2 * mkv_matrix_rows_bytes(w, n_rows), err);
@@ -272,7 +273,8 @@ mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *w, const
                         "matvec_swiglu_meki: %ux%u matrix: need 2 x %u rows (d_ffn %u + half of d_mem %u)", w->rows,
                         w->cols, n_rows, n_ffn, n_mem);
     const uint32_t rows = r->tune.rows_matvec;
-    mkv_pc_matvec pc = {.n_rows = n_rows, .ldw = w->ldw, .nb = w->nb, .up_row = n_rows, .n_ffn = n_ffn, .n_mem = n_mem};
+    mkv_pc_matvec pc = {.n_rows = n_rows, .ldw = w->ldw, .nb = w->nb, .up_row = n_rows, .n_ffn = n_ffn, .n_mem = n_mem,
+                        .il = w->il};
     const mkv_buffer *b[] = {&w->parts[0], x, y, g};
     return DISPATCH(r, TYPED_KERNEL(MATVEC_SWIGLU_MEKI, texel(r, &w->parts[0], x), w->type), swiglu_spec(r), b, pc,
                     mkv_matvec_groups(n_rows, rows), 1, mkv_matrix_bytes(w), err);
@@ -283,6 +285,8 @@ static mkv_status check_f16(const mkv_matrix *w, const char *what, mkv_error *er
     mkv_status st = check_single_part(w, what, err);
     if (!st && w->type != MKV_WT_F16)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: %s weights: matmul reads f16 only", what, mkv_wtype_get(w->type)->name);
+    if (!st && w->il)
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "%s: interleaved rows: this kernel reads plain rows (mkv_matrix_create_il)", what);
     return st;
 }
 
@@ -397,7 +401,8 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "ffn_out_meki: %u rows per workgroup: need a multiple of 8", rows);
     mkv_pc_ffn_out pc = {.n = n, .ldw = w_down->ldw, .nb = w_down->nb, .ld8_2 = meki ? meki->w_mo_t->ldw / 4 : 0,
                          .n_mem = meki ? meki->w_mo_t->rows : 0, .n_groups = g1, .eps = eps,
-                         .row_byte_offset = meki ? meki->row_byte_offset : 0, .bank_dtype = meki ? meki->bank_dtype : 0};
+                         .row_byte_offset = meki ? meki->row_byte_offset : 0, .bank_dtype = meki ? meki->bank_dtype : 0,
+                         .il = w_down->il};
     const uint64_t bytes = mkv_matrix_bytes(w_down) + 16ull * n;
     if (!meki) {
         const mkv_buffer *b[] = {&w_down->parts[0], t, h, w_next, xn, counter};

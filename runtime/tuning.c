@@ -30,6 +30,9 @@ static void generic(uint32_t sg, mkv_tunables *t)
     /* Storage-buffer reads: GPUs read them through their caches as well as
      * texels. */
     t->texel_reads = false;
+    /* Plain rows: a GPU's lanes read one row's consecutive chunks together
+     * (coalesced), and its caches need no help to follow a few rows. */
+    t->il_rows = 1;
     /* Norms and rope touch a few KiB: a subgroup-multiple of 64 is plenty. */
     t->wg_norm = mkv_pow2_at_least(sg, 64);
     /* Attention: teams of lanes per position, merged through shared memory
@@ -76,6 +79,16 @@ static void lavapipe(const mkv_tuning_key *k, mkv_tunables *t)
      * with 16, 1.02 / 0.93 / 0.81 with 64, probe 1.17). */
     t->nr_matvec = t->texel_reads ? 16 : 64;
     t->rows_matvec = 64;
+    /* Rows interleaved in groups of the rows a subgroup takes at once
+     * (shaders/wt_common.glsl): a subgroup reading 16 rows at once then
+     * walks one sequential stream, not 16, and the CPU's prefetcher keeps
+     * up (perf on the JIT code: the first lane's load of each texel fetch
+     * stalled on memory). bench --kernels --config 1.7b, plain -> 16, the
+     * best of 3 alternating runs: q4_0 gate 2.45 -> 1.63 ms, down 1.83 ->
+     * 1.38; q8_0 1.35x / 1.29x; q4_k 1.30x / 1.23x; q6_k 1.39x / 1.31x;
+     * f16 1.15x / 1.19x. Types whose blocks' quants are not whole 16-byte
+     * chunks (Q5_0, Q5_1) stay plain (memory.c). */
+    t->il_rows = t->texel_reads ? t->nr_matvec : 1;
     /* Norms, rope, attention: one subgroup, so tree reductions' barriers
      * cost nothing (each barrier switches between a workgroup's subgroups:
      * rope_kv at 64 threads took 0.69 s of a 7.7 s 128-token prefill of the
@@ -242,6 +255,8 @@ mkv_status mkv_tuning_check(const mkv_tuning_key *k, const mkv_tunables *t, cons
         return BAD("mm", "rows", t->rows_mm, "not a multiple of mm.nr up to 1024");
     if (t->attn_chunk < 16 || t->attn_chunk > 65536) return BAD("attn", "chunk", t->attn_chunk, "not in 16..65536");
     if (!t->tb_matmul || t->tb_matmul > 32) return BAD("matmul", "tb", t->tb_matmul, "not in 1..32");
+    if (!pow2(t->il_rows) || t->il_rows > 64)
+        return BAD("layout", "il_rows", t->il_rows, "not a power of two up to 64 (1: plain rows)");
     if (t->texel_reads && !k->texel_ok)
         return mkv_fail(err, MKV_ERR_FORMAT, "%s: reads.texel = true: the device has no RGBA32UI uniform texel buffers",
                         what);
@@ -261,10 +276,10 @@ static const field fields[] = {
     F("mm", "wg", wg_mm),         F("mm", "rows", rows_mm),         F("mm", "nr", nr_mm),
     F("mm", "nb", nb_mm),         F("attn", "wg", wg_attn),         F("attn", "chunk", attn_chunk),
     F("norm", "wg", wg_norm),     F("argmax", "wg", wg_argmax),     F("matmul", "wg", wg_matmul),
-    F("matmul", "tb", tb_matmul),
+    F("matmul", "tb", tb_matmul), F("layout", "il_rows", il_rows),
 };
 #undef F
-static const char *const kernels[] = {"matvec", "mm", "attn", "norm", "argmax", "matmul", "reads"};
+static const char *const kernels[] = {"matvec", "mm", "attn", "norm", "argmax", "matmul", "reads", "layout"};
 
 static uint32_t *field_of(mkv_tunables *t, const char *kernel, const char *name)
 {
@@ -288,7 +303,7 @@ static mkv_status apply_kernels(const mkv_json *j, uint32_t obj, const char *pat
         const mkv_json_value *kv = &j->v[c];
         if (!known_kernel(kv->key))
             return mkv_fail(err, MKV_ERR_FORMAT, "%s: kernels.%s: unknown kernel (known: matvec, mm, attn, norm, "
-                            "argmax, matmul, reads)", path, kv->key);
+                            "argmax, matmul, reads, layout)", path, kv->key);
         if (kv->type != MKV_JSON_OBJECT)
             return mkv_fail(err, MKV_ERR_FORMAT, "%s: kernels.%s: not an object", path, kv->key);
         for (uint32_t f = kv->first; f != MKV_JSON_NONE; f = j->v[f].next) {
@@ -377,11 +392,12 @@ mkv_status mkv_tuning_save(const char *path, const mkv_tuning_key *key, const mk
                      "  \"norm\": {\"wg\": %" PRIu32 "},\n"
                      "  \"argmax\": {\"wg\": %" PRIu32 "},\n"
                      "  \"matmul\": {\"wg\": %" PRIu32 ", \"tb\": %" PRIu32 "},\n"
-                     "  \"reads\": {\"texel\": %s}\n"
+                     "  \"reads\": {\"texel\": %s},\n"
+                     "  \"layout\": {\"il_rows\": %" PRIu32 "}\n"
                      " }}\n",
                      key->device_name ? key->device_name : "", key->subgroup_size, t->wg_matvec, t->rows_matvec,
                      t->nr_matvec, t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm, t->wg_attn, t->attn_chunk, t->wg_norm,
-                     t->wg_argmax, t->wg_matmul, t->tb_matmul, t->texel_reads ? "true" : "false");
+                     t->wg_argmax, t->wg_matmul, t->tb_matmul, t->texel_reads ? "true" : "false", t->il_rows);
     if (n < 0 || (size_t)n >= sizeof buf) return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: tuning text too long", path);
     for (const char *p = key->device_name; p && *p; p++)
         if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
@@ -576,7 +592,10 @@ mkv_status mkv_tuning_check_space(const mkv_tuning_key *key, const mkv_tunables 
         const uint32_t b = *(const uint32_t *)((const char *)&row + fields[i].off);
         const bool grouped = !strcmp(fields[i].kernel, "mm") ? strcmp(fields[i].name, "wg") != 0
                              : !strcmp(fields[i].kernel, "matvec") ? strcmp(fields[i].name, "wg") != 0
-                             : !strcmp(fields[i].kernel, "attn") && !strcmp(fields[i].name, "chunk");
+                             : !strcmp(fields[i].kernel, "attn") ? !strcmp(fields[i].name, "chunk")
+                             /* the layout is a matrix's, read by every typed kernel through one mapping
+                              * that the kernel tests run plain and interleaved: any valid value */
+                             : !strcmp(fields[i].kernel, "layout");
         if (!grouped && a != b)
             return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s.%s = %" PRIu32 ": not a variant the kernel tests cover "
                             "(this device's: %" PRIu32 ")", what, fields[i].kernel, fields[i].name, a, b);

@@ -28,6 +28,8 @@ typedef struct mkv_tunables {
     uint32_t nr_mm;        /* mm: rows a subgroup takes at once */
     uint32_t nb_mm;        /* mm: tokens per workgroup (register tile NR x NB) */
     bool texel_reads;      /* typed kernels read weights and input as texel buffers (wt_bind.glsl) */
+    uint32_t il_rows;      /* typed weights stored with rows interleaved in groups of this many (1: plain;
+                              mkv_matrix_create_il): fixed when a model loads; not swept */
 } mkv_tunables;
 
 static inline uint32_t mkv_pow2_at_least(uint32_t v, uint32_t lo)

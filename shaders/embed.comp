@@ -24,15 +24,17 @@ layout(push_constant) uniform PushConstants {
     uint ldw;       // row stride in 32-bit words
     uint nb;        // blocks per row
     uint ldh;       // h's row stride in floats (one row per token)
+    uint il;        // the table's row interleaving (wt_common.glsl)
 } pc;
 
 void main()
 {
+    wt_il_set(pc.il);
     const uint b = gl_WorkGroupID.y;
     if (b >= step.n_tok) return;
     const uint t = step.tok[b].x;
     if (t < pc.row_begin || t - pc.row_begin >= pc.n_rows) return;
-    const uint base = (t - pc.row_begin) * pc.ldw;
+    const uvec2 row = WT_ROW(t - pc.row_begin, pc.ldw, pc.nb);
     for (uint i = gl_GlobalInvocationID.x; i < pc.d_model; i += gl_NumWorkGroups.x * WG)
-        h[b * pc.ldh + i] = wt_value(base, pc.nb, i);
+        h[b * pc.ldh + i] = wt_value(row, pc.nb, i);
 }

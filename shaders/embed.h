@@ -8,5 +8,6 @@
 #include <stdint.h>
 typedef struct mkv_pc_embed {
     uint32_t row_begin, n_rows, d_model, ldw, nb, ldh;
+    uint32_t il; /* the table's row interleaving (mkv_matrix.il) */
 } mkv_pc_embed;
 #endif

@@ -82,6 +82,7 @@ layout(push_constant) uniform PushConstants {
     float eps;       // both norms (one model-wide RMSNorm eps)
     uint row_byte_offset; // MEKI: byte offset of this layer's row in a slab
     uint bank_dtype;      // MEKI: 1 = F16 row, 2 = Q8 row
+    uint il;              // W_down's row interleaving (wt_common.glsl)
 } pc;
 
 shared float red[gl_WorkGroupSize.x];
@@ -122,14 +123,19 @@ float workgroup_sum(float v)
 
 void main()
 {
+    wt_il_set(pc.il);
     const uint tid = gl_LocalInvocationID.x, lane = gl_SubgroupInvocationID;
     const uint r_end = min(gl_WorkGroupID.x * ROWS + ROWS, pc.n), n_units = pc.nb * (WT_BLOCK / WT_UNIT);
     for (uint r0 = gl_WorkGroupID.x * ROWS + gl_SubgroupID * NR; r0 < r_end; r0 += gl_NumSubgroups * NR) {
         float acc[NR];
-        [[unroll]] for (uint i = 0u; i < NR; i++) acc[i] = 0.0;
+        uvec2 hw[NR]; // the rows' handles
+        [[unroll]] for (uint i = 0u; i < NR; i++) {
+            acc[i] = 0.0;
+            hw[i] = WT_ROW(min(r0 + i, r_end - 1u), pc.ldw, pc.nb);
+        }
         for (uint u = lane; u < n_units; u += gl_SubgroupSize) {
             wt_load_x(u);
-            [[unroll]] for (uint i = 0u; i < NR; i++) acc[i] += wt_dot(min(r0 + i, r_end - 1u) * pc.ldw, pc.nb, u);
+            [[unroll]] for (uint i = 0u; i < NR; i++) acc[i] += wt_dot(hw[i], pc.nb, u);
         }
         [[unroll]] for (uint i = 0u; i < NR; i++) {
             const float d = subgroupAdd(acc[i]);

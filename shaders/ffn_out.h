@@ -21,5 +21,6 @@ typedef struct mkv_pc_ffn_out {
     uint32_t n, ldw, nb, ld8_2, n_mem, n_groups;
     float eps;
     uint32_t row_byte_offset, bank_dtype; /* ffn_out_meki: the bank row */
+    uint32_t il;                          /* W_down's row interleaving (mkv_matrix.il) */
 } mkv_pc_ffn_out;
 #endif

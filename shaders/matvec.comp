@@ -67,10 +67,12 @@ layout(push_constant) uniform PushConstants {
     uint up_row;     // SwiGLU: first row of W_up in W
     uint n_ffn;      // matvec_swiglu_meki: rows below are SwiGLU rows, from here on gate rows
     uint n_mem;      // matvec_swiglu_meki: d_mem, gate values
+    uint il;         // W's row interleaving (wt_common.glsl)
 } pc;
 
 void main()
 {
+    wt_il_set(pc.il);
     const uint lane = gl_SubgroupInvocationID, n_lanes = gl_SubgroupSize;
     const uint n_units = pc.nb * (WT_BLOCK / WT_UNIT);
     const uint r_begin = gl_WorkGroupID.x * ROWS;
@@ -78,14 +80,21 @@ void main()
     for (uint r0 = r_begin + gl_SubgroupID * NR; r0 < r_end; r0 += gl_NumSubgroups * NR) {
         // rows r0 .. r0 + NR - 1; past r_end the last row is computed again and not written
         float acc[NR], acc2[NR];
-        [[unroll]] for (uint i = 0u; i < NR; i++) acc[i] = acc2[i] = 0.0;
+        uvec2 hw[NR], hw2[NR]; // the rows' handles (W2: SwiGLU's up rows)
+        [[unroll]] for (uint i = 0u; i < NR; i++) {
+            acc[i] = acc2[i] = 0.0;
+            const uint r = min(r0 + i, r_end - 1u);
+            hw[i] = WT_ROW(r, pc.ldw, pc.nb);
+#if defined(SWIGLU) || defined(SWIGLU_MEKI)
+            hw2[i] = WT_ROW(pc.up_row + r, pc.ldw, pc.nb);
+#endif
+        }
         for (uint u = lane; u < n_units; u += n_lanes) {
             wt_load_x(u);
             [[unroll]] for (uint i = 0u; i < NR; i++) {
-                const uint r = min(r0 + i, r_end - 1u);
-                acc[i] += wt_dot(r * pc.ldw, pc.nb, u);
+                acc[i] += wt_dot(hw[i], pc.nb, u);
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
-                acc2[i] += wt_dot((pc.up_row + r) * pc.ldw, pc.nb, u);
+                acc2[i] += wt_dot(hw2[i], pc.nb, u);
 #endif
             }
         }

@@ -20,6 +20,7 @@ typedef struct mkv_pc_matvec {
     uint32_t row_offset, accumulate, act; /* matvec */
     uint32_t up_row;                      /* SwiGLU variants */
     uint32_t n_ffn, n_mem;                /* matvec_swiglu_meki */
+    uint32_t il;                          /* W's row interleaving (mkv_matrix.il) */
 } mkv_pc_matvec;
 
 static inline uint32_t mkv_matvec_groups(uint32_t n_rows, uint32_t rows_per_group)

@@ -47,10 +47,12 @@ layout(push_constant) uniform PushConstants {
     uint y_offset;   // first output column
     uint accumulate; // 1 adds into y
     uint act;        // 1 applies sigmoid
+    uint il;         // W's row interleaving (wt_common.glsl)
 } pc;
 
 void main()
 {
+    wt_il_set(pc.il);
     const uint lane = gl_SubgroupInvocationID, n_lanes = gl_SubgroupSize;
     const uint n_units = pc.nb * (WT_BLOCK / WT_UNIT);
     const uint b0 = gl_WorkGroupID.y * NB, n_tok = step.n_tok;
@@ -61,6 +63,8 @@ void main()
         // rows r0 .. r0 + NR - 1; past r_end the last row is computed again and not written
         float acc[NR * NB];
         [[unroll]] for (uint i = 0u; i < NR * NB; i++) acc[i] = 0.0;
+        uvec2 hw[NR]; // the rows' handles
+        [[unroll]] for (uint i = 0u; i < NR; i++) hw[i] = WT_ROW(min(r0 + i, r_end - 1u), pc.ldw, pc.nb);
         for (uint u = lane; u < n_units; u += n_lanes) {
             // a unit in parts of 8 elements: the x of the part for NB tokens,
             // then each row's part decoded once for all of them
@@ -79,7 +83,7 @@ void main()
                 }
                 [[unroll]] for (uint i = 0u; i < NR; i++) {
                     vec4 lo, hi;
-                    wt_part(min(r0 + i, r_end - 1u) * pc.ldw, pc.nb, u, c, lo, hi);
+                    wt_part(hw[i], pc.nb, u, c, lo, hi);
                     [[unroll]] for (uint b = 0u; b < NB; b++) acc[i * NB + b] += dot(lo, xlo[b]) + dot(hi, xhi[b]);
                 }
             }

@@ -13,5 +13,6 @@
 #include <stdint.h>
 typedef struct mkv_pc_mm {
     uint32_t n_rows, ldw, nb, ldx4, ldy, y_offset, accumulate, act;
+    uint32_t il; /* W's row interleaving (mkv_matrix.il) */
 } mkv_pc_mm;
 #endif

@@ -2,10 +2,10 @@
 // part's elements one by one through wt_value. Correct for every type,
 // slower than a type's own decoder (Q5_0, Q5_1, Q5_K use it).
 #if !defined(WT_HAS_PART)
-void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
 {
     const uint e = 4u * wt_xi(u, 2u * c), f = 4u * wt_xi(u, 2u * c + 1u);
-    lo = vec4(wt_value(row, nb, e), wt_value(row, nb, e + 1u), wt_value(row, nb, e + 2u), wt_value(row, nb, e + 3u));
-    hi = vec4(wt_value(row, nb, f), wt_value(row, nb, f + 1u), wt_value(row, nb, f + 2u), wt_value(row, nb, f + 3u));
+    lo = vec4(wt_value(h, nb, e), wt_value(h, nb, e + 1u), wt_value(h, nb, e + 2u), wt_value(h, nb, e + 3u));
+    hi = vec4(wt_value(h, nb, f), wt_value(h, nb, f + 1u), wt_value(h, nb, f + 2u), wt_value(h, nb, f + 3u));
 }
 #endif

@@ -11,8 +11,8 @@ vec2 wt_q4_sums(uvec4 a)
 }
 
 // q (0..15) of element i of a row of blocks of qw words.
-uint wt_q4_value(uint row, uint i, uint qw)
+uint wt_q4_value(uvec2 h, uint i, uint qw)
 {
     const uint j = i % 32u;
-    return (wt_byte(row + (i / 32u) * qw, j % 16u) >> (j < 16u ? 0u : 4u)) & 15u;
+    return (wt_qbyte(h, (i / 32u) * qw, j % 16u) >> (j < 16u ? 0u : 4u)) & 15u;
 }

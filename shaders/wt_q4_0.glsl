@@ -5,29 +5,30 @@ const uint WT_BLOCK = MKV_WT_Q4_0_BLOCK, WT_UNIT = MKV_WT_Q4_0_UNIT;
 const uint WT_QW = (MKV_WT_Q4_0_BLOCK_BYTES - MKV_WT_Q4_0_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
+#include "wt_row.glsl"
 #include "wt_x.glsl"
 #include "wt_q4.glsl"
 
-float wt_dot(uint row, uint nb, uint u)
+float wt_dot(uvec2 h, uint nb, uint u)
 {
-    const vec2 s = wt_q4_sums(WT_W4((row >> 2u) + u));
-    return wt_half(row + nb * WT_QW, u) * (s.x - 8.0 * s.y);
+    const vec2 s = wt_q4_sums(WT_Q4(h, u));
+    return wt_shalf(h, u) * (s.x - 8.0 * s.y);
 }
 
-float wt_value(uint row, uint nb, uint i)
+float wt_value(uvec2 h, uint nb, uint i)
 {
-    return wt_half(row + nb * WT_QW, i / 32u) * (float(wt_q4_value(row, i, WT_QW)) - 8.0);
+    return wt_shalf(h, i / 32u) * (float(wt_q4_value(h, i, WT_QW)) - 8.0);
 }
 
 #define WT_HAS_PART
 // part c: elements 8c .. 8c + 7: the low (c < 2) or high nibbles of words
 // 2c % 4 and the next
-void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
 {
-    const uvec4 a = WT_W4((row >> 2u) + u);
+    const uvec4 a = WT_Q4(h, u);
     const uvec2 w = (c & 1u) != 0u ? a.zw : a.xy;
     const uint sh = (c >> 1u) * 4u;
-    const float d = wt_half(row + nb * WT_QW, u);
+    const float d = wt_shalf(h, u);
     lo = d * (wt_bytes(w.x, sh, 15u) - 8.0);
     hi = d * (wt_bytes(w.y, sh, 15u) - 8.0);
 }

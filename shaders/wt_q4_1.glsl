@@ -4,27 +4,28 @@ const uint WT_BLOCK = MKV_WT_Q4_1_BLOCK, WT_UNIT = MKV_WT_Q4_1_UNIT;
 const uint WT_QW = (MKV_WT_Q4_1_BLOCK_BYTES - MKV_WT_Q4_1_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
+#include "wt_row.glsl"
 #include "wt_x.glsl"
 #include "wt_q4.glsl"
 
-float wt_dot(uint row, uint nb, uint u)
+float wt_dot(uvec2 h, uint nb, uint u)
 {
-    const vec2 s = wt_q4_sums(WT_W4((row >> 2u) + u));
-    const vec2 dm = unpackHalf2x16(WT_W(row + nb * WT_QW + u));
+    const vec2 s = wt_q4_sums(WT_Q4(h, u));
+    const vec2 dm = unpackHalf2x16(wt_sw(h, u));
     return dm.x * s.x + dm.y * s.y;
 }
 
-float wt_value(uint row, uint nb, uint i)
+float wt_value(uvec2 h, uint nb, uint i)
 {
-    const vec2 dm = unpackHalf2x16(WT_W(row + nb * WT_QW + i / 32u));
-    return dm.x * float(wt_q4_value(row, i, WT_QW)) + dm.y;
+    const vec2 dm = unpackHalf2x16(wt_sw(h, i / 32u));
+    return dm.x * float(wt_q4_value(h, i, WT_QW)) + dm.y;
 }
 
 #define WT_HAS_PART
-void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
 {
-    const vec2 dm = unpackHalf2x16(WT_W(row + nb * WT_QW + u));
+    const vec2 dm = unpackHalf2x16(wt_sw(h, u));
     const uint sh = (c >> 1u) * 4u, k = (c & 1u) * 2u;
-    lo = dm.x * wt_bytes(WT_W(row + 4u * u + k), sh, 15u) + dm.y;
-    hi = dm.x * wt_bytes(WT_W(row + 4u * u + k + 1u), sh, 15u) + dm.y;
+    lo = dm.x * wt_bytes(wt_qw(h, 4u * u + k), sh, 15u) + dm.y;
+    hi = dm.x * wt_bytes(wt_qw(h, 4u * u + k + 1u), sh, 15u) + dm.y;
 }

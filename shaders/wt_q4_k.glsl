@@ -4,20 +4,21 @@
 // sub-block 2c) and 64c + 32 + l (high nibble, sub-block 2c + 1). A unit is
 // one chunk: two 16-byte loads of nibbles.
 #include "wt_common.glsl"
-#include "wt_kquant.glsl"
 const uint WT_BLOCK = MKV_WT_Q4_K_BLOCK, WT_UNIT = MKV_WT_Q4_K_UNIT;
 const uint WT_QW = (MKV_WT_Q4_K_BLOCK_BYTES - MKV_WT_Q4_K_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
+#include "wt_row.glsl"
+#include "wt_kquant.glsl"
 #include "wt_x.glsl"
 
-float wt_dot(uint row, uint nb, uint u)
+float wt_dot(uvec2 h, uint nb, uint u)
 {
-    const uint b = u / 4u, c = u % 4u, base = row + b * WT_QW;
-    const uvec4 hdr = WT_W4(base >> 2u); // d, dmin; the 12 bytes of scales and mins
+    const uint b = u / 4u, c = u % 4u, base = b * WT_QW;
+    const uvec4 hdr = WT_Q4(h, base >> 2u); // d, dmin; the 12 bytes of scales and mins
     const vec2 dd = unpackHalf2x16(hdr.x);
     const vec2 sm1 = wt_k_scale_min_r(hdr.yzw, 2u * c), sm2 = wt_k_scale_min_r(hdr.yzw, 2u * c + 1u);
-    const uvec4 a = WT_W4((base + 4u + 8u * c) >> 2u), e = WT_W4(((base + 4u + 8u * c) >> 2u) + 1u);
+    const uvec4 a = WT_Q4(h, (base + 4u + 8u * c) >> 2u), e = WT_Q4(h, ((base + 4u + 8u * c) >> 2u) + 1u);
     const float lo = dot(wt_bytes(a.x, 0u, 15u), wt_xs[0]) + dot(wt_bytes(a.y, 0u, 15u), wt_xs[1]) +
                      dot(wt_bytes(a.z, 0u, 15u), wt_xs[2]) + dot(wt_bytes(a.w, 0u, 15u), wt_xs[3]) +
                      dot(wt_bytes(e.x, 0u, 15u), wt_xs[4]) + dot(wt_bytes(e.y, 0u, 15u), wt_xs[5]) +
@@ -30,13 +31,13 @@ float wt_dot(uint row, uint nb, uint u)
     return dd.x * (sm1.x * lo + sm2.x * hi) - dd.y * (sm1.y * s1 + sm2.y * s2);
 }
 
-float wt_value(uint row, uint nb, uint i)
+float wt_value(uvec2 h, uint nb, uint i)
 {
     const uint b = i / 256u, e = i % 256u, c = e / 64u, l = e % 32u, high = (e / 32u) & 1u;
-    const uint base = row + b * WT_QW;
-    const vec2 dd = unpackHalf2x16(WT_W(base));
-    const vec2 sm = wt_k_scale_min(base + 1u, 2u * c + high);
-    const uint q = (wt_byte(base + 4u, 32u * c + l) >> (4u * high)) & 15u;
+    const uint base = b * WT_QW;
+    const vec2 dd = unpackHalf2x16(wt_qw(h, base));
+    const vec2 sm = wt_k_scale_min(h, base + 1u, 2u * c + high);
+    const uint q = (wt_qbyte(h, base + 4u, 32u * c + l) >> (4u * high)) & 15u;
     return dd.x * sm.x * float(q) - dd.y * sm.y;
 }
 
@@ -44,14 +45,14 @@ float wt_value(uint row, uint nb, uint i)
 // x's vec4 k of the unit: low nibbles of a (k < 4), of e (4..7), high
 // nibbles of a (8..11), of e (12..15); sub-block 2c' (low) or 2c' + 1
 // (high) of the super-block's 64-element chunk c'
-void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
 {
-    const uint b = u / 4u, cc = u % 4u, base = row + b * WT_QW;
-    const uvec4 hdr = WT_W4(base >> 2u);
+    const uint b = u / 4u, cc = u % 4u, base = b * WT_QW;
+    const uvec4 hdr = WT_Q4(h, base >> 2u);
     const vec2 dd = unpackHalf2x16(hdr.x);
     const uint high = c >> 2u; // parts 4..7: the high nibbles
     const vec2 sm = wt_k_scale_min_r(hdr.yzw, 2u * cc + high);
-    const uvec4 q = WT_W4(((base + 4u + 8u * cc) >> 2u) + ((c >> 1u) & 1u));
+    const uvec4 q = WT_Q4(h, ((base + 4u + 8u * cc) >> 2u) + ((c >> 1u) & 1u));
     const uvec2 w = (c & 1u) != 0u ? q.zw : q.xy;
     const float s = dd.x * sm.x, m = dd.y * sm.y;
     lo = s * wt_bytes(w.x, 4u * high, 15u) - m;

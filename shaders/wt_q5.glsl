@@ -2,12 +2,12 @@
 // word) then 16 bytes of nibbles as in Q4_0; element j < 16 is the low
 // nibble of byte j plus bit j of qh times 16, element j + 16 the high
 // nibble plus bit j + 16. Returns sum q * x and sum x over unit u (x loaded).
-vec2 wt_q5_sums(uint row, uint u, uint words)
+vec2 wt_q5_sums(uvec2 h, uint u, uint words)
 {
-    const uint base = row + u * words, qh = WT_W(base);
+    const uint base = u * words, qh = wt_qw(h, base);
     float s = 0.0;
     [[unroll]] for (uint k = 0u; k < 4u; k++) {
-        const uint nib = WT_W(base + 1u + k);
+        const uint nib = wt_qw(h, base + 1u + k);
         const vec4 lo = wt_bytes(nib, 0u, 15u) + 16.0 * vec4((uvec4(qh) >> uvec4(4u * k, 4u * k + 1u, 4u * k + 2u, 4u * k + 3u)) & 1u);
         const vec4 hi = wt_bytes(nib, 4u, 15u) +
                         16.0 * vec4((uvec4(qh) >> uvec4(16u + 4u * k, 17u + 4u * k, 18u + 4u * k, 19u + 4u * k)) & 1u);
@@ -17,9 +17,9 @@ vec2 wt_q5_sums(uint row, uint u, uint words)
 }
 
 // q (0..31) of element i.
-uint wt_q5_value(uint row, uint i, uint words)
+uint wt_q5_value(uvec2 h, uint i, uint words)
 {
-    const uint b = i / 32u, j = i % 32u, base = row + b * words;
-    const uint nib = (wt_byte(base + 1u, j % 16u) >> (j < 16u ? 0u : 4u)) & 15u;
-    return nib | (((WT_W(base) >> j) & 1u) << 4u);
+    const uint b = i / 32u, j = i % 32u, base = b * words;
+    const uint nib = (wt_qbyte(h, base + 1u, j % 16u) >> (j < 16u ? 0u : 4u)) & 15u;
+    return nib | (((wt_qw(h, base) >> j) & 1u) << 4u);
 }

@@ -4,18 +4,19 @@ const uint WT_BLOCK = MKV_WT_Q5_1_BLOCK, WT_UNIT = MKV_WT_Q5_1_UNIT;
 const uint WT_QW = (MKV_WT_Q5_1_BLOCK_BYTES - MKV_WT_Q5_1_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
+#include "wt_row.glsl"
 #include "wt_x.glsl"
 #include "wt_q5.glsl"
 
-float wt_dot(uint row, uint nb, uint u)
+float wt_dot(uvec2 h, uint nb, uint u)
 {
-    const vec2 s = wt_q5_sums(row, u, WT_QW);
-    const vec2 dm = unpackHalf2x16(WT_W(row + nb * WT_QW + u));
+    const vec2 s = wt_q5_sums(h, u, WT_QW);
+    const vec2 dm = unpackHalf2x16(wt_sw(h, u));
     return dm.x * s.x + dm.y * s.y;
 }
 
-float wt_value(uint row, uint nb, uint i)
+float wt_value(uvec2 h, uint nb, uint i)
 {
-    const vec2 dm = unpackHalf2x16(WT_W(row + nb * WT_QW + i / 32u));
-    return dm.x * float(wt_q5_value(row, i, WT_QW)) + dm.y;
+    const vec2 dm = unpackHalf2x16(wt_sw(h, i / 32u));
+    return dm.x * float(wt_q5_value(h, i, WT_QW)) + dm.y;
 }

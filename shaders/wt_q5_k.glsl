@@ -2,21 +2,22 @@
 // the scales; element 64c + l takes bit 2c of qh[l], element 64c + 32 + l
 // bit 2c + 1. Value d * scale * q - dmin * min.
 #include "wt_common.glsl"
-#include "wt_kquant.glsl"
 const uint WT_BLOCK = MKV_WT_Q5_K_BLOCK, WT_UNIT = MKV_WT_Q5_K_UNIT;
 const uint WT_QW = (MKV_WT_Q5_K_BLOCK_BYTES - MKV_WT_Q5_K_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
+#include "wt_row.glsl"
+#include "wt_kquant.glsl"
 #include "wt_x.glsl"
 
-float wt_dot(uint row, uint nb, uint u)
+float wt_dot(uvec2 h, uint nb, uint u)
 {
-    const uint b = u / 4u, c = u % 4u, base = row + b * WT_QW;
-    const uvec4 hdr = WT_W4(base >> 2u); // d, dmin; the 12 bytes of scales and mins
+    const uint b = u / 4u, c = u % 4u, base = b * WT_QW;
+    const uvec4 hdr = WT_Q4(h, base >> 2u); // d, dmin; the 12 bytes of scales and mins
     const vec2 dd = unpackHalf2x16(hdr.x);
     const vec2 sm1 = wt_k_scale_min_r(hdr.yzw, 2u * c), sm2 = wt_k_scale_min_r(hdr.yzw, 2u * c + 1u);
-    const uvec4 h0 = WT_W4((base + 4u) >> 2u), h1 = WT_W4(((base + 4u) >> 2u) + 1u);         // qh
-    const uvec4 q0 = WT_W4((base + 12u + 8u * c) >> 2u), q1 = WT_W4(((base + 12u + 8u * c) >> 2u) + 1u); // qs
+    const uvec4 h0 = WT_Q4(h, (base + 4u) >> 2u), h1 = WT_Q4(h, ((base + 4u) >> 2u) + 1u);         // qh
+    const uvec4 q0 = WT_Q4(h, (base + 12u + 8u * c) >> 2u), q1 = WT_Q4(h, ((base + 12u + 8u * c) >> 2u) + 1u); // qs
     float lo = 0.0, hi = 0.0;
     [[unroll]] for (uint k = 0u; k < 8u; k++) {
         const uint qw = k < 4u ? q0[k] : q1[k - 4u], qh = k < 4u ? h0[k] : h1[k - 4u];
@@ -27,13 +28,13 @@ float wt_dot(uint row, uint nb, uint u)
     return dd.x * (sm1.x * lo + sm2.x * hi) - dd.y * (sm1.y * s1 + sm2.y * s2);
 }
 
-float wt_value(uint row, uint nb, uint i)
+float wt_value(uvec2 h, uint nb, uint i)
 {
     const uint b = i / 256u, e = i % 256u, c = e / 64u, l = e % 32u, high = (e / 32u) & 1u;
-    const uint base = row + b * WT_QW;
-    const vec2 dd = unpackHalf2x16(WT_W(base));
-    const vec2 sm = wt_k_scale_min(base + 1u, 2u * c + high);
-    const uint q = ((wt_byte(base + 12u, 32u * c + l) >> (4u * high)) & 15u) |
-                   (((wt_byte(base + 4u, l) >> (2u * c + high)) & 1u) << 4u);
+    const uint base = b * WT_QW;
+    const vec2 dd = unpackHalf2x16(wt_qw(h, base));
+    const vec2 sm = wt_k_scale_min(h, base + 1u, 2u * c + high);
+    const uint q = ((wt_qbyte(h, base + 12u, 32u * c + l) >> (4u * high)) & 15u) |
+                   (((wt_qbyte(h, base + 4u, l) >> (2u * c + high)) & 1u) << 4u);
     return dd.x * sm.x * float(q) - dd.y * sm.y;
 }

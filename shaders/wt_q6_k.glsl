@@ -13,16 +13,17 @@ const uint WT_QW = (MKV_WT_Q6_K_BLOCK_BYTES - MKV_WT_Q6_K_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 // unit u = 16 l of half n of block b: 4 runs of 4 vec4, 8 vec4 apart
 uint wt_xi(uint u, uint k) { return 64u * (u / 4u) + 32u * ((u / 2u) % 2u) + 4u * (u % 2u) + 8u * (k / 4u) + k % 4u; }
+#include "wt_row.glsl"
 #include "wt_x.glsl"
 
-float wt_i8_byte(uint base, uint k) { return float(int(wt_byte(base, k) << 24u) >> 24); }
+float wt_i8_byte(uvec2 h, uint base, uint k) { return float(int(wt_qbyte(h, base, k) << 24u) >> 24); }
 
-float wt_dot(uint row, uint nb, uint u)
+float wt_dot(uvec2 h, uint nb, uint u)
 {
-    const uint b = u / 4u, n = (u / 2u) % 2u, g = u % 2u, base = row + b * WT_QW;
-    const uvec4 qa = WT_W4((base + 16u * n + 4u * g) >> 2u);      // ql[64n + 16g ..]
-    const uvec4 qb = WT_W4((base + 16u * n + 8u + 4u * g) >> 2u); // ql[64n + 32 + 16g ..]
-    const uvec4 qh = WT_W4((base + 32u + 8u * n + 4u * g) >> 2u); // qh[32n + 16g ..]
+    const uint b = u / 4u, n = (u / 2u) % 2u, g = u % 2u, base = b * WT_QW;
+    const uvec4 qa = WT_Q4(h, (base + 16u * n + 4u * g) >> 2u);      // ql[64n + 16g ..]
+    const uvec4 qb = WT_Q4(h, (base + 16u * n + 8u + 4u * g) >> 2u); // ql[64n + 32 + 16g ..]
+    const uvec4 qh = WT_Q4(h, (base + 32u + 8u * n + 4u * g) >> 2u); // qh[32n + 16g ..]
     float s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0;
     [[unroll]] for (uint k = 0u; k < 4u; k++) {
         s1 += dot(wt_bytes(qa[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 0u, 3u), wt_xs[k]);
@@ -36,35 +37,35 @@ float wt_dot(uint row, uint nb, uint u)
     s3 -= 32.0 * wt_xsums[2];
     s4 -= 32.0 * wt_xsums[3];
     // scales 8n + g + {0, 2, 4, 6}: bytes g, g + 2 of word 48 + 2n, bytes g, g + 2 of the next
-    const uvec4 st = WT_W4((base + 48u) >> 2u); // words 48..51: the 16 scales
+    const uvec4 st = WT_Q4(h, (base + 48u) >> 2u); // words 48..51: the 16 scales
     const uint sa = n == 0u ? st.x : st.z, sb = n == 0u ? st.y : st.w;
     const vec4 sc = vec4(ivec4(uvec4(sa << (24u - 8u * g), sa << (8u - 8u * g), sb << (24u - 8u * g), sb << (8u - 8u * g))) >> 24);
-    const float d = wt_half(row + nb * WT_QW, b);
+    const float d = wt_shalf(h, b);
     return d * dot(sc, vec4(s1, s2, s3, s4));
 }
 
-float wt_value(uint row, uint nb, uint i)
+float wt_value(uvec2 h, uint nb, uint i)
 {
     const uint b = i / 256u, e = i % 256u, n = e / 128u, r = e % 128u, part = r / 32u, l = r % 32u;
-    const uint base = row + b * WT_QW;
-    const uint ql = wt_byte(base, 64u * n + l + 32u * (part & 1u)) >> (4u * (part >> 1u));
-    const uint q = (ql & 15u) | (((wt_byte(base + 32u, 32u * n + l) >> (2u * part)) & 3u) << 4u);
-    return wt_half(row + nb * WT_QW, b) * wt_i8_byte(base + 48u, 8u * n + l / 16u + 2u * part) * (float(q) - 32.0);
+    const uint base = b * WT_QW;
+    const uint ql = wt_qbyte(h, base, 64u * n + l + 32u * (part & 1u)) >> (4u * (part >> 1u));
+    const uint q = (ql & 15u) | (((wt_qbyte(h, base + 32u, 32u * n + l) >> (2u * part)) & 3u) << 4u);
+    return wt_shalf(h, b) * wt_i8_byte(h, base + 48u, 8u * n + l / 16u + 2u * part) * (float(q) - 32.0);
 }
 
 #define WT_HAS_PART
 // x's vec4 k of the unit: run r = k / 4 (ql of qa or qb, low or high
 // nibble, qh bits 2r, 2r + 1; scale r of the four), word k % 4
-void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
 {
-    const uint b = u / 4u, n = (u / 2u) % 2u, g = u % 2u, base = row + b * WT_QW;
+    const uint b = u / 4u, n = (u / 2u) % 2u, g = u % 2u, base = b * WT_QW;
     const uint r = c >> 1u, k0 = (c & 1u) * 2u; // run, first word of the part
-    const uvec4 ql = WT_W4((base + 16u * n + 8u * (r & 1u) + 4u * g) >> 2u);
-    const uvec4 qh = WT_W4((base + 32u + 8u * n + 4u * g) >> 2u);
-    const uvec4 st = WT_W4((base + 48u) >> 2u);
+    const uvec4 ql = WT_Q4(h, (base + 16u * n + 8u * (r & 1u) + 4u * g) >> 2u);
+    const uvec4 qh = WT_Q4(h, (base + 32u + 8u * n + 4u * g) >> 2u);
+    const uvec4 st = WT_Q4(h, (base + 48u) >> 2u);
     // scale 8n + g + 2r: byte (g + 2r) % 4 of word 2n + (g + 2r) / 4 of the 16 scales
     const uint si = g + 2u * r, sw = st[2u * n + (si >> 2u)];
-    const float sc = wt_half(row + nb * WT_QW, b) * float(int(sw << (24u - 8u * (si & 3u))) >> 24);
+    const float sc = wt_shalf(h, b) * float(int(sw << (24u - 8u * (si & 3u))) >> 24);
     const uint sh = 4u * (r >> 1u), hs = 2u * r;
     lo = sc * (wt_bytes(ql[k0], sh, 15u) + 16.0 * wt_bytes(qh[k0], hs, 3u) - 32.0);
     hi = sc * (wt_bytes(ql[k0 + 1u], sh, 15u) + 16.0 * wt_bytes(qh[k0 + 1u], hs, 3u) - 32.0);

@@ -5,30 +5,31 @@ const uint WT_BLOCK = MKV_WT_Q8_0_BLOCK, WT_UNIT = MKV_WT_Q8_0_UNIT;
 const uint WT_QW = (MKV_WT_Q8_0_BLOCK_BYTES - MKV_WT_Q8_0_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
+#include "wt_row.glsl"
 #include "wt_x.glsl"
 
-float wt_dot(uint row, uint nb, uint u)
+float wt_dot(uvec2 h, uint nb, uint u)
 {
-    const uvec4 a = WT_W4((row >> 2u) + 2u * u), b = WT_W4((row >> 2u) + 2u * u + 1u);
+    const uvec4 a = WT_Q4(h, 2u * u), b = WT_Q4(h, 2u * u + 1u);
     const float s = dot(wt_i8(a.x), wt_xs[0]) + dot(wt_i8(a.y), wt_xs[1]) + dot(wt_i8(a.z), wt_xs[2]) +
                     dot(wt_i8(a.w), wt_xs[3]) + dot(wt_i8(b.x), wt_xs[4]) + dot(wt_i8(b.y), wt_xs[5]) +
                     dot(wt_i8(b.z), wt_xs[6]) + dot(wt_i8(b.w), wt_xs[7]);
-    return wt_half(row + nb * WT_QW, u) * s;
+    return wt_shalf(h, u) * s;
 }
 
-float wt_value(uint row, uint nb, uint i)
+float wt_value(uvec2 h, uint nb, uint i)
 {
-    const uint b = i / 32u, q = wt_byte(row + b * WT_QW, i % 32u);
-    return wt_half(row + nb * WT_QW, b) * float(int(q << 24u) >> 24);
+    const uint b = i / 32u, q = wt_qbyte(h, b * WT_QW, i % 32u);
+    return wt_shalf(h, b) * float(int(q << 24u) >> 24);
 }
 
 #define WT_HAS_PART
 // part c: quants 8c .. 8c + 7, words 2c and 2c + 1 of the block's 8
-void wt_part(uint row, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
 {
-    const uvec4 a = WT_W4((row >> 2u) + 2u * u + (c >> 1u));
+    const uvec4 a = WT_Q4(h, 2u * u + (c >> 1u));
     const uvec2 w = (c & 1u) != 0u ? a.zw : a.xy;
-    const float d = wt_half(row + nb * WT_QW, u);
+    const float d = wt_shalf(h, u);
     lo = d * wt_i8(w.x);
     hi = d * wt_i8(w.y);
 }

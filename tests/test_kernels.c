@@ -136,26 +136,47 @@ static mkv_status fill_rows(void *user, uint32_t row0, uint32_t n, void *dst, mk
     return MKV_OK;
 }
 
-/* Uploads rows x cols of type t from their ggml encoding; with max_range
- * != 0 the device's binding limit is lowered for this matrix so it splits
- * into parts. */
-static mkv_matrix typed_matrix(mkv_wtype t, const void *rows_enc, uint32_t rows, uint32_t cols, uint64_t max_range)
+/* The row interleaving of the typed matrices a test uploads
+ * (mkv_matrix_create_il): the loop tests' storage pass stores rows plainly
+ * (as GPUs do), their texel pass interleaves them in groups of 4 (lavapipe
+ * uses the rows a subgroup takes at once, 16: the end-to-end tests run
+ * that; 4 makes a subgroup's rows span groups); other tests take the
+ * device's tuning. */
+static uint32_t test_il_rows(void) { return reads == 0 ? 1 : reads == 1 ? 4 : dev->tune.il_rows; }
+
+/* Uploads rows x cols of type t from their ggml encoding, rows interleaved
+ * in groups of il_rows; with max_range != 0 the device's binding limit is
+ * lowered for this matrix so it splits into parts. */
+static mkv_matrix typed_matrix_il(mkv_wtype t, const void *rows_enc, uint32_t rows, uint32_t cols, uint64_t max_range,
+                                  uint32_t il_rows)
 {
     mkv_matrix m;
     host_mat h = {rows_enc, mkv_wtype_src_row_bytes(t, cols)};
     uint64_t saved = dev->max_storage_range;
     if (max_range) dev->max_storage_range = max_range;
     mkv_error e_ = {0};
-    mkv_status st = mkv_matrix_create(dev, "test", t, rows, cols, fill_rows, &h, &m, &e_);
+    mkv_status st = mkv_matrix_create_il(dev, "test", t, rows, cols, il_rows, fill_rows, &h, &m, &e_);
     dev->max_storage_range = saved;
     ck_assert_msg(st == MKV_OK, "%s", e_.msg);
     return m;
+}
+
+static mkv_matrix typed_matrix(mkv_wtype t, const void *rows_enc, uint32_t rows, uint32_t cols, uint64_t max_range)
+{
+    return typed_matrix_il(t, rows_enc, rows, cols, max_range, test_il_rows());
 }
 
 /* Uploads rows x cols f16. */
 static mkv_matrix matrix(const uint16_t *w, uint32_t rows, uint32_t cols, uint64_t max_range)
 {
     return typed_matrix(MKV_WT_F16, w, rows, cols, max_range);
+}
+
+/* The same in plain rows: for the kernels that address a matrix themselves
+ * (matmul, W_mo transposed in ffn_out_meki). */
+static mkv_matrix plain_matrix(const uint16_t *w, uint32_t rows, uint32_t cols)
+{
+    return typed_matrix_il(MKV_WT_F16, w, rows, cols, 0, 1);
 }
 
 /* Random rows x cols of weight type t in its ggml encoding: random bytes
@@ -305,18 +326,34 @@ END_TEST
 /* ---- every weight type, read as stored ---- */
 
 /* Column counts per type: 1, an odd number, and many blocks. */
-static void type_cols(mkv_wtype t, uint32_t out[3])
+/* Column counts for type t: one block, odd block counts, and (out[3]) rows
+ * of whole interleaving runs at subgroup sizes up to 16 (memory.c), so
+ * that the interleaved layout is what gets tested where the type has one. */
+static void type_cols(mkv_wtype t, uint32_t out[4])
 {
     const uint32_t b = mkv_wtype_get(t)->block == 8 ? 1 : mkv_wtype_get(t)->block;
-    if (b == 1) { out[0] = 7; out[1] = 333; out[2] = 1027; return; }
+    if (b == 1) { out[0] = 7; out[1] = 333; out[2] = 1027; out[3] = 384; return; }
     out[0] = b;
     out[1] = 7 * b;
     out[2] = (b == 256 ? 9 : 65) * b;
+    out[3] = b == 256 ? 2048 : 1536;
+}
+
+/* Asserts that a matrix of type t uploaded for the test is interleaved
+ * (or not) where the test asks for it and the type has the layout (memory.c). */
+static void assert_interleaved(mkv_wtype t, const mkv_matrix *m, bool want)
+{
+    const mkv_wtype_info *wi = mkv_wtype_get(t);
+    const bool has = (wi->block_bytes - wi->scale_bytes) % 16 == 0;
+    if (test_il_rows() > 1 && has && want)
+        ck_assert_msg(m->il != 0, "%s %ux%u: rows not interleaved", wi->name, m->rows, m->cols);
+    if (!want) ck_assert_msg(m->il == 0, "%s %ux%u: rows interleaved", wi->name, m->rows, m->cols);
 }
 
 /* y[off + r] = act(W[r] . x) (+ y) against the reference over the CPU
  * decoder's floats; the rows land at an offset inside y. */
-static void check_typed_matvec(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t flags, uint64_t max_range)
+static void check_typed_matvec_il(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t flags, uint64_t max_range,
+                                  int want_il)
 {
     const uint32_t off = 3;
     uint8_t *enc = rand_rows(t, rows, cols);
@@ -324,6 +361,7 @@ static void check_typed_matvec(mkv_wtype t, uint32_t rows, uint32_t cols, uint32
     float *ref = malloc((rows + off) * 4);
     mkv_matrix m = typed_matrix(t, enc, rows, cols, max_range);
     if (max_range) ck_assert_uint_gt(m.n_parts, 1);
+    if (want_il >= 0) assert_interleaved(t, &m, want_il == 1);
     mkv_buffer bx = vec_buf(x, cols), by = vec_buf(y0, rows + off);
     kt k;
     OK(mkv_op_matvec(kt_begin(&k), &m, &bx, &by, off, flags, E));
@@ -344,11 +382,16 @@ static void check_typed_matvec(mkv_wtype t, uint32_t rows, uint32_t cols, uint32
     free(enc); free(w); free(x); free(y0); free(ref); free(got);
 }
 
+static void check_typed_matvec(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t flags, uint64_t max_range)
+{
+    check_typed_matvec_il(t, rows, cols, flags, max_range, -1);
+}
+
 START_TEST(matvec_reads_every_weight_type_as_stored)
 {
     use_reads(_i);
     for (int t = 0; t < MKV_WT_COUNT; t++) {
-        uint32_t cols[3];
+        uint32_t cols[4];
         type_cols((mkv_wtype)t, cols);
         check_typed_matvec((mkv_wtype)t, 1, cols[0], 0, 0);
         check_typed_matvec((mkv_wtype)t, 37, cols[1], MKV_MATVEC_ACCUMULATE, 0);
@@ -356,6 +399,11 @@ START_TEST(matvec_reads_every_weight_type_as_stored)
         check_typed_matvec((mkv_wtype)t, 5, cols[1], MKV_MATVEC_SIGMOID, 0);
         /* split over bindings of ~3 rows each */
         check_typed_matvec((mkv_wtype)t, 31, cols[1], 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[1]));
+        /* whole runs: interleaved where the pass asks for it; odd rows end in a part group; split
+         * into bindings of 9 rows (parts of whole groups: 8 rows), and of 3 (plain rows) */
+        check_typed_matvec_il((mkv_wtype)t, 37, cols[3], 0, 0, 1);
+        check_typed_matvec_il((mkv_wtype)t, 45, cols[3], 0, 9ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[3]), 1);
+        check_typed_matvec_il((mkv_wtype)t, 7, cols[3], 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[3]), 0);
     }
 }
 END_TEST
@@ -416,11 +464,12 @@ START_TEST(mm_reads_every_weight_type_as_stored_for_any_batch_and_tile)
     use_reads(_i);
     static const uint32_t keep[3] = {0, 0, 0}, odd[3] = {3, 5, 7}, one[3] = {1, 1, 1};
     for (int t = 0; t < MKV_WT_COUNT; t++) {
-        uint32_t cols[3];
+        uint32_t cols[4];
         type_cols((mkv_wtype)t, cols);
         check_typed_mm((mkv_wtype)t, 1, cols[0], 1, 1, 0, 0, keep);
         check_typed_mm((mkv_wtype)t, 37, cols[1], 17, 19, MKV_MATVEC_ACCUMULATE, 0, keep);
         check_typed_mm((mkv_wtype)t, 67, cols[2], 33, 40, 0, 0, keep);
+        check_typed_mm((mkv_wtype)t, 37, cols[3], 17, 19, 0, 0, keep);
         check_typed_mm((mkv_wtype)t, 13, cols[1], 9, 9, MKV_MATVEC_SIGMOID, 0, odd);
         check_typed_mm((mkv_wtype)t, 11, cols[1], 5, 16, MKV_MATVEC_ACCUMULATE, 0, one);
         /* split over bindings of ~3 rows each */
@@ -464,10 +513,11 @@ START_TEST(swiglu_and_meki_gate_read_every_weight_type_as_stored)
 {
     use_reads(_i);
     for (int t = 0; t < MKV_WT_COUNT; t++) {
-        uint32_t cols[3];
+        uint32_t cols[4];
         type_cols((mkv_wtype)t, cols);
         check_typed_swiglu((mkv_wtype)t, 77, cols[1], 0);
         check_typed_swiglu((mkv_wtype)t, 45, cols[1], 13);
+        check_typed_swiglu((mkv_wtype)t, 21, cols[3], 13);
         check_typed_swiglu((mkv_wtype)t, 3, cols[0], 64);
     }
 }
@@ -505,9 +555,10 @@ START_TEST(ffn_out_reads_every_weight_type_as_stored)
 {
     use_reads(_i);
     for (int t = 0; t < MKV_WT_COUNT; t++) {
-        uint32_t cols[3];
+        uint32_t cols[4];
         type_cols((mkv_wtype)t, cols);
         check_typed_ffn_out((mkv_wtype)t, 45, cols[1]);
+        check_typed_ffn_out((mkv_wtype)t, 21, cols[3]);
     }
 }
 END_TEST
@@ -516,15 +567,16 @@ END_TEST
 START_TEST(embed_decodes_every_weight_type_as_the_cpu_does)
 {
     for (int t = 0; t < MKV_WT_COUNT; t++) {
-        uint32_t cols[3];
+        uint32_t cols[4];
         type_cols((mkv_wtype)t, cols);
-        const uint32_t vocab = 301, d = cols[1];
+        const uint32_t vocab = 301, d = cols[3]; /* interleaved where the type allows (parts of 32 rows) */
         uint8_t *enc = rand_rows((mkv_wtype)t, vocab, d);
         float *ref = decode_rows((mkv_wtype)t, enc, vocab, d);
         mkv_matrix m = typed_matrix((mkv_wtype)t, enc, vocab, d, 40ull * 4 * mkv_wtype_row_words((mkv_wtype)t, d));
         mkv_buffer params, bh = vec_buf(NULL, d);
         OK(mkv_buffer_create(dev, sizeof(mkv_step_params), MKV_MEM_HOST, &params, E));
-        static const uint32_t toks[] = {0, 39, 40, 299, 300};
+        assert_interleaved((mkv_wtype)t, &m, true);
+        static const uint32_t toks[] = {0, 31, 32, 39, 40, 299, 300};
         for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++) {
             mkv_step_params p = {.n_tok = 1, .tok = {{.token = toks[i]}}};
             memcpy(params.map, &p, sizeof p);
@@ -568,7 +620,7 @@ static void check_matmul(uint32_t rows, uint32_t cols, uint32_t n_batch)
         for (uint32_t r = 0; r < rows; r++) ref[(size_t)b * ldy + r] += scale * g[r];
         ref_swiglu(g, u, rows, ref2 + (size_t)b * ldy);
     }
-    mkv_matrix m = matrix(w, rows, cols, 0), m2 = matrix(w2, rows, cols, 0);
+    mkv_matrix m = plain_matrix(w, rows, cols), m2 = plain_matrix(w2, rows, cols);
     mkv_buffer bx = vec_buf(x, (uint64_t)alloc_rows * ld), by = vec_buf(y0, (uint64_t)n_batch * ldy);
     mkv_buffer by2 = vec_buf(y0, (uint64_t)n_batch * ldy);
     kt k;
@@ -843,7 +895,7 @@ static void check_ffn_out(const ffn_out_case *c)
         uint16_t *wmo_t = malloc((size_t)n * d_mem * 2);
         for (uint32_t r = 0; r < n; r++)
             for (uint32_t k = 0; k < d_mem; k++) wmo_t[(size_t)k * n + r] = wmo[(size_t)r * d_mem + k];
-        mo = matrix(wmo_t, d_mem, n, 0);
+        mo = plain_matrix(wmo_t, d_mem, n);
         free(wmo_t);
         bg = vec_buf(g, d_mem);
         row = stage_slab(c->dtype, d_mem, c->n_layer, c->layer, &ring, &params, &row_bytes);
@@ -1305,7 +1357,7 @@ START_TEST(every_variant_of_the_sweep_space_matches_reference)
     ck_assert_mem_eq(&row, &dev->tune, sizeof row); /* the other tests' tunables: the row's */
     static const uint32_t keep[3] = {0, 0, 0};
     mkv_error err;
-    uint32_t c1[3], c4[3];
+    uint32_t c1[4], c4[4];
     type_cols(MKV_WT_F16, c1);
     type_cols(MKV_WT_Q4_0, c4);
     /* the reads group is this loop's pass */
