@@ -24,7 +24,7 @@ typedef enum mkv_component {
 /* "attention", "ffn", "meki", "lm_head", "other": the JSON keys (DESIGN §7). */
 extern const char *const mkv_component_name[MKV_COMP_COUNT];
 
-#define MKV_PROFILE_MAX_DISPATCHES 512 /* runtime/ops.h: MKV_REC_MAX_MARKS */
+#define MKV_PROFILE_MAX_DISPATCHES 1024 /* runtime/ops.h: MKV_REC_MAX_MARKS */
 
 typedef struct mkv_dispatch_time {
     const char *name; /* the kernel (matvec_tb_q4_0, attn, ...) */

@@ -13,7 +13,10 @@
  * with a leading f16 (Q4_0: 18 bytes, Q8_0: 34) do not; the row's bytes
  * are exactly the file's. F16 and BF16 rows are blocks of 8 values (16
  * bytes), the last one padded with zeros.
- * UNIT is the elements one invocation consumes per step of a dot product. */
+ * UNIT is the elements one invocation consumes per step of a dot product.
+ * Rows may further be interleaved in groups (runtime/memory.c; the picture
+ * is in wt_common.glsl, the accessors in wt_row.glsl): this is each row's
+ * own layout, before that. */
 #ifndef MKV_WTYPE_LAYOUT_H
 #define MKV_WTYPE_LAYOUT_H
 
