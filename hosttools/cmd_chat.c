@@ -3,6 +3,7 @@
  * tokens (the end of the last reply, the user's message, the assistant's
  * header) at the position where the last reply stopped. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -127,6 +128,18 @@ static bool sb_str(sbuf *b, const char *s) { return sb_add(b, s, strlen(s)); }
  * MAX_LINE (skipped). */
 static int read_line(FILE *f, char **line, size_t *cap)
 {
+    /* A terminal: wait for the line in steps of 100 ms, so that a Ctrl-C
+     * landing between the flag's check and getline's read (which it would
+     * then not interrupt) is still seen (a CI run once sat at the prompt
+     * after a Ctrl-C typed right as it appeared). In canonical mode a read
+     * returns at most one line, so nothing waits in f's buffer. */
+    if (isatty(fileno(f)))
+        for (;;) {
+            if (g_interrupted) return -1;
+            struct pollfd p = {.fd = fileno(f), .events = POLLIN};
+            const int n = poll(&p, 1, 100);
+            if (n > 0 || (n < 0 && errno != EINTR)) break;
+        }
     if (g_interrupted) return -1;
     errno = 0;
     ssize_t n = getline(line, cap, f);
