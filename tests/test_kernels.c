@@ -325,7 +325,6 @@ END_TEST
 
 /* ---- every weight type, read as stored ---- */
 
-/* Column counts per type: 1, an odd number, and many blocks. */
 /* Column counts for type t: one block, odd block counts, and (out[3]) rows
  * of whole interleaving runs at subgroup sizes up to 16 (memory.c), so
  * that the interleaved layout is what gets tested where the type has one. */
