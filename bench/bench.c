@@ -21,6 +21,7 @@
 #include "ops.h"
 #include "profile.h"
 #include "report.h"
+#include "stats.h"
 #include "sweep.h"
 #include "synth.h"
 
@@ -174,24 +175,6 @@ static void help(void)
            "           entry per --ctx length (ctx, runs (mode, decode_tok_s, decode_tok_s_reps, with\n"
            "           --profile breakdown), meki_over_dense, meki_over_dense_paired). --probe\n"
            "           and --kernels print device_info, mekivk_version, commit and tuning too)\n");
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, uint32_t n)
-{
-    if (n == 0) return 0;
-    double *t = malloc(n * sizeof *t);
-    if (!t) return 0;
-    memcpy(t, v, n * sizeof *t);
-    qsort(t, n, sizeof *t, cmp_double);
-    double m = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-    free(t);
-    return m;
 }
 
 /* A mode's prompts: for each length, n tokens from position 0 in one
@@ -733,12 +716,12 @@ static mkv_status create_sessions(mkv_model *model, mkv_session_opts so, mode_ru
 /* Medians of a length's decode speeds and the paired ratio. */
 static void ctx_medians(ctx_run *c, uint32_t n_modes, uint32_t reps)
 {
-    for (uint32_t m = 0; m < n_modes; m++) c->med[m] = median(c->decode[m], reps);
+    for (uint32_t m = 0; m < n_modes; m++) c->med[m] = mkv_median(c->decode[m], reps);
     c->paired = 0;
     if (n_modes == 2) {
         double ratios[MAX_REPS];
         for (uint32_t k = 0; k < reps; k++) ratios[k] = c->decode[0][k] > 0 ? c->decode[1][k] / c->decode[0][k] : 0;
-        c->paired = median(ratios, reps);
+        c->paired = mkv_median(ratios, reps);
     }
 }
 
@@ -1013,12 +996,12 @@ static int bench_main(int argc, char **argv)
     }
     for (uint32_t m = 0; m < n_modes; m++) {
         mode_run *r = &runs[m];
-        med[m] = median(r->decode, reps);
-        double pre = median(r->prefill[0], reps);
+        med[m] = mkv_median(r->decode, reps);
+        double pre = mkv_median(r->prefill[0], reps);
         uint64_t wbytes = r->meki_off ? info.weight_bytes_dense : info.weight_bytes_meki;
         const mkv_session_stats *ss = &r->stats;
         double hit = ss->cache_hits + ss->cache_misses ? (double)ss->cache_hits / (ss->cache_hits + ss->cache_misses) : 0;
-        double stall_med = median(r->stall_us, r->n_stall), window_med = median(r->window_us, r->n_stall);
+        double stall_med = mkv_median(r->stall_us, r->n_stall), window_med = mkv_median(r->window_us, r->n_stall);
         double read_us = ss->bank_reads ? ss->bank_read_ms * 1e3 / (double)ss->bank_reads : 0;
         double wgbps = (double)wbytes * med[m] * 1e-9; /* weights streamed per second at the median speed */
         /* The roofline: a step must read the weights and the K/V cache once
@@ -1040,7 +1023,7 @@ static int bench_main(int argc, char **argv)
             printf("\"prefill\": [");
             for (uint32_t k = 0; k < n_prompts; k++)
                 printf("%s{\"prompt\": %u, \"tok_s\": %.4f, \"stall_ms\": %.3f}", k ? ", " : "", n_prompt[k],
-                       median(r->prefill[k], reps), median(r->prefill_stall[k], reps));
+                       mkv_median(r->prefill[k], reps), mkv_median(r->prefill_stall[k], reps));
             printf("], ");
             printf("\"decode_tok_s_reps\": [");
             for (uint32_t k = 0; k < reps; k++) printf("%s%.4f", k ? ", " : "", r->decode[k]);
@@ -1066,8 +1049,8 @@ static int bench_main(int argc, char **argv)
             printf("\n%-5s decode %.2f tok/s (median), %.1f MB weights/token: %.2f GB/s, %.0f %% of the probe\n",
                    r->mode, med[m], wbytes / 1e6, wgbps, probe_gbps > 0 ? 100 * wgbps / probe_gbps : 0.0);
             for (uint32_t k = 0; k < n_prompts; k++) {
-                printf("      prefill of %u tokens: %.2f tok/s (median)", n_prompt[k], median(r->prefill[k], reps));
-                if (!r->meki_off) printf(", the GPU waited %.3f ms on the bank", median(r->prefill_stall[k], reps));
+                printf("      prefill of %u tokens: %.2f tok/s (median)", n_prompt[k], mkv_median(r->prefill[k], reps));
+                if (!r->meki_off) printf(", the GPU waited %.3f ms on the bank", mkv_median(r->prefill_stall[k], reps));
                 printf("\n");
             }
             if (roof > 0)

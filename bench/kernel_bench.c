@@ -7,6 +7,7 @@
  * finite random scales), the others zeros: speed does not depend on the
  * values. */
 #include "kernel_bench.h"
+#include "stats.h"
 #include "step_params.h"
 
 #include <stdio.h>
@@ -66,12 +67,6 @@ static void record(const mkv_device *d, VkCommandBuffer cb, void *user)
     for (uint32_t i = 0; i < t->reps && !t->st; i++) t->st = t->rep(&t->rec, t->user, t->err);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median GPU time of `reps` repetitions recorded back to back in one
  * command buffer, from the recorder's timestamp after every dispatch (a
  * repetition's dispatches: n_marks / reps). */
@@ -100,8 +95,7 @@ static mkv_status time_reps(mkv_device *d, rep_fn rep, void *user, uint32_t reps
     }
     const uint32_t per = t.rec.n_marks / reps;
     for (uint32_t i = 0; i < reps; i++) dt[i] = (double)(ts[(i + 1) * per] - ts[i * per]) * d->timestamp_period_ns * 1e-6;
-    qsort(dt, reps, sizeof *dt, cmp_double);
-    *ms = dt[reps / 2];
+    *ms = mkv_median_sort(dt, reps);
 out:
     free(ts);
     free(dt);

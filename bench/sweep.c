@@ -37,6 +37,7 @@
  * times (mm), or no more than 2 % higher (SLACK) where it is one of its
  * categories (reads: decode gains count too). */
 #include "sweep.h"
+#include "stats.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -442,12 +443,6 @@ static void record(const mkv_device *d, VkCommandBuffer cb, void *user)
     if (!c->st) mkv_rec_finish(&c->rec);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median GPU time of reps runs recorded back to back (timestamps after
  * every dispatch; a run's dispatches: marks / reps). */
 static mkv_status time_job(mkv_device *d, job_dev *jd, const mkv_tunables *t, uint32_t reps, double *ms, mkv_error *err)
@@ -475,8 +470,7 @@ static mkv_status time_job(mkv_device *d, job_dev *jd, const mkv_tunables *t, ui
     }
     const uint32_t per = c.rec.n_marks / reps;
     for (uint32_t i = 0; i < reps; i++) dt[i] = (double)(ts[(i + 1) * per] - ts[i * per]) * d->timestamp_period_ns * 1e-6;
-    qsort(dt, reps, sizeof *dt, cmp_double);
-    *ms = dt[reps / 2];
+    *ms = mkv_median_sort(dt, reps);
 out:
     free(ts);
     free(dt);

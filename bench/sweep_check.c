@@ -11,6 +11,7 @@
  * passes recorded with its own values. Time: wall time of
  * mkv_session_prefill from position 0, as bench's prefill_tok_s. */
 #include "sweep_check.h"
+#include "stats.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,18 +29,6 @@ static mkv_status session_with(mkv_device *d, mkv_model *m, const mkv_tunables *
     if (!st) st = mkv_session_prefill(*s, two, 2, MKV_PREFILL_LAST, NULL, NULL, err);
     d->tune = saved;
     return st;
-}
-
-static int cmp_ms(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, uint32_t n)
-{
-    qsort(v, n, sizeof *v, cmp_ms);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 mkv_status mkv_prefill_ab_run(mkv_device *d, mkv_model *m, const mkv_tunables *current, const mkv_tunables *candidate,
@@ -83,8 +72,8 @@ mkv_status mkv_prefill_ab_run(mkv_device *d, mkv_model *m, const mkv_tunables *c
     if (st) return st;
     out->tokens = tokens;
     out->rounds = rounds;
-    out->current_ms = median(ms[0], rounds);
-    out->candidate_ms = median(ms[1], rounds);
+    out->current_ms = mkv_median_sort(ms[0], rounds);
+    out->candidate_ms = mkv_median_sort(ms[1], rounds);
     out->ratio = out->current_ms > 0 ? out->candidate_ms / out->current_ms : 1.0;
     return MKV_OK;
 }
