@@ -99,6 +99,7 @@ typedef enum kind {
     K_PRODUCT,       /* a plain product (matvec, mm): its place in the pass says which */
     K_FIXED,         /* always the table's component */
     K_NORM,          /* rmsnorm: other; moves the walk from the attention block to the FFN block */
+    K_NORM_MEKI,     /* rmsnorm_add_norm: half meki, half other; the next layer's attention norm */
     K_ATTN,          /* rope_kv, attn, attn_combine: attention; products after it are W_o */
     K_ROPE,          /* rope_kv: the start of a layer's attention (counts layers) */
     K_SWIGLU,        /* decode SwiGLU: ffn; a product after it is W_mg */
@@ -120,7 +121,10 @@ typedef enum kind {
  *   rmsnorm              other       attention/FFN input norms (the decode
  *                                    step fuses the next layer's into ffn_out)
  *   rmsnorm_last         other       final norm of the last token (prefill)
- *   rmsnorm_add          meki        h += RMSNorm_meki(W_mo v) (prefill)
+ *   rmsnorm_add          meki        h += RMSNorm_meki(W_mo v) (prefill, last layer)
+ *   rmsnorm_add_norm     meki +      the same and the next layer's attention
+ *                        other       norm in one pass (prefill): split half and
+ *                                    half (the bytes the two kernels declare)
  *   rope_kv*             attention   q/k/v bias, q/k norms, RoPE, K/V appended
  *   attn*, attn_combine  attention   attention over the cache, its splits joined
  *   matvec_swiglu_*      ffn         decode: silu(W_gate u) * (W_up u)
@@ -152,6 +156,7 @@ static const struct {
 } table[] = {
     {"embed", K_FIXED, MKV_COMP_OTHER, false},
     {"rmsnorm_last", K_NORM_LAST, MKV_COMP_OTHER, false},
+    {"rmsnorm_add_norm", K_NORM_MEKI, MKV_COMP_OTHER, false},
     {"rmsnorm_add", K_FIXED, MKV_COMP_MEKI, false},
     {"rmsnorm", K_NORM, MKV_COMP_OTHER, false},
     {"rope_kv", K_ROPE, MKV_COMP_ATTENTION, false},
@@ -224,6 +229,10 @@ uint32_t mkv_profile_classify(const mkv_pass_profile *p, const mkv_pass_shape *s
         case K_NORM:
             /* after W_o: the FFN norm; elsewhere an attention norm (the first, or the next layer's) */
             ph = ph == P_ATTN_OUT ? P_FFN_IN : P_ATTN_IN;
+            break;
+        case K_NORM_MEKI:
+            meki_share[i] = 0.5;
+            ph = P_ATTN_IN;
             break;
         case K_NORM_LAST:
             ph = P_HEAD;

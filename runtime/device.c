@@ -162,7 +162,8 @@ typedef struct device_caps {
     uint32_t driver_id;
     uint32_t subgroup_size;
     bool fp16_arith, storage16, storage8, timestamps, uma;
-    bool subgroup_arith;  /* subgroupAdd in compute shaders (matvec needs it) */
+    bool subgroup_arith;  /* subgroupAdd in compute shaders (norms, attention) */
+    bool subgroup_shuffle; /* subgroupShuffleXor in compute shaders (the products' sums: sg_sums.glsl) */
     uint64_t max_storage_range;
     uint64_t max_texel_elements;
 } device_caps;
@@ -180,6 +181,8 @@ static void query_caps(const mkv_vk_table *vk, VkPhysicalDevice pd, device_caps 
     c->subgroup_size = sg.subgroupSize;
     c->subgroup_arith = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                         (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+    c->subgroup_shuffle = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                          (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     c->max_storage_range = p2.properties.limits.maxStorageBufferRange;
     /* Texel reads need RGBA32UI uniform texel buffers (mandatory in the
      * spec; checked all the same). */
@@ -251,8 +254,9 @@ mkv_status mkv_devices_print(void *out_file, mkv_error *err)
         fprintf(out, "    driver: %s\n", c.driver);
         fprintf(out, "    fp16 arithmetic: %s, 16-bit storage: %s, 8-bit storage: %s\n",
                 c.fp16_arith ? "yes" : "no", c.storage16 ? "yes" : "no", c.storage8 ? "yes" : "no");
-        fprintf(out, "    subgroup size: %u (arithmetic: %s), timestamps: %s, unified memory: %s\n", c.subgroup_size,
-                c.subgroup_arith ? "yes" : "no", c.timestamps ? "yes" : "no", c.uma ? "yes" : "no");
+        fprintf(out, "    subgroup size: %u (arithmetic: %s, shuffle: %s), timestamps: %s, unified memory: %s\n",
+                c.subgroup_size, c.subgroup_arith ? "yes" : "no", c.subgroup_shuffle ? "yes" : "no",
+                c.timestamps ? "yes" : "no", c.uma ? "yes" : "no");
         fprintf(out, "    max storage buffer range: %llu MiB, shared memory: %u KiB\n",
                 (unsigned long long)(c.max_storage_range >> 20),
                 c.props.limits.maxComputeSharedMemorySize / 1024);
@@ -305,7 +309,8 @@ void mkv_device_requirements_get(mkv_device_requirements *req)
     req->api_version = VK_API_VERSION_1_2;
     req->queue_flags = VK_QUEUE_COMPUTE_BIT;
     req->subgroup_stages = VK_SHADER_STAGE_COMPUTE_BIT;
-    req->subgroup_operations = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
+    req->subgroup_operations =
+        VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
     req->uses_timestamps = true;
 }
 
@@ -322,10 +327,10 @@ static mkv_status check_physical(const mkv_vk_table *vk, VkPhysicalDevice pd, ui
         return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "%s: Vulkan %u.%u: mekivk needs Vulkan 1.2", c->props.deviceName,
                         VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v));
     query_caps(vk, pd, c);
-    if (!c->subgroup_arith)
+    if (!c->subgroup_arith || !c->subgroup_shuffle)
         return mkv_fail(err, MKV_ERR_DEVICE_LIMIT,
-                        "%s: subgroup arithmetic in compute shaders is not supported (mekivk needs it)",
-                        c->props.deviceName);
+                        "%s: subgroup %s in compute shaders is not supported (mekivk needs it)", c->props.deviceName,
+                        !c->subgroup_arith ? "arithmetic" : "shuffles");
     VkQueueFamilyProperties q[16];
     uint32_t n = queue_families(vk, pd, q);
     if (family >= n)

@@ -11,9 +11,11 @@
 #include "tuning.h"
 #include "vk_table.h"
 
+#define MKV_MAX_SPEC 6u /* specialization constants a pipeline may set */
+
 typedef struct mkv_pipeline {
     mkv_kernel_id kernel;
-    uint32_t spec[4];            /* specialization constants 0..3 */
+    uint32_t spec[MKV_MAX_SPEC]; /* specialization constants 0 .. n_spec - 1 */
     uint32_t n_spec;
     uint32_t n_bindings;         /* reflected from the SPIR-V */
     uint32_t texel_bindings;     /* bit i: binding i is a uniform texel buffer (reflected) */

@@ -165,6 +165,18 @@ mkv_status mkv_op_rmsnorm_rows(mkv_recorder *r, bool add, const mkv_buffer *x, u
                     8ull * n * n_vec, err);
 }
 
+mkv_status mkv_op_rmsnorm_add_norm(mkv_recorder *r, const mkv_buffer *x, uint32_t ldx, const mkv_buffer *w,
+                                   const mkv_buffer *y, uint32_t ldy, const mkv_buffer *w2, const mkv_buffer *y2,
+                                   uint32_t n, uint32_t n_vec, float eps, mkv_error *err)
+{
+    mkv_pc_rmsnorm pc = {.n = n, .eps = eps, .ldx = ldx, .ldy = ldy};
+    const mkv_buffer *b[] = {x, w, y, w2, y2};
+    /* bytes: those of rmsnorm_add and rmsnorm, each 8n a vector (what the
+     * profile splits it by: bench/profile.c) */
+    return DISPATCH(r, MKV_KERNEL_RMSNORM_ADD_NORM, mkv_spec1(r->tune.wg_norm), b, pc, n_vec, 1,
+                    16ull * n * n_vec, err);
+}
+
 mkv_status mkv_op_rmsnorm_last(mkv_recorder *r, const mkv_buffer *params, const mkv_buffer *x, uint32_t ldx,
                                const mkv_buffer *w, const mkv_buffer *y, uint32_t n, float eps, mkv_error *err)
 {
@@ -187,7 +199,7 @@ mkv_status mkv_op_mm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, 
                         .y_offset = y_offset + p * w->rows_per_part, .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0,
                         .act = (flags & MKV_MATVEC_SIGMOID) != 0, .il = w->il};
         const mkv_buffer *b[] = {&w->parts[p], x, y, params};
-        const mkv_spec spec = {{t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm}, 4};
+        const mkv_spec spec = {{t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm, r->d->subgroup_size}, 5};
         mkv_status st = DISPATCH(r, TYPED_KERNEL(MM, texel(r, &w->parts[p], x), w->type), spec, b, pc,
                                  div_up(n, t->rows_mm), div_up(n_batch, t->nb_mm), mkv_matrix_rows_bytes(w, n), err);
         if (st) return st;
@@ -201,7 +213,8 @@ mkv_status mkv_op_ffn_act(mkv_recorder *r, const mkv_buffer *gu, uint32_t ldgu, 
 {
     mkv_pc_ffn_act pc = {.n_rows = n_rows, .n_ffn = n_ffn, .up_row = up_row, .n_mem = n_mem, .ldgu = ldgu, .ldt = ldt, .ldg = ldg};
     const mkv_buffer *b[] = {gu, t, g ? g : t, params};
-    return DISPATCH(r, MKV_KERNEL_FFN_ACT, mkv_spec1(r->tune.wg_norm), b, pc, div_up(n_rows, r->tune.wg_norm), n_batch,
+    return DISPATCH(r, MKV_KERNEL_FFN_ACT, mkv_spec1(r->tune.wg_norm), b, pc,
+                    div_up(n_rows, r->tune.wg_norm * MKV_FFN_ACT_ROWS), n_batch,
                     8ull * n_rows * n_batch, err);
 }
 
@@ -225,7 +238,7 @@ mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer 
                             .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0, .act = (flags & MKV_MATVEC_SIGMOID) != 0,
                             .il = w->il};
         const mkv_buffer *b[] = {&w->parts[p], x, y};
-        mkv_status st = DISPATCH(r, TYPED_KERNEL(MATVEC, texel(r, &w->parts[p], x), w->type), mkv_spec3(r->tune.wg_matvec, rows, r->tune.nr_matvec), b, pc,
+        mkv_status st = DISPATCH(r, TYPED_KERNEL(MATVEC, texel(r, &w->parts[p], x), w->type), mkv_spec4(r->tune.wg_matvec, rows, r->tune.nr_matvec, r->d->subgroup_size), b, pc,
                                  mkv_matvec_groups(n, rows), 1, mkv_matrix_rows_bytes(w, n), err);
         if (st) return st;
     }
@@ -245,7 +258,7 @@ static mkv_status check_single_part(const mkv_matrix *w, const char *what, mkv_e
 static mkv_spec swiglu_spec(const mkv_recorder *r)
 {
     const uint32_t nr = r->tune.nr_matvec > 1 ? r->tune.nr_matvec / 2 : 1;
-    return mkv_spec3(r->tune.wg_matvec, r->tune.rows_matvec, nr);
+    return mkv_spec4(r->tune.wg_matvec, r->tune.rows_matvec, nr, r->d->subgroup_size);
 }
 
 mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
@@ -330,9 +343,8 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
                           const mkv_buffer *rope, const mkv_buffer *q, const mkv_buffer *k_cache,
                           const mkv_buffer *v_cache, mkv_error *err)
 {
-    /* each thread rotates up to 8 pairs: at least head_dim / 16 threads */
-    const uint32_t wg = mkv_pow2_at_least((a->head_dim / 2 + 7) / 8, r->tune.wg_norm);
-    if (a->head_dim % 2 || a->head_dim > MKV_ROPE_KV_MAX_HEAD_DIM || wg > r->d->props.limits.maxComputeWorkGroupSize[0])
+    const uint32_t wg = r->tune.wg_norm;
+    if (a->head_dim % 2 || a->head_dim > MKV_ROPE_KV_MAX_HEAD_DIM)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "head_dim = %u: rope kernel needs an even head_dim <= %u", a->head_dim, MKV_ROPE_KV_MAX_HEAD_DIM);
     if (a->kv_q8 && a->head_dim % MKV_KV_Q8_BLOCK)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "head_dim = %u: a q8_0 KV cache needs a multiple of %u", a->head_dim,
@@ -361,8 +373,11 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
     if (a->head_dim % 8 == 0 && attn_ld_q(a) % 4) /* q read as vec4 (attn.comp) */
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "attention: q rows of %u floats: need a multiple of 4", attn_ld_q(a));
     mkv_pc_attn pc = {.n_kv_head = a->n_kv_head, .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim),
-                      .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4), .ld_q = attn_ld_q(a)};
-    const mkv_buffer *b[] = {params, q, k_cache, v_cache, partials};
+                      .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4), .ld_q = attn_ld_q(a),
+                      .ld_out = attn_ld_q(a)};
+    /* one split: attention writes the output itself, nothing to combine */
+    const bool direct = a->n_split == 1;
+    const mkv_buffer *b[] = {params, q, k_cache, v_cache, direct ? out : partials};
     const uint32_t nbt = attn_batch(a);
     if ((uint64_t)nbt * a->n_split > r->d->props.limits.maxComputeWorkGroupCount[1])
         return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "attention: %u tokens x %u splits exceed the device's workgroup count", nbt, a->n_split);
@@ -374,7 +389,7 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
     const mkv_kernel_id k = a->kv_q8 ? (tex ? MKV_KERNEL_ATTN_Q8_TB : MKV_KERNEL_ATTN_Q8) : (tex ? MKV_KERNEL_ATTN_TB : MKV_KERNEL_ATTN);
     mkv_status st = DISPATCH(r, k, spec, b, pc, a->n_kv_head, nbt * a->n_split,
                              2 * mkv_kv_cache_bytes(a->n_ctx, a->n_kv_head * a->head_dim, a->kv_q8), err);
-    if (st) return st;
+    if (st || direct) return st;
     mkv_pc_attn_combine pc2 = {.head_dim = a->head_dim, .n_split = a->n_split, .ld_out = attn_ld_q(a)};
     const mkv_buffer *b2[] = {partials, out};
     return DISPATCH(r, MKV_KERNEL_ATTN_COMBINE, mkv_spec1(r->tune.wg_norm), b2, pc2, a->n_head, nbt,
@@ -406,11 +421,11 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
     const uint64_t bytes = mkv_matrix_bytes(w_down) + 16ull * n;
     if (!meki) {
         const mkv_buffer *b[] = {&w_down->parts[0], t, h, w_next, xn, counter};
-        return DISPATCH(r, TYPED_KERNEL(FFN_OUT, texel(r, &w_down->parts[0], t), w_down->type), mkv_spec3(wg, rows, nr), b, pc, pc.n_groups, 1, bytes, err);
+        return DISPATCH(r, TYPED_KERNEL(FFN_OUT, texel(r, &w_down->parts[0], t), w_down->type), mkv_spec4(wg, rows, nr, r->d->subgroup_size), b, pc, pc.n_groups, 1, bytes, err);
     }
     const mkv_buffer *b[] = {&w_down->parts[0], t, h, w_next, xn, counter, &meki->w_mo_t->parts[0], meki->g, meki->z, meki->w_norm, meki->ring, meki->params};
     const bool tex = texel(r, &w_down->parts[0], t) && meki->w_mo_t->parts[0].view && meki->g->view && meki->ring->view;
-    return DISPATCH(r, TYPED_KERNEL(FFN_OUT_MEKI, tex, w_down->type), mkv_spec3(wg, rows, nr), b, pc, pc.n_groups, 1,
+    return DISPATCH(r, TYPED_KERNEL(FFN_OUT_MEKI, tex, w_down->type), mkv_spec4(wg, rows, nr, r->d->subgroup_size), b, pc, pc.n_groups, 1,
                     bytes + mkv_matrix_bytes(meki->w_mo_t) + 4ull * pc.n_mem + 12ull * n, err);
 }
 

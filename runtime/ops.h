@@ -36,12 +36,13 @@ void mkv_recorder_release(mkv_recorder *r);
 /* Specialization constants of a dispatch: ids 0 .. n-1 (id 0 is the
  * workgroup width). */
 typedef struct mkv_spec {
-    uint32_t v[4];
+    uint32_t v[MKV_MAX_SPEC];
     uint32_t n;
 } mkv_spec;
 static inline mkv_spec mkv_spec1(uint32_t wg) { return (mkv_spec){{wg}, 1}; }
 static inline mkv_spec mkv_spec2(uint32_t wg, uint32_t a) { return (mkv_spec){{wg, a}, 2}; }
 static inline mkv_spec mkv_spec3(uint32_t wg, uint32_t a, uint32_t b) { return (mkv_spec){{wg, a, b}, 3}; }
+static inline mkv_spec mkv_spec4(uint32_t wg, uint32_t a, uint32_t b, uint32_t c) { return (mkv_spec){{wg, a, b, c}, 4}; }
 
 /* Binds, pushes and dispatches one kernel; checks the binding count and the
  * push-constant size against the SPIR-V. A binding the shader declares as
@@ -63,6 +64,12 @@ mkv_status mkv_op_rmsnorm(mkv_recorder *r, const mkv_buffer *x, const mkv_buffer
 /* The same with row strides; [rmsnorm_add] (add) y[v] += rmsnorm(x[v]) * w */
 mkv_status mkv_op_rmsnorm_rows(mkv_recorder *r, bool add, const mkv_buffer *x, uint32_t ldx, const mkv_buffer *w,
                                const mkv_buffer *y, uint32_t ldy, uint32_t n, uint32_t n_vec, float eps, mkv_error *err);
+/* [rmsnorm_add_norm] y[v] += rmsnorm(x[v]) * w, then y2[v] = rmsnorm(y[v]) * w2
+ * (y2's rows ldy apart too): a batch's MeKi branch into the residual and
+ * the next layer's attention norm in one pass */
+mkv_status mkv_op_rmsnorm_add_norm(mkv_recorder *r, const mkv_buffer *x, uint32_t ldx, const mkv_buffer *w,
+                                   const mkv_buffer *y, uint32_t ldy, const mkv_buffer *w2, const mkv_buffer *y2,
+                                   uint32_t n, uint32_t n_vec, float eps, mkv_error *err);
 /* [rmsnorm_last] y = rmsnorm(x[step.n_tok - 1]) * w: the pass's last token */
 mkv_status mkv_op_rmsnorm_last(mkv_recorder *r, const mkv_buffer *params, const mkv_buffer *x, uint32_t ldx,
                                const mkv_buffer *w, const mkv_buffer *y, uint32_t n, float eps, mkv_error *err);
@@ -140,7 +147,8 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
                           const mkv_buffer *qkv_bias, const mkv_buffer *q_norm, const mkv_buffer *k_norm,
                           const mkv_buffer *rope, const mkv_buffer *q, const mkv_buffer *k_cache,
                           const mkv_buffer *v_cache, mkv_error *err);
-/* [attn] + [attn_combine] out = softmax(q K^T / sqrt(hd)) V over step.n_kv positions */
+/* [attn] + [attn_combine] out = softmax(q K^T / sqrt(hd)) V over step.n_kv positions
+ * (one split: attn alone, writing out) */
 mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
                             const mkv_buffer *k_cache, const mkv_buffer *v_cache,
                             const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err);

@@ -109,7 +109,7 @@ static mkv_status create_one(mkv_device *d, mkv_pipeline *p, mkv_error *err)
     VkShaderModule mod;
     VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = *k->size, .pCode = k->code};
     MKV_VK(d->vk.vkCreateShaderModule(d->dev, &mi, NULL, &mod), err);
-    VkSpecializationMapEntry me[4];
+    VkSpecializationMapEntry me[MKV_MAX_SPEC];
     for (uint32_t i = 0; i < p->n_spec; i++) me[i] = (VkSpecializationMapEntry){.constantID = i, .offset = 4 * i, .size = 4};
     VkSpecializationInfo si = {.mapEntryCount = p->n_spec, .pMapEntries = me, .dataSize = 4 * p->n_spec, .pData = p->spec};
     VkComputePipelineCreateInfo ci = {
@@ -141,7 +141,7 @@ mkv_status mkv_pipeline_get(mkv_device *d, mkv_kernel_id kernel, const uint32_t 
 static mkv_status pipeline_get_locked(mkv_device *d, mkv_kernel_id kernel, const uint32_t *spec, uint32_t n_spec,
                                       const mkv_pipeline **out, mkv_error *err)
 {
-    if ((unsigned)kernel >= MKV_KERNEL_COUNT || n_spec > 4)
+    if ((unsigned)kernel >= MKV_KERNEL_COUNT || n_spec > MKV_MAX_SPEC)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "pipeline: kernel %d with %u spec constants", (int)kernel, n_spec);
     for (uint32_t i = 0; i < d->n_pipelines; i++) {
         const mkv_pipeline *p = d->pipelines[i];

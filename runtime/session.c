@@ -84,8 +84,8 @@ static mkv_status alloc_pass(mkv_session *s, mkv_pass *p, uint32_t n, mkv_error 
     TRY(act_buffer(s, a->rows, a->ld_ffn, &a->t, err));
     TRY(act_buffer(s, a->rows, a->ld_model, &a->z, err));
     TRY(act_buffer(s, a->rows, a->ld_mem, &a->g, err));
-    const uint32_t n_split = n == 1 ? s->n_split : 1;
-    TRY(act_buffer(s, n, c->n_head * n_split * (c->head_dim + 2), &a->partials, err));
+    const uint32_t n_split = n == 1 ? s->n_split : 1; /* with one split attention writes att itself */
+    if (n_split > 1) TRY(act_buffer(s, n, c->n_head * n_split * (c->head_dim + 2), &a->partials, err));
     if (n > 1) {
         TRY(act_buffer(s, a->rows, a->ld_gu, &a->gu, err));
         TRY(act_buffer(s, a->rows, a->ld_mem, &a->v, err));
@@ -222,6 +222,11 @@ static mkv_status record_forward(mkv_session *s, mkv_pass *p, mkv_error *err)
                 TRY(mkv_op_meki_v(r, &s->ring, l * bank->row_bytes, bank->dtype, &a->g, a->ld_mem, &a->v, a->ld_mem,
                                   c->d_mem, nb, &p->params, err));
                 TRY(linear(p, &w->meki_out, &a->v, a->ld_mem, &a->z, ldm, 0, 0, err));
+                if (!last) { /* and xn = RMSNorm_next(h), in the same pass over h */
+                    TRY(mkv_op_rmsnorm_add_norm(r, &a->z, ldm, &w->meki_norm, &a->h, ldm, next_norm, &a->xn, c->d_model,
+                                                nb, c->norm_eps, err));
+                    continue;
+                }
                 TRY(mkv_op_rmsnorm_rows(r, true, &a->z, ldm, &w->meki_norm, &a->h, ldm, c->d_model, nb, c->norm_eps, err));
             }
             /* xn = RMSNorm_next(h); after the last layer only the last token's, for the LM head */

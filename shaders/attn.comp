@@ -8,7 +8,10 @@
 // (query heads kvh*G .. kvh*G+G-1) in one pass that reads every K and V row
 // of the chunk once. It writes, per query head, the chunk's max score m,
 // its sum of exponentials l and the unnormalised output o; attn_combine.comp
-// merges the chunks into a stable softmax over the whole cache.
+// merges the chunks into a stable softmax over the whole cache. With one
+// split (n_split = 1: a prefill pass, a short cache) the chunk is the whole
+// softmax: binding 4 is then the attention output itself, o / l is written
+// there, and attn_combine does not run.
 //
 // Layout: a team of P lanes of a subgroup takes one position at a time; lane
 // j of the team owns chunks j, j+P, ... of the head's row (a chunk is 16
@@ -60,7 +63,8 @@ layout(std430, binding = 3) readonly buffer VCache4 { uvec4 vc4[]; };
 #define KC(i) kc[i]
 #define VC(i) vc[i]
 #endif
-layout(std430, binding = 4) writeonly buffer Partial { float part[]; }; // [n_head][n_split][head_dim + 2]
+layout(std430, binding = 4) writeonly buffer Partial { float part[]; }; // [n_head][n_split][head_dim + 2],
+                                                                       // or (n_split = 1) the output
 
 layout(push_constant) uniform PushConstants {
     uint n_kv_head;
@@ -68,6 +72,7 @@ layout(push_constant) uniform PushConstants {
     float scale;   // 1/sqrt(head_dim)
     uint scale_base; // KV_Q8: word offset of the scales in each cache (kv_layout.h)
     uint ld_q;       // q's row stride in floats (one row per token)
+    uint ld_out;     // n_split = 1: the output's row stride in floats
 } pc;
 
 const uint CW = (HD % 8u == 0u) ? 8u : 2u; // dims per chunk
@@ -230,14 +235,18 @@ void main()
     // a loop that unrolls (no loop nested inside), or they would go to
     // memory.
     const uint n_all = gl_NumSubgroups * TEAMS;
+    const bool direct = pc.n_split == 1u;
     if (n_all == 1u) {
         [[unroll]] for (uint g = 0u; g < G; g++) {
             const uint pb = pbase + ((kvh * G + g) * pc.n_split + split) * (HD + 2u);
+            // where o starts, and its scale: 1 / l written straight to the output
+            const uint ob = direct ? tk * pc.ld_out + (kvh * G + g) * HD : pb + 2u;
+            const float f = direct ? (l[g] > 0.0 ? 1.0 / l[g] : 0.0) : 1.0;
             [[unroll]] for (uint c = 0u; c < CPL; c++) {
                 const uint ci = c * P + lane;
                 if (ci < NCH) {
-                    const vec4 a = olo[g * CPL + c], b = ohi[g * CPL + c];
-                    const uint d = pb + 2u + ci * CW;
+                    const vec4 a = olo[g * CPL + c] * f, b = ohi[g * CPL + c] * f;
+                    const uint d = ob + ci * CW;
                     part[d] = a.x;
                     part[d + 1u] = a.y;
                     if (CW == 8u) {
@@ -246,7 +255,7 @@ void main()
                     }
                 }
             }
-            if (lane == 0u) {
+            if (lane == 0u && !direct) {
                 part[pb] = m[g] * LN2;
                 part[pb + 1u] = l[g]; // 0 for an empty chunk
             }
@@ -283,14 +292,16 @@ void main()
         if (lane == 0u) sh_l[me] = lg * f;
         barrier();
         const uint pb = pbase + ((kvh * G + g) * pc.n_split + split) * (HD + 2u);
+        float L = 0.0;
+        for (uint k = 0u; k < n_all; k++) L += sh_l[k];
+        const uint ob = direct ? tk * pc.ld_out + (kvh * G + g) * HD : pb + 2u;
+        const float fl = direct ? (L > 0.0 ? 1.0 / L : 0.0) : 1.0;
         for (uint d = gl_LocalInvocationID.x; d < HD; d += WG) {
             float o = 0.0;
             for (uint k = 0u; k < n_all; k++) o += sh_o[k * HD + d];
-            part[pb + 2u + d] = o;
+            part[ob + d] = o * fl;
         }
-        if (gl_LocalInvocationID.x == 0u) {
-            float L = 0.0;
-            for (uint k = 0u; k < n_all; k++) L += sh_l[k];
+        if (gl_LocalInvocationID.x == 0u && !direct) {
             part[pb] = M * LN2;
             part[pb + 1u] = L;
         }

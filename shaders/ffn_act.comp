@@ -6,7 +6,10 @@
 //   how), j = r - n_ffn, h = n_rows - n_ffn:
 //     g[b][j]     = sigmoid(gu[b][r])
 //     g[b][h + j] = sigmoid(gu[b][up_row + r])   (if h + j < n_mem)
-// Workgroup (i, b): rows WG*i .. of token b. Host description: ffn_act.h.
+// Workgroup (i, b): token b, rows WG*i + k and every WG * (workgroups in x)
+// on (MKV_FFN_ACT_ROWS rows per invocation: on lavapipe a workgroup of
+// one row per invocation cost more to launch than its rows to compute).
+// Host description: ffn_act.h.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 layout(std430, binding = 0) readonly buffer GU { float gu[]; };
@@ -22,14 +25,16 @@ layout(push_constant) uniform PushConstants {
 } pc;
 void main()
 {
-    const uint r = gl_GlobalInvocationID.x, b = gl_WorkGroupID.y;
-    if (b >= step.n_tok || r >= pc.n_rows) return;
-    const float a = gu[b * pc.ldgu + r], c = gu[b * pc.ldgu + pc.up_row + r];
-    if (r < pc.n_ffn) {
-        t[b * pc.ldt + r] = a / (1.0 + exp(-a)) * c;
-        return;
+    const uint b = gl_WorkGroupID.y;
+    if (b >= step.n_tok) return;
+    for (uint r = gl_GlobalInvocationID.x; r < pc.n_rows; r += gl_NumWorkGroups.x * WG) {
+        const float a = gu[b * pc.ldgu + r], c = gu[b * pc.ldgu + pc.up_row + r];
+        if (r < pc.n_ffn) {
+            t[b * pc.ldt + r] = a / (1.0 + exp(-a)) * c;
+            continue;
+        }
+        const uint j = r - pc.n_ffn, j2 = pc.n_rows - pc.n_ffn + j;
+        g[b * pc.ldg + j] = 1.0 / (1.0 + exp(-a));
+        if (j2 < pc.n_mem) g[b * pc.ldg + j2] = 1.0 / (1.0 + exp(-c));
     }
-    const uint j = r - pc.n_ffn, j2 = pc.n_rows - pc.n_ffn + j;
-    g[b * pc.ldg + j] = 1.0 / (1.0 + exp(-a));
-    if (j2 < pc.n_mem) g[b * pc.ldg + j2] = 1.0 / (1.0 + exp(-c));
 }

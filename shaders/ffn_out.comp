@@ -31,10 +31,15 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 #include "common.glsl"
 
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, and of W_mo): a multiple of 8
 layout(constant_id = 2) const uint NR = 4;   // rows of W_down a subgroup takes at once (as in matvec.comp)
+layout(constant_id = 3) const uint SG = 8;   // the subgroup size (gl_SubgroupSize must equal it)
+// the NR rows' sums, padded to a power of two, meet in a butterfly (sg_sums.glsl)
+const uint SG_N = NR <= 1u ? 1u : NR <= 2u ? 2u : NR <= 4u ? 4u : NR <= 8u ? 8u : NR <= 16u ? 16u : NR <= 32u ? 32u : 64u;
+#include "sg_sums.glsl"
 
 #define WT_BINDING_W 0 // W_down, rows of ldw words (wtype_layout.h)
 #define WT_BINDING_X 1 // t, padded with zeros
@@ -127,19 +132,17 @@ void main()
     const uint tid = gl_LocalInvocationID.x, lane = gl_SubgroupInvocationID;
     const uint r_end = min(gl_WorkGroupID.x * ROWS + ROWS, pc.n), n_units = pc.nb * (WT_BLOCK / WT_UNIT);
     for (uint r0 = gl_WorkGroupID.x * ROWS + gl_SubgroupID * NR; r0 < r_end; r0 += gl_NumSubgroups * NR) {
-        float acc[NR];
+        [[unroll]] for (uint i = 0u; i < SG_N; i++) sg_v[i] = 0.0;
         uvec2 hw[NR]; // the rows' handles
-        [[unroll]] for (uint i = 0u; i < NR; i++) {
-            acc[i] = 0.0;
-            hw[i] = WT_ROW(min(r0 + i, r_end - 1u), pc.ldw, pc.nb);
-        }
+        [[unroll]] for (uint i = 0u; i < NR; i++) hw[i] = WT_ROW(min(r0 + i, r_end - 1u), pc.ldw, pc.nb);
         for (uint u = lane; u < n_units; u += gl_SubgroupSize) {
             wt_load_x(u);
-            [[unroll]] for (uint i = 0u; i < NR; i++) acc[i] += wt_dot(hw[i], pc.nb, u);
+            [[unroll]] for (uint i = 0u; i < NR; i++) sg_v[i] += wt_dot(hw[i], pc.nb, u);
         }
-        [[unroll]] for (uint i = 0u; i < NR; i++) {
-            const float d = subgroupAdd(acc[i]);
-            if (r0 + i < r_end && subgroupElect()) h[r0 + i] += d;
+        sg_sums(lane);
+        [[unroll]] for (uint j = 0u; j < SG_R; j++) {
+            const uint i = sg_first(lane) + j;
+            if (sg_owner(lane) && i < NR && r0 + i < r_end) h[r0 + i] += sg_v[j];
         }
     }
 #if defined(MEKI)

@@ -5,7 +5,8 @@
 // ROWS consecutive rows; each subgroup takes NR rows at a time, its lanes
 // stride over the rows' units, each unit's x loaded once for the NR rows (8 weights for
 // f16, a block of 32 or a 64-element part of a 256 super-block for the
-// quantized types) and meet in subgroupAdd: no shared memory, no barrier.
+// quantized types); their sums over the lanes meet in a butterfly that also
+// hands them out (sg_sums.glsl): no shared memory, no barrier.
 // The loop over rows makes the result independent of the subgroup size the
 // driver actually uses.
 //
@@ -41,11 +42,21 @@
 // uniform texel buffers (wt_bind.glsl). Host description: matvec.h.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
-#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 #include "common.glsl"
 
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup
 layout(constant_id = 2) const uint NR = 4;   // rows a subgroup takes at once: each x load feeds NR rows
+layout(constant_id = 3) const uint SG = 8;   // the subgroup size (gl_SubgroupSize must equal it)
+// The sums a lane holds: NR rows' (SwiGLU: row i's gate sum at 2i, its up
+// sum at 2i + 1), padded with zeros to a power of two (sg_sums.glsl).
+const uint NRP = NR <= 1u ? 1u : NR <= 2u ? 2u : NR <= 4u ? 4u : NR <= 8u ? 8u : NR <= 16u ? 16u : NR <= 32u ? 32u : 64u;
+#if defined(SWIGLU) || defined(SWIGLU_MEKI)
+const uint SG_N = 2u * NRP, PER_ROW = 2u;
+#else
+const uint SG_N = NRP, PER_ROW = 1u;
+#endif
+#include "sg_sums.glsl"
 
 #define WT_BINDING_W 0 // W: rows of ldw words (wtype_layout.h)
 #define WT_BINDING_X 1 // x: padded with zeros to whole units
@@ -79,10 +90,9 @@ void main()
     const uint r_end = min(r_begin + ROWS, pc.n_rows);
     for (uint r0 = r_begin + gl_SubgroupID * NR; r0 < r_end; r0 += gl_NumSubgroups * NR) {
         // rows r0 .. r0 + NR - 1; past r_end the last row is computed again and not written
-        float acc[NR], acc2[NR];
+        [[unroll]] for (uint i = 0u; i < SG_N; i++) sg_v[i] = 0.0;
         uvec2 hw[NR], hw2[NR]; // the rows' handles (W2: SwiGLU's up rows)
         [[unroll]] for (uint i = 0u; i < NR; i++) {
-            acc[i] = acc2[i] = 0.0;
             const uint r = min(r0 + i, r_end - 1u);
             hw[i] = WT_ROW(r, pc.ldw, pc.nb);
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
@@ -92,26 +102,31 @@ void main()
         for (uint u = lane; u < n_units; u += n_lanes) {
             wt_load_x(u);
             [[unroll]] for (uint i = 0u; i < NR; i++) {
-                acc[i] += wt_dot(hw[i], pc.nb, u);
+                sg_v[PER_ROW * i] += wt_dot(hw[i], pc.nb, u);
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
-                acc2[i] += wt_dot(hw2[i], pc.nb, u);
+                sg_v[2u * i + 1u] += wt_dot(hw2[i], pc.nb, u);
 #endif
             }
         }
-        [[unroll]] for (uint i = 0u; i < NR; i++) {
-            const uint r = r0 + i;
-            float d = subgroupAdd(acc[i]);
+        // the sums over the lanes, each lane left with its share (sg_sums.glsl); a
+        // SwiGLU row's two sums stay in one lane, or (one sum per lane) the up sum
+        // is fetched from the next lane that holds it
+        sg_sums(lane);
+        const float next = SG_R == 1u ? subgroupShuffleXor(sg_v[0], SG_D) : 0.0;
+        [[unroll]] for (uint j = 0u; j < SG_R; j += PER_ROW) {
+            const uint e = sg_first(lane) + j, i = e / PER_ROW, r = r0 + i;
+            float d = sg_v[j];
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
-            const float u = subgroupAdd(acc2[i]);
+            const float u = SG_R == 1u ? next : sg_v[j + 1u];
 #endif
-            if (r >= r_end || !subgroupElect()) continue;
+            if (!sg_owner(lane) || e % PER_ROW != 0u || i >= NR || r >= r_end) continue;
 #if defined(SWIGLU_MEKI)
             if (r < pc.n_ffn) {
                 y[r] = d / (1.0 + exp(-d)) * u;
             } else {
-                const uint j = r - pc.n_ffn, j2 = pc.n_rows - pc.n_ffn + j;
-                y2[j] = 1.0 / (1.0 + exp(-d));
-                if (j2 < pc.n_mem) y2[j2] = 1.0 / (1.0 + exp(-u));
+                const uint g1 = r - pc.n_ffn, g2 = pc.n_rows - pc.n_ffn + g1;
+                y2[g1] = 1.0 / (1.0 + exp(-d));
+                if (g2 < pc.n_mem) y2[g2] = 1.0 / (1.0 + exp(-u));
             }
 #elif defined(SWIGLU)
             y[r] = d / (1.0 + exp(-d)) * u;

@@ -8,8 +8,8 @@
 // parts of 8 elements: a lane loads the part's x for its NB tokens once and
 // decodes each of the NR rows' part once (wt_part: the dequantization sits
 // in this loader, not in the product), then accumulates the NR x NB
-// register tile; the tile's sums
-// meet in subgroupAdd at the end: no shared memory, no barrier. Every
+// register tile. At the end a butterfly over the lanes both sums the tile
+// and hands it out (below): no shared memory, no barrier. Every
 // weight byte read feeds NB tokens, every x load NR rows: on a CPU driver,
 // where each lane's load is a memory access of its own and decoding a
 // quantized weight costs more than the multiply-add, this is what makes a
@@ -22,12 +22,21 @@
 // never written). Host description: mm.h.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
-#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 #include "common.glsl"
 
 layout(constant_id = 1) const uint ROWS = 16; // rows per workgroup
 layout(constant_id = 2) const uint NR = 4;    // rows a subgroup takes at once
 layout(constant_id = 3) const uint NB = 8;    // tokens per workgroup
+layout(constant_id = 4) const uint SG = 8;    // the subgroup size (gl_SubgroupSize must equal it)
+
+// The register tile: T = NR x NB sums (entry i * NB + b: row i, token b),
+// padded with zeros to a power of two for the butterfly (sg_sums.glsl).
+const uint T = NR * NB;
+const uint TP = T <= 1u ? 1u : T <= 2u ? 2u : T <= 4u ? 4u : T <= 8u ? 8u : T <= 16u ? 16u : T <= 32u ? 32u :
+                T <= 64u ? 64u : T <= 128u ? 128u : T <= 256u ? 256u : 512u;
+const uint SG_N = TP;
+#include "sg_sums.glsl"
 
 #define WT_BINDING_W 0 // W: rows of ldw words (wtype_layout.h)
 #define WT_BINDING_X 1 // x: a row of ldx4 vec4 per token
@@ -50,6 +59,14 @@ layout(push_constant) uniform PushConstants {
     uint il;         // W's row interleaving (wt_common.glsl)
 } pc;
 
+// Output (token b, row r): act, then stored or added.
+void put(uint b, uint r, float d)
+{
+    if (pc.act != 0u) d = 1.0 / (1.0 + exp(-d));
+    const uint at = b * pc.ldy + pc.y_offset + r;
+    y[at] = (pc.accumulate != 0u ? y[at] : 0.0) + d;
+}
+
 void main()
 {
     wt_il_set(pc.il);
@@ -61,8 +78,7 @@ void main()
     const uint r_end = min(r_begin + ROWS, pc.n_rows);
     for (uint r0 = r_begin + gl_SubgroupID * NR; r0 < r_end; r0 += gl_NumSubgroups * NR) {
         // rows r0 .. r0 + NR - 1; past r_end the last row is computed again and not written
-        float acc[NR * NB];
-        [[unroll]] for (uint i = 0u; i < NR * NB; i++) acc[i] = 0.0;
+        [[unroll]] for (uint i = 0u; i < TP; i++) sg_v[i] = 0.0; // the register tile (sg_sums.glsl)
         uvec2 hw[NR]; // the rows' handles
         [[unroll]] for (uint i = 0u; i < NR; i++) hw[i] = WT_ROW(min(r0 + i, r_end - 1u), pc.ldw, pc.nb);
         for (uint u = lane; u < n_units; u += n_lanes) {
@@ -84,18 +100,15 @@ void main()
                 [[unroll]] for (uint i = 0u; i < NR; i++) {
                     vec4 lo, hi;
                     wt_part(hw[i], pc.nb, u, c, lo, hi);
-                    [[unroll]] for (uint b = 0u; b < NB; b++) acc[i * NB + b] += dot(lo, xlo[b]) + dot(hi, xhi[b]);
+                    [[unroll]] for (uint b = 0u; b < NB; b++) sg_v[i * NB + b] += dot(lo, xlo[b]) + dot(hi, xhi[b]);
                 }
             }
         }
-        [[unroll]] for (uint i = 0u; i < NR; i++) {
-            [[unroll]] for (uint b = 0u; b < NB; b++) {
-                float d = subgroupAdd(acc[i * NB + b]);
-                if (r0 + i >= r_end || b0 + b >= n_tok || !subgroupElect()) continue;
-                if (pc.act != 0u) d = 1.0 / (1.0 + exp(-d));
-                const uint o = (b0 + b) * pc.ldy + pc.y_offset + r0 + i;
-                y[o] = (pc.accumulate != 0u ? y[o] : 0.0) + d;
-            }
+        // the tile summed over the lanes, each lane left with its share of the sums
+        sg_sums(lane);
+        [[unroll]] for (uint j = 0u; j < SG_R; j++) {
+            const uint e = sg_first(lane) + j, i = e / NB, b = e % NB;
+            if (sg_owner(lane) && e < T && r0 + i < r_end && b0 + b < n_tok) put(b0 + b, r0 + i, sg_v[j]);
         }
     }
 }

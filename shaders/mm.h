@@ -6,7 +6,8 @@
  *           3 step params (n_tok: the tokens of the pass).
  * Spec constants: 0 WG (a multiple of the subgroup size), 1 ROWS (rows per
  *   workgroup), 2 NR (rows a subgroup takes at once), 3 NB (tokens per
- *   workgroup).
+ *   workgroup), 4 SG (the device's subgroup size: gl_SubgroupSize must
+ *   equal it, the final butterfly is unrolled for it).
  * Dispatch: ceil(n_rows / ROWS) x ceil(batch / NB) x 1. */
 #ifndef MKV_SHADER_MM_H
 #define MKV_SHADER_MM_H

@@ -1,7 +1,8 @@
 /* Host description of rmsnorm.comp (variants rmsnorm, rmsnorm_add,
- * rmsnorm_last).
+ * rmsnorm_last, rmsnorm_add_norm).
  * Bindings: 0 x (float, n_vec rows of ldx), 1 w (float, n), 2 y (float,
- *           n_vec rows of ldy; rmsnorm_last: n), 3 (rmsnorm_last) step params.
+ *           n_vec rows of ldy; rmsnorm_last: n), 3 (rmsnorm_last) step params;
+ *           rmsnorm_add_norm: 3 w2 (float, n), 4 y2 (float, n_vec rows of ldy).
  * Spec constants: 0 WG (power of two). Dispatch: n_vec x 1 x 1
  * (rmsnorm_last: 1 x 1 x 1). */
 #ifndef MKV_SHADER_RMSNORM_H

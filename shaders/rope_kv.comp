@@ -66,28 +66,22 @@ void main()
         inv = inversesqrt(red[0] / float(hd) + pc.eps);
     }
 
-    // Normalise and rotate; each thread owns pairs (i0, i1) of pair index i.
+    // Normalise and rotate in place: the thread owning pair i is the only one
+    // to read or write its two elements (i0, i1), so no copy and no barrier
+    // between the reads and the writes.
     const bool neox = pc.rope_style == 0u;
     const uint rbase = pos * half_hd;
-    float a[8], b[8]; // pairs per thread: hd/2 <= 8 * WG
-    uint n = 0;
-    for (uint i = tid; i < half_hd; i += WG, n++) {
+    for (uint i = tid; i < half_hd; i += WG) {
         const uint i0 = neox ? i : 2u * i, i1 = neox ? i + half_hd : 2u * i + 1u;
         float wa = 1.0, wb = 1.0;
         if (pc.qk_norm != 0u) {
             wa = is_q ? q_norm[i0] : k_norm[i0];
             wb = is_q ? q_norm[i1] : k_norm[i1];
         }
-        float x0 = hv[i0] * inv * wa, x1 = hv[i1] * inv * wb;
-        vec2 cs = rope[rbase + i];
-        a[n] = x0 * cs.x - x1 * cs.y;
-        b[n] = x1 * cs.x + x0 * cs.y;
-    }
-    barrier();
-    n = 0;
-    for (uint i = tid; i < half_hd; i += WG, n++) {
-        hv[neox ? i : 2u * i] = a[n];
-        hv[neox ? i + half_hd : 2u * i + 1u] = b[n];
+        const float x0 = hv[i0] * inv * wa, x1 = hv[i1] * inv * wb;
+        const vec2 cs = rope[rbase + i];
+        hv[i0] = x0 * cs.x - x1 * cs.y;
+        hv[i1] = x1 * cs.x + x0 * cs.y;
     }
     barrier();
 

@@ -556,15 +556,16 @@ START_TEST(classifier_puts_every_kernel_in_its_component)
     ck_assert(fabs(total - n_dec) < 1e-9);
     ck_assert(fabs(b.shared_ms - 3) < 1e-9);
     ck_assert(fabs(b.bytes[A] - (10 * 1000 + 2 * 500)) < 1e-6); /* attn_tb and attn_q8 read half the capacity */
-    /* prefill: layer 0 gate stacked (w_ffn product and ffn_act split), layer 1 a separate W_mg
-     * of two parts before W_down; an unknown kernel counted as other */
+    /* prefill: layer 0 gate stacked (w_ffn product and ffn_act split), its MeKi norm fused with
+     * the next attention norm; layer 1 a separate W_mg of two parts before W_down, the last
+     * layer's MeKi norm alone; an unknown kernel counted as other */
     const char *pre[] = {"embed_f16", "rmsnorm", "mm_tb_f16", "rope_kv", "attn_tb", "attn_combine", "mm_tb_f16", "rmsnorm",
-                         "mm_tb_f16", "ffn_act", "mm_tb_f16", "meki_v", "mm_tb_f16", "rmsnorm_add", "rmsnorm",
+                         "mm_tb_f16", "ffn_act", "mm_tb_f16", "meki_v", "mm_tb_f16", "rmsnorm_add_norm",
                          "mm_q8_0", "rope_kv", "attn", "attn_combine", "mm_q8_0", "rmsnorm", "mm_q8_0", "ffn_act", "mm_q8_0",
                          "mm_q8_0", "mm_q6_k", "meki_v", "mm_f16", "rmsnorm_add", "frobnicate", "rmsnorm_last",
                          "matvec_q6_k", "argmax", "argmax_final"};
-    const int want_pre[] = {O, O, A, A, A, A, A, O, F, F, F, M, M, M, O, A, A, A, A, A, O, F, F, M, M, F, M, M, M, O, O, H, H, H};
-    const double share_pre[] = {[8] = 0.25, [9] = 0.25};
+    const int want_pre[] = {O, O, A, A, A, A, A, O, F, F, F, M, M, O, A, A, A, A, A, O, F, F, M, M, F, M, M, M, O, O, H, H, H};
+    const double share_pre[] = {[8] = 0.25, [9] = 0.25, [13] = 0.5}; /* rmsnorm_add_norm: half meki */
     const uint32_t n_pre = sizeof pre / sizeof pre[0];
     set_pass(&p, pre, n_pre);
     ck_assert_uint_eq(mkv_profile_classify(&p, &shape, comp, share), 1);

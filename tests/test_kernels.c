@@ -410,7 +410,9 @@ END_TEST
 /* The batched product (mm, prefill) in every type: n_tok of cap token rows
  * of x (ldx floats apart, zeros past cols), y rows of ldy at an offset;
  * the rows past n_tok and the columns around the output stay untouched.
- * tile: {nr, nb, rows} overriding the device's tuning (0: keep). */
+ * tile: {nr, nb, rows} overriding the device's tuning (0: keep); tiles of
+ * NR x NB below the subgroup size (1 x 1) and not a power of two (3 x 5)
+ * take the butterfly's other paths (mm.comp). */
 static void check_typed_mm(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t n_tok, uint32_t cap, uint32_t flags,
                            uint64_t max_range, const uint32_t tile[3])
 {
@@ -751,6 +753,7 @@ static float *stage_slab(uint32_t dtype, uint32_t d_mem, uint32_t n_layer, uint3
 /* The batch's small kernels against the reference, rows of odd strides,
  * n_tok of cap tokens (rows past n_tok untouched where the kernel guards):
  * rmsnorm_add (y += norm(x)), rmsnorm_last (the last token's norm),
+ * rmsnorm_add_norm (the add, then the sum's norm),
  * ffn_act (SwiGLU and stacked gate rows) and meki_v (each token's bank row
  * from its own slab, + g). */
 static mkv_buffer batch_params(uint32_t pos, uint32_t n_tok, uint32_t cap, const uint32_t *slab_off)
@@ -767,7 +770,7 @@ static mkv_buffer batch_params(uint32_t pos, uint32_t n_tok, uint32_t cap, const
 START_TEST(batch_norms_activation_and_meki_rows_match_reference)
 {
     const float eps = 1e-6f;
-    /* rmsnorm_add and rmsnorm_last: n = 333 in rows of 340, 5 of 7 tokens */
+    /* rmsnorm_add, rmsnorm_last and rmsnorm_add_norm: n = 333 in rows of 340, 5 of 7 tokens */
     {
         const uint32_t n = 333, ld = 340, n_tok = 5, cap = 7;
         float *x = rand_vec((uint64_t)cap * ld, 3.0f), *w = rand_vec(n, 1.0f), *y0 = rand_vec((uint64_t)cap * ld, 1.0f);
@@ -776,8 +779,12 @@ START_TEST(batch_norms_activation_and_meki_rows_match_reference)
         mkv_buffer bl = vec_buf(NULL, n), params = batch_params(0, n_tok, cap, NULL);
         kt k;
         mkv_recorder *r = kt_begin(&k);
+        /* rmsnorm_add_norm: the same add into a copy of y0, then its norm by w2 */
+        float *w2 = rand_vec(n, 1.0f), *ref2 = calloc((size_t)cap * ld, 4);
+        mkv_buffer bw2 = vec_buf(w2, n), by2 = vec_buf(y0, (uint64_t)cap * ld), bn = vec_buf(ref2, (uint64_t)cap * ld);
         OK(mkv_op_rmsnorm_rows(r, true, &bx, ld, &bw, &by, ld, n, cap, eps, E));
         OK(mkv_op_rmsnorm_last(r, &params, &bx, ld, &bw, &bl, n, eps, E));
+        OK(mkv_op_rmsnorm_add_norm(r, &bx, ld, &bw, &by2, ld, &bw2, &bn, n, cap, eps, E));
         kt_run(&k);
         memcpy(ref, y0, (size_t)cap * ld * 4);
         for (uint32_t b = 0; b < cap; b++) {
@@ -785,14 +792,22 @@ START_TEST(batch_norms_activation_and_meki_rows_match_reference)
             ref_rmsnorm(x + (size_t)b * ld, w, n, eps, t);
             for (uint32_t i = 0; i < n; i++) ref[(size_t)b * ld + i] += t[i];
             if (b == n_tok - 1) memcpy(last, t, n * 4);
+            ref_rmsnorm(ref + (size_t)b * ld, w2, n, eps, ref2 + (size_t)b * ld);
             free(t);
         }
         float *got = read_vec(&by, (uint64_t)cap * ld), *gl = read_vec(&bl, n);
+        float *got2 = read_vec(&by2, (uint64_t)cap * ld), *gn = read_vec(&bn, (uint64_t)cap * ld);
+        /* the padding between rows stays as it was (y0's, and zero) */
+        for (uint32_t b = 0; b < cap; b++)
+            for (uint32_t i = n; i < ld; i++) ck_assert(gn[(size_t)b * ld + i] == 0 && got2[(size_t)b * ld + i] == y0[(size_t)b * ld + i]);
         const double e = rel_err(got, ref, (uint64_t)cap * ld), el = rel_err(gl, last, n);
-        ck_assert_msg(e <= 2e-5 && el <= 2e-5, "rmsnorm_add %.3g, rmsnorm_last %.3g", e, el);
-        mkv_buffer *bufs[] = {&bx, &bw, &by, &bl, &params};
-        for (size_t i = 0; i < 5; i++) mkv_buffer_destroy(dev, bufs[i]);
+        const double e2 = rel_err(got2, ref, (uint64_t)cap * ld), en = rel_err(gn, ref2, (uint64_t)cap * ld);
+        ck_assert_msg(e <= 2e-5 && el <= 2e-5 && e2 <= 2e-5 && en <= 2e-5,
+                      "rmsnorm_add %.3g, rmsnorm_last %.3g, rmsnorm_add_norm %.3g (add) %.3g (norm)", e, el, e2, en);
+        mkv_buffer *bufs[] = {&bx, &bw, &by, &bl, &params, &bw2, &by2, &bn};
+        for (size_t i = 0; i < 8; i++) mkv_buffer_destroy(dev, bufs[i]);
         free(x); free(w); free(y0); free(ref); free(last); free(got); free(gl);
+        free(w2); free(ref2); free(got2); free(gn);
     }
     /* ffn_act: 37 SwiGLU rows and 5 gate rows per half (n_mem 9: the last gate row's
      * second value absent), 6 of 9 tokens; and without gate rows */
@@ -1179,6 +1194,8 @@ START_TEST(attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_
         {6, 1, 16, 40, 33, true, 2, false, false, 64, false},
         {2, 1, 130, 33, 17, false, 5, false, false, 64, false},
         {4, 2, 64, 300, 5, true, 8, false, false, 128, false},
+        {16, 8, 128, 300, 77, true, 1, false, false, 64, false}, /* one split: the merge writes the output */
+        {2, 1, 130, 33, 17, false, 1, false, false, 64, false},
         /* q8_0 KV cache */
         {4, 2, 64, 64, 1, true, 1, false, false, 0, true},
         {4, 2, 64, 300, 300, true, 4, false, true, 0, true},
