@@ -100,7 +100,10 @@ static void lavapipe(const mkv_tuning_key *k, mkv_tunables *t)
      * 16 x 8: 6.0, 2 x 16: 7.3; with 8 x 16, 64 rows per workgroup rather
      * than 16: 5.2 -> 5.1 s and a quarter of the workgroups. A 128-sum tile
      * spills to the stack, which costs a CPU less than the x loads and
-     * weight decodes a smaller one repeats. */
+     * weight decodes a smaller one repeats. With the sums by butterfly
+     * (shaders/sg_sums.glsl) every pass got faster and the order held:
+     * `bench --sweep`, q4_0, a 128-token pass: 8 x 16 3.15 s, 8 x 8 3.36,
+     * 4 x 16 4.01, 4 x 8 1.73x slower on its first shape. */
     t->wg_mm = sg;
     t->nr_mm = 8;
     t->nb_mm = 16;
