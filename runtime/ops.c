@@ -414,6 +414,9 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
                         meki->w_mo_t->cols, n);
     if (meki && rows % 8)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "ffn_out_meki: %u rows per workgroup: need a multiple of 8", rows);
+    if (meki && meki->z->size < 4ull * (n + g1))
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "ffn_out_meki: z holds %llu bytes: need %llu (n + one float per workgroup)",
+                        (unsigned long long)meki->z->size, 4ull * (n + g1));
     mkv_pc_ffn_out pc = {.n = n, .ldw = w_down->ldw, .nb = w_down->nb, .ld8_2 = meki ? meki->w_mo_t->ldw / 4 : 0,
                          .n_mem = meki ? meki->w_mo_t->rows : 0, .n_groups = g1, .eps = eps,
                          .row_byte_offset = meki ? meki->row_byte_offset : 0, .bank_dtype = meki ? meki->bank_dtype : 0,

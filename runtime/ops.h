@@ -156,7 +156,7 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
 typedef struct mkv_ffn_out_meki {
     const mkv_matrix *w_mo_t;   /* W_mo transposed: d_mem x d_model, F16 */
     const mkv_buffer *g;        /* d_mem gate values sigmoid(W_mg u) (matvec_swiglu_meki) */
-    const mkv_buffer *z;        /* d_model floats of scratch */
+    const mkv_buffer *z;        /* scratch: d_model floats, then one per workgroup (d_model more suffice) */
     const mkv_buffer *w_norm;   /* meki_norm weight */
     const mkv_buffer *ring;     /* staging ring of bank slabs */
     const mkv_buffer *params;   /* step params: step.slab_offset is this token's slab */

@@ -9,6 +9,8 @@
 //                 with v = M[x] + g: the token's bank row (row l of the
 //                 slab staged for it) plus the gate g from matvec_swiglu_meki
 //                 the last one, then: h += RMSNorm_meki(z); xn = RMSNorm_next(h)
+//                 (RMSNorm_meki's sum of squares: each workgroup's share of
+//                 it, stored past z's n values)
 // Each workgroup takes the same rows of W_down and of W_mo, so every
 // workgroup does the same work. (Appending W_mo's rows as extra workgroups
 // instead doubled the dispatch's time on lavapipe, which splits the grid
@@ -164,11 +166,15 @@ void main()
     zpart[2u * tid] = za;
     zpart[2u * tid + 1u] = zb;
     barrier();
+    float zss = 0.0; // this workgroup's share of sum z^2, for RMSNorm_meki
     for (uint i = tid; i < ROWS && gl_WorkGroupID.x * ROWS + i < pc.n; i += WG) {
         float s = 0.0; // output i is element i % 8 of chunk i / 8, in each of the P shares
         for (uint q = 0u; q < P; q++) s += zpart[2u * (q * C + i / 8u) + (i % 8u) / 4u][i % 4u];
         z[gl_WorkGroupID.x * ROWS + i] = s;
+        zss += s * s;
     }
+    zss = workgroup_sum(zss);
+    if (tid == 0u) z[pc.n + gl_WorkGroupID.x] = zss; // past z's n values
 #endif
     // Publish this workgroup's rows, then count it.
     memoryBarrierBuffer();
@@ -178,14 +184,24 @@ void main()
     if (!is_last) return;
     memoryBarrierBuffer(); // every other workgroup's rows are visible past its count
 
-#if defined(MEKI)
-    float zs = 0.0;
-    for (uint i = tid; i < pc.n; i += WG) zs += z[i] * z[i];
-    const float inv_z = inversesqrt(workgroup_sum(zs) / float(pc.n) + pc.eps);
-    for (uint i = tid; i < pc.n; i += WG) h[i] += z[i] * inv_z * wm[i]; // each invocation rereads only its own h[i]
-#endif
+    // The tail runs on one workgroup while the others are done: as few
+    // passes over the vectors as can be (lavapipe: one CPU thread; the
+    // MeKi tail's own passes over z had cost 1.3 ms per 0.6b token).
     float hs = 0.0;
+#if defined(MEKI)
+    // RMSNorm_meki from the workgroups' shares of sum z^2, then h += its
+    // output and sum h^2 in one pass (each invocation rereads only its own h[i])
+    float zs = 0.0;
+    for (uint g = tid; g < pc.n_groups; g += WG) zs += z[pc.n + g];
+    const float inv_z = inversesqrt(workgroup_sum(zs) / float(pc.n) + pc.eps);
+    for (uint i = tid; i < pc.n; i += WG) {
+        const float v = h[i] + z[i] * inv_z * wm[i];
+        h[i] = v;
+        hs += v * v;
+    }
+#else
     for (uint i = tid; i < pc.n; i += WG) hs += h[i] * h[i];
+#endif
     const float inv_h = inversesqrt(workgroup_sum(hs) / float(pc.n) + pc.eps);
     for (uint i = tid; i < pc.n; i += WG) xn[i] = h[i] * inv_h * wn[i];
     if (tid == 0u) groups_done = 0u;

@@ -903,7 +903,7 @@ static void check_ffn_out(const ffn_out_case *c)
     float *ref_h = malloc(n * 4), *ref_xn = malloc(n * 4), *row = NULL, *v = NULL;
     mkv_matrix md = matrix(wd, n, d_ffn, 0), mo = {0};
     mkv_buffer bt = vec_buf(t, d_ffn), bh = vec_buf(h, n), bw = vec_buf(w, n), bwn = vec_buf(wn, n);
-    mkv_buffer bxn = vec_buf(NULL, n), bz = vec_buf(NULL, n), bg = {0}, bc, ring = {0}, params = {0};
+    mkv_buffer bxn = vec_buf(NULL, n), bz = vec_buf(NULL, 2ull * n) /* z, then a float per workgroup */, bg = {0}, bc, ring = {0}, params = {0};
     uint32_t row_bytes = 0;
     if (meki) { /* the device holds W_mo transposed (model.c) */
         uint16_t *wmo_t = malloc((size_t)n * d_mem * 2);
