@@ -1,12 +1,12 @@
 // Sums over a subgroup of values each lane holds, by a butterfly that both
 // adds and hands the sums out (mm.comp, matvec.comp, ffn_out.comp).
 //
-// Every lane holds SG_N values (a power of two) in sg_v, which the including
-// kernel accumulates into; sum k is that of sg_v[k] over all lanes. Each of log2(SG) steps pairs the lanes one bit apart, the
-// highest bit first: while a lane holds more than one value it keeps one
-// half of them (the upper half when its bit is set), sends the other half
-// to its partner and adds the partner's; once one value is left, a step
-// only adds. Lane l then holds the SG_R sums sg_first(l) .. + SG_R - 1 in
+// Every lane holds SG_N values (a power of two) in sg_v, which the
+// including kernel accumulates into; sum k is that of sg_v[k] over all
+// lanes. Each of log2(SG) steps pairs the lanes one bit apart, the highest
+// bit first: while a lane holds more than one value it keeps one half of
+// them (the upper half when its bit is set), sends the other half to its
+// partner and adds the partner's; once one value is left, a step only adds. Lane l then holds the SG_R sums sg_first(l) .. + SG_R - 1 in
 // sg_v[0 ..]; when SG_N < SG, SG_D lanes hold each sum and the first of them
 // (sg_owner) writes it. That is SG_N - 1 shuffles per lane, where one
 // subgroupAdd per value takes log2(SG) steps each and leaves every sum in
