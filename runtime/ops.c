@@ -238,7 +238,8 @@ mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer 
                             .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0, .act = (flags & MKV_MATVEC_SIGMOID) != 0,
                             .il = w->il};
         const mkv_buffer *b[] = {&w->parts[p], x, y};
-        mkv_status st = DISPATCH(r, TYPED_KERNEL(MATVEC, texel(r, &w->parts[p], x), w->type), mkv_spec4(r->tune.wg_matvec, rows, r->tune.nr_matvec, r->d->subgroup_size), b, pc,
+        const mkv_spec spec = mkv_spec4(r->tune.wg_matvec, rows, r->tune.nr_matvec, r->d->subgroup_size);
+        mkv_status st = DISPATCH(r, TYPED_KERNEL(MATVEC, texel(r, &w->parts[p], x), w->type), spec, b, pc,
                                  mkv_matvec_groups(n, rows), 1, mkv_matrix_rows_bytes(w, n), err);
         if (st) return st;
     }
@@ -422,13 +423,15 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
                          .row_byte_offset = meki ? meki->row_byte_offset : 0, .bank_dtype = meki ? meki->bank_dtype : 0,
                          .il = w_down->il};
     const uint64_t bytes = mkv_matrix_bytes(w_down) + 16ull * n;
+    const mkv_spec spec = mkv_spec4(wg, rows, nr, r->d->subgroup_size);
     if (!meki) {
         const mkv_buffer *b[] = {&w_down->parts[0], t, h, w_next, xn, counter};
-        return DISPATCH(r, TYPED_KERNEL(FFN_OUT, texel(r, &w_down->parts[0], t), w_down->type), mkv_spec4(wg, rows, nr, r->d->subgroup_size), b, pc, pc.n_groups, 1, bytes, err);
+        return DISPATCH(r, TYPED_KERNEL(FFN_OUT, texel(r, &w_down->parts[0], t), w_down->type), spec, b, pc, pc.n_groups, 1,
+                        bytes, err);
     }
     const mkv_buffer *b[] = {&w_down->parts[0], t, h, w_next, xn, counter, &meki->w_mo_t->parts[0], meki->g, meki->z, meki->w_norm, meki->ring, meki->params};
     const bool tex = texel(r, &w_down->parts[0], t) && meki->w_mo_t->parts[0].view && meki->g->view && meki->ring->view;
-    return DISPATCH(r, TYPED_KERNEL(FFN_OUT_MEKI, tex, w_down->type), mkv_spec4(wg, rows, nr, r->d->subgroup_size), b, pc, pc.n_groups, 1,
+    return DISPATCH(r, TYPED_KERNEL(FFN_OUT_MEKI, tex, w_down->type), spec, b, pc, pc.n_groups, 1,
                     bytes + mkv_matrix_bytes(meki->w_mo_t) + 4ull * pc.n_mem + 12ull * n, err);
 }
 

@@ -799,7 +799,8 @@ START_TEST(batch_norms_activation_and_meki_rows_match_reference)
         float *got2 = read_vec(&by2, (uint64_t)cap * ld), *gn = read_vec(&bn, (uint64_t)cap * ld);
         /* the padding between rows stays as it was (y0's, and zero) */
         for (uint32_t b = 0; b < cap; b++)
-            for (uint32_t i = n; i < ld; i++) ck_assert(gn[(size_t)b * ld + i] == 0 && got2[(size_t)b * ld + i] == y0[(size_t)b * ld + i]);
+            for (uint32_t i = n; i < ld; i++)
+                ck_assert(gn[(size_t)b * ld + i] == 0 && got2[(size_t)b * ld + i] == y0[(size_t)b * ld + i]);
         const double e = rel_err(got, ref, (uint64_t)cap * ld), el = rel_err(gl, last, n);
         const double e2 = rel_err(got2, ref, (uint64_t)cap * ld), en = rel_err(gn, ref2, (uint64_t)cap * ld);
         ck_assert_msg(e <= 2e-5 && el <= 2e-5 && e2 <= 2e-5 && en <= 2e-5,
@@ -903,7 +904,8 @@ static void check_ffn_out(const ffn_out_case *c)
     float *ref_h = malloc(n * 4), *ref_xn = malloc(n * 4), *row = NULL, *v = NULL;
     mkv_matrix md = matrix(wd, n, d_ffn, 0), mo = {0};
     mkv_buffer bt = vec_buf(t, d_ffn), bh = vec_buf(h, n), bw = vec_buf(w, n), bwn = vec_buf(wn, n);
-    mkv_buffer bxn = vec_buf(NULL, n), bz = vec_buf(NULL, 2ull * n) /* z, then a float per workgroup */, bg = {0}, bc, ring = {0}, params = {0};
+    /* z: W_mo v, then a float per workgroup */
+    mkv_buffer bxn = vec_buf(NULL, n), bz = vec_buf(NULL, 2ull * n), bg = {0}, bc, ring = {0}, params = {0};
     uint32_t row_bytes = 0;
     if (meki) { /* the device holds W_mo transposed (model.c) */
         uint16_t *wmo_t = malloc((size_t)n * d_mem * 2);
