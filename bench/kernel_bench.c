@@ -73,32 +73,9 @@ static void record(const mkv_device *d, VkCommandBuffer cb, void *user)
 static mkv_status time_reps(mkv_device *d, rep_fn rep, void *user, uint32_t reps, double *ms, mkv_error *err)
 {
     timed t = {.rep = rep, .user = user, .reps = reps, .err = err, .rec = {.d = d}};
-    uint64_t *ts = NULL;
-    double *dt = NULL;
     mkv_status st = mkv_device_submit_once(d, record, &t, err);
     if (!st) st = t.st;
-    if (!st && !t.rec.query_pool) st = mkv_fail(err, MKV_ERR_UNSUPPORTED, "bench --kernels: the device has no timestamps");
-    if (!st && t.rec.n_marks % reps)
-        st = mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "bench --kernels: %u timestamps for %u repetitions", t.rec.n_marks, reps);
-    if (st) goto out;
-    ts = calloc(t.rec.n_marks + 1, sizeof *ts);
-    dt = calloc(reps, sizeof *dt);
-    if (!ts || !dt) {
-        st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
-        goto out;
-    }
-    VkResult r = d->vk.vkGetQueryPoolResults(d->dev, t.rec.query_pool, 0, t.rec.n_marks + 1, (t.rec.n_marks + 1) * 8, ts, 8,
-                                       VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
-    if (r != VK_SUCCESS) {
-        st = mkv_vk_fail(err, r, "vkGetQueryPoolResults");
-        goto out;
-    }
-    const uint32_t per = t.rec.n_marks / reps;
-    for (uint32_t i = 0; i < reps; i++) dt[i] = (double)(ts[(i + 1) * per] - ts[i * per]) * d->timestamp_period_ns * 1e-6;
-    *ms = mkv_median_sort(dt, reps);
-out:
-    free(ts);
-    free(dt);
+    if (!st) st = mkv_reps_median_ms(d, &t.rec, reps, "bench --kernels", ms, err);
     mkv_recorder_release(&t.rec);
     return st;
 }

@@ -448,32 +448,9 @@ static void record(const mkv_device *d, VkCommandBuffer cb, void *user)
 static mkv_status time_job(mkv_device *d, job_dev *jd, const mkv_tunables *t, uint32_t reps, double *ms, mkv_error *err)
 {
     run_ctx c = {.jd = jd, .tune = t, .reps = reps, .timing = true, .err = err, .rec = {.d = d}};
-    uint64_t *ts = NULL;
-    double *dt = NULL;
     mkv_status st = mkv_device_submit_once(d, record, &c, err);
     if (!st) st = c.st;
-    if (!st && !c.rec.query_pool) st = mkv_fail(err, MKV_ERR_UNSUPPORTED, "bench --sweep: the device has no timestamps");
-    if (!st && (c.rec.n_marks % reps || c.rec.n_marks == 0))
-        st = mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "bench --sweep: %u timestamps for %u runs", c.rec.n_marks, reps);
-    if (st) goto out;
-    ts = calloc(c.rec.n_marks + 1, sizeof *ts);
-    dt = calloc(reps, sizeof *dt);
-    if (!ts || !dt) {
-        st = mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
-        goto out;
-    }
-    VkResult r = d->vk.vkGetQueryPoolResults(d->dev, c.rec.query_pool, 0, c.rec.n_marks + 1, (c.rec.n_marks + 1) * 8ull,
-                                             ts, 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
-    if (r != VK_SUCCESS) {
-        st = mkv_vk_fail(err, r, "vkGetQueryPoolResults");
-        goto out;
-    }
-    const uint32_t per = c.rec.n_marks / reps;
-    for (uint32_t i = 0; i < reps; i++) dt[i] = (double)(ts[(i + 1) * per] - ts[i * per]) * d->timestamp_period_ns * 1e-6;
-    *ms = mkv_median_sort(dt, reps);
-out:
-    free(ts);
-    free(dt);
+    if (!st) st = mkv_reps_median_ms(d, &c.rec, reps, "bench --sweep", ms, err);
     mkv_recorder_release(&c.rec);
     return st;
 }

@@ -5,6 +5,11 @@
 
 layout(local_size_x_id = 0) in;
 #define WG gl_WorkGroupSize.x
+// The least power of two >= n, for n <= 1024 (a constant expression of
+// specialization constants: the padded register arrays of sg_sums.glsl).
+#define POW2_CEIL(n) ((n) <= 1u ? 1u : (n) <= 2u ? 2u : (n) <= 4u ? 4u : (n) <= 8u ? 8u : (n) <= 16u ? 16u : \
+                      (n) <= 32u ? 32u : (n) <= 64u ? 64u : (n) <= 128u ? 128u : (n) <= 256u ? 256u : \
+                      (n) <= 512u ? 512u : 1024u)
 
 // Per-pass values written by the host before each replay of a recorded
 // forward pass (the command buffer itself never changes): token b of the

@@ -40,7 +40,7 @@ layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, a
 layout(constant_id = 2) const uint NR = 4;   // rows of W_down a subgroup takes at once (as in matvec.comp)
 layout(constant_id = 3) const uint SG = 8;   // the subgroup size (gl_SubgroupSize must equal it)
 // the NR rows' sums, padded to a power of two, meet in a butterfly (sg_sums.glsl)
-const uint SG_N = NR <= 1u ? 1u : NR <= 2u ? 2u : NR <= 4u ? 4u : NR <= 8u ? 8u : NR <= 16u ? 16u : NR <= 32u ? 32u : 64u;
+const uint SG_N = POW2_CEIL(NR);
 #include "sg_sums.glsl"
 
 #define WT_BINDING_W 0 // W_down, rows of ldw words (wtype_layout.h)

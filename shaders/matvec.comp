@@ -50,7 +50,7 @@ layout(constant_id = 2) const uint NR = 4;   // rows a subgroup takes at once: e
 layout(constant_id = 3) const uint SG = 8;   // the subgroup size (gl_SubgroupSize must equal it)
 // The sums a lane holds: NR rows' (SwiGLU: row i's gate sum at 2i, its up
 // sum at 2i + 1), padded with zeros to a power of two (sg_sums.glsl).
-const uint NRP = NR <= 1u ? 1u : NR <= 2u ? 2u : NR <= 4u ? 4u : NR <= 8u ? 8u : NR <= 16u ? 16u : NR <= 32u ? 32u : 64u;
+const uint NRP = POW2_CEIL(NR);
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
 const uint SG_N = 2u * NRP, PER_ROW = 2u;
 #else

@@ -33,8 +33,7 @@ layout(constant_id = 4) const uint SG = 8;    // the subgroup size (gl_SubgroupS
 // The register tile: T = NR x NB sums (entry i * NB + b: row i, token b),
 // padded with zeros to a power of two for the butterfly (sg_sums.glsl).
 const uint T = NR * NB;
-const uint TP = T <= 1u ? 1u : T <= 2u ? 2u : T <= 4u ? 4u : T <= 8u ? 8u : T <= 16u ? 16u : T <= 32u ? 32u :
-                T <= 64u ? 64u : T <= 128u ? 128u : T <= 256u ? 256u : 512u;
+const uint TP = POW2_CEIL(T);
 const uint SG_N = TP;
 #include "sg_sums.glsl"
 
