@@ -214,7 +214,7 @@ static void place_row(const mkv_matrix *m, uint32_t r, const uint32_t *src, uint
     const uint32_t run = (wi->block_bytes - wi->scale_bytes) / 16 << ((m->il >> 8) & 31u); /* chunks per run */
     for (uint32_t c = 0; c < qw / 4; c++)
         memcpy(dst + g0 + 4ull * ((uint64_t)(c / run) * (run << lg) + (uint64_t)i * run + c % run), src + 4ull * c, 16);
-    memcpy(dst + g0 + ((uint64_t)qw << lg) + (uint64_t)i * (m->ldw - qw), src + qw, 4ull * (m->ldw - qw));
+    for (uint32_t j = 0; j < m->ldw - qw; j++) dst[g0 + ((uint64_t)qw << lg) + ((uint64_t)j << lg) + i] = src[qw + j];
 }
 
 mkv_status mkv_matrix_create(mkv_device *d, const char *name, mkv_wtype type, uint32_t rows, uint32_t cols,

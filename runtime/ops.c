@@ -228,6 +228,18 @@ mkv_status mkv_op_meki_v(mkv_recorder *r, const mkv_buffer *ring, uint32_t row_b
                     6ull * n_mem * n_batch, err);
 }
 
+/* The products' spec constant SW (matvec.comp, ffn_out.comp): 1 when a
+ * unit's scale words of the nr rows a subgroup takes at once may come in
+ * nr / 4 loads: the type reads one scale word per unit, and nr rows from
+ * any multiple of nr (rows per workgroup, W_up's first row) lie in one
+ * interleaving group, whose scale planes take turns word by word
+ * (shaders/wt_common.glsl). */
+static uint32_t sw_grouped(const mkv_matrix *w, uint32_t nr, uint32_t rows, uint32_t up_row)
+{
+    const uint32_t g = 1u << (w->il & 31u);
+    return mkv_wtype_get(w->type)->sw && w->il && nr % 4 == 0 && g % nr == 0 && rows % nr == 0 && up_row % nr == 0;
+}
+
 mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
                          uint32_t y_offset, uint32_t flags, mkv_error *err)
 {
@@ -238,7 +250,8 @@ mkv_status mkv_op_matvec(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer 
                             .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0, .act = (flags & MKV_MATVEC_SIGMOID) != 0,
                             .il = w->il};
         const mkv_buffer *b[] = {&w->parts[p], x, y};
-        const mkv_spec spec = mkv_spec4(r->tune.wg_matvec, rows, r->tune.nr_matvec, r->d->subgroup_size);
+        const uint32_t nr = r->tune.nr_matvec;
+        const mkv_spec spec = mkv_spec5(r->tune.wg_matvec, rows, nr, r->d->subgroup_size, sw_grouped(w, nr, rows, 0));
         mkv_status st = DISPATCH(r, TYPED_KERNEL(MATVEC, texel(r, &w->parts[p], x), w->type), spec, b, pc,
                                  mkv_matvec_groups(n, rows), 1, mkv_matrix_rows_bytes(w, n), err);
         if (st) return st;
@@ -256,10 +269,10 @@ static mkv_status check_single_part(const mkv_matrix *w, const char *what, mkv_e
 /* The SwiGLU variants keep two sums per row (gate and up): half the rows at
  * once, so they hold as many sums as matvec does (on lavapipe 64 rows of
  * two sums spilled, f16 SwiGLU ran 20 % slower than with 32). */
-static mkv_spec swiglu_spec(const mkv_recorder *r)
+static mkv_spec swiglu_spec(const mkv_recorder *r, const mkv_matrix *w, uint32_t up_row)
 {
-    const uint32_t nr = r->tune.nr_matvec > 1 ? r->tune.nr_matvec / 2 : 1;
-    return mkv_spec4(r->tune.wg_matvec, r->tune.rows_matvec, nr, r->d->subgroup_size);
+    const uint32_t nr = r->tune.nr_matvec > 1 ? r->tune.nr_matvec / 2 : 1, rows = r->tune.rows_matvec;
+    return mkv_spec5(r->tune.wg_matvec, rows, nr, r->d->subgroup_size, sw_grouped(w, nr, rows, up_row));
 }
 
 mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *y,
@@ -272,7 +285,7 @@ mkv_status mkv_op_matvec_swiglu(mkv_recorder *r, const mkv_matrix *w, const mkv_
     const uint32_t rows = r->tune.rows_matvec;
     mkv_pc_matvec pc = {.n_rows = n_rows, .ldw = w->ldw, .nb = w->nb, .up_row = w->rows / 2, .il = w->il};
     const mkv_buffer *b[] = {&w->parts[0], x, y};
-    return DISPATCH(r, TYPED_KERNEL(MATVEC_SWIGLU, texel(r, &w->parts[0], x), w->type), swiglu_spec(r), b, pc,
+    return DISPATCH(r, TYPED_KERNEL(MATVEC_SWIGLU, texel(r, &w->parts[0], x), w->type), swiglu_spec(r, w, pc.up_row), b, pc,
                     mkv_matvec_groups(n_rows, rows), 1, 2 * mkv_matrix_rows_bytes(w, n_rows), err);
 }
 
@@ -290,7 +303,7 @@ mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *w, const
     mkv_pc_matvec pc = {.n_rows = n_rows, .ldw = w->ldw, .nb = w->nb, .up_row = n_rows, .n_ffn = n_ffn, .n_mem = n_mem,
                         .il = w->il};
     const mkv_buffer *b[] = {&w->parts[0], x, y, g};
-    return DISPATCH(r, TYPED_KERNEL(MATVEC_SWIGLU_MEKI, texel(r, &w->parts[0], x), w->type), swiglu_spec(r), b, pc,
+    return DISPATCH(r, TYPED_KERNEL(MATVEC_SWIGLU_MEKI, texel(r, &w->parts[0], x), w->type), swiglu_spec(r, w, pc.up_row), b, pc,
                     mkv_matvec_groups(n_rows, rows), 1, mkv_matrix_bytes(w), err);
 }
 
@@ -423,7 +436,7 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
                          .row_byte_offset = meki ? meki->row_byte_offset : 0, .bank_dtype = meki ? meki->bank_dtype : 0,
                          .il = w_down->il};
     const uint64_t bytes = mkv_matrix_bytes(w_down) + 16ull * n;
-    const mkv_spec spec = mkv_spec4(wg, rows, nr, r->d->subgroup_size);
+    const mkv_spec spec = mkv_spec5(wg, rows, nr, r->d->subgroup_size, sw_grouped(w_down, nr, rows, 0));
     if (!meki) {
         const mkv_buffer *b[] = {&w_down->parts[0], t, h, w_next, xn, counter};
         return DISPATCH(r, TYPED_KERNEL(FFN_OUT, texel(r, &w_down->parts[0], t), w_down->type), spec, b, pc, pc.n_groups, 1,

@@ -43,6 +43,10 @@ static inline mkv_spec mkv_spec1(uint32_t wg) { return (mkv_spec){{wg}, 1}; }
 static inline mkv_spec mkv_spec2(uint32_t wg, uint32_t a) { return (mkv_spec){{wg, a}, 2}; }
 static inline mkv_spec mkv_spec3(uint32_t wg, uint32_t a, uint32_t b) { return (mkv_spec){{wg, a, b}, 3}; }
 static inline mkv_spec mkv_spec4(uint32_t wg, uint32_t a, uint32_t b, uint32_t c) { return (mkv_spec){{wg, a, b, c}, 4}; }
+static inline mkv_spec mkv_spec5(uint32_t wg, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+{
+    return (mkv_spec){{wg, a, b, c, d}, 5};
+}
 
 /* Binds, pushes and dispatches one kernel; checks the binding count and the
  * push-constant size against the SPIR-V. A binding the shader declares as

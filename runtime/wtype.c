@@ -7,7 +7,7 @@
 #include "wtype_layout.h"
 
 #define ROW(T, t, g) [MKV_WT_##T] = {t, g, MKV_WT_##T##_BLOCK, MKV_WT_##T##_BLOCK_BYTES, MKV_WT_##T##_SCALE_OFF, \
-                                      MKV_WT_##T##_SCALE_BYTES, MKV_WT_##T##_UNIT}
+                                      MKV_WT_##T##_SCALE_BYTES, MKV_WT_##T##_UNIT, MKV_WT_##T##_SW}
 static const mkv_wtype_info table[MKV_WT_COUNT] = {
     ROW(F16, "f16", MKV_GGML_F16),    ROW(BF16, "bf16", MKV_GGML_BF16), ROW(Q8_0, "q8_0", MKV_GGML_Q8_0),
     ROW(Q4_0, "q4_0", MKV_GGML_Q4_0), ROW(Q4_1, "q4_1", MKV_GGML_Q4_1), ROW(Q5_0, "q5_0", MKV_GGML_Q5_0),

@@ -18,6 +18,7 @@ typedef struct mkv_wtype_info {
     uint32_t scale_off;    /* bytes [scale_off, scale_off + scale_bytes) of a block */
     uint32_t scale_bytes;  /*   go to the row's scale plane, the rest to its quant plane */
     uint32_t unit;         /* elements a kernel invocation takes per step of a dot product */
+    uint32_t sw;           /* 1: a step reads one scale-plane word (shaders/wtype_layout.h) */
 } mkv_wtype_info;
 
 const mkv_wtype_info *mkv_wtype_get(mkv_wtype t);

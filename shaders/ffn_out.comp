@@ -39,6 +39,7 @@
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, and of W_mo): a multiple of 8
 layout(constant_id = 2) const uint NR = 4;   // rows of W_down a subgroup takes at once (as in matvec.comp)
 layout(constant_id = 3) const uint SG = 8;   // the subgroup size (gl_SubgroupSize must equal it)
+layout(constant_id = 4) const uint SW = 0;   // 1: the NR rows' scale words at once (as in matvec.comp)
 // the NR rows' sums, padded to a power of two, meet in a butterfly (sg_sums.glsl)
 const uint SG_N = POW2_CEIL(NR);
 #include "sg_sums.glsl"
@@ -133,20 +134,37 @@ void main()
     wt_il_set(pc.il);
     const uint tid = gl_LocalInvocationID.x, lane = gl_SubgroupInvocationID;
     const uint r_end = min(gl_WorkGroupID.x * ROWS + ROWS, pc.n), n_units = pc.nb * (WT_BLOCK / WT_UNIT);
-    for (uint r0 = gl_WorkGroupID.x * ROWS + gl_SubgroupID * NR; r0 < r_end; r0 += gl_NumSubgroups * NR) {
+    // (the loops test at their end: common.glsl, END_TESTED)
+    uint r0 = gl_WorkGroupID.x * ROWS + gl_SubgroupID * NR;
+    if (r0 < r_end) do {
         [[unroll]] for (uint i = 0u; i < SG_N; i++) sg_v[i] = 0.0;
         uvec2 hw[NR]; // the rows' handles
         [[unroll]] for (uint i = 0u; i < NR; i++) hw[i] = WT_ROW(min(r0 + i, r_end - 1u), pc.ldw, pc.nb);
-        for (uint u = lane; u < n_units; u += gl_SubgroupSize) {
-            wt_load_x(u);
-            [[unroll]] for (uint i = 0u; i < NR; i++) sg_v[i] += wt_dot(hw[i], pc.nb, u);
-        }
+        uint u = lane; // the lanes take units u, u + subgroup size, ..
+        do {
+            if (u < n_units) {
+                wt_load_x(u);
+#if WT_SW
+              if (SW != 0u) { // a unit's scale word of the NR rows in NR / 4 loads
+                uint sw[NR];
+                [[unroll]] for (uint k = 0u; k < NR / 4u; k++) {
+                    const uvec4 a = wt_sw4(hw[0], wt_sw_of(u), k);
+                    sw[4u * k] = a.x, sw[4u * k + 1u] = a.y, sw[4u * k + 2u] = a.z, sw[4u * k + 3u] = a.w;
+                }
+                [[unroll]] for (uint i = 0u; i < NR; i++) sg_v[i] += wt_dot_sw(hw[i], pc.nb, u, sw[i]);
+              } else
+#endif
+                [[unroll]] for (uint i = 0u; i < NR; i++) sg_v[i] += wt_dot(hw[i], pc.nb, u);
+            }
+            u += gl_SubgroupSize;
+        } while (u - lane < n_units);
         sg_sums(lane);
         [[unroll]] for (uint j = 0u; j < SG_R; j++) {
             const uint i = sg_first(lane) + j;
             if (sg_owner(lane) && i < NR && r0 + i < r_end) h[r0 + i] += sg_v[j];
         }
-    }
+        r0 += gl_NumSubgroups * NR;
+    } while (r0 < r_end);
 #if defined(MEKI)
     // z for this workgroup's rows: C chunks of 8 outputs; invocation (j, p)
     // takes chunk j and every P-th k starting at p. (Reading the bank row

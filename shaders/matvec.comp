@@ -48,6 +48,12 @@
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup
 layout(constant_id = 2) const uint NR = 4;   // rows a subgroup takes at once: each x load feeds NR rows
 layout(constant_id = 3) const uint SG = 8;   // the subgroup size (gl_SubgroupSize must equal it)
+// 1: the NR rows from r0 (W_up's too) lie in one interleaving group, so a
+// unit's scale word of all of them comes in NR / 4 loads (wt_sw4; the host
+// checks the layout: ops.c). A constant, not a branch on the push
+// constants: lavapipe runs a loop inside a branch not taken once with no
+// lane active, which cost the short rows of the 0.6b shape 4-9 %.
+layout(constant_id = 4) const uint SW = 0;
 // The sums a lane holds: NR rows' (SwiGLU: row i's gate sum at 2i, its up
 // sum at 2i + 1), padded with zeros to a power of two (sg_sums.glsl).
 const uint NRP = POW2_CEIL(NR);
@@ -88,7 +94,9 @@ void main()
     const uint n_units = pc.nb * (WT_BLOCK / WT_UNIT);
     const uint r_begin = gl_WorkGroupID.x * ROWS;
     const uint r_end = min(r_begin + ROWS, pc.n_rows);
-    for (uint r0 = r_begin + gl_SubgroupID * NR; r0 < r_end; r0 += gl_NumSubgroups * NR) {
+    // (the loops test at their end: common.glsl, END_TESTED)
+    uint r0 = r_begin + gl_SubgroupID * NR;
+    if (r0 < r_end) do {
         // rows r0 .. r0 + NR - 1; past r_end the last row is computed again and not written
         [[unroll]] for (uint i = 0u; i < SG_N; i++) sg_v[i] = 0.0;
         uvec2 hw[NR], hw2[NR]; // the rows' handles (W2: SwiGLU's up rows)
@@ -99,15 +107,42 @@ void main()
             hw2[i] = WT_ROW(pc.up_row + r, pc.ldw, pc.nb);
 #endif
         }
-        for (uint u = lane; u < n_units; u += n_lanes) {
-            wt_load_x(u);
-            [[unroll]] for (uint i = 0u; i < NR; i++) {
-                sg_v[PER_ROW * i] += wt_dot(hw[i], pc.nb, u);
+        uint u = lane; // the lanes take units u, u + n_lanes, ..
+        do {
+            if (u < n_units) {
+#if WT_SW
+              if (SW != 0u) {
+                // a unit's scale word of the NR rows (W_up's too) in NR / 4 loads
+                wt_load_x(u);
+                uint sw[NR], sw2[NR];
+                [[unroll]] for (uint k = 0u; k < NR / 4u; k++) {
+                    const uvec4 a = wt_sw4(hw[0], wt_sw_of(u), k);
+                    sw[4u * k] = a.x, sw[4u * k + 1u] = a.y, sw[4u * k + 2u] = a.z, sw[4u * k + 3u] = a.w;
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
-                sg_v[2u * i + 1u] += wt_dot(hw2[i], pc.nb, u);
+                    const uvec4 b = wt_sw4(hw2[0], wt_sw_of(u), k);
+                    sw2[4u * k] = b.x, sw2[4u * k + 1u] = b.y, sw2[4u * k + 2u] = b.z, sw2[4u * k + 3u] = b.w;
 #endif
+                }
+                [[unroll]] for (uint i = 0u; i < NR; i++) {
+                    sg_v[PER_ROW * i] += wt_dot_sw(hw[i], pc.nb, u, sw[i]);
+#if defined(SWIGLU) || defined(SWIGLU_MEKI)
+                    sg_v[2u * i + 1u] += wt_dot_sw(hw2[i], pc.nb, u, sw2[i]);
+#endif
+                }
+              } else
+#endif
+              {
+                wt_load_x(u);
+                [[unroll]] for (uint i = 0u; i < NR; i++) {
+                    sg_v[PER_ROW * i] += wt_dot(hw[i], pc.nb, u);
+#if defined(SWIGLU) || defined(SWIGLU_MEKI)
+                    sg_v[2u * i + 1u] += wt_dot(hw2[i], pc.nb, u);
+#endif
+                }
+              }
             }
-        }
+            u += n_lanes;
+        } while (u - lane < n_units);
         // the sums over the lanes, each lane left with its share (sg_sums.glsl); a
         // SwiGLU row's two sums stay in one lane, or (one sum per lane) the up sum
         // is fetched from the next lane that holds it
@@ -117,24 +152,25 @@ void main()
             const uint e = sg_first(lane) + j, i = e / PER_ROW, r = r0 + i;
             float d = sg_v[j];
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
-            const float u = SG_R == 1u ? next : sg_v[j + 1u];
+            const float up = SG_R == 1u ? next : sg_v[j + 1u];
 #endif
             if (!sg_owner(lane) || e % PER_ROW != 0u || i >= NR || r >= r_end) continue;
 #if defined(SWIGLU_MEKI)
             if (r < pc.n_ffn) {
-                y[r] = d / (1.0 + exp(-d)) * u;
+                y[r] = d / (1.0 + exp(-d)) * up;
             } else {
                 const uint g1 = r - pc.n_ffn, g2 = pc.n_rows - pc.n_ffn + g1;
                 y2[g1] = 1.0 / (1.0 + exp(-d));
-                if (g2 < pc.n_mem) y2[g2] = 1.0 / (1.0 + exp(-u));
+                if (g2 < pc.n_mem) y2[g2] = 1.0 / (1.0 + exp(-up));
             }
 #elif defined(SWIGLU)
-            y[r] = d / (1.0 + exp(-d)) * u;
+            y[r] = d / (1.0 + exp(-d)) * up;
 #else
             if (pc.act != 0u) d = 1.0 / (1.0 + exp(-d));
             const uint o = pc.row_offset + r;
             y[o] = (pc.accumulate != 0u ? y[o] : 0.0) + d;
 #endif
         }
-    }
+        r0 += gl_NumSubgroups * NR;
+    } while (r0 < r_end);
 }

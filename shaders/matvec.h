@@ -8,8 +8,11 @@
  *           2 y (float), 3 y2 = g (float n_mem; matvec_swiglu_meki).
  * Spec constants: 0 WG, 1 ROWS (rows per workgroup), 2 NR (rows a subgroup
  * takes at once, reusing each x load), 3 SG (the device's subgroup size:
- * gl_SubgroupSize must equal it; the final butterfly is unrolled for it);
- * any values are correct, ROWS a multiple of NR x (WG / subgroup size)
+ * gl_SubgroupSize must equal it; the final butterfly is unrolled for it),
+ * 4 SW (1: load a unit's scale words of the NR rows at once; only where
+ * the type has them (wtype_layout.h SW), NR is a multiple of 4 dividing
+ * W's interleaving group, ROWS and up_row multiples of NR: ops.c checks);
+ * any other values are correct, ROWS a multiple of NR x (WG / subgroup size)
  * keeps every subgroup busy. Needs subgroup shuffles in compute shaders.
  * Dispatch: ceil(n_rows / ROWS) x 1 x 1. */
 #ifndef MKV_SHADER_MATVEC_H

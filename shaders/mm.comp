@@ -75,21 +75,26 @@ void main()
     if (b0 >= n_tok) return;
     const uint r_begin = gl_WorkGroupID.x * ROWS;
     const uint r_end = min(r_begin + ROWS, pc.n_rows);
-    for (uint r0 = r_begin + gl_SubgroupID * NR; r0 < r_end; r0 += gl_NumSubgroups * NR) {
+    // (the loops test at their end: common.glsl, END_TESTED)
+    uint r0 = r_begin + gl_SubgroupID * NR;
+    if (r0 < r_end) do {
         // rows r0 .. r0 + NR - 1; past r_end the last row is computed again and not written
         [[unroll]] for (uint i = 0u; i < TP; i++) sg_v[i] = 0.0; // the register tile (sg_sums.glsl)
         uvec2 hw[NR]; // the rows' handles
         [[unroll]] for (uint i = 0u; i < NR; i++) hw[i] = WT_ROW(min(r0 + i, r_end - 1u), pc.ldw, pc.nb);
-        for (uint u = lane; u < n_units; u += n_lanes) {
+        uint u = lane; // the lanes take units u, u + n_lanes, ..
+        do {
+          if (u < n_units) {
             // a unit in parts of 8 elements: the x of the part for NB tokens,
             // then each row's part decoded once for all of them
+            uint c = 0u;
 #if defined(WT_Q4_K) || defined(WT_Q5_K) || defined(WT_Q6_K)
             [[dont_unroll]] // 8 parts: a loop (unrolled, LLVM took ~20 s to compile a k-quant's mm, for no gain)
 #else
             [[unroll]] // 1 or 4 parts: no loop (lavapipe, 128-token prefill of the 0.6b shape: a loop of
-                       // one made f16's mm 30 % slower, of four q4_0's ~15 %)
+                       // one made f16's mm 30 % slower, of four q4_0's ~15 %: END_TESTED's idle pass)
 #endif
-            for (uint c = 0u; c < WT_XN / 2u; c++) {
+            do {
                 vec4 xlo[NB], xhi[NB];
                 [[unroll]] for (uint b = 0u; b < NB; b++) {
                     const uint xb = (b0 + b) * pc.ldx4;
@@ -101,13 +106,17 @@ void main()
                     wt_part(hw[i], pc.nb, u, c, lo, hi);
                     [[unroll]] for (uint b = 0u; b < NB; b++) sg_v[i * NB + b] += dot(lo, xlo[b]) + dot(hi, xhi[b]);
                 }
-            }
-        }
+                c++;
+            } while (c < WT_XN / 2u);
+          }
+          u += n_lanes;
+        } while (u - lane < n_units);
         // the tile summed over the lanes, each lane left with its share of the sums
         sg_sums(lane);
         [[unroll]] for (uint j = 0u; j < SG_R; j++) {
             const uint e = sg_first(lane) + j, i = e / NB, b = e % NB;
             if (sg_owner(lane) && e < T && r0 + i < r_end && b0 + b < n_tok) put(b0 + b, r0 + i, sg_v[j]);
         }
-    }
+        r0 += gl_NumSubgroups * NR;
+    } while (r0 < r_end);
 }

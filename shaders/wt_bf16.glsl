@@ -1,6 +1,7 @@
 // BF16 weights: the upper 16 bits of an f32, 8 per 16-byte chunk.
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_BF16_BLOCK, WT_UNIT = MKV_WT_BF16_UNIT;
+#define WT_SW MKV_WT_BF16_SW // wtype_layout.h
 const uint WT_QW = MKV_WT_BF16_BLOCK_BYTES / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }

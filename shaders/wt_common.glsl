@@ -27,13 +27,21 @@
 // Row interleaving (runtime/memory.c, mkv_matrix.il; wt_row.glsl): a
 // matrix's rows are stored in groups of G consecutive rows. Within a group
 // the G quant planes take turns in runs of B blocks (run 0 of row 0, run 0
-// of row 1, .., run 1 of row 0, ..), then the G scale planes follow one
-// after the other. G = 1 is plain row-major storage, what GPUs get. On
-// lavapipe (G = the rows a subgroup takes at once, B = the blocks its lanes
-// read in one step) a subgroup's loads then walk memory in one sequential
-// stream instead of one per row, which the CPU's prefetcher follows
-// (tuning.c). Only types whose blocks' quants are whole 16-byte chunks
-// are interleaved.
+// of row 1, .., run 1 of row 0, ..), then the G scale planes, taking
+// turns word by word (word 0 of row 0, word 0 of row 1, ..). G = 1 is
+// plain row-major storage, what GPUs get. On lavapipe (G = the rows a
+// subgroup takes at once, B = the blocks its lanes read in one step) a
+// subgroup's loads then walk memory in one sequential stream instead of
+// one per row, which the CPU's prefetcher follows, and a unit's scales of
+// all G rows come in G / 4 loads instead of G (tuning.c). Only types whose
+// blocks' quants are whole 16-byte chunks are interleaved.
+//
+// Types whose dot product reads one scale-plane word per unit (WT_SW, from
+// wtype_layout.h: Q8_0, Q4_0, Q4_1; not Q6_K, which measured slower so:
+// bench --kernels) also define
+//   uint wt_sw_of(u)                   that word's index in the plane
+//   float wt_dot_sw(h, nb, u, sw)      wt_dot given that word
+// for the kernels that load it for a group's rows at once (wt_sw4).
 #include "wtype_layout.h"
 
 // The four bytes of w, each shifted right and masked.

@@ -1,6 +1,7 @@
 // F16 weights: 8 halves per 16-byte chunk (wt_common.glsl: the interface).
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_F16_BLOCK, WT_UNIT = MKV_WT_F16_UNIT;
+#define WT_SW MKV_WT_F16_SW // wtype_layout.h
 const uint WT_QW = MKV_WT_F16_BLOCK_BYTES / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }

@@ -2,6 +2,7 @@
 // its low nibble, element j + 16 in its high one), value d * (q - 8).
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_Q4_0_BLOCK, WT_UNIT = MKV_WT_Q4_0_UNIT;
+#define WT_SW MKV_WT_Q4_0_SW // wtype_layout.h
 const uint WT_QW = (MKV_WT_Q4_0_BLOCK_BYTES - MKV_WT_Q4_0_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
@@ -9,11 +10,13 @@ uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
 #include "wt_x.glsl"
 #include "wt_q4.glsl"
 
-float wt_dot(uvec2 h, uint nb, uint u)
+uint wt_sw_of(uint u) { return u >> 1u; } // d: half u & 1 of the word
+float wt_dot_sw(uvec2 h, uint nb, uint u, uint sw)
 {
     const vec2 s = wt_q4_sums(WT_Q4(h, u));
-    return wt_shalf(h, u) * (s.x - 8.0 * s.y);
+    return unpackHalf2x16(sw)[u & 1u] * (s.x - 8.0 * s.y);
 }
+float wt_dot(uvec2 h, uint nb, uint u) { return wt_dot_sw(h, nb, u, wt_sw(h, wt_sw_of(u))); }
 
 float wt_value(uvec2 h, uint nb, uint i)
 {

@@ -5,6 +5,7 @@
 // one chunk: two 16-byte loads of nibbles.
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_Q4_K_BLOCK, WT_UNIT = MKV_WT_Q4_K_UNIT;
+#define WT_SW MKV_WT_Q4_K_SW // wtype_layout.h
 const uint WT_QW = (MKV_WT_Q4_K_BLOCK_BYTES - MKV_WT_Q4_K_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }

@@ -1,6 +1,7 @@
 // Q5_0: 5-bit q (wt_q5.glsl), value d * (q - 16); d in the scale plane.
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_Q5_0_BLOCK, WT_UNIT = MKV_WT_Q5_0_UNIT;
+#define WT_SW MKV_WT_Q5_0_SW // wtype_layout.h
 const uint WT_QW = (MKV_WT_Q5_0_BLOCK_BYTES - MKV_WT_Q5_0_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }

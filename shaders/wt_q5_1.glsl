@@ -1,6 +1,7 @@
 // Q5_1: 5-bit q (wt_q5.glsl), value d * q + m; d and m in the scale plane.
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_Q5_1_BLOCK, WT_UNIT = MKV_WT_Q5_1_UNIT;
+#define WT_SW MKV_WT_Q5_1_SW // wtype_layout.h
 const uint WT_QW = (MKV_WT_Q5_1_BLOCK_BYTES - MKV_WT_Q5_1_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }

@@ -3,6 +3,7 @@
 // bit 2c + 1. Value d * scale * q - dmin * min.
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_Q5_K_BLOCK, WT_UNIT = MKV_WT_Q5_K_UNIT;
+#define WT_SW MKV_WT_Q5_K_SW // wtype_layout.h
 const uint WT_QW = (MKV_WT_Q5_K_BLOCK_BYTES - MKV_WT_Q5_K_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }

@@ -9,6 +9,7 @@
 // loads. d sits in the scale plane.
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_Q6_K_BLOCK, WT_UNIT = MKV_WT_Q6_K_UNIT;
+#define WT_SW MKV_WT_Q6_K_SW // wtype_layout.h
 const uint WT_QW = (MKV_WT_Q6_K_BLOCK_BYTES - MKV_WT_Q6_K_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 // unit u = 16 l of half n of block b: 4 runs of 4 vec4, 8 vec4 apart

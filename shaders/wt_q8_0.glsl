@@ -2,20 +2,23 @@
 // row's scale plane.
 #include "wt_common.glsl"
 const uint WT_BLOCK = MKV_WT_Q8_0_BLOCK, WT_UNIT = MKV_WT_Q8_0_UNIT;
+#define WT_SW MKV_WT_Q8_0_SW // wtype_layout.h
 const uint WT_QW = (MKV_WT_Q8_0_BLOCK_BYTES - MKV_WT_Q8_0_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
 #include "wt_row.glsl"
 #include "wt_x.glsl"
 
-float wt_dot(uvec2 h, uint nb, uint u)
+uint wt_sw_of(uint u) { return u >> 1u; } // d: half u & 1 of the word
+float wt_dot_sw(uvec2 h, uint nb, uint u, uint sw)
 {
     const uvec4 a = WT_Q4(h, 2u * u), b = WT_Q4(h, 2u * u + 1u);
     const float s = dot(wt_i8(a.x), wt_xs[0]) + dot(wt_i8(a.y), wt_xs[1]) + dot(wt_i8(a.z), wt_xs[2]) +
                     dot(wt_i8(a.w), wt_xs[3]) + dot(wt_i8(b.x), wt_xs[4]) + dot(wt_i8(b.y), wt_xs[5]) +
                     dot(wt_i8(b.z), wt_xs[6]) + dot(wt_i8(b.w), wt_xs[7]);
-    return wt_shalf(h, u) * s;
+    return unpackHalf2x16(sw)[u & 1u] * s;
 }
+float wt_dot(uvec2 h, uint nb, uint u) { return wt_dot_sw(h, nb, u, wt_sw(h, wt_sw_of(u))); }
 
 float wt_value(uvec2 h, uint nb, uint i)
 {

@@ -13,11 +13,11 @@ const uint WT_CPB = WT_QW / 4u > 0u ? WT_QW / 4u : 1u;
 
 // The handle of row r of a matrix of row stride ldw words whose rows hold
 // qw quant-plane words (nb * WT_QW): the first word of its quant plane and
-// of its scale plane.
+// of its scale plane (whose words lie G apart: wt_sw).
 uvec2 wt_row(uint r, uint ldw, uint qw)
 {
     const uint i = r & ((1u << wt_il_lg) - 1u), g0 = (r - i) * ldw; // row i of the group starting at word g0
-    return uvec2(g0 + ((i * WT_CPB) << (wt_il_lb + 2u)), g0 + (qw << wt_il_lg) + i * (ldw - qw));
+    return uvec2(g0 + ((i * WT_CPB) << (wt_il_lb + 2u)), g0 + (qw << wt_il_lg) + i);
 }
 #define WT_ROW(r, ldw, nb) wt_row((r), (ldw), (nb) * WT_QW)
 
@@ -28,10 +28,13 @@ uint wt_qc(uvec2 h, uint c)
     return (h.x >> 2u) + c + ((c / WT_CPB) >> wt_il_lb) * (((1u << wt_il_lg) - 1u) * (WT_CPB << wt_il_lb));
 }
 #define WT_Q4(h, c) WT_W4(wt_qc((h), (c)))
-// Word j of row h's quant plane, and of its scale plane. (No parameter is
+// Word j of row h's quant plane, and of its scale plane. The G rows of a
+// group take turns word by word in their scale planes (word j of row i at
+// G j + i), so a subgroup taking the group's rows at once reads a unit's
+// scale word of all of them in G / 4 16-byte loads (wt_sw4). (No parameter is
 // named w: the storage-buffer accessors name the binding so.)
 uint wt_qw(uvec2 h, uint j) { return WT_W(4u * wt_qc(h, j >> 2u) + (j & 3u)); }
-uint wt_sw(uvec2 h, uint j) { return WT_W(h.y + j); }
+uint wt_sw(uvec2 h, uint j) { return WT_W(h.y + (j << wt_il_lg)); }
 // Byte k of the quant-plane words starting at word j.
 uint wt_qbyte(uvec2 h, uint j, uint k) { return (wt_qw(h, j + (k >> 2u)) >> (8u * (k & 3u))) & 0xffu; }
 // f16 number k of the quant plane, and of the scale plane.
@@ -45,3 +48,7 @@ float wt_shalf(uvec2 h, uint k)
     const vec2 v = unpackHalf2x16(wt_sw(h, k >> 1u));
     return (k & 1u) != 0u ? v.y : v.x;
 }
+// 16-byte chunk k of the scale words j of the rows from h on, for nr rows
+// from a multiple of nr that lie in one group (nr a multiple of 4 dividing
+// G: the host checks, runtime/ops.c).
+uvec4 wt_sw4(uvec2 h, uint j, uint k) { return WT_W4(((h.y + (j << wt_il_lg)) >> 2u) + k); }

@@ -14,6 +14,9 @@
  * are exactly the file's. F16 and BF16 rows are blocks of 8 values (16
  * bytes), the last one padded with zeros.
  * UNIT is the elements one invocation consumes per step of a dot product.
+ * SW is 1 where a dot product reads one scale-plane word per unit (the
+ * decoder then provides wt_sw_of and wt_dot_sw, wt_common.glsl): kernels
+ * may load that word for several interleaved rows at once.
  * Rows may further be interleaved in groups (runtime/memory.c; the picture
  * is in wt_common.glsl, the accessors in wt_row.glsl): this is each row's
  * own layout, before that. */
@@ -25,12 +28,14 @@
 #define MKV_WT_F16_SCALE_OFF 0
 #define MKV_WT_F16_SCALE_BYTES 0
 #define MKV_WT_F16_UNIT 8
+#define MKV_WT_F16_SW 0
 
 #define MKV_WT_BF16_BLOCK 8
 #define MKV_WT_BF16_BLOCK_BYTES 16
 #define MKV_WT_BF16_SCALE_OFF 0
 #define MKV_WT_BF16_SCALE_BYTES 0
 #define MKV_WT_BF16_UNIT 8
+#define MKV_WT_BF16_SW 0
 
 /* {f16 d; int8 qs[32]} */
 #define MKV_WT_Q8_0_BLOCK 32
@@ -38,6 +43,7 @@
 #define MKV_WT_Q8_0_SCALE_OFF 0
 #define MKV_WT_Q8_0_SCALE_BYTES 2
 #define MKV_WT_Q8_0_UNIT 32
+#define MKV_WT_Q8_0_SW 1
 
 /* {f16 d; u8 qs[16]} */
 #define MKV_WT_Q4_0_BLOCK 32
@@ -45,6 +51,7 @@
 #define MKV_WT_Q4_0_SCALE_OFF 0
 #define MKV_WT_Q4_0_SCALE_BYTES 2
 #define MKV_WT_Q4_0_UNIT 32
+#define MKV_WT_Q4_0_SW 1
 
 /* {f16 d; f16 m; u8 qs[16]} */
 #define MKV_WT_Q4_1_BLOCK 32
@@ -52,6 +59,7 @@
 #define MKV_WT_Q4_1_SCALE_OFF 0
 #define MKV_WT_Q4_1_SCALE_BYTES 4
 #define MKV_WT_Q4_1_UNIT 32
+#define MKV_WT_Q4_1_SW 1
 
 /* {f16 d; u8 qh[4]; u8 qs[16]} */
 #define MKV_WT_Q5_0_BLOCK 32
@@ -59,6 +67,7 @@
 #define MKV_WT_Q5_0_SCALE_OFF 0
 #define MKV_WT_Q5_0_SCALE_BYTES 2
 #define MKV_WT_Q5_0_UNIT 32
+#define MKV_WT_Q5_0_SW 0
 
 /* {f16 d; f16 m; u8 qh[4]; u8 qs[16]} */
 #define MKV_WT_Q5_1_BLOCK 32
@@ -66,6 +75,7 @@
 #define MKV_WT_Q5_1_SCALE_OFF 0
 #define MKV_WT_Q5_1_SCALE_BYTES 4
 #define MKV_WT_Q5_1_UNIT 32
+#define MKV_WT_Q5_1_SW 0
 
 /* {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}: kept whole (144 = 9 x 16) */
 #define MKV_WT_Q4_K_BLOCK 256
@@ -73,6 +83,7 @@
 #define MKV_WT_Q4_K_SCALE_OFF 0
 #define MKV_WT_Q4_K_SCALE_BYTES 0
 #define MKV_WT_Q4_K_UNIT 64
+#define MKV_WT_Q4_K_SW 0
 
 /* {f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}: kept whole (176 = 11 x 16) */
 #define MKV_WT_Q5_K_BLOCK 256
@@ -80,6 +91,7 @@
 #define MKV_WT_Q5_K_SCALE_OFF 0
 #define MKV_WT_Q5_K_SCALE_BYTES 0
 #define MKV_WT_Q5_K_UNIT 64
+#define MKV_WT_Q5_K_SW 0
 
 /* {u8 ql[128]; u8 qh[64]; int8 scales[16]; f16 d} */
 #define MKV_WT_Q6_K_BLOCK 256
@@ -87,5 +99,6 @@
 #define MKV_WT_Q6_K_SCALE_OFF 208
 #define MKV_WT_Q6_K_SCALE_BYTES 2
 #define MKV_WT_Q6_K_UNIT 64
+#define MKV_WT_Q6_K_SW 0
 
 #endif

@@ -38,8 +38,10 @@ typedef struct kt {
 } kt;
 
 /* How the typed kernels read weights and input in the loop tests (_i):
- * 0 storage buffers, 1 texel buffers (wt_bind.glsl); -1 the device's
- * tuning. */
+ * 0 storage buffers, 1 texel buffers (wt_bind.glsl), 2 texel buffers with
+ * rows interleaved in groups of the rows a subgroup takes at once (as
+ * lavapipe's tuning has it: the kernels then load a unit's scale words of
+ * the whole group at once, wt_sw4); -1 the device's tuning. */
 static int reads = -1;
 
 /* The tunables of a variant of the sweep space under test (NULL: the
@@ -50,7 +52,7 @@ static const mkv_tunables *variant;
 static void use_reads(int mode)
 {
     reads = mode;
-    if (mode == 1) ck_assert_msg(dev->max_texel_elements > 0, "device has no RGBA32UI uniform texel buffers");
+    if (mode >= 1) ck_assert_msg(dev->max_texel_elements > 0, "device has no RGBA32UI uniform texel buffers");
 }
 
 static mkv_recorder *kt_begin(kt *k)
@@ -64,7 +66,7 @@ static mkv_recorder *kt_begin(kt *k)
     mkv_error err;
     ck_assert_msg(mkv_recorder_init(&k->r, dev, k->cb, false, &err) == MKV_OK, "%s", err.msg);
     if (variant) k->r.tune = *variant;
-    if (reads >= 0) k->r.tune.texel_reads = reads == 1;
+    if (reads >= 0) k->r.tune.texel_reads = reads >= 1;
     return &k->r;
 }
 
@@ -142,7 +144,10 @@ static mkv_status fill_rows(void *user, uint32_t row0, uint32_t n, void *dst, mk
  * uses the rows a subgroup takes at once, 16: the end-to-end tests run
  * that; 4 makes a subgroup's rows span groups); other tests take the
  * device's tuning. */
-static uint32_t test_il_rows(void) { return reads == 0 ? 1 : reads == 1 ? 4 : dev->tune.il_rows; }
+static uint32_t test_il_rows(void)
+{
+    return reads == 0 ? 1 : reads == 1 ? 4 : reads == 2 ? dev->tune.nr_matvec : dev->tune.il_rows;
+}
 
 /* Uploads rows x cols of type t from their ggml encoding, rows interleaved
  * in groups of il_rows; with max_range != 0 the device's binding limit is
@@ -399,9 +404,10 @@ START_TEST(matvec_reads_every_weight_type_as_stored)
         /* split over bindings of ~3 rows each */
         check_typed_matvec((mkv_wtype)t, 31, cols[1], 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[1]));
         /* whole runs: interleaved where the pass asks for it; odd rows end in a part group; split
-         * into bindings of 9 rows (parts of whole groups: 8 rows), and of 3 (plain rows) */
+         * into bindings of 2G + 1 rows (parts of two whole groups of G), and of 3 (plain rows) */
+        const uint64_t g2 = 2 * test_il_rows() + 1;
         check_typed_matvec_il((mkv_wtype)t, 37, cols[3], 0, 0, 1);
-        check_typed_matvec_il((mkv_wtype)t, 45, cols[3], 0, 9ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[3]), 1);
+        check_typed_matvec_il((mkv_wtype)t, 45, cols[3], 0, g2 * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[3]), 1);
         check_typed_matvec_il((mkv_wtype)t, 7, cols[3], 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[3]), 0);
     }
 }
@@ -520,6 +526,9 @@ START_TEST(swiglu_and_meki_gate_read_every_weight_type_as_stored)
         check_typed_swiglu((mkv_wtype)t, 45, cols[1], 13);
         check_typed_swiglu((mkv_wtype)t, 21, cols[3], 13);
         check_typed_swiglu((mkv_wtype)t, 3, cols[0], 64);
+        /* W_up's rows start on a whole group of 16 (pass 2: the grouped scale loads) */
+        check_typed_swiglu((mkv_wtype)t, 32, cols[3], 0);
+        check_typed_swiglu((mkv_wtype)t, 25, cols[3], 13);
     }
 }
 END_TEST
@@ -1548,9 +1557,9 @@ int main(void)
     tcase_add_loop_test(tc, matvec_matches_reference_on_odd_sizes, 0, 2);
     tcase_add_loop_test(tc, matvec_over_split_bindings_matches_reference, 0, 2);
     tcase_add_loop_test(tc, matvec_swiglu_matches_reference, 0, 2);
-    tcase_add_loop_test(tc, matvec_reads_every_weight_type_as_stored, 0, 2);
-    tcase_add_loop_test(tc, swiglu_and_meki_gate_read_every_weight_type_as_stored, 0, 2);
-    tcase_add_loop_test(tc, ffn_out_reads_every_weight_type_as_stored, 0, 2);
+    tcase_add_loop_test(tc, matvec_reads_every_weight_type_as_stored, 0, 3);
+    tcase_add_loop_test(tc, swiglu_and_meki_gate_read_every_weight_type_as_stored, 0, 3);
+    tcase_add_loop_test(tc, ffn_out_reads_every_weight_type_as_stored, 0, 3);
     tcase_add_loop_test(tc, mm_reads_every_weight_type_as_stored_for_any_batch_and_tile, 0, 2);
     tcase_add_test(tc, embed_decodes_every_weight_type_as_the_cpu_does);
     tcase_add_test(tc, matmul_and_matmul_swiglu_match_reference_on_odd_sizes);
