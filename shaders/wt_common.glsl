@@ -37,8 +37,7 @@
 // blocks' quants are whole 16-byte chunks are interleaved.
 //
 // Types whose dot product reads one scale-plane word per unit (WT_SW, from
-// wtype_layout.h: Q8_0, Q4_0, Q4_1; not Q6_K, which measured slower so:
-// bench --kernels) also define
+// wtype_layout.h: Q8_0, Q4_0, Q4_1, Q6_K) also define
 //   uint wt_sw_of(u)                   that word's index in the plane
 //   float wt_dot_sw(h, nb, u, sw)      wt_dot given that word
 // for the kernels that load it for a group's rows at once (wt_sw4).

@@ -19,7 +19,8 @@ uint wt_xi(uint u, uint k) { return 64u * (u / 4u) + 32u * ((u / 2u) % 2u) + 4u 
 
 float wt_i8_byte(uvec2 h, uint base, uint k) { return float(int(wt_qbyte(h, base, k) << 24u) >> 24); }
 
-float wt_dot(uvec2 h, uint nb, uint u)
+uint wt_sw_of(uint u) { return u >> 3u; } // d of block u / 4: half (u / 4) & 1 of the word
+float wt_dot_sw(uvec2 h, uint nb, uint u, uint sw)
 {
     const uint b = u / 4u, n = (u / 2u) % 2u, g = u % 2u, base = b * WT_QW;
     const uvec4 qa = WT_Q4(h, (base + 16u * n + 4u * g) >> 2u);      // ql[64n + 16g ..]
@@ -41,9 +42,9 @@ float wt_dot(uvec2 h, uint nb, uint u)
     const uvec4 st = WT_Q4(h, (base + 48u) >> 2u); // words 48..51: the 16 scales
     const uint sa = n == 0u ? st.x : st.z, sb = n == 0u ? st.y : st.w;
     const vec4 sc = vec4(ivec4(uvec4(sa << (24u - 8u * g), sa << (8u - 8u * g), sb << (24u - 8u * g), sb << (8u - 8u * g))) >> 24);
-    const float d = wt_shalf(h, b);
-    return d * dot(sc, vec4(s1, s2, s3, s4));
+    return unpackHalf2x16(sw)[b & 1u] * dot(sc, vec4(s1, s2, s3, s4));
 }
+float wt_dot(uvec2 h, uint nb, uint u) { return wt_dot_sw(h, nb, u, wt_sw(h, wt_sw_of(u))); }
 
 float wt_value(uvec2 h, uint nb, uint i)
 {

@@ -99,6 +99,6 @@
 #define MKV_WT_Q6_K_SCALE_OFF 208
 #define MKV_WT_Q6_K_SCALE_BYTES 2
 #define MKV_WT_Q6_K_UNIT 64
-#define MKV_WT_Q6_K_SW 0
+#define MKV_WT_Q6_K_SW 1
 
 #endif
