@@ -174,8 +174,10 @@ void main()
     // The subgroup's teams take U adjacent positions each; the loop bound is
     // uniform over the subgroup (subgroupAdd inside), positions past t1 are
     // masked.
+    // (The loop tests at its end: common.glsl, END_TESTED.)
     const uint per_sg = TEAMS * U;
-    for (uint base = t0 + gl_SubgroupID * per_sg; base < t1; base += gl_NumSubgroups * per_sg) {
+    uint base = t0 + gl_SubgroupID * per_sg;
+    if (base < t1) do {
         const uint tb = base + team * U;
         // Scores of the U positions for the G heads.
         float s[U * G];
@@ -228,7 +230,8 @@ void main()
                 }
             }
         }
-    }
+        base += gl_NumSubgroups * per_sg;
+    } while (base < t1);
 
     // Write the chunk's partials (m back in natural-log units); with several
     // teams, merge them first. Every access to the register arrays sits in

@@ -27,14 +27,20 @@ void main()
 {
     const uint b = gl_WorkGroupID.y;
     if (b >= step.n_tok) return;
-    for (uint r = gl_GlobalInvocationID.x; r < pc.n_rows; r += gl_NumWorkGroups.x * WG) {
-        const float a = gu[b * pc.ldgu + r], c = gu[b * pc.ldgu + pc.up_row + r];
-        if (r < pc.n_ffn) {
-            t[b * pc.ldt + r] = a / (1.0 + exp(-a)) * c;
-            continue;
+    // rows r0, r0 + stride, ..; the loop tests at its end (common.glsl, END_TESTED)
+    const uint r0 = gl_GlobalInvocationID.x, stride = gl_NumWorkGroups.x * WG;
+    uint r = r0;
+    do {
+        if (r < pc.n_rows) {
+            const float a = gu[b * pc.ldgu + r], c = gu[b * pc.ldgu + pc.up_row + r];
+            if (r < pc.n_ffn) {
+                t[b * pc.ldt + r] = a / (1.0 + exp(-a)) * c;
+            } else {
+                const uint j = r - pc.n_ffn, j2 = pc.n_rows - pc.n_ffn + j;
+                g[b * pc.ldg + j] = 1.0 / (1.0 + exp(-a));
+                if (j2 < pc.n_mem) g[b * pc.ldg + j2] = 1.0 / (1.0 + exp(-c));
+            }
         }
-        const uint j = r - pc.n_ffn, j2 = pc.n_rows - pc.n_ffn + j;
-        g[b * pc.ldg + j] = 1.0 / (1.0 + exp(-a));
-        if (j2 < pc.n_mem) g[b * pc.ldg + j2] = 1.0 / (1.0 + exp(-c));
-    }
+        r += stride;
+    } while (r - r0 < pc.n_rows);
 }

@@ -9,6 +9,7 @@
 // n_head handles query head g, the next n_kv_head workgroups the KV heads.
 // Host description: rope_kv.h.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 #include "kv_layout.h"
 
@@ -38,6 +39,9 @@ layout(push_constant) uniform PushConstants {
 shared float red[gl_WorkGroupSize.x];
 shared float hv[512]; // one head (head_dim <= 512)
 
+// The loops below test at their end (common.glsl, END_TESTED): each takes
+// i = tid, tid + WG, .. < n.
+
 void main()
 {
     const uint tid = gl_LocalInvocationID.x;
@@ -50,20 +54,28 @@ void main()
     const uint src = tk * pc.ld_qkv + (is_q ? g * hd : (pc.n_head + kvh) * hd);
     const uint bsrc = is_q ? g * hd : (pc.n_head + kvh) * hd; // bias index
 
-    for (uint i = tid; i < hd; i += WG) hv[i] = qkv[src + i] + (pc.has_bias != 0u ? bias[bsrc + i] : 0.0);
-    barrier();
+    float ss = 0.0; // sum of squares for the q/k norm
+    uint i = tid;
+    do {
+        if (i < hd) {
+            const float v = qkv[src + i] + (pc.has_bias != 0u ? bias[bsrc + i] : 0.0);
+            hv[i] = v;
+            ss += v * v;
+        }
+        i += WG;
+    } while (i - tid < hd);
 
     float inv = 1.0;
     if (pc.qk_norm != 0u) {
-        float ss = 0.0;
-        for (uint i = tid; i < hd; i += WG) ss += hv[i] * hv[i];
-        red[tid] = ss;
-        barrier();
-        for (uint s = WG / 2u; s > 0u; s >>= 1u) {
-            if (tid < s) red[tid] += red[tid + s];
+        // over the subgroup, then (several subgroups) through shared memory
+        ss = subgroupAdd(ss);
+        if (gl_NumSubgroups > 1u) {
+            if (subgroupElect()) red[gl_SubgroupID] = ss;
             barrier();
+            ss = 0.0;
+            for (uint k = 0u; k < gl_NumSubgroups; k++) ss += red[k];
         }
-        inv = inversesqrt(red[0] / float(hd) + pc.eps);
+        inv = inversesqrt(ss / float(hd) + pc.eps);
     }
 
     // Normalise and rotate in place: the thread owning pair i is the only one
@@ -71,7 +83,10 @@ void main()
     // between the reads and the writes.
     const bool neox = pc.rope_style == 0u;
     const uint rbase = pos * half_hd;
-    for (uint i = tid; i < half_hd; i += WG) {
+    barrier(); // hv complete
+    i = tid;
+    do {
+      if (i < half_hd) {
         const uint i0 = neox ? i : 2u * i, i1 = neox ? i + half_hd : 2u * i + 1u;
         float wa = 1.0, wb = 1.0;
         if (pc.qk_norm != 0u) {
@@ -82,11 +97,17 @@ void main()
         const vec2 cs = rope[rbase + i];
         hv[i0] = x0 * cs.x - x1 * cs.y;
         hv[i1] = x1 * cs.x + x0 * cs.y;
-    }
+      }
+      i += WG;
+    } while (i - tid < half_hd);
     barrier();
 
     if (is_q) {
-        for (uint i = tid; i < hd; i += WG) q[tk * pc.ld_q + g * hd + i] = hv[i];
+        i = tid;
+        do {
+            if (i < hd) q[tk * pc.ld_q + g * hd + i] = hv[i];
+            i += WG;
+        } while (i - tid < hd);
         return;
     }
     // Append k and v (v is neither normed nor rotated).
@@ -96,7 +117,9 @@ void main()
     // One invocation per block of K or V: its scale, then its quants, four
     // to a word (rows of hd / 4 words; the scales from scale_base on).
     const uint nb = hd / MKV_KV_Q8_BLOCK;
-    for (uint b = tid; b < 2u * nb; b += WG) {
+    uint b = tid;
+    do {
+      if (b < 2u * nb) {
         const bool is_v = b >= nb;
         const uint blk = is_v ? b - nb : b, e0 = blk * MKV_KV_Q8_BLOCK;
         float x[MKV_KV_Q8_BLOCK];
@@ -118,14 +141,20 @@ void main()
         }
         const uint s_at = pc.scale_base + (pos * pc.n_kv_head + kvh) * nb + blk;
         if (is_v) vc[s_at] = floatBitsToUint(d); else kc[s_at] = floatBitsToUint(d);
-    }
+      }
+      b += WG;
+    } while (b - tid < 2u * nb);
 #else
     // As f16 pairs.
-    for (uint i = tid; i < half_hd; i += WG) {
+    i = tid;
+    do {
+      if (i < half_hd) {
         vec2 v = vec2(qkv[vsrc + 2u * i], qkv[vsrc + 2u * i + 1u]);
         if (pc.has_bias != 0u) v += vec2(bias[vb + 2u * i], bias[vb + 2u * i + 1u]);
         kc[(row >> 1) + i] = packHalf2x16(vec2(hv[2u * i], hv[2u * i + 1u]));
         vc[(row >> 1) + i] = packHalf2x16(v);
-    }
+      }
+      i += WG;
+    } while (i - tid < half_hd);
 #endif
 }

@@ -11,7 +11,8 @@
  *   permutation. A push constant rather than a specialization constant:
  *   the branch is uniform and cheap beside the loads, and one pipeline
  *   serves every model.
- * Spec constants: 0 WG (power of two, WG*8 >= head_dim/2).
+ * Spec constants: 0 WG (power of two, WG*8 >= head_dim/2). Needs subgroup
+ * arithmetic (the q/k norm's sum).
  * Limits: head_dim even, <= 512. Dispatch: (n_head + n_kv_head) x batch;
  * token b (row b of qkv and q) goes to position step.pos + b, rows past
  * step.n_tok do nothing. */
