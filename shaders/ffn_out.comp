@@ -61,19 +61,21 @@ layout(std430, binding = 6) readonly buffer Weights2 { uvec4 w2[]; };   // W_mo 
 #endif
 #if defined(WT_TEXEL)
 layout(binding = 7) uniform usamplerBuffer x2tex;                       // g, n_mem
-#define X2(k) uintBitsToFloat(texelFetch(x2tex, int((k) >> 2u))[(k) & 3u])
+#define X2_4(kg) uintBitsToFloat(texelFetch(x2tex, int(kg))) // g[4kg .. 4kg + 3]
 #else
-layout(std430, binding = 7) readonly buffer Input2 { float x2[]; };     // g, n_mem
-#define X2(k) x2[k]
+layout(std430, binding = 7) readonly buffer Input2 { vec4 x2_4[]; };    // g, n_mem (in whole 16 bytes)
+#define X2_4(kg) x2_4[kg]
 #endif
 layout(std430, binding = 8) coherent buffer Z { float z[]; };           // W_mo v, d_model
 layout(std430, binding = 9) readonly buffer MekiWeight { float wm[]; }; // meki_norm
 #if defined(WT_TEXEL)
 layout(binding = 10) uniform usamplerBuffer slabtex;                    // staging ring of bank slabs
 #define SLAB(i) texelFetch(slabtex, int((i) >> 2u))[(i) & 3u]
+#define SLAB_WORDS (4u * uint(textureSize(slabtex)))
 #else
 layout(std430, binding = 10) readonly buffer Slab { uint slab[]; };     // staging ring of bank slabs
 #define SLAB(i) slab[i]
+#define SLAB_WORDS uint(slab.length())
 #endif
 STEP_PARAMS_BUFFER(11)                                                  // step.tok[0].y: this token's slab
 #endif
@@ -100,19 +102,22 @@ shared vec4 zpart[2u * gl_WorkGroupSize.x]; // 8 partial outputs per invocation
 #endif
 
 #if defined(MEKI)
-// Element i of this layer's bank row, which starts at byte `base` of the
-// staging ring (F16: d_mem
-// halves; Q8: f16 scale, 2 zero bytes, d_mem int8).
-float bank_value(uint base, uint i)
+// Elements 4kg .. 4kg + 3 of this layer's bank row, which starts at byte
+// `base` of the staging ring (F16: d_mem halves; Q8: f16 scale, 2 zero
+// bytes, d_mem int8), q8_scale its Q8 scale (past d_mem: whatever the slab
+// holds there). Both dtypes' bytes come from the same three words and are
+// decoded without a branch: lavapipe runs both sides of every branch, and
+// this runs once per 4 k of W_mo's loop.
+vec4 bank_value4(uint base, uint kg, float q8_scale)
 {
-    if (pc.bank_dtype == 1u) {
-        const uint b = base + 2u * i;
-        const vec2 h = unpackHalf2x16(SLAB(b >> 2));
-        return (b & 2u) != 0u ? h.y : h.x;
-    }
-    const float scale = unpackHalf2x16(SLAB(base >> 2)).x;
-    const uint b = base + 4u + i;
-    return scale * float(bitfieldExtract(int(SLAB(b >> 2)), int(8u * (b & 3u)), 8));
+    const bool f16 = pc.bank_dtype == 1u;
+    const uint b0 = f16 ? base + 8u * kg : base + 4u + 4u * kg, w = b0 >> 2u, sh = 8u * (b0 & 3u);
+    const uint a = SLAB(w), b = SLAB(min(w + 1u, SLAB_WORDS - 1u)), c = SLAB(min(w + 2u, SLAB_WORDS - 1u));
+    // the 8 bytes from b0 (F16: 4 halves; Q8: the first 4 are the int8s)
+    const uint lo = (a >> sh) | ((b << (31u - sh)) << 1u), hi = (b >> sh) | ((c << (31u - sh)) << 1u);
+    const vec4 h = vec4(unpackHalf2x16(lo), unpackHalf2x16(hi));
+    const vec4 q = q8_scale * vec4(ivec4(uvec4(lo << 24u, lo << 16u, lo << 8u, lo)) >> 24);
+    return f16 ? h : q;
 }
 #endif
 
@@ -172,14 +177,26 @@ void main()
     // rows, measured cheaper on lavapipe: there it slowed every SwiGLU row.)
     const uint C = ROWS / 8u, P = WG / C, j = tid % C, p = tid / C, chunk = gl_WorkGroupID.x * C + j;
     vec4 za = vec4(0.0), zb = vec4(0.0);
-    if (p < P && chunk < pc.ld8_2) {
+    // Four k at a time (group kg: k = 4kg .. 4kg + 3, every P-th group from
+    // p): v's four values from one x2 load and three slab words. The loop
+    // tests at its end (common.glsl, END_TESTED).
+    const uint n4 = (pc.n_mem + 3u) / 4u;
+    if (p < P && chunk < pc.ld8_2 && p < n4) {
         const uint row = step.tok[0].y + pc.row_byte_offset; // read once, not per k
-        for (uint k = p; k < pc.n_mem; k += P) {
-            const uvec4 q = W2(k * pc.ld8_2 + chunk);
-            const float s = bank_value(row, k) + X2(k); // v[k]
-            za += s * vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
-            zb += s * vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
-        }
+        const float q8_scale = unpackHalf2x16(SLAB(row >> 2)).x;
+        uint kg = p;
+        do {
+            const uint k0 = 4u * kg;
+            vec4 v = bank_value4(row, kg, q8_scale) + X2_4(kg);
+            [[unroll]] for (uint e = 0u; e < 4u; e++) {
+                const uint k = min(k0 + e, pc.n_mem - 1u); // past n_mem: weight 0 on the last row
+                const float s = k0 + e < pc.n_mem ? v[e] : 0.0;
+                const uvec4 q = W2(k * pc.ld8_2 + chunk);
+                za += s * vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
+                zb += s * vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
+            }
+            kg += P;
+        } while (kg < n4);
     }
     zpart[2u * tid] = za;
     zpart[2u * tid + 1u] = zb;
