@@ -1,6 +1,6 @@
 // wt_part for the weight types without their own (wt_common.glsl): the
 // part's elements one by one through wt_value. Correct for every type,
-// slower than a type's own decoder (Q5_0, Q5_1, Q5_K use it).
+// slower than a type's own decoder (Q5_K uses it).
 #if !defined(WT_HAS_PART)
 void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
 {

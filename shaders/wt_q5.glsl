@@ -23,3 +23,14 @@ uint wt_q5_value(uvec2 h, uint i, uint words)
     const uint nib = (wt_qbyte(h, base + 1u, j % 16u) >> (j < 16u ? 0u : 4u)) & 15u;
     return nib | (((wt_qw(h, base) >> j) & 1u) << 4u);
 }
+
+// Part c (0..3) of unit u, as q (0..31): elements 8c .. 8c + 7 of the
+// block, the low (c < 2) or high nibbles of nibble words 2 (c & 1) and the
+// next, plus qh's bits 8c .. 8c + 7 times 16 (the batched products, mm.comp).
+void wt_q5_part(uvec2 h, uint u, uint c, uint words, out vec4 lo, out vec4 hi)
+{
+    const uint base = u * words, k0 = 2u * (c & 1u), sh = 4u * (c >> 1u);
+    const uint qb = wt_qw(h, base) >> (8u * c); // the part's 8 fifth bits
+    lo = wt_bytes(wt_qw(h, base + 1u + k0), sh, 15u) + 16.0 * vec4((uvec4(qb) >> uvec4(0u, 1u, 2u, 3u)) & 1u);
+    hi = wt_bytes(wt_qw(h, base + 2u + k0), sh, 15u) + 16.0 * vec4((uvec4(qb) >> uvec4(4u, 5u, 6u, 7u)) & 1u);
+}

@@ -19,3 +19,12 @@ float wt_value(uvec2 h, uint nb, uint i)
 {
     return wt_shalf(h, i / 32u) * (float(wt_q5_value(h, i, WT_QW)) - 16.0);
 }
+
+#define WT_HAS_PART
+void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+{
+    wt_q5_part(h, u, c, WT_QW, lo, hi);
+    const float d = wt_shalf(h, u);
+    lo = d * (lo - 16.0);
+    hi = d * (hi - 16.0);
+}

@@ -21,3 +21,12 @@ float wt_value(uvec2 h, uint nb, uint i)
     const vec2 dm = unpackHalf2x16(wt_sw(h, i / 32u));
     return dm.x * float(wt_q5_value(h, i, WT_QW)) + dm.y;
 }
+
+#define WT_HAS_PART
+void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+{
+    wt_q5_part(h, u, c, WT_QW, lo, hi);
+    const vec2 dm = unpackHalf2x16(wt_sw(h, u));
+    lo = dm.x * lo + dm.y;
+    hi = dm.x * hi + dm.y;
+}
