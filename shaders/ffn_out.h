@@ -7,7 +7,8 @@
  *           5 counter (one uint, zero before the first dispatch; every
  *           dispatch leaves it zero); ffn_out_meki also: 6 W_mo transposed
  *           (f16, n_mem rows of ld8_2*8 >= n halves), 7 g (float n_mem,
- *           sigmoid(W_mg u)), 8 z (float n + n_groups, scratch: W_mo v, then
+ *           sigmoid(W_mg u); read 4 at a time: the buffer holds whole
+ *           16 bytes, as every mkv_buffer does), 8 z (float n + n_groups, scratch: W_mo v, then
  *           each workgroup's share of its sum of squares), 9 meki_norm weight,
  *           10 the staging ring of bank slabs (this layer's row at
  *           step.tok[0].y + row_byte_offset), 11 step params.
