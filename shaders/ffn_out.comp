@@ -151,12 +151,9 @@ void main()
                 wt_load_x(u);
 #if WT_SW
               if (SW != 0u) { // a unit's scale word of the NR rows in NR / 4 loads
-                uint sw[NR];
-                [[unroll]] for (uint k = 0u; k < NR / 4u; k++) {
-                    const uvec4 a = wt_sw4(hw[0], wt_sw_of(u), k);
-                    sw[4u * k] = a.x, sw[4u * k + 1u] = a.y, sw[4u * k + 2u] = a.z, sw[4u * k + 3u] = a.w;
-                }
-                [[unroll]] for (uint i = 0u; i < NR; i++) sg_v[i] += wt_dot_sw(hw[i], pc.nb, u, sw[i]);
+                uvec4 sw[NR / 4u]; // row i's word: sw[i / 4][i % 4]
+                [[unroll]] for (uint k = 0u; k < NR / 4u; k++) sw[k] = wt_sw4(hw[0], wt_sw_of(u), k);
+                [[unroll]] for (uint i = 0u; i < NR; i++) sg_v[i] += wt_dot_sw(hw[i], pc.nb, u, sw[i / 4u][i % 4u]);
               } else
 #endif
                 [[unroll]] for (uint i = 0u; i < NR; i++) sg_v[i] += wt_dot(hw[i], pc.nb, u);

@@ -114,19 +114,17 @@ void main()
               if (SW != 0u) {
                 // a unit's scale word of the NR rows (W_up's too) in NR / 4 loads
                 wt_load_x(u);
-                uint sw[NR], sw2[NR];
+                uvec4 sw[NR / 4u], sw2[NR / 4u]; // row i's word: sw[i / 4][i % 4]
                 [[unroll]] for (uint k = 0u; k < NR / 4u; k++) {
-                    const uvec4 a = wt_sw4(hw[0], wt_sw_of(u), k);
-                    sw[4u * k] = a.x, sw[4u * k + 1u] = a.y, sw[4u * k + 2u] = a.z, sw[4u * k + 3u] = a.w;
+                    sw[k] = wt_sw4(hw[0], wt_sw_of(u), k);
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
-                    const uvec4 b = wt_sw4(hw2[0], wt_sw_of(u), k);
-                    sw2[4u * k] = b.x, sw2[4u * k + 1u] = b.y, sw2[4u * k + 2u] = b.z, sw2[4u * k + 3u] = b.w;
+                    sw2[k] = wt_sw4(hw2[0], wt_sw_of(u), k);
 #endif
                 }
                 [[unroll]] for (uint i = 0u; i < NR; i++) {
-                    sg_v[PER_ROW * i] += wt_dot_sw(hw[i], pc.nb, u, sw[i]);
+                    sg_v[PER_ROW * i] += wt_dot_sw(hw[i], pc.nb, u, sw[i / 4u][i % 4u]);
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
-                    sg_v[2u * i + 1u] += wt_dot_sw(hw2[i], pc.nb, u, sw2[i]);
+                    sg_v[2u * i + 1u] += wt_dot_sw(hw2[i], pc.nb, u, sw2[i / 4u][i % 4u]);
 #endif
                 }
               } else
