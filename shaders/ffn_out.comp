@@ -151,7 +151,7 @@ void main()
                 wt_load_x(u);
 #if WT_SW
               if (SW != 0u) { // a unit's scale word of the NR rows in NR / 4 loads
-                uvec4 sw[NR / 4u]; // row i's word: sw[i / 4][i % 4]
+                uvec4 sw[(NR + 3u) / 4u]; // row i's word: sw[i / 4][i % 4] (size > 0 for any NR)
                 [[unroll]] for (uint k = 0u; k < NR / 4u; k++) sw[k] = wt_sw4(hw[0], wt_sw_of(u), k);
                 [[unroll]] for (uint i = 0u; i < NR; i++) sg_v[i] += wt_dot_sw(hw[i], pc.nb, u, sw[i / 4u][i % 4u]);
               } else

@@ -114,7 +114,7 @@ void main()
               if (SW != 0u) {
                 // a unit's scale word of the NR rows (W_up's too) in NR / 4 loads
                 wt_load_x(u);
-                uvec4 sw[NR / 4u], sw2[NR / 4u]; // row i's word: sw[i / 4][i % 4]
+                uvec4 sw[(NR + 3u) / 4u], sw2[(NR + 3u) / 4u]; // row i's word: sw[i / 4][i % 4] (NR >= 4 here; the size stays > 0 for any NR)
                 [[unroll]] for (uint k = 0u; k < NR / 4u; k++) {
                     sw[k] = wt_sw4(hw[0], wt_sw_of(u), k);
 #if defined(SWIGLU) || defined(SWIGLU_MEKI)
