@@ -150,6 +150,19 @@ mkv_status mkv_op_embed(mkv_recorder *r, const mkv_buffer *params, const mkv_mat
     return MKV_OK;
 }
 
+/* rmsnorm.comp's spec constants: WG, and P = 4 (vec4 at a time) where the
+ * length and row strides allow. */
+static mkv_spec norm_spec(const mkv_recorder *r, uint32_t n, uint32_t ldx, uint32_t ldy)
+{
+    return mkv_spec2(r->tune.wg_norm, n % 4 == 0 && ldx % 4 == 0 && ldy % 4 == 0 ? 4 : 1);
+}
+/* Its texel variants, where the device's tuning picks texel reads and the
+ * buffers read through views (x and the weights) have them. */
+static bool norm_texel(const mkv_recorder *r, const mkv_buffer *x, const mkv_buffer *w, const mkv_buffer *w2)
+{
+    return r->tune.texel_reads && x->view && w->view && (!w2 || w2->view);
+}
+
 mkv_status mkv_op_rmsnorm(mkv_recorder *r, const mkv_buffer *x, const mkv_buffer *w, const mkv_buffer *y,
                           uint32_t n, uint32_t n_vec, float eps, mkv_error *err)
 {
@@ -161,8 +174,10 @@ mkv_status mkv_op_rmsnorm_rows(mkv_recorder *r, bool add, const mkv_buffer *x, u
 {
     mkv_pc_rmsnorm pc = {.n = n, .eps = eps, .ldx = ldx, .ldy = ldy};
     const mkv_buffer *b[] = {x, w, y};
-    return DISPATCH(r, add ? MKV_KERNEL_RMSNORM_ADD : MKV_KERNEL_RMSNORM, mkv_spec1(r->tune.wg_norm), b, pc, n_vec, 1,
-                    8ull * n * n_vec, err);
+    const bool tex = norm_texel(r, x, w, NULL);
+    const mkv_kernel_id k = add ? (tex ? MKV_KERNEL_RMSNORM_ADD_TB : MKV_KERNEL_RMSNORM_ADD)
+                                : (tex ? MKV_KERNEL_RMSNORM_TB : MKV_KERNEL_RMSNORM);
+    return DISPATCH(r, k, norm_spec(r, n, ldx, ldy), b, pc, n_vec, 1, 8ull * n * n_vec, err);
 }
 
 mkv_status mkv_op_rmsnorm_add_norm(mkv_recorder *r, const mkv_buffer *x, uint32_t ldx, const mkv_buffer *w,
@@ -173,8 +188,8 @@ mkv_status mkv_op_rmsnorm_add_norm(mkv_recorder *r, const mkv_buffer *x, uint32_
     const mkv_buffer *b[] = {x, w, y, w2, y2};
     /* bytes: those of rmsnorm_add and rmsnorm, each 8n a vector (what the
      * profile splits it by: bench/profile.c) */
-    return DISPATCH(r, MKV_KERNEL_RMSNORM_ADD_NORM, mkv_spec1(r->tune.wg_norm), b, pc, n_vec, 1,
-                    16ull * n * n_vec, err);
+    return DISPATCH(r, norm_texel(r, x, w, w2) ? MKV_KERNEL_RMSNORM_ADD_NORM_TB : MKV_KERNEL_RMSNORM_ADD_NORM,
+                    norm_spec(r, n, ldx, ldy), b, pc, n_vec, 1, 16ull * n * n_vec, err);
 }
 
 mkv_status mkv_op_rmsnorm_last(mkv_recorder *r, const mkv_buffer *params, const mkv_buffer *x, uint32_t ldx,
@@ -182,7 +197,8 @@ mkv_status mkv_op_rmsnorm_last(mkv_recorder *r, const mkv_buffer *params, const 
 {
     mkv_pc_rmsnorm pc = {.n = n, .eps = eps, .ldx = ldx, .ldy = n};
     const mkv_buffer *b[] = {x, w, y, params};
-    return DISPATCH(r, MKV_KERNEL_RMSNORM_LAST, mkv_spec1(r->tune.wg_norm), b, pc, 1, 1, 8ull * n, err);
+    return DISPATCH(r, norm_texel(r, x, w, NULL) ? MKV_KERNEL_RMSNORM_LAST_TB : MKV_KERNEL_RMSNORM_LAST,
+                    norm_spec(r, n, ldx, n), b, pc, 1, 1, 8ull * n, err);
 }
 
 mkv_status mkv_op_mm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, uint32_t ldx, const mkv_buffer *y,
@@ -213,7 +229,9 @@ mkv_status mkv_op_ffn_act(mkv_recorder *r, const mkv_buffer *gu, uint32_t ldgu, 
 {
     mkv_pc_ffn_act pc = {.n_rows = n_rows, .n_ffn = n_ffn, .up_row = up_row, .n_mem = n_mem, .ldgu = ldgu, .ldt = ldt, .ldg = ldg};
     const mkv_buffer *b[] = {gu, t, g ? g : t, params};
-    return DISPATCH(r, MKV_KERNEL_FFN_ACT, mkv_spec1(r->tune.wg_norm), b, pc,
+    const uint32_t rows4 = n_rows % 4 == 0 && n_ffn % 4 == 0 && up_row % 4 == 0 && ldgu % 4 == 0 && ldt % 4 == 0;
+    const mkv_kernel_id k = r->tune.texel_reads && gu->view ? MKV_KERNEL_FFN_ACT_TB : MKV_KERNEL_FFN_ACT;
+    return DISPATCH(r, k, mkv_spec2(r->tune.wg_norm, rows4 ? 4 : 1), b, pc,
                     div_up(n_rows, r->tune.wg_norm * MKV_FFN_ACT_ROWS), n_batch,
                     8ull * n_rows * n_batch, err);
 }
@@ -363,14 +381,21 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
     if (a->kv_q8 && a->head_dim % MKV_KV_Q8_BLOCK)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "head_dim = %u: a q8_0 KV cache needs a multiple of %u", a->head_dim,
                         MKV_KV_Q8_BLOCK);
-    mkv_pc_rope_kv pc = {.n_head = a->n_head, .n_kv_head = a->n_kv_head, .head_dim = a->head_dim,
-                         .qk_norm = a->qk_norm, .eps = a->eps,
-                         .rope_style = a->rope_norm ? MKV_ROPE_KV_NORM : MKV_ROPE_KV_NEOX, .has_bias = qkv_bias != NULL,
+    const uint32_t ld_qkv = attn_ld_qkv(a), ld_q = attn_ld_q(a);
+    mkv_pc_rope_kv pc = {.n_head = a->n_head, .n_kv_head = a->n_kv_head, .head_dim = a->head_dim, .eps = a->eps,
                          .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4),
-                         .ld_qkv = attn_ld_qkv(a), .ld_q = attn_ld_q(a)};
-    const mkv_buffer *b[] = {params, qkv, q_norm, k_norm, rope, q, k_cache, v_cache, (qkv_bias ? qkv_bias : qkv)}; /* unread without bias */
-    return DISPATCH(r, a->kv_q8 ? MKV_KERNEL_ROPE_KV_Q8 : MKV_KERNEL_ROPE_KV, mkv_spec1(wg), b, pc,
-                    a->n_head + a->n_kv_head, attn_batch(a), 4ull * (a->n_head + 2 * a->n_kv_head) * a->head_dim * attn_batch(a), err);
+                         .ld_qkv = ld_qkv, .ld_q = ld_q};
+    const mkv_buffer *bias = qkv_bias ? qkv_bias : qkv; /* unread without bias */
+    const mkv_buffer *b[] = {params, qkv, q_norm, k_norm, rope, q, k_cache, v_cache, bias};
+    /* four pairs per lane where every row the kernel reads or writes
+     * starts on 16 bytes (rope_kv.comp) */
+    const uint32_t pairs = a->head_dim % 8 == 0 && ld_qkv % 4 == 0 && ld_q % 4 == 0 ? 4 : 1;
+    const mkv_spec spec = mkv_spec5(wg, pairs, !a->rope_norm, a->qk_norm, qkv_bias != NULL);
+    const bool tex = r->tune.texel_reads && qkv->view && q_norm->view && k_norm->view && rope->view && bias->view;
+    const mkv_kernel_id k = a->kv_q8 ? (tex ? MKV_KERNEL_ROPE_KV_Q8_TB : MKV_KERNEL_ROPE_KV_Q8)
+                                     : (tex ? MKV_KERNEL_ROPE_KV_TB : MKV_KERNEL_ROPE_KV);
+    return DISPATCH(r, k, spec, b, pc, a->n_head + a->n_kv_head, attn_batch(a),
+                    4ull * (a->n_head + 2 * a->n_kv_head) * a->head_dim * attn_batch(a), err);
 }
 
 mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,

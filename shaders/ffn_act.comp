@@ -6,14 +6,26 @@
 //   how), j = r - n_ffn, h = n_rows - n_ffn:
 //     g[b][j]     = sigmoid(gu[b][r])
 //     g[b][h + j] = sigmoid(gu[b][up_row + r])   (if h + j < n_mem)
-// Workgroup (i, b): token b, rows WG*i + k and every WG * (workgroups in x)
-// on (MKV_FFN_ACT_ROWS rows per invocation: on lavapipe a workgroup of
-// one row per invocation cost more to launch than its rows to compute).
+// Workgroup (i, b): token b; an invocation takes P rows at a time (4 where
+// every row it reads or writes starts on 16 bytes: one vec4 of each half
+// and of t -- on lavapipe, texel fetches with ffn_act_tb, wt_bind.glsl says
+// why), striding over the rows by the grid's width.
 // Host description: ffn_act.h.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+layout(constant_id = 1) const uint P = 1; // rows an invocation takes at once: 1 or 4
+#if defined(WT_TEXEL)
+layout(binding = 0) uniform usamplerBuffer gu_t;
+#define GU4(i) uintBitsToFloat(texelFetch(gu_t, int(i)))
+#define GU(i) uintBitsToFloat(texelFetch(gu_t, int((i) >> 2u))[(i) & 3u])
+#else
 layout(std430, binding = 0) readonly buffer GU { float gu[]; };
+layout(std430, binding = 0) readonly buffer GU4 { vec4 gu4[]; };
+#define GU4(i) gu4[i]
+#define GU(i) gu[i]
+#endif
 layout(std430, binding = 1) writeonly buffer T { float t[]; };
+layout(std430, binding = 1) writeonly buffer T4 { vec4 t4[]; };
 layout(std430, binding = 2) writeonly buffer G { float g[]; };
 STEP_PARAMS_BUFFER(3)
 layout(push_constant) uniform PushConstants {
@@ -23,22 +35,32 @@ layout(push_constant) uniform PushConstants {
     uint n_mem;  // MeKi gate values (0: none)
     uint ldgu, ldt, ldg; // row strides in floats
 } pc;
+
+// gu[b][r .. r + 3] (P = 4) or gu[b][r] (P = 1, the rest 0)
+vec4 gu_rows(uint at) { return P == 4u ? GU4(at / 4u) : vec4(GU(at), 0.0, 0.0, 0.0); }
+
 void main()
 {
     const uint b = gl_WorkGroupID.y;
     if (b >= step.n_tok) return;
     // rows r0, r0 + stride, ..; the loop tests at its end (common.glsl, END_TESTED)
-    const uint r0 = gl_GlobalInvocationID.x, stride = gl_NumWorkGroups.x * WG;
+    const uint r0 = P * gl_GlobalInvocationID.x, stride = P * gl_NumWorkGroups.x * WG;
+    const uint gb = b * pc.ldgu;
     uint r = r0;
     do {
         if (r < pc.n_rows) {
-            const float a = gu[b * pc.ldgu + r], c = gu[b * pc.ldgu + pc.up_row + r];
+            const vec4 a = gu_rows(gb + r), c = gu_rows(gb + pc.up_row + r);
             if (r < pc.n_ffn) {
-                t[b * pc.ldt + r] = a / (1.0 + exp(-a)) * c;
+                // (P = 4: n_ffn is a multiple of 4, so the four rows are SwiGLU rows)
+                const vec4 s = a / (1.0 + exp(-a)) * c;
+                if (P == 4u) t4[(b * pc.ldt + r) / 4u] = s; else t[b * pc.ldt + r] = s.x;
             } else {
-                const uint j = r - pc.n_ffn, j2 = pc.n_rows - pc.n_ffn + j;
-                g[b * pc.ldg + j] = 1.0 / (1.0 + exp(-a));
-                if (j2 < pc.n_mem) g[b * pc.ldg + j2] = 1.0 / (1.0 + exp(-c));
+                const vec4 ga = 1.0 / (1.0 + exp(-a)), gc = 1.0 / (1.0 + exp(-c));
+                [[unroll]] for (uint k = 0u; k < P; k++) {
+                    const uint j = r + k - pc.n_ffn, j2 = pc.n_rows - pc.n_ffn + j;
+                    if (r + k < pc.n_rows) g[b * pc.ldg + j] = ga[k];
+                    if (r + k < pc.n_rows && j2 < pc.n_mem) g[b * pc.ldg + j2] = gc[k];
+                }
             }
         }
         r += stride;

@@ -35,6 +35,7 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #include "common.glsl"
+#include "wg_sum.glsl"
 
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, and of W_mo): a multiple of 8
 layout(constant_id = 2) const uint NR = 4;   // rows of W_down a subgroup takes at once (as in matvec.comp)
@@ -95,7 +96,6 @@ layout(push_constant) uniform PushConstants {
     uint il;              // W_down's row interleaving (wt_common.glsl)
 } pc;
 
-shared float red[gl_WorkGroupSize.x];
 shared bool is_last;
 #if defined(MEKI)
 shared vec4 zpart[2u * gl_WorkGroupSize.x]; // 8 partial outputs per invocation
@@ -120,19 +120,6 @@ vec4 bank_value4(uint base, uint kg, float q8_scale)
     return f16 ? h : q;
 }
 #endif
-
-// Sum of v over the workgroup (every invocation gets it): subgroupAdd, then
-// one partial per subgroup through shared memory.
-float workgroup_sum(float v)
-{
-    const float s = subgroupAdd(v);
-    barrier(); // red[] may still be read from a previous call
-    if (subgroupElect()) red[gl_SubgroupID] = s;
-    barrier();
-    float t = 0.0;
-    for (uint i = 0u; i < gl_NumSubgroups; i++) t += red[i];
-    return t;
-}
 
 void main()
 {

@@ -1,7 +1,8 @@
 #version 450
 // RMSNorm of n_vec vectors of length n (one workgroup each):
 //   y = x / sqrt(mean(x^2) + eps) * w
-// Variants (kernels.cmake):
+// Variants (kernels.cmake; *_tb read x and the weights through their
+// RGBA32UI texel views, wt_bind.glsl says why):
 //   rmsnorm       y[v] = norm(x[v])            vectors ldx / ldy floats apart
 //   rmsnorm_add   y[v] += norm(x[v])           (the MeKi branch of a batch
 //                 into the residual)
@@ -10,22 +11,47 @@
 //   rmsnorm_add_norm  y[v] += norm(x[v]); y2[v] = norm2(y[v])  (the MeKi
 //                 branch of a batch into the residual and the next layer's
 //                 attention norm in one pass: y2's rows are ldy apart too)
+// An invocation takes P elements at a time: 4 (one vec4) where n and the
+// row strides are multiples of 4.
 // Host description: rmsnorm.h.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
+#include "wg_sum.glsl"
+layout(constant_id = 1) const uint P = 1; // elements an invocation takes at once: 1 or 4
+#if defined(WT_TEXEL)
+layout(binding = 0) uniform usamplerBuffer x_t;
+layout(binding = 1) uniform usamplerBuffer w_t;
+#if defined(ADD_NORM)
+layout(binding = 3) uniform usamplerBuffer w2_t;
+#endif
+#define LD4(B, i) uintBitsToFloat(texelFetch(B##_t, int(i)))
+#define LD(B, i) uintBitsToFloat(texelFetch(B##_t, int((i) >> 2u))[(i) & 3u])
+#else
 layout(std430, binding = 0) readonly buffer Input { float x[]; };
+layout(std430, binding = 0) readonly buffer Input4 { vec4 x4[]; };
 layout(std430, binding = 1) readonly buffer Weight { float w[]; };
+layout(std430, binding = 1) readonly buffer Weight4 { vec4 w4[]; };
+#if defined(ADD_NORM)
+layout(std430, binding = 3) readonly buffer Weight2 { float w2[]; };
+layout(std430, binding = 3) readonly buffer Weight2_4 { vec4 w24[]; };
+#endif
+#define LD4(B, i) B##4[i]
+#define LD(B, i) B[i]
+#endif
 #if defined(ADD) || defined(ADD_NORM)
 layout(std430, binding = 2) buffer Output { float y[]; };
+layout(std430, binding = 2) buffer Output4 { vec4 y4[]; };
 #else
 layout(std430, binding = 2) writeonly buffer Output { float y[]; };
+layout(std430, binding = 2) writeonly buffer Output4 { vec4 y4[]; };
 #endif
 #if defined(LAST)
 STEP_PARAMS_BUFFER(3)
 #endif
 #if defined(ADD_NORM)
-layout(std430, binding = 3) readonly buffer Weight2 { float w2[]; };
 layout(std430, binding = 4) writeonly buffer Output2 { float y2[]; };
+layout(std430, binding = 4) writeonly buffer Output2_4 { vec4 y24[]; };
 #endif
 layout(push_constant) uniform PushConstants {
     uint n;
@@ -33,21 +59,11 @@ layout(push_constant) uniform PushConstants {
     uint ldx; // row strides in floats
     uint ldy;
 } pc;
-shared float red[gl_WorkGroupSize.x];
 
-// The workgroup's sum of v (every invocation gets it).
-float wg_sum(uint tid, float v)
-{
-    red[tid] = v;
-    barrier();
-    for (uint s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) red[tid] += red[tid + s];
-        barrier();
-    }
-    const float r = red[0];
-    barrier(); // red is free again
-    return r;
-}
+// Elements e .. e + P - 1 (the rest 0) of an input, or of y; stored to y or y2.
+#define LDP(B, e) (P == 4u ? LD4(B, (e) / 4u) : vec4(LD(B, e), 0.0, 0.0, 0.0))
+#define LDY(e) (P == 4u ? y4[(e) / 4u] : vec4(y[e], 0.0, 0.0, 0.0))
+#define STP(B, e, v) if (P == 4u) B##4[(e) / 4u] = (v); else B[e] = (v).x
 
 void main()
 {
@@ -57,22 +73,47 @@ void main()
 #else
     const uint base = gl_WorkGroupID.x * pc.ldx, ybase = gl_WorkGroupID.x * pc.ldy;
 #endif
+    // the loops take i = first, first + stride, .. < n and test at their
+    // end (common.glsl, END_TESTED)
+    const uint first = P * tid, stride = P * WG;
     float ss = 0.0;
-    for (uint i = tid; i < pc.n; i += WG) ss += x[base + i] * x[base + i];
-    const float inv = inversesqrt(wg_sum(tid, ss) / float(pc.n) + pc.eps);
+    uint i = first;
+    do {
+        if (i < pc.n) {
+            const vec4 v = LDP(x, base + i);
+            ss += dot(v, v);
+        }
+        i += stride;
+    } while (i - first < pc.n);
+    const float inv = inversesqrt(workgroup_sum(ss) / float(pc.n) + pc.eps);
+    i = first;
 #if defined(ADD_NORM)
     // each invocation reads back only the elements it wrote
     float ss2 = 0.0;
-    for (uint i = tid; i < pc.n; i += WG) {
-        const float h = y[ybase + i] + x[base + i] * inv * w[i];
-        y[ybase + i] = h;
-        ss2 += h * h;
-    }
-    const float inv2 = inversesqrt(wg_sum(tid, ss2) / float(pc.n) + pc.eps);
-    for (uint i = tid; i < pc.n; i += WG) y2[ybase + i] = y[ybase + i] * inv2 * w2[i];
-#elif defined(ADD)
-    for (uint i = tid; i < pc.n; i += WG) y[ybase + i] += x[base + i] * inv * w[i];
+    do {
+        if (i < pc.n) {
+            const vec4 h = LDY(ybase + i) + LDP(x, base + i) * inv * LDP(w, i);
+            STP(y, ybase + i, h);
+            ss2 += dot(h, h);
+        }
+        i += stride;
+    } while (i - first < pc.n);
+    const float inv2 = inversesqrt(workgroup_sum(ss2) / float(pc.n) + pc.eps);
+    i = first;
+    do {
+        if (i < pc.n) STP(y2, ybase + i, LDY(ybase + i) * inv2 * LDP(w2, i));
+        i += stride;
+    } while (i - first < pc.n);
 #else
-    for (uint i = tid; i < pc.n; i += WG) y[ybase + i] = x[base + i] * inv * w[i];
+    do {
+        if (i < pc.n) {
+#if defined(ADD)
+            STP(y, ybase + i, LDY(ybase + i) + LDP(x, base + i) * inv * LDP(w, i));
+#else
+            STP(y, ybase + i, LDP(x, base + i) * inv * LDP(w, i));
+#endif
+        }
+        i += stride;
+    } while (i - first < pc.n);
 #endif
 }

@@ -464,7 +464,7 @@ START_TEST(profile_and_ctx_list)
             ksum += num(&j, k, "ms");
             const char *name = str(&j, k, "name");
             mm |= !strncmp(name, "mm_", 3);
-            act |= !strcmp(name, "ffn_act");
+            act |= !strncmp(name, "ffn_act", 7); /* ffn_act or ffn_act_tb */
             meki_v |= !strcmp(name, "meki_v");
             ck_assert(num(&j, k, "ms") >= 0 && num(&j, k, "gbps") >= 0);
         }

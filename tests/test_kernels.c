@@ -712,6 +712,8 @@ END_TEST
 
 START_TEST(rmsnorm_matches_reference)
 {
+    use_reads(_i);
+    /* lengths a multiple of 4 take the vec4 path (rmsnorm.comp's P) */
     static const uint32_t shapes[][2] = {{1, 1}, {7, 1}, {256, 1}, {1000, 3}, {64, 16}, {4097, 2}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         uint32_t n = shapes[i][0], nv = shapes[i][1];
@@ -779,9 +781,11 @@ static mkv_buffer batch_params(uint32_t pos, uint32_t n_tok, uint32_t cap, const
 START_TEST(batch_norms_activation_and_meki_rows_match_reference)
 {
     const float eps = 1e-6f;
-    /* rmsnorm_add, rmsnorm_last and rmsnorm_add_norm: n = 333 in rows of 340, 5 of 7 tokens */
-    {
-        const uint32_t n = 333, ld = 340, n_tok = 5, cap = 7;
+    use_reads(_i);
+    /* rmsnorm_add, rmsnorm_last and rmsnorm_add_norm: n = 333 or 336 (vec4 at a time:
+     * rmsnorm.comp's P) in rows of 340, 5 of 7 tokens */
+    for (uint32_t n = 333; n <= 336; n += 3) {
+        const uint32_t ld = 340, n_tok = 5, cap = 7;
         float *x = rand_vec((uint64_t)cap * ld, 3.0f), *w = rand_vec(n, 1.0f), *y0 = rand_vec((uint64_t)cap * ld, 1.0f);
         float *ref = malloc((size_t)cap * ld * 4), *last = malloc(n * 4);
         mkv_buffer bx = vec_buf(x, (uint64_t)cap * ld), bw = vec_buf(w, n), by = vec_buf(y0, (uint64_t)cap * ld);
@@ -813,16 +817,20 @@ START_TEST(batch_norms_activation_and_meki_rows_match_reference)
         const double e = rel_err(got, ref, (uint64_t)cap * ld), el = rel_err(gl, last, n);
         const double e2 = rel_err(got2, ref, (uint64_t)cap * ld), en = rel_err(gn, ref2, (uint64_t)cap * ld);
         ck_assert_msg(e <= 2e-5 && el <= 2e-5 && e2 <= 2e-5 && en <= 2e-5,
-                      "rmsnorm_add %.3g, rmsnorm_last %.3g, rmsnorm_add_norm %.3g (add) %.3g (norm)", e, el, e2, en);
+                      "n %u: rmsnorm_add %.3g, rmsnorm_last %.3g, rmsnorm_add_norm %.3g (add) %.3g (norm)", n, e, el, e2, en);
         mkv_buffer *bufs[] = {&bx, &bw, &by, &bl, &params, &bw2, &by2, &bn};
         for (size_t i = 0; i < 8; i++) mkv_buffer_destroy(dev, bufs[i]);
         free(x); free(w); free(y0); free(ref); free(last); free(got); free(gl);
         free(w2); free(ref2); free(got2); free(gn);
     }
     /* ffn_act: 37 SwiGLU rows and 5 gate rows per half (n_mem 9: the last gate row's
-     * second value absent), 6 of 9 tokens; and without gate rows */
-    for (int gate = 0; gate < 2; gate++) {
-        const uint32_t n_ffn = 37, half = gate ? 42 : 37, n_mem = gate ? 9 : 0, ldgu = 2 * half + 3, ldt = 41, ldg = 11;
+     * second value absent), 6 of 9 tokens; and without gate rows. Then (c >= 2) rows and
+     * strides in fours, the vec4 path (ffn_act.comp's P): 36 SwiGLU rows, 4 gate rows per
+     * half and n_mem 7 (the last quad's second values partly absent) */
+    for (int cs = 0; cs < 4; cs++) {
+        const int gate = cs % 2, quads = cs >= 2;
+        const uint32_t n_ffn = quads ? 36 : 37, half = n_ffn + (gate ? (quads ? 4 : 5) : 0);
+        const uint32_t n_mem = gate ? (quads ? 7 : 9) : 0, ldgu = 2 * half + (quads ? 4 : 3), ldt = quads ? 40 : 41, ldg = 11;
         const uint32_t n_tok = 6, cap = 9;
         float *gu = rand_vec((uint64_t)cap * ldgu, 3.0f);
         mkv_buffer bgu = vec_buf(gu, (uint64_t)cap * ldgu), bt = vec_buf(NULL, (uint64_t)cap * ldt);
@@ -846,7 +854,7 @@ START_TEST(batch_norms_activation_and_meki_rows_match_reference)
                 e = fmax(e, fabs(gg[(size_t)b * ldg + j] - want));
             }
         }
-        ck_assert_msg(e <= 2e-6, "ffn_act (gate rows %d): err %.3g", gate, e);
+        ck_assert_msg(e <= 2e-6, "ffn_act (gate rows %d, quads %d): err %.3g", gate, quads, e);
         mkv_buffer *bufs[] = {&bgu, &bt, &bg, &params};
         for (size_t i = 0; i < 4; i++) mkv_buffer_destroy(dev, bufs[i]);
         free(gu); free(gt); free(gg);
@@ -1564,8 +1572,8 @@ int main(void)
     tcase_add_test(tc, embed_decodes_every_weight_type_as_the_cpu_does);
     tcase_add_test(tc, matmul_and_matmul_swiglu_match_reference_on_odd_sizes);
     tcase_add_loop_test(tc, swiglu_meki_gives_swiglu_and_gate, 0, 2);
-    tcase_add_test(tc, rmsnorm_matches_reference);
-    tcase_add_test(tc, batch_norms_activation_and_meki_rows_match_reference);
+    tcase_add_loop_test(tc, rmsnorm_matches_reference, 0, 2);
+    tcase_add_loop_test(tc, batch_norms_activation_and_meki_rows_match_reference, 0, 2);
     tcase_add_loop_test(tc, ffn_out_adds_down_projection_and_meki_then_norms_for_the_next_layer_twice_in_a_row, 0, 2);
     tcase_add_test(tc, embed_gathers_the_token_row_from_any_part);
     tcase_add_loop_test(tc, attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases, 0, 2);
