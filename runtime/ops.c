@@ -173,11 +173,11 @@ mkv_status mkv_op_rmsnorm_rows(mkv_recorder *r, bool add, const mkv_buffer *x, u
                                const mkv_buffer *y, uint32_t ldy, uint32_t n, uint32_t n_vec, float eps, mkv_error *err)
 {
     mkv_pc_rmsnorm pc = {.n = n, .eps = eps, .ldx = ldx, .ldy = ldy};
-    const mkv_buffer *b[] = {x, w, y};
-    const bool tex = norm_texel(r, x, w, NULL);
+    const mkv_buffer *b[] = {x, w, y, y}; /* rmsnorm_add reads y's old values through binding 3 */
+    const bool tex = norm_texel(r, x, w, add ? y : NULL);
     const mkv_kernel_id k = add ? (tex ? MKV_KERNEL_RMSNORM_ADD_TB : MKV_KERNEL_RMSNORM_ADD)
                                 : (tex ? MKV_KERNEL_RMSNORM_TB : MKV_KERNEL_RMSNORM);
-    return DISPATCH(r, k, norm_spec(r, n, ldx, ldy), b, pc, n_vec, 1, 8ull * n * n_vec, err);
+    return mkv_rec_dispatch(r, k, norm_spec(r, n, ldx, ldy), b, add ? 4 : 3, &pc, sizeof pc, n_vec, 1, 8ull * n * n_vec, err);
 }
 
 mkv_status mkv_op_rmsnorm_add_norm(mkv_recorder *r, const mkv_buffer *x, uint32_t ldx, const mkv_buffer *w,
@@ -185,10 +185,10 @@ mkv_status mkv_op_rmsnorm_add_norm(mkv_recorder *r, const mkv_buffer *x, uint32_
                                    uint32_t n, uint32_t n_vec, float eps, mkv_error *err)
 {
     mkv_pc_rmsnorm pc = {.n = n, .eps = eps, .ldx = ldx, .ldy = ldy};
-    const mkv_buffer *b[] = {x, w, y, w2, y2};
+    const mkv_buffer *b[] = {x, w, y, w2, y2, y}; /* y's old values through binding 5 */
     /* bytes: those of rmsnorm_add and rmsnorm, each 8n a vector (what the
      * profile splits it by: bench/profile.c) */
-    return DISPATCH(r, norm_texel(r, x, w, w2) ? MKV_KERNEL_RMSNORM_ADD_NORM_TB : MKV_KERNEL_RMSNORM_ADD_NORM,
+    return DISPATCH(r, norm_texel(r, x, w, w2) && y->view ? MKV_KERNEL_RMSNORM_ADD_NORM_TB : MKV_KERNEL_RMSNORM_ADD_NORM,
                     norm_spec(r, n, ldx, ldy), b, pc, n_vec, 1, 16ull * n * n_vec, err);
 }
 

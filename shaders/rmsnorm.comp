@@ -18,12 +18,22 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 #include "wg_sum.glsl"
+// ADD, ADD_NORM: y's old values are read through a binding of their own
+// (the same buffer as y's binding 2), so the texel variants fetch them too
+#if defined(ADD_NORM)
+#define YIN 5
+#else
+#define YIN 3
+#endif
 layout(constant_id = 1) const uint P = 1; // elements an invocation takes at once: 1 or 4
 #if defined(WT_TEXEL)
 layout(binding = 0) uniform usamplerBuffer x_t;
 layout(binding = 1) uniform usamplerBuffer w_t;
 #if defined(ADD_NORM)
 layout(binding = 3) uniform usamplerBuffer w2_t;
+#endif
+#if defined(ADD) || defined(ADD_NORM)
+layout(binding = YIN) uniform usamplerBuffer yin_t;
 #endif
 #define LD4(B, i) uintBitsToFloat(texelFetch(B##_t, int(i)))
 #define LD(B, i) uintBitsToFloat(texelFetch(B##_t, int((i) >> 2u))[(i) & 3u])
@@ -36,16 +46,17 @@ layout(std430, binding = 1) readonly buffer Weight4 { vec4 w4[]; };
 layout(std430, binding = 3) readonly buffer Weight2 { float w2[]; };
 layout(std430, binding = 3) readonly buffer Weight2_4 { vec4 w24[]; };
 #endif
+#if defined(ADD) || defined(ADD_NORM)
+layout(std430, binding = YIN) readonly buffer YIn { float yin[]; };
+layout(std430, binding = YIN) readonly buffer YIn4 { vec4 yin4[]; };
+#endif
 #define LD4(B, i) B##4[i]
 #define LD(B, i) B[i]
 #endif
-#if defined(ADD) || defined(ADD_NORM)
-layout(std430, binding = 2) buffer Output { float y[]; };
-layout(std430, binding = 2) buffer Output4 { vec4 y4[]; };
-#else
+// y: written once per element, by the invocation that read the element's
+// old value (ADD, ADD_NORM: through binding YIN)
 layout(std430, binding = 2) writeonly buffer Output { float y[]; };
 layout(std430, binding = 2) writeonly buffer Output4 { vec4 y4[]; };
-#endif
 #if defined(LAST)
 STEP_PARAMS_BUFFER(3)
 #endif
@@ -60,9 +71,8 @@ layout(push_constant) uniform PushConstants {
     uint ldy;
 } pc;
 
-// Elements e .. e + P - 1 (the rest 0) of an input, or of y; stored to y or y2.
+// Elements e .. e + P - 1 (the rest 0) of an input; stored to y or y2.
 #define LDP(B, e) (P == 4u ? LD4(B, (e) / 4u) : vec4(LD(B, e), 0.0, 0.0, 0.0))
-#define LDY(e) (P == 4u ? y4[(e) / 4u] : vec4(y[e], 0.0, 0.0, 0.0))
 #define STP(B, e, v) if (P == 4u) B##4[(e) / 4u] = (v); else B[e] = (v).x
 
 void main()
@@ -88,12 +98,12 @@ void main()
     const float inv = inversesqrt(workgroup_sum(ss) / float(pc.n) + pc.eps);
     i = first;
 #if defined(ADD_NORM)
-    // each invocation reads back only the elements it wrote
+    // h = y + norm(x): its sum of squares first, then h recomputed, written
+    // to y and normed into y2 (y's old values are read before any is written)
     float ss2 = 0.0;
     do {
         if (i < pc.n) {
-            const vec4 h = LDY(ybase + i) + LDP(x, base + i) * inv * LDP(w, i);
-            STP(y, ybase + i, h);
+            const vec4 h = LDP(yin, ybase + i) + LDP(x, base + i) * inv * LDP(w, i);
             ss2 += dot(h, h);
         }
         i += stride;
@@ -101,14 +111,18 @@ void main()
     const float inv2 = inversesqrt(workgroup_sum(ss2) / float(pc.n) + pc.eps);
     i = first;
     do {
-        if (i < pc.n) STP(y2, ybase + i, LDY(ybase + i) * inv2 * LDP(w2, i));
+        if (i < pc.n) {
+            const vec4 h = LDP(yin, ybase + i) + LDP(x, base + i) * inv * LDP(w, i);
+            STP(y, ybase + i, h);
+            STP(y2, ybase + i, h * inv2 * LDP(w2, i));
+        }
         i += stride;
     } while (i - first < pc.n);
 #else
     do {
         if (i < pc.n) {
 #if defined(ADD)
-            STP(y, ybase + i, LDY(ybase + i) + LDP(x, base + i) * inv * LDP(w, i));
+            STP(y, ybase + i, LDP(yin, ybase + i) + LDP(x, base + i) * inv * LDP(w, i));
 #else
             STP(y, ybase + i, LDP(x, base + i) * inv * LDP(w, i));
 #endif
