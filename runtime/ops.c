@@ -481,7 +481,11 @@ mkv_status mkv_op_argmax(mkv_recorder *r, const mkv_buffer *x, uint32_t n, const
     const uint32_t chunk = r->tune.wg_argmax * 16, n_slots = mkv_argmax_slots(r, n);
     mkv_pc_argmax pc = {.n = n, .chunk = chunk};
     const mkv_buffer *b[] = {x, slots};
-    mkv_status st = DISPATCH(r, MKV_KERNEL_ARGMAX, mkv_spec1(r->tune.wg_argmax), b, pc, n_slots, 1, 4ull * n, err);
+    if (x->size < 4ull * ((n + 3) & ~3u))
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "argmax: %u values in a buffer of %llu bytes (read as whole vec4s)", n,
+                        (unsigned long long)x->size);
+    const mkv_kernel_id k = r->tune.texel_reads && x->view ? MKV_KERNEL_ARGMAX_TB : MKV_KERNEL_ARGMAX;
+    mkv_status st = DISPATCH(r, k, mkv_spec1(r->tune.wg_argmax), b, pc, n_slots, 1, 4ull * n, err);
     if (st) return st;
     mkv_pc_argmax pc2 = {.n = n_slots, .chunk = n_slots};
     const mkv_buffer *b2[] = {slots, result};

@@ -1,22 +1,29 @@
 #version 450
-// Greedy sampling on the GPU in two stages. Stage 1 (variant argmax):
+// Greedy sampling on the GPU in two stages. Stage 1 (variant argmax; argmax_tb
+// reads x through its RGBA32UI texel view, wt_bind.glsl says why):
 // workgroup g finds the largest value of x[g*chunk .. ) and writes (value,
-// index) to its slot. Stage 2 (variant argmax_final): one workgroup reduces
-// the slots. Ties go to the lowest index; NaN never wins.
+// index) to its slot, each invocation taking 4 values (a vec4) at a time.
+// Stage 2 (variant argmax_final): one workgroup reduces the slots. Ties go
+// to the lowest index; NaN never wins.
 // Host description: argmax.h.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 
 #if defined(FINAL)
 layout(std430, binding = 0) readonly buffer Slots { vec2 slots[]; }; // (value, index bits)
+#elif defined(WT_TEXEL)
+layout(binding = 0) uniform usamplerBuffer x_t;
+#define X4(t) uintBitsToFloat(texelFetch(x_t, int(t)))
 #else
-layout(std430, binding = 0) readonly buffer Input { float x[]; };
+layout(std430, binding = 0) readonly buffer Input { vec4 x4[]; };     // float n, in whole 16 bytes
+#define X4(t) x4[t]
 #endif
 layout(std430, binding = 1) writeonly buffer Result { vec2 res[]; };
 
 layout(push_constant) uniform PushConstants {
     uint n;      // values (stage 1) or slots (stage 2)
-    uint chunk;  // values per workgroup (stage 1)
+    uint chunk;  // values per workgroup (stage 1): a multiple of 4
 } pc;
 
 shared float bv[gl_WorkGroupSize.x];
@@ -29,28 +36,42 @@ void main()
     const uint tid = gl_LocalInvocationID.x;
     float best = -3.4e38;
     uint idx = 0xffffffffu;
+    // (the loops test at their end: common.glsl, END_TESTED)
 #if defined(FINAL)
-    for (uint i = tid; i < pc.n; i += WG) {
-        float v = slots[i].x;
-        uint j = floatBitsToUint(slots[i].y);
-        if (j != 0xffffffffu && better(v, j, best, idx)) { best = v; idx = j; }
-    }
+    uint i = tid;
+    do {
+        if (i < pc.n) {
+            const float v = slots[i].x;
+            const uint j = floatBitsToUint(slots[i].y);
+            if (j != 0xffffffffu && better(v, j, best, idx)) { best = v; idx = j; }
+        }
+        i += WG;
+    } while (i - tid < pc.n);
 #else
     const uint b = gl_WorkGroupID.x * pc.chunk, e = min(b + pc.chunk, pc.n);
-    for (uint i = b + tid; i < e; i += WG) {
-        float v = x[i];
-        if (!isnan(v) && better(v, i, best, idx)) { best = v; idx = i; }
-    }
-#endif
-    bv[tid] = best;
-    bi[tid] = idx;
-    barrier();
-    for (uint s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s && better(bv[tid + s], bi[tid + s], bv[tid], bi[tid])) {
-            bv[tid] = bv[tid + s];
-            bi[tid] = bi[tid + s];
+    uint t = b / 4u + tid; // values 4t .. 4t + 3
+    do {
+        if (4u * t < e) {
+            const vec4 v = X4(t);
+            [[unroll]] for (uint k = 0u; k < 4u; k++) // in index order: a tie keeps the first
+                if (4u * t + k < e && !isnan(v[k]) && v[k] > best) { best = v[k]; idx = 4u * t + k; }
         }
-        barrier();
+        t += WG;
+    } while (4u * t < e);
+#endif
+    // the subgroup's best: its largest value, the lowest index holding it
+    const float m = subgroupMax(best);
+    const uint mi = subgroupMin(best == m ? idx : 0xffffffffu);
+    if (subgroupElect()) {
+        bv[gl_SubgroupID] = m;
+        bi[gl_SubgroupID] = mi;
     }
-    if (tid == 0u) res[gl_WorkGroupID.x] = vec2(bv[0], uintBitsToFloat(bi[0]));
+    barrier();
+    if (tid == 0u) {
+        float v = bv[0];
+        uint j = bi[0];
+        for (uint s = 1u; s < gl_NumSubgroups; s++)
+            if (better(bv[s], bi[s], v, j)) { v = bv[s]; j = bi[s]; }
+        res[gl_WorkGroupID.x] = vec2(v, uintBitsToFloat(j));
+    }
 }

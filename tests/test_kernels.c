@@ -1439,12 +1439,17 @@ END_TEST
 
 START_TEST(argmax_finds_first_maximum)
 {
+    use_reads(_i);
     static const uint32_t sizes[] = {1, 2, 7, 2048, 2049, 32000, 151680};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        uint32_t n = sizes[i];
+    for (size_t i = 0; i < 3 * sizeof sizes / sizeof sizes[0]; i++) {
+        uint32_t n = sizes[i / 3];
         float *x = rand_vec(n, 10.0f);
-        /* a tie at the maximum: the lower index must win */
+        /* a tie at the maximum, the lower index must win: at random places; side by side
+         * (one vec4 or two, argmax.comp); the first and the next to last value (their
+         * workgroups' slots, the later one met first) */
         uint32_t a = (uint32_t)(tu_rand_u64(&rng) % n), b = (uint32_t)(tu_rand_u64(&rng) % n);
+        if (i % 3 == 1) b = (a = n / 2) + 1 < n ? a + 1 : a;
+        if (i % 3 == 2) a = n > 1 ? n - 2 : 0, b = 0;
         x[a] = 50.0f;
         x[b] = 50.0f;
         if (n > 3) x[n - 1] = NAN; /* NaN never wins */
@@ -1579,7 +1584,7 @@ int main(void)
     tcase_add_loop_test(tc, attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_biases, 0, 2);
     tcase_add_loop_test(tc, attention_matches_reference_at_split_boundaries_and_long_context, 0, 2);
     tcase_add_loop_test(tc, causal_batch_attention_matches_reference, 0, 2);
-    tcase_add_test(tc, argmax_finds_first_maximum);
+    tcase_add_loop_test(tc, argmax_finds_first_maximum, 0, 2);
     tcase_add_test(tc, bandwidth_probe_measures_and_refuses_bad_sizes);
     tcase_add_test(tc, dispatch_rejects_wrong_binding_count_and_push_size);
     /* its own case: CK_RUN_CASE=sweep_space runs it alone */
