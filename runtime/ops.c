@@ -461,14 +461,15 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
                          .row_byte_offset = meki ? meki->row_byte_offset : 0, .bank_dtype = meki ? meki->bank_dtype : 0,
                          .il = w_down->il};
     const uint64_t bytes = mkv_matrix_bytes(w_down) + 16ull * n;
-    const mkv_spec spec = mkv_spec5(wg, rows, nr, r->d->subgroup_size, sw_grouped(w_down, nr, rows, 0));
+    const mkv_spec spec = {{wg, rows, nr, r->d->subgroup_size, sw_grouped(w_down, nr, rows, 0), n % 4 == 0}, 6};
     if (!meki) {
         const mkv_buffer *b[] = {&w_down->parts[0], t, h, w_next, xn, counter};
-        return DISPATCH(r, TYPED_KERNEL(FFN_OUT, texel(r, &w_down->parts[0], t), w_down->type), spec, b, pc, pc.n_groups, 1,
-                        bytes, err);
+        const bool tex = texel(r, &w_down->parts[0], t) && w_next->view;
+        return DISPATCH(r, TYPED_KERNEL(FFN_OUT, tex, w_down->type), spec, b, pc, pc.n_groups, 1, bytes, err);
     }
     const mkv_buffer *b[] = {&w_down->parts[0], t, h, w_next, xn, counter, &meki->w_mo_t->parts[0], meki->g, meki->z, meki->w_norm, meki->ring, meki->params};
-    const bool tex = texel(r, &w_down->parts[0], t) && meki->w_mo_t->parts[0].view && meki->g->view && meki->ring->view;
+    const bool tex = texel(r, &w_down->parts[0], t) && w_next->view && meki->w_mo_t->parts[0].view && meki->g->view &&
+                     meki->ring->view && meki->w_norm->view;
     return DISPATCH(r, TYPED_KERNEL(FFN_OUT_MEKI, tex, w_down->type), spec, b, pc, pc.n_groups, 1,
                     bytes + mkv_matrix_bytes(meki->w_mo_t) + 4ull * pc.n_mem + 12ull * n, err);
 }

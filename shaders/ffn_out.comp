@@ -41,6 +41,7 @@ layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, a
 layout(constant_id = 2) const uint NR = 4;   // rows of W_down a subgroup takes at once (as in matvec.comp)
 layout(constant_id = 3) const uint SG = 8;   // the subgroup size (gl_SubgroupSize must equal it)
 layout(constant_id = 4) const uint SW = 0;   // 1: the NR rows' scale words at once (as in matvec.comp)
+layout(constant_id = 5) const uint V4 = 0;   // 1: n % 4 == 0, the tail's passes take vec4s
 // the NR rows' sums, padded to a power of two, meet in a butterfly (sg_sums.glsl)
 const uint SG_N = POW2_CEIL(NR);
 #include "sg_sums.glsl"
@@ -49,8 +50,15 @@ const uint SG_N = POW2_CEIL(NR);
 #define WT_BINDING_X 1 // t, padded with zeros
 #include "wt_bind.glsl"
 layout(std430, binding = 2) coherent buffer Hidden { float h[]; };      // residual stream, in/out
+layout(std430, binding = 2) coherent buffer Hidden4 { vec4 h4[]; };
+#if defined(WT_TEXEL)
+layout(binding = 3) uniform usamplerBuffer wntex;                       // next attn_norm / output_norm
+#else
 layout(std430, binding = 3) readonly buffer NextWeight { float wn[]; }; // next attn_norm / output_norm
+layout(std430, binding = 3) readonly buffer NextWeight4 { vec4 wn4[]; };
+#endif
 layout(std430, binding = 4) writeonly buffer Normed { float xn[]; };
+layout(std430, binding = 4) writeonly buffer Normed4 { vec4 xn4[]; };
 layout(std430, binding = 5) coherent buffer Counter { uint groups_done; };
 #if defined(MEKI)
 #if defined(WT_TEXEL)
@@ -68,7 +76,13 @@ layout(std430, binding = 7) readonly buffer Input2 { vec4 x2_4[]; };    // g, n_
 #define X2_4(kg) x2_4[kg]
 #endif
 layout(std430, binding = 8) coherent buffer Z { float z[]; };           // W_mo v, d_model
+layout(std430, binding = 8) coherent buffer Z4 { vec4 z4[]; };
+#if defined(WT_TEXEL)
+layout(binding = 9) uniform usamplerBuffer wmtex;                       // meki_norm
+#else
 layout(std430, binding = 9) readonly buffer MekiWeight { float wm[]; }; // meki_norm
+layout(std430, binding = 9) readonly buffer MekiWeight4 { vec4 wm4[]; };
+#endif
 #if defined(WT_TEXEL)
 layout(binding = 10) uniform usamplerBuffer slabtex;                    // staging ring of bank slabs
 #define SLAB(i) texelFetch(slabtex, int((i) >> 2u))[(i) & 3u]
@@ -82,6 +96,19 @@ STEP_PARAMS_BUFFER(11)                                                  // step.
 #endif
 
 #include "wtype.glsl"
+
+// The tail's vectors, V elements at a time (the rest 0): h, z (storage:
+// other workgroups wrote them in this dispatch), the norm weights (texel
+// views in the _tb variants), xn.
+const uint V = V4 != 0u ? 4u : 1u;
+#define TAIL_LD(B, i) (V4 != 0u ? B##4[(i) / 4u] : vec4(B[i], 0.0, 0.0, 0.0))
+#define TAIL_ST(B, i, v) if (V4 != 0u) B##4[(i) / 4u] = (v); else B[i] = (v).x
+#if defined(WT_TEXEL)
+#define NORM_W(B, i) (V4 != 0u ? uintBitsToFloat(texelFetch(B##tex, int((i) / 4u))) \
+                               : vec4(uintBitsToFloat(texelFetch(B##tex, int((i) / 4u))[(i) % 4u]), 0.0, 0.0, 0.0))
+#else
+#define NORM_W(B, i) TAIL_LD(B, i)
+#endif
 
 layout(push_constant) uniform PushConstants {
     uint n;          // rows of W_down (and of W_mo) = d_model
@@ -165,7 +192,38 @@ void main()
     // p): v's four values from one x2 load and three slab words. The loop
     // tests at its end (common.glsl, END_TESTED).
     const uint n4 = (pc.n_mem + 3u) / 4u;
-    if (p < P && chunk < pc.ld8_2 && p < n4) {
+    if (P == 1u) {
+        // Every invocation takes every k (one chunk each: lavapipe's shape),
+        // so a subgroup's lanes need the same v: they decode a tile of SG
+        // groups of it, one group each, and hand them round by shuffles
+        // (per lane, that is 1 decode of the bank row and g per SG groups
+        // rather than per group). Shuffles run on every lane: a lane past
+        // the last chunk reads the last chunk and its sums are not used.
+        const uint row = step.tok[0].y + pc.row_byte_offset;
+        const float q8_scale = unpackHalf2x16(SLAB(row >> 2)).x;
+        const uint ch = min(chunk, pc.ld8_2 - 1u), sg = gl_SubgroupSize;
+        uint kt = 0u;
+        do {
+            const uint kl = kt + lane; // this lane's group of the tile
+            vec4 vl = vec4(0.0);
+            if (kl < n4) {
+                const vec4 v = bank_value4(row, kl, q8_scale) + X2_4(kl);
+                vl = mix(vec4(0.0), v, lessThan(uvec4(4u * kl) + uvec4(0u, 1u, 2u, 3u), uvec4(pc.n_mem))); // 0 past n_mem
+            }
+            const uint m = min(sg, n4 - kt);
+            uint e = 0u;
+            do {
+                const vec4 v = subgroupShuffle(vl, e);
+                [[unroll]] for (uint i = 0u; i < 4u; i++) {
+                    const uvec4 w = W2(min(4u * (kt + e) + i, pc.n_mem - 1u) * pc.ld8_2 + ch); // past n_mem: v is 0
+                    za += v[i] * vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+                    zb += v[i] * vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+                }
+                e++;
+            } while (e < m);
+            kt += sg;
+        } while (kt < n4);
+    } else if (p < P && chunk < pc.ld8_2 && p < n4) {
         const uint row = step.tok[0].y + pc.row_byte_offset; // read once, not per k
         const float q8_scale = unpackHalf2x16(SLAB(row >> 2)).x;
         uint kg = p;
@@ -182,15 +240,26 @@ void main()
             kg += P;
         } while (kg < n4);
     }
-    zpart[2u * tid] = za;
-    zpart[2u * tid + 1u] = zb;
-    barrier();
     float zss = 0.0; // this workgroup's share of sum z^2, for RMSNorm_meki
-    for (uint i = tid; i < ROWS && gl_WorkGroupID.x * ROWS + i < pc.n; i += WG) {
-        float s = 0.0; // output i is element i % 8 of chunk i / 8, in each of the P shares
-        for (uint q = 0u; q < P; q++) s += zpart[2u * (q * C + i / 8u) + (i % 8u) / 4u][i % 4u];
-        z[gl_WorkGroupID.x * ROWS + i] = s;
-        zss += s * s;
+    if (P == 1u) {
+        // one share per chunk: this invocation's sums are its outputs
+        [[unroll]] for (uint e = 0u; e < 8u; e++) {
+            const float s = e < 4u ? za[e] : zb[e - 4u];
+            if (8u * chunk + e < pc.n) {
+                z[8u * chunk + e] = s;
+                zss += s * s;
+            }
+        }
+    } else {
+        zpart[2u * tid] = za;
+        zpart[2u * tid + 1u] = zb;
+        barrier();
+        for (uint i = tid; i < ROWS && gl_WorkGroupID.x * ROWS + i < pc.n; i += WG) {
+            float s = 0.0; // output i is element i % 8 of chunk i / 8, in each of the P shares
+            for (uint q = 0u; q < P; q++) s += zpart[2u * (q * C + i / 8u) + (i % 8u) / 4u][i % 4u];
+            z[gl_WorkGroupID.x * ROWS + i] = s;
+            zss += s * s;
+        }
     }
     zss = workgroup_sum(zss);
     if (tid == 0u) z[pc.n + gl_WorkGroupID.x] = zss; // past z's n values
@@ -206,22 +275,39 @@ void main()
     // The tail runs on one workgroup while the others are done: as few
     // passes over the vectors as can be (lavapipe: one CPU thread; the
     // MeKi tail's own passes over z had cost 1.3 ms per 0.6b token).
+    // An invocation takes V elements at a time (V4: vec4s), the loops test
+    // at their end (common.glsl, END_TESTED).
+    const uint first = V * tid, stride = V * WG;
     float hs = 0.0;
+    uint i = first;
 #if defined(MEKI)
     // RMSNorm_meki from the workgroups' shares of sum z^2, then h += its
     // output and sum h^2 in one pass (each invocation rereads only its own h[i])
     float zs = 0.0;
     for (uint g = tid; g < pc.n_groups; g += WG) zs += z[pc.n + g];
     const float inv_z = inversesqrt(workgroup_sum(zs) / float(pc.n) + pc.eps);
-    for (uint i = tid; i < pc.n; i += WG) {
-        const float v = h[i] + z[i] * inv_z * wm[i];
-        h[i] = v;
-        hs += v * v;
-    }
+    do {
+        if (i < pc.n) {
+            const vec4 v = TAIL_LD(h, i) + TAIL_LD(z, i) * inv_z * NORM_W(wm, i);
+            TAIL_ST(h, i, v);
+            hs += dot(v, v);
+        }
+        i += stride;
+    } while (i - first < pc.n);
 #else
-    for (uint i = tid; i < pc.n; i += WG) hs += h[i] * h[i];
+    do {
+        if (i < pc.n) {
+            const vec4 v = TAIL_LD(h, i);
+            hs += dot(v, v);
+        }
+        i += stride;
+    } while (i - first < pc.n);
 #endif
     const float inv_h = inversesqrt(workgroup_sum(hs) / float(pc.n) + pc.eps);
-    for (uint i = tid; i < pc.n; i += WG) xn[i] = h[i] * inv_h * wn[i];
+    i = first;
+    do {
+        if (i < pc.n) TAIL_ST(xn, i, TAIL_LD(h, i) * inv_h * NORM_W(wn, i));
+        i += stride;
+    } while (i - first < pc.n);
     if (tid == 0u) groups_done = 0u;
 }

@@ -15,7 +15,10 @@
  * Spec constants: 0 WG (power of two, a multiple of the subgroup size),
  * 1 ROWS (rows per workgroup; ffn_out_meki: a multiple of 8, at most 8 WG),
  * 2 NR (rows of W_down a subgroup takes at once, as in matvec.h), 3 SG (the
- * device's subgroup size, as in matvec.h), 4 SW (as in matvec.h).
+ * device's subgroup size, as in matvec.h), 4 SW (as in matvec.h), 5 V4 (1
+ * when n % 4 == 0: the tail reads and writes h, z, xn and the norm weights
+ * as vec4s). The _tb variants read W_down, t, W_mo, g, the slabs and the
+ * two norm weights (3, 9) through their texel views.
  * Needs subgroup arithmetic and shuffles. Dispatch: n_groups = ceil(n / ROWS) x 1 x 1. */
 #ifndef MKV_SHADER_FFN_OUT_H
 #define MKV_SHADER_FFN_OUT_H
