@@ -26,12 +26,15 @@ float wt_dot_sw(uvec2 h, uint nb, uint u, uint sw)
     const uvec4 qa = WT_Q4(h, (base + 16u * n + 4u * g) >> 2u);      // ql[64n + 16g ..]
     const uvec4 qb = WT_Q4(h, (base + 16u * n + 8u + 4u * g) >> 2u); // ql[64n + 32 + 16g ..]
     const uvec4 qh = WT_Q4(h, (base + 32u + 8u * n + 4u * g) >> 2u); // qh[32n + 16g ..]
+    // the four runs' 6-bit q, four to a word: nibbles and high bits joined
+    // byte-wise in the packed words before the bytes are taken apart
     float s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0;
     [[unroll]] for (uint k = 0u; k < 4u; k++) {
-        s1 += dot(wt_bytes(qa[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 0u, 3u), wt_xs[k]);
-        s2 += dot(wt_bytes(qb[k], 0u, 15u) + 16.0 * wt_bytes(qh[k], 2u, 3u), wt_xs[4u + k]);
-        s3 += dot(wt_bytes(qa[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 4u, 3u), wt_xs[8u + k]);
-        s4 += dot(wt_bytes(qb[k], 4u, 15u) + 16.0 * wt_bytes(qh[k], 6u, 3u), wt_xs[12u + k]);
+        const uint hk = qh[k];
+        s1 += dot(wt_bytes((qa[k] & 0x0f0f0f0fu) | ((hk << 4u) & 0x30303030u), 0u, 63u), wt_xs[k]);
+        s2 += dot(wt_bytes((qb[k] & 0x0f0f0f0fu) | ((hk << 2u) & 0x30303030u), 0u, 63u), wt_xs[4u + k]);
+        s3 += dot(wt_bytes(((qa[k] >> 4u) & 0x0f0f0f0fu) | (hk & 0x30303030u), 0u, 63u), wt_xs[8u + k]);
+        s4 += dot(wt_bytes(((qb[k] >> 4u) & 0x0f0f0f0fu) | ((hk >> 2u) & 0x30303030u), 0u, 63u), wt_xs[12u + k]);
     }
     // q - 32: the offset times each run's x sum, once per unit (wt_x.glsl)
     s1 -= 32.0 * wt_xsums[0];
@@ -69,6 +72,7 @@ void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
     const uint si = g + 2u * r, sw = st[2u * n + (si >> 2u)];
     const float sc = wt_shalf(h, b) * float(int(sw << (24u - 8u * (si & 3u))) >> 24);
     const uint sh = 4u * (r >> 1u), hs = 2u * r;
-    lo = sc * (wt_bytes(ql[k0], sh, 15u) + 16.0 * wt_bytes(qh[k0], hs, 3u) - 32.0);
-    hi = sc * (wt_bytes(ql[k0 + 1u], sh, 15u) + 16.0 * wt_bytes(qh[k0 + 1u], hs, 3u) - 32.0);
+    // 6-bit q four to a word: nibbles and high bits joined byte-wise first
+    lo = sc * (wt_bytes(((ql[k0] >> sh) & 0x0f0f0f0fu) | (((qh[k0] >> hs) & 0x03030303u) << 4u), 0u, 63u) - 32.0);
+    hi = sc * (wt_bytes(((ql[k0 + 1u] >> sh) & 0x0f0f0f0fu) | (((qh[k0 + 1u] >> hs) & 0x03030303u) << 4u), 0u, 63u) - 32.0);
 }
