@@ -85,6 +85,8 @@ void main()
         uint u = lane; // the lanes take units u, u + n_lanes, ..
         do {
           if (u < n_units) {
+            vec4 pp[NR]; // what the unit's parts share, per row (wt_part_prep)
+            [[unroll]] for (uint i = 0u; i < NR; i++) pp[i] = wt_part_prep(hw[i], pc.nb, u);
             // a unit in parts of 8 elements: the x of the part for NB tokens,
             // then each row's part decoded once for all of them
             uint c = 0u;
@@ -103,7 +105,7 @@ void main()
                 }
                 [[unroll]] for (uint i = 0u; i < NR; i++) {
                     vec4 lo, hi;
-                    wt_part(hw[i], pc.nb, u, c, lo, hi);
+                    wt_part_p(hw[i], pc.nb, u, c, pp[i], lo, hi);
                     [[unroll]] for (uint b = 0u; b < NB; b++) sg_v[i * NB + b] += dot(lo, xlo[b]) + dot(hi, xhi[b]);
                 }
                 c++;

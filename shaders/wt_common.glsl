@@ -19,6 +19,12 @@
 //                                     (the batched products, mm.comp), where
 //                                     the type defines WT_HAS_PART, else
 //                                     from wt_value (wt_part.glsl)
+//   vec4 wt_part_prep(h, nb, u)       what every part of unit u of row h
+//                                     shares (a k-quant's sub-block scales
+//                                     times d), computed once per unit and
+//                                     row and handed to
+//   wt_part_p(h, nb, u, c, p, lo, hi) wt_part with it (wt_part.glsl
+//                                     defines both for types without it)
 // Units are numbered 0 .. nb * WT_BLOCK / WT_UNIT - 1. A kernel loads the
 // x of a unit once and dots it with several rows: on every device that
 // saves loads, and on a CPU driver, where each invocation's load is a

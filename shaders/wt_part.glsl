@@ -9,3 +9,9 @@ void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
     hi = vec4(wt_value(h, nb, f), wt_value(h, nb, f + 1u), wt_value(h, nb, f + 2u), wt_value(h, nb, f + 3u));
 }
 #endif
+
+// A type without per-unit constants for its parts: wt_part alone.
+#if !defined(WT_HAS_PART_PREP)
+vec4 wt_part_prep(uvec2 h, uint nb, uint u) { return vec4(0.0); }
+void wt_part_p(uvec2 h, uint nb, uint u, uint c, vec4 p, out vec4 lo, out vec4 hi) { wt_part(h, nb, u, c, lo, hi); }
+#endif

@@ -43,19 +43,30 @@ float wt_value(uvec2 h, uint nb, uint i)
 }
 
 #define WT_HAS_PART
+#define WT_HAS_PART_PREP
+// A unit's two sub-blocks 2c' (low nibbles) and 2c' + 1 (high): their
+// scales and mins times d and dmin, (s_lo, m_lo, s_hi, m_hi).
+vec4 wt_part_prep(uvec2 h, uint nb, uint u)
+{
+    const uint b = u / 4u, cc = u % 4u;
+    const uvec4 hdr = WT_Q4(h, (b * WT_QW) >> 2u);
+    const vec2 dd = unpackHalf2x16(hdr.x);
+    return vec4(dd, dd) * vec4(wt_k_scale_min_r(hdr.yzw, 2u * cc), wt_k_scale_min_r(hdr.yzw, 2u * cc + 1u));
+}
 // x's vec4 k of the unit: low nibbles of a (k < 4), of e (4..7), high
 // nibbles of a (8..11), of e (12..15); sub-block 2c' (low) or 2c' + 1
 // (high) of the super-block's 64-element chunk c'
-void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+void wt_part_p(uvec2 h, uint nb, uint u, uint c, vec4 p, out vec4 lo, out vec4 hi)
 {
     const uint b = u / 4u, cc = u % 4u, base = b * WT_QW;
-    const uvec4 hdr = WT_Q4(h, base >> 2u);
-    const vec2 dd = unpackHalf2x16(hdr.x);
     const uint high = c >> 2u; // parts 4..7: the high nibbles
-    const vec2 sm = wt_k_scale_min_r(hdr.yzw, 2u * cc + high);
     const uvec4 q = WT_Q4(h, ((base + 4u + 8u * cc) >> 2u) + ((c >> 1u) & 1u));
     const uvec2 w = (c & 1u) != 0u ? q.zw : q.xy;
-    const float s = dd.x * sm.x, m = dd.y * sm.y;
+    const float s = high != 0u ? p.z : p.x, m = high != 0u ? p.w : p.y;
     lo = s * wt_bytes(w.x, 4u * high, 15u) - m;
     hi = s * wt_bytes(w.y, 4u * high, 15u) - m;
+}
+void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+{
+    wt_part_p(h, nb, u, c, wt_part_prep(h, nb, u), lo, hi);
 }

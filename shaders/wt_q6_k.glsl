@@ -59,20 +59,31 @@ float wt_value(uvec2 h, uint nb, uint i)
 }
 
 #define WT_HAS_PART
+#define WT_HAS_PART_PREP
+// The scales of the unit's four runs times d: scales 8n + g + 2r, r < 4.
+vec4 wt_part_prep(uvec2 h, uint nb, uint u)
+{
+    const uint b = u / 4u, n = (u / 2u) % 2u, g = u % 2u;
+    const uvec4 st = WT_Q4(h, (b * WT_QW + 48u) >> 2u); // words 48..51: the 16 scales
+    const uint sa = n == 0u ? st.x : st.z, sb = n == 0u ? st.y : st.w;
+    const vec4 sc = vec4(ivec4(uvec4(sa << (24u - 8u * g), sa << (8u - 8u * g), sb << (24u - 8u * g), sb << (8u - 8u * g))) >> 24);
+    return wt_shalf(h, b) * sc;
+}
 // x's vec4 k of the unit: run r = k / 4 (ql of qa or qb, low or high
 // nibble, qh bits 2r, 2r + 1; scale r of the four), word k % 4
-void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+void wt_part_p(uvec2 h, uint nb, uint u, uint c, vec4 p, out vec4 lo, out vec4 hi)
 {
     const uint b = u / 4u, n = (u / 2u) % 2u, g = u % 2u, base = b * WT_QW;
     const uint r = c >> 1u, k0 = (c & 1u) * 2u; // run, first word of the part
     const uvec4 ql = WT_Q4(h, (base + 16u * n + 8u * (r & 1u) + 4u * g) >> 2u);
     const uvec4 qh = WT_Q4(h, (base + 32u + 8u * n + 4u * g) >> 2u);
-    const uvec4 st = WT_Q4(h, (base + 48u) >> 2u);
-    // scale 8n + g + 2r: byte (g + 2r) % 4 of word 2n + (g + 2r) / 4 of the 16 scales
-    const uint si = g + 2u * r, sw = st[2u * n + (si >> 2u)];
-    const float sc = wt_shalf(h, b) * float(int(sw << (24u - 8u * (si & 3u))) >> 24);
+    const float sc = p[r];
     const uint sh = 4u * (r >> 1u), hs = 2u * r;
     // 6-bit q four to a word: nibbles and high bits joined byte-wise first
     lo = sc * (wt_bytes(((ql[k0] >> sh) & 0x0f0f0f0fu) | (((qh[k0] >> hs) & 0x03030303u) << 4u), 0u, 63u) - 32.0);
     hi = sc * (wt_bytes(((ql[k0 + 1u] >> sh) & 0x0f0f0f0fu) | (((qh[k0 + 1u] >> hs) & 0x03030303u) << 4u), 0u, 63u) - 32.0);
+}
+void wt_part(uvec2 h, uint nb, uint u, uint c, out vec4 lo, out vec4 hi)
+{
+    wt_part_p(h, nb, u, c, wt_part_prep(h, nb, u), lo, hi);
 }
