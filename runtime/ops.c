@@ -431,8 +431,11 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
     if (st || direct) return st;
     mkv_pc_attn_combine pc2 = {.head_dim = a->head_dim, .n_split = a->n_split, .ld_out = attn_ld_q(a)};
     const mkv_buffer *b2[] = {partials, out};
-    return DISPATCH(r, MKV_KERNEL_ATTN_COMBINE, mkv_spec1(r->tune.wg_norm), b2, pc2, a->n_head, nbt,
-                    4ull * a->n_head * a->n_split * (a->head_dim + 2) * nbt, err);
+    /* four output values at a time where the partials' rows and the output's start on 16 bytes */
+    const uint32_t p4 = a->head_dim % 4 == 0 && pc2.ld_out % 4 == 0 ? 4 : 1;
+    const mkv_kernel_id kc = r->tune.texel_reads && partials->view ? MKV_KERNEL_ATTN_COMBINE_TB : MKV_KERNEL_ATTN_COMBINE;
+    return DISPATCH(r, kc, mkv_spec2(r->tune.wg_norm, p4), b2, pc2, a->n_head, nbt,
+                    4ull * a->n_head * a->n_split * (a->head_dim + MKV_ATTN_PART_HEAD) * nbt, err);
 }
 
 mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *h,

@@ -134,7 +134,7 @@ typedef struct mkv_attn_dims {
      * its q/k/v at row b of qkv (ld_qkv floats apart), q and the attention
      * output at row b of ld_q (a multiple of 4 when head_dim is one of 8;
      * 0: packed). Partials: n_batch * n_head *
-     * n_split * (head_dim + 2) floats. */
+     * n_split * (head_dim + MKV_ATTN_PART_HEAD) floats (kv_layout.h). */
     uint32_t n_batch, ld_qkv, ld_q;
 } mkv_attn_dims;
 

@@ -63,7 +63,7 @@ layout(std430, binding = 3) readonly buffer VCache4 { uvec4 vc4[]; };
 #define KC(i) kc[i]
 #define VC(i) vc[i]
 #endif
-layout(std430, binding = 4) writeonly buffer Partial { float part[]; }; // [n_head][n_split][head_dim + 2],
+layout(std430, binding = 4) writeonly buffer Partial { float part[]; }; // [n_head][n_split][head + head_dim] (kv_layout.h),
                                                                        // or (n_split = 1) the output
 
 layout(push_constant) uniform PushConstants {
@@ -141,7 +141,7 @@ void main()
     if (tk >= step.n_tok) return; // uniform over the workgroup
     const uint lane = gl_SubgroupInvocationID % P, team = gl_SubgroupInvocationID / P;
     const uint n_kv = step.pos + tk + 1u;
-    const uint qb = tk * pc.ld_q, pbase = tk * (gl_NumWorkGroups.x * G) * pc.n_split * (HD + 2u); // token b's q, partials
+    const uint qb = tk * pc.ld_q, pbase = tk * (gl_NumWorkGroups.x * G) * pc.n_split * (HD + MKV_ATTN_PART_HEAD); // token b's q, partials
     const uint chunk = (n_kv + pc.n_split - 1u) / pc.n_split;
     const uint t0 = min(split * chunk, n_kv), t1 = min(t0 + chunk, n_kv);
 
@@ -241,9 +241,9 @@ void main()
     const bool direct = pc.n_split == 1u;
     if (n_all == 1u) {
         [[unroll]] for (uint g = 0u; g < G; g++) {
-            const uint pb = pbase + ((kvh * G + g) * pc.n_split + split) * (HD + 2u);
+            const uint pb = pbase + ((kvh * G + g) * pc.n_split + split) * (HD + MKV_ATTN_PART_HEAD);
             // where o starts, and its scale: 1 / l written straight to the output
-            const uint ob = direct ? tk * pc.ld_out + (kvh * G + g) * HD : pb + 2u;
+            const uint ob = direct ? tk * pc.ld_out + (kvh * G + g) * HD : pb + MKV_ATTN_PART_HEAD;
             const float f = direct ? (l[g] > 0.0 ? 1.0 / l[g] : 0.0) : 1.0;
             [[unroll]] for (uint c = 0u; c < CPL; c++) {
                 const uint ci = c * P + lane;
@@ -294,10 +294,10 @@ void main()
         }
         if (lane == 0u) sh_l[me] = lg * f;
         barrier();
-        const uint pb = pbase + ((kvh * G + g) * pc.n_split + split) * (HD + 2u);
+        const uint pb = pbase + ((kvh * G + g) * pc.n_split + split) * (HD + MKV_ATTN_PART_HEAD);
         float L = 0.0;
         for (uint k = 0u; k < n_all; k++) L += sh_l[k];
-        const uint ob = direct ? tk * pc.ld_out + (kvh * G + g) * HD : pb + 2u;
+        const uint ob = direct ? tk * pc.ld_out + (kvh * G + g) * HD : pb + MKV_ATTN_PART_HEAD;
         const float fl = direct ? (L > 0.0 ? 1.0 / L : 0.0) : 1.0;
         for (uint d = gl_LocalInvocationID.x; d < HD; d += WG) {
             float o = 0.0;

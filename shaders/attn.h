@@ -24,9 +24,11 @@ typedef struct mkv_pc_attn {
 #define MKV_ATTN_MAX_HEAD_DIM 256u
 #endif
 
-/* attn_combine.comp. Bindings: 0 partials, 1 out (float, a row of ld_out
- * per token: n_head*head_dim). Spec constants: 0 WG. Dispatch: n_head x
- * batch x 1. */
+/* attn_combine.comp (attn_combine_tb: the partials through their texel
+ * view). Bindings: 0 partials (kv_layout.h), 1 out (float, a row of ld_out
+ * per token: n_head*head_dim). Spec constants: 0 WG, 1 P (output values an
+ * invocation takes at once: 4 needs head_dim and ld_out multiples of 4;
+ * else 1). Dispatch: n_head x batch x 1. */
 #ifndef MKV_SHADER_ATTN_COMBINE_H
 #define MKV_SHADER_ATTN_COMBINE_H
 typedef struct mkv_pc_attn_combine {

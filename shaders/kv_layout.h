@@ -1,6 +1,6 @@
 /* How a layer's K or V cache is stored, shared by the C side (session.c
  * sizes it, tests read it) and the shaders (rope_kv.comp writes it,
- * attn.comp reads it). Plain #defines only: both C and GLSL include it.
+ * attn.comp reads it), and attention's partials. Plain #defines only: both C and GLSL include it.
  *
  * f16 (default): n_ctx x n_kv_head rows of head_dim f16 values.
  * q8_0 (rope_kv_q8, attn_q8*): n_ctx x n_kv_head rows of head_dim int8
@@ -14,5 +14,11 @@
 #define MKV_KV_LAYOUT_H
 
 #define MKV_KV_Q8_BLOCK 32
+
+/* Attention's partials (attn.comp -> attn_combine.comp), per query head and
+ * chunk of the cache: the chunk's max score m, its sum of exponentials l,
+ * two unused floats, then the head_dim floats of its output o (on 16
+ * bytes when head_dim is a multiple of 4). */
+#define MKV_ATTN_PART_HEAD 4u
 
 #endif

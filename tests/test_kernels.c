@@ -1116,7 +1116,7 @@ static void check_attention(const attn_case *c)
     mkv_buffer bbias = vec_buf(bias, qd + 2 * kvd);
     mkv_buffer brope = vec_buf(tab, (uint64_t)c->n_ctx * hd), bq = vec_buf(NULL, qd), bout = vec_buf(NULL, qd);
     mkv_buffer bk, bv;
-    mkv_buffer bpart = vec_buf(NULL, (uint64_t)c->n_head * c->n_split * (hd + 2));
+    mkv_buffer bpart = vec_buf(NULL, (uint64_t)c->n_head * c->n_split * (hd + MKV_ATTN_PART_HEAD));
     OK(mkv_buffer_create(dev, hk.size, MKV_MEM_DEVICE, &bk, E));
     OK(mkv_buffer_create(dev, hv.size, MKV_MEM_DEVICE, &bv, E));
     OK(mkv_buffer_write(dev, &bk, 0, hk.bytes, hk.size, E));
@@ -1254,7 +1254,7 @@ static void check_attention_batch(const attn_case *c, uint32_t pos, uint32_t n_t
     mkv_buffer params, bqkv = vec_buf(qkv, (uint64_t)cap * ld_qkv), bqn = vec_buf(qn, hd), bkn = vec_buf(kn, hd);
     mkv_buffer bbias = vec_buf(bias, qd + 2 * kvd), brope = vec_buf(tab, (uint64_t)c->n_ctx * hd);
     mkv_buffer bq = vec_buf(NULL, (uint64_t)cap * ld_q), bout = vec_buf(NULL, (uint64_t)cap * ld_q), bk, bv;
-    mkv_buffer bpart = vec_buf(NULL, (uint64_t)cap * c->n_head * c->n_split * (hd + 2));
+    mkv_buffer bpart = vec_buf(NULL, (uint64_t)cap * c->n_head * c->n_split * (hd + MKV_ATTN_PART_HEAD));
     OK(mkv_buffer_create(dev, hk.size, MKV_MEM_DEVICE, &bk, E));
     OK(mkv_buffer_create(dev, hv.size, MKV_MEM_DEVICE, &bv, E));
     OK(mkv_buffer_write(dev, &bk, 0, hk.bytes, hk.size, E));
