@@ -710,17 +710,28 @@ END_TEST
 
 /* ---- norms and the layer's end ---- */
 
+/* A recorder whose small kernels (norms, rope_kv, ffn_act, attn_combine)
+ * run in workgroups of 64 when wide (several subgroups, as on a GPU),
+ * else the device's. */
+static mkv_recorder *kt_begin_norm(kt *k, bool wide)
+{
+    mkv_recorder *r = kt_begin(k);
+    if (wide) r->tune.wg_norm = 64;
+    return r;
+}
+
 START_TEST(rmsnorm_matches_reference)
 {
     use_reads(_i);
-    /* lengths a multiple of 4 take the vec4 path (rmsnorm.comp's P) */
-    static const uint32_t shapes[][2] = {{1, 1}, {7, 1}, {256, 1}, {1000, 3}, {64, 16}, {4097, 2}};
+    /* lengths a multiple of 4 take the vec4 path (rmsnorm.comp's P); the last
+     * shapes again in workgroups of several subgroups */
+    static const uint32_t shapes[][2] = {{1, 1}, {7, 1}, {256, 1}, {1000, 3}, {64, 16}, {4097, 2}, {1000, 3}, {4097, 2}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         uint32_t n = shapes[i][0], nv = shapes[i][1];
         float *x = rand_vec((uint64_t)n * nv, 3.0f), *w = rand_vec(n, 1.0f), *ref = malloc((size_t)n * nv * 4);
         mkv_buffer bx = vec_buf(x, (uint64_t)n * nv), bw = vec_buf(w, n), by = vec_buf(NULL, (uint64_t)n * nv);
         kt k;
-        OK(mkv_op_rmsnorm(kt_begin(&k), &bx, &bw, &by, n, nv, 1e-6f, E));
+        OK(mkv_op_rmsnorm(kt_begin_norm(&k, i >= 6), &bx, &bw, &by, n, nv, 1e-6f, E));
         kt_run(&k);
         for (uint32_t v = 0; v < nv; v++) ref_rmsnorm(x + (size_t)v * n, w, n, 1e-6f, ref + (size_t)v * n);
         float *got = read_vec(&by, (uint64_t)n * nv);
@@ -783,15 +794,16 @@ START_TEST(batch_norms_activation_and_meki_rows_match_reference)
     const float eps = 1e-6f;
     use_reads(_i);
     /* rmsnorm_add, rmsnorm_last and rmsnorm_add_norm: n = 333 or 336 (vec4 at a time:
-     * rmsnorm.comp's P) in rows of 340, 5 of 7 tokens */
-    for (uint32_t n = 333; n <= 336; n += 3) {
-        const uint32_t ld = 340, n_tok = 5, cap = 7;
+     * rmsnorm.comp's P) in rows of 340, 5 of 7 tokens; 333 also in wide workgroups */
+    for (int cs = 0; cs < 3; cs++) { /* cs 2: 333 again in workgroups of several subgroups */
+        const uint32_t n = cs == 1 ? 336 : 333, ld = 340, n_tok = 5, cap = 7;
+        const bool wide = cs == 2;
         float *x = rand_vec((uint64_t)cap * ld, 3.0f), *w = rand_vec(n, 1.0f), *y0 = rand_vec((uint64_t)cap * ld, 1.0f);
         float *ref = malloc((size_t)cap * ld * 4), *last = malloc(n * 4);
         mkv_buffer bx = vec_buf(x, (uint64_t)cap * ld), bw = vec_buf(w, n), by = vec_buf(y0, (uint64_t)cap * ld);
         mkv_buffer bl = vec_buf(NULL, n), params = batch_params(0, n_tok, cap, NULL);
         kt k;
-        mkv_recorder *r = kt_begin(&k);
+        mkv_recorder *r = kt_begin_norm(&k, wide);
         /* rmsnorm_add_norm: the same add into a copy of y0, then its norm by w2 */
         float *w2 = rand_vec(n, 1.0f), *ref2 = calloc((size_t)cap * ld, 4);
         mkv_buffer bw2 = vec_buf(w2, n), by2 = vec_buf(y0, (uint64_t)cap * ld), bn = vec_buf(ref2, (uint64_t)cap * ld);
@@ -827,8 +839,8 @@ START_TEST(batch_norms_activation_and_meki_rows_match_reference)
      * second value absent), 6 of 9 tokens; and without gate rows. Then (c >= 2) rows and
      * strides in fours, the vec4 path (ffn_act.comp's P): 36 SwiGLU rows, 4 gate rows per
      * half and n_mem 7 (the last quad's second values partly absent) */
-    for (int cs = 0; cs < 4; cs++) {
-        const int gate = cs % 2, quads = cs >= 2;
+    for (int cs = 0; cs < 5; cs++) { /* cs 4: the quads with gate rows in wide workgroups */
+        const int gate = cs == 4 || cs % 2, quads = cs >= 2;
         const uint32_t n_ffn = quads ? 36 : 37, half = n_ffn + (gate ? (quads ? 4 : 5) : 0);
         const uint32_t n_mem = gate ? (quads ? 7 : 9) : 0, ldgu = 2 * half + (quads ? 4 : 3), ldt = quads ? 40 : 41, ldg = 11;
         const uint32_t n_tok = 6, cap = 9;
@@ -836,7 +848,7 @@ START_TEST(batch_norms_activation_and_meki_rows_match_reference)
         mkv_buffer bgu = vec_buf(gu, (uint64_t)cap * ldgu), bt = vec_buf(NULL, (uint64_t)cap * ldt);
         mkv_buffer bg = vec_buf(NULL, (uint64_t)cap * ldg), params = batch_params(0, n_tok, cap, NULL);
         kt k;
-        OK(mkv_op_ffn_act(kt_begin(&k), &bgu, ldgu, half, n_ffn, half, &bt, ldt, n_mem, gate ? &bg : NULL, ldg, cap,
+        OK(mkv_op_ffn_act(kt_begin_norm(&k, cs == 4), &bgu, ldgu, half, n_ffn, half, &bt, ldt, n_mem, gate ? &bg : NULL, ldg, cap,
                           &params, E));
         kt_run(&k);
         float *gt = read_vec(&bt, (uint64_t)cap * ldt), *gg = read_vec(&bg, (uint64_t)cap * ldg);
@@ -1129,7 +1141,7 @@ static void check_attention(const attn_case *c)
                         .kv_q8 = c->kv_q8, .eps = eps};
     kt k;
     mkv_recorder *r = kt_begin(&k);
-    if (c->wg) r->tune.wg_attn = c->wg;
+    if (c->wg) r->tune.wg_attn = r->tune.wg_norm = c->wg; /* attention, rope_kv and attn_combine */
     OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, c->bias ? &bbias : NULL, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
     OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bpart, &bout, E));
     kt_run(&k);
@@ -1267,7 +1279,7 @@ static void check_attention_batch(const attn_case *c, uint32_t pos, uint32_t n_t
                         .kv_q8 = c->kv_q8, .eps = eps, .n_batch = cap, .ld_qkv = ld_qkv, .ld_q = ld_q};
     kt k;
     mkv_recorder *r = kt_begin(&k);
-    if (c->wg) r->tune.wg_attn = c->wg;
+    if (c->wg) r->tune.wg_attn = r->tune.wg_norm = c->wg; /* attention, rope_kv and attn_combine */
     OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, c->bias ? &bbias : NULL, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
     OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bpart, &bout, E));
     kt_run(&k);
