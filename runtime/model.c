@@ -5,7 +5,7 @@
  * W_up's, only where the tensors share a type (mixed-type files are
  * normal: a Q4_K_M file has Q6_K attn_v in some layers); otherwise they are
  * separate matrices with dispatches of their own. W_mo is stored
- * transposed in F16 (rounded once when its type is another). Tensor data
+ * transposed, in bands of outputs (wmo_layout.h), in F16 (rounded once when its type is another). Tensor data
  * is read with pread (mkv_gguf_tensor_read), a batch of rows at a time into
  * the matrix's bounded fill buffer, never through the GGUF mapping: a file
  * truncated while it loads gives MKV_ERR_TRUNCATED naming the file and the
@@ -20,6 +20,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "half.h"
+#include "wmo_layout.h"
 
 typedef struct upload_ctx {
     mkv_model *m;
@@ -134,26 +135,35 @@ typedef struct transpose_src {
     uint32_t ne0, ne1;
 } transpose_src;
 
-static mkv_status fill_transposed(void *user, uint32_t row0, uint32_t n, void *dst, mkv_error *err)
+/* Band b (row b of the banded matrix, wmo_layout.h): for each k < ne0,
+ * the 8 MKV_WMO_BAND outputs of the band, 0 past ne1. */
+static mkv_status fill_banded(void *user, uint32_t row0, uint32_t n, void *dst, mkv_error *err)
 {
     (void)err;
     const transpose_src *s = user;
+    const uint32_t bw = 8 * MKV_WMO_BAND; /* outputs per band */
     uint16_t *out = dst;
     for (uint32_t i = 0; i < n; i++)
-        for (uint32_t c = 0; c < s->ne1; c++)
-            out[(size_t)i * s->ne1 + c] = mkv_float_to_half(s->a[(size_t)c * s->ne0 + row0 + i]);
+        for (uint32_t k = 0; k < s->ne0; k++)
+            for (uint32_t o = 0; o < bw; o++) {
+                const uint32_t r = (row0 + i) * bw + o; /* the output: a row of the tensor */
+                out[((size_t)i * s->ne0 + k) * bw + o] = r < s->ne1 ? mkv_float_to_half(s->a[(size_t)r * s->ne0 + k]) : 0;
+            }
     return MKV_OK;
 }
 
-/* The transpose of tensor t (ne0 columns, ne1 rows) as an ne0 x ne1 F16 matrix. */
-static mkv_status upload_transposed(upload_ctx *u, const mkv_gguf_tensor *t, mkv_matrix *out, mkv_error *err)
+/* Tensor t (ne0 columns, ne1 rows) transposed into bands of outputs as
+ * ffn_out_meki reads it (wmo_layout.h): ceil(ne1 / (8 MKV_WMO_BAND)) rows
+ * of ne0 x 8 MKV_WMO_BAND halves, F16. */
+static mkv_status upload_banded(upload_ctx *u, const mkv_gguf_tensor *t, mkv_matrix *out, mkv_error *err)
 {
     transpose_src s = {.ne0 = (uint32_t)t->ne[0], .ne1 = (uint32_t)t->ne[1]};
     float *a = mkv_malloc((size_t)s.ne0 * s.ne1 * sizeof(float));
     if (!a) return mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory (%u x %u floats)", t->name, s.ne1, s.ne0);
     mkv_status st = mkv_gguf_tensor_to_f32(u->desc->gguf, t, a, err);
     s.a = a;
-    if (!st) st = mkv_matrix_create_il(u->m->d, t->name, MKV_WT_F16, s.ne0, s.ne1, 1, fill_transposed, &s, out, err);
+    const uint32_t bw = 8 * MKV_WMO_BAND, n_bands = (s.ne1 + bw - 1) / bw;
+    if (!st) st = mkv_matrix_create_il(u->m->d, t->name, MKV_WT_F16, n_bands, s.ne0 * bw, 1, fill_banded, &s, out, err);
     free(a);
     if (!st) uploaded(u, t);
     return st;
@@ -236,7 +246,7 @@ static mkv_status upload_layer(upload_ctx *u, uint32_t l, mkv_error *err)
     TRY(upload_matrix(u, ld->w_down->name, ld->w_down, NULL, NULL, &w->w_down, err));
     if (ld->meki_gate) {
         TRY(upload_matrix(u, ld->meki_out->name, ld->meki_out, NULL, NULL, &w->meki_out, err));
-        TRY(upload_transposed(u, ld->meki_out, &w->meki_out_t, err));
+        TRY(upload_banded(u, ld->meki_out, &w->meki_out_t, err));
         TRY(upload_vector(u, ld->meki_norm, &w->meki_norm, err));
     }
     return MKV_OK;

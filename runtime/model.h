@@ -24,7 +24,7 @@ typedef struct mkv_layer_weights {
     mkv_matrix w_mg;      /* d_mem x d_model, when MeKi and not gate_fused (types differ,
                            * or the gate reads the residual: cfg.meki_gate_residual) */
     mkv_matrix w_down;    /* d_model x d_ffn */
-    mkv_matrix meki_out_t; /* d_mem x d_model: W_mo transposed, F16 (ffn_out.comp says why) */
+    mkv_matrix meki_out_t; /* W_mo transposed in bands, F16 (wmo_layout.h; ffn_out.comp says why) */
     mkv_matrix meki_out;   /* d_model x d_mem: W_mo as stored, for the batched pass (mm.comp) */
 } mkv_layer_weights;
 

@@ -12,6 +12,7 @@
 #include "meki_v.h"
 #include "mm.h"
 #include "ffn_out.h"
+#include "wmo_layout.h"
 #include "matmul.h"
 #include "matvec.h"
 #include "pipeline.h"
@@ -451,16 +452,18 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
     uint32_t rows = r->tune.rows_matvec;
     if (meki && rows > 8 * wg) rows = 8 * wg;
     const uint32_t nr = r->tune.nr_matvec < rows ? r->tune.nr_matvec : rows, g1 = mkv_matvec_groups(n, rows);
-    if (meki && meki->w_mo_t->cols != n)
-        return mkv_fail(err, MKV_ERR_INVALID_ARG, "ffn_out_meki: meki_out has %u columns transposed, ffn_down %u rows",
-                        meki->w_mo_t->cols, n);
+    const uint32_t band = 8 * MKV_WMO_BAND; /* outputs per band of W_mo (wmo_layout.h) */
+    if (meki && (meki->w_mo_t->rows != div_up(n, band) || meki->w_mo_t->cols % band || meki->w_mo_t->n_parts != 1))
+        return mkv_fail(err, MKV_ERR_INVALID_ARG,
+                        "ffn_out_meki: meki_out as %u bands of %u x %u in %u parts: need %u bands of d_mem x %u in one, for ffn_down's %u rows",
+                        meki->w_mo_t->rows, meki->w_mo_t->cols / band, band, meki->w_mo_t->n_parts, div_up(n, band), band, n);
     if (meki && rows % 8)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "ffn_out_meki: %u rows per workgroup: need a multiple of 8", rows);
     if (meki && meki->z->size < 4ull * (n + g1))
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "ffn_out_meki: z holds %llu bytes: need %llu (n + one float per workgroup)",
                         (unsigned long long)meki->z->size, 4ull * (n + g1));
-    mkv_pc_ffn_out pc = {.n = n, .ldw = w_down->ldw, .nb = w_down->nb, .ld8_2 = meki ? meki->w_mo_t->ldw / 4 : 0,
-                         .n_mem = meki ? meki->w_mo_t->rows : 0, .n_groups = g1, .eps = eps,
+    mkv_pc_ffn_out pc = {.n = n, .ldw = w_down->ldw, .nb = w_down->nb, .ld8_2 = meki ? meki->w_mo_t->rows * MKV_WMO_BAND : 0,
+                         .n_mem = meki ? meki->w_mo_t->cols / band : 0, .n_groups = g1, .eps = eps,
                          .row_byte_offset = meki ? meki->row_byte_offset : 0, .bank_dtype = meki ? meki->bank_dtype : 0,
                          .il = w_down->il};
     const uint64_t bytes = mkv_matrix_bytes(w_down) + 16ull * n;
@@ -485,7 +488,7 @@ mkv_status mkv_op_argmax(mkv_recorder *r, const mkv_buffer *x, uint32_t n, const
     const uint32_t chunk = r->tune.wg_argmax * 16, n_slots = mkv_argmax_slots(r, n);
     mkv_pc_argmax pc = {.n = n, .chunk = chunk};
     const mkv_buffer *b[] = {x, slots};
-    if (x->size < 4ull * ((n + 3) & ~3u))
+    if (x->size < 4 * (((uint64_t)n + 3) & ~3ull))
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "argmax: %u values in a buffer of %llu bytes (read as whole vec4s)", n,
                         (unsigned long long)x->size);
     const mkv_kernel_id k = r->tune.texel_reads && x->view ? MKV_KERNEL_ARGMAX_TB : MKV_KERNEL_ARGMAX;

@@ -158,7 +158,7 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
                             const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err);
 /* The MeKi branch's part of ffn_out_meki. */
 typedef struct mkv_ffn_out_meki {
-    const mkv_matrix *w_mo_t;   /* W_mo transposed: d_mem x d_model, F16 */
+    const mkv_matrix *w_mo_t;   /* W_mo transposed in bands (wmo_layout.h): ceil(d_model / (8 MKV_WMO_BAND)) rows of d_mem x 8 MKV_WMO_BAND, F16 */
     const mkv_buffer *g;        /* d_mem gate values sigmoid(W_mg u) (matvec_swiglu_meki) */
     const mkv_buffer *z;        /* scratch: d_model floats, then one per workgroup (d_model more suffice) */
     const mkv_buffer *w_norm;   /* meki_norm weight */

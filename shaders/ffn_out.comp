@@ -15,11 +15,12 @@
 // workgroup does the same work. (Appending W_mo's rows as extra workgroups
 // instead doubled the dispatch's time on lavapipe, which splits the grid
 // statically between its threads: one got all of W_down.)
-// W_mo is stored transposed (d_mem rows of d_model, model.c): its rows are
-// only d_mem long, so a subgroup reduction per row cost as much as the row's
-// loads. Transposed, each invocation sums v[k] times 8 consecutive outputs
-// over a share of the k, lanes read consecutive 16-byte chunks, and one pass
-// through shared memory adds the shares: no reduction per row.
+// W_mo is stored transposed, in bands of outputs (wmo_layout.h, model.c):
+// its rows are only d_mem long, so a subgroup reduction per row cost as
+// much as the row's loads. Transposed, each invocation sums v[k] times 8
+// consecutive outputs over a share of the k, lanes read consecutive 16-byte
+// chunks, and one pass through shared memory adds the shares: no reduction
+// per row; in bands, a workgroup's chunks for every k are one run of memory.
 // The norms need whole vectors, which only exist once every workgroup is
 // done: each workgroup publishes its rows (coherent writes +
 // memoryBarrierBuffer) and counts itself in an atomic; the one that sees the
@@ -36,6 +37,7 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #include "common.glsl"
 #include "wg_sum.glsl"
+#include "wmo_layout.h"
 
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, and of W_mo): a multiple of 8
 layout(constant_id = 2) const uint NR = 4;   // rows of W_down a subgroup takes at once (as in matvec.comp)
@@ -62,10 +64,10 @@ layout(std430, binding = 4) writeonly buffer Normed4 { vec4 xn4[]; };
 layout(std430, binding = 5) coherent buffer Counter { uint groups_done; };
 #if defined(MEKI)
 #if defined(WT_TEXEL)
-layout(binding = 6) uniform usamplerBuffer w2tex;                       // W_mo transposed: n_mem rows of ld8_2 chunks
+layout(binding = 6) uniform usamplerBuffer w2tex;                       // W_mo in bands (wmo_layout.h)
 #define W2(i) texelFetch(w2tex, int(i))
 #else
-layout(std430, binding = 6) readonly buffer Weights2 { uvec4 w2[]; };   // W_mo transposed: n_mem rows of ld8_2 chunks
+layout(std430, binding = 6) readonly buffer Weights2 { uvec4 w2[]; };   // W_mo in bands (wmo_layout.h)
 #define W2(i) w2[i]
 #endif
 #if defined(WT_TEXEL)
@@ -114,8 +116,8 @@ layout(push_constant) uniform PushConstants {
     uint n;          // rows of W_down (and of W_mo) = d_model
     uint ldw;        // W_down's row stride in 32-bit words
     uint nb;         // W_down's blocks per row
-    uint ld8_2;      // W_mo transposed: row stride in 16-byte chunks (MEKI)
-    uint n_mem;      // W_mo transposed: rows = d_mem (MEKI)
+    uint ld8_2;      // W_mo: chunks of 8 outputs per k, whole bands (MEKI)
+    uint n_mem;      // W_mo: d_mem (MEKI)
     uint n_groups;   // workgroups dispatched
     float eps;       // both norms (one model-wide RMSNorm eps)
     uint row_byte_offset; // MEKI: byte offset of this layer's row in a slab
@@ -129,6 +131,9 @@ shared vec4 zpart[2u * gl_WorkGroupSize.x]; // 8 partial outputs per invocation
 #endif
 
 #if defined(MEKI)
+// W_mo's chunk of outputs 8j .. 8j + 7 for k (wmo_layout.h).
+uint wmo_chunk(uint k, uint j) { return (j / MKV_WMO_BAND) * (pc.n_mem * MKV_WMO_BAND) + k * MKV_WMO_BAND + j % MKV_WMO_BAND; }
+
 // Elements 4kg .. 4kg + 3 of this layer's bank row, which starts at byte
 // `base` of the staging ring (F16: d_mem halves; Q8: f16 scale, 2 zero
 // bytes, d_mem int8), q8_scale its Q8 scale (past d_mem: whatever the slab
@@ -215,7 +220,7 @@ void main()
             do {
                 const vec4 v = subgroupShuffle(vl, e);
                 [[unroll]] for (uint i = 0u; i < 4u; i++) {
-                    const uvec4 w = W2(min(4u * (kt + e) + i, pc.n_mem - 1u) * pc.ld8_2 + ch); // past n_mem: v is 0
+                    const uvec4 w = W2(wmo_chunk(min(4u * (kt + e) + i, pc.n_mem - 1u), ch)); // past n_mem: v is 0
                     za += v[i] * vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
                     zb += v[i] * vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
                 }
@@ -233,7 +238,7 @@ void main()
             [[unroll]] for (uint e = 0u; e < 4u; e++) {
                 const uint k = min(k0 + e, pc.n_mem - 1u); // past n_mem: weight 0 on the last row
                 const float s = k0 + e < pc.n_mem ? v[e] : 0.0;
-                const uvec4 q = W2(k * pc.ld8_2 + chunk);
+                const uvec4 q = W2(wmo_chunk(k, chunk));
                 za += s * vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
                 zb += s * vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
             }

@@ -6,7 +6,8 @@
  *           weight (next attn_norm or output_norm), 4 xn (float n, out),
  *           5 counter (one uint, zero before the first dispatch; every
  *           dispatch leaves it zero); ffn_out_meki also: 6 W_mo transposed
- *           (f16, n_mem rows of ld8_2*8 >= n halves), 7 g (float n_mem,
+ *           in bands (f16, wmo_layout.h: ld8_2 / MKV_WMO_BAND bands of
+ *           n_mem x 8 MKV_WMO_BAND halves, ld8_2 * 8 >= n), 7 g (float n_mem,
  *           sigmoid(W_mg u); read 4 at a time: the buffer holds whole
  *           16 bytes, as every mkv_buffer does), 8 z (float n + n_groups, scratch: W_mo v, then
  *           each workgroup's share of its sum of squares), 9 meki_norm weight,

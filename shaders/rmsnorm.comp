@@ -54,7 +54,9 @@ layout(std430, binding = YIN) readonly buffer YIn4 { vec4 yin4[]; };
 #define LD(B, i) B[i]
 #endif
 // y: written once per element, by the invocation that read the element's
-// old value (ADD, ADD_NORM: through binding YIN)
+// old value (ADD, ADD_NORM: through binding YIN). No element is read after
+// it is written, and its write depends on its read: the two bindings of one
+// buffer need no other ordering.
 layout(std430, binding = 2) writeonly buffer Output { float y[]; };
 layout(std430, binding = 2) writeonly buffer Output4 { vec4 y4[]; };
 #if defined(LAST)

@@ -110,7 +110,7 @@ void load_pairs(uint src, uint bsrc, uint i, uint half_hd, out vec4 x0, out vec4
 }
 
 // The loops below test at their end (common.glsl, END_TESTED): each takes
-// i = first, first + step, .. < n.
+// i = first, first + stride, .. < n.
 
 void main()
 {

@@ -26,6 +26,7 @@
 #include "ref.h"
 #include "step_params.h"
 #include "test_util.h"
+#include "wmo_layout.h"
 
 static mkv_device *dev;
 static uint64_t rng = 12345;
@@ -936,11 +937,12 @@ static void check_ffn_out(const ffn_out_case *c)
     /* z: W_mo v, then a float per workgroup */
     mkv_buffer bxn = vec_buf(NULL, n), bz = vec_buf(NULL, 2ull * n), bg = {0}, bc, ring = {0}, params = {0};
     uint32_t row_bytes = 0;
-    if (meki) { /* the device holds W_mo transposed (model.c) */
-        uint16_t *wmo_t = malloc((size_t)n * d_mem * 2);
+    if (meki) { /* the device holds W_mo transposed in bands of 8 MKV_WMO_BAND outputs (wmo_layout.h) */
+        const uint32_t bo = 8 * MKV_WMO_BAND, n_bands = (n + bo - 1) / bo; /* outputs per band, bands */
+        uint16_t *wmo_t = calloc((size_t)n_bands * d_mem * bo, 2);
         for (uint32_t r = 0; r < n; r++)
-            for (uint32_t k = 0; k < d_mem; k++) wmo_t[(size_t)k * n + r] = wmo[(size_t)r * d_mem + k];
-        mo = plain_matrix(wmo_t, d_mem, n);
+            for (uint32_t k = 0; k < d_mem; k++) wmo_t[((size_t)(r / bo) * d_mem + k) * bo + r % bo] = wmo[(size_t)r * d_mem + k];
+        mo = plain_matrix(wmo_t, n_bands, d_mem * bo);
         free(wmo_t);
         bg = vec_buf(g, d_mem);
         row = stage_slab(c->dtype, d_mem, c->n_layer, c->layer, &ring, &params, &row_bytes);
