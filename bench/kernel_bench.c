@@ -177,7 +177,7 @@ mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n
     if ((st = mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &q, err)) ||
         (st = mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &k, err)) ||
         (st = mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &v, err)) ||
-        (st = mkv_buffer_create(d, 4ull * n_head * a.n_split * (head_dim + 2), MKV_MEM_DEVICE, &part, err)) ||
+        (st = mkv_buffer_create(d, 4 * mkv_attn_partials_floats(n_head, a.n_split, head_dim, 1), MKV_MEM_DEVICE, &part, err)) ||
         (st = mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &out, err)))
         goto out;
     attn_args args = {&a, &params, &q, &k, &v, &part, &out};

@@ -352,7 +352,7 @@ static mkv_status job_dev_create(mkv_device *d, const job *j, bool cold, job_dev
             (st = mkv_buffer_create(d, qd * 4, MKV_MEM_DEVICE, &jd->x, err)) ||
             (st = mkv_buffer_create(d, kv, MKV_MEM_DEVICE, &jd->k, err)) ||
             (st = mkv_buffer_create(d, kv, MKV_MEM_DEVICE, &jd->v, err)) ||
-            (st = mkv_buffer_create(d, 4ull * j->n_head * MAX_SPLIT * (j->head_dim + 2), MKV_MEM_DEVICE, &jd->part, err)) ||
+            (st = mkv_buffer_create(d, 4 * mkv_attn_partials_floats(j->n_head, MAX_SPLIT, j->head_dim, 1), MKV_MEM_DEVICE, &jd->part, err)) ||
             (st = mkv_buffer_create(d, qd * 4, MKV_MEM_DEVICE, &jd->y, err)) ||
             (st = mkv_buffer_write(d, &jd->x, 0, j->x, qd * 4, err)) ||
             (st = mkv_buffer_write(d, &jd->k, 0, j->kc, kv, err)) || (st = mkv_buffer_write(d, &jd->v, 0, j->vc, kv, err)))

@@ -410,6 +410,10 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
     if (a->kv_q8 && a->head_dim % MKV_KV_Q8_BLOCK)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "attention: head_dim = %u: a q8_0 KV cache needs a multiple of %u",
                         a->head_dim, MKV_KV_Q8_BLOCK);
+    if (a->n_split > 1 && partials->size < 4 * mkv_attn_partials_floats(a->n_head, a->n_split, a->head_dim, a->n_batch))
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "attention: partials of %llu bytes for %u splits: need %llu",
+                        (unsigned long long)partials->size, a->n_split,
+                        (unsigned long long)(4 * mkv_attn_partials_floats(a->n_head, a->n_split, a->head_dim, a->n_batch)));
     if (a->head_dim % 8 == 0 && attn_ld_q(a) % 4) /* q read as vec4 (attn.comp) */
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "attention: q rows of %u floats: need a multiple of 4", attn_ld_q(a));
     mkv_pc_attn pc = {.n_kv_head = a->n_kv_head, .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim),
@@ -436,7 +440,7 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
     const uint32_t p4 = a->head_dim % 4 == 0 && pc2.ld_out % 4 == 0 ? 4 : 1;
     const mkv_kernel_id kc = r->tune.texel_reads && partials->view ? MKV_KERNEL_ATTN_COMBINE_TB : MKV_KERNEL_ATTN_COMBINE;
     return DISPATCH(r, kc, mkv_spec2(r->tune.wg_norm, p4), b2, pc2, a->n_head, nbt,
-                    4ull * a->n_head * a->n_split * (a->head_dim + MKV_ATTN_PART_HEAD) * nbt, err);
+                    4 * mkv_attn_partials_floats(a->n_head, a->n_split, a->head_dim, nbt), err);
 }
 
 mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *h,

@@ -138,6 +138,13 @@ typedef struct mkv_attn_dims {
     uint32_t n_batch, ld_qkv, ld_q;
 } mkv_attn_dims;
 
+/* Floats of attention's partials for n_split chunks of n_batch tokens
+ * (kv_layout.h: a head of MKV_ATTN_PART_HEAD, then head_dim). */
+static inline uint64_t mkv_attn_partials_floats(uint32_t n_head, uint32_t n_split, uint32_t head_dim, uint32_t n_batch)
+{
+    return (uint64_t)n_head * n_split * (head_dim + MKV_ATTN_PART_HEAD) * (n_batch ? n_batch : 1);
+}
+
 /* Bytes of one layer's K (or V) cache of n_ctx positions (kv_layout.h). */
 static inline uint64_t mkv_kv_cache_bytes(uint32_t n_ctx, uint32_t kv_dim, bool q8)
 {

@@ -86,7 +86,8 @@ static mkv_status alloc_pass(mkv_session *s, mkv_pass *p, uint32_t n, mkv_error 
     TRY(act_buffer(s, n == 1 ? 2 : a->rows, a->ld_model, &a->z, err));
     TRY(act_buffer(s, a->rows, a->ld_mem, &a->g, err));
     const uint32_t n_split = n == 1 ? s->n_split : 1; /* with one split attention writes att itself */
-    if (n_split > 1) TRY(act_buffer(s, n, c->n_head * n_split * (c->head_dim + MKV_ATTN_PART_HEAD), &a->partials, err));
+    if (n_split > 1)
+        TRY(act_buffer(s, n, (uint32_t)mkv_attn_partials_floats(c->n_head, n_split, c->head_dim, 1), &a->partials, err));
     if (n > 1) {
         TRY(act_buffer(s, a->rows, a->ld_gu, &a->gu, err));
         TRY(act_buffer(s, a->rows, a->ld_mem, &a->v, err));

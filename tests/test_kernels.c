@@ -1130,7 +1130,7 @@ static void check_attention(const attn_case *c)
     mkv_buffer bbias = vec_buf(bias, qd + 2 * kvd);
     mkv_buffer brope = vec_buf(tab, (uint64_t)c->n_ctx * hd), bq = vec_buf(NULL, qd), bout = vec_buf(NULL, qd);
     mkv_buffer bk, bv;
-    mkv_buffer bpart = vec_buf(NULL, (uint64_t)c->n_head * c->n_split * (hd + MKV_ATTN_PART_HEAD));
+    mkv_buffer bpart = vec_buf(NULL, mkv_attn_partials_floats(c->n_head, c->n_split, hd, 1));
     OK(mkv_buffer_create(dev, hk.size, MKV_MEM_DEVICE, &bk, E));
     OK(mkv_buffer_create(dev, hv.size, MKV_MEM_DEVICE, &bv, E));
     OK(mkv_buffer_write(dev, &bk, 0, hk.bytes, hk.size, E));
@@ -1145,6 +1145,14 @@ static void check_attention(const attn_case *c)
     mkv_recorder *r = kt_begin(&k);
     if (c->wg) r->tune.wg_attn = r->tune.wg_norm = c->wg; /* attention, rope_kv and attn_combine */
     OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, c->bias ? &bbias : NULL, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
+    if (c->n_split > 1) { /* partials a float short are refused, nothing recorded */
+        mkv_buffer small;
+        OK(mkv_buffer_create(dev, 4 * mkv_attn_partials_floats(c->n_head, c->n_split, hd, 1) - 16, MKV_MEM_DEVICE, &small, E));
+        mkv_error e2;
+        ck_assert_int_eq(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &small, &bout, &e2), MKV_ERR_INVALID_ARG);
+        ck_assert_ptr_nonnull(strstr(e2.msg, "partials"));
+        mkv_buffer_destroy(dev, &small);
+    }
     OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bpart, &bout, E));
     kt_run(&k);
 
@@ -1268,7 +1276,7 @@ static void check_attention_batch(const attn_case *c, uint32_t pos, uint32_t n_t
     mkv_buffer params, bqkv = vec_buf(qkv, (uint64_t)cap * ld_qkv), bqn = vec_buf(qn, hd), bkn = vec_buf(kn, hd);
     mkv_buffer bbias = vec_buf(bias, qd + 2 * kvd), brope = vec_buf(tab, (uint64_t)c->n_ctx * hd);
     mkv_buffer bq = vec_buf(NULL, (uint64_t)cap * ld_q), bout = vec_buf(NULL, (uint64_t)cap * ld_q), bk, bv;
-    mkv_buffer bpart = vec_buf(NULL, (uint64_t)cap * c->n_head * c->n_split * (hd + MKV_ATTN_PART_HEAD));
+    mkv_buffer bpart = vec_buf(NULL, mkv_attn_partials_floats(c->n_head, c->n_split, hd, cap));
     OK(mkv_buffer_create(dev, hk.size, MKV_MEM_DEVICE, &bk, E));
     OK(mkv_buffer_create(dev, hv.size, MKV_MEM_DEVICE, &bv, E));
     OK(mkv_buffer_write(dev, &bk, 0, hk.bytes, hk.size, E));
