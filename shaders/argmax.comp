@@ -9,15 +9,12 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
+#include "vec_read.glsl"
 
 #if defined(FINAL)
 layout(std430, binding = 0) readonly buffer Slots { vec2 slots[]; }; // (value, index bits)
-#elif defined(WT_TEXEL)
-layout(binding = 0) uniform usamplerBuffer x_t;
-#define X4(t) uintBitsToFloat(texelFetch(x_t, int(t)))
 #else
-layout(std430, binding = 0) readonly buffer Input { vec4 x4[]; };     // float n, in whole 16 bytes
-#define X4(t) x4[t]
+READ_VEC(0, x) // float n, read in whole 16 bytes
 #endif
 layout(std430, binding = 1) writeonly buffer Result { vec2 res[]; };
 
@@ -52,7 +49,7 @@ void main()
     uint t = b / 4u + tid; // values 4t .. 4t + 3
     do {
         if (4u * t < e) {
-            const vec4 v = X4(t);
+            const vec4 v = LD4(x, t);
             [[unroll]] for (uint k = 0u; k < 4u; k++) // in index order: a tie keeps the first
                 if (4u * t + k < e && !isnan(v[k]) && v[k] > best) { best = v[k]; idx = 4u * t + k; }
         }

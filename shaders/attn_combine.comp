@@ -10,19 +10,11 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "kv_layout.h"
+#include "vec_read.glsl"
 
 layout(constant_id = 1) const uint P = 1; // output values an invocation takes at once: 1 or 4
 
-#if defined(WT_TEXEL)
-layout(binding = 0) uniform usamplerBuffer part_t;
-#define PART4(i) uintBitsToFloat(texelFetch(part_t, int(i)))
-#define PART(i) uintBitsToFloat(texelFetch(part_t, int((i) >> 2u))[(i) & 3u])
-#else
-layout(std430, binding = 0) readonly buffer Partial { float part[]; };
-layout(std430, binding = 0) readonly buffer Partial4 { vec4 part4[]; };
-#define PART4(i) part4[i]
-#define PART(i) part[i]
-#endif
+READ_VEC(0, part) // kv_layout.h
 layout(std430, binding = 1) writeonly buffer Out { float outv[]; }; // [n_head][head_dim]
 layout(std430, binding = 1) writeonly buffer Out4 { vec4 outv4[]; };
 
@@ -33,7 +25,7 @@ layout(push_constant) uniform PushConstants {
 } pc;
 
 // Chunk s's (m, l), its partials starting at float at.
-vec2 chunk_ml(uint at) { return P == 4u ? PART4(at / 4u).xy : vec2(PART(at), PART(at + 1u)); }
+vec2 chunk_ml(uint at) { return P == 4u ? LD4(part, at / 4u).xy : vec2(LD(part, at), LD(part, at + 1u)); }
 
 void main()
 {
@@ -66,7 +58,7 @@ void main()
                 const vec2 ml = chunk_ml(at);
                 const float w = ml.y > 0.0 ? exp(ml.x - M) : 0.0;
                 const uint oi = at + MKV_ATTN_PART_HEAD + d;
-                o += w * (P == 4u ? PART4(oi / 4u) : vec4(PART(oi), 0.0, 0.0, 0.0));
+                o += w * (P == 4u ? LD4(part, oi / 4u) : vec4(LD(part, oi), 0.0, 0.0, 0.0));
                 s++;
             } while (s < pc.n_split);
             if (P == 4u) outv4[(ob + d) / 4u] = o * inv_l; else outv[ob + d] = o.x * inv_l;

@@ -13,17 +13,9 @@
 // Host description: ffn_act.h.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "vec_read.glsl"
 layout(constant_id = 1) const uint P = 1; // rows an invocation takes at once: 1 or 4
-#if defined(WT_TEXEL)
-layout(binding = 0) uniform usamplerBuffer gu_t;
-#define GU4(i) uintBitsToFloat(texelFetch(gu_t, int(i)))
-#define GU(i) uintBitsToFloat(texelFetch(gu_t, int((i) >> 2u))[(i) & 3u])
-#else
-layout(std430, binding = 0) readonly buffer GU { float gu[]; };
-layout(std430, binding = 0) readonly buffer GU4 { vec4 gu4[]; };
-#define GU4(i) gu4[i]
-#define GU(i) gu[i]
-#endif
+READ_VEC(0, gu)
 layout(std430, binding = 1) writeonly buffer T { float t[]; };
 layout(std430, binding = 1) writeonly buffer T4 { vec4 t4[]; };
 layout(std430, binding = 2) writeonly buffer G { float g[]; };
@@ -37,7 +29,7 @@ layout(push_constant) uniform PushConstants {
 } pc;
 
 // gu[b][r .. r + 3] (P = 4) or gu[b][r] (P = 1, the rest 0)
-vec4 gu_rows(uint at) { return P == 4u ? GU4(at / 4u) : vec4(GU(at), 0.0, 0.0, 0.0); }
+vec4 gu_rows(uint at) { return P == 4u ? LD4(gu, at / 4u) : vec4(LD(gu, at), 0.0, 0.0, 0.0); }
 
 void main()
 {

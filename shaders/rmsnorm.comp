@@ -18,6 +18,7 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 #include "wg_sum.glsl"
+#include "vec_read.glsl"
 // ADD, ADD_NORM: y's old values are read through a binding of their own
 // (the same buffer as y's binding 2), so the texel variants fetch them too
 #if defined(ADD_NORM)
@@ -26,32 +27,13 @@
 #define YIN 3
 #endif
 layout(constant_id = 1) const uint P = 1; // elements an invocation takes at once: 1 or 4
-#if defined(WT_TEXEL)
-layout(binding = 0) uniform usamplerBuffer x_t;
-layout(binding = 1) uniform usamplerBuffer w_t;
+READ_VEC(0, x)
+READ_VEC(1, w)
 #if defined(ADD_NORM)
-layout(binding = 3) uniform usamplerBuffer w2_t;
+READ_VEC(3, w2)
 #endif
 #if defined(ADD) || defined(ADD_NORM)
-layout(binding = YIN) uniform usamplerBuffer yin_t;
-#endif
-#define LD4(B, i) uintBitsToFloat(texelFetch(B##_t, int(i)))
-#define LD(B, i) uintBitsToFloat(texelFetch(B##_t, int((i) >> 2u))[(i) & 3u])
-#else
-layout(std430, binding = 0) readonly buffer Input { float x[]; };
-layout(std430, binding = 0) readonly buffer Input4 { vec4 x4[]; };
-layout(std430, binding = 1) readonly buffer Weight { float w[]; };
-layout(std430, binding = 1) readonly buffer Weight4 { vec4 w4[]; };
-#if defined(ADD_NORM)
-layout(std430, binding = 3) readonly buffer Weight2 { float w2[]; };
-layout(std430, binding = 3) readonly buffer Weight2_4 { vec4 w24[]; };
-#endif
-#if defined(ADD) || defined(ADD_NORM)
-layout(std430, binding = YIN) readonly buffer YIn { float yin[]; };
-layout(std430, binding = YIN) readonly buffer YIn4 { vec4 yin4[]; };
-#endif
-#define LD4(B, i) B##4[i]
-#define LD(B, i) B[i]
+READ_VEC(YIN, yin)
 #endif
 // y: written once per element, by the invocation that read the element's
 // old value (ADD, ADD_NORM: through binding YIN). No element is read after

@@ -18,6 +18,7 @@
 #include "common.glsl"
 #include "kv_layout.h"
 #include "wg_sum.glsl"
+#include "vec_read.glsl"
 
 layout(constant_id = 1) const uint P = 1;         // pairs a lane takes at once: 1 or 4
 layout(constant_id = 2) const uint NEOX = 1;      // 1: NEOX pairs, 0: NORM pairs
@@ -25,28 +26,11 @@ layout(constant_id = 3) const uint QK_NORM = 0;   // 1: apply q_norm / k_norm
 layout(constant_id = 4) const uint HAS_BIAS = 0;  // 1: add bias[] to q, k and v first
 
 STEP_PARAMS_BUFFER(0)
-#if defined(WT_TEXEL)
-layout(binding = 1) uniform usamplerBuffer qkv_t;  // float [q | k | v], through RGBA32UI views
-layout(binding = 2) uniform usamplerBuffer qn_t;
-layout(binding = 3) uniform usamplerBuffer kn_t;
-layout(binding = 4) uniform usamplerBuffer rope_t; // [pos][head_dim/2] (cos, sin)
-layout(binding = 8) uniform usamplerBuffer bias_t; // [q | k | v] like qkv
-#define LD4(B, i) uintBitsToFloat(texelFetch(B##_t, int(i)))                    // vec4 i
-#define LD(B, i) uintBitsToFloat(texelFetch(B##_t, int((i) >> 2u))[(i) & 3u])  // float i
-#else
-layout(std430, binding = 1) readonly buffer QKV { float qkv[]; };
-layout(std430, binding = 1) readonly buffer QKV4 { vec4 qkv4[]; };
-layout(std430, binding = 2) readonly buffer QNorm { float qn[]; };
-layout(std430, binding = 2) readonly buffer QNorm4 { vec4 qn4[]; };
-layout(std430, binding = 3) readonly buffer KNorm { float kn[]; };
-layout(std430, binding = 3) readonly buffer KNorm4 { vec4 kn4[]; };
-layout(std430, binding = 4) readonly buffer Rope { float rope[]; };
-layout(std430, binding = 4) readonly buffer Rope4 { vec4 rope4[]; };
-layout(std430, binding = 8) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 8) readonly buffer Bias4 { vec4 bias4[]; };
-#define LD4(B, i) B##4[i]
-#define LD(B, i) B[i]
-#endif
+READ_VEC(1, qkv)   // float [q | k | v]
+READ_VEC(2, qn)    // q_norm
+READ_VEC(3, kn)    // k_norm
+READ_VEC(4, rope)  // [pos][head_dim/2] (cos, sin)
+READ_VEC(8, bias)  // [q | k | v] like qkv
 layout(std430, binding = 5) writeonly buffer Q { float q[]; };
 layout(std430, binding = 5) writeonly buffer Q4 { vec4 q4[]; };
 layout(std430, binding = 6) writeonly buffer KCache { uint kc[]; };   // f16 pairs [pos][n_kv_head][head_dim], or q8_0
