@@ -433,7 +433,7 @@ enum { PLOT_NONE, PLOT_DECODE, PLOT_PREFILL };
 typedef struct rp_cell {
     bool has, is_num;
     double v;
-    char text[256];
+    char text[512]; /* as long as the longest field a doc keeps (tuning) */
 } rp_cell;
 
 typedef struct rp_row {
@@ -502,11 +502,20 @@ static rp_cell *add(rp_adder *a, int plot, const char *group, const char *fmt, .
     return c;
 }
 
+/* text into a cell; a longer one ends in "..." where it was cut (a JSON
+ * string can be any length), never cut silently */
 static void add_text(rp_adder *a, const char *label, const char *text)
 {
     if (!text || !*text) return;
     rp_cell *c = add(a, PLOT_NONE, NULL, "%s", label);
-    if (c) snprintf(c->text, sizeof c->text, "%s", text);
+    if (!c) return;
+    const size_t n = strlen(text), cap = sizeof c->text;
+    if (n < cap) {
+        memcpy(c->text, text, n + 1);
+    } else {
+        memcpy(c->text, text, cap - 4);
+        memcpy(c->text + cap - 4, "...", 4);
+    }
 }
 
 static void add_num(rp_adder *a, int plot, const char *group, const char *label, double v)
@@ -662,7 +671,7 @@ static void md_cell(FILE *out, const char *s)
 static void table_print(const rp_table *t, rp_doc *const *docs, bool markdown, FILE *out)
 {
     const uint32_t nc = t->n_cols;
-    char buf[320];
+    char buf[sizeof ((rp_cell *)0)->text + 64]; /* a cell as printed: its text, or a number and its ratio */
     if (markdown) {
         md_cell(out, "");
         for (uint32_t c = 0; c < nc; c++) md_cell(out, docs[c]->name);

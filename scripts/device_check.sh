@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Runs on a lent GPU machine, from the repository root, with .devkit/
+# carried (scripts/devkit.sh packs it here first): the GPU tests with the
+# validation layer on, the bandwidth probe, every weight type's matvec
+# alone, the 0.6b q4_0 and f16 MeKi models (decode at KV 128 and 1024,
+# prefill of 128 and 512 tokens, the breakdown by kernel) and a quick
+# tuning sweep. Each step has a time limit and the whole run a deadline
+# (DEADLINE seconds, default 420), so one call of the device tool (at most
+# 600 s) ends with time left in the session's 15 minutes to rerun a step:
+#   bash scripts/device_check.sh [STEP...]     STEP: tests probe kernels q4_0 f16 sweep
+# What comes back under $OUT (the tool returns at most 8 files):
+#   log.txt           every step's output, the device, each step's exit status
+#   probe.json        bench --probe
+#   kernels.json      bench --kernels (the 1.7b FFN shapes, every weight type)
+#   bench-q4_0.json   bench of the 0.6b q4_0 MeKi model
+#   bench-f16.json    the same for f16
+#   tuning.json       bench --sweep --quick on the q4_0 model: this device's fastest tunables
+set -uo pipefail
+cd "$(dirname "$0")/.."
+kit=$PWD/.devkit
+out=${OUT:-/tmp/mkv_out}
+deadline=$(( $(date +%s) + ${DEADLINE:-420} ))
+mkdir -p "$out"
+exec > >(tee -a "$out/log.txt") 2>&1
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(tests probe kernels q4_0 f16 sweep)
+
+if [ ! -x "$kit/bin/mekivk" ]; then
+    echo "device_check: $kit/bin/mekivk missing: run scripts/devkit.sh here and carry .devkit"
+    exit 2
+fi
+echo "kit built at commit $(cat "$kit/commit"), checkout at $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+
+# The Vulkan loader and GL dispatch into / where the machine has no loader
+# (the device tool's recipe); the engine's own libraries and the
+# validation layer into a private root.
+if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
+    for f in "$kit"/gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+fi
+root=/tmp/mkv_root
+for f in "$kit"/debs/*.deb; do dpkg -x "$f" "$root"; done
+export LD_LIBRARY_PATH="$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export VK_LAYER_PATH="$root/usr/share/vulkan/explicit_layer.d"
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"
+export PATH="$kit/bin:$PATH" MKV_TEST_TMP=/tmp/mkv_tests CK_DEFAULT_TIMEOUT=300
+mkdir -p "$MKV_TEST_TMP"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
+
+# run LIMIT NAME CMD..: CMD under the smaller of LIMIT and the time left.
+run() {
+    local limit=$1 name=$2 left
+    shift 2
+    left=$(( deadline - $(date +%s) ))
+    [ "$left" -lt "$limit" ] && limit=$left
+    if [ "$limit" -lt 10 ]; then
+        echo "== $name: skipped, past the deadline"
+        return 1
+    fi
+    echo "== $name (limit ${limit}s): $*"
+    local t=$(date +%s) rc=0
+    timeout "$limit" "$@" || rc=$?
+    echo "== $name: exit $rc in $(( $(date +%s) - t ))s"
+    return $rc
+}
+
+run 30 devices mekivk devices || { echo "device_check: no Vulkan device; stopping"; exit 1; }
+models=/tmp/mkv_models
+for s in "${steps[@]}"; do
+    case $s in
+    tests)
+        # validation layer on, synchronization validation too, as in ctest
+        for t in kernels e2e prefill overlap state embed probe; do
+            MKV_VALIDATION=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT \
+                run 90 "test_$t" "test_$t"
+        done ;;
+    probe) run 60 probe sh -c "mekivk bench --probe --json > '$out/probe.json'" ;;
+    kernels) run 60 kernels sh -c "mekivk bench --kernels --json > '$out/kernels.json'" ;;
+    q4_0 | f16)
+        [ -f "$models/$s/bank.mkb" ] || run 60 "synth $s" mekivk synth --config 0.6b --wtype "$s" --out "$models/$s"
+        run 120 "bench $s" sh -c "mekivk bench --model '$models/$s/model.gguf' --bank '$models/$s/bank.mkb' \
+            --ctx 128,1024 -n 32 --reps 5 --prompt 128,512 --profile --json > '$out/bench-$s.json'" ;;
+    sweep)
+        [ -f "$models/q4_0/bank.mkb" ] || run 60 "synth q4_0" mekivk synth --config 0.6b --wtype q4_0 --out "$models/q4_0"
+        run 150 sweep mekivk bench --sweep --quick --model "$models/q4_0/model.gguf" --out "$out/tuning.json" ;;
+    *) echo "device_check: unknown step '$s' (tests probe kernels q4_0 f16 sweep)" ;;
+    esac
+done
+ls -la "$out"
