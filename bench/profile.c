@@ -133,7 +133,9 @@ typedef enum kind {
  *                                    by rows (= bytes: one type)
  *   ffn_act              ffn (+meki) prefill: the SwiGLU (and, stacked, the gate)
  *                                    activations: split by the stacked rows
- *   ffn_out_*            ffn         decode: h += W_down t, the next norm
+ *   ffn_out_*            ffn         decode: h += W_down t, the next norm;
+ *                        attention   right after attention: h += W_o att, the
+ *                                    FFN norm (the norm's bytes are a few KiB)
  *   ffn_out_meki_*       ffn + meki  the same and h += RMSNorm_meki(W_mo v): split
  *                                    by the bytes each part reads (W_down against
  *                                    W_mo, the bank row, gate and MeKi norm)
@@ -257,7 +259,13 @@ uint32_t mkv_profile_classify(const mkv_pass_profile *p, const mkv_pass_shape *s
             mg_left = ls ? ls->mg_parts : 0;
             break;
         case K_FFN_OUT:
-            ph = P_ATTN_IN;
+            /* right after attention: W_o with the FFN norm (decode), else W_down with the next norm */
+            if (ph == P_ATTN_OUT) {
+                comp[i] = MKV_COMP_ATTENTION;
+                ph = P_FFN_IN;
+            } else {
+                ph = P_ATTN_IN;
+            }
             break;
         case K_FFN_OUT_MEKI:
             if (ls && p->d[i].bytes > 0) {

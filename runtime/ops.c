@@ -443,11 +443,12 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
                     4 * mkv_attn_partials_floats(a->n_head, a->n_split, a->head_dim, nbt), err);
 }
 
-mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *h,
-                          const mkv_buffer *w_next, const mkv_buffer *xn, const mkv_buffer *counter, float eps,
-                          const mkv_ffn_out_meki *meki, mkv_error *err)
+/* ffn_out.comp for the matrix `what` names (errors name it). */
+static mkv_status ffn_out(mkv_recorder *r, const char *what, const mkv_matrix *w_down, const mkv_buffer *t,
+                          const mkv_buffer *h, const mkv_buffer *w_next, const mkv_buffer *xn, const mkv_buffer *counter,
+                          float eps, const mkv_ffn_out_meki *meki, mkv_error *err)
 {
-    mkv_status st = check_single_part(w_down, "ffn_down", err);
+    mkv_status st = check_single_part(w_down, what, err);
     if (!st && meki) st = check_f16(meki->w_mo_t, "meki_out", err);
     if (st) return st;
     /* W_mo's outputs come in chunks of 8, one invocation each at least: a
@@ -482,6 +483,20 @@ mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_b
                      meki->ring->view && meki->w_norm->view;
     return DISPATCH(r, TYPED_KERNEL(FFN_OUT_MEKI, tex, w_down->type), spec, b, pc, pc.n_groups, 1,
                     bytes + mkv_matrix_bytes(meki->w_mo_t) + 4ull * pc.n_mem + 12ull * n, err);
+}
+
+mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *h,
+                          const mkv_buffer *w_next, const mkv_buffer *xn, const mkv_buffer *counter, float eps,
+                          const mkv_ffn_out_meki *meki, mkv_error *err)
+{
+    return ffn_out(r, "ffn_down", w_down, t, h, w_next, xn, counter, eps, meki, err);
+}
+
+mkv_status mkv_op_matvec_norm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *h,
+                              const mkv_buffer *w_norm, const mkv_buffer *xn, const mkv_buffer *counter, float eps,
+                              mkv_error *err)
+{
+    return ffn_out(r, "attn_output", w, x, h, w_norm, xn, counter, eps, NULL, err);
 }
 
 uint32_t mkv_argmax_slots(const mkv_recorder *r, uint32_t n) { return div_up(n, r->tune.wg_argmax * 16); }

@@ -182,6 +182,12 @@ typedef struct mkv_ffn_out_meki {
 mkv_status mkv_op_ffn_out(mkv_recorder *r, const mkv_matrix *w_down, const mkv_buffer *t, const mkv_buffer *h,
                           const mkv_buffer *w_next, const mkv_buffer *xn, const mkv_buffer *counter, float eps,
                           const mkv_ffn_out_meki *meki, mkv_error *err);
+/* [ffn_out] used for the attention's output projection of a decode step:
+ * h += W_o att; u = rmsnorm(h) * ffn_norm, one dispatch where a product and
+ * a norm were two (W_o in one storage binding; counter as above). */
+mkv_status mkv_op_matvec_norm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, const mkv_buffer *h,
+                              const mkv_buffer *w_norm, const mkv_buffer *xn, const mkv_buffer *counter, float eps,
+                              mkv_error *err);
 /* [argmax] + [argmax_final] result = (max value, index bits) of x[0..n) */
 mkv_status mkv_op_argmax(mkv_recorder *r, const mkv_buffer *x, uint32_t n, const mkv_buffer *slots,
                          const mkv_buffer *result, mkv_error *err);

@@ -197,10 +197,14 @@ static mkv_status record_forward(mkv_session *s, mkv_pass *p, mkv_error *err)
                            &s->k_cache[l], &s->v_cache[l], err));
         /* attention: each token over positions 0..its own */
         TRY(mkv_op_attention(r, &ad, &p->params, &a->q, &s->k_cache[l], &s->v_cache[l], &a->partials, &a->att, err));
-        /* output projection into the residual: h = a */
-        TRY(linear(p, &w->wo, &a->att, a->ld_q, &a->h, ldm, 0, MKV_MATVEC_ACCUMULATE, err));
-        /* ffn rmsnorm: u, shared by the FFN and MeKi */
-        TRY(mkv_op_rmsnorm_rows(r, false, &a->h, ldm, &w->ffn_norm, &a->u, ldm, c->d_model, nb, c->norm_eps, err));
+        /* output projection into the residual, h = a, then the ffn rmsnorm u, shared by the
+         * FFN and MeKi; decode does both in one dispatch (ffn_out.comp's product and tail) */
+        if (batch || w->wo.n_parts != 1) {
+            TRY(linear(p, &w->wo, &a->att, a->ld_q, &a->h, ldm, 0, MKV_MATVEC_ACCUMULATE, err));
+            TRY(mkv_op_rmsnorm_rows(r, false, &a->h, ldm, &w->ffn_norm, &a->u, ldm, c->d_model, nb, c->norm_eps, err));
+        } else {
+            TRY(mkv_op_matvec_norm(r, &w->wo, &a->att, &a->h, &w->ffn_norm, &a->u, &s->counter, c->norm_eps, err));
+        }
         /* the next norm: the next layer's attention norm, or the final norm before the LM head */
         const bool last = l + 1 == c->n_layer;
         const mkv_buffer *next_norm = last ? &m->output_norm : &m->layers[l + 1].attn_norm;
