@@ -166,7 +166,49 @@ typedef struct device_caps {
     bool subgroup_shuffle; /* subgroupShuffleXor in compute shaders (the products' sums: sg_sums.glsl) */
     uint64_t max_storage_range;
     uint64_t max_texel_elements;
+    bool coop_nv; /* mm_cm.comp can run: has_coop_matrix */
 } device_caps;
+
+static bool has_extension(const mkv_vk_table *vk, VkPhysicalDevice pd, const char *name)
+{
+    VkExtensionProperties e[512];
+    uint32_t n = sizeof e / sizeof e[0];
+    VkResult r = vk->vkEnumerateDeviceExtensionProperties(pd, NULL, &n, e);
+    if (r != VK_SUCCESS && r != VK_INCOMPLETE) return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (!strcmp(e[i].extensionName, name)) return true;
+    return false;
+}
+
+/* Cooperative matrices for mm_cm.comp: VK_NV_cooperative_matrix in compute
+ * shaders with a subgroup-scope 16 x 16 x 16 shape of f16 A and B and f32
+ * C and result, and f16 arithmetic (its tiles in shared memory are
+ * float16_t). (VK_KHR_cooperative_matrix needs a glslang newer than
+ * Debian 12's: mm_cm.comp says why.) */
+static bool has_coop_matrix(const mkv_vk_table *vk, VkPhysicalDevice pd, bool fp16_arith)
+{
+    if (!fp16_arith || !vk->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV ||
+        !has_extension(vk, pd, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME))
+        return false;
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV cf = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &cf};
+    vk->vkGetPhysicalDeviceFeatures2(pd, &f2);
+    VkPhysicalDeviceCooperativeMatrixPropertiesNV cp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &cp};
+    vk->vkGetPhysicalDeviceProperties2(pd, &p2);
+    if (!cf.cooperativeMatrix || !(cp.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT)) return false;
+    VkCooperativeMatrixPropertiesNV m[64];
+    uint32_t n = sizeof m / sizeof m[0];
+    for (uint32_t i = 0; i < n; i++) m[i] = (VkCooperativeMatrixPropertiesNV){.sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV};
+    VkResult r = vk->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &n, m);
+    if (r != VK_SUCCESS && r != VK_INCOMPLETE) return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (m[i].MSize == 16 && m[i].NSize == 16 && m[i].KSize == 16 && m[i].AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+            m[i].BType == VK_COMPONENT_TYPE_FLOAT16_NV && m[i].CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+            m[i].DType == VK_COMPONENT_TYPE_FLOAT32_NV && m[i].scope == VK_SCOPE_SUBGROUP_NV)
+            return true;
+    return false;
+}
 
 static void query_caps(const mkv_vk_table *vk, VkPhysicalDevice pd, device_caps *c)
 {
@@ -198,6 +240,8 @@ static void query_caps(const mkv_vk_table *vk, VkPhysicalDevice pd, device_caps 
     c->fp16_arith = f12.shaderFloat16;
     c->storage16 = f11.storageBuffer16BitAccess;
     c->storage8 = f12.storageBuffer8BitAccess;
+
+    c->coop_nv = has_coop_matrix(vk, pd, c->fp16_arith);
 
     uint32_t fam, ts_bits = 0;
     c->timestamps = find_compute_queue(vk, pd, &fam, &ts_bits) && ts_bits > 0 &&
@@ -260,6 +304,8 @@ mkv_status mkv_devices_print(void *out_file, mkv_error *err)
         fprintf(out, "    max storage buffer range: %llu MiB, shared memory: %u KiB\n",
                 (unsigned long long)(c.max_storage_range >> 20),
                 c.props.limits.maxComputeSharedMemorySize / 1024);
+        fprintf(out, "    cooperative matrices (VK_NV_cooperative_matrix, 16x16x16 f16 -> f32): %s\n",
+                c.coop_nv ? "yes" : "no");
         for (uint32_t t = 0; t < mp.memoryTypeCount; t++) {
             VkMemoryPropertyFlags f = mp.memoryTypes[t].propertyFlags;
             fprintf(out, "    memory type %u: heap %u (%llu MiB)%s%s%s%s\n", t, mp.memoryTypes[t].heapIndex,
@@ -394,6 +440,7 @@ static mkv_status device_finish(mkv_device *d, const device_caps *c, mkv_error *
     d->uma = c->uma;
     d->max_storage_range = c->max_storage_range;
     d->max_texel_elements = c->max_texel_elements;
+    d->coop_nv = c->coop_nv && !d->external; /* a host's device: its features are the host's to enable */
     d->timestamp_period_ns = c->props.limits.timestampPeriod;
     d->vk.vkGetPhysicalDeviceMemoryProperties(d->phys, &d->mem_props);
     if (!d->queue) d->vk.vkGetDeviceQueue(d->dev, d->queue_family, 0, &d->queue);
@@ -433,7 +480,8 @@ mkv_tuning_key mkv_device_tuning_key(const mkv_device *d)
     if (l->maxComputeWorkGroupInvocations < max_wg) max_wg = l->maxComputeWorkGroupInvocations;
     return (mkv_tuning_key){.vendor_id = d->props.vendorID, .device_name = d->props.deviceName,
                             .driver_id = d->driver_id, .subgroup_size = d->subgroup_size,
-                            .cpu = mkv_device_is_cpu(d), .texel_ok = d->max_texel_elements > 0, .max_wg = max_wg};
+                            .cpu = mkv_device_is_cpu(d), .texel_ok = d->max_texel_elements > 0, .max_wg = max_wg,
+                            .coop_ok = d->coop_nv};
 }
 
 mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_error *err)
@@ -468,11 +516,20 @@ mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_
         .queueCount = 1,
         .pQueuePriorities = &prio,
     };
-    /* no features, no extensions: mkv_device_requirements_get */
+    /* no features, no extensions (mkv_device_requirements_get), but for
+     * cooperative matrices where the device has them (mm_cm.comp) */
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV cf = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+                                                      .cooperativeMatrix = VK_TRUE};
+    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, .pNext = &cf,
+                                            .shaderFloat16 = VK_TRUE};
+    const char *coop_ext = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
     VkDeviceCreateInfo di = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+        .pNext = c.coop_nv ? &f12 : NULL,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qi,
+        .enabledExtensionCount = c.coop_nv ? 1u : 0u,
+        .ppEnabledExtensionNames = c.coop_nv ? &coop_ext : NULL,
     };
     VkResult r = d->vk.vkCreateDevice(d->phys, &di, NULL, &d->dev);
     if (r != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkCreateDevice"); goto fail; }

@@ -62,6 +62,10 @@ struct mkv_device {
      * buffers): the texels one view may cover; 0 when the format lacks
      * uniform-texel-buffer support. */
     uint64_t max_texel_elements;
+    /* mm_cm.comp can run: VK_NV_cooperative_matrix with a 16 x 16 x 16
+     * f16 -> f32 shape, enabled with f16 arithmetic at vkCreateDevice
+     * (devices mekivk creates; false on a host's) */
+    bool coop_nv;
 
     /* The kernel tunables every recording uses (tunables.h), and where
      * they come from (mkv_device_info): "table" with the row's name, or

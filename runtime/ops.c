@@ -11,6 +11,7 @@
 #include "ffn_act.h"
 #include "meki_v.h"
 #include "mm.h"
+#include "mm_cm.h"
 #include "ffn_out.h"
 #include "wmo_layout.h"
 #include "matmul.h"
@@ -210,12 +211,27 @@ mkv_status mkv_op_mm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, 
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "mm: x rows of %u floats for a %ux%u %s matrix (need a multiple of 4 >= %u)",
                         ldx, w->rows, w->cols, mkv_wtype_get(w->type)->name, w->nb * mkv_wtype_get(w->type)->block);
     const mkv_tunables *t = &r->tune;
+    /* On cooperative matrices (mm_cm.comp): four subgroups of 16 rows, or
+     * fewer where the device's shared memory holds less */
+    uint32_t cm_sg = 0;
+    if (t->coop_mm && r->d->coop_nv) {
+        const uint32_t kt = mkv_mm_cm_kt(w->type == MKV_WT_Q6_K);
+        for (cm_sg = 4; cm_sg && mkv_mm_cm_shared(kt, cm_sg) > r->d->props.limits.maxComputeSharedMemorySize; cm_sg /= 2) {}
+    }
     for (uint32_t p = 0; p < w->n_parts; p++) {
         const uint32_t n = mkv_matrix_part_rows(w, p);
         mkv_pc_mm pc = {.n_rows = n, .ldw = w->ldw, .nb = w->nb, .ldx4 = ldx / 4, .ldy = ldy,
                         .y_offset = y_offset + p * w->rows_per_part, .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0,
                         .act = (flags & MKV_MATVEC_SIGMOID) != 0, .il = w->il};
         const mkv_buffer *b[] = {&w->parts[p], x, y, params};
+        if (cm_sg) {
+            const uint32_t sg = r->d->subgroup_size;
+            mkv_status st = DISPATCH(r, MKV_KERNEL_MM_CM_T(w->type), mkv_spec2(sg * cm_sg, sg), b, pc,
+                                     div_up(n, 16 * cm_sg), div_up(n_batch, MKV_MM_CM_TOKENS),
+                                     mkv_matrix_rows_bytes(w, n), err);
+            if (st) return st;
+            continue;
+        }
         const mkv_spec spec = {{t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm, r->d->subgroup_size}, 5};
         mkv_status st = DISPATCH(r, TYPED_KERNEL(MM, texel(r, &w->parts[p], x), w->type), spec, b, pc,
                                  div_up(n, t->rows_mm), div_up(n_batch, t->nb_mm), mkv_matrix_rows_bytes(w, n), err);

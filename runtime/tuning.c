@@ -53,6 +53,11 @@ static void generic(uint32_t sg, mkv_tunables *t)
     t->nr_mm = 4;
     t->nb_mm = 8;
     t->rows_mm = t->nr_mm * (t->wg_mm / sg);
+    /* Cooperative matrices (mm_cm.comp): off in every row until a device
+     * has passed the kernel tests with them; `bench --sweep` tries them
+     * where the device has them (each variant checked against a C
+     * reference first) and keeps them if they win. */
+    t->coop_mm = false;
 }
 
 static void lavapipe(const mkv_tuning_key *k, mkv_tunables *t)
@@ -260,6 +265,9 @@ mkv_status mkv_tuning_check(const mkv_tuning_key *k, const mkv_tunables *t, cons
     if (!t->tb_matmul || t->tb_matmul > 32) return BAD("matmul", "tb", t->tb_matmul, "not in 1..32");
     if (!pow2(t->il_rows) || t->il_rows > 64)
         return BAD("layout", "il_rows", t->il_rows, "not a power of two up to 64 (1: plain rows)");
+    if (t->coop_mm && !k->coop_ok)
+        return mkv_fail(err, MKV_ERR_FORMAT, "%s: mm.coop = true: the device has no 16x16x16 f16 cooperative matrices "
+                        "(VK_NV_cooperative_matrix)", what);
     if (t->texel_reads && !k->texel_ok)
         return mkv_fail(err, MKV_ERR_FORMAT, "%s: reads.texel = true: the device has no RGBA32UI uniform texel buffers",
                         what);
@@ -318,6 +326,12 @@ static mkv_status apply_kernels(const mkv_json *j, uint32_t obj, const char *pat
                 if (fv->type != MKV_JSON_TRUE && fv->type != MKV_JSON_FALSE)
                     return mkv_fail(err, MKV_ERR_FORMAT, "%s: kernels.reads.texel: not true or false", path);
                 t->texel_reads = fv->type == MKV_JSON_TRUE;
+                continue;
+            }
+            if (!strcmp(kv->key, "mm") && !strcmp(fv->key, "coop")) {
+                if (fv->type != MKV_JSON_TRUE && fv->type != MKV_JSON_FALSE)
+                    return mkv_fail(err, MKV_ERR_FORMAT, "%s: kernels.mm.coop: not true or false", path);
+                t->coop_mm = fv->type == MKV_JSON_TRUE;
                 continue;
             }
             uint32_t *dst = field_of(t, kv->key, fv->key);
@@ -390,7 +404,8 @@ mkv_status mkv_tuning_save(const char *path, const mkv_tuning_key *key, const mk
                      "{\"mekivk_tuning\": 1, \"device\": \"%s\", \"subgroup_size\": %" PRIu32 ",\n"
                      " \"kernels\": {\n"
                      "  \"matvec\": {\"wg\": %" PRIu32 ", \"rows\": %" PRIu32 ", \"nr\": %" PRIu32 "},\n"
-                     "  \"mm\": {\"wg\": %" PRIu32 ", \"rows\": %" PRIu32 ", \"nr\": %" PRIu32 ", \"nb\": %" PRIu32 "},\n"
+                     "  \"mm\": {\"wg\": %" PRIu32 ", \"rows\": %" PRIu32 ", \"nr\": %" PRIu32 ", \"nb\": %" PRIu32
+                     ", \"coop\": %s},\n"
                      "  \"attn\": {\"wg\": %" PRIu32 ", \"chunk\": %" PRIu32 "},\n"
                      "  \"norm\": {\"wg\": %" PRIu32 "},\n"
                      "  \"argmax\": {\"wg\": %" PRIu32 "},\n"
@@ -399,7 +414,7 @@ mkv_status mkv_tuning_save(const char *path, const mkv_tuning_key *key, const mk
                      "  \"layout\": {\"il_rows\": %" PRIu32 "}\n"
                      " }}\n",
                      key->device_name ? key->device_name : "", key->subgroup_size, t->wg_matvec, t->rows_matvec,
-                     t->nr_matvec, t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm, t->wg_attn, t->attn_chunk, t->wg_norm,
+                     t->nr_matvec, t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm, t->coop_mm ? "true" : "false", t->wg_attn, t->attn_chunk, t->wg_norm,
                      t->wg_argmax, t->wg_matmul, t->tb_matmul, t->texel_reads ? "true" : "false", t->il_rows);
     if (n < 0 || (size_t)n >= sizeof buf) return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: tuning text too long", path);
     for (const char *p = key->device_name; p && *p; p++)
@@ -433,7 +448,8 @@ static bool same_group(mkv_tuning_group g, const mkv_tunables *a, const mkv_tuna
     switch (g) {
     case MKV_TUNE_READS: return a->texel_reads == b->texel_reads;
     case MKV_TUNE_MATVEC: return a->nr_matvec == b->nr_matvec && a->rows_matvec == b->rows_matvec;
-    case MKV_TUNE_MM: return a->nr_mm == b->nr_mm && a->nb_mm == b->nb_mm && a->rows_mm == b->rows_mm;
+    case MKV_TUNE_MM:
+        return a->nr_mm == b->nr_mm && a->nb_mm == b->nb_mm && a->rows_mm == b->rows_mm && a->coop_mm == b->coop_mm;
     case MKV_TUNE_ATTN: return a->attn_chunk == b->attn_chunk;
     default: return true;
     }
@@ -445,7 +461,9 @@ static void copy_group(mkv_tuning_group g, mkv_tunables *to, const mkv_tunables 
     switch (g) {
     case MKV_TUNE_READS: to->texel_reads = from->texel_reads; break;
     case MKV_TUNE_MATVEC: to->nr_matvec = from->nr_matvec, to->rows_matvec = from->rows_matvec; break;
-    case MKV_TUNE_MM: to->nr_mm = from->nr_mm, to->nb_mm = from->nb_mm, to->rows_mm = from->rows_mm; break;
+    case MKV_TUNE_MM:
+        to->nr_mm = from->nr_mm, to->nb_mm = from->nb_mm, to->rows_mm = from->rows_mm, to->coop_mm = from->coop_mm;
+        break;
     case MKV_TUNE_ATTN: to->attn_chunk = from->attn_chunk; break;
     default: break;
     }
@@ -503,6 +521,10 @@ static uint32_t space(const mkv_tuning_key *key, mkv_tuning_group g, mkv_tunable
             out[n].nb_mm = tiles[i][1];
             out[n++].rows_mm = (row.rows_mm + turn - 1) / turn * turn;
         }
+        if (key->coop_ok) { /* the row's values, the products on cooperative matrices (mm_cm.comp) */
+            out[n] = row;
+            out[n++].coop_mm = !row.coop_mm;
+        }
         break;
     }
     case MKV_TUNE_ATTN:
@@ -559,8 +581,9 @@ void mkv_tuning_describe(mkv_tuning_group g, const mkv_tunables *t, bool json, c
                  q, q, sep, t->rows_matvec, json ? "}" : "");
         break;
     case MKV_TUNE_MM:
-        snprintf(buf, cap, "%s%snr%s%s%" PRIu32 ", %snb%s%s%" PRIu32 ", %srows%s%s%" PRIu32 "%s", json ? "{" : "", q, q,
-                 sep, t->nr_mm, q, q, sep, t->nb_mm, q, q, sep, t->rows_mm, json ? "}" : "");
+        snprintf(buf, cap, "%s%snr%s%s%" PRIu32 ", %snb%s%s%" PRIu32 ", %srows%s%s%" PRIu32 "%s%s", json ? "{" : "", q, q,
+                 sep, t->nr_mm, q, q, sep, t->nb_mm, q, q, sep, t->rows_mm,
+                 !t->coop_mm ? "" : json ? ", \"coop\": true" : ", coop", json ? "}" : "");
         break;
     case MKV_TUNE_ATTN:
         snprintf(buf, cap, "%s%schunk%s%s%" PRIu32 "%s", json ? "{" : "", q, q, sep, t->attn_chunk, json ? "}" : "");

@@ -27,6 +27,7 @@ typedef struct mkv_tunables {
     uint32_t rows_mm;      /* mm: weight rows per workgroup */
     uint32_t nr_mm;        /* mm: rows a subgroup takes at once */
     uint32_t nb_mm;        /* mm: tokens per workgroup (register tile NR x NB) */
+    bool coop_mm;          /* mm on cooperative matrices (mm_cm.comp) where the device has them */
     bool texel_reads;      /* typed kernels read weights and input as texel buffers (wt_bind.glsl) */
     uint32_t il_rows;      /* typed weights stored with rows interleaved in groups of this many (1: plain;
                               mkv_matrix_create_il): fixed when a model loads; not swept */
@@ -48,6 +49,7 @@ typedef struct mkv_tuning_key {
     bool cpu;                  /* a CPU implementation */
     bool texel_ok;             /* RGBA32UI uniform texel buffers */
     uint32_t max_wg;           /* min(maxComputeWorkGroupSize[0], maxComputeWorkGroupInvocations) */
+    bool coop_ok;              /* mm_cm.comp can run (mkv_device.coop_nv) */
 } mkv_tuning_key;
 
 /* A row of the table: matches a device when every key it sets is equal

@@ -49,6 +49,9 @@ mkv_status mkv_vk_load_instance(mkv_vk_table *t, VkInstance instance, bool debug
     MKV_VK_INSTANCE_FNS(LOAD)
     if (debug_utils) { MKV_VK_DEBUG_FNS(LOAD) }
 #undef LOAD
+#define LOAD_OPTIONAL(name) t->name = (PFN_##name)gipa(instance, #name);
+    MKV_VK_OPTIONAL_INSTANCE_FNS(LOAD_OPTIONAL)
+#undef LOAD_OPTIONAL
     return MKV_OK;
 }
 

@@ -38,7 +38,13 @@
     X(vkGetPhysicalDeviceMemoryProperties) \
     X(vkGetPhysicalDeviceQueueFamilyProperties) \
     X(vkCreateDevice) \
-    X(vkGetDeviceProcAddr)
+    X(vkGetDeviceProcAddr) \
+    X(vkEnumerateDeviceExtensionProperties)
+
+/* Optional instance functions of device extensions: NULL where the
+ * instance lacks them (query_caps checks before use). */
+#define MKV_VK_OPTIONAL_INSTANCE_FNS(X) \
+    X(vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
 
 /* VK_EXT_debug_utils: loaded only when the engine made the instance with
  * the validation layer (NULL otherwise). */
@@ -72,6 +78,7 @@ typedef struct mkv_vk_table {
     PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr;
     MKV_VK_GLOBAL_FNS(MKV_VK_FIELD_)
     MKV_VK_INSTANCE_FNS(MKV_VK_FIELD_)
+    MKV_VK_OPTIONAL_INSTANCE_FNS(MKV_VK_FIELD_)
     MKV_VK_DEBUG_FNS(MKV_VK_FIELD_)
     MKV_VK_DEVICE_FNS(MKV_VK_FIELD_)
 } mkv_vk_table;

@@ -3,18 +3,21 @@
 # carried (scripts/devkit.sh packs it here first): the GPU tests with the
 # validation layer on, the bandwidth probe, every weight type's matvec
 # alone, the 0.6b q4_0 and f16 MeKi models (decode at KV 128 and 1024,
-# prefill of 128 and 512 tokens, the breakdown by kernel) and a quick
-# tuning sweep. Each step has a time limit and the whole run a deadline
+# prefill of 128 and 512 tokens, the breakdown by kernel), a quick tuning
+# sweep (which tries the products on cooperative matrices where the device
+# has them) and the q4_0 bench again with the sweep's file. Each step has a time limit and the whole run a deadline
 # (DEADLINE seconds, default 420), so one call of the device tool (at most
 # 600 s) ends with time left in the session's 15 minutes to rerun a step:
-#   bash scripts/device_check.sh [STEP...]     STEP: tests probe kernels q4_0 f16 sweep
+#   bash scripts/device_check.sh [STEP...]     STEP: tests probe kernels q4_0 sweep tuned f16
 # What comes back under $OUT (the tool returns at most 8 files):
 #   log.txt           every step's output, the device, each step's exit status
 #   probe.json        bench --probe
 #   kernels.json      bench --kernels (the 1.7b FFN shapes, every weight type)
 #   bench-q4_0.json   bench of the 0.6b q4_0 MeKi model
-#   bench-f16.json    the same for f16
 #   tuning.json       bench --sweep --quick on the q4_0 model: this device's fastest tunables
+#   sweep.json        the sweep's own report (each group's variants, times, choices)
+#   bench-q4_0-tuned.json  the q4_0 bench with tuning.json
+#   bench-f16.json    the f16 model's bench
 set -uo pipefail
 cd "$(dirname "$0")/.."
 kit=$PWD/.devkit
@@ -23,7 +26,7 @@ deadline=$(( $(date +%s) + ${DEADLINE:-420} ))
 mkdir -p "$out"
 exec > >(tee -a "$out/log.txt") 2>&1
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(tests probe kernels q4_0 f16 sweep)
+[ ${#steps[@]} -gt 0 ] || steps=(tests probe kernels q4_0 sweep tuned f16)
 
 if [ ! -x "$kit/bin/mekivk" ]; then
     echo "device_check: $kit/bin/mekivk missing: run scripts/devkit.sh here and carry .devkit"
@@ -77,14 +80,21 @@ for s in "${steps[@]}"; do
         done ;;
     probe) run 60 probe sh -c "mekivk bench --probe --json > '$out/probe.json'" ;;
     kernels) run 60 kernels sh -c "mekivk bench --kernels --json > '$out/kernels.json'" ;;
-    q4_0 | f16)
-        [ -f "$models/$s/bank.mkb" ] || run 60 "synth $s" mekivk synth --config 0.6b --wtype "$s" --out "$models/$s"
-        run 120 "bench $s" sh -c "mekivk bench --model '$models/$s/model.gguf' --bank '$models/$s/bank.mkb' \
-            --ctx 128,1024 -n 32 --reps 5 --prompt 128,512 --profile --json > '$out/bench-$s.json'" ;;
+    q4_0 | f16 | tuned)
+        w=$s name=bench-$s.json tuning=
+        [ "$s" = tuned ] && w=q4_0 name=bench-q4_0-tuned.json tuning=$out/tuning.json
+        if [ -n "$tuning" ] && [ ! -f "$tuning" ]; then
+            echo "== tuned: skipped, no tuning.json (run the sweep step first)"
+            continue
+        fi
+        [ -f "$models/$w/bank.mkb" ] || run 60 "synth $w" mekivk synth --config 0.6b --wtype "$w" --out "$models/$w"
+        MKV_TUNING=$tuning run 120 "bench $s" sh -c "mekivk bench --model '$models/$w/model.gguf' \
+            --bank '$models/$w/bank.mkb' --ctx 128,1024 -n 32 --reps 5 --prompt 128,512 --profile --json > '$out/$name'" ;;
     sweep)
         [ -f "$models/q4_0/bank.mkb" ] || run 60 "synth q4_0" mekivk synth --config 0.6b --wtype q4_0 --out "$models/q4_0"
-        run 150 sweep mekivk bench --sweep --quick --model "$models/q4_0/model.gguf" --out "$out/tuning.json" ;;
-    *) echo "device_check: unknown step '$s' (tests probe kernels q4_0 f16 sweep)" ;;
+        run 150 sweep sh -c "mekivk bench --sweep --quick --json --model '$models/q4_0/model.gguf' \
+            --out '$out/tuning.json' > '$out/sweep.json'" ;;
+    *) echo "device_check: unknown step '$s' (tests probe kernels q4_0 sweep tuned f16)" ;;
     esac
 done
 ls -la "$out"

@@ -17,6 +17,7 @@
  *    precision, covered by the 2e-5 bound. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -420,6 +421,7 @@ END_TEST
  * tile: {nr, nb, rows} overriding the device's tuning (0: keep); tiles of
  * NR x NB below the subgroup size (1 x 1) and not a power of two (3 x 5)
  * take the butterfly's other paths (mm.comp). */
+static bool coop; /* check_typed_mm: on cooperative matrices (mm_cm.comp) */
 static void check_typed_mm(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t n_tok, uint32_t cap, uint32_t flags,
                            uint64_t max_range, const uint32_t tile[3])
 {
@@ -451,12 +453,16 @@ static void check_typed_mm(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t n
     if (tile[0]) r->tune.nr_mm = tile[0];
     if (tile[1]) r->tune.nb_mm = tile[1];
     if (tile[2]) r->tune.rows_mm = tile[2];
+    if (coop) r->tune.coop_mm = true;
+    /* on cooperative matrices (mm_cm.comp) x and the weights go through f16: 2e-3 */
+    const bool cm = r->tune.coop_mm && dev->coop_nv;
     OK(mkv_op_mm(r, &m, &bx, ldx, &by, ldy, off, cap, &params, flags, E));
     kt_run(&k);
     float *got = read_vec(&by, (uint64_t)cap16 * ldy);
     double e = rel_err(got, ref, (uint64_t)cap16 * ldy);
-    ck_assert_msg(e <= 2e-5, "mm %s %ux%u x %u of %u tokens, flags %u, parts %u, tile %u/%u/%u: rel err %.3g",
-                  mkv_wtype_get(t)->name, rows, cols, n_tok, cap, flags, m.n_parts, tile[0], tile[1], tile[2], e);
+    ck_assert_msg(e <= (cm ? 2e-3 : 2e-5), "mm%s %s %ux%u x %u of %u tokens, flags %u, parts %u, tile %u/%u/%u: rel err %.3g",
+                  cm ? " (cooperative matrices)" : "", mkv_wtype_get(t)->name, rows, cols, n_tok, cap, flags, m.n_parts,
+                  tile[0], tile[1], tile[2], e);
     for (uint64_t i = (uint64_t)n_tok * ldy; i < (uint64_t)cap16 * ldy; i++)
         ck_assert_msg(got[i] == y0[i], "mm %s: row %llu past n_tok = %u written", mkv_wtype_get(t)->name,
                       (unsigned long long)(i / ldy), n_tok);
@@ -483,6 +489,33 @@ START_TEST(mm_reads_every_weight_type_as_stored_for_any_batch_and_tile)
         /* split over bindings of ~3 rows each */
         check_typed_mm((mkv_wtype)t, 31, cols[1], 6, 7, 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[1]), keep);
     }
+}
+END_TEST
+
+/* The same on cooperative matrices (mm_cm.comp), where the device has them
+ * (VK_NV_cooperative_matrix: not lavapipe, whose run only says so): odd
+ * rows, columns and tokens across its 16 x 16 fragments, 32-token and
+ * 16 x (subgroups)-row workgroups and KT-wide tiles (Q6_K: 256), one row,
+ * one token, accumulate and sigmoid, a matrix over several bindings. */
+START_TEST(mm_on_cooperative_matrices_matches_reference_for_every_type)
+{
+    if (!dev->coop_nv) {
+        printf("mm on cooperative matrices: %s has none (VK_NV_cooperative_matrix, 16x16x16 f16): not run\n",
+               dev->props.deviceName);
+        return;
+    }
+    static const uint32_t keep[3] = {0, 0, 0};
+    coop = true;
+    for (int t = 0; t < MKV_WT_COUNT; t++) {
+        uint32_t cols[4];
+        type_cols((mkv_wtype)t, cols);
+        check_typed_mm((mkv_wtype)t, 1, cols[0], 1, 1, 0, 0, keep);
+        check_typed_mm((mkv_wtype)t, 37, cols[1], 17, 19, MKV_MATVEC_ACCUMULATE, 0, keep);
+        check_typed_mm((mkv_wtype)t, 67, cols[2], 33, 40, 0, 0, keep);
+        check_typed_mm((mkv_wtype)t, 131, cols[3], 65, 70, MKV_MATVEC_SIGMOID, 0, keep);
+        check_typed_mm((mkv_wtype)t, 31, cols[1], 6, 7, 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[1]), keep);
+    }
+    coop = false;
 }
 END_TEST
 
@@ -1596,6 +1629,7 @@ int main(void)
     tcase_add_loop_test(tc, swiglu_and_meki_gate_read_every_weight_type_as_stored, 0, 3);
     tcase_add_loop_test(tc, ffn_out_reads_every_weight_type_as_stored, 0, 3);
     tcase_add_loop_test(tc, mm_reads_every_weight_type_as_stored_for_any_batch_and_tile, 0, 2);
+    tcase_add_test(tc, mm_on_cooperative_matrices_matches_reference_for_every_type);
     tcase_add_test(tc, embed_decodes_every_weight_type_as_the_cpu_does);
     tcase_add_test(tc, matmul_and_matmul_swiglu_match_reference_on_odd_sizes);
     tcase_add_loop_test(tc, swiglu_meki_gives_swiglu_and_gate, 0, 2);

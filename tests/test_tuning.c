@@ -137,6 +137,9 @@ START_TEST(bad_files_are_refused_naming_the_field)
     refused("{\"mekivk_tuning\": 1, \"kernels\": {\"attn\": {\"chunk\": \"big\"}}}", MKV_ERR_FORMAT,
             "kernels.attn.chunk");
     refused("{\"mekivk_tuning\": 1, \"kernels\": {\"reads\": {\"texel\": 1}}}", MKV_ERR_FORMAT, "reads.texel");
+    refused("{\"mekivk_tuning\": 1, \"kernels\": {\"mm\": {\"coop\": 1}}}", MKV_ERR_FORMAT, "kernels.mm.coop");
+    /* cooperative matrices on a device without them (lavapipe) */
+    refused("{\"mekivk_tuning\": 1, \"kernels\": {\"mm\": {\"coop\": true}}}", MKV_ERR_FORMAT, "mm.coop = true");
     refused("{\"mekivk_tuning\": 1, \"device\": \"Adreno (TM) 830\"}", MKV_ERR_MISMATCH, "another device");
     refused("{\"mekivk_tuning\": 1, \"subgroup_size\": 16}", MKV_ERR_MISMATCH, "subgroup_size = 16");
     refused("{\"mekivk_tuning\": 1, \"colour\": 1}", MKV_ERR_FORMAT, "colour: unknown key");
@@ -169,16 +172,17 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
     const char *path = tu_path_in("tuning", "variant.json");
     for (uint32_t r = 0; r < n_rows; r++)
         for (uint32_t sg = 4; sg <= 128; sg *= 2)
-            for (int texel = 0; texel < 2; texel++) {
+            for (int texel = 0; texel < 4; texel++) { /* bit 0: texel buffers; bit 1: cooperative matrices */
                 mkv_tuning_key k = key(rows[r].vendor_id, rows[r].device_name ? rows[r].device_name : "x",
                                        rows[r].driver_id, sg);
-                k.texel_ok = texel;
+                k.texel_ok = texel & 1;
+                k.coop_ok = texel >> 1;
                 mkv_tunables row, combo, v[MKV_TUNING_MAX_VARIANTS];
                 mkv_tuning_pick(&k, &row);
                 combo = row;
                 for (int g = 0; g < MKV_TUNE_GROUPS; g++) {
                     const uint32_t n = mkv_tuning_variants(&k, &row, (mkv_tuning_group)g, v);
-                    ck_assert_uint_ge(n, g == MKV_TUNE_READS ? 1 + texel : 3);
+                    ck_assert_uint_ge(n, g == MKV_TUNE_READS ? 1 + (texel & 1) : 3);
                     ck_assert_uint_le(n, MKV_TUNING_MAX_VARIANTS);
                     ck_assert_mem_eq(&v[0], &row, sizeof row);
                     for (uint32_t i = 0; i < n; i++) {
@@ -191,7 +195,9 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
                         switch (g) {
                         case MKV_TUNE_READS: u.texel_reads = row.texel_reads; break;
                         case MKV_TUNE_MATVEC: u.nr_matvec = row.nr_matvec, u.rows_matvec = row.rows_matvec; break;
-                        case MKV_TUNE_MM: u.nr_mm = row.nr_mm, u.nb_mm = row.nb_mm, u.rows_mm = row.rows_mm; break;
+                        case MKV_TUNE_MM:
+                            u.nr_mm = row.nr_mm, u.nb_mm = row.nb_mm, u.rows_mm = row.rows_mm, u.coop_mm = row.coop_mm;
+                            break;
                         default: u.attn_chunk = row.attn_chunk; break;
                         }
                         ck_assert_mem_eq(&u, &row, sizeof row);
@@ -221,10 +227,21 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
     ck_assert_uint_eq(v[1].nr_matvec, 4);
     ck_assert_uint_eq(v[1].rows_matvec, 16);
     ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_MM, v), 4);
+    for (int i = 0; i < 4; i++) ck_assert(!v[i].coop_mm); /* lavapipe has no cooperative matrices */
     ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_ATTN, v), 3);
     ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_READS, v), 2);
     ck_assert(!v[1].texel_reads);
     ck_assert_str_eq(mkv_tuning_group_name(MKV_TUNE_MM), "mm");
+    /* a GPU with them: the row's tile plus the products on them, off in the row */
+    mkv_tuning_key kn = key(0x10DE, "NVIDIA H100 80GB HBM3", 4, 32);
+    kn.coop_ok = true;
+    mkv_tuning_pick(&kn, &row);
+    ck_assert(!row.coop_mm);
+    const uint32_t n_mm = mkv_tuning_variants(&kn, &row, MKV_TUNE_MM, v);
+    ck_assert(v[n_mm - 1].coop_mm && v[n_mm - 1].nr_mm == row.nr_mm && v[n_mm - 1].nb_mm == row.nb_mm);
+    char d[96];
+    mkv_tuning_describe(MKV_TUNE_MM, &v[n_mm - 1], true, d, sizeof d);
+    ck_assert_ptr_nonnull(strstr(d, "\"coop\": true"));
 }
 END_TEST
 
