@@ -333,12 +333,15 @@ static double rel_err(const float *a, const float *r, uint64_t n)
 
 /* The kernel tests' bound (tests/test_kernels.c: 2e-5 for f32 sums of up
  * to ~4000 terms), growing with the row length; attention's 1e-3; the
- * batched product on cooperative matrices (x and weights in f16) 2e-3. */
+ * batched product on cooperative matrices, x and weights rounded to f16,
+ * against this f32 reference: 1e-2 (the kernel tests measured 5e-3 of the
+ * largest output at 2080 columns, and check it tightly against inputs
+ * rounded alike). */
 static double tolerance(const job *j, const mkv_tunables *t)
 {
     if (j->kind == J_ATTN) return 1e-3;
     const double grow = j->cols > 4096 ? j->cols / 4096.0 : 1.0;
-    return (j->kind == J_MM && t->coop_mm ? 2e-3 : 2e-5) * grow;
+    return (j->kind == J_MM && t->coop_mm ? 1e-2 : 2e-5) * grow;
 }
 
 /* ---- the device side -------------------------------------------------------------- */

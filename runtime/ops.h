@@ -102,6 +102,13 @@ mkv_status mkv_op_matvec_swiglu_meki(mkv_recorder *r, const mkv_matrix *w, const
 mkv_status mkv_op_mm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, uint32_t ldx, const mkv_buffer *y,
                      uint32_t ldy, uint32_t y_offset, uint32_t n_batch, const mkv_buffer *params, uint32_t flags,
                      mkv_error *err);
+/* [mm_cm] the same on cooperative matrices (mm_cm.comp; mkv_op_mm takes it
+ * where the tuning says mm.coop and the device has them); emulate: the
+ * variant whose lanes do the matrix steps themselves (mm_cm_emu, any
+ * device: the tests). */
+mkv_status mkv_op_mm_cm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, uint32_t ldx, const mkv_buffer *y,
+                        uint32_t ldy, uint32_t y_offset, uint32_t n_batch, const mkv_buffer *params, uint32_t flags,
+                        bool emulate, mkv_error *err);
 /* [ffn_act] of a batch, after mm with w_ffn: t = silu(gate) * up for the
  * first n_ffn of n_rows rows per half (up half from up_row), the MeKi gate
  * g = sigmoid(..) from the rest (n_mem values; g may be NULL when none) */

@@ -23,11 +23,20 @@
 // x in f16 keeps 11 bits of each activation (the sums stay f32): the
 // batched logits then differ from the f32 path's by about f16's rounding
 // (tests/test_kernels.c states the bound). Host description: mm_cm.h.
+//
+// Variant mm_cm_emu (MM_CM_EMULATE) runs the same tiles with the three
+// cooperative-matrix steps done by the lanes themselves (load, 16 x 16 x 16
+// multiply-add, store: each lane owns 256 / SG elements of each sum), and
+// the tiles as f16 pairs packed in 32-bit words, which needs no f16
+// feature: the tests run it on any device (lavapipe), so everything but
+// the matrix units' own steps is checked where no device has them.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
+#if !defined(MM_CM_EMULATE)
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#endif
 #include "common.glsl"
 
 layout(constant_id = 1) const uint SG = 32; // the subgroup size (gl_SubgroupSize must equal it)
@@ -63,9 +72,43 @@ const uint KT = 64u;        // a whole number of units of every other type
 #endif
 const uint UPT = KT / WT_UNIT; // units per tile and row
 
-shared float16_t a_sh[TM * KT]; // the tile's weights, row-major (row stride KT)
-shared float16_t b_sh[TN * KT]; // the tokens' x, column-major (token stride KT)
+// The tiles: a_sh the weights, row-major (row stride KT); b_sh the tokens'
+// x, column-major (token stride KT); element i of either through ST4 (four
+// from i, i a multiple of 4) and LD.
+#if defined(MM_CM_EMULATE)
+shared uint a_sh[TM * KT / 2u]; // f16 pairs: element i in half i % 2 of word i / 2
+shared uint b_sh[TN * KT / 2u];
+#define ST4(arr, i, v) { arr[(i) / 2u] = packHalf2x16((v).xy); arr[(i) / 2u + 1u] = packHalf2x16((v).zw); }
+#define LD(arr, i) unpackHalf2x16(arr[(i) / 2u])[(i) % 2u]
+#else
+shared float16_t a_sh[TM * KT];
+shared float16_t b_sh[TN * KT];
+#define ST4(arr, i, v) { [[unroll]] for (uint j_ = 0u; j_ < 4u; j_++) arr[(i) + j_] = float16_t((v)[j_]); }
+#endif
 shared float c_sh[NSG * 256u];  // each subgroup's 16 x 16 sums on their way out
+
+#if defined(MM_CM_EMULATE)
+// The sums' elements a lane owns: element e = 16 i + j (row i, token j) of
+// both fragments for e = lane + SG q.
+const uint EPL = 256u / SG;
+float acc0[EPL], acc1[EPL];
+// acc += A B for the 16 x 16 x 16 step at k: A rows from a_sh's row ar,
+// B's two 16-token halves from b_sh's columns 0 and 16.
+void emu_mul_add(uint ar, uint k)
+{
+    [[dont_unroll]] for (uint q = 0u; q < EPL; q++) { // (unrolled, LLVM took minutes to compile it on lavapipe)
+        const uint e = gl_SubgroupInvocationID + SG * q, i = e / 16u, j = e % 16u;
+        float s0 = 0.0, s1 = 0.0;
+        for (uint kk = 0u; kk < 16u; kk++) {
+            const float a = LD(a_sh, (ar + i) * KT + k + kk);
+            s0 += a * LD(b_sh, j * KT + k + kk);
+            s1 += a * LD(b_sh, (16u + j) * KT + k + kk);
+        }
+        acc0[q] += s0;
+        acc1[q] += s1;
+    }
+}
+#endif
 
 // Output (token b, row r): act, then stored or added.
 void put(uint b, uint r, float d)
@@ -93,8 +136,12 @@ void main()
     const uint n_units = pc.nb * (WT_BLOCK / WT_UNIT);
     const uint r0 = gl_WorkGroupID.x * TM, b0 = gl_WorkGroupID.y * TN, n_tok = step.n_tok;
     if (b0 >= n_tok) return; // uniform over the workgroup
+#if defined(MM_CM_EMULATE)
+    for (uint q = 0u; q < EPL; q++) acc0[q] = acc1[q] = 0.0;
+#else
     fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc0 = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
     fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc1 = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+#endif
     const uint n_tiles = (n_units + UPT - 1u) / UPT;
     for (uint t = 0u; t < n_tiles; t++) {
         // A: part p (8 elements) of unit t UPT + q of row i, for every (i, q, p)
@@ -108,19 +155,21 @@ void main()
             }
             // the part's elements sit at x's vec4s wt_xi(u, 2c) and wt_xi(u, 2c + 1)
             const uint k_lo = 4u * wt_xi(u, 2u * c) - t * KT, k_hi = 4u * wt_xi(u, 2u * c + 1u) - t * KT;
-            [[unroll]] for (uint j = 0u; j < 4u; j++) {
-                a_sh[i * KT + k_lo + j] = float16_t(lo[j]);
-                a_sh[i * KT + k_hi + j] = float16_t(hi[j]);
-            }
+            ST4(a_sh, i * KT + k_lo, lo);
+            ST4(a_sh, i * KT + k_hi, hi);
         }
         // B: vec4 v of the tile's x of token b
         for (uint e = tid; e < TN * (KT / 4u); e += WG) {
             const uint b = e / (KT / 4u), v = e % (KT / 4u), k4 = t * (KT / 4u) + v;
             vec4 xv = vec4(0.0);
             if (b0 + b < n_tok && k4 < n_units * (WT_UNIT / 4u)) xv = WT_X((b0 + b) * pc.ldx4 + k4);
-            [[unroll]] for (uint j = 0u; j < 4u; j++) b_sh[b * KT + 4u * v + j] = float16_t(xv[j]);
+            ST4(b_sh, b * KT + 4u * v, xv);
         }
         barrier();
+#if defined(MM_CM_EMULATE)
+        [[dont_unroll]] for (uint k = 0u; k < KT; k += 16u) {
+            emu_mul_add(sg * 16u, k);
+#else
         [[unroll]] for (uint k = 0u; k < KT; k += 16u) {
             fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a, b;
             coopMatLoadNV(a, a_sh, sg * 16u * KT + k, KT, false);
@@ -128,12 +177,20 @@ void main()
             acc0 = coopMatMulAddNV(a, b, acc0);
             coopMatLoadNV(b, b_sh, 16u * KT + k, KT, true);
             acc1 = coopMatMulAddNV(a, b, acc1);
+#endif
         }
         barrier();
     }
     // out: element (row i, token j) of a fragment at c_sh[sg 256 + 16 i + j]
+#if defined(MM_CM_EMULATE)
+    for (uint q = 0u; q < EPL; q++) c_sh[sg * 256u + lane + SG * q] = acc0[q];
+    write_out(r0 + sg * 16u, b0, n_tok);
+    for (uint q = 0u; q < EPL; q++) c_sh[sg * 256u + lane + SG * q] = acc1[q];
+    write_out(r0 + sg * 16u, b0 + 16u, n_tok);
+#else
     coopMatStoreNV(acc0, c_sh, sg * 256u, 16u, false);
     write_out(r0 + sg * 16u, b0, n_tok);
     coopMatStoreNV(acc1, c_sh, sg * 256u, 16u, false);
     write_out(r0 + sg * 16u, b0 + 16u, n_tok);
+#endif
 }

@@ -1,4 +1,5 @@
-/* Host description of mm_cm.comp (one variant per weight type): mm on
+/* Host description of mm_cm.comp (one variant per weight type, and
+ * mm_cm_emu, its matrix steps done by the lanes: any device): mm on
  * cooperative matrices (VK_NV_cooperative_matrix, 16 x 16 x 16, f16 A and
  * B, f32 sums), chosen by the tunable mm.coop where the device has them
  * (mkv_device.coop_nv).

@@ -421,7 +421,8 @@ END_TEST
  * tile: {nr, nb, rows} overriding the device's tuning (0: keep); tiles of
  * NR x NB below the subgroup size (1 x 1) and not a power of two (3 x 5)
  * take the butterfly's other paths (mm.comp). */
-static bool coop; /* check_typed_mm: on cooperative matrices (mm_cm.comp) */
+static bool coop;     /* check_typed_mm: on cooperative matrices (mm_cm.comp) */
+static bool coop_emu; /* check_typed_mm: mm_cm's tiles with the lanes doing the matrix steps (mm_cm_emu) */
 static void check_typed_mm(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t n_tok, uint32_t cap, uint32_t flags,
                            uint64_t max_range, const uint32_t tile[3])
 {
@@ -432,9 +433,17 @@ static void check_typed_mm(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t n
     float *ref = malloc((size_t)cap16 * ldy * 4), *xr = malloc(cols * 4);
     for (uint32_t b = 0; b < cap16; b++)
         for (uint32_t c = 0; c < cols; c++) x[(size_t)b * ldx + c] = tu_rand_f(&rng);
+    /* On cooperative matrices (mm_cm.comp) the weights and x enter the products as f16: the
+     * reference takes them rounded so, and only the order of the f32 sums differs (against
+     * the unrounded reference, mm_cm's error is about 5e-3 of the largest output) */
+    const bool cm = coop_emu || (dev->coop_nv && (coop || (variant && variant->coop_mm)));
+    if (cm)
+        for (uint64_t i = 0; i < (uint64_t)rows * cols; i++) w[i] = mkv_round_f16(w[i]);
     memcpy(ref, y0, (size_t)cap16 * ldy * 4);
     for (uint32_t b = 0; b < n_tok; b++) {
         memcpy(xr, x + (size_t)b * ldx, cols * 4);
+        if (cm)
+            for (uint32_t c = 0; c < cols; c++) xr[c] = mkv_round_f16(xr[c]);
         float *yr = ref + (size_t)b * ldy + off;
         ref_matvec(w, xr, rows, cols, yr);
         for (uint32_t r = 0; r < rows; r++) {
@@ -454,13 +463,14 @@ static void check_typed_mm(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t n
     if (tile[1]) r->tune.nb_mm = tile[1];
     if (tile[2]) r->tune.rows_mm = tile[2];
     if (coop) r->tune.coop_mm = true;
-    /* on cooperative matrices (mm_cm.comp) x and the weights go through f16: 2e-3 */
-    const bool cm = r->tune.coop_mm && dev->coop_nv;
-    OK(mkv_op_mm(r, &m, &bx, ldx, &by, ldy, off, cap, &params, flags, E));
+    ck_assert(cm == (coop_emu || (r->tune.coop_mm && dev->coop_nv)));
+    if (coop_emu) OK(mkv_op_mm_cm(r, &m, &bx, ldx, &by, ldy, off, cap, &params, flags, true, E));
+    else OK(mkv_op_mm(r, &m, &bx, ldx, &by, ldy, off, cap, &params, flags, E));
     kt_run(&k);
     float *got = read_vec(&by, (uint64_t)cap16 * ldy);
     double e = rel_err(got, ref, (uint64_t)cap16 * ldy);
-    ck_assert_msg(e <= (cm ? 2e-3 : 2e-5), "mm%s %s %ux%u x %u of %u tokens, flags %u, parts %u, tile %u/%u/%u: rel err %.3g",
+    /* mm_cm sums 16-term steps into f32 fragments: another order than mm's lanes, 4e-5 */
+    ck_assert_msg(e <= (cm ? 4e-5 : 2e-5), "mm%s %s %ux%u x %u of %u tokens, flags %u, parts %u, tile %u/%u/%u: rel err %.3g",
                   cm ? " (cooperative matrices)" : "", mkv_wtype_get(t)->name, rows, cols, n_tok, cap, flags, m.n_parts,
                   tile[0], tile[1], tile[2], e);
     for (uint64_t i = (uint64_t)n_tok * ldy; i < (uint64_t)cap16 * ldy; i++)
@@ -516,6 +526,27 @@ START_TEST(mm_on_cooperative_matrices_matches_reference_for_every_type)
         check_typed_mm((mkv_wtype)t, 31, cols[1], 6, 7, 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[1]), keep);
     }
     coop = false;
+}
+END_TEST
+
+/* mm_cm's tiles on any device, the matrix steps done by the lanes
+ * (mm_cm_emu): the weights decoded into the f16 tile at their places (Q6_K's
+ * spread units too), x beside them, rows, tokens and weights past the
+ * matrix and the pass zero and unwritten, several workgroups each way, the
+ * sums out per fragment, at every subgroup size the suite runs. */
+START_TEST(mm_cm_tiles_match_reference_with_the_matrix_steps_emulated)
+{
+    static const uint32_t keep[3] = {0, 0, 0};
+    coop_emu = true;
+    for (int t = 0; t < MKV_WT_COUNT; t++) {
+        uint32_t cols[4];
+        type_cols((mkv_wtype)t, cols);
+        check_typed_mm((mkv_wtype)t, 1, cols[0], 1, 1, 0, 0, keep);
+        check_typed_mm((mkv_wtype)t, 37, cols[1], 17, 19, MKV_MATVEC_ACCUMULATE, 0, keep);
+        check_typed_mm((mkv_wtype)t, 131, cols[2], 65, 70, MKV_MATVEC_SIGMOID, 0, keep);
+        check_typed_mm((mkv_wtype)t, 31, cols[1], 6, 7, 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[1]), keep);
+    }
+    coop_emu = false;
 }
 END_TEST
 
@@ -1630,6 +1661,7 @@ int main(void)
     tcase_add_loop_test(tc, ffn_out_reads_every_weight_type_as_stored, 0, 3);
     tcase_add_loop_test(tc, mm_reads_every_weight_type_as_stored_for_any_batch_and_tile, 0, 2);
     tcase_add_test(tc, mm_on_cooperative_matrices_matches_reference_for_every_type);
+    tcase_add_test(tc, mm_cm_tiles_match_reference_with_the_matrix_steps_emulated);
     tcase_add_test(tc, embed_decodes_every_weight_type_as_the_cpu_does);
     tcase_add_test(tc, matmul_and_matmul_swiglu_match_reference_on_odd_sizes);
     tcase_add_loop_test(tc, swiglu_meki_gives_swiglu_and_gate, 0, 2);
