@@ -335,6 +335,27 @@ START_TEST(one_result_alone_has_no_ratios)
 }
 END_TEST
 
+/* A string longer than a cell (a JSON string can be any length) is shown
+ * cut, ending in "...", never cut silently. */
+START_TEST(long_text_is_cut_visibly)
+{
+    char drv[1200], json[sizeof json_b + 1400];
+    memset(drv, 'd', sizeof drv - 1);
+    drv[sizeof drv - 1] = '\0';
+    const char *at = strstr(json_b, "drv B 2.0");
+    snprintf(json, sizeof json, "%.*s%s%s", (int)(at - json_b), json_b, drv, at + strlen("drv B 2.0"));
+    char *b = write_json("long.json", json);
+    char *argv[] = {"report", b};
+    char *out, *said, line[2048];
+    ck_assert_int_eq(run_report(argv, 2, &out, &said), 0);
+    line_of(out, "driver", line, sizeof line);
+    ck_assert_msg(strstr(line, "ddd...") && !strstr(line, drv), "%s", line);
+    ck_assert_msg(strlen(line) > 500, "%zu: %s", strlen(line), line); /* the cell holds 508 of it */
+    free(out);
+    free(said);
+}
+END_TEST
+
 /* ---- report: errors ------------------------------------------------------------------- */
 
 /* report ARGS fails with exit code `want` and says `what` (and the file). */
@@ -596,6 +617,7 @@ int main(void)
     tcase_add_test(t, text_table_gives_ratios_to_the_first);
     tcase_add_test(t, markdown_table_has_header_and_separator_rows);
     tcase_add_test(t, one_result_alone_has_no_ratios);
+    tcase_add_test(t, long_text_is_cut_visibly);
     tcase_add_test(t, missing_file_is_refused_naming_it);
     tcase_add_test(t, non_json_file_is_refused_naming_it);
     tcase_add_test(t, json_without_runs_is_not_a_bench_result);
