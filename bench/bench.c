@@ -2,9 +2,9 @@
  * one process, alternating modes over repetitions; medians and their ratio;
  * bank counters; per-kernel GPU times from profiled steps and their
  * breakdown by component (profile.c); decode at several KV lengths in one
- * run. bench --probe: the device's streaming-read bandwidth alone, with its
- * sweep of shapes. Every JSON form says what it ran on: device_info,
- * mekivk_version, commit, tuning. */
+ * run (bench --probe and --kernels, the device alone: bench_alone.c).
+ * Every JSON form says what it ran on: device_info, mekivk_version,
+ * commit, tuning. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,10 +13,9 @@
 #include <unistd.h>
 
 #include "bank.h"
+#include "bench_alone.h"
 #include "cli.h"
-#include "host_bw.h"
 #include "json.h"
-#include "kernel_bench.h"
 #include "meta.h"
 #include "ops.h"
 #include "profile.h"
@@ -33,7 +32,6 @@
 #define MAX_CTXS 8
 #define PROFILE_STEPS 7
 #define PROFILE_PREFILL_REPS 3
-#define HOST_READ_BYTES (256ull << 20) /* the host read: far beyond any CPU cache */
 
 /* A pass's GPU time by component (the mean of the middle profiled steps
  * or prefills: middle_passes), per token. */
@@ -455,19 +453,6 @@ out:
     return st;
 }
 
-/* The host's own read bandwidth (GB/s), measured only beside a CPU device,
- * whose memory is the host's; 0 elsewhere or when it cannot run (said on
- * stderr). */
-static double host_read_gbps(const mkv_device *dev, uint32_t *threads)
-{
-    if (!mkv_device_is_cpu(dev)) return 0;
-    mkv_error err = {0};
-    double gbps = 0;
-    if (mkv_host_read_bandwidth(HOST_READ_BYTES, 0, &gbps, threads, &err))
-        fprintf(stderr, "mekivk bench: no host read bandwidth: %s\n", err.msg);
-    return gbps;
-}
-
 static void json_str(const char *s)
 {
     if (!s) s = "";
@@ -560,138 +545,6 @@ static void print_comp_table(const comp_stats *dec, const comp_stats *pre, uint3
     if (dec->unknown || (p && pre->unknown))
         printf("      %u dispatches of kernels outside bench/profile.c's table counted as other\n",
                dec->unknown > (p ? pre->unknown : 0) ? dec->unknown : pre->unknown);
-}
-
-static void print_shape_json(const mkv_bandwidth_shape *s)
-{
-    printf("{\"pattern\": \"%s\", \"wg\": %u, \"vec\": %u, \"groups\": %u, \"group_bytes\": %llu, \"gbps\": %.3f, "
-           "\"reads\": %u}",
-           s->pattern, s->wg, s->vec, s->groups, (unsigned long long)s->group_bytes, s->gbps, s->reads);
-}
-
-/* bench --probe: the sweep's best figure and winning shape (with --json the
- * whole sweep), and beside a CPU device the host's read bandwidth. */
-static int probe_only(const mkv_device_opts *dopts, bool json)
-{
-    int rc = 1;
-    mkv_error err = {0};
-    mkv_device *dev = NULL;
-    mkv_bandwidth_sweep *sw = malloc(sizeof *sw);
-    if (!sw) {
-        fprintf(stderr, "mekivk bench: out of memory\n");
-        return 1;
-    }
-    if (mkv_device_create(dopts, &dev, &err)) {
-        rc = cli_fail("bench", &err);
-        goto out;
-    }
-    if (mkv_device_bandwidth_sweep(dev, 0, sw, &err)) {
-        fprintf(stderr, "mekivk bench: no bandwidth probe: %s\n", err.msg);
-        goto out;
-    }
-    uint32_t threads = 0;
-    const double host = host_read_gbps(dev, &threads);
-    const mkv_bandwidth_shape *b = &sw->shapes[sw->best];
-    if (json) {
-        printf("{");
-        mkv_bench_print_meta_json(stdout, dev);
-        printf("\"probe_gbps\": %.3f, \"probe_bytes\": %llu, "
-               "\"probe_reps\": %u, \"probe_timer\": \"%s\", \"probe_seconds\": %.3f, \"probe_best\": ",
-               sw->best_gbps, (unsigned long long)sw->bytes, sw->reps, sw->gpu_timer ? "gpu" : "host", sw->seconds);
-        print_shape_json(b);
-        printf(", \"probe_sweep\": [");
-        for (uint32_t i = 0; i < sw->n_shapes; i++) {
-            printf("%s", i ? ", " : "");
-            print_shape_json(&sw->shapes[i]);
-        }
-        printf("]");
-        if (host > 0) printf(", \"host_read_gbps\": %.3f, \"host_threads\": %u", host, threads);
-        printf("}\n");
-    } else {
-        printf("device: %s (%s)\n", mkv_device_name(dev), mkv_device_driver(dev));
-        mkv_bench_print_meta_text(stdout, dev);
-        printf("bandwidth probe: %.2f GB/s, the best of %u shapes reading %llu MiB (its median of %u reads; %.1f s, %s clock)\n",
-               sw->best_gbps, sw->n_shapes, (unsigned long long)(sw->bytes >> 20), sw->reps, sw->seconds,
-               sw->gpu_timer ? "GPU" : "host");
-        printf("winning shape: pattern %s, workgroups of %u invocations, %u loads of 16 bytes per iteration, "
-               "%u workgroups of %llu KiB\n",
-               b->pattern, b->wg, b->vec, b->groups, (unsigned long long)(b->group_bytes >> 10));
-        if (host > 0)
-            printf("host read (C, %u threads): %.2f GB/s; the probe reaches %.0f %% of it\n", threads, host,
-                   100 * sw->best_gbps / host);
-    }
-    rc = 0;
-out:
-    free(sw);
-    mkv_device_destroy(dev);
-    return rc;
-}
-
-/* bench --kernels: every weight type's matrix-vector product at a config's
- * FFN shapes, and decode attention at three KV lengths, each against the
- * probe. */
-static int kernels_only(const mkv_device_opts *dopts, const char *config, bool json)
-{
-    const mkv_synth_shape *sh = mkv_synth_find_shape(config);
-    if (!sh) {
-        fprintf(stderr, "mekivk bench: --config '%s': expected tiny, small, 0.6b, 1.7b or 4b\n", config);
-        return 2;
-    }
-    int rc = 1;
-    mkv_error err = {0};
-    mkv_device *dev = NULL;
-    mkv_kernel_bench_row rows[MKV_KERNEL_BENCH_MAX];
-    uint32_t n_rows = 0;
-    double probe = 0;
-    static const uint32_t kv_lens[] = {128, 1024, 10240};
-    double attn_ms[3] = {0}, attn_gbps[3] = {0};
-    if (mkv_device_create(dopts, &dev, &err)) {
-        rc = cli_fail("bench", &err);
-        goto out;
-    }
-    if (mkv_device_bandwidth(dev, 0, &probe, &err)) fprintf(stderr, "mekivk bench: no bandwidth probe: %s\n", err.msg);
-    if (!json) {
-        printf("device: %s (%s), bandwidth probe %.2f GB/s; %s shapes\n", mkv_device_name(dev), mkv_device_driver(dev),
-               probe, sh->name);
-        mkv_bench_print_meta_text(stdout, dev);
-    }
-    if (mkv_kernel_bench(dev, sh->d_model, sh->d_ffn, 15, !json, rows, &n_rows, &err)) {
-        rc = cli_fail("bench", &err);
-        goto out;
-    }
-    for (size_t i = 0; i < 3; i++) {
-        if (mkv_kernel_bench_attention(dev, sh->n_head, sh->n_kv_head, sh->head_dim, kv_lens[i], 5, &attn_ms[i],
-                                       &attn_gbps[i], &err)) {
-            rc = cli_fail("bench", &err);
-            goto out;
-        }
-        if (!json) printf("  attention    kv %5u %14.3f ms  %6.2f GB/s\n", kv_lens[i], attn_ms[i], attn_gbps[i]);
-    }
-    if (json) {
-        printf("{");
-        mkv_bench_print_meta_json(stdout, dev);
-        printf("\"config\": \"%s\", \"probe_gbps\": %.3f, \"kernels\": [", sh->name, probe);
-        for (uint32_t i = 0; i < n_rows; i++)
-            printf("%s{\"name\": \"matvec_%s\", \"shape\": \"%s\", \"rows\": %u, \"cols\": %u, \"bytes\": %llu, "
-                   "\"ms\": %.4f, \"gbps\": %.3f, \"of_probe\": %.3f}",
-                   i ? ", " : "", mkv_wtype_get(rows[i].type)->name, rows[i].shape, rows[i].rows, rows[i].cols,
-                   (unsigned long long)rows[i].bytes, rows[i].ms, rows[i].gbps, probe > 0 ? rows[i].gbps / probe : 0.0);
-        printf("], \"attention\": [");
-        for (size_t i = 0; i < 3; i++)
-            printf("%s{\"n_kv\": %u, \"ms\": %.4f, \"gbps\": %.3f, \"of_probe\": %.3f}", i ? ", " : "", kv_lens[i],
-                   attn_ms[i], attn_gbps[i], probe > 0 ? attn_gbps[i] / probe : 0.0);
-        printf("]}\n");
-    } else if (probe > 0) {
-        printf("of the probe:");
-        for (uint32_t i = 0; i < n_rows; i++)
-            printf("%s %s/%s %.0f %%", i % 4 ? "," : "\n ", mkv_wtype_get(rows[i].type)->name, rows[i].shape,
-                   100 * rows[i].gbps / probe);
-        printf("\n");
-    }
-    rc = 0;
-out:
-    mkv_device_destroy(dev);
-    return rc;
 }
 
 static void destroy_sessions(mode_run *runs)
@@ -866,8 +719,8 @@ static int bench_main(int argc, char **argv)
         else if (!strcmp(a, "--chunk")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 1024, &chunk)) return 2; }
         else { fprintf(stderr, "mekivk bench: unknown option '%s' (see --help)\n", a); return 2; }
     }
-    if (probe) return probe_only(&dopts, json);
-    if (kernels) return kernels_only(&dopts, config, json);
+    if (probe) return mkv_bench_probe(&dopts, json);
+    if (kernels) return mkv_bench_kernels(&dopts, config, json);
     if (!model_path) { fprintf(stderr, "mekivk bench: --model is required (see --help)\n"); return 2; }
     uint32_t max_prompt = 0;
     for (uint32_t k = 0; k < n_prompts; k++) max_prompt = n_prompt[k] > max_prompt ? n_prompt[k] : max_prompt;
@@ -917,7 +770,7 @@ static int bench_main(int argc, char **argv)
     mkv_error perr = {0};
     if (mkv_device_bandwidth(dev, 0, &probe_gbps, &perr)) fprintf(stderr, "mekivk bench: no bandwidth probe: %s\n", perr.msg);
     uint32_t host_threads = 0;
-    const double host_gbps = host_read_gbps(dev, &host_threads);
+    const double host_gbps = mkv_bench_host_read_gbps(dev, &host_threads);
     /* Warm-up: the first prefill records the prefill pass (pipelines built). */
     for (uint32_t m = 0; m < n_modes; m++) {
         const uint32_t two[2] = {0, 1 % info.n_vocab};
