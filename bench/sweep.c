@@ -439,7 +439,7 @@ int mkv_bench_sweep(int argc, char **argv)
         rc = cli_fail("bench --sweep", &err);
         goto out;
     }
-    if (memcmp(&back, &cur, sizeof cur)) {
+    if (!mkv_tuning_equal(&back, &cur)) {
         fprintf(stderr, "mekivk bench --sweep: %s reads back other values than were written\n", o.out);
         goto out;
     }

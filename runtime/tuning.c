@@ -196,6 +196,19 @@ static bool row_matches(const mkv_tuning_row *r, const mkv_tuning_key *k, uint32
 
 static uint32_t clamp_wg(uint32_t wg, uint32_t max) { return max && wg > max ? max : wg; }
 
+/* 14 uint32_t fields and 2 bools (with 2 bytes of padding): a struct of
+ * another size has a field mkv_tuning_equal does not compare yet */
+_Static_assert(sizeof(mkv_tunables) == 14 * 4 + 4, "mkv_tunables changed: compare the new field in mkv_tuning_equal");
+
+bool mkv_tuning_equal(const mkv_tunables *a, const mkv_tunables *b)
+{
+    return a->wg_matvec == b->wg_matvec && a->rows_matvec == b->rows_matvec && a->nr_matvec == b->nr_matvec &&
+           a->wg_norm == b->wg_norm && a->wg_attn == b->wg_attn && a->wg_argmax == b->wg_argmax &&
+           a->attn_chunk == b->attn_chunk && a->wg_matmul == b->wg_matmul && a->tb_matmul == b->tb_matmul &&
+           a->wg_mm == b->wg_mm && a->rows_mm == b->rows_mm && a->nr_mm == b->nr_mm && a->nb_mm == b->nb_mm &&
+           a->coop_mm == b->coop_mm && a->texel_reads == b->texel_reads && a->il_rows == b->il_rows;
+}
+
 const mkv_tuning_row *mkv_tuning_pick(const mkv_tuning_key *key, mkv_tunables *t)
 {
     const mkv_tuning_row *best = &table[0];
@@ -208,7 +221,7 @@ const mkv_tuning_row *mkv_tuning_pick(const mkv_tuning_key *key, mkv_tunables *t
     const uint32_t sg = key->subgroup_size ? key->subgroup_size : 32;
     const mkv_tuning_key k = {.vendor_id = key->vendor_id, .device_name = key->device_name,
                               .driver_id = key->driver_id, .subgroup_size = sg, .cpu = key->cpu,
-                              .texel_ok = key->texel_ok, .max_wg = key->max_wg};
+                              .texel_ok = key->texel_ok, .max_wg = key->max_wg, .coop_ok = key->coop_ok};
     memset(t, 0, sizeof *t);
     generic(sg, t);
     if (best->apply) best->apply(&k, t);

@@ -13,7 +13,7 @@
 
 #include "error.h"
 
-typedef struct mkv_tunables {
+typedef struct mkv_tunables { /* a new field: also mkv_tuning_equal */
     uint32_t wg_matvec;    /* threads per matvec workgroup */
     uint32_t rows_matvec;  /* rows per matvec workgroup */
     uint32_t nr_matvec;    /* rows a subgroup takes at once (one x load feeds them all) */
@@ -71,6 +71,10 @@ const mkv_tuning_row *mkv_tuning_table(uint32_t *n_rows);
 
 /* The row for key and its tunables (limited to the device's workgroup size). */
 const mkv_tuning_row *mkv_tuning_pick(const mkv_tuning_key *key, mkv_tunables *t);
+
+/* Whether a and b hold the same values, field by field (never memcmp: the
+ * struct has padding, which copies need not keep). A new field goes here too. */
+bool mkv_tuning_equal(const mkv_tunables *a, const mkv_tunables *b);
 
 /* Refuses tunables the kernels cannot run: MKV_ERR_FORMAT naming
  * `what`, the kernel, the field and the value. */

@@ -187,7 +187,7 @@ START_TEST(a_quick_sweep_writes_a_file_that_loads_and_is_used)
     mkv_device_get_info(d, &info);
     ck_assert_str_eq(info.tuning_source, "file");
     ck_assert_str_eq(info.tuning_row, out_path);
-    ck_assert_mem_eq(&d->tune, &t, sizeof t);
+    ck_assert(mkv_tuning_equal(&d->tune, &t));
     tu_assert_no_validation(d);
     mkv_device_destroy(d);
     free(out);

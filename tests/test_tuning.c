@@ -98,13 +98,13 @@ START_TEST(a_saved_file_loads_back_and_a_partial_one_keeps_the_rest)
     ck_assert_msg(mkv_tuning_save(path, &k, &t, &err) == MKV_OK, "%s", err.msg);
     mkv_tuning_pick(&k, &u);
     ck_assert_msg(mkv_tuning_load(path, &k, &u, &err) == MKV_OK, "%s", err.msg);
-    ck_assert_mem_eq(&t, &u, sizeof t);
+    ck_assert(mkv_tuning_equal(&t, &u));
     mkv_tuning_pick(&k, &u);
     ck_assert_msg(load_text("{\"mekivk_tuning\": 1, \"kernels\": {\"mm\": {\"nb\": 8}}}", &u, &err) == MKV_OK,
                   "%s", err.msg);
     mkv_tuning_pick(&k, &t);
     t.nb_mm = 8;
-    ck_assert_mem_eq(&t, &u, sizeof t);
+    ck_assert(mkv_tuning_equal(&t, &u));
 }
 END_TEST
 
@@ -119,7 +119,7 @@ static void refused(const char *text, mkv_status st, const char *want)
     mkv_status got = load_text(text, &t, &err);
     ck_assert_msg(got == st, "%s: got %s (%s)", text, mkv_status_name(got), err.msg);
     ck_assert_msg(strstr(err.msg, want), "%s: message \"%s\" lacks \"%s\"", text, err.msg, want);
-    ck_assert_mem_eq(&t, &before, sizeof t);
+    ck_assert(mkv_tuning_equal(&t, &before));
 }
 
 START_TEST(bad_files_are_refused_naming_the_field)
@@ -184,12 +184,12 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
                     const uint32_t n = mkv_tuning_variants(&k, &row, (mkv_tuning_group)g, v);
                     ck_assert_uint_ge(n, g == MKV_TUNE_READS ? 1 + (texel & 1) : 3);
                     ck_assert_uint_le(n, MKV_TUNING_MAX_VARIANTS);
-                    ck_assert_mem_eq(&v[0], &row, sizeof row);
+                    ck_assert(mkv_tuning_equal(&v[0], &row));
                     for (uint32_t i = 0; i < n; i++) {
                         mkv_error err;
                         ck_assert_msg(mkv_tuning_check(&k, &v[i], rows[r].name, &err) == MKV_OK, "%s", err.msg);
                         ck_assert_msg(mkv_tuning_check_space(&k, &v[i], rows[r].name, &err) == MKV_OK, "%s", err.msg);
-                        for (uint32_t j = 0; j < i; j++) ck_assert(memcmp(&v[i], &v[j], sizeof v[i]) != 0);
+                        for (uint32_t j = 0; j < i; j++) ck_assert(!mkv_tuning_equal(&v[i], &v[j]));
                         /* only the group's fields differ from the row's */
                         mkv_tunables u = v[i];
                         switch (g) {
@@ -200,7 +200,7 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
                             break;
                         default: u.attn_chunk = row.attn_chunk; break;
                         }
-                        ck_assert_mem_eq(&u, &row, sizeof row);
+                        ck_assert(mkv_tuning_equal(&u, &row));
                         char d[96];
                         mkv_tuning_describe((mkv_tuning_group)g, &v[i], true, d, sizeof d);
                         ck_assert(d[0] == '{' && d[strlen(d) - 1] == '}');
@@ -215,7 +215,7 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
                 ck_assert_msg(mkv_tuning_save(path, &k, &combo, &err) == MKV_OK, "%s", err.msg);
                 mkv_tunables back = row;
                 ck_assert_msg(mkv_tuning_load(path, &k, &back, &err) == MKV_OK, "%s: %s", rows[r].name, err.msg);
-                ck_assert_mem_eq(&back, &combo, sizeof back);
+                ck_assert(mkv_tuning_equal(&back, &combo));
             }
     /* lavapipe's space: the values its row was chosen from */
     mkv_tuning_key k = key(0x10005, "llvmpipe", 13, 8);
