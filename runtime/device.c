@@ -171,13 +171,16 @@ typedef struct device_caps {
 
 static bool has_extension(const mkv_vk_table *vk, VkPhysicalDevice pd, const char *name)
 {
-    VkExtensionProperties e[512];
-    uint32_t n = sizeof e / sizeof e[0];
+    uint32_t n = 0;
+    if (vk->vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0) return false;
+    VkExtensionProperties *e = calloc(n, sizeof *e);
+    if (!e) return false;
     VkResult r = vk->vkEnumerateDeviceExtensionProperties(pd, NULL, &n, e);
-    if (r != VK_SUCCESS && r != VK_INCOMPLETE) return false;
-    for (uint32_t i = 0; i < n; i++)
-        if (!strcmp(e[i].extensionName, name)) return true;
-    return false;
+    bool found = false;
+    for (uint32_t i = 0; (r == VK_SUCCESS || r == VK_INCOMPLETE) && i < n && !found; i++)
+        found = !strcmp(e[i].extensionName, name);
+    free(e);
+    return found;
 }
 
 /* Cooperative matrices for mm_cm.comp: VK_NV_cooperative_matrix in compute

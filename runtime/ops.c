@@ -204,12 +204,17 @@ mkv_status mkv_op_rmsnorm_last(mkv_recorder *r, const mkv_buffer *params, const 
 }
 
 /* mm_cm's subgroups per workgroup for w: four of 16 rows each, or fewer
- * where the device's shared memory holds less (0: none fits). */
+ * where the device's shared memory or workgroup size holds less (0: none
+ * fits, or a subgroup larger than a fragment's 256 elements). */
 static uint32_t mm_cm_subgroups(const mkv_recorder *r, const mkv_matrix *w)
 {
-    const uint32_t kt = mkv_mm_cm_kt(w->type == MKV_WT_Q6_K);
+    const VkPhysicalDeviceLimits *l = &r->d->props.limits;
+    const uint32_t kt = mkv_mm_cm_kt(w->type == MKV_WT_Q6_K), sg = r->d->subgroup_size;
+    if (sg > 256) return 0;
     uint32_t n = 4;
-    while (n && mkv_mm_cm_shared(kt, n) > r->d->props.limits.maxComputeSharedMemorySize) n /= 2;
+    while (n && (mkv_mm_cm_shared(kt, n) > l->maxComputeSharedMemorySize || sg * n > l->maxComputeWorkGroupSize[0] ||
+                 sg * n > l->maxComputeWorkGroupInvocations))
+        n /= 2;
     return n;
 }
 
@@ -223,10 +228,11 @@ mkv_status mkv_op_mm_cm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *
     if (!emulate && !r->d->coop_nv)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "mm_cm: %s has no 16x16x16 f16 cooperative matrices", r->d->props.deviceName);
     const uint32_t n_sg = mm_cm_subgroups(r, w), sg = r->d->subgroup_size;
-    if (!n_sg || sg > 256)
-        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "mm_cm: %s: %u bytes of shared memory, subgroups of %u: a %s tile needs %u",
-                        r->d->props.deviceName, r->d->props.limits.maxComputeSharedMemorySize, sg,
-                        mkv_wtype_get(w->type)->name, mkv_mm_cm_shared(mkv_mm_cm_kt(w->type == MKV_WT_Q6_K), 1));
+    if (!n_sg)
+        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "mm_cm: %s: %u bytes of shared memory, subgroups of %u: a %s tile needs %u "
+                        "bytes and a subgroup (of at most 256)", r->d->props.deviceName,
+                        r->d->props.limits.maxComputeSharedMemorySize, sg, mkv_wtype_get(w->type)->name,
+                        mkv_mm_cm_shared(mkv_mm_cm_kt(w->type == MKV_WT_Q6_K), 1));
     for (uint32_t p = 0; p < w->n_parts; p++) {
         const uint32_t n = mkv_matrix_part_rows(w, p);
         mkv_pc_mm pc = {.n_rows = n, .ldw = w->ldw, .nb = w->nb, .ldx4 = ldx / 4, .ldy = ldy,
@@ -249,6 +255,7 @@ mkv_status mkv_op_mm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, 
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "mm: x rows of %u floats for a %ux%u %s matrix (need a multiple of 4 >= %u)",
                         ldx, w->rows, w->cols, mkv_wtype_get(w->type)->name, w->nb * mkv_wtype_get(w->type)->block);
     const mkv_tunables *t = &r->tune;
+    /* on cooperative matrices where the tuning asks and a tile fits; else the register tiles */
     if (t->coop_mm && r->d->coop_nv && mm_cm_subgroups(r, w))
         return mkv_op_mm_cm(r, w, x, ldx, y, ldy, y_offset, n_batch, params, flags, false, err);
     for (uint32_t p = 0; p < w->n_parts; p++) {
