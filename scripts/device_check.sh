@@ -16,7 +16,8 @@
 #   bench-q4_0.json   bench of the 0.6b q4_0 MeKi model
 #   tuning.json       bench --sweep --quick on the q4_0 model: this device's fastest tunables
 #   sweep.json        the sweep's own report (each group's variants, times, choices)
-#   bench-q4_0-tuned.json  the q4_0 bench with tuning.json
+#   bench-q4_0-tuned.json  the q4_0 bench with tuning.json (with mm.coop on where the
+#                     device has cooperative matrices, even if the sweep kept it off)
 #   bench-f16.json    the f16 model's bench
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -86,6 +87,14 @@ for s in "${steps[@]}"; do
         if [ -n "$tuning" ] && [ ! -f "$tuning" ]; then
             echo "== tuned: skipped, no tuning.json (run the sweep step first)"
             continue
+        fi
+        # where the device has cooperative matrices but the sweep kept them off, bench them
+        # anyway (a copy of its file with mm.coop on): their prefill figure either way
+        if [ -n "$tuning" ] && grep -q '"coop": false' "$tuning" &&
+            mekivk devices 2>/dev/null | grep -q 'cooperative matrices.*: yes'; then
+            sed 's/"coop": false/"coop": true/' "$tuning" > /tmp/mkv_tuning_coop.json
+            tuning=/tmp/mkv_tuning_coop.json
+            echo "== tuned: the sweep kept mm.coop off; this bench runs with it on ($tuning)"
         fi
         [ -f "$models/$w/bank.mkb" ] || run 60 "synth $w" mekivk synth --config 0.6b --wtype "$w" --out "$models/$w"
         MKV_TUNING=$tuning run 120 "bench $s" sh -c "mekivk bench --model '$models/$w/model.gguf' \
