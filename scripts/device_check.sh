@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs on a lent GPU machine, from the repository root, with .devkit/
-# carried (scripts/devkit.sh packs it here first): the GPU tests with the
-# validation layer on, the bandwidth probe, every weight type's matvec
-# alone, the 0.6b q4_0 and f16 MeKi models (decode at KV 128 and 1024,
+# carried (scripts/devkit.sh packs it here first), in this order: the GPU
+# tests with the validation layer on, the bandwidth probe, every weight
+# type's matvec alone, the 0.6b q4_0 MeKi model (decode at KV 128 and 1024,
 # prefill of 128 and 512 tokens, the breakdown by kernel), a quick tuning
 # sweep (which tries the products on cooperative matrices where the device
-# has them) and the q4_0 bench again with the sweep's file. Each step has a time limit and the whole run a deadline
-# (DEADLINE seconds, default 420), so one call of the device tool (at most
-# 600 s) ends with time left in the session's 15 minutes to rerun a step:
+# has them), the q4_0 bench again with the sweep's file, the f16 model.
+# Each step has a time limit and the whole run a deadline (DEADLINE
+# seconds, default 420), so one call of the device tool (at most 600 s)
+# ends with time left in the session's 15 minutes to rerun a step:
 #   bash scripts/device_check.sh [STEP...]     STEP: tests probe kernels q4_0 sweep tuned f16
 # What comes back under $OUT (the tool returns at most 8 files):
 #   log.txt           every step's output, the device, each step's exit status
@@ -107,3 +108,4 @@ for s in "${steps[@]}"; do
     esac
 done
 ls -la "$out"
+sleep 1 # tee's last lines into log.txt before the tool collects $OUT
