@@ -49,6 +49,8 @@ static int reads = -1;
 /* The tunables of a variant of the sweep space under test (NULL: the
  * device's), set before the reads override. */
 static const mkv_tunables *variant;
+static bool coop;     /* check_typed_mm: on cooperative matrices (mm_cm.comp) */
+static bool coop_emu; /* check_typed_mm: mm_cm's tiles with the lanes doing the matrix steps (mm_cm_emu) */
 
 /* Starts a loop test's pass: both ways must work on every device. */
 static void use_reads(int mode)
@@ -247,6 +249,7 @@ static void setup(void)
     dev = tu_device();
     reads = -1;
     variant = NULL;
+    coop = coop_emu = false;
 }
 static void teardown(void)
 {
@@ -421,8 +424,6 @@ END_TEST
  * tile: {nr, nb, rows} overriding the device's tuning (0: keep); tiles of
  * NR x NB below the subgroup size (1 x 1) and not a power of two (3 x 5)
  * take the butterfly's other paths (mm.comp). */
-static bool coop;     /* check_typed_mm: on cooperative matrices (mm_cm.comp) */
-static bool coop_emu; /* check_typed_mm: mm_cm's tiles with the lanes doing the matrix steps (mm_cm_emu) */
 static void check_typed_mm(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t n_tok, uint32_t cap, uint32_t flags,
                            uint64_t max_range, const uint32_t tile[3])
 {
