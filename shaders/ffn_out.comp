@@ -37,6 +37,7 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #include "common.glsl"
 #include "wg_sum.glsl"
+#include "vec_read.glsl"
 #include "wmo_layout.h"
 
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, and of W_mo): a multiple of 8
@@ -53,12 +54,7 @@ const uint SG_N = POW2_CEIL(NR);
 #include "wt_bind.glsl"
 layout(std430, binding = 2) coherent buffer Hidden { float h[]; };      // residual stream, in/out
 layout(std430, binding = 2) coherent buffer Hidden4 { vec4 h4[]; };
-#if defined(WT_TEXEL)
-layout(binding = 3) uniform usamplerBuffer wntex;                       // next attn_norm / output_norm
-#else
-layout(std430, binding = 3) readonly buffer NextWeight { float wn[]; }; // next attn_norm / output_norm
-layout(std430, binding = 3) readonly buffer NextWeight4 { vec4 wn4[]; };
-#endif
+READ_VEC(3, wn)                                                         // next attn_norm / output_norm
 layout(std430, binding = 4) writeonly buffer Normed { float xn[]; };
 layout(std430, binding = 4) writeonly buffer Normed4 { vec4 xn4[]; };
 layout(std430, binding = 5) coherent buffer Counter { uint groups_done; };
@@ -79,12 +75,7 @@ layout(std430, binding = 7) readonly buffer Input2 { vec4 x2_4[]; };    // g, n_
 #endif
 layout(std430, binding = 8) coherent buffer Z { float z[]; };           // W_mo v, d_model
 layout(std430, binding = 8) coherent buffer Z4 { vec4 z4[]; };
-#if defined(WT_TEXEL)
-layout(binding = 9) uniform usamplerBuffer wmtex;                       // meki_norm
-#else
-layout(std430, binding = 9) readonly buffer MekiWeight { float wm[]; }; // meki_norm
-layout(std430, binding = 9) readonly buffer MekiWeight4 { vec4 wm4[]; };
-#endif
+READ_VEC(9, wm)                                                         // meki_norm
 #if defined(WT_TEXEL)
 layout(binding = 10) uniform usamplerBuffer slabtex;                    // staging ring of bank slabs
 #define SLAB(i) texelFetch(slabtex, int((i) >> 2u))[(i) & 3u]
@@ -105,12 +96,7 @@ STEP_PARAMS_BUFFER(11)                                                  // step.
 const uint V = V4 != 0u ? 4u : 1u;
 #define TAIL_LD(B, i) (V4 != 0u ? B##4[(i) / 4u] : vec4(B[i], 0.0, 0.0, 0.0))
 #define TAIL_ST(B, i, v) if (V4 != 0u) B##4[(i) / 4u] = (v); else B[i] = (v).x
-#if defined(WT_TEXEL)
-#define NORM_W(B, i) (V4 != 0u ? uintBitsToFloat(texelFetch(B##tex, int((i) / 4u))) \
-                               : vec4(uintBitsToFloat(texelFetch(B##tex, int((i) / 4u))[(i) % 4u]), 0.0, 0.0, 0.0))
-#else
-#define NORM_W(B, i) TAIL_LD(B, i)
-#endif
+#define NORM_W(B, i) (V4 != 0u ? LD4(B, (i) / 4u) : vec4(LD(B, i), 0.0, 0.0, 0.0)) // vec_read.glsl
 
 layout(push_constant) uniform PushConstants {
     uint n;          // rows of W_down (and of W_mo) = d_model

@@ -1,5 +1,5 @@
 // Read-only float vectors of the small kernels (rope_kv, rmsnorm, ffn_act,
-// attn_combine, argmax), bound one of two ways as the typed kernels' weights
+// attn_combine, argmax; ffn_out's norm weights), bound one of two ways as the typed kernels' weights
 // are (wt_bind.glsl says why): READ_VEC(binding, name) declares vector
 // `name`; LD4(name, i) reads its vec4 i (floats 4i .. 4i + 3), LD(name, i)
 // its float i.
