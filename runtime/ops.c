@@ -203,6 +203,24 @@ mkv_status mkv_op_rmsnorm_last(mkv_recorder *r, const mkv_buffer *params, const 
                     norm_spec(r, n, ldx, n), b, pc, 1, 1, 8ull * n, err);
 }
 
+/* The batched products' x rows: whole vec4s, at least a row of w's blocks. */
+static mkv_status check_mm_x(const char *what, const mkv_matrix *w, uint32_t ldx, mkv_error *err)
+{
+    const uint32_t need = w->nb * mkv_wtype_get(w->type)->block;
+    if (ldx % 4 || ldx < need)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: x rows of %u floats for a %ux%u %s matrix (need a multiple of 4 >= %u)",
+                        what, ldx, w->rows, w->cols, mkv_wtype_get(w->type)->name, need);
+    return MKV_OK;
+}
+
+/* mm.comp's and mm_cm.comp's push constants for part p of w. */
+static mkv_pc_mm mm_pc(const mkv_matrix *w, uint32_t p, uint32_t ldx, uint32_t ldy, uint32_t y_offset, uint32_t flags)
+{
+    return (mkv_pc_mm){.n_rows = mkv_matrix_part_rows(w, p), .ldw = w->ldw, .nb = w->nb, .ldx4 = ldx / 4, .ldy = ldy,
+                       .y_offset = y_offset + p * w->rows_per_part, .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0,
+                       .act = (flags & MKV_MATVEC_SIGMOID) != 0, .il = w->il};
+}
+
 /* mm_cm's subgroups per workgroup for w: four of 16 rows each, or fewer
  * where the device's shared memory or workgroup size holds less (0: none
  * fits, or a subgroup larger than a fragment's 256 elements). */
@@ -222,9 +240,8 @@ mkv_status mkv_op_mm_cm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *
                         uint32_t ldy, uint32_t y_offset, uint32_t n_batch, const mkv_buffer *params, uint32_t flags,
                         bool emulate, mkv_error *err)
 {
-    if (ldx % 4 || ldx < w->nb * mkv_wtype_get(w->type)->block)
-        return mkv_fail(err, MKV_ERR_INVALID_ARG, "mm_cm: x rows of %u floats for a %ux%u %s matrix (need a multiple of 4 >= %u)",
-                        ldx, w->rows, w->cols, mkv_wtype_get(w->type)->name, w->nb * mkv_wtype_get(w->type)->block);
+    mkv_status st = check_mm_x("mm_cm", w, ldx, err);
+    if (st) return st;
     if (!emulate && !r->d->coop_nv)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "mm_cm: %s has no 16x16x16 f16 cooperative matrices", r->d->props.deviceName);
     const uint32_t n_sg = mm_cm_subgroups(r, w), sg = r->d->subgroup_size;
@@ -235,13 +252,11 @@ mkv_status mkv_op_mm_cm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *
                         mkv_mm_cm_shared(mkv_mm_cm_kt(w->type == MKV_WT_Q6_K), 1));
     for (uint32_t p = 0; p < w->n_parts; p++) {
         const uint32_t n = mkv_matrix_part_rows(w, p);
-        mkv_pc_mm pc = {.n_rows = n, .ldw = w->ldw, .nb = w->nb, .ldx4 = ldx / 4, .ldy = ldy,
-                        .y_offset = y_offset + p * w->rows_per_part, .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0,
-                        .act = (flags & MKV_MATVEC_SIGMOID) != 0, .il = w->il};
+        mkv_pc_mm pc = mm_pc(w, p, ldx, ldy, y_offset, flags);
         const mkv_buffer *b[] = {&w->parts[p], x, y, params};
         const mkv_kernel_id k = emulate ? MKV_KERNEL_MM_CM_EMU_T(w->type) : MKV_KERNEL_MM_CM_T(w->type);
-        mkv_status st = DISPATCH(r, k, mkv_spec2(sg * n_sg, sg), b, pc, div_up(n, 16 * n_sg),
-                                 div_up(n_batch, MKV_MM_CM_TOKENS), mkv_matrix_rows_bytes(w, n), err);
+        st = DISPATCH(r, k, mkv_spec2(sg * n_sg, sg), b, pc, div_up(n, 16 * n_sg), div_up(n_batch, MKV_MM_CM_TOKENS),
+                      mkv_matrix_rows_bytes(w, n), err);
         if (st) return st;
     }
     return MKV_OK;
@@ -251,22 +266,19 @@ mkv_status mkv_op_mm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, 
                      uint32_t ldy, uint32_t y_offset, uint32_t n_batch, const mkv_buffer *params, uint32_t flags,
                      mkv_error *err)
 {
-    if (ldx % 4 || ldx < w->nb * mkv_wtype_get(w->type)->block)
-        return mkv_fail(err, MKV_ERR_INVALID_ARG, "mm: x rows of %u floats for a %ux%u %s matrix (need a multiple of 4 >= %u)",
-                        ldx, w->rows, w->cols, mkv_wtype_get(w->type)->name, w->nb * mkv_wtype_get(w->type)->block);
+    mkv_status st = check_mm_x("mm", w, ldx, err);
+    if (st) return st;
     const mkv_tunables *t = &r->tune;
     /* on cooperative matrices where the tuning asks and a tile fits; else the register tiles */
     if (t->coop_mm && r->d->coop_nv && mm_cm_subgroups(r, w))
         return mkv_op_mm_cm(r, w, x, ldx, y, ldy, y_offset, n_batch, params, flags, false, err);
     for (uint32_t p = 0; p < w->n_parts; p++) {
         const uint32_t n = mkv_matrix_part_rows(w, p);
-        mkv_pc_mm pc = {.n_rows = n, .ldw = w->ldw, .nb = w->nb, .ldx4 = ldx / 4, .ldy = ldy,
-                        .y_offset = y_offset + p * w->rows_per_part, .accumulate = (flags & MKV_MATVEC_ACCUMULATE) != 0,
-                        .act = (flags & MKV_MATVEC_SIGMOID) != 0, .il = w->il};
+        mkv_pc_mm pc = mm_pc(w, p, ldx, ldy, y_offset, flags);
         const mkv_buffer *b[] = {&w->parts[p], x, y, params};
         const mkv_spec spec = {{t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm, r->d->subgroup_size}, 5};
-        mkv_status st = DISPATCH(r, TYPED_KERNEL(MM, texel(r, &w->parts[p], x), w->type), spec, b, pc,
-                                 div_up(n, t->rows_mm), div_up(n_batch, t->nb_mm), mkv_matrix_rows_bytes(w, n), err);
+        st = DISPATCH(r, TYPED_KERNEL(MM, texel(r, &w->parts[p], x), w->type), spec, b, pc, div_up(n, t->rows_mm),
+                      div_up(n_batch, t->nb_mm), mkv_matrix_rows_bytes(w, n), err);
         if (st) return st;
     }
     return MKV_OK;

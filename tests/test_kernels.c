@@ -470,8 +470,9 @@ static void check_typed_mm(mkv_wtype t, uint32_t rows, uint32_t cols, uint32_t n
     kt_run(&k);
     float *got = read_vec(&by, (uint64_t)cap16 * ldy);
     double e = rel_err(got, ref, (uint64_t)cap16 * ldy);
-    /* mm_cm sums 16-term steps into f32 fragments: another order than mm's lanes, 4e-5 */
-    ck_assert_msg(e <= (cm ? 4e-5 : 2e-5), "mm%s %s %ux%u x %u of %u tokens, flags %u, parts %u, tile %u/%u/%u: rel err %.3g",
+    /* mm_cm sums 16-term steps into f32 fragments: another order than mm's lanes, measured up
+     * to 4.3e-5 (q6_k, 2048 columns); 1e-4, where one misplaced weight costs about 1e-2 */
+    ck_assert_msg(e <= (cm ? 1e-4 : 2e-5), "mm%s %s %ux%u x %u of %u tokens, flags %u, parts %u, tile %u/%u/%u: rel err %.3g",
                   cm ? " (cooperative matrices)" : "", mkv_wtype_get(t)->name, rows, cols, n_tok, cap, flags, m.n_parts,
                   tile[0], tile[1], tile[2], e);
     for (uint64_t i = (uint64_t)n_tok * ldy; i < (uint64_t)cap16 * ldy; i++)
@@ -503,11 +504,28 @@ START_TEST(mm_reads_every_weight_type_as_stored_for_any_batch_and_tile)
 }
 END_TEST
 
-/* The same on cooperative matrices (mm_cm.comp), where the device has them
- * (VK_NV_cooperative_matrix: not lavapipe, whose run only says so): odd
- * rows, columns and tokens across its 16 x 16 fragments, 32-token and
- * 16 x (subgroups)-row workgroups and KT-wide tiles (Q6_K: 256), one row,
- * one token, accumulate and sigmoid, a matrix over several bindings. */
+/* mm_cm's cases for every type, on cooperative matrices or emulated (the
+ * switches above): odd rows, columns and tokens across its 16 x 16
+ * fragments, 32-token and 16 x (subgroups)-row workgroups and KT-wide tiles
+ * (Q6_K: 256), one row, one token, accumulate and sigmoid, a matrix over
+ * several bindings. */
+static void check_mm_cm_cases(void)
+{
+    static const uint32_t keep[3] = {0, 0, 0};
+    for (int t = 0; t < MKV_WT_COUNT; t++) {
+        uint32_t cols[4];
+        type_cols((mkv_wtype)t, cols);
+        check_typed_mm((mkv_wtype)t, 1, cols[0], 1, 1, 0, 0, keep);
+        check_typed_mm((mkv_wtype)t, 37, cols[1], 17, 19, MKV_MATVEC_ACCUMULATE, 0, keep);
+        check_typed_mm((mkv_wtype)t, 67, cols[2], 33, 40, 0, 0, keep);
+        check_typed_mm((mkv_wtype)t, 131, cols[2], 65, 70, MKV_MATVEC_SIGMOID, 0, keep);
+        check_typed_mm((mkv_wtype)t, 131, cols[3], 65, 70, MKV_MATVEC_SIGMOID, 0, keep);
+        check_typed_mm((mkv_wtype)t, 31, cols[1], 6, 7, 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[1]), keep);
+    }
+}
+
+/* On cooperative matrices (mm_cm.comp), where the device has them
+ * (VK_NV_cooperative_matrix: not lavapipe, whose run only says so). */
 START_TEST(mm_on_cooperative_matrices_matches_reference_for_every_type)
 {
     if (!dev->coop_nv) {
@@ -515,17 +533,8 @@ START_TEST(mm_on_cooperative_matrices_matches_reference_for_every_type)
                dev->props.deviceName);
         return;
     }
-    static const uint32_t keep[3] = {0, 0, 0};
     coop = true;
-    for (int t = 0; t < MKV_WT_COUNT; t++) {
-        uint32_t cols[4];
-        type_cols((mkv_wtype)t, cols);
-        check_typed_mm((mkv_wtype)t, 1, cols[0], 1, 1, 0, 0, keep);
-        check_typed_mm((mkv_wtype)t, 37, cols[1], 17, 19, MKV_MATVEC_ACCUMULATE, 0, keep);
-        check_typed_mm((mkv_wtype)t, 67, cols[2], 33, 40, 0, 0, keep);
-        check_typed_mm((mkv_wtype)t, 131, cols[3], 65, 70, MKV_MATVEC_SIGMOID, 0, keep);
-        check_typed_mm((mkv_wtype)t, 31, cols[1], 6, 7, 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[1]), keep);
-    }
+    check_mm_cm_cases();
     coop = false;
 }
 END_TEST
@@ -537,16 +546,8 @@ END_TEST
  * sums out per fragment, at every subgroup size the suite runs. */
 START_TEST(mm_cm_tiles_match_reference_with_the_matrix_steps_emulated)
 {
-    static const uint32_t keep[3] = {0, 0, 0};
     coop_emu = true;
-    for (int t = 0; t < MKV_WT_COUNT; t++) {
-        uint32_t cols[4];
-        type_cols((mkv_wtype)t, cols);
-        check_typed_mm((mkv_wtype)t, 1, cols[0], 1, 1, 0, 0, keep);
-        check_typed_mm((mkv_wtype)t, 37, cols[1], 17, 19, MKV_MATVEC_ACCUMULATE, 0, keep);
-        check_typed_mm((mkv_wtype)t, 131, cols[2], 65, 70, MKV_MATVEC_SIGMOID, 0, keep);
-        check_typed_mm((mkv_wtype)t, 31, cols[1], 6, 7, 0, 3ull * 4 * mkv_wtype_row_words((mkv_wtype)t, cols[1]), keep);
-    }
+    check_mm_cm_cases();
     coop_emu = false;
 }
 END_TEST
