@@ -445,7 +445,7 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
     const uint32_t ld_qkv = attn_ld_qkv(a), ld_q = attn_ld_q(a);
     mkv_pc_rope_kv pc = {.n_head = a->n_head, .n_kv_head = a->n_kv_head, .head_dim = a->head_dim, .eps = a->eps,
                          .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4),
-                         .ld_qkv = ld_qkv, .ld_q = ld_q};
+                         .ld_qkv = ld_qkv, .ld_q = ld_q, .n_ctx = a->n_ctx};
     const mkv_buffer *bias = qkv_bias ? qkv_bias : qkv; /* unread without bias */
     const mkv_buffer *b[] = {params, qkv, q_norm, k_norm, rope, q, k_cache, v_cache, bias};
     /* four pairs per lane where every row the kernel reads or writes
@@ -478,7 +478,7 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "attention: q rows of %u floats: need a multiple of 4", attn_ld_q(a));
     mkv_pc_attn pc = {.n_kv_head = a->n_kv_head, .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim),
                       .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4), .ld_q = attn_ld_q(a),
-                      .ld_out = attn_ld_q(a)};
+                      .ld_out = attn_ld_q(a), .n_ctx = a->n_ctx};
     /* one split: attention writes the output itself, nothing to combine */
     const bool direct = a->n_split == 1;
     const mkv_buffer *b[] = {params, q, k_cache, v_cache, direct ? out : partials};

@@ -60,7 +60,7 @@ struct mkv_session {
     uint32_t chunk;             /* tokens per prefill pass */
     mkv_buffer counter;         /* ffn_out's finished-workgroup count (one uint, kept zero between dispatches) */
     mkv_buffer rope;            /* (cos, sin) table [n_ctx][head_dim/2] */
-    mkv_buffer *k_cache, *v_cache; /* per layer, [n_ctx][n_kv_head][head_dim] f16 or q8_0 (kv_layout.h) */
+    mkv_buffer *k_cache, *v_cache; /* per layer, [n_kv_head][n_ctx][head_dim] f16 or q8_0 (kv_layout.h) */
     mkv_buffer argmax_slots;
     /* Host-visible. */
     mkv_buffer ring;            /* staging ring: n_slots bank slabs */

@@ -136,7 +136,6 @@ static mkv_status model_identity(mkv_session *s, uint64_t *id, mkv_error *err)
 /* ---- the session's side ---- */
 
 static uint32_t kv_type(const mkv_session *s) { return s->kv_q8 ? MKV_KV_Q8_0 : MKV_KV_F16; }
-static uint32_t kv_dim(const mkv_session *s) { return s->m->cfg.n_kv_head * s->m->cfg.head_dim; }
 
 /* The header of the session's state now (model_id 0: computed apart). */
 static void session_header(const mkv_session *s, mkv_state_header *h)
@@ -224,12 +223,14 @@ static mkv_status save_to(mkv_session *s, const mkv_state_header *h, sink *k, mk
     uint8_t hdr[MKV_STATE_HEADER_BYTES];
     mkv_state_header_encode(h, hdr);
     TRY(sink_put(k, hdr, sizeof hdr, true, err));
-    uint64_t off[2], len[2];
-    const uint32_t n_ranges = mkv_state_kv_ranges(s->n_ctx, kv_dim(s), h->kv_type, h->pos, off, len);
+    const uint32_t n_ranges = mkv_state_kv_n_ranges(h->kv_type, h->n_kv_head);
     for (uint32_t l = 0; l < h->n_layer; l++)
         for (int v = 0; v < 2; v++)
-            for (uint32_t i = 0; i < n_ranges; i++)
-                TRY(sink_buffer(s, k, v ? &s->v_cache[l] : &s->k_cache[l], off[i], len[i], err));
+            for (uint32_t i = 0; i < n_ranges; i++) {
+                uint64_t off, len;
+                mkv_state_kv_range(s->n_ctx, h->n_kv_head, h->head_dim, h->kv_type, h->pos, i, &off, &len);
+                TRY(sink_buffer(s, k, v ? &s->v_cache[l] : &s->k_cache[l], off, len, err));
+            }
     for (uint32_t i = 0; i < h->n_prefetch; i++) {
         uint8_t t[4];
         mkv_state_put_le32(t, s->pf_token[(s->pf_head + i) % s->n_ctx]);
@@ -397,20 +398,23 @@ static mkv_status restore_from(mkv_session *s, source *r, mkv_error *err)
      * (a file changed since the first read is refused, not half used) */
     mkv_error e;
     uint32_t crc2 = mkv_crc32c(0, hdr, sizeof hdr);
-    uint64_t off[2], len[2], at = MKV_STATE_HEADER_BYTES;
-    const uint32_t n_ranges = mkv_state_kv_ranges(s->n_ctx, kv_dim(s), h.kv_type, h.pos, off, len);
+    uint64_t at = MKV_STATE_HEADER_BYTES;
+    const uint32_t n_ranges = mkv_state_kv_n_ranges(h.kv_type, h.n_kv_head);
     for (uint32_t l = 0; l < h.n_layer && !st; l++)
         for (int v = 0; v < 2 && !st; v++)
-            for (uint32_t i = 0; i < n_ranges && !st; i++)
-                for (uint64_t done = 0; done < len[i] && !st;) {
-                    const uint64_t n = r->mem ? len[i] : (len[i] - done < CHUNK ? len[i] - done : CHUNK);
+            for (uint32_t i = 0; i < n_ranges && !st; i++) {
+                uint64_t off, len;
+                mkv_state_kv_range(s->n_ctx, h.n_kv_head, h.head_dim, h.kv_type, h.pos, i, &off, &len);
+                for (uint64_t done = 0; done < len && !st;) {
+                    const uint64_t n = r->mem ? len : (len - done < CHUNK ? len - done : CHUNK);
                     if (!(st = src_get(r, at, n, &p, &e))) {
                         crc2 = mkv_crc32c(crc2, p, (size_t)n);
-                        st = mkv_buffer_write(s->d, v ? &s->v_cache[l] : &s->k_cache[l], off[i] + done, p, n, &e);
+                        st = mkv_buffer_write(s->d, v ? &s->v_cache[l] : &s->k_cache[l], off + done, p, n, &e);
                     }
                     done += n;
                     at += n;
                 }
+            }
     if (!st && h.n_prefetch) crc2 = mkv_crc32c(crc2, tokens, 4ull * h.n_prefetch);
     if (!st && crc2 != stored)
         st = mkv_fail(&e, MKV_ERR_CRC, "%s: CRC-32C = 0x%08x on the second read, 0x%08x on the first: changed while it was "

@@ -3,11 +3,13 @@
  * the fuzz target tests/fuzz/fuzz_state.c runs them on hostile bytes).
  * Internal.
  *
- * Format version 1, every integer little-endian:
+ * Format version 2, every integer little-endian (version 1, before the
+ * cache held its rows head after head, stored them position by position;
+ * this build refuses it):
  *
  *   offset  size  field
  *        0     8  magic "MKVSTATE"
- *        8     4  version (1)
+ *        8     4  version (2)
  *       12     4  header_bytes (96)
  *       16     4  n_layer       \
  *       20     4  d_model        |
@@ -24,10 +26,11 @@
  *                 weights and, with MeKi, its bank's fingerprint)
  *       64     8  total_bytes: the whole state, CRC included
  *       72    24  zero
- *       96        for each layer: K rows [0, pos), then V rows [0, pos), as
- *                 the cache stores them (shaders/kv_layout.h): f16, pos x
- *                 n_kv_head x head_dim values; q8_0, the pos x kv_dim quants,
- *                 then the pos x kv_dim / 32 f32 scales
+ *       96        for each layer: K, then V, positions [0, pos) as the
+ *                 cache stores them (shaders/kv_layout.h): f16, for each KV
+ *                 head its pos rows of head_dim values; q8_0, each head's
+ *                 pos x head_dim quants, then each head's pos x head_dim /
+ *                 32 f32 scales (mkv_state_kv_range)
  *                 then n_prefetch uint32 tokens
  *   total-4    4  CRC-32C (bank.h's mkv_crc32c) of every byte before it */
 #ifndef MKV_SESSION_STATE_H
@@ -39,7 +42,7 @@
 #include "error.h"
 
 #define MKV_STATE_MAGIC "MKVSTATE"
-#define MKV_STATE_VERSION 1u
+#define MKV_STATE_VERSION 2u
 #define MKV_STATE_HEADER_BYTES 96u
 #define MKV_STATE_FLAG_MEKI 1u
 
@@ -52,13 +55,15 @@ typedef struct mkv_state_header {
     uint32_t zero[6];  /* bytes 72..95, as read (must be zero) */
 } mkv_state_header;
 
-/* Bytes of one layer's K (or V) rows [0, pos): one or two contiguous
- * ranges of the cache buffer (f16: one; q8_0: the quants, then the
- * scales, which start at byte n_ctx x kv_dim of a cache of n_ctx
- * positions). Returns the number of ranges; off[i] and len[i] are byte
- * ranges of a cache of n_ctx positions. */
-uint32_t mkv_state_kv_ranges(uint32_t n_ctx, uint32_t kv_dim, uint32_t kv_type, uint32_t pos, uint64_t off[2],
-                             uint64_t len[2]);
+/* The bytes of one layer's K (or V) cache that a state holds, positions
+ * [0, pos), as ranges of the cache buffer in the state's order: each KV
+ * head's rows (f16), or each head's quants, then each head's scales (q8_0;
+ * the scales start at byte n_ctx x kv_dim of a cache of n_ctx positions).
+ * mkv_state_kv_n_ranges says how many (n_kv_head, or twice that);
+ * mkv_state_kv_range gives range i as a byte offset and length. */
+uint32_t mkv_state_kv_n_ranges(uint32_t kv_type, uint32_t n_kv_head);
+void mkv_state_kv_range(uint32_t n_ctx, uint32_t n_kv_head, uint32_t head_dim, uint32_t kv_type, uint32_t pos,
+                        uint32_t i, uint64_t *off, uint64_t *len);
 
 /* The size of a state with h's fields (total_bytes ignored), or 0 when it
  * does not fit 64 bits. */

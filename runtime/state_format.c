@@ -30,17 +30,28 @@ static bool add_ok(uint64_t a, uint64_t b, uint64_t *out)
     return true;
 }
 
-uint32_t mkv_state_kv_ranges(uint32_t n_ctx, uint32_t kv_dim, uint32_t kv_type, uint32_t pos, uint64_t off[2],
-                             uint64_t len[2])
+uint32_t mkv_state_kv_n_ranges(uint32_t kv_type, uint32_t n_kv_head)
 {
-    const uint64_t n = (uint64_t)pos * kv_dim;
-    if (kv_type != MKV_KV_Q8_0) {
-        off[0] = 0, len[0] = 2 * n;
-        return 1;
+    return kv_type == MKV_KV_Q8_0 ? 2 * n_kv_head : n_kv_head;
+}
+
+void mkv_state_kv_range(uint32_t n_ctx, uint32_t n_kv_head, uint32_t head_dim, uint32_t kv_type, uint32_t pos,
+                        uint32_t i, uint64_t *off, uint64_t *len)
+{
+    if (kv_type != MKV_KV_Q8_0) { /* head i's rows of positions [0, pos) */
+        *off = MKV_KV_ROW(0, (uint64_t)i, n_ctx) * head_dim * 2;
+        *len = 2ull * pos * head_dim;
+        return;
     }
-    off[0] = 0, len[0] = n;                                   /* the quants of rows [0, pos) */
-    off[1] = (uint64_t)n_ctx * kv_dim, len[1] = n / MKV_KV_Q8_BLOCK * 4; /* their scales */
-    return 2;
+    const uint64_t nb = head_dim / MKV_KV_Q8_BLOCK; /* scales per row */
+    if (i < n_kv_head) { /* head i's quants */
+        *off = MKV_KV_ROW(0, (uint64_t)i, n_ctx) * head_dim;
+        *len = (uint64_t)pos * head_dim;
+        return;
+    }
+    const uint64_t scales = (uint64_t)n_ctx * n_kv_head * head_dim; /* where the scales start */
+    *off = scales + MKV_KV_ROW(0, (uint64_t)(i - n_kv_head), n_ctx) * nb * 4;
+    *len = (uint64_t)pos * nb * 4;
 }
 
 uint64_t mkv_state_size(const mkv_state_header *h)
@@ -87,8 +98,10 @@ mkv_status mkv_state_check_frame(const uint8_t *hdr, uint64_t size, const char *
                         size, MKV_STATE_HEADER_BYTES);
     h->version = mkv_state_le32(hdr + 8);
     if (h->version != MKV_STATE_VERSION)
-        return mkv_fail(err, MKV_ERR_BAD_VERSION, "%s: version = %u: this build reads session states of version %u", what,
-                        h->version, MKV_STATE_VERSION);
+        return mkv_fail(err, MKV_ERR_BAD_VERSION, "%s: version = %u: this build reads session states of version %u%s", what,
+                        h->version, MKV_STATE_VERSION,
+                        h->version == 1 ? " (version 1 stored the K/V rows position by position; replay the tokens "
+                                          "and save the session again)" : "");
     const uint32_t header_bytes = mkv_state_le32(hdr + 12);
     if (header_bytes != MKV_STATE_HEADER_BYTES)
         return mkv_fail(err, MKV_ERR_FORMAT, "%s: header_bytes = %u: version %u's header is %u bytes", what,

@@ -47,14 +47,14 @@ STEP_PARAMS_BUFFER(0)
 layout(std430, binding = 1) readonly buffer Q { float q[]; };        // [n_head][head_dim]
 layout(std430, binding = 1) readonly buffer Q4 { vec4 q4[]; };
 #if defined(WT_TEXEL) // attn_tb: the caches through their RGBA32UI views (wt_bind.glsl says why)
-layout(binding = 2) uniform usamplerBuffer kctex;                    // f16 [pos][n_kv_head][head_dim]
+layout(binding = 2) uniform usamplerBuffer kctex;                    // f16 [n_kv_head][n_ctx][head_dim] (kv_layout.h)
 layout(binding = 3) uniform usamplerBuffer vctex;
 #define KC4(i) texelFetch(kctex, int(i))
 #define VC4(i) texelFetch(vctex, int(i))
 #define KC(i) (texelFetch(kctex, int((i) >> 2u))[(i) & 3u])
 #define VC(i) (texelFetch(vctex, int((i) >> 2u))[(i) & 3u])
 #else
-layout(std430, binding = 2) readonly buffer KCache { uint kc[]; };   // f16 [pos][n_kv_head][head_dim]
+layout(std430, binding = 2) readonly buffer KCache { uint kc[]; };   // f16 [n_kv_head][n_ctx][head_dim] (kv_layout.h)
 layout(std430, binding = 2) readonly buffer KCache4 { uvec4 kc4[]; };
 layout(std430, binding = 3) readonly buffer VCache { uint vc[]; };
 layout(std430, binding = 3) readonly buffer VCache4 { uvec4 vc4[]; };
@@ -73,6 +73,7 @@ layout(push_constant) uniform PushConstants {
     uint scale_base; // KV_Q8: word offset of the scales in each cache (kv_layout.h)
     uint ld_q;       // q's row stride in floats (one row per token)
     uint ld_out;     // n_split = 1: the output's row stride in floats
+    uint n_ctx;      // positions the caches hold (kv_layout.h)
 } pc;
 
 const uint CW = (HD % 8u == 0u) ? 8u : 2u; // dims per chunk
@@ -183,7 +184,7 @@ void main()
         float s[U * G];
         [[unroll]] for (uint u = 0u; u < U; u++) {
             // Positions past t1 read row t1-1 (in bounds) and get weight 0.
-            const uint row = (min(tb + u, t1 - 1u) * pc.n_kv_head + kvh) * NCH;
+            const uint row = MKV_KV_ROW(min(tb + u, t1 - 1u), kvh, pc.n_ctx) * NCH;
             vec4 klo[CPL], khi[CPL];
             [[unroll]] for (uint c = 0u; c < CPL; c++) {
                 klo[c] = vec4(0.0);
@@ -219,7 +220,7 @@ void main()
         }
         // o += p v over the U positions.
         [[unroll]] for (uint u = 0u; u < U; u++) {
-            const uint row = (min(tb + u, t1 - 1u) * pc.n_kv_head + kvh) * NCH;
+            const uint row = MKV_KV_ROW(min(tb + u, t1 - 1u), kvh, pc.n_ctx) * NCH;
             [[unroll]] for (uint c = 0u; c < CPL; c++) {
                 vec4 vlo = vec4(0.0), vhi = vec4(0.0);
                 const uint ci = c * P + lane;

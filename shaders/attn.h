@@ -1,6 +1,6 @@
 /* Host description of attn.comp (decode attention, split over the cache).
  * Bindings: 0 step params, 1 q (float n_head*head_dim), 2 K cache,
- *           3 V cache (f16 [n_ctx][n_kv_head][head_dim]), 4 partials (float
+ *           3 V cache (f16 [n_kv_head][n_ctx][head_dim]: kv_layout.h), 4 partials (float
  *           n_head*n_split*(head_dim+2)), or with n_split = 1 the output
  *           (attn_combine's: no combine runs).
  * Spec constants: 0 WG (power of two, a multiple of the subgroup size),
@@ -19,6 +19,7 @@ typedef struct mkv_pc_attn {
     uint32_t scale_base; /* attn_q8*: word offset of the scales in each cache (mkv_kv_layout) */
     uint32_t ld_q;       /* q's row stride in floats */
     uint32_t ld_out;     /* n_split = 1: the output's row stride in floats */
+    uint32_t n_ctx;      /* positions the caches hold (kv_layout.h) */
 } mkv_pc_attn;
 #define MKV_ATTN_MAX_GROUP 16u
 #define MKV_ATTN_MAX_HEAD_DIM 256u

@@ -33,7 +33,7 @@ READ_VEC(4, rope)  // [pos][head_dim/2] (cos, sin)
 READ_VEC(8, bias)  // [q | k | v] like qkv
 layout(std430, binding = 5) writeonly buffer Q { float q[]; };
 layout(std430, binding = 5) writeonly buffer Q4 { vec4 q4[]; };
-layout(std430, binding = 6) writeonly buffer KCache { uint kc[]; };   // f16 pairs [pos][n_kv_head][head_dim], or q8_0
+layout(std430, binding = 6) writeonly buffer KCache { uint kc[]; };   // f16 pairs [n_kv_head][n_ctx][head_dim], or q8_0 (kv_layout.h)
 layout(std430, binding = 6) writeonly buffer KCache2 { uvec2 kc2[]; };
 layout(std430, binding = 7) writeonly buffer VCache { uint vc[]; };
 layout(std430, binding = 7) writeonly buffer VCache2 { uvec2 vc2[]; };
@@ -46,6 +46,7 @@ layout(push_constant) uniform PushConstants {
     uint scale_base; // KV_Q8: word offset of the scales (kv_layout.h)
     uint ld_qkv;     // qkv's row stride in floats (one row per token)
     uint ld_q;       // q's row stride in floats
+    uint n_ctx;      // positions the caches hold (kv_layout.h)
 } pc;
 
 // The rotated K goes through shared memory when a lane cannot write its
@@ -125,7 +126,7 @@ void main()
     }
 
     // Normalise and rotate: q to its buffer, k to the cache (or hv).
-    const uint row = (pos * pc.n_kv_head + kvh) * hd; // the head's first element in the cache
+    const uint row = MKV_KV_ROW(pos, kvh, pc.n_ctx) * hd; // the head's first element in the cache
     uint i = first;
     do {
       if (i < half_hd) {
@@ -218,7 +219,7 @@ void main()
             const uint at = (row + e0) / 4u + w;
             if (is_v) vc[at] = packed; else kc[at] = packed;
         }
-        const uint s_at = pc.scale_base + (pos * pc.n_kv_head + kvh) * nb + blk;
+        const uint s_at = pc.scale_base + MKV_KV_ROW(pos, kvh, pc.n_ctx) * nb + blk;
         if (is_v) vc[s_at] = floatBitsToUint(d); else kc[s_at] = floatBitsToUint(d);
       }
       b += WG;

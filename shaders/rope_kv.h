@@ -27,6 +27,7 @@ typedef struct mkv_pc_rope_kv {
     float eps;
     uint32_t scale_base; /* rope_kv_q8: word offset of the scales in each cache (mkv_kv_layout) */
     uint32_t ld_qkv, ld_q; /* row strides (floats) of qkv and q: one row per token */
+    uint32_t n_ctx;        /* positions the caches hold (kv_layout.h) */
 } mkv_pc_rope_kv;
 #define MKV_ROPE_KV_MAX_HEAD_DIM 512u
 #endif

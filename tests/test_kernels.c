@@ -1113,47 +1113,64 @@ static float q8_block(const float *x, int8_t *q)
     return d;
 }
 
-/* A cache of n_ctx rows of kvd values as the device stores it: f16, or
- * q8_0 (quants, then the f32 scales from scale_base on). */
+/* A cache of n_ctx positions of kvd = n_kv_head x hd values as the device
+ * stores it (kv_layout.h): each KV head's rows of every position, head
+ * after head; f16, or q8_0 (quants, then the f32 scales from scale_base
+ * on, per row and block in the same order). */
 typedef struct host_kv {
     bool q8;
-    uint32_t n_ctx, kvd;
+    uint32_t n_ctx, kvd, hd;
     uint8_t *bytes;
     uint64_t size;
 } host_kv;
 
-static host_kv host_kv_new(bool q8, uint32_t n_ctx, uint32_t kvd)
+static host_kv host_kv_new(bool q8, uint32_t n_ctx, uint32_t kvd, uint32_t hd)
 {
-    host_kv h = {q8, n_ctx, kvd, NULL, mkv_kv_cache_bytes(n_ctx, kvd, q8)};
+    host_kv h = {q8, n_ctx, kvd, hd, NULL, mkv_kv_cache_bytes(n_ctx, kvd, q8)};
     h.bytes = calloc(1, h.size);
     return h;
 }
 
-/* Stores row p (kvd floats) and puts back in x the values the cache holds. */
+/* Where value i (of kvd) of position p sits: head i / hd's row of p. */
+static size_t host_kv_at(const host_kv *h, uint32_t p, uint32_t i)
+{
+    return ((size_t)(i / h->hd) * h->n_ctx + p) * h->hd + i % h->hd;
+}
+
+/* Stores position p (kvd floats) and puts back in x the values the cache holds. */
 static void host_kv_store(host_kv *h, uint32_t p, float *x)
 {
     if (!h->q8) {
-        uint16_t *r = (uint16_t *)h->bytes + (size_t)p * h->kvd;
-        for (uint32_t i = 0; i < h->kvd; i++) { r[i] = mkv_float_to_half(x[i]); x[i] = mkv_half_to_float(r[i]); }
+        uint16_t *r = (uint16_t *)h->bytes;
+        for (uint32_t i = 0; i < h->kvd; i++) {
+            r[host_kv_at(h, p, i)] = mkv_float_to_half(x[i]);
+            x[i] = mkv_half_to_float(r[host_kv_at(h, p, i)]);
+        }
         return;
     }
-    int8_t *q = (int8_t *)h->bytes + (size_t)p * h->kvd;
-    float *sc = (float *)(h->bytes + (uint64_t)h->n_ctx * h->kvd) + (size_t)p * (h->kvd / MKV_KV_Q8_BLOCK);
+    int8_t *q = (int8_t *)h->bytes;
+    float *sc = (float *)(h->bytes + (uint64_t)h->n_ctx * h->kvd);
     for (uint32_t b = 0; b < h->kvd / MKV_KV_Q8_BLOCK; b++) {
-        sc[b] = q8_block(x + b * MKV_KV_Q8_BLOCK, q + b * MKV_KV_Q8_BLOCK);
-        for (uint32_t i = 0; i < MKV_KV_Q8_BLOCK; i++) x[b * MKV_KV_Q8_BLOCK + i] = sc[b] * q[b * MKV_KV_Q8_BLOCK + i];
+        int8_t qb[MKV_KV_Q8_BLOCK];
+        const size_t at = host_kv_at(h, p, b * MKV_KV_Q8_BLOCK); /* a block never spans heads (hd % 32 == 0) */
+        sc[at / MKV_KV_Q8_BLOCK] = q8_block(x + b * MKV_KV_Q8_BLOCK, qb);
+        for (uint32_t i = 0; i < MKV_KV_Q8_BLOCK; i++) {
+            q[at + i] = qb[i];
+            x[b * MKV_KV_Q8_BLOCK + i] = sc[at / MKV_KV_Q8_BLOCK] * qb[i];
+        }
     }
 }
 
-/* Row p of a cache image read from the device, as floats. */
+/* Position p of a cache image read from the device, as floats. */
 static void host_kv_load(const host_kv *h, uint32_t p, float *x)
 {
     for (uint32_t i = 0; i < h->kvd; i++) {
+        const size_t at = host_kv_at(h, p, i);
         if (!h->q8) {
-            x[i] = mkv_half_to_float(((const uint16_t *)h->bytes)[(size_t)p * h->kvd + i]);
+            x[i] = mkv_half_to_float(((const uint16_t *)h->bytes)[at]);
         } else {
             const float *sc = (const float *)(h->bytes + (uint64_t)h->n_ctx * h->kvd);
-            x[i] = sc[((size_t)p * h->kvd + i) / MKV_KV_Q8_BLOCK] * ((const int8_t *)h->bytes)[(size_t)p * h->kvd + i];
+            x[i] = sc[at / MKV_KV_Q8_BLOCK] * ((const int8_t *)h->bytes)[at];
         }
     }
 }
@@ -1183,7 +1200,7 @@ static void check_attention(const attn_case *c)
     /* Host cache for positions < pos, random, as stored (f16 or q8_0);
      * kc, vc: the values it holds. */
     float *kc = calloc((size_t)c->n_ctx * kvd, 4), *vc = calloc((size_t)c->n_ctx * kvd, 4);
-    host_kv hk = host_kv_new(c->kv_q8, c->n_ctx, kvd), hv = host_kv_new(c->kv_q8, c->n_ctx, kvd);
+    host_kv hk = host_kv_new(c->kv_q8, c->n_ctx, kvd, hd), hv = host_kv_new(c->kv_q8, c->n_ctx, kvd, hd);
     for (uint64_t i = 0; i < (uint64_t)pos * kvd; i++) {
         kc[i] = tu_rand_f(&rng) * 2.0f;
         vc[i] = tu_rand_f(&rng) * 2.0f;
@@ -1330,7 +1347,7 @@ static void check_attention_batch(const attn_case *c, uint32_t pos, uint32_t n_t
     float *bias = rand_vec(qd + 2 * kvd, 1.0f), *tab = malloc((size_t)c->n_ctx * hd * 4);
     rope_table(c, theta, tab);
     float *kc = calloc((size_t)c->n_ctx * kvd, 4), *vc = calloc((size_t)c->n_ctx * kvd, 4);
-    host_kv hk = host_kv_new(c->kv_q8, c->n_ctx, kvd), hv = host_kv_new(c->kv_q8, c->n_ctx, kvd);
+    host_kv hk = host_kv_new(c->kv_q8, c->n_ctx, kvd, hd), hv = host_kv_new(c->kv_q8, c->n_ctx, kvd, hd);
     for (uint64_t i = 0; i < (uint64_t)pos * kvd; i++) {
         kc[i] = tu_rand_f(&rng) * 2.0f;
         vc[i] = tu_rand_f(&rng) * 2.0f;

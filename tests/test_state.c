@@ -453,8 +453,10 @@ START_TEST(damaged_or_foreign_states_are_refused_and_the_session_goes_on)
     bad[0] = 'X';
     refused(s, bad, n, NULL, MKV_ERR_BAD_MAGIC, "magic", "another magic");
     memcpy(bad, good, n);
-    put_le32(bad + 8, 2);
-    refused(s, bad, n, NULL, MKV_ERR_BAD_VERSION, "version = 2", "version 2");
+    put_le32(bad + 8, 3);
+    refused(s, bad, n, NULL, MKV_ERR_BAD_VERSION, "version = 3", "version 3");
+    put_le32(bad + 8, 1); /* the format before the cache held its rows head after head */
+    refused(s, bad, n, NULL, MKV_ERR_BAD_VERSION, "position by position", "version 1");
     refused(s, good, n - 1, NULL, MKV_ERR_TRUNCATED, "truncated", "one byte short");
     refused(s, good, 50, NULL, MKV_ERR_TRUNCATED, "header", "half a header");
     refused(s, good, 0, NULL, MKV_ERR_TRUNCATED, NULL, "no bytes");

@@ -9,6 +9,7 @@
 
 #include "bank.h"
 #include "fuzz_common.h"
+#include "kv_layout.h"
 #include "session_state.h"
 
 static void run(const uint8_t *data, size_t size)
@@ -16,10 +17,18 @@ static void run(const uint8_t *data, size_t size)
     mkv_state_header h;
     mkv_error err;
     if (mkv_state_check(data, size, &h, &err) != MKV_OK) return;
-    uint64_t off[2], len[2];
-    const uint32_t n = mkv_state_kv_ranges(h.pos, h.n_kv_head * h.head_dim, h.kv_type, h.pos, off, len);
-    for (uint32_t i = 0; i < n; i++)
-        if (len[i] > mkv_state_size(&h)) abort(); /* a range larger than the state it comes from */
+    /* every range lies in a cache of pos positions, and they add up to the state's K/V bytes */
+    const uint32_t n = mkv_state_kv_n_ranges(h.kv_type, h.n_kv_head);
+    const uint64_t cache = (uint64_t)h.pos * h.n_kv_head * h.head_dim * (h.kv_type == MKV_KV_Q8_0 ? 1 : 2) +
+                           (h.kv_type == MKV_KV_Q8_0 ? (uint64_t)h.pos * h.n_kv_head * h.head_dim / MKV_KV_Q8_BLOCK * 4 : 0);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t off, len;
+        mkv_state_kv_range(h.pos, h.n_kv_head, h.head_dim, h.kv_type, h.pos, i, &off, &len);
+        if (off + len > cache) abort();
+        sum += len;
+    }
+    if (mkv_state_size(&h) != MKV_STATE_HEADER_BYTES + 2ull * h.n_layer * sum + 4ull * h.n_prefetch + 4) abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
