@@ -4,7 +4,7 @@
  *           (float head_dim; any buffer when QK_NORM = 0), 4 rope table
  *           (vec2 [n_ctx][head_dim/2]: cos, sin of pos*theta^(-2i/head_dim)),
  *           5 q (float n_head*head_dim), 6 K cache, 7 V cache
- *           (f16 [n_ctx][n_kv_head][head_dim]), 8 bias (float [q|k|v], laid
+ *           (f16 [n_kv_head][n_ctx][head_dim]: kv_layout.h), 8 bias (float [q|k|v], laid
  *           out like qkv; any buffer when HAS_BIAS = 0).
  * Push constants: mkv_pc_rope_kv.
  * Spec constants: 0 WG (any multiple of the subgroup size), 1 P (pairs a
