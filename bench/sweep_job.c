@@ -29,37 +29,12 @@ static float rand_f(uint64_t *s)
     return (float)((double)(*s >> 40) / (double)(1ull << 23) - 1.0);
 }
 
-/* Row `row` of a random matrix of type t in its ggml encoding: f16/bf16
- * values in [-1, 1); for block types random bytes (every quant pattern is
- * valid) with finite positive f16 scales where the block has them (as
- * tests/test_kernels.c's rand_rows). */
+/* Row `row` of a random matrix of type t in its ggml encoding
+ * (mkv_wtype_random_row), reproducible row by row. */
 static void gen_row(mkv_wtype t, uint32_t cols, uint64_t seed, uint32_t row, uint8_t *dst)
 {
-    const mkv_wtype_info *wi = mkv_wtype_get(t);
-    const uint64_t rb = mkv_wtype_src_row_bytes(t, cols);
     uint64_t s = mix(seed ^ ((uint64_t)row * 0x2545f4914f6cdd1dull));
-    if (t == MKV_WT_F16 || t == MKV_WT_BF16) {
-        for (uint64_t i = 0; i < rb / 2; i++) {
-            float f = rand_f(&s);
-            uint32_t bits;
-            memcpy(&bits, &f, 4);
-            uint16_t v = t == MKV_WT_F16 ? mkv_float_to_half(f) : (uint16_t)(bits >> 16);
-            memcpy(dst + 2 * i, &v, 2);
-        }
-        return;
-    }
-    for (uint64_t i = 0; i < rb; i += 8) {
-        s = mix(s);
-        memcpy(dst + i, &s, rb - i < 8 ? rb - i : 8);
-    }
-    const uint32_t n_f16 = wi->ggml == MKV_GGML_Q4_1 || wi->ggml == MKV_GGML_Q5_1 || wi->ggml == MKV_GGML_Q4_K ||
-                                   wi->ggml == MKV_GGML_Q5_K ? 2 : 1;
-    const uint32_t at = wi->ggml == MKV_GGML_Q6_K ? 208 : 0;
-    for (uint64_t b = 0; b < rb / wi->block_bytes; b++)
-        for (uint32_t k = 0; k < n_f16; k++) {
-            uint16_t v = mkv_float_to_half((0.2f + 0.8f * fabsf(rand_f(&s))) * (k ? 0.01f : 0.02f));
-            memcpy(dst + b * wi->block_bytes + at + 2 * k, &v, 2);
-        }
+    mkv_wtype_random_row(t, cols, &s, dst);
 }
 
 typedef struct gen_src {

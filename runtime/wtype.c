@@ -1,9 +1,11 @@
 /* The weight-type table and the row repacking (layout: shaders/wtype_layout.h). */
 #include "wtype.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "gguf.h"
+#include "half.h"
 #include "wtype_layout.h"
 
 #define ROW(T, t, g) [MKV_WT_##T] = {t, g, MKV_WT_##T##_BLOCK, MKV_WT_##T##_BLOCK_BYTES, MKV_WT_##T##_SCALE_OFF, \
@@ -68,4 +70,44 @@ void mkv_wtype_repack_row(mkv_wtype t, uint32_t cols, const void *src, uint32_t 
     }
     const size_t used = (size_t)nb * w->block_bytes;
     memset(out + used, 0, row - used);
+}
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1): 24 random bits, exact in a float. */
+static float uniform_pm1(uint64_t *s) { return (float)((double)(splitmix64(s) >> 40) / (double)(1ull << 23) - 1.0); }
+
+void mkv_wtype_random_row(mkv_wtype t, uint32_t cols, uint64_t *state, uint8_t *dst)
+{
+    const mkv_wtype_info *wi = mkv_wtype_get(t);
+    const uint64_t rb = mkv_wtype_src_row_bytes(t, cols);
+    if (t == MKV_WT_F16 || t == MKV_WT_BF16) {
+        for (uint64_t i = 0; i < rb / 2; i++) {
+            const float f = uniform_pm1(state);
+            uint32_t bits;
+            memcpy(&bits, &f, 4);
+            const uint16_t v = t == MKV_WT_F16 ? mkv_float_to_half(f) : (uint16_t)(bits >> 16);
+            memcpy(dst + 2 * i, &v, 2);
+        }
+        return;
+    }
+    for (uint64_t i = 0; i < rb; i += 8) {
+        const uint64_t r = splitmix64(state);
+        memcpy(dst + i, &r, rb - i < 8 ? rb - i : 8);
+    }
+    /* the block's f16 fields: d, and m or dmin right after it where the type has one (Q6_K: d at its end) */
+    const uint32_t n_f16 = wi->ggml == MKV_GGML_Q4_1 || wi->ggml == MKV_GGML_Q5_1 || wi->ggml == MKV_GGML_Q4_K ||
+                                   wi->ggml == MKV_GGML_Q5_K ? 2 : 1;
+    const uint32_t at = wi->ggml == MKV_GGML_Q6_K ? wi->block_bytes - 2 : 0;
+    for (uint64_t b = 0; b < rb / wi->block_bytes; b++)
+        for (uint32_t k = 0; k < n_f16; k++) {
+            const uint16_t v = mkv_float_to_half((0.2f + 0.8f * fabsf(uniform_pm1(state))) * (k ? 0.01f : 0.02f));
+            memcpy(dst + b * wi->block_bytes + at + 2 * k, &v, 2);
+        }
 }

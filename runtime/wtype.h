@@ -35,6 +35,13 @@ uint32_t mkv_wtype_blocks(mkv_wtype t, uint32_t cols);
 uint32_t mkv_wtype_row_words(mkv_wtype t, uint32_t cols);
 /* Bytes of one row in its ggml encoding (what a fill callback produces). */
 uint64_t mkv_wtype_src_row_bytes(mkv_wtype t, uint32_t cols);
+/* One row of cols random weights of type t in its ggml encoding
+ * (mkv_wtype_src_row_bytes bytes at dst), for the kernel tests and the
+ * sweep: F16 and BF16 values uniform in [-1, 1); block types random quant
+ * bytes (every pattern is a valid block) with finite positive f16 fields
+ * where the block has them (d in [0.004, 0.02); m or dmin, right after it,
+ * in [0.002, 0.01)). *state is a splitmix64 state, advanced. */
+void mkv_wtype_random_row(mkv_wtype t, uint32_t cols, uint64_t *state, uint8_t *dst);
 
 /* Writes one row (row_words words) in the device layout from its ggml
  * encoding src (mkv_wtype_src_row_bytes bytes). */

@@ -188,34 +188,15 @@ static mkv_matrix plain_matrix(const uint16_t *w, uint32_t rows, uint32_t cols)
     return typed_matrix_il(MKV_WT_F16, w, rows, cols, 0, 1);
 }
 
-/* Random rows x cols of weight type t in its ggml encoding: random bytes
- * (every bit pattern of quants is a valid block) with finite random scales
- * where the block has f16 ones. */
+/* Random rows x cols of weight type t in its ggml encoding
+ * (mkv_wtype_random_row: random quant bytes, every pattern a valid block,
+ * with finite random scales). */
 static uint8_t *rand_rows(mkv_wtype t, uint32_t rows, uint32_t cols)
 {
-    const mkv_wtype_info *wi = mkv_wtype_get(t);
-    const uint64_t rb = mkv_wtype_src_row_bytes(t, cols), n = rb * rows;
-    uint8_t *p = malloc(n);
-    if (t == MKV_WT_F16 || t == MKV_WT_BF16) {
-        for (uint64_t i = 0; i < n / 2; i++) {
-            float f = tu_rand_f(&rng);
-            uint32_t bits;
-            memcpy(&bits, &f, 4);
-            uint16_t v = t == MKV_WT_F16 ? mkv_float_to_half(f) : (uint16_t)(bits >> 16);
-            memcpy(p + 2 * i, &v, 2);
-        }
-        return p;
-    }
-    for (uint64_t i = 0; i < n; i++) p[i] = (uint8_t)(tu_rand_u64(&rng) >> 56);
-    /* the f16 fields of each block: d (and m / dmin right after it, where the type has one) */
-    const uint32_t n_f16 = wi->ggml == MKV_GGML_Q4_1 || wi->ggml == MKV_GGML_Q5_1 || wi->ggml == MKV_GGML_Q4_K ||
-                                   wi->ggml == MKV_GGML_Q5_K ? 2 : 1;
-    const uint32_t at = wi->ggml == MKV_GGML_Q6_K ? 208 : 0;
-    for (uint64_t b = 0; b < n / wi->block_bytes; b++)
-        for (uint32_t k = 0; k < n_f16; k++) {
-            uint16_t v = mkv_float_to_half((0.2f + 0.8f * fabsf(tu_rand_f(&rng))) * (k ? 0.01f : 0.02f));
-            memcpy(p + b * wi->block_bytes + at + 2 * k, &v, 2);
-        }
+    const uint64_t rb = mkv_wtype_src_row_bytes(t, cols);
+    uint8_t *p = malloc(rb * rows);
+    uint64_t s = tu_rand_u64(&rng);
+    for (uint32_t r = 0; r < rows; r++) mkv_wtype_random_row(t, cols, &s, p + r * rb);
     return p;
 }
 
