@@ -17,7 +17,9 @@ static void run(const uint8_t *data, size_t size)
     mkv_state_header h;
     mkv_error err;
     if (mkv_state_check(data, size, &h, &err) != MKV_OK) return;
-    /* every range lies in a cache of pos positions, and they add up to the state's K/V bytes */
+    /* every range lies in a cache of pos positions, and they add up to the state's K/V bytes
+     * (with pos = 0 there are none: n_kv_head is then bounded by nothing, and not looped over) */
+    if (h.pos == 0) return;
     const uint32_t n = mkv_state_kv_n_ranges(h.kv_type, h.n_kv_head);
     const uint64_t cache = (uint64_t)h.pos * h.n_kv_head * h.head_dim * (h.kv_type == MKV_KV_Q8_0 ? 1 : 2) +
                            (h.kv_type == MKV_KV_Q8_0 ? (uint64_t)h.pos * h.n_kv_head * h.head_dim / MKV_KV_Q8_BLOCK * 4 : 0);
