@@ -87,7 +87,7 @@ mkv_status mkv_sweep_job_host(job *j, mkv_error *err)
             free(sc), free(o);
             return mkv_fail(err, MKV_ERR_NO_MEMORY, "sweep: out of memory");
         }
-        uint64_t s = j->seed + 1;
+        uint64_t s = j->seed + 1; /* the caches of n_kv positions, as kv_layout.h orders them */
         for (uint64_t i = 0; i < n; i++) j->kc[i] = mkv_float_to_half(rand_f(&s) * 2.0f);
         for (uint64_t i = 0; i < n; i++) j->vc[i] = mkv_float_to_half(rand_f(&s) * 2.0f);
         const double scale = 1.0 / sqrt((double)hd);
@@ -97,7 +97,7 @@ mkv_status mkv_sweep_job_host(job *j, mkv_error *err)
             double mx = -INFINITY, sum = 0;
             for (uint32_t p = 0; p < j->n_kv; p++) {
                 double d = 0;
-                for (uint32_t i = 0; i < hd; i++) d += (double)q[i] * mkv_half_to_float(j->kc[((size_t)p * j->n_kv_head + kh) * hd + i]);
+                for (uint32_t i = 0; i < hd; i++) d += (double)q[i] * mkv_half_to_float(j->kc[MKV_KV_ROW((size_t)p, kh, j->n_kv) * hd + i]);
                 sc[p] = d * scale;
                 mx = sc[p] > mx ? sc[p] : mx;
             }
@@ -105,7 +105,7 @@ mkv_status mkv_sweep_job_host(job *j, mkv_error *err)
             for (uint32_t p = 0; p < j->n_kv; p++) {
                 const double w = exp(sc[p] - mx);
                 sum += w;
-                for (uint32_t i = 0; i < hd; i++) o[i] += w * mkv_half_to_float(j->vc[((size_t)p * j->n_kv_head + kh) * hd + i]);
+                for (uint32_t i = 0; i < hd; i++) o[i] += w * mkv_half_to_float(j->vc[MKV_KV_ROW((size_t)p, kh, j->n_kv) * hd + i]);
             }
             for (uint32_t i = 0; i < hd; i++) j->ref[(size_t)h * hd + i] = (float)(o[i] / sum);
         }
