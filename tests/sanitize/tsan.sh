@@ -12,6 +12,15 @@
 #
 #   tests/sanitize/tsan.sh            (CI runs it after the ASan build)
 #
+# lavapipe is not instrumented either, and its threads' own locks race
+# inside it (CI, 2026-11-26: pthread_mutex_destroy on one of its threads
+# against pthread_mutex_lock on an llvmpipe worker, both called from
+# libvulkan_lvp.so during a device's creation; no mekivk frame):
+# ignore_noninstrumented_modules=1 leaves the calls of uninstrumented
+# libraries (the driver, the loader, libc, Check) out, while mekivk's own
+# threads, locks and memory stay checked (a two-thread counter race in an
+# instrumented program is still reported with it).
+#
 # Environment: MKV_TSAN_BUILD (build folder, default build-tsan).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,7 +31,7 @@ cmake -S "$root" -B "$build" -DMKV_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -
 cmake --build "$build" -j"$(nproc)" --target test_embed test_e2e >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export TSAN_OPTIONS="halt_on_error=1 exitcode=66" CK_DEFAULT_TIMEOUT=600 LP_NATIVE_VECTOR_WIDTH=256 \
+export TSAN_OPTIONS="halt_on_error=1 exitcode=66 ignore_noninstrumented_modules=1" CK_DEFAULT_TIMEOUT=600 LP_NATIVE_VECTOR_WIDTH=256 \
        MKV_VALIDATION=0 MKV_TEST_TMP="$tmp"
 "$build/tests/test_embed"
 CK_RUN_CASE=session "$build/tests/test_e2e"
