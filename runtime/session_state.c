@@ -223,12 +223,12 @@ static mkv_status save_to(mkv_session *s, const mkv_state_header *h, sink *k, mk
     uint8_t hdr[MKV_STATE_HEADER_BYTES];
     mkv_state_header_encode(h, hdr);
     TRY(sink_put(k, hdr, sizeof hdr, true, err));
-    const uint32_t n_ranges = mkv_state_kv_n_ranges(h->kv_type, h->n_kv_head);
+    const uint32_t n_ranges = mkv_state_kv_n_ranges(h);
     for (uint32_t l = 0; l < h->n_layer; l++)
         for (int v = 0; v < 2; v++)
             for (uint32_t i = 0; i < n_ranges; i++) {
                 uint64_t off, len;
-                mkv_state_kv_range(s->n_ctx, h->n_kv_head, h->head_dim, h->kv_type, h->pos, i, &off, &len);
+                mkv_state_kv_range(h, s->n_ctx, i, &off, &len);
                 TRY(sink_buffer(s, k, v ? &s->v_cache[l] : &s->k_cache[l], off, len, err));
             }
     for (uint32_t i = 0; i < h->n_prefetch; i++) {
@@ -399,12 +399,12 @@ static mkv_status restore_from(mkv_session *s, source *r, mkv_error *err)
     mkv_error e;
     uint32_t crc2 = mkv_crc32c(0, hdr, sizeof hdr);
     uint64_t at = MKV_STATE_HEADER_BYTES;
-    const uint32_t n_ranges = mkv_state_kv_n_ranges(h.kv_type, h.n_kv_head);
+    const uint32_t n_ranges = mkv_state_kv_n_ranges(&h);
     for (uint32_t l = 0; l < h.n_layer && !st; l++)
         for (int v = 0; v < 2 && !st; v++)
             for (uint32_t i = 0; i < n_ranges && !st; i++) {
                 uint64_t off, len;
-                mkv_state_kv_range(s->n_ctx, h.n_kv_head, h.head_dim, h.kv_type, h.pos, i, &off, &len);
+                mkv_state_kv_range(&h, s->n_ctx, i, &off, &len);
                 for (uint64_t done = 0; done < len && !st;) {
                     const uint64_t n = r->mem ? len : (len - done < CHUNK ? len - done : CHUNK);
                     if (!(st = src_get(r, at, n, &p, &e))) {

@@ -60,10 +60,10 @@ typedef struct mkv_state_header {
  * head's rows (f16), or each head's quants, then each head's scales (q8_0;
  * the scales start at byte n_ctx x kv_dim of a cache of n_ctx positions).
  * mkv_state_kv_n_ranges says how many (n_kv_head, or twice that);
- * mkv_state_kv_range gives range i as a byte offset and length. */
-uint32_t mkv_state_kv_n_ranges(uint32_t kv_type, uint32_t n_kv_head);
-void mkv_state_kv_range(uint32_t n_ctx, uint32_t n_kv_head, uint32_t head_dim, uint32_t kv_type, uint32_t pos,
-                        uint32_t i, uint64_t *off, uint64_t *len);
+ * mkv_state_kv_range gives range i of h's positions as a byte offset and
+ * length. */
+uint32_t mkv_state_kv_n_ranges(const mkv_state_header *h);
+void mkv_state_kv_range(const mkv_state_header *h, uint32_t n_ctx, uint32_t i, uint64_t *off, uint64_t *len);
 
 /* The size of a state with h's fields (total_bytes ignored), or 0 when it
  * does not fit 64 bits. */

@@ -30,15 +30,15 @@ static bool add_ok(uint64_t a, uint64_t b, uint64_t *out)
     return true;
 }
 
-uint32_t mkv_state_kv_n_ranges(uint32_t kv_type, uint32_t n_kv_head)
+uint32_t mkv_state_kv_n_ranges(const mkv_state_header *h)
 {
-    return kv_type == MKV_KV_Q8_0 ? 2 * n_kv_head : n_kv_head;
+    return h->kv_type == MKV_KV_Q8_0 ? 2 * h->n_kv_head : h->n_kv_head;
 }
 
-void mkv_state_kv_range(uint32_t n_ctx, uint32_t n_kv_head, uint32_t head_dim, uint32_t kv_type, uint32_t pos,
-                        uint32_t i, uint64_t *off, uint64_t *len)
+void mkv_state_kv_range(const mkv_state_header *h, uint32_t n_ctx, uint32_t i, uint64_t *off, uint64_t *len)
 {
-    if (kv_type != MKV_KV_Q8_0) { /* head i's rows of positions [0, pos) */
+    const uint32_t n_kv_head = h->n_kv_head, head_dim = h->head_dim, pos = h->pos;
+    if (h->kv_type != MKV_KV_Q8_0) { /* head i's rows of positions [0, pos) */
         *off = MKV_KV_ROW(0, (uint64_t)i, n_ctx) * head_dim * 2;
         *len = 2ull * pos * head_dim;
         return;

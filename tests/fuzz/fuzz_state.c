@@ -9,7 +9,7 @@
 
 #include "bank.h"
 #include "fuzz_common.h"
-#include "kv_layout.h"
+#include "ops.h" /* mkv_kv_cache_bytes */
 #include "session_state.h"
 
 static void run(const uint8_t *data, size_t size)
@@ -20,13 +20,12 @@ static void run(const uint8_t *data, size_t size)
     /* every range lies in a cache of pos positions, and they add up to the state's K/V bytes
      * (with pos = 0 there are none: n_kv_head is then bounded by nothing, and not looped over) */
     if (h.pos == 0) return;
-    const uint32_t n = mkv_state_kv_n_ranges(h.kv_type, h.n_kv_head);
-    const uint64_t cache = (uint64_t)h.pos * h.n_kv_head * h.head_dim * (h.kv_type == MKV_KV_Q8_0 ? 1 : 2) +
-                           (h.kv_type == MKV_KV_Q8_0 ? (uint64_t)h.pos * h.n_kv_head * h.head_dim / MKV_KV_Q8_BLOCK * 4 : 0);
+    const uint32_t n = mkv_state_kv_n_ranges(&h);
+    const uint64_t cache = mkv_kv_cache_bytes(h.pos, h.n_kv_head * h.head_dim, h.kv_type == MKV_KV_Q8_0);
     uint64_t sum = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t off, len;
-        mkv_state_kv_range(h.pos, h.n_kv_head, h.head_dim, h.kv_type, h.pos, i, &off, &len);
+        mkv_state_kv_range(&h, h.pos, i, &off, &len);
         if (off + len > cache) abort();
         sum += len;
     }
