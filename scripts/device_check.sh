@@ -2,16 +2,18 @@
 # Runs on a lent GPU machine, from the repository root, with .devkit/
 # carried (scripts/devkit.sh packs it here first), in this order: the GPU
 # tests with the validation layer on, the bandwidth probe, every weight
-# type's matvec alone, the 0.6b q4_0 MeKi model (decode at KV 128 and 1024,
+# type's matvec alone, the 0.6b q4_0 MeKi model (decode at KV 128, 1024 and 10240,
 # prefill of 128 and 512 tokens, the breakdown by kernel), a quick tuning
 # sweep (which tries the products on cooperative matrices where the device
-# has them), the q4_0 bench again with the sweep's file, the f16 model.
+# has them), the q4_0 bench again with the sweep's file, the f16 model, the
+# q4_k_m mix.
 # Each step has a time limit and the whole run a deadline (DEADLINE
 # seconds, default 420), so one call of the device tool (at most 600 s)
 # ends with time left in the session's 15 minutes to rerun a step:
-#   bash scripts/device_check.sh [STEP...]     STEP: tests probe kernels q4_0 sweep tuned f16
+#   bash scripts/device_check.sh [STEP...]     STEP: tests probe kernels q4_0 sweep tuned f16 q4_k_m
 # What comes back under $OUT (the tool returns at most 8 files):
 #   log.txt           every step's output, the device, each step's exit status
+#   results.tgz       the JSONs:
 #   probe.json        bench --probe
 #   kernels.json      bench --kernels (the 1.7b FFN shapes, every weight type)
 #   bench-q4_0.json   bench of the 0.6b q4_0 MeKi model
@@ -20,6 +22,7 @@
 #   bench-q4_0-tuned.json  the q4_0 bench with tuning.json (with mm.coop on where the
 #                     device has cooperative matrices, even if the sweep kept it off)
 #   bench-f16.json    the f16 model's bench
+#   bench-q4_k_m.json the q4_k_m mix's bench (Q4_K, Q6_K for the embedding and some layers)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 kit=$PWD/.devkit
@@ -28,7 +31,7 @@ deadline=$(( $(date +%s) + ${DEADLINE:-420} ))
 mkdir -p "$out"
 exec > >(tee -a "$out/log.txt") 2>&1
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(tests probe kernels q4_0 sweep tuned f16)
+[ ${#steps[@]} -gt 0 ] || steps=(tests probe kernels q4_0 sweep tuned f16 q4_k_m)
 
 if [ ! -x "$kit/bin/mekivk" ]; then
     echo "device_check: $kit/bin/mekivk missing: run scripts/devkit.sh here and carry .devkit"
@@ -82,7 +85,7 @@ for s in "${steps[@]}"; do
         done ;;
     probe) run 60 probe sh -c "mekivk bench --probe --json > '$out/probe.json'" ;;
     kernels) run 60 kernels sh -c "mekivk bench --kernels --json > '$out/kernels.json'" ;;
-    q4_0 | f16 | tuned)
+    q4_0 | f16 | q4_k_m | tuned)
         w=$s name=bench-$s.json tuning=
         [ "$s" = tuned ] && w=q4_0 name=bench-q4_0-tuned.json tuning=$out/tuning.json
         if [ -n "$tuning" ] && [ ! -f "$tuning" ]; then
@@ -90,16 +93,18 @@ for s in "${steps[@]}"; do
             continue
         fi
         # where the device has cooperative matrices but the sweep kept them off, bench them
-        # anyway (a copy of its file with mm.coop on): their prefill figure either way
+        # anyway (a copy of its file with mm set to the tile the kernel tests cover on them:
+        # nr 4, nb 8, rows 16, coop): their prefill figure either way
         if [ -n "$tuning" ] && grep -q '"coop": false' "$tuning" &&
             mekivk devices 2>/dev/null | grep -q 'cooperative matrices.*: yes'; then
-            sed 's/"coop": false/"coop": true/' "$tuning" > /tmp/mkv_tuning_coop.json
+            sed 's/"mm": {"wg": \([0-9]*\), [^}]*}/"mm": {"wg": \1, "rows": 16, "nr": 4, "nb": 8, "coop": true}/' \
+                "$tuning" > /tmp/mkv_tuning_coop.json
             tuning=/tmp/mkv_tuning_coop.json
             echo "== tuned: the sweep kept mm.coop off; this bench runs with it on ($tuning)"
         fi
         [ -f "$models/$w/bank.mkb" ] || run 60 "synth $w" mekivk synth --config 0.6b --wtype "$w" --out "$models/$w"
         MKV_TUNING=$tuning run 120 "bench $s" sh -c "mekivk bench --model '$models/$w/model.gguf' \
-            --bank '$models/$w/bank.mkb' --ctx 128,1024 -n 32 --reps 5 --prompt 128,512 --profile --json > '$out/$name'" ;;
+            --bank '$models/$w/bank.mkb' --ctx 128,1024,10240 -n 32 --reps 5 --prompt 128,512 --profile --json > '$out/$name'" ;;
     sweep)
         [ -f "$models/q4_0/bank.mkb" ] || run 60 "synth q4_0" mekivk synth --config 0.6b --wtype q4_0 --out "$models/q4_0"
         run 150 sweep sh -c "mekivk bench --sweep --quick --json --model '$models/q4_0/model.gguf' \
@@ -107,5 +112,7 @@ for s in "${steps[@]}"; do
     *) echo "device_check: unknown step '$s' (tests probe kernels q4_0 sweep tuned f16)" ;;
     esac
 done
+# the tool returns at most 8 files: the JSONs travel as one archive beside log.txt
 ls -la "$out"
+(cd "$out" && tar czf results.tgz --remove-files -- *.json)
 sleep 1 # tee's last lines into log.txt before the tool collects $OUT

@@ -217,6 +217,16 @@ START_TEST(reads_shorter_than_the_window_do_not_stall_and_longer_ones_stall_by_t
     mkv_bank_set_pread(bank_of(&e), delayed_pread, &h);
     overlap_run r0 = measure(&e, &h, 0);
     fprintf(stderr, "overlap: no delay: window %.0f us, stall %.0f us\n", r0.window, r0.stall);
+    /* A fast GPU runs the whole window in less than the host's wake-up (an NVIDIA H200: 49 us
+     * for this model): the sleeps cannot be placed inside it, so its timing is checked on
+     * slower devices only; lavapipe, where CI runs, must give a window to test. */
+    if (r0.window <= 1000 && !mkv_device_is_cpu(e.dev)) {
+        fprintf(stderr, "overlap: window %.0f us: under the 1 ms the delays need on this GPU; timing not tested\n",
+                r0.window);
+        mkv_bank_set_pread(bank_of(&e), NULL, NULL);
+        engine_close(&e);
+        return;
+    }
     ck_assert_msg(r0.window > 1000, "window %.0f us: too short to test overlap on this machine", r0.window);
     ck_assert_msg(r0.stall < 1000, "no delay: median stall %.0f us", r0.stall);
 
