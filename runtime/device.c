@@ -188,7 +188,9 @@ static bool has_extension(const mkv_vk_table *vk, VkPhysicalDevice pd, const cha
  * C and result, f16 arithmetic (its tiles in shared memory are float16_t)
  * and the Vulkan memory model (glslang declares the VulkanMemoryModel
  * capability for the GL_KHR_memory_scope_semantics that the NV extension
- * needs; seen by the validation layer on an NVIDIA H200).
+ * needs), with device scope (once the model is on, every shader's
+ * device-scope atomics need it: the probe's, ffn_out's). Both seen by the
+ * validation layer on an NVIDIA H200.
  * (VK_KHR_cooperative_matrix needs a glslang newer than Debian 12's:
  * mm_cm.comp says why.) */
 static bool has_coop_matrix(const mkv_vk_table *vk, VkPhysicalDevice pd, bool fp16_arith, bool memory_model)
@@ -247,7 +249,7 @@ static void query_caps(const mkv_vk_table *vk, VkPhysicalDevice pd, device_caps 
     c->storage16 = f11.storageBuffer16BitAccess;
     c->storage8 = f12.storageBuffer8BitAccess;
 
-    c->coop_nv = has_coop_matrix(vk, pd, c->fp16_arith, f12.vulkanMemoryModel);
+    c->coop_nv = has_coop_matrix(vk, pd, c->fp16_arith, f12.vulkanMemoryModel && f12.vulkanMemoryModelDeviceScope);
 
     uint32_t fam, ts_bits = 0;
     c->timestamps = find_compute_queue(vk, pd, &fam, &ts_bits) && ts_bits > 0 &&
@@ -527,7 +529,8 @@ mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_
     VkPhysicalDeviceCooperativeMatrixFeaturesNV cf = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
                                                       .cooperativeMatrix = VK_TRUE};
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, .pNext = &cf,
-                                            .shaderFloat16 = VK_TRUE, .vulkanMemoryModel = VK_TRUE};
+                                            .shaderFloat16 = VK_TRUE, .vulkanMemoryModel = VK_TRUE,
+                                            .vulkanMemoryModelDeviceScope = VK_TRUE};
     const char *coop_ext = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
     VkDeviceCreateInfo di = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,

@@ -1,8 +1,8 @@
 /* The table of kernel tunables, and tuning files (tuning.h).
  *
- * Only lavapipe's row is measured (a 2-core VM; figures in its functions).
- * The GPU rows are reasoned from each vendor's published subgroup sizes
- * and the facts in DESIGN §9, and say so: `mekivk bench --sweep` on the
+ * lavapipe's row is measured on a 2-core VM and NVIDIA's on an H200
+ * (figures in their functions). The other GPU rows are reasoned from each
+ * vendor's published subgroup sizes and the facts in DESIGN §9, and say so: `mekivk bench --sweep` on the
  * device itself is what replaces a guess with a measurement. */
 #include "tuning.h"
 
@@ -53,10 +53,10 @@ static void generic(uint32_t sg, mkv_tunables *t)
     t->nr_mm = 4;
     t->nb_mm = 8;
     t->rows_mm = t->nr_mm * (t->wg_mm / sg);
-    /* Cooperative matrices (mm_cm.comp): off in every row until a device
-     * has passed the kernel tests with them; `bench --sweep` tries them
-     * where the device has them (each variant checked against a C
-     * reference first) and keeps them if they win. */
+    /* Cooperative matrices (mm_cm.comp): off in every row. They pass the
+     * kernel tests on an NVIDIA H200, but take x as f16 (nvidia() below);
+     * `bench --sweep` tries them where the device has them (each variant
+     * checked against a C reference first) and keeps them if they win. */
     t->coop_mm = false;
 }
 
@@ -128,6 +128,24 @@ static void adreno(const mkv_tuning_key *k, mkv_tunables *t)
     t->rows_mm = t->nr_mm;
 }
 
+/* NVIDIA, measured on an H200 (driver 580.159.04, warps of 32):
+ * `bench --sweep --quick` on the 0.6b q4_0 model, then `bench` of that
+ * model with its file (scripts/device_check.sh; docs/bench/h200/):
+ *  - attention in splits of 128 positions rather than 256: 7.44 -> 4.32 ms
+ *    over the sweep's attention jobs; decode 267 -> 337 tok/s at KV 1024,
+ *    223 -> 259 at KV 10240 (more splits keep the 132 SMs busy).
+ *  - not in the row: the products of prefill on cooperative matrices
+ *    (mm_cm.comp, "mm": {"nr": 4, "nb": 8, "rows": 16, "coop": true} in a
+ *    tuning file): prefill of 128 tokens 4806 -> 9186 tok/s, 512 tokens
+ *    4538 -> 8249; but they take x as f16, so the batched logits move by
+ *    f16's rounding, away from the stepped ones that the prefill tests
+ *    hold to 1e-3. A user trades that with the sweep's file. */
+static void nvidia(const mkv_tuning_key *k, mkv_tunables *t)
+{
+    (void)k;
+    t->attn_chunk = 128;
+}
+
 /* Mali (Valhall: subgroup 16): eight subgroups per workgroup so a
  * workgroup is 128 threads, the size Arm's guides suggest for compute. */
 static void mali(const mkv_tuning_key *k, mkv_tunables *t)
@@ -145,8 +163,8 @@ static const mkv_tuning_row table[] = {
      "Mesa's CPU driver: workgroups are CPU threads, so one subgroup per workgroup, no barriers, texel reads "
      "(a storage load runs lane by lane); measured on a 2-core VM", lavapipe},
     {"nvidia", 0x10DE, NULL, 0, 0,
-     "warps of 32: the default's four warps (128 threads) per product workgroup; not measured (no NVIDIA device "
-     "has run mekivk yet)", NULL},
+     "warps of 32: four warps (128 threads) per product workgroup, attention splits of 128 positions; measured "
+     "on an H200", nvidia},
     {"amd", 0x1002, NULL, 0, 0,
      "wave64 (RDNA also wave32): the default gives 256 or 128 threads per product workgroup; not measured", NULL},
     {"intel", 0x8086, NULL, 0, 0,
@@ -525,18 +543,21 @@ static uint32_t space(const mkv_tuning_key *key, mkv_tuning_group g, mkv_tunable
         break;
     }
     case MKV_TUNE_MM: {
+        /* second, so that --quick's two variants try it: the row's values with the products
+         * on cooperative matrices (mm_cm.comp) toggled (on an NVIDIA H200 they doubled prefill) */
+        if (key->coop_ok) {
+            out[n] = row;
+            out[n++].coop_mm = !row.coop_mm;
+        }
         static const uint32_t tiles[][2] = {{4, 8}, {8, 8}, {4, 16}, {8, 16}};
         const uint32_t sub = n_subgroups(key, row.wg_mm);
-        for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
+        for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) { /* register tiles (mm.comp) */
             const uint32_t turn = tiles[i][0] * sub;
             out[n] = row;
+            out[n].coop_mm = false;
             out[n].nr_mm = tiles[i][0];
             out[n].nb_mm = tiles[i][1];
             out[n++].rows_mm = (row.rows_mm + turn - 1) / turn * turn;
-        }
-        if (key->coop_ok) { /* the row's values, the products on cooperative matrices (mm_cm.comp) */
-            out[n] = row;
-            out[n++].coop_mm = !row.coop_mm;
         }
         break;
     }

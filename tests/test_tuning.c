@@ -232,15 +232,23 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
     ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_READS, v), 2);
     ck_assert(!v[1].texel_reads);
     ck_assert_str_eq(mkv_tuning_group_name(MKV_TUNE_MM), "mm");
-    /* a GPU with them: the row's tile plus the products on them, off in the row */
+    /* a GPU with them: the row's tile, then (second, so that --quick tries it) the products
+     * on them, off in the row; then the register tiles */
     mkv_tuning_key kn = key(0x10DE, "NVIDIA H100 80GB HBM3", 4, 32);
     kn.coop_ok = true;
     mkv_tuning_pick(&kn, &row);
     ck_assert(!row.coop_mm);
+    ck_assert_uint_eq(row.attn_chunk, 128);
     const uint32_t n_mm = mkv_tuning_variants(&kn, &row, MKV_TUNE_MM, v);
-    ck_assert(v[n_mm - 1].coop_mm && v[n_mm - 1].nr_mm == row.nr_mm && v[n_mm - 1].nb_mm == row.nb_mm);
+    ck_assert_uint_eq(n_mm, 5);
+    ck_assert(v[1].coop_mm && v[1].nr_mm == row.nr_mm && v[1].nb_mm == row.nb_mm);
+    for (uint32_t i = 2; i < n_mm; i++) ck_assert(!v[i].coop_mm);
+    /* from a file with them on, the space still holds every register tile */
+    mkv_tunables on = v[1];
+    ck_assert_uint_eq(mkv_tuning_variants(&kn, &on, MKV_TUNE_MM, v), 5);
+    ck_assert(v[0].coop_mm && !v[1].coop_mm);
     char d[96];
-    mkv_tuning_describe(MKV_TUNE_MM, &v[n_mm - 1], true, d, sizeof d);
+    mkv_tuning_describe(MKV_TUNE_MM, &v[0], true, d, sizeof d);
     ck_assert_ptr_nonnull(strstr(d, "\"coop\": true"));
 }
 END_TEST
