@@ -137,9 +137,10 @@ static void adreno(const mkv_tuning_key *k, mkv_tunables *t)
  *  - not in the row: the products of prefill on cooperative matrices
  *    (mm_cm.comp, "mm": {"nr": 4, "nb": 8, "rows": 16, "coop": true} in a
  *    tuning file): prefill of 128 tokens 4806 -> 9186 tok/s, 512 tokens
- *    4538 -> 8249; but they take x as f16, so the batched logits move by
- *    f16's rounding, away from the stepped ones that the prefill tests
- *    hold to 1e-3. A user trades that with the sweep's file. */
+ *    4538 -> 8249; but they take x as f16 (a product errs by about 5e-3
+ *    of its largest output, emulated), above the 1e-3 to which the prefill
+ *    tests hold batched logits to stepped ones. A user trades that with a
+ *    tuning file. */
 static void nvidia(const mkv_tuning_key *k, mkv_tunables *t)
 {
     (void)k;
@@ -513,11 +514,14 @@ static void copy_group(mkv_tuning_group g, mkv_tunables *to, const mkv_tunables 
  *    many rows), each with as many rows per workgroup as its subgroups take
  *    in one turn, at least four turns up to 64 rows (a short matrix still
  *    spreads over several workgroups).
- *  - mm: register tiles of NR rows x NB tokens of 32 to 128 sums, those
+ *  - mm: where the device has cooperative matrices, the row's values with
+ *    them toggled (second: --quick tries it); register tiles of NR rows x
+ *    NB tokens of 32 to 128 sums, those
  *    lavapipe's row was chosen from but 16 x 8 (its slowest 128-sum tile),
  *    with the row's rows per workgroup rounded up to whole turns of its
  *    subgroups.
- *  - attn: splits of 128, 256 or 512 positions.
+ *  - attn: splits of 64, 128, 256 or 512 positions (64 first after the row:
+ *    --quick tries it; a GPU at short context had one split per KV head).
  *  - reads: texel or storage reads, where the device has texel buffers. */
 static uint32_t space(const mkv_tuning_key *key, mkv_tuning_group g, mkv_tunables *out)
 {
@@ -562,7 +566,7 @@ static uint32_t space(const mkv_tuning_key *key, mkv_tuning_group g, mkv_tunable
         break;
     }
     case MKV_TUNE_ATTN:
-        for (uint32_t c = 128; c <= 512; c *= 2) {
+        for (uint32_t c = 64; c <= 512; c *= 2) {
             out[n] = row;
             out[n++].attn_chunk = c;
         }

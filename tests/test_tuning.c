@@ -228,7 +228,8 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
     ck_assert_uint_eq(v[1].rows_matvec, 16);
     ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_MM, v), 4);
     for (int i = 0; i < 4; i++) ck_assert(!v[i].coop_mm); /* lavapipe has no cooperative matrices */
-    ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_ATTN, v), 3);
+    ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_ATTN, v), 4);
+    ck_assert_uint_eq(v[1].attn_chunk, 64); /* second: --quick tries it */
     ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_READS, v), 2);
     ck_assert(!v[1].texel_reads);
     ck_assert_str_eq(mkv_tuning_group_name(MKV_TUNE_MM), "mm");
