@@ -449,6 +449,7 @@ static mkv_status device_finish(mkv_device *d, const device_caps *c, mkv_error *
     d->max_storage_range = c->max_storage_range;
     d->max_texel_elements = c->max_texel_elements;
     d->coop_nv = c->coop_nv && !d->external; /* a host's device: its features are the host's to enable */
+    d->spv_enabled = d->coop_nv ? MKV_SPV_COOP_FEATURES : 0u; /* what vkCreateDevice enabled (mkv_device_create) */
     d->timestamp_period_ns = c->props.limits.timestampPeriod;
     d->vk.vkGetPhysicalDeviceMemoryProperties(d->phys, &d->mem_props);
     if (!d->queue) d->vk.vkGetDeviceQueue(d->dev, d->queue_family, 0, &d->queue);
@@ -525,20 +526,24 @@ mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_
         .pQueuePriorities = &prio,
     };
     /* no features, no extensions (mkv_device_requirements_get), but for
-     * cooperative matrices where the device has them (mm_cm.comp) */
+     * cooperative matrices where the device has them (mm_cm.comp): the
+     * features follow the bits, which pipeline.c holds kernels to */
+    const uint32_t en = c.coop_nv ? MKV_SPV_COOP_FEATURES : 0u;
     VkPhysicalDeviceCooperativeMatrixFeaturesNV cf = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
-                                                      .cooperativeMatrix = VK_TRUE};
-    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, .pNext = &cf,
-                                            .shaderFloat16 = VK_TRUE, .vulkanMemoryModel = VK_TRUE,
-                                            .vulkanMemoryModelDeviceScope = VK_TRUE};
+                                                      .cooperativeMatrix = (en & MKV_SPV_NEED_COOP_NV) != 0};
+    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                            .pNext = (en & MKV_SPV_NEED_COOP_NV) ? &cf : NULL,
+                                            .shaderFloat16 = (en & MKV_SPV_NEED_FLOAT16) != 0,
+                                            .vulkanMemoryModel = (en & MKV_SPV_NEED_MEMORY_MODEL) != 0,
+                                            .vulkanMemoryModelDeviceScope = (en & MKV_SPV_NEED_MEMORY_MODEL) != 0};
     const char *coop_ext = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
     VkDeviceCreateInfo di = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-        .pNext = c.coop_nv ? &f12 : NULL,
+        .pNext = en ? &f12 : NULL,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qi,
-        .enabledExtensionCount = c.coop_nv ? 1u : 0u,
-        .ppEnabledExtensionNames = c.coop_nv ? &coop_ext : NULL,
+        .enabledExtensionCount = (en & MKV_SPV_NEED_COOP_NV) ? 1u : 0u,
+        .ppEnabledExtensionNames = (en & MKV_SPV_NEED_COOP_NV) ? &coop_ext : NULL,
     };
     VkResult r = d->vk.vkCreateDevice(d->phys, &di, NULL, &d->dev);
     if (r != VK_SUCCESS) { st = mkv_vk_fail(err, r, "vkCreateDevice"); goto fail; }

@@ -13,6 +13,24 @@
 
 #define MKV_MAX_SPEC 6u /* specialization constants a pipeline may set */
 
+/* The optional device features a kernel's SPIR-V may need, one bit each,
+ * from the capabilities it declares (pipeline.c, mkv_spirv_reflect):
+ * Float16 needs shaderFloat16, VulkanMemoryModel needs vulkanMemoryModel
+ * (with vulkanMemoryModelDeviceScope: once the model is on, every shader's
+ * device-scope atomics need it), CooperativeMatrixNV needs
+ * VK_NV_cooperative_matrix. Every other capability a kernel declares is
+ * core Vulkan 1.2 plus what mkv_device_requirements_get asks of every
+ * device; one mekivk does not know is refused. */
+enum {
+    MKV_SPV_NEED_FLOAT16 = 1u << 0,
+    MKV_SPV_NEED_MEMORY_MODEL = 1u << 1,
+    MKV_SPV_NEED_COOP_NV = 1u << 2,
+};
+/* What a device with cooperative matrices is created with (device.c), so
+ * that mm_cm.comp can run: tests/test_kernels.c checks that the mm_cm
+ * kernels need no more. */
+#define MKV_SPV_COOP_FEATURES (MKV_SPV_NEED_FLOAT16 | MKV_SPV_NEED_MEMORY_MODEL | MKV_SPV_NEED_COOP_NV)
+
 typedef struct mkv_pipeline {
     mkv_kernel_id kernel;
     uint32_t spec[MKV_MAX_SPEC]; /* specialization constants 0 .. n_spec - 1 */
@@ -63,9 +81,13 @@ struct mkv_device {
      * uniform-texel-buffer support. */
     uint64_t max_texel_elements;
     /* mm_cm.comp can run: VK_NV_cooperative_matrix with a 16 x 16 x 16
-     * f16 -> f32 shape, enabled with f16 arithmetic at vkCreateDevice
-     * (devices mekivk creates; false on a host's) */
+     * f16 -> f32 shape, enabled at vkCreateDevice with the features
+     * MKV_SPV_COOP_FEATURES names (devices mekivk creates; false on a host's) */
     bool coop_nv;
+    /* The optional features vkCreateDevice enabled (MKV_SPV_NEED_* bits):
+     * a kernel whose SPIR-V needs one that is not here is refused
+     * (pipeline.c), rather than created against the spec. */
+    uint32_t spv_enabled;
 
     /* The kernel tunables every recording uses (tunables.h), and where
      * they come from (mkv_device_info): "table" with the row's name, or

@@ -1,4 +1,5 @@
-/* Pipelines and a minimal SPIR-V reflector (bindings, push-constant size). */
+/* Pipelines and a minimal SPIR-V reflector (bindings, push-constant size,
+ * the optional features its capabilities need). */
 #include "pipeline.h"
 
 #include <stdlib.h>
@@ -7,10 +8,30 @@
 #include "alloc.h"
 
 enum {
-    OP_TYPE_INT = 21, OP_TYPE_FLOAT = 22, OP_TYPE_VECTOR = 23, OP_TYPE_IMAGE = 25, OP_TYPE_SAMPLED_IMAGE = 27,
+    OP_CAPABILITY = 17, OP_TYPE_INT = 21, OP_TYPE_FLOAT = 22, OP_TYPE_VECTOR = 23, OP_TYPE_IMAGE = 25, OP_TYPE_SAMPLED_IMAGE = 27,
     OP_TYPE_STRUCT = 30, OP_TYPE_POINTER = 32, OP_VARIABLE = 59, OP_DECORATE = 71, OP_MEMBER_DECORATE = 72,
     DEC_BINDING = 33, DEC_OFFSET = 35, SC_PUSH_CONSTANT = 9, DIM_BUFFER = 5,
 };
+
+/* The capabilities the kernels declare (SPIR-V spec, "Capability"), and
+ * the MKV_SPV_NEED_* bit of each that needs an optional feature (0: core,
+ * or asked of every device by mkv_device_requirements_get). */
+static const struct { uint32_t cap; uint32_t need; const char *name; } known_caps[] = {
+    {1, 0, "Shader"}, {46, 0, "SampledBuffer"}, {50, 0, "ImageQuery"}, {61, 0, "GroupNonUniform"},
+    {63, 0, "GroupNonUniformArithmetic"}, {65, 0, "GroupNonUniformShuffle"},
+    {9, MKV_SPV_NEED_FLOAT16, "Float16"}, {5345, MKV_SPV_NEED_MEMORY_MODEL, "VulkanMemoryModel"},
+    {5357, MKV_SPV_NEED_COOP_NV, "CooperativeMatrixNV"},
+};
+
+const char *mkv_spv_need_name(uint32_t bit)
+{
+    switch (bit) {
+    case MKV_SPV_NEED_FLOAT16: return "shaderFloat16";
+    case MKV_SPV_NEED_MEMORY_MODEL: return "vulkanMemoryModel";
+    case MKV_SPV_NEED_COOP_NV: return "VK_NV_cooperative_matrix";
+    default: return "?";
+    }
+}
 
 mkv_status mkv_spirv_reflect(const uint32_t *code, size_t bytes, const char *name, mkv_spirv_info *info, mkv_error *err)
 {
@@ -31,7 +52,17 @@ mkv_status mkv_spirv_reflect(const uint32_t *code, size_t bytes, const char *nam
         uint32_t op = code[i] & 0xffffu, wc = code[i] >> 16;
         if (wc == 0 || i + wc > n) { st = mkv_fail(err, MKV_ERR_FORMAT, "shader %s: bad instruction at word %zu", name, i); goto out; }
         const uint32_t *a = code + i + 1;
-        if ((op == OP_TYPE_INT || op == OP_TYPE_FLOAT) && a[0] < bound) size[a[0]] = a[1] / 8;
+        if (op == OP_CAPABILITY) {
+            if (wc < 2) { st = mkv_fail(err, MKV_ERR_FORMAT, "shader %s: bad OpCapability at word %zu", name, i); goto out; }
+            size_t c = 0;
+            while (c < sizeof known_caps / sizeof known_caps[0] && known_caps[c].cap != a[0]) c++;
+            if (c == sizeof known_caps / sizeof known_caps[0]) {
+                st = mkv_fail(err, MKV_ERR_FORMAT, "shader %s: SPIR-V capability %u: not one mekivk knows how to enable "
+                              "(runtime/pipeline.c, known_caps)", name, a[0]);
+                goto out;
+            }
+            info->needs |= known_caps[c].need;
+        } else if ((op == OP_TYPE_INT || op == OP_TYPE_FLOAT) && a[0] < bound) size[a[0]] = a[1] / 8;
         else if (op == OP_TYPE_VECTOR && a[0] < bound && a[1] < bound) size[a[0]] = size[a[1]] * a[2];
         else if (op == OP_TYPE_STRUCT && a[0] < bound) is_struct[a[0]] = 1;
         else if (op == OP_TYPE_POINTER && a[0] < bound) target[a[0]] = a[2];
@@ -88,6 +119,11 @@ static mkv_status create_one(mkv_device *d, mkv_pipeline *p, mkv_error *err)
     mkv_spirv_info info;
     mkv_status st = mkv_spirv_reflect(k->code, *k->size, k->name, &info, err);
     if (st) return st;
+    /* a module the device was not created for is refused, not created against the spec */
+    const uint32_t missing = info.needs & ~d->spv_enabled;
+    if (missing)
+        return mkv_fail(err, MKV_ERR_UNSUPPORTED, "shader %s: needs %s, which %s was created without", k->name,
+                        mkv_spv_need_name(missing & -missing), d->props.deviceName);
     p->n_bindings = info.n_bindings;
     p->push_size = info.push_size;
     p->texel_bindings = info.texel_bindings;

@@ -12,9 +12,16 @@ typedef struct mkv_spirv_info {
     uint32_t n_bindings; /* highest binding + 1 (set 0) */
     uint32_t texel_bindings; /* bit i: binding i is a uniform texel buffer, else a storage buffer */
     uint32_t push_size;  /* bytes of the push-constant block (0 if none) */
+    uint32_t needs;      /* MKV_SPV_NEED_* bits of its capabilities (device.h) */
 } mkv_spirv_info;
 
+/* MKV_ERR_FORMAT for a module that is not SPIR-V, is cut short, or
+ * declares a capability mekivk does not know (device.h says which it does). */
+
 mkv_status mkv_spirv_reflect(const uint32_t *code, size_t bytes, const char *name, mkv_spirv_info *info, mkv_error *err);
+
+/* The feature a MKV_SPV_NEED_* bit stands for ("shaderFloat16", ..). */
+const char *mkv_spv_need_name(uint32_t bit);
 
 /* Returns the pipeline of `kernel` specialised with spec[0..n_spec) (ids
  * 0..n_spec-1; id 0 is the workgroup width), creating it on first use. */

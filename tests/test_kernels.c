@@ -24,6 +24,7 @@
 #include "dequant.h"
 #include "half.h"
 #include "ops.h"
+#include "pipeline.h"
 #include "ref.h"
 #include "step_params.h"
 #include "test_util.h"
@@ -1599,6 +1600,50 @@ START_TEST(dispatch_rejects_wrong_binding_count_and_push_size)
 }
 END_TEST
 
+/* Every kernel declares only capabilities the engine knows how to enable,
+ * and needs no optional feature but the cooperative-matrix kernels, which
+ * need no more than a device with them is created with (device.h,
+ * MKV_SPV_COOP_FEATURES). lavapipe never builds mm_cm, so only this static
+ * check catches a feature it needs and the device does not enable (an
+ * NVIDIA H200's validation layer found VulkanMemoryModel so). */
+START_TEST(every_kernel_needs_only_the_features_its_device_enables)
+{
+    for (int i = 0; i < MKV_KERNEL_COUNT; i++) {
+        const mkv_kernel_spirv *k = &mkv_kernel_spirv_table[i];
+        mkv_spirv_info info;
+        mkv_error err = {0};
+        ck_assert_msg(mkv_spirv_reflect(k->code, *k->size, k->name, &info, &err) == MKV_OK, "%s", err.msg);
+        const bool cm = !strncmp(k->name, "mm_cm_", 6) && strncmp(k->name, "mm_cm_emu_", 10);
+        if (cm) {
+            ck_assert_msg(info.needs & MKV_SPV_NEED_COOP_NV, "%s: no cooperative matrices", k->name);
+            ck_assert_msg(!(info.needs & ~MKV_SPV_COOP_FEATURES), "%s: needs %s, which a device with cooperative "
+                          "matrices is not created with", k->name,
+                          mkv_spv_need_name(info.needs & ~MKV_SPV_COOP_FEATURES & -(info.needs & ~MKV_SPV_COOP_FEATURES)));
+        } else {
+            ck_assert_msg(info.needs == 0, "%s: needs %s", k->name, mkv_spv_need_name(info.needs & -info.needs));
+        }
+    }
+    /* a device without them refuses those kernels by name, before Vulkan sees them */
+    if (!dev->coop_nv) {
+        const uint32_t spec[2] = {dev->subgroup_size, dev->subgroup_size};
+        const mkv_pipeline *p;
+        mkv_error err = {0};
+        ck_assert_int_eq(mkv_pipeline_get(dev, MKV_KERNEL_MM_CM_T(MKV_WT_Q4_0), spec, 2, &p, &err), MKV_ERR_UNSUPPORTED);
+        ck_assert_msg(strstr(err.msg, "mm_cm_q4_0") && strstr(err.msg, "created without"), "%s", err.msg);
+    }
+    /* a capability mekivk does not know (Int8, 39) is refused, naming it */
+    const uint32_t mod[] = {0x07230203u, 0x00010300u, 0, 8, 0, 2u << 16 | 17u, 1, 2u << 16 | 17u, 39};
+    mkv_spirv_info info;
+    mkv_error err = {0};
+    ck_assert_int_eq(mkv_spirv_reflect(mod, sizeof mod, "made_up", &info, &err), MKV_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "made_up") && strstr(err.msg, "capability 39"), "%s", err.msg);
+    /* and one it knows gives its bit */
+    const uint32_t mod2[] = {0x07230203u, 0x00010300u, 0, 8, 0, 2u << 16 | 17u, 1, 2u << 16 | 17u, 9};
+    ck_assert_int_eq(mkv_spirv_reflect(mod2, sizeof mod2, "made_up", &info, &err), MKV_OK);
+    ck_assert_uint_eq(info.needs, MKV_SPV_NEED_FLOAT16);
+}
+END_TEST
+
 /* The guard behind every GPU test: with the layer on, a misuse is counted
  * (so "no messages" in the other tests means something). */
 /* A device of its own with the validation layer on and its messages
@@ -1684,6 +1729,7 @@ int main(void)
     tcase_add_loop_test(tc, argmax_finds_first_maximum, 0, 2);
     tcase_add_test(tc, bandwidth_probe_measures_and_refuses_bad_sizes);
     tcase_add_test(tc, dispatch_rejects_wrong_binding_count_and_push_size);
+    tcase_add_test(tc, every_kernel_needs_only_the_features_its_device_enables);
     /* its own case: CK_RUN_CASE=sweep_space runs it alone */
     TCase *ts = tcase_create("sweep_space");
     tcase_add_checked_fixture(ts, setup, teardown);
