@@ -3,9 +3,11 @@
 # carried (scripts/devkit.sh packs it here first), in this order: the GPU
 # tests with the validation layer on, the bandwidth probe, every weight
 # type's matvec alone, the 0.6b q4_0 MeKi model (decode at KV 128, 1024 and 10240,
-# prefill of 128 and 512 tokens, the breakdown by kernel), a quick tuning
-# sweep (which tries the products on cooperative matrices where the device
-# has them), the q4_0 bench again with the sweep's file, the f16 model, the
+# prefill of 128 and 512 tokens, the breakdown by kernel), a full tuning
+# sweep (every variant, the products on cooperative matrices among them
+# where the device has them, judged on 128-token prefills: --quick's
+# 16-token check found them 2.1x slower on an H200, where 128-token
+# prefills ran 1.9x faster), the q4_0 bench again with the sweep's file, the f16 model, the
 # q4_k_m mix.
 # Each step has a time limit and the whole run a deadline (DEADLINE
 # seconds, default 420), so one call of the device tool (at most 600 s)
@@ -17,7 +19,7 @@
 #   probe.json        bench --probe
 #   kernels.json      bench --kernels (the 1.7b FFN shapes, every weight type)
 #   bench-q4_0.json   bench of the 0.6b q4_0 MeKi model
-#   tuning.json       bench --sweep --quick on the q4_0 model: this device's fastest tunables
+#   tuning.json       bench --sweep on the q4_0 model: this device's fastest tunables
 #   sweep.json        the sweep's own report (each group's variants, times, choices)
 #   bench-q4_0-tuned.json  the q4_0 bench with tuning.json (with mm.coop on where the
 #                     device has cooperative matrices, even if the sweep kept it off)
@@ -107,9 +109,9 @@ for s in "${steps[@]}"; do
             --bank '$models/$w/bank.mkb' --ctx 128,1024,10240 -n 32 --reps 5 --prompt 128,512 --profile --json > '$out/$name'" ;;
     sweep)
         [ -f "$models/q4_0/bank.mkb" ] || run 60 "synth q4_0" mekivk synth --config 0.6b --wtype q4_0 --out "$models/q4_0"
-        run 150 sweep sh -c "mekivk bench --sweep --quick --json --model '$models/q4_0/model.gguf' \
+        run 150 sweep sh -c "mekivk bench --sweep --json --model '$models/q4_0/model.gguf' \
             --out '$out/tuning.json' > '$out/sweep.json'" ;;
-    *) echo "device_check: unknown step '$s' (tests probe kernels q4_0 sweep tuned f16)" ;;
+    *) echo "device_check: unknown step '$s' (tests probe kernels q4_0 sweep tuned f16 q4_k_m)" ;;
     esac
 done
 # the tool returns at most 8 files: the JSONs travel as one archive beside log.txt
