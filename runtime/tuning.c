@@ -159,7 +159,8 @@ static void mali(const mkv_tuning_key *k, mkv_tunables *t)
 static const mkv_tuning_row table[] = {
     {"default", 0, NULL, 0, 0,
      "any device: the kernels' own design from the subgroup size (four subgroups per product workgroup, "
-     "storage-buffer reads); not measured on a GPU yet", NULL},
+     "storage-buffer reads); on an NVIDIA H200 bench --sweep --quick kept its matvec values and found a prefill "
+     "tile 4 % faster (8 x 8)", NULL},
     {"lavapipe", 0, NULL, 13 /* VK_DRIVER_ID_MESA_LLVMPIPE */, 0,
      "Mesa's CPU driver: workgroups are CPU threads, so one subgroup per workgroup, no barriers, texel reads "
      "(a storage load runs lane by lane); measured on a 2-core VM", lavapipe},
