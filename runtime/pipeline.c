@@ -16,11 +16,16 @@ enum {
 /* The capabilities the kernels declare (SPIR-V spec, "Capability"), and
  * the MKV_SPV_NEED_* bit of each that needs an optional feature (0: core,
  * or asked of every device by mkv_device_requirements_get). */
-static const struct { uint32_t cap; uint32_t need; const char *name; } known_caps[] = {
-    {1, 0, "Shader"}, {46, 0, "SampledBuffer"}, {50, 0, "ImageQuery"}, {61, 0, "GroupNonUniform"},
-    {63, 0, "GroupNonUniformArithmetic"}, {65, 0, "GroupNonUniformShuffle"},
-    {9, MKV_SPV_NEED_FLOAT16, "Float16"}, {5345, MKV_SPV_NEED_MEMORY_MODEL, "VulkanMemoryModel"},
-    {5357, MKV_SPV_NEED_COOP_NV, "CooperativeMatrixNV"},
+static const struct { uint32_t cap, need; } known_caps[] = {
+    {1, 0},    /* Shader */
+    {46, 0},   /* SampledBuffer (uniform texel buffers) */
+    {50, 0},   /* ImageQuery */
+    {61, 0},   /* GroupNonUniform */
+    {63, 0},   /* GroupNonUniformArithmetic */
+    {65, 0},   /* GroupNonUniformShuffle */
+    {9, MKV_SPV_NEED_FLOAT16},          /* Float16 */
+    {5345, MKV_SPV_NEED_MEMORY_MODEL},  /* VulkanMemoryModel */
+    {5357, MKV_SPV_NEED_COOP_NV},       /* CooperativeMatrixNV */
 };
 
 const char *mkv_spv_need_name(uint32_t bit)

@@ -17,7 +17,6 @@ typedef struct mkv_spirv_info {
 
 /* MKV_ERR_FORMAT for a module that is not SPIR-V, is cut short, or
  * declares a capability mekivk does not know (device.h says which it does). */
-
 mkv_status mkv_spirv_reflect(const uint32_t *code, size_t bytes, const char *name, mkv_spirv_info *info, mkv_error *err);
 
 /* The feature a MKV_SPV_NEED_* bit stands for ("shaderFloat16", ..). */

@@ -2,8 +2,9 @@
  *
  * lavapipe's row is measured on a 2-core VM and NVIDIA's on an H200
  * (figures in their functions). The other GPU rows are reasoned from each
- * vendor's published subgroup sizes and the facts in DESIGN §9, and say so: `mekivk bench --sweep` on the
- * device itself is what replaces a guess with a measurement. */
+ * vendor's published subgroup sizes and the facts in DESIGN §9, and say
+ * so: `mekivk bench --sweep` on the device itself is what replaces a
+ * guess with a measurement. */
 #include "tuning.h"
 
 #include <inttypes.h>
