@@ -133,8 +133,9 @@ static void adreno(const mkv_tuning_key *k, mkv_tunables *t)
  * `bench --sweep --quick` on the 0.6b q4_0 model, then `bench` of that
  * model with its file (scripts/device_check.sh; docs/bench/h200/):
  *  - attention in splits of 128 positions rather than 256: 7.44 -> 4.32 ms
- *    over the sweep's attention jobs; decode 267 -> 337 tok/s at KV 1024,
- *    223 -> 259 at KV 10240 (more splits keep the 132 SMs busy).
+ *    over the sweep's attention jobs; decode of the q4_0 model 267 -> 343
+ *    tok/s at KV 1024, 223 -> 264 at KV 10240 (q4_0-chunk256.json against
+ *    q4_0.json: more splits keep the 132 SMs busy).
  *  - not in the row: the products of prefill on cooperative matrices
  *    (mm_cm.comp, "mm": {"nr": 4, "nb": 8, "rows": 16, "coop": true} in a
  *    tuning file): prefill of 128 tokens 4806 -> 9186 tok/s, 512 tokens
