@@ -84,6 +84,12 @@ struct mkv_device {
      * f16 -> f32 shape, enabled at vkCreateDevice with the features
      * MKV_SPV_COOP_FEATURES names (devices mekivk creates; false on a host's) */
     bool coop_nv;
+    /* Tests only (tests/test_prefill.c): where the tunables ask for
+     * cooperative matrices on a device without them, run the products as
+     * mm_cm_emu, the lanes doing the matrix steps, so that a whole model's
+     * prefill rounds as one with them does (only the f32 sums' order
+     * differs). Never set by the library. */
+    bool coop_emulate;
     /* The optional features vkCreateDevice enabled (MKV_SPV_NEED_* bits):
      * a kernel whose SPIR-V needs one that is not here is refused
      * (pipeline.c), rather than created against the spec. */

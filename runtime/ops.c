@@ -269,9 +269,10 @@ mkv_status mkv_op_mm(mkv_recorder *r, const mkv_matrix *w, const mkv_buffer *x, 
     mkv_status st = check_mm_x("mm", w, ldx, err);
     if (st) return st;
     const mkv_tunables *t = &r->tune;
-    /* on cooperative matrices where the tuning asks and a tile fits; else the register tiles */
-    if (t->coop_mm && r->d->coop_nv && mm_cm_subgroups(r, w))
-        return mkv_op_mm_cm(r, w, x, ldx, y, ldy, y_offset, n_batch, params, flags, false, err);
+    /* on cooperative matrices where the tuning asks and a tile fits (emulated: tests only,
+     * device.h); else the register tiles */
+    if (t->coop_mm && (r->d->coop_nv || r->d->coop_emulate) && mm_cm_subgroups(r, w))
+        return mkv_op_mm_cm(r, w, x, ldx, y, ldy, y_offset, n_batch, params, flags, !r->d->coop_nv, err);
     for (uint32_t p = 0; p < w->n_parts; p++) {
         const uint32_t n = mkv_matrix_part_rows(w, p);
         mkv_pc_mm pc = mm_pc(w, p, ldx, ldy, y_offset, flags);
