@@ -449,7 +449,6 @@ static mkv_status device_finish(mkv_device *d, const device_caps *c, mkv_error *
     d->max_storage_range = c->max_storage_range;
     d->max_texel_elements = c->max_texel_elements;
     d->coop_nv = c->coop_nv && !d->external; /* a host's device: its features are the host's to enable */
-    d->spv_enabled = d->coop_nv ? MKV_SPV_COOP_FEATURES : 0u; /* what vkCreateDevice enabled (mkv_device_create) */
     d->timestamp_period_ns = c->props.limits.timestampPeriod;
     d->vk.vkGetPhysicalDeviceMemoryProperties(d->phys, &d->mem_props);
     if (!d->queue) d->vk.vkGetDeviceQueue(d->dev, d->queue_family, 0, &d->queue);
@@ -528,7 +527,7 @@ mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_
     /* no features, no extensions (mkv_device_requirements_get), but for
      * cooperative matrices where the device has them (mm_cm.comp): the
      * features follow the bits, which pipeline.c holds kernels to */
-    const uint32_t en = c.coop_nv ? MKV_SPV_COOP_FEATURES : 0u;
+    const uint32_t en = mkv_spv_features(c.coop_nv);
     VkPhysicalDeviceCooperativeMatrixFeaturesNV cf = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
                                                       .cooperativeMatrix = (en & MKV_SPV_NEED_COOP_NV) != 0};
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,

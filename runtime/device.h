@@ -30,6 +30,11 @@ enum {
  * that mm_cm.comp can run: tests/test_kernels.c checks that the mm_cm
  * kernels need no more. */
 #define MKV_SPV_COOP_FEATURES (MKV_SPV_NEED_FLOAT16 | MKV_SPV_NEED_MEMORY_MODEL | MKV_SPV_NEED_COOP_NV)
+/* The optional features a device is created with (MKV_SPV_NEED_* bits):
+ * those of cooperative matrices where it has them (mkv_device.coop_nv),
+ * else none. vkCreateDevice enables these and pipeline.c refuses a kernel
+ * that needs more. */
+static inline uint32_t mkv_spv_features(bool coop_nv) { return coop_nv ? MKV_SPV_COOP_FEATURES : 0u; }
 
 typedef struct mkv_pipeline {
     mkv_kernel_id kernel;
@@ -90,10 +95,6 @@ struct mkv_device {
      * prefill rounds as one with them does (only the f32 sums' order
      * differs). Never set by the library. */
     bool coop_emulate;
-    /* The optional features vkCreateDevice enabled (MKV_SPV_NEED_* bits):
-     * a kernel whose SPIR-V needs one that is not here is refused
-     * (pipeline.c), rather than created against the spec. */
-    uint32_t spv_enabled;
 
     /* The kernel tunables every recording uses (tunables.h), and where
      * they come from (mkv_device_info): "table" with the row's name, or

@@ -125,7 +125,7 @@ static mkv_status create_one(mkv_device *d, mkv_pipeline *p, mkv_error *err)
     mkv_status st = mkv_spirv_reflect(k->code, *k->size, k->name, &info, err);
     if (st) return st;
     /* a module the device was not created for is refused, not created against the spec */
-    const uint32_t missing = info.needs & ~d->spv_enabled;
+    const uint32_t missing = info.needs & ~mkv_spv_features(d->coop_nv);
     if (missing)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "shader %s: needs %s, which %s was created without", k->name,
                         mkv_spv_need_name(missing & -missing), d->props.deviceName);

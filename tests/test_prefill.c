@@ -43,7 +43,6 @@
 #define COOP_TOL 1e-2
 
 static char run_dir[4096];
-static double tol = PREFILL_TOL; /* compare()'s bound: PREFILL_TOL, or COOP_TOL */
 
 static const char *file_in(const char *name, const char *file)
 {
@@ -139,10 +138,10 @@ static uint32_t vocab_of(const mkv_model *m)
 
 /* Prefills `n` tokens in the calls `splits` (sizes summing to n, 0-ended)
  * with every position's logits, steps the same tokens in a second session,
- * compares every position, then decodes 3 more tokens in both. Returns the
- * worst relative difference. */
+ * compares every position, then decodes 3 more tokens in both, each
+ * within tol. Returns the worst relative difference. */
 static double compare(mkv_model *m, const uint32_t *tok, uint32_t n, const uint32_t *splits, uint32_t chunk,
-                      bool bank_sync, const char *label)
+                      bool bank_sync, double tol, const char *label)
 {
     const uint32_t nv = vocab_of(m), n_ctx = n + 8;
     mkv_session *a = session(m, n_ctx, chunk, bank_sync), *b = session(m, n_ctx, chunk, bank_sync);
@@ -200,13 +199,13 @@ static void lengths_case(const char *name)
     static const uint32_t whole[] = {0}, three[] = {7, 17, 0};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         uint32_t *tok = rand_tokens(lens[i], nv, 100 + i);
-        compare(m, tok, lens[i], whole, 16, false, name);
+        compare(m, tok, lens[i], whole, 16, false, PREFILL_TOL, name);
         free(tok);
     }
     uint32_t *tok = rand_tokens(40, nv, 200);
     char label[64];
     snprintf(label, sizeof label, "%s (7+17+16 calls)", name);
-    compare(m, tok, 40, three, 16, false, label);
+    compare(m, tok, 40, three, 16, false, PREFILL_TOL, label);
     free(tok);
     mkv_model_destroy(m);
     tu_assert_no_validation(dev);
@@ -246,8 +245,8 @@ START_TEST(default_chunk_127_128_129_and_1000)
         mkv_model *m = load(dev, names[k], k == 0 ? file_in("f16", "bank.mkb") : NULL);
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
             uint32_t *tok = rand_tokens(lens[i], vocab_of(m), 300 + i);
-            compare(m, tok, lens[i], whole, 0, false, names[k]);
-            if (k == 0 && lens[i] == 129) compare(m, tok, lens[i], whole, 0, true, "f16 bank_sync");
+            compare(m, tok, lens[i], whole, 0, false, PREFILL_TOL, names[k]);
+            if (k == 0 && lens[i] == 129) compare(m, tok, lens[i], whole, 0, true, PREFILL_TOL, "f16 bank_sync");
             free(tok);
         }
         mkv_model_destroy(m);
@@ -386,21 +385,19 @@ START_TEST(coop_prefill_stays_within_f16_rounding_of_stepped)
     const char *names[] = {"f16", "q4_0", "q4_k_m", "q6_k"};
     static const uint32_t whole[] = {0};
     double worst = 0;
-    tol = COOP_TOL;
     for (int k = 0; k < 4; k++) {
         mkv_model *m = load(dev, names[k], has_bank(names[k]) ? file_in(names[k], "bank.mkb") : NULL);
         const uint32_t nv = vocab_of(m);
         uint32_t *tok = rand_tokens(129, nv, 300 + k);
         char label[64];
         snprintf(label, sizeof label, "%s coop", names[k]);
-        double e = compare(m, tok, 40, whole, 16, false, label);
+        double e = compare(m, tok, 40, whole, 16, false, COOP_TOL, label);
         worst = e > worst ? e : worst;
-        e = compare(m, tok, 129, whole, 128, false, label);
+        e = compare(m, tok, 129, whole, 128, false, COOP_TOL, label);
         worst = e > worst ? e : worst;
         free(tok);
         mkv_model_destroy(m);
     }
-    tol = PREFILL_TOL;
     /* the products did run on the tiles: their pipelines are in the device's cache */
     uint32_t n_cm = 0;
     for (uint32_t i = 0; i < dev->n_pipelines; i++)
