@@ -488,7 +488,7 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
         return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "attention: %u tokens x %u splits exceed the device's workgroup count", nbt, a->n_split);
     /* The group size and head_dim are compile-time in the shader (queries
      * and outputs live in registers). */
-    const mkv_spec spec = {{r->tune.wg_attn, a->n_head / a->n_kv_head, a->head_dim, r->d->subgroup_size}, 4};
+    const mkv_spec spec = {{r->tune.wg_attn, a->n_head / a->n_kv_head, a->head_dim, r->d->subgroup_size, r->tune.u_attn}, 5};
     /* bytes: the whole cache capacity is an upper bound; bench rescales by n_kv. */
     const bool tex = r->tune.texel_reads && k_cache->view && v_cache->view;
     const mkv_kernel_id k = a->kv_q8 ? (tex ? MKV_KERNEL_ATTN_Q8_TB : MKV_KERNEL_ATTN_Q8) : (tex ? MKV_KERNEL_ATTN_TB : MKV_KERNEL_ATTN);

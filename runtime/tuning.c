@@ -43,6 +43,9 @@ static void generic(uint32_t sg, mkv_tunables *t)
     /* Splits of ~256 positions keep every core busy at long context while
      * the combine pass stays tiny. */
     t->attn_chunk = 256;
+    /* Two positions per team step: two K rows, then two V rows, in flight
+     * per lane. */
+    t->u_attn = 2;
     /* Matmul (the offline fold): 64 threads, each one weight row, share a
      * staged slice of 8 batch rows held in registers. */
     t->wg_matmul = 64;
@@ -218,15 +221,15 @@ static bool row_matches(const mkv_tuning_row *r, const mkv_tuning_key *k, uint32
 
 static uint32_t clamp_wg(uint32_t wg, uint32_t max) { return max && wg > max ? max : wg; }
 
-/* 14 uint32_t fields and 2 bools (with 2 bytes of padding): a struct of
+/* 15 uint32_t fields and 2 bools (with 2 bytes of padding): a struct of
  * another size has a field mkv_tuning_equal does not compare yet */
-_Static_assert(sizeof(mkv_tunables) == 14 * 4 + 4, "mkv_tunables changed: compare the new field in mkv_tuning_equal");
+_Static_assert(sizeof(mkv_tunables) == 15 * 4 + 4, "mkv_tunables changed: compare the new field in mkv_tuning_equal");
 
 bool mkv_tuning_equal(const mkv_tunables *a, const mkv_tunables *b)
 {
     return a->wg_matvec == b->wg_matvec && a->rows_matvec == b->rows_matvec && a->nr_matvec == b->nr_matvec &&
            a->wg_norm == b->wg_norm && a->wg_attn == b->wg_attn && a->wg_argmax == b->wg_argmax &&
-           a->attn_chunk == b->attn_chunk && a->wg_matmul == b->wg_matmul && a->tb_matmul == b->tb_matmul &&
+           a->attn_chunk == b->attn_chunk && a->u_attn == b->u_attn && a->wg_matmul == b->wg_matmul && a->tb_matmul == b->tb_matmul &&
            a->wg_mm == b->wg_mm && a->rows_mm == b->rows_mm && a->nr_mm == b->nr_mm && a->nb_mm == b->nb_mm &&
            a->coop_mm == b->coop_mm && a->texel_reads == b->texel_reads && a->il_rows == b->il_rows;
 }
@@ -297,6 +300,7 @@ mkv_status mkv_tuning_check(const mkv_tuning_key *k, const mkv_tunables *t, cons
     if (t->rows_mm % t->nr_mm || t->rows_mm > 1024)
         return BAD("mm", "rows", t->rows_mm, "not a multiple of mm.nr up to 1024");
     if (t->attn_chunk < 16 || t->attn_chunk > 65536) return BAD("attn", "chunk", t->attn_chunk, "not in 16..65536");
+    if (!pow2(t->u_attn) || t->u_attn > 8) return BAD("attn", "u", t->u_attn, "not 1, 2, 4 or 8");
     if (!t->tb_matmul || t->tb_matmul > 32) return BAD("matmul", "tb", t->tb_matmul, "not in 1..32");
     if (!pow2(t->il_rows) || t->il_rows > 64)
         return BAD("layout", "il_rows", t->il_rows, "not a power of two up to 64 (1: plain rows)");
@@ -321,6 +325,7 @@ static const field fields[] = {
     F("matvec", "wg", wg_matvec), F("matvec", "rows", rows_matvec), F("matvec", "nr", nr_matvec),
     F("mm", "wg", wg_mm),         F("mm", "rows", rows_mm),         F("mm", "nr", nr_mm),
     F("mm", "nb", nb_mm),         F("attn", "wg", wg_attn),         F("attn", "chunk", attn_chunk),
+    F("attn", "u", u_attn),
     F("norm", "wg", wg_norm),     F("argmax", "wg", wg_argmax),     F("matmul", "wg", wg_matmul),
     F("matmul", "tb", tb_matmul), F("layout", "il_rows", il_rows),
 };
@@ -441,7 +446,7 @@ mkv_status mkv_tuning_save(const char *path, const mkv_tuning_key *key, const mk
                      "  \"matvec\": {\"wg\": %" PRIu32 ", \"rows\": %" PRIu32 ", \"nr\": %" PRIu32 "},\n"
                      "  \"mm\": {\"wg\": %" PRIu32 ", \"rows\": %" PRIu32 ", \"nr\": %" PRIu32 ", \"nb\": %" PRIu32
                      ", \"coop\": %s},\n"
-                     "  \"attn\": {\"wg\": %" PRIu32 ", \"chunk\": %" PRIu32 "},\n"
+                     "  \"attn\": {\"wg\": %" PRIu32 ", \"chunk\": %" PRIu32 ", \"u\": %" PRIu32 "},\n"
                      "  \"norm\": {\"wg\": %" PRIu32 "},\n"
                      "  \"argmax\": {\"wg\": %" PRIu32 "},\n"
                      "  \"matmul\": {\"wg\": %" PRIu32 ", \"tb\": %" PRIu32 "},\n"
@@ -449,7 +454,7 @@ mkv_status mkv_tuning_save(const char *path, const mkv_tuning_key *key, const mk
                      "  \"layout\": {\"il_rows\": %" PRIu32 "}\n"
                      " }}\n",
                      key->device_name ? key->device_name : "", key->subgroup_size, t->wg_matvec, t->rows_matvec,
-                     t->nr_matvec, t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm, t->coop_mm ? "true" : "false", t->wg_attn, t->attn_chunk, t->wg_norm,
+                     t->nr_matvec, t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm, t->coop_mm ? "true" : "false", t->wg_attn, t->attn_chunk, t->u_attn, t->wg_norm,
                      t->wg_argmax, t->wg_matmul, t->tb_matmul, t->texel_reads ? "true" : "false", t->il_rows);
     if (n < 0 || (size_t)n >= sizeof buf) return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: tuning text too long", path);
     for (const char *p = key->device_name; p && *p; p++)
@@ -485,7 +490,7 @@ static bool same_group(mkv_tuning_group g, const mkv_tunables *a, const mkv_tuna
     case MKV_TUNE_MATVEC: return a->nr_matvec == b->nr_matvec && a->rows_matvec == b->rows_matvec;
     case MKV_TUNE_MM:
         return a->nr_mm == b->nr_mm && a->nb_mm == b->nb_mm && a->rows_mm == b->rows_mm && a->coop_mm == b->coop_mm;
-    case MKV_TUNE_ATTN: return a->attn_chunk == b->attn_chunk;
+    case MKV_TUNE_ATTN: return a->attn_chunk == b->attn_chunk && a->wg_attn == b->wg_attn && a->u_attn == b->u_attn;
     default: return true;
     }
 }
@@ -499,7 +504,7 @@ static void copy_group(mkv_tuning_group g, mkv_tunables *to, const mkv_tunables 
     case MKV_TUNE_MM:
         to->nr_mm = from->nr_mm, to->nb_mm = from->nb_mm, to->rows_mm = from->rows_mm, to->coop_mm = from->coop_mm;
         break;
-    case MKV_TUNE_ATTN: to->attn_chunk = from->attn_chunk; break;
+    case MKV_TUNE_ATTN: to->attn_chunk = from->attn_chunk, to->wg_attn = from->wg_attn, to->u_attn = from->u_attn; break;
     default: break;
     }
 }
@@ -523,9 +528,16 @@ static void copy_group(mkv_tuning_group g, mkv_tunables *to, const mkv_tunables 
  *    lavapipe's row was chosen from but 16 x 8 (its slowest 128-sum tile),
  *    with the row's rows per workgroup rounded up to whole turns of its
  *    subgroups.
- *  - attn: splits of 64, 128, 256 or 512 positions (64 first after the row:
- *    --quick tries it; a GPU at short context had one split per KV head).
+ *    On a GPU also NR 1 and 2 (more subgroups on a short matrix).
+ *  - attn: splits of 64, 128, 256 or 512 positions with the row's teams (64
+ *    first after the row: --quick tries it; a GPU at short context had one
+ *    split per KV head); on a CPU device also 4 positions per team step;
+ *    on a GPU every combination of splits of 64, 128 and 256, workgroups
+ *    of 1, 2 and 4 times the row's and 2, 4 or 8 positions per team step
+ *    (an H200 ran attention at 2-11 % of its bandwidth with the row's
+ *    64 threads and 2 positions: too few loads in flight).
  *  - reads: texel or storage reads, where the device has texel buffers. */
+#define MKV_SPACE_MAX (MKV_TUNING_MAX_VARIANTS + 8) /* room for what the filter below drops */
 static uint32_t space(const mkv_tuning_key *key, mkv_tuning_group g, mkv_tunables *out)
 {
     mkv_tunables row;
@@ -546,6 +558,15 @@ static uint32_t space(const mkv_tuning_key *key, mkv_tuning_group g, mkv_tunable
             out[n] = row;
             out[n].nr_matvec = nr;
             out[n++].rows_matvec = turn > min_rows ? turn : min_rows;
+        }
+        /* a GPU: one or two rows at a time, so a short matrix (the 0.6b
+         * shape's 1024 rows of W_down) is more subgroups at once; at least
+         * 8 rows per workgroup (ffn_out takes W_mo's outputs 8 at a time) */
+        for (uint32_t nr = 1; nr <= 2 && !key->cpu; nr++) {
+            const uint32_t turn = nr * sub;
+            out[n] = row;
+            out[n].nr_matvec = nr;
+            out[n++].rows_matvec = turn >= 8 ? turn : 8 / turn * turn;
         }
         break;
     }
@@ -569,10 +590,25 @@ static uint32_t space(const mkv_tuning_key *key, mkv_tuning_group g, mkv_tunable
         break;
     }
     case MKV_TUNE_ATTN:
-        for (uint32_t c = 64; c <= 512; c *= 2) {
+        for (uint32_t c = 64; c <= 512; c *= 2) { /* the row's teams */
             out[n] = row;
             out[n++].attn_chunk = c;
         }
+        if (key->cpu) { /* four positions a step (lavapipe: a larger unrolled body, not more in flight) */
+            out[n] = row;
+            out[n++].u_attn = 4;
+            break;
+        }
+        /* a GPU: more positions in flight per team and more teams per
+         * workgroup, at splits of 64 to 256 */
+        for (uint32_t c = 64; c <= 256; c *= 2)
+            for (uint32_t w = 1; w <= 4; w *= 2)
+                for (uint32_t u = 2; u <= 8; u *= 2) {
+                    out[n] = row;
+                    out[n].attn_chunk = c;
+                    out[n].wg_attn = w * row.wg_attn;
+                    out[n++].u_attn = u;
+                }
         break;
     default:
         break;
@@ -591,7 +627,7 @@ static uint32_t space(const mkv_tuning_key *key, mkv_tuning_group g, mkv_tunable
 uint32_t mkv_tuning_variants(const mkv_tuning_key *key, const mkv_tunables *t, mkv_tuning_group g,
                              mkv_tunables out[MKV_TUNING_MAX_VARIANTS])
 {
-    mkv_tunables sp[MKV_TUNING_MAX_VARIANTS + 2];
+    mkv_tunables sp[MKV_SPACE_MAX];
     const uint32_t n = space(key, g, sp);
     uint32_t m = 0, own = n;
     for (uint32_t i = 0; i < n; i++)
@@ -627,7 +663,8 @@ void mkv_tuning_describe(mkv_tuning_group g, const mkv_tunables *t, bool json, c
                  !t->coop_mm ? "" : json ? ", \"coop\": true" : ", coop", json ? "}" : "");
         break;
     case MKV_TUNE_ATTN:
-        snprintf(buf, cap, "%s%schunk%s%s%" PRIu32 "%s", json ? "{" : "", q, q, sep, t->attn_chunk, json ? "}" : "");
+        snprintf(buf, cap, "%s%schunk%s%s%" PRIu32 ", %swg%s%s%" PRIu32 ", %su%s%s%" PRIu32 "%s", json ? "{" : "", q, q,
+                 sep, t->attn_chunk, q, q, sep, t->wg_attn, q, q, sep, t->u_attn, json ? "}" : "");
         break;
     default:
         snprintf(buf, cap, "%s", json ? "{}" : "");
@@ -638,7 +675,7 @@ void mkv_tuning_describe(mkv_tuning_group g, const mkv_tunables *t, bool json, c
 /* The space's values of g as text: "nr/rows 16/64, 4/16, ..." */
 static void list_space(const mkv_tuning_key *key, mkv_tuning_group g, char *buf, size_t cap)
 {
-    mkv_tunables sp[MKV_TUNING_MAX_VARIANTS + 2];
+    mkv_tunables sp[MKV_SPACE_MAX];
     const uint32_t n = space(key, g, sp);
     size_t k = 0;
     buf[0] = '\0';
@@ -659,7 +696,7 @@ mkv_status mkv_tuning_check_space(const mkv_tuning_key *key, const mkv_tunables 
         const uint32_t b = *(const uint32_t *)((const char *)&row + fields[i].off);
         const bool grouped = !strcmp(fields[i].kernel, "mm") ? strcmp(fields[i].name, "wg") != 0
                              : !strcmp(fields[i].kernel, "matvec") ? strcmp(fields[i].name, "wg") != 0
-                             : !strcmp(fields[i].kernel, "attn") ? !strcmp(fields[i].name, "chunk")
+                             : !strcmp(fields[i].kernel, "attn") ? true /* chunk, wg, u: the group's */
                              /* the layout is a matrix's, read by every typed kernel through one mapping
                               * that the kernel tests run plain and interleaved: any valid value */
                              : !strcmp(fields[i].kernel, "layout");
@@ -668,7 +705,7 @@ mkv_status mkv_tuning_check_space(const mkv_tuning_key *key, const mkv_tunables 
                             "(this device's: %" PRIu32 ")", what, fields[i].kernel, fields[i].name, a, b);
     }
     for (int g = 0; g < MKV_TUNE_GROUPS; g++) {
-        mkv_tunables sp[MKV_TUNING_MAX_VARIANTS + 2];
+        mkv_tunables sp[MKV_SPACE_MAX];
         const uint32_t n = space(key, (mkv_tuning_group)g, sp);
         /* in: the variant is; a, b: its first field, its first two fields are in some variant */
         bool in = false, a = false, b = false;
@@ -676,9 +713,11 @@ mkv_status mkv_tuning_check_space(const mkv_tuning_key *key, const mkv_tunables 
             in |= same_group((mkv_tuning_group)g, &sp[i], t);
             if (g == MKV_TUNE_MATVEC) a |= sp[i].nr_matvec == t->nr_matvec;
             if (g == MKV_TUNE_MM) a |= sp[i].nr_mm == t->nr_mm, b |= sp[i].nr_mm == t->nr_mm && sp[i].nb_mm == t->nb_mm;
+            if (g == MKV_TUNE_ATTN)
+                a |= sp[i].attn_chunk == t->attn_chunk, b |= sp[i].attn_chunk == t->attn_chunk && sp[i].wg_attn == t->wg_attn;
         }
         if (in) continue;
-        char list[512];
+        char list[2048];
         list_space(key, (mkv_tuning_group)g, list, sizeof list);
         const char *fname;
         uint32_t v;
@@ -693,7 +732,7 @@ mkv_status mkv_tuning_check_space(const mkv_tuning_key *key, const mkv_tunables 
             fname = !a ? "nr" : !b ? "nb" : "rows", v = !a ? t->nr_mm : !b ? t->nb_mm : t->rows_mm;
             break;
         default:
-            fname = "chunk", v = t->attn_chunk;
+            fname = !a ? "chunk" : !b ? "wg" : "u", v = !a ? t->attn_chunk : !b ? t->wg_attn : t->u_attn;
             break;
         }
         char d[96];

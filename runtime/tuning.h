@@ -21,6 +21,7 @@ typedef struct mkv_tunables { /* a new field: also mkv_tuning_equal */
     uint32_t wg_attn;      /* attention: threads over positions, then dims */
     uint32_t wg_argmax;
     uint32_t attn_chunk;   /* target positions per attention split */
+    uint32_t u_attn;       /* attention: positions a team of lanes takes per step (1, 2, 4 or 8) */
     uint32_t wg_matmul;    /* matmul: weight rows (threads) per workgroup */
     uint32_t tb_matmul;    /* matmul: batch rows per workgroup (register tile) */
     uint32_t wg_mm;        /* mm (prefill products): threads per workgroup */
@@ -84,7 +85,7 @@ mkv_status mkv_tuning_check(const mkv_tuning_key *key, const mkv_tunables *t, co
  *   {"mekivk_tuning": 1, "device": "<name>", "subgroup_size": 8,
  *    "kernels": {"matvec": {"wg": 8, "rows": 64, "nr": 16},
  *                "mm": {"wg": 8, "rows": 64, "nr": 8, "nb": 16},
- *                "attn": {"wg": 8, "chunk": 256}, "norm": {"wg": 8},
+ *                "attn": {"wg": 8, "chunk": 256, "u": 2}, "norm": {"wg": 8},
  *                "argmax": {"wg": 128}, "matmul": {"wg": 64, "tb": 8},
  *                "reads": {"texel": true}}}
  * Kernels and fields it leaves out keep t's values. Refused, naming the
@@ -109,14 +110,14 @@ typedef enum mkv_tuning_group {
     MKV_TUNE_READS,  /* reads.texel: on and off (off only, without RGBA32UI texel buffers) */
     MKV_TUNE_MATVEC, /* matvec.nr, matvec.rows (matvec, SwiGLU, ffn_out); matvec.wg as the row has it */
     MKV_TUNE_MM,     /* mm.nr, mm.nb, mm.rows (prefill products); mm.wg as the row has it */
-    MKV_TUNE_ATTN,   /* attn.chunk (positions per decode attention split) */
+    MKV_TUNE_ATTN,   /* attn.chunk (positions per decode attention split), attn.wg, attn.u */
     MKV_TUNE_GROUPS
 } mkv_tuning_group;
 
 /* The group's kernel name in a tuning file: "reads", "matvec", "mm", "attn". */
 const char *mkv_tuning_group_name(mkv_tuning_group g);
 
-#define MKV_TUNING_MAX_VARIANTS 8
+#define MKV_TUNING_MAX_VARIANTS 32
 
 /* The variants of group g on key's device: copies of t, each with g's
  * fields set to one of the group's values (every other field as in t),

@@ -42,6 +42,10 @@
 layout(constant_id = 1) const uint G = 1;    // query heads per KV head
 layout(constant_id = 2) const uint HD = 128; // head_dim (even)
 layout(constant_id = 3) const uint SG = 8;   // the subgroup size (gl_SubgroupSize)
+// Positions a team takes per step (its U row loads of K, then of V, are in
+// flight together): 2 on lavapipe, where more only grows the unrolled body;
+// a GPU hides its memory latency with more (tuning.c).
+layout(constant_id = 4) const uint U = 2;
 
 STEP_PARAMS_BUFFER(0)
 layout(std430, binding = 1) readonly buffer Q { float q[]; };        // [n_head][head_dim]
@@ -84,7 +88,6 @@ const uint P = NCH2 < SG ? NCH2 : SG;
 const uint TEAMS = SG / P;                 // teams per subgroup
 const uint CPL = (NCH + P - 1u) / P;       // chunks per lane
 const bool FULL = CPL * P == NCH;          // every lane's chunks exist
-#define U 2u                               // positions per team step
 const float LN2 = 0.69314718;
 const float NEG = -3.0e38;
 

@@ -5,7 +5,8 @@
  *           (attn_combine's: no combine runs).
  * Spec constants: 0 WG (power of two, a multiple of the subgroup size),
  *   1 G = n_head/n_kv_head, 2 head_dim, 3 the device's subgroup size
- *   (gl_SubgroupSize must equal it: lanes are split into teams by it).
+ *   (gl_SubgroupSize must equal it: lanes are split into teams by it),
+ *   4 U (positions a team takes per step: 1, 2, 4 or 8).
  * Limits: n_head/n_kv_head <= 16, head_dim even and <= 256.
  * Dispatch: n_kv_head x (batch * n_split) x 1: token b of the pass (row b
  * of q, of ld_q floats; its partials after those of token b - 1) attends to

@@ -1088,6 +1088,7 @@ typedef struct attn_case {
     bool bias;       /* q/k/v biases */
     uint32_t wg;     /* attention workgroup width; 0: the device's tunable */
     bool kv_q8;      /* q8_0 KV cache (kv_layout.h) instead of f16 */
+    uint32_t u;      /* positions a team takes per step (attn.comp's U); 0: the device's tunable */
 } attn_case;
 
 /* q8_0 of one cache block as kv_layout.h defines it: d = max|x| / 127,
@@ -1218,6 +1219,7 @@ static void check_attention(const attn_case *c)
     kt k;
     mkv_recorder *r = kt_begin(&k);
     if (c->wg) r->tune.wg_attn = r->tune.wg_norm = c->wg; /* attention, rope_kv and attn_combine */
+    if (c->u) r->tune.u_attn = c->u;
     OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, c->bias ? &bbias : NULL, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
     if (c->n_split > 1) { /* partials a float short are refused, nothing recorded */
         mkv_buffer small;
@@ -1273,10 +1275,10 @@ static void check_attention(const attn_case *c)
     float *gq = read_vec(&bq, qd), *go = read_vec(&bout, qd);
     double eq = rel_err(gq, q, qd), eo = rel_err(go, ref, qd);
     ck_assert_msg(eq <= 2e-5 && ek <= kv_tol && ev <= kv_tol && ek_exact <= 0.02 && eo <= 1e-3,
-                  "heads %u/%u hd %u ctx %u n_kv %u norm %d split %u rope_norm %d bias %d wg %u kv_q8 %d: q %.3g k %.3g v "
+                  "heads %u/%u hd %u ctx %u n_kv %u norm %d split %u rope_norm %d bias %d wg %u u %u kv_q8 %d: q %.3g k %.3g v "
                   "%.3g (k vs exact %.3g) out %.3g",
                   c->n_head, c->n_kv_head, hd, c->n_ctx, c->n_kv, c->qk_norm, c->n_split, c->rope_norm, c->bias, c->wg,
-                  c->kv_q8, eq, ek, ev, ek_exact, eo);
+                  c->u, c->kv_q8, eq, ek, ev, ek_exact, eo);
 
     mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &bbias, &brope, &bq, &bout, &bk, &bv, &bpart};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(dev, bufs[i]);
@@ -1289,34 +1291,43 @@ START_TEST(attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_
     use_reads(_i);
     static const attn_case cases[] = {
         /* heads kv  hd   ctx  n_kv norm split rope_norm bias wg kv_q8 */
-        {4, 2, 64, 64, 1, true, 1, false, false, 0, false},      /* position 0 */
-        {4, 2, 64, 64, 64, true, 1, false, false, 0, false},     /* last position of the context */
-        {4, 2, 64, 300, 300, true, 4, false, false, 0, false},   /* splits over a full cache */
-        {4, 2, 64, 300, 5, true, 8, false, false, 0, false},     /* more splits than filled positions: empty chunks */
-        {8, 8, 32, 50, 37, false, 3, false, false, 0, false},    /* n_head = n_kv_head, no q/k norm */
-        {6, 1, 16, 40, 33, true, 2, false, false, 0, false},     /* one KV head, group of 6 */
-        {16, 1, 128, 20, 20, true, 1, false, false, 0, false},   /* group of 16 (the limit), head_dim 128 */
-        {2, 1, 130, 33, 17, false, 5, false, false, 0, false},   /* head_dim not a multiple of 8 */
-        {16, 8, 128, 1024, 1000, true, 4, false, false, 0, false}, /* 0.6b-like attention near the end */
-        {4, 2, 64, 64, 10, true, 1, true, false, 0, false},  /* llama-style pairs with q/k norm */
-        {8, 8, 32, 50, 37, false, 3, true, false, 0, false}, /* llama-style pairs, MHA */
-        {2, 1, 130, 33, 17, false, 5, true, true, 0, false}, /* odd pair count, pairs and bias */
-        {4, 2, 64, 64, 20, false, 2, false, true, 0, false}, /* qwen2: NEOX with q/k/v bias */
-        {6, 1, 16, 40, 33, true, 2, false, true, 0, false},  /* bias before q/k norm */
-        {16, 1, 256, 40, 33, true, 2, false, false, 0, false},  /* both limits: group of 16, head_dim 256 */
+        {4, 2, 64, 64, 1, true, 1, false, false, 0, false, 0},      /* position 0 */
+        {4, 2, 64, 64, 64, true, 1, false, false, 0, false, 0},     /* last position of the context */
+        {4, 2, 64, 300, 300, true, 4, false, false, 0, false, 0},   /* splits over a full cache */
+        {4, 2, 64, 300, 5, true, 8, false, false, 0, false, 0},     /* more splits than filled positions: empty chunks */
+        {8, 8, 32, 50, 37, false, 3, false, false, 0, false, 0},    /* n_head = n_kv_head, no q/k norm */
+        {6, 1, 16, 40, 33, true, 2, false, false, 0, false, 0},     /* one KV head, group of 6 */
+        {16, 1, 128, 20, 20, true, 1, false, false, 0, false, 0},   /* group of 16 (the limit), head_dim 128 */
+        {2, 1, 130, 33, 17, false, 5, false, false, 0, false, 0},   /* head_dim not a multiple of 8 */
+        {16, 8, 128, 1024, 1000, true, 4, false, false, 0, false, 0}, /* 0.6b-like attention near the end */
+        {4, 2, 64, 64, 10, true, 1, true, false, 0, false, 0},  /* llama-style pairs with q/k norm */
+        {8, 8, 32, 50, 37, false, 3, true, false, 0, false, 0}, /* llama-style pairs, MHA */
+        {2, 1, 130, 33, 17, false, 5, true, true, 0, false, 0}, /* odd pair count, pairs and bias */
+        {4, 2, 64, 64, 20, false, 2, false, true, 0, false, 0}, /* qwen2: NEOX with q/k/v bias */
+        {6, 1, 16, 40, 33, true, 2, false, true, 0, false, 0},  /* bias before q/k norm */
+        {16, 1, 256, 40, 33, true, 2, false, false, 0, false, 0},  /* both limits: group of 16, head_dim 256 */
         /* Several subgroups per workgroup (a GPU's shape), merged in shared memory. */
-        {16, 8, 128, 300, 77, true, 2, false, false, 64, false},
-        {6, 1, 16, 40, 33, true, 2, false, false, 64, false},
-        {2, 1, 130, 33, 17, false, 5, false, false, 64, false},
-        {4, 2, 64, 300, 5, true, 8, false, false, 128, false},
-        {16, 8, 128, 300, 77, true, 1, false, false, 64, false}, /* one split: the merge writes the output */
-        {2, 1, 130, 33, 17, false, 1, false, false, 64, false},
+        {16, 8, 128, 300, 77, true, 2, false, false, 64, false, 0},
+        {6, 1, 16, 40, 33, true, 2, false, false, 64, false, 0},
+        {2, 1, 130, 33, 17, false, 5, false, false, 64, false, 0},
+        {4, 2, 64, 300, 5, true, 8, false, false, 128, false, 0},
+        {16, 8, 128, 300, 77, true, 1, false, false, 64, false, 0}, /* one split: the merge writes the output */
+        {2, 1, 130, 33, 17, false, 1, false, false, 64, false, 0},
         /* q8_0 KV cache */
-        {4, 2, 64, 64, 1, true, 1, false, false, 0, true},
-        {4, 2, 64, 300, 300, true, 4, false, true, 0, true},
-        {16, 8, 128, 1024, 1000, true, 4, false, false, 0, true},
-        {16, 1, 256, 40, 33, true, 2, false, false, 0, true},
-        {8, 8, 32, 50, 37, false, 3, true, false, 64, true},
+        {4, 2, 64, 64, 1, true, 1, false, false, 0, true, 0},
+        {4, 2, 64, 300, 300, true, 4, false, true, 0, true, 0},
+        {16, 8, 128, 1024, 1000, true, 4, false, false, 0, true, 0},
+        {16, 1, 256, 40, 33, true, 2, false, false, 0, true, 0},
+        {8, 8, 32, 50, 37, false, 3, true, false, 64, true, 0},
+        /* 1, 4 and 8 positions per team step (a GPU's tuning): chunks not a multiple of them, one team
+         * and several, head_dim not a multiple of 8, q8_0 */
+        {16, 8, 128, 300, 77, true, 2, false, false, 0, false, 1},
+        {16, 8, 128, 300, 77, true, 2, false, false, 0, false, 4},
+        {16, 8, 128, 300, 77, true, 3, false, false, 64, false, 8},
+        {16, 8, 128, 1024, 1000, true, 7, false, false, 128, true, 8},
+        {4, 2, 64, 300, 5, true, 8, false, false, 128, false, 8},
+        {2, 1, 130, 33, 17, false, 5, false, false, 64, false, 4},
+        {16, 1, 256, 40, 33, true, 1, false, false, 0, false, 8},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(&cases[i]);
 }
@@ -1364,6 +1375,7 @@ static void check_attention_batch(const attn_case *c, uint32_t pos, uint32_t n_t
     kt k;
     mkv_recorder *r = kt_begin(&k);
     if (c->wg) r->tune.wg_attn = r->tune.wg_norm = c->wg; /* attention, rope_kv and attn_combine */
+    if (c->u) r->tune.u_attn = c->u;
     OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, c->bias ? &bbias : NULL, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
     OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bpart, &bout, E));
     kt_run(&k);
@@ -1410,10 +1422,10 @@ static void check_attention_batch(const attn_case *c, uint32_t pos, uint32_t n_t
     for (uint64_t i = (uint64_t)n_tok * ld_q; i < (uint64_t)cap * ld_q; i++) ck_assert(gq[i] == 0.0f);
     const double kv_tol = c->kv_q8 ? 1.0 / 127 + 1e-4 : 1e-3;
     ck_assert_msg(eq <= 2e-5 && ek <= kv_tol && ev <= kv_tol && eo <= 1e-3,
-                  "batch: heads %u/%u hd %u pos %u tokens %u of %u split %u norm %d rope_norm %d bias %d wg %u kv_q8 %d: "
+                  "batch: heads %u/%u hd %u pos %u tokens %u of %u split %u norm %d rope_norm %d bias %d wg %u u %u kv_q8 %d: "
                   "q %.3g k %.3g v %.3g out %.3g",
                   c->n_head, c->n_kv_head, hd, pos, n_tok, cap, c->n_split, c->qk_norm, c->rope_norm, c->bias, c->wg,
-                  c->kv_q8, eq, ek, ev, eo);
+                  c->u, c->kv_q8, eq, ek, ev, eo);
     mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &bbias, &brope, &bq, &bout, &bk, &bv, &bpart};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(dev, bufs[i]);
     free(qkv); free(qn); free(kn); free(bias); free(tab); free(kc); free(vc); free(hk.bytes); free(hv.bytes);
@@ -1427,14 +1439,16 @@ START_TEST(causal_batch_attention_matches_reference)
     use_reads(_i);
     static const struct { attn_case c; uint32_t pos, n_tok, cap; } cases[] = {
         /*  heads kv  hd  ctx n_kv norm split rope_norm bias wg kv_q8      pos n_tok cap */
-        {{4, 4, 64, 64, 0, true, 1, false, false, 0, false}, 0, 17, 17},   /* GQA 1 */
-        {{4, 2, 64, 64, 0, true, 1, false, false, 0, false}, 0, 1, 3},     /* GQA 2, one token of three */
-        {{8, 2, 32, 80, 0, false, 1, true, true, 0, false}, 13, 29, 32},   /* GQA 4, after a cache */
-        {{6, 1, 16, 90, 0, true, 3, false, false, 0, false}, 7, 33, 33},   /* split in 3 */
-        {{2, 1, 130, 40, 0, false, 1, false, true, 0, false}, 0, 11, 16},  /* head_dim not a multiple of 8 */
-        {{16, 8, 128, 300, 0, true, 1, false, false, 0, false}, 250, 37, 48}, /* 0.6b-like */
-        {{16, 8, 128, 300, 0, true, 1, false, false, 64, false}, 3, 19, 19}, /* a GPU's workgroup */
-        {{8, 2, 64, 100, 0, true, 2, false, false, 0, true}, 20, 23, 24},  /* q8_0 K/V */
+        {{4, 4, 64, 64, 0, true, 1, false, false, 0, false, 0}, 0, 17, 17},   /* GQA 1 */
+        {{4, 2, 64, 64, 0, true, 1, false, false, 0, false, 0}, 0, 1, 3},     /* GQA 2, one token of three */
+        {{8, 2, 32, 80, 0, false, 1, true, true, 0, false, 0}, 13, 29, 32},   /* GQA 4, after a cache */
+        {{6, 1, 16, 90, 0, true, 3, false, false, 0, false, 0}, 7, 33, 33},   /* split in 3 */
+        {{2, 1, 130, 40, 0, false, 1, false, true, 0, false, 0}, 0, 11, 16},  /* head_dim not a multiple of 8 */
+        {{16, 8, 128, 300, 0, true, 1, false, false, 0, false, 0}, 250, 37, 48}, /* 0.6b-like */
+        {{16, 8, 128, 300, 0, true, 1, false, false, 64, false, 0}, 3, 19, 19}, /* a GPU's workgroup */
+        {{8, 2, 64, 100, 0, true, 2, false, false, 0, true, 0}, 20, 23, 24},  /* q8_0 K/V */
+        {{16, 8, 128, 300, 0, true, 1, false, false, 64, false, 8}, 3, 19, 19}, /* 8 positions per team step */
+        {{8, 2, 64, 100, 0, true, 2, false, false, 0, true, 4}, 20, 23, 24},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_attention_batch(&cases[i].c, cases[i].pos, cases[i].n_tok, cases[i].cap);
@@ -1455,10 +1469,10 @@ START_TEST(attention_matches_reference_at_split_boundaries_and_long_context)
     for (int q8 = 0; q8 < 2; q8++) /* f16 and q8_0 caches */
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
             const uint32_t n = lens[i], split = (n + c - 1) / c;
-            attn_case full = {16, 8, 128, n, n, true, split > 64 ? 64 : split, false, false, 0, q8};
+            attn_case full = {16, 8, 128, n, n, true, split > 64 ? 64 : split, false, false, 0, q8, 0};
             check_attention(&full);
             if (n <= 4 * c) {
-                attn_case roomy = {16, 8, 128, 4 * c, n, true, 4, false, false, 0, q8};
+                attn_case roomy = {16, 8, 128, 4 * c, n, true, 4, false, false, 0, q8, 0};
                 check_attention(&roomy);
             }
         }
@@ -1519,9 +1533,9 @@ START_TEST(every_variant_of_the_sweep_space_matches_reference)
                 const uint32_t c = v[i].attn_chunk, lens[] = {c - 1, c + 1, 2 * c + 1};
                 for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
                     const uint32_t split = (lens[l] + c - 1) / c;
-                    attn_case a = {16, 8, 128, lens[l], lens[l], true, split, false, false, 0, false};
+                    attn_case a = {16, 8, 128, lens[l], lens[l], true, split, false, false, 0, false, 0};
                     check_attention(&a);
-                    attn_case b = {4, 2, 64, lens[l], lens[l] / 2 + 1, false, split, true, false, 0, true};
+                    attn_case b = {4, 2, 64, lens[l], lens[l] / 2 + 1, false, split, true, false, 0, true, 0};
                     check_attention(&b);
                 }
             }

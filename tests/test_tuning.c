@@ -198,7 +198,7 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
                         case MKV_TUNE_MM:
                             u.nr_mm = row.nr_mm, u.nb_mm = row.nb_mm, u.rows_mm = row.rows_mm, u.coop_mm = row.coop_mm;
                             break;
-                        default: u.attn_chunk = row.attn_chunk; break;
+                        default: u.attn_chunk = row.attn_chunk, u.wg_attn = row.wg_attn, u.u_attn = row.u_attn; break;
                         }
                         ck_assert(mkv_tuning_equal(&u, &row));
                         char d[96];
@@ -228,8 +228,10 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
     ck_assert_uint_eq(v[1].rows_matvec, 16);
     ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_MM, v), 4);
     for (int i = 0; i < 4; i++) ck_assert(!v[i].coop_mm); /* lavapipe has no cooperative matrices */
-    ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_ATTN, v), 4);
+    ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_ATTN, v), 5);
     ck_assert_uint_eq(v[1].attn_chunk, 64); /* second: --quick tries it */
+    ck_assert(v[4].attn_chunk == row.attn_chunk && v[4].wg_attn == row.wg_attn && v[4].u_attn == 4);
+    for (int i = 0; i < 4; i++) ck_assert(v[i].wg_attn == row.wg_attn && v[i].u_attn == row.u_attn);
     ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_READS, v), 2);
     ck_assert(!v[1].texel_reads);
     ck_assert_str_eq(mkv_tuning_group_name(MKV_TUNE_MM), "mm");
@@ -240,6 +242,18 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
     mkv_tuning_pick(&kn, &row);
     ck_assert(!row.coop_mm);
     ck_assert_uint_eq(row.attn_chunk, 128);
+    /* attention on a GPU: splits of 64 to 512 with the row's teams (64 second), then splits of 64 to 256 by
+     * workgroups of 1, 2, 4 times the row's by 2, 4, 8 positions a step, without repeats */
+    const uint32_t n_attn = mkv_tuning_variants(&kn, &row, MKV_TUNE_ATTN, v);
+    ck_assert_uint_eq(n_attn, 1 + 3 + 27 - 3); /* the cross with the row's teams repeats 3 */
+    ck_assert(v[1].attn_chunk == 64 && v[1].wg_attn == row.wg_attn && v[1].u_attn == row.u_attn);
+    bool big = false;
+    for (uint32_t i = 0; i < n_attn; i++) big |= v[i].attn_chunk == 64 && v[i].wg_attn == 4 * row.wg_attn && v[i].u_attn == 8;
+    ck_assert(big);
+    /* nr 1 and 2 on a GPU, with at least 8 rows a workgroup */
+    const uint32_t n_mv = mkv_tuning_variants(&kn, &row, MKV_TUNE_MATVEC, v);
+    ck_assert(v[n_mv - 2].nr_matvec == 1 && v[n_mv - 2].rows_matvec == 8);
+    ck_assert(v[n_mv - 1].nr_matvec == 2 && v[n_mv - 1].rows_matvec == 8);
     const uint32_t n_mm = mkv_tuning_variants(&kn, &row, MKV_TUNE_MM, v);
     ck_assert_uint_eq(n_mm, 5);
     ck_assert(v[1].coop_mm && v[1].nr_mm == row.nr_mm && v[1].nb_mm == row.nb_mm);
