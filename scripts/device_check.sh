@@ -12,12 +12,14 @@
 # Each step has a time limit and the whole run a deadline (DEADLINE
 # seconds, default 420), so one call of the device tool (at most 600 s)
 # ends with time left in the session's 15 minutes to rerun a step:
-#   bash scripts/device_check.sh [STEP...]     STEP: tests probe kernels q4_0 sweep tuned f16 q4_k_m
+#   bash scripts/device_check.sh [STEP...]     STEP: tests tests-kernels probe kernels q4_0 sweep tuned
+#                                              kernels-tuned f16 q4_k_m
 # What comes back under $OUT (the tool returns at most 8 files):
 #   log.txt           every step's output, the device, each step's exit status
 #   results.tgz       the JSONs:
 #   probe.json        bench --probe
 #   kernels.json      bench --kernels (the 1.7b FFN shapes, every weight type)
+#   kernels-tuned.json  the same with tuning.json
 #   bench-q4_0.json   bench of the 0.6b q4_0 MeKi model
 #   tuning.json       bench --sweep on the q4_0 model: this device's fastest tunables
 #   sweep.json        the sweep's own report (each group's variants, times, choices)
@@ -79,14 +81,20 @@ run 30 devices mekivk devices || { echo "device_check: no Vulkan device; stoppin
 models=/tmp/mkv_models
 for s in "${steps[@]}"; do
     case $s in
-    tests)
+    tests | tests-kernels)
         # validation layer on, synchronization validation too, as in ctest
-        for t in kernels e2e prefill overlap state embed probe; do
+        # (tests-kernels: test_kernels alone, the kernels and the sweep space)
+        list=(kernels e2e prefill overlap state embed probe)
+        [ "$s" = tests-kernels ] && list=(kernels)
+        for t in "${list[@]}"; do
             MKV_VALIDATION=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT \
                 run 90 "test_$t" "test_$t"
         done ;;
     probe) run 60 probe sh -c "mekivk bench --probe --json > '$out/probe.json'" ;;
     kernels) run 60 kernels sh -c "mekivk bench --kernels --json > '$out/kernels.json'" ;;
+    kernels-tuned) # the same with the sweep's file
+        [ -f "$out/tuning.json" ] || { echo "== kernels-tuned: skipped, no tuning.json"; continue; }
+        MKV_TUNING=$out/tuning.json run 60 kernels-tuned sh -c "mekivk bench --kernels --json > '$out/kernels-tuned.json'" ;;
     q4_0 | f16 | q4_k_m | tuned)
         w=$s name=bench-$s.json tuning=
         [ "$s" = tuned ] && w=q4_0 name=bench-q4_0-tuned.json tuning=$out/tuning.json
@@ -111,7 +119,7 @@ for s in "${steps[@]}"; do
         [ -f "$models/q4_0/bank.mkb" ] || run 60 "synth q4_0" mekivk synth --config 0.6b --wtype q4_0 --out "$models/q4_0"
         run 150 sweep sh -c "mekivk bench --sweep --json --model '$models/q4_0/model.gguf' \
             --out '$out/tuning.json' > '$out/sweep.json'" ;;
-    *) echo "device_check: unknown step '$s' (tests probe kernels q4_0 sweep tuned f16 q4_k_m)" ;;
+    *) echo "device_check: unknown step '$s' (tests tests-kernels probe kernels q4_0 sweep tuned kernels-tuned f16 q4_k_m)" ;;
     esac
 done
 # the tool returns at most 8 files: the JSONs travel as one archive beside log.txt
