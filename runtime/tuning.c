@@ -132,24 +132,41 @@ static void adreno(const mkv_tuning_key *k, mkv_tunables *t)
     t->rows_mm = t->nr_mm;
 }
 
-/* NVIDIA, measured on an H200 (driver 580.159.04, warps of 32):
- * `bench --sweep --quick` on the 0.6b q4_0 model, then `bench` of that
- * model with its file (scripts/device_check.sh; docs/bench/h200/):
- *  - attention in splits of 128 positions rather than 256: 7.44 -> 4.32 ms
- *    over the sweep's attention jobs; decode of the q4_0 model 267 -> 343
- *    tok/s at KV 1024, 223 -> 264 at KV 10240 (q4_0-chunk256.json against
- *    q4_0.json: more splits keep the 132 SMs busy).
+/* NVIDIA, measured on an H200 (driver 580.159.04, warps of 32): the full
+ * `bench --sweep` on the 0.6b q4_0 model, then `bench` of that model with
+ * the row and with the sweep's file (scripts/device_check.sh;
+ * docs/bench/h200/):
+ *  - attention: splits of 64 positions, 256 threads (8 warps, 16 teams of
+ *    16 lanes), 4 positions a team step: the sweep's attention jobs (KV
+ *    1024) 1.08 -> 0.47 ms against the previous row (splits of 128, 64
+ *    threads, 2 positions); of its 28 variants the wider workgroups won
+ *    every time (at splits of 64: 64 / 128 / 256 threads 0.74 / 0.55 /
+ *    0.47 ms), more positions a step a little (2 -> 4: 1-3 %; 8 helped
+ *    at 128 threads, not at 256). Decode of the q4_0 model, the previous
+ *    row -> the sweep's file, one session: 459 -> 534 tok/s at KV 128, 340
+ *    -> 512 at KV 1024, 262 -> 323 at KV 10240.
+ *  - matvec: two rows a warp at a time, 8 rows a workgroup, not 4 and 16:
+ *    the sweep's decode products 4.95 -> 4.13 ms (1 row: 4.99, 8: 5.83).
+ *    The 0.6b shape's W_down has 1024 rows: 64 workgroups of 16 rows
+ *    left most of the 132 SMs idle.
+ *    (Before these two, splits of 128 rather than 256 had taken decode at
+ *    KV 1024 from 267 to 343 tok/s.)
  *  - not in the row: the products of prefill on cooperative matrices
  *    (mm_cm.comp, "mm": {"nr": 4, "nb": 8, "rows": 16, "coop": true} in a
- *    tuning file): prefill of 128 tokens 4806 -> 9186 tok/s, 512 tokens
- *    4538 -> 8249; but they take x as f16: a prefill's logits then differ
- *    from the stepped ones by 1.0e-3 to 2.3e-3 (tests/test_prefill.c, the
- *    tiles emulated), against at most 3.6e-4 on the f32 path. A user
- *    trades that with a tuning file. */
+ *    tuning file; the full sweep keeps them: 128-token prefills 0.52x the
+ *    time): prefill of 128 tokens 4807 -> 9371 tok/s, 512 tokens 4540 ->
+ *    8666; but they take x as f16: a prefill's logits then differ from the
+ *    stepped ones by 1.0e-3 to 2.3e-3 (tests/test_prefill.c, the tiles
+ *    emulated), against at most 3.6e-4 on the f32 path. A user trades that
+ *    with a tuning file. */
 static void nvidia(const mkv_tuning_key *k, mkv_tunables *t)
 {
-    (void)k;
-    t->attn_chunk = 128;
+    const uint32_t sg = k->subgroup_size;
+    t->attn_chunk = 64;
+    t->wg_attn = mkv_pow2_at_least(8 * sg, 64);
+    t->u_attn = 4;
+    t->nr_matvec = 2;
+    t->rows_matvec = t->nr_matvec * (t->wg_matvec / sg);
 }
 
 /* Mali (Valhall: subgroup 16): eight subgroups per workgroup so a
@@ -164,14 +181,14 @@ static void mali(const mkv_tuning_key *k, mkv_tunables *t)
 static const mkv_tuning_row table[] = {
     {"default", 0, NULL, 0, 0,
      "any device: the kernels' own design from the subgroup size (four subgroups per product workgroup, "
-     "storage-buffer reads); on an NVIDIA H200 bench --sweep --quick kept its matvec values and found a prefill "
-     "tile 4 % faster (8 x 8)", NULL},
+     "storage-buffer reads); on an NVIDIA H200 the full bench --sweep kept its reads and register tile, and chose "
+     "smaller matvec turns and wider attention workgroups (the nvidia row)", NULL},
     {"lavapipe", 0, NULL, 13 /* VK_DRIVER_ID_MESA_LLVMPIPE */, 0,
      "Mesa's CPU driver: workgroups are CPU threads, so one subgroup per workgroup, no barriers, texel reads "
      "(a storage load runs lane by lane); measured on a 2-core VM", lavapipe},
     {"nvidia", 0x10DE, NULL, 0, 0,
-     "warps of 32: four warps (128 threads) per product workgroup, attention splits of 128 positions; measured "
-     "on an H200", nvidia},
+     "warps of 32: four warps (128 threads) per product workgroup taking 2 rows each at a time; attention "
+     "splits of 64 positions, 256 threads, 4 positions a team step; measured on an H200", nvidia},
     {"amd", 0x1002, NULL, 0, 0,
      "wave64 (RDNA also wave32): the default gives 256 or 128 threads per product workgroup; not measured", NULL},
     {"intel", 0x8086, NULL, 0, 0,
