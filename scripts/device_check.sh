@@ -84,7 +84,8 @@ for s in "${steps[@]}"; do
     tests | tests-kernels)
         # validation layer on, synchronization validation too, as in ctest
         # (tests-kernels: test_kernels alone, the kernels and the sweep space)
-        list=(kernels e2e prefill overlap state embed probe)
+        # (TESTS="kernels e2e" in the environment: those alone)
+        list=(${TESTS:-kernels e2e prefill overlap state embed probe})
         [ "$s" = tests-kernels ] && list=(kernels)
         # (test_kernels runs every variant of the GPU's sweep space, 28 of attention alone: it
         # passed the 90 s the others get on an H200; each test named as it passes)
