@@ -164,9 +164,8 @@ mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n
 {
     mkv_tunables tune;
     mkv_tunables_for(d, &tune);
-    uint32_t split = (n_kv + tune.attn_chunk - 1) / tune.attn_chunk;
     const mkv_attn_dims a = {.n_head = n_head, .n_kv_head = n_kv_head, .head_dim = head_dim, .n_ctx = n_kv,
-                             .n_split = split < 1 ? 1 : (split > 64 ? 64 : split)};
+                             .n_split = mkv_attn_splits(n_kv, tune.attn_chunk)};
     const uint64_t kv_bytes = 2ull * n_kv * n_kv_head * head_dim;
     mkv_buffer params = {0}, q = {0}, k = {0}, v = {0}, part = {0}, out = {0};
     mkv_status st;

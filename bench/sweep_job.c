@@ -213,7 +213,7 @@ mkv_status mkv_sweep_job_dev_create(mkv_device *d, const job *j, bool cold, job_
             (st = mkv_buffer_create(d, qd * 4, MKV_MEM_DEVICE, &jd->x, err)) ||
             (st = mkv_buffer_create(d, kv, MKV_MEM_DEVICE, &jd->k, err)) ||
             (st = mkv_buffer_create(d, kv, MKV_MEM_DEVICE, &jd->v, err)) ||
-            (st = mkv_buffer_create(d, 4 * mkv_attn_partials_floats(j->n_head, MAX_SPLIT, j->head_dim, 1), MKV_MEM_DEVICE, &jd->part, err)) ||
+            (st = mkv_buffer_create(d, 4 * mkv_attn_partials_floats(j->n_head, MKV_ATTN_MAX_SPLIT, j->head_dim, 1), MKV_MEM_DEVICE, &jd->part, err)) ||
             (st = mkv_buffer_create(d, qd * 4, MKV_MEM_DEVICE, &jd->y, err)) ||
             (st = mkv_buffer_write(d, &jd->x, 0, j->x, qd * 4, err)) ||
             (st = mkv_buffer_write(d, &jd->k, 0, j->kc, kv, err)) || (st = mkv_buffer_write(d, &jd->v, 0, j->vc, kv, err)))
@@ -274,10 +274,8 @@ static mkv_status rep(mkv_recorder *r, job_dev *jd, mkv_error *err)
     case J_MM: return mkv_op_mm(r, m, &jd->x, ldx_of(j), &jd->y, j->rows, 0, j->n_tok, &jd->params, 0, err);
     case J_ATTN: {
         /* splits as a session sizes them for a context of n_kv positions */
-        uint32_t split = (j->n_kv + r->tune.attn_chunk - 1) / r->tune.attn_chunk;
-        split = split < 1 ? 1 : split > MAX_SPLIT ? MAX_SPLIT : split;
         const mkv_attn_dims a = {.n_head = j->n_head, .n_kv_head = j->n_kv_head, .head_dim = j->head_dim,
-                                 .n_ctx = j->n_kv, .n_split = split, .eps = j->eps};
+                                 .n_ctx = j->n_kv, .n_split = mkv_attn_splits(j->n_kv, r->tune.attn_chunk), .eps = j->eps};
         return mkv_op_attention(r, &a, &jd->params, &jd->x, &jd->k, &jd->v, &jd->part, &jd->y, err);
     }
     }

@@ -14,7 +14,6 @@
 #define COLD_BYTES (128ull << 20) /* a job's copies together: far beyond the L3 */
 #define MAX_COPIES 64u
 #define MAX_JOBS 48u
-#define MAX_SPLIT 64u
 typedef enum job_kind { J_MATVEC, J_SWIGLU, J_FFN_OUT, J_MM, J_ATTN } job_kind;
 
 typedef struct job {

@@ -471,6 +471,8 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
     if (a->kv_q8 && a->head_dim % MKV_KV_Q8_BLOCK)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "attention: head_dim = %u: a q8_0 KV cache needs a multiple of %u",
                         a->head_dim, MKV_KV_Q8_BLOCK);
+    if (a->n_split == 0 || a->n_split > MKV_ATTN_MAX_SPLIT)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "attention: n_split = %u: not in 1..%u", a->n_split, MKV_ATTN_MAX_SPLIT);
     if (a->n_split > 1 && partials->size < 4 * mkv_attn_partials_floats(a->n_head, a->n_split, a->head_dim, a->n_batch))
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "attention: partials of %llu bytes for %u splits: need %llu",
                         (unsigned long long)partials->size, a->n_split,

@@ -145,6 +145,15 @@ typedef struct mkv_attn_dims {
     uint32_t n_batch, ld_qkv, ld_q;
 } mkv_attn_dims;
 
+/* The splits of decode attention over a cache of n_ctx positions for
+ * splits of about `chunk` positions: 1 .. MKV_ATTN_MAX_SPLIT. Sessions,
+ * bench and the sweep size them alike. */
+static inline uint32_t mkv_attn_splits(uint32_t n_ctx, uint32_t chunk)
+{
+    const uint32_t s = chunk ? (uint32_t)(((uint64_t)n_ctx + chunk - 1) / chunk) : 1;
+    return s < 1 ? 1 : s > MKV_ATTN_MAX_SPLIT ? MKV_ATTN_MAX_SPLIT : s;
+}
+
 /* Floats of attention's partials for n_split chunks of n_batch tokens
  * (kv_layout.h: a head of MKV_ATTN_PART_HEAD, then head_dim). */
 static inline uint64_t mkv_attn_partials_floats(uint32_t n_head, uint32_t n_split, uint32_t head_dim, uint32_t n_batch)

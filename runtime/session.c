@@ -425,8 +425,7 @@ mkv_status mkv_session_create(mkv_model *m, const mkv_session_opts *opts, mkv_se
     s->cache_bytes = opts->bank_cache_bytes;
     mkv_tunables tune;
     mkv_tunables_for(s->d, &tune);
-    uint32_t split = (s->n_ctx + tune.attn_chunk - 1) / tune.attn_chunk;
-    s->n_split = split < 1 ? 1 : (split > 64 ? 64 : split);
+    s->n_split = mkv_attn_splits(s->n_ctx, tune.attn_chunk);
     mkv_status st = create_inner(s, err);
     if (st) {
         mkv_session_destroy(s);

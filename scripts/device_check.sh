@@ -13,7 +13,7 @@
 # seconds, default 420), so one call of the device tool (at most 600 s)
 # ends with time left in the session's 15 minutes to rerun a step:
 #   bash scripts/device_check.sh [STEP...]     STEP: tests tests-kernels probe kernels q4_0 sweep tuned
-#                                              kernels-tuned f16 q4_k_m
+#                                              kernels-tuned f16 q4_k_m q4_0-prev
 # What comes back under $OUT (the tool returns at most 8 files):
 #   log.txt           every step's output, the device, each step's exit status
 #   results.tgz       the JSONs:
@@ -27,6 +27,7 @@
 #                     device has cooperative matrices, even if the sweep kept it off)
 #   bench-f16.json    the f16 model's bench
 #   bench-q4_k_m.json the q4_k_m mix's bench (Q4_K, Q6_K for the embedding and some layers)
+#   bench-q4_0-prev.json  the q4_0 bench by .devkit/bin/mekivk_prev, where the kit has one
 set -uo pipefail
 cd "$(dirname "$0")/.."
 kit=$PWD/.devkit
@@ -100,8 +101,15 @@ for s in "${steps[@]}"; do
     kernels-tuned) # the same with the sweep's file
         [ -f "$out/tuning.json" ] || { echo "== kernels-tuned: skipped, no tuning.json"; continue; }
         MKV_TUNING=$out/tuning.json run 60 kernels-tuned sh -c "mekivk bench --kernels --json > '$out/kernels-tuned.json'" ;;
-    q4_0 | f16 | q4_k_m | tuned)
-        w=$s name=bench-$s.json tuning=
+    q4_0 | f16 | q4_k_m | tuned | q4_0-prev)
+        # q4_0-prev: the q4_0 bench by .devkit/bin/mekivk_prev (a build of an earlier commit
+        # that the kit may carry), in the same call as the others: the baseline of a change
+        w=$s name=bench-$s.json tuning= bin=mekivk
+        [ "$s" = q4_0-prev ] && w=q4_0 bin=$kit/bin/mekivk_prev
+        if [ ! -x "$(command -v "$bin")" ]; then
+            echo "== $s: skipped, no $bin"
+            continue
+        fi
         [ "$s" = tuned ] && w=q4_0 name=bench-q4_0-tuned.json tuning=$out/tuning.json
         if [ -n "$tuning" ] && [ ! -f "$tuning" ]; then
             echo "== tuned: skipped, no tuning.json (run the sweep step first)"
@@ -118,13 +126,15 @@ for s in "${steps[@]}"; do
             echo "== tuned: the sweep kept mm.coop off; this bench runs with it on ($tuning)"
         fi
         [ -f "$models/$w/bank.mkb" ] || run 60 "synth $w" mekivk synth --config 0.6b --wtype "$w" --out "$models/$w"
-        MKV_TUNING=$tuning run 120 "bench $s" sh -c "mekivk bench --model '$models/$w/model.gguf' \
-            --bank '$models/$w/bank.mkb' --ctx 128,1024,10240 -n 32 --reps 5 --prompt 128,512 --profile --json > '$out/$name'" ;;
+        # CTX: the KV lengths (the first one's kernels are the ones listed: CTX=10240,1024,128
+        # lists them at the longest)
+        MKV_TUNING=$tuning run 120 "bench $s" sh -c "$bin bench --model '$models/$w/model.gguf' \
+            --bank '$models/$w/bank.mkb' --ctx ${CTX:-128,1024,10240} -n 32 --reps 5 --prompt 128,512 --profile --json > '$out/$name'" ;;
     sweep)
         [ -f "$models/q4_0/bank.mkb" ] || run 60 "synth q4_0" mekivk synth --config 0.6b --wtype q4_0 --out "$models/q4_0"
         run 150 sweep sh -c "mekivk bench --sweep --json --model '$models/q4_0/model.gguf' \
             --out '$out/tuning.json' > '$out/sweep.json'" ;;
-    *) echo "device_check: unknown step '$s' (tests tests-kernels probe kernels q4_0 sweep tuned kernels-tuned f16 q4_k_m)" ;;
+    *) echo "device_check: unknown step '$s' (tests tests-kernels probe kernels q4_0 sweep tuned kernels-tuned f16 q4_k_m q4_0-prev)" ;;
     esac
 done
 # the tool returns at most 8 files: the JSONs travel as one archive beside log.txt

@@ -30,5 +30,8 @@
  * two unused floats, then the head_dim floats of its output o (on 16
  * bytes when head_dim is a multiple of 4). */
 #define MKV_ATTN_PART_HEAD 4u
+/* Chunks (splits) a decode attention takes at most: attn_combine.comp
+ * keeps a weight per chunk in shared memory (mkv_attn_splits). */
+#define MKV_ATTN_MAX_SPLIT 64u
 
 #endif

@@ -14,3 +14,15 @@ float workgroup_sum(float v)
     for (uint i = 0u; i < gl_NumSubgroups; i++) t += wg_sum_red[i];
     return t;
 }
+
+// The maximum of v over the workgroup, as workgroup_sum (the same scratch).
+float workgroup_max(float v)
+{
+    const float s = subgroupMax(v);
+    barrier();
+    if (subgroupElect()) wg_sum_red[gl_SubgroupID] = s;
+    barrier();
+    float t = s;
+    for (uint i = 0u; i < gl_NumSubgroups; i++) t = max(t, wg_sum_red[i]);
+    return t;
+}
