@@ -1,4 +1,4 @@
-/* mekivk report and the bench plot (hosttools/report.c, svg.c), host-only:
+/* mekivk report and the bench plot (hosttools/report_parse.c, report_table.c, report_plot.c, svg.c), host-only:
  * two hand-written bench results of two devices side by side give the
  * expected ratios, as text and as Markdown; unreadable, non-JSON and
  * non-bench files are refused naming the file; the SVGs (report --plot,
