@@ -178,6 +178,8 @@ void main()
     // here, where v is used, rather than in matvec_swiglu_meki's gate
     // rows, measured cheaper on lavapipe: there it slowed every SwiGLU row.)
     const uint C = ROWS / 8u, P = WG / C, j = tid % C, p = tid / C, chunk = gl_WorkGroupID.x * C + j;
+    // the shares' sum by a butterfly: C a power of two below the subgroup size (every lane then has a share)
+    const bool SG_TREE = (C & (C - 1u)) == 0u && C < SG;
     vec4 za = vec4(0.0), zb = vec4(0.0);
     // Four k at a time (group kg: k = 4kg .. 4kg + 3, every P-th group from
     // p): v's four values from one x2 load and three slab words. The loop
@@ -240,6 +242,28 @@ void main()
                 z[8u * chunk + e] = s;
                 zss += s * s;
             }
+        }
+    } else if (SG_TREE) {
+        // The shares of chunk j sit in the lanes l = j mod C of every
+        // subgroup: a butterfly over the lanes C, 2C, .. apart sums them
+        // (the shuffles run on every lane), then the subgroups' sums meet
+        // in shared memory: log2(SG / C) shuffles and WG / SG adds rather
+        // than P adds one after another (a GPU's wide workgroups hold
+        // one chunk: P = 128 shares).
+        [[unroll]] for (uint d = C; d < SG; d *= 2u) {
+            za += subgroupShuffleXor(za, d);
+            zb += subgroupShuffleXor(zb, d);
+        }
+        if (lane < C) {
+            zpart[2u * (gl_SubgroupID * C + lane)] = za;
+            zpart[2u * (gl_SubgroupID * C + lane) + 1u] = zb;
+        }
+        barrier();
+        for (uint i = tid; i < ROWS && gl_WorkGroupID.x * ROWS + i < pc.n; i += WG) {
+            float s = 0.0; // output i is element i % 8 of chunk i / 8, in each subgroup's sum
+            for (uint q = 0u; q < gl_NumSubgroups; q++) s += zpart[2u * (q * C + i / 8u) + (i % 8u) / 4u][i % 4u];
+            z[gl_WorkGroupID.x * ROWS + i] = s;
+            zss += s * s;
         }
     } else {
         zpart[2u * tid] = za;
