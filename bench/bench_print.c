@@ -222,7 +222,9 @@ void mkv_bench_print_json(const mkv_device *dev, const bench_opts *o, const benc
             if (o->profile) {
                 printf(", ");
                 print_comp_json("breakdown", cr[c].bd[m].ms);
-                printf(", \"gpu_ms_per_token\": %.4f", cr[c].bd[m].gpu_ms);
+                printf(", \"gpu_ms_per_token\": %.4f, \"kernels\": [", cr[c].bd[m].gpu_ms);
+                kernels_json(cr[c].kernels[m], cr[c].n_kernels[m]);
+                printf("]");
             }
             printf("}");
         }

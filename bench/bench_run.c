@@ -352,9 +352,13 @@ static mkv_status run_length(mkv_model *model, mkv_session_opts so, uint32_t n_m
         destroy_sessions(xr);
         so.profile = true;
         if ((st = create_sessions(model, so, xr, n_modes, err)) ||
-            (st = profile_decode(xr, n_modes, c->ctx, so.n_ctx, n_vocab, false, err)))
+            (st = profile_decode(xr, n_modes, c->ctx, so.n_ctx, n_vocab, true, err)))
             goto out;
-        for (uint32_t m = 0; m < n_modes; m++) c->bd[m] = xr[m].bd;
+        for (uint32_t m = 0; m < n_modes; m++) {
+            c->bd[m] = xr[m].bd;
+            memcpy(c->kernels[m], xr[m].kernels, xr[m].n_kernels * sizeof *xr[m].kernels);
+            c->n_kernels[m] = xr[m].n_kernels;
+        }
     }
 out:
     destroy_sessions(xr);
@@ -426,6 +430,8 @@ mkv_status mkv_bench_measure(mkv_device *dev, mkv_model *model, const bench_opts
     for (uint32_t m = 0; m < n_modes; m++) {
         memcpy(cr[0].decode[m], runs[m].decode, sizeof runs[m].decode);
         cr[0].bd[m] = runs[m].bd;
+        memcpy(cr[0].kernels[m], runs[m].kernels, runs[m].n_kernels * sizeof *runs[m].kernels);
+        cr[0].n_kernels[m] = runs[m].n_kernels;
     }
     ctx_medians(&cr[0], n_modes, reps);
     for (uint32_t c = 1; c < o->n_ctxs; c++) {

@@ -55,6 +55,8 @@ typedef struct ctx_run {
     double decode[2][MAX_REPS];
     double med[2], paired;
     comp_stats bd[2];       /* --profile */
+    mkv_kernel_time kernels[2][MAX_KERNELS]; /* --profile: per kernel, as mode_run's */
+    uint32_t n_kernels[2];
 } ctx_run;
 
 /* What to measure: bench's options (bench.c's help). */

@@ -497,6 +497,15 @@ START_TEST(profile_and_ctx_list)
             }
             const double gpu = num(&j, e, "gpu_ms_per_token");
             ck_assert_msg(fabs(sum - gpu) <= 1e-3 * gpu + 5e-4, "ctx %d mode %d: %g ms against %g", lens[k], m, sum, gpu);
+            /* every length's kernels (the first length's are the run's): attention's among them, each with its time */
+            uint32_t ks = child(&j, e, "kernels", MKV_JSON_ARRAY);
+            bool attn = false;
+            for (uint32_t q = j.v[ks].first; q != MKV_JSON_NONE; q = j.v[q].next) {
+                attn |= !strncmp(j.v[child(&j, q, "name", MKV_JSON_STRING)].str, "attn", 4);
+                ck_assert(num(&j, q, "ms") >= 0 && isfinite(num(&j, q, "ms")) && num(&j, q, "gbps") >= 0);
+            }
+            ck_assert_msg(attn && j.v[ks].n >= 5, "ctx %d mode %d: %u kernels, attention %s", lens[k], m, j.v[ks].n,
+                          attn ? "among them" : "missing");
         }
         ck_assert(fabs(num(&j, c, "meki_over_dense") - tok_s[1] / tok_s[0]) < 1e-3);
         ck_assert(fabs(num(&j, c, "meki_over_dense_paired") - tok_s[1] / tok_s[0]) < 1e-3); /* one repetition */
