@@ -126,8 +126,8 @@ for s in "${steps[@]}"; do
             echo "== tuned: the sweep kept mm.coop off; this bench runs with it on ($tuning)"
         fi
         [ -f "$models/$w/bank.mkb" ] || run 60 "synth $w" mekivk synth --config 0.6b --wtype "$w" --out "$models/$w"
-        # CTX: the KV lengths (the first one's kernels are the ones listed: CTX=10240,1024,128
-        # lists them at the longest)
+        # CTX: the KV lengths (the first one's prefill, bank counters and kernels are the runs';
+        # contexts lists every length's kernels)
         MKV_TUNING=$tuning run 120 "bench $s" sh -c "$bin bench --model '$models/$w/model.gguf' \
             --bank '$models/$w/bank.mkb' --ctx ${CTX:-128,1024,10240} -n 32 --reps 5 --prompt 128,512 --profile --json > '$out/$name'" ;;
     sweep)
