@@ -1229,6 +1229,15 @@ static void check_attention(const attn_case *c)
         ck_assert_int_eq(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &small, &bout, &e2), MKV_ERR_INVALID_ARG);
         ck_assert_ptr_nonnull(strstr(e2.msg, "partials"));
         mkv_buffer_destroy(dev, &small);
+        /* more splits than attn_combine holds weights for, or none: refused too */
+        mkv_attn_dims many = ad;
+        many.n_split = MKV_ATTN_MAX_SPLIT + 1;
+        ck_assert_int_eq(mkv_op_attention(r, &many, &params, &bq, &bk, &bv, &bpart, &bout, &e2), MKV_ERR_INVALID_ARG);
+        ck_assert_ptr_nonnull(strstr(e2.msg, "n_split = 65"));
+        many.n_split = 0;
+        ck_assert_int_eq(mkv_op_attention(r, &many, &params, &bq, &bk, &bv, &bpart, &bout, &e2), MKV_ERR_INVALID_ARG);
+        ck_assert_int_eq(mkv_attn_splits(1000000, 16), MKV_ATTN_MAX_SPLIT);
+        ck_assert_int_eq(mkv_attn_splits(1, 256), 1);
     }
     OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bpart, &bout, E));
     kt_run(&k);
