@@ -79,6 +79,21 @@ static int mode_of(rp_doc *d, const char *name, mkv_error *err)
     return (int)d->n_modes++;
 }
 
+/* Run object obj at `where` (runs[k], contexts[i].runs[j]): an object with
+ * a "mode"; *m its mode's index. */
+static mkv_status run_mode(rp_doc *d, uint32_t obj, const char *where, int *m, mkv_error *err)
+{
+    if (d->j.v[obj].type != MKV_JSON_OBJECT)
+        return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s: expected an object, found %s", d->name, where,
+                        type_name(d->j.v[obj].type));
+    const char *mode;
+    mkv_status st = str(d, obj, where, "mode", &mode, err);
+    if (st) return st;
+    if (!mode) return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s: no \"mode\"", d->name, where);
+    *m = mode_of(d, mode, err);
+    return *m < 0 ? err->status : MKV_OK;
+}
+
 /* The KV-length point for ctx, added (empty) if new; NULL when full. */
 static rp_ctx *ctx_point(rp_doc *d, double ctx, mkv_error *err)
 {
@@ -108,14 +123,8 @@ static mkv_status parse_run(rp_doc *d, uint32_t run, uint32_t k, double top_prom
     mkv_status st;
     char where[64], sub[96];
     snprintf(where, sizeof where, "runs[%u]", k);
-    if (d->j.v[run].type != MKV_JSON_OBJECT)
-        return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s: expected an object, found %s", d->name, where,
-                        type_name(d->j.v[run].type));
-    const char *mode;
-    TRY(str(d, run, where, "mode", &mode, err));
-    if (!mode) return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s: no \"mode\"", d->name, where);
-    int m = mode_of(d, mode, err);
-    if (m < 0) return err->status;
+    int m;
+    TRY(run_mode(d, run, where, &m, err));
     rp_mode *r = &d->modes[m];
     double prefill_tok_s;
     TRY(num(d, run, where, "decode_tok_s", &r->decode, err));
@@ -180,8 +189,8 @@ static mkv_status parse_run(rp_doc *d, uint32_t run, uint32_t k, double top_prom
             TRY(num(d, e, sub, "prompt", &prompt, err));
             if (isnan(prompt)) prompt = profile_prompt;
             TRY(parts(d, e, sub, b->v, err));
-            if (isnan(prompt)) snprintf(b->name, sizeof b->name, "%s", mode);
-            else snprintf(b->name, sizeof b->name, "%s, prompt %.0f", mode, prompt);
+            if (isnan(prompt)) snprintf(b->name, sizeof b->name, "%s", r->name);
+            else snprintf(b->name, sizeof b->name, "%s, prompt %.0f", r->name, prompt);
         }
     }
     return MKV_OK;
@@ -210,14 +219,8 @@ static mkv_status parse_contexts(rp_doc *d, uint32_t arr, mkv_error *err)
         for (uint32_t r = runs == MKV_JSON_NONE ? MKV_JSON_NONE : d->j.v[runs].first; r != MKV_JSON_NONE;
              r = d->j.v[r].next, i++) {
             snprintf(sub, sizeof sub, "%s.runs[%u]", where, i);
-            if (d->j.v[r].type != MKV_JSON_OBJECT)
-                return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s: expected an object, found %s", d->name, sub,
-                                type_name(d->j.v[r].type));
-            const char *mode;
-            TRY(str(d, r, sub, "mode", &mode, err));
-            if (!mode) return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s: no \"mode\"", d->name, sub);
-            int m = mode_of(d, mode, err);
-            if (m < 0) return err->status;
+            int m;
+            TRY(run_mode(d, r, sub, &m, err));
             TRY(num(d, r, sub, "decode_tok_s", &c->tok_s[m], err));
             uint32_t o;
             TRY(member(d, r, sub, "breakdown", MKV_JSON_OBJECT, &o, err));
