@@ -461,8 +461,8 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
 }
 
 mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
-                            const mkv_buffer *k_cache, const mkv_buffer *v_cache,
-                            const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err)
+                            const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *partials,
+                            const mkv_buffer *done, const mkv_buffer *out, mkv_error *err)
 {
     if (a->n_kv_head == 0 || a->n_head % a->n_kv_head || a->n_head / a->n_kv_head > MKV_ATTN_MAX_GROUP ||
         a->head_dim % 2 || a->head_dim > MKV_ATTN_MAX_HEAD_DIM)
@@ -482,21 +482,27 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
     mkv_pc_attn pc = {.n_kv_head = a->n_kv_head, .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim),
                       .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4), .ld_q = attn_ld_q(a),
                       .ld_out = attn_ld_q(a), .n_ctx = a->n_ctx};
-    /* one split: attention writes the output itself, nothing to combine */
+    /* one split: attention writes the output itself, nothing to combine;
+     * merged: the last split of each KV head combines (attn.comp) */
     const bool direct = a->n_split == 1;
-    const mkv_buffer *b[] = {params, q, k_cache, v_cache, direct ? out : partials};
     const uint32_t nbt = attn_batch(a);
+    const bool merge = !direct && r->tune.merge_attn && done;
+    if (merge && done->size < 4ull * nbt * a->n_kv_head)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "attention: split counters of %llu bytes for %u tokens x %u KV heads: need %llu",
+                        (unsigned long long)done->size, nbt, a->n_kv_head, 4ull * nbt * a->n_kv_head);
+    /* bindings 5 and 6 (the merge's output and counters) are unread unless merging */
+    const mkv_buffer *b[] = {params, q, k_cache, v_cache, direct ? out : partials, out, merge ? done : out};
     if ((uint64_t)nbt * a->n_split > r->d->props.limits.maxComputeWorkGroupCount[1])
         return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "attention: %u tokens x %u splits exceed the device's workgroup count", nbt, a->n_split);
     /* The group size and head_dim are compile-time in the shader (queries
      * and outputs live in registers). */
-    const mkv_spec spec = {{r->tune.wg_attn, a->n_head / a->n_kv_head, a->head_dim, r->d->subgroup_size, r->tune.u_attn}, 5};
+    const mkv_spec spec = {{r->tune.wg_attn, a->n_head / a->n_kv_head, a->head_dim, r->d->subgroup_size, r->tune.u_attn, merge}, 6};
     /* bytes: the whole cache capacity is an upper bound; bench rescales by n_kv. */
     const bool tex = r->tune.texel_reads && k_cache->view && v_cache->view;
     const mkv_kernel_id k = a->kv_q8 ? (tex ? MKV_KERNEL_ATTN_Q8_TB : MKV_KERNEL_ATTN_Q8) : (tex ? MKV_KERNEL_ATTN_TB : MKV_KERNEL_ATTN);
     mkv_status st = DISPATCH(r, k, spec, b, pc, a->n_kv_head, nbt * a->n_split,
                              2 * mkv_kv_cache_bytes(a->n_ctx, a->n_kv_head * a->head_dim, a->kv_q8), err);
-    if (st || direct) return st;
+    if (st || direct || merge) return st;
     mkv_pc_attn_combine pc2 = {.head_dim = a->head_dim, .n_split = a->n_split, .ld_out = attn_ld_q(a)};
     const mkv_buffer *b2[] = {partials, out};
     /* four output values at a time where the partials' rows and the output's start on 16 bytes */

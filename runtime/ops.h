@@ -175,10 +175,13 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
                           const mkv_buffer *rope, const mkv_buffer *q, const mkv_buffer *k_cache,
                           const mkv_buffer *v_cache, mkv_error *err);
 /* [attn] + [attn_combine] out = softmax(q K^T / sqrt(hd)) V over step.n_kv positions
- * (one split: attn alone, writing out) */
+ * (one split: attn alone, writing out; with the device's attn.merge and
+ * `done`, attn alone too: the last split of each KV head merges the
+ * splits). done: n_batch * n_kv_head uints, zero before the first use
+ * (each dispatch leaves them zero), or NULL: attn_combine merges. */
 mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
-                            const mkv_buffer *k_cache, const mkv_buffer *v_cache,
-                            const mkv_buffer *partials, const mkv_buffer *out, mkv_error *err);
+                            const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *partials,
+                            const mkv_buffer *done, const mkv_buffer *out, mkv_error *err);
 /* The MeKi branch's part of ffn_out_meki. */
 typedef struct mkv_ffn_out_meki {
     const mkv_matrix *w_mo_t;   /* W_mo transposed in bands (wmo_layout.h): ceil(d_model / (8 MKV_WMO_BAND)) rows of d_mem x 8 MKV_WMO_BAND, F16 */

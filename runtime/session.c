@@ -119,6 +119,13 @@ static mkv_status alloc_buffers(mkv_session *s, mkv_error *err)
     const uint32_t zero[4] = {0};
     TRY(mkv_buffer_create(s->d, sizeof zero, MKV_MEM_DEVICE, &s->counter, err));
     TRY(mkv_buffer_write(s->d, &s->counter, 0, zero, sizeof zero, err));
+    /* decode attention's split counters, one per KV head (a pass of several tokens runs unsplit) */
+    TRY(mkv_buffer_create(s->d, 4ull * c->n_kv_head, MKV_MEM_DEVICE, &s->attn_done, err));
+    uint32_t *zeros = mkv_calloc(c->n_kv_head, 4);
+    if (!zeros) return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
+    st = mkv_buffer_write(s->d, &s->attn_done, 0, zeros, 4ull * c->n_kv_head, err);
+    free(zeros);
+    if (st) return st;
     TRY(build_rope_table(s, err));
     s->k_cache = mkv_calloc(c->n_layer, sizeof *s->k_cache);
     s->v_cache = mkv_calloc(c->n_layer, sizeof *s->v_cache);
@@ -196,7 +203,8 @@ static mkv_status record_forward(mkv_session *s, mkv_pass *p, mkv_error *err)
         TRY(mkv_op_rope_kv(r, &ad, &p->params, &a->qkv, c->has_qkv_bias ? &w->qkv_bias : NULL, qn, kn, &s->rope, &a->q,
                            &s->k_cache[l], &s->v_cache[l], err));
         /* attention: each token over positions 0..its own */
-        TRY(mkv_op_attention(r, &ad, &p->params, &a->q, &s->k_cache[l], &s->v_cache[l], &a->partials, &a->att, err));
+        TRY(mkv_op_attention(r, &ad, &p->params, &a->q, &s->k_cache[l], &s->v_cache[l], &a->partials, &s->attn_done,
+                             &a->att, err));
         /* output projection into the residual, h = a, then the ffn rmsnorm u, shared by the
          * FFN and MeKi; decode does both in one dispatch (ffn_out.comp's product and tail) */
         if (batch || w->wo.n_parts != 1) {
@@ -453,7 +461,7 @@ void mkv_session_destroy(mkv_session *s)
     if (s->cmd_pool) d->vk.vkDestroyCommandPool(d->dev, s->cmd_pool, NULL); /* frees the passes' command buffers */
     free(s->pf_token);
     free(s->pf_slot);
-    mkv_buffer *bufs[] = {&s->rope, &s->counter, &s->argmax_slots, &s->ring, &s->logits, &s->logits_all, &s->result};
+    mkv_buffer *bufs[] = {&s->rope, &s->counter, &s->attn_done, &s->argmax_slots, &s->ring, &s->logits, &s->logits_all, &s->result};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(d, bufs[i]);
     for (uint32_t l = 0; s->k_cache && l < s->m->cfg.n_layer; l++) mkv_buffer_destroy(d, &s->k_cache[l]);
     for (uint32_t l = 0; s->v_cache && l < s->m->cfg.n_layer; l++) mkv_buffer_destroy(d, &s->v_cache[l]);

@@ -59,6 +59,7 @@ struct mkv_session {
     bool pre_ready;
     uint32_t chunk;             /* tokens per prefill pass */
     mkv_buffer counter;         /* ffn_out's finished-workgroup count (one uint, kept zero between dispatches) */
+    mkv_buffer attn_done;       /* attention's finished splits per KV head (attn.merge; kept zero between dispatches) */
     mkv_buffer rope;            /* (cos, sin) table [n_ctx][head_dim/2] */
     mkv_buffer *k_cache, *v_cache; /* per layer, [n_kv_head][n_ctx][head_dim] f16 or q8_0 (kv_layout.h) */
     mkv_buffer argmax_slots;

@@ -46,6 +46,9 @@ static void generic(uint32_t sg, mkv_tunables *t)
     /* Two positions per team step: two K rows, then two V rows, in flight
      * per lane. */
     t->u_attn = 2;
+    /* The splits merged by attn_combine, a dispatch of its own: the
+     * sweep tries the merge in attention's last split (attn.merge). */
+    t->merge_attn = false;
     /* Matmul (the offline fold): 64 threads, each one weight row, share a
      * staged slice of 8 batch rows held in registers. */
     t->wg_matmul = 64;
@@ -238,7 +241,7 @@ static bool row_matches(const mkv_tuning_row *r, const mkv_tuning_key *k, uint32
 
 static uint32_t clamp_wg(uint32_t wg, uint32_t max) { return max && wg > max ? max : wg; }
 
-/* 15 uint32_t fields and 2 bools (with 2 bytes of padding): a struct of
+/* 15 uint32_t fields and 3 bools (with a byte of padding): a struct of
  * another size has a field mkv_tuning_equal does not compare yet */
 _Static_assert(sizeof(mkv_tunables) == 15 * 4 + 4, "mkv_tunables changed: compare the new field in mkv_tuning_equal");
 
@@ -246,7 +249,7 @@ bool mkv_tuning_equal(const mkv_tunables *a, const mkv_tunables *b)
 {
     return a->wg_matvec == b->wg_matvec && a->rows_matvec == b->rows_matvec && a->nr_matvec == b->nr_matvec &&
            a->wg_norm == b->wg_norm && a->wg_attn == b->wg_attn && a->wg_argmax == b->wg_argmax &&
-           a->attn_chunk == b->attn_chunk && a->u_attn == b->u_attn && a->wg_matmul == b->wg_matmul && a->tb_matmul == b->tb_matmul &&
+           a->attn_chunk == b->attn_chunk && a->u_attn == b->u_attn && a->merge_attn == b->merge_attn && a->wg_matmul == b->wg_matmul && a->tb_matmul == b->tb_matmul &&
            a->wg_mm == b->wg_mm && a->rows_mm == b->rows_mm && a->nr_mm == b->nr_mm && a->nb_mm == b->nb_mm &&
            a->coop_mm == b->coop_mm && a->texel_reads == b->texel_reads && a->il_rows == b->il_rows;
 }
@@ -385,10 +388,13 @@ static mkv_status apply_kernels(const mkv_json *j, uint32_t obj, const char *pat
                 t->texel_reads = fv->type == MKV_JSON_TRUE;
                 continue;
             }
-            if (!strcmp(kv->key, "mm") && !strcmp(fv->key, "coop")) {
+            bool *flag = !strcmp(kv->key, "mm") && !strcmp(fv->key, "coop")      ? &t->coop_mm
+                         : !strcmp(kv->key, "attn") && !strcmp(fv->key, "merge") ? &t->merge_attn
+                                                                                 : NULL;
+            if (flag) {
                 if (fv->type != MKV_JSON_TRUE && fv->type != MKV_JSON_FALSE)
-                    return mkv_fail(err, MKV_ERR_FORMAT, "%s: kernels.mm.coop: not true or false", path);
-                t->coop_mm = fv->type == MKV_JSON_TRUE;
+                    return mkv_fail(err, MKV_ERR_FORMAT, "%s: kernels.%s.%s: not true or false", path, kv->key, fv->key);
+                *flag = fv->type == MKV_JSON_TRUE;
                 continue;
             }
             uint32_t *dst = field_of(t, kv->key, fv->key);
@@ -463,7 +469,7 @@ mkv_status mkv_tuning_save(const char *path, const mkv_tuning_key *key, const mk
                      "  \"matvec\": {\"wg\": %" PRIu32 ", \"rows\": %" PRIu32 ", \"nr\": %" PRIu32 "},\n"
                      "  \"mm\": {\"wg\": %" PRIu32 ", \"rows\": %" PRIu32 ", \"nr\": %" PRIu32 ", \"nb\": %" PRIu32
                      ", \"coop\": %s},\n"
-                     "  \"attn\": {\"wg\": %" PRIu32 ", \"chunk\": %" PRIu32 ", \"u\": %" PRIu32 "},\n"
+                     "  \"attn\": {\"wg\": %" PRIu32 ", \"chunk\": %" PRIu32 ", \"u\": %" PRIu32 ", \"merge\": %s},\n"
                      "  \"norm\": {\"wg\": %" PRIu32 "},\n"
                      "  \"argmax\": {\"wg\": %" PRIu32 "},\n"
                      "  \"matmul\": {\"wg\": %" PRIu32 ", \"tb\": %" PRIu32 "},\n"
@@ -471,7 +477,7 @@ mkv_status mkv_tuning_save(const char *path, const mkv_tuning_key *key, const mk
                      "  \"layout\": {\"il_rows\": %" PRIu32 "}\n"
                      " }}\n",
                      key->device_name ? key->device_name : "", key->subgroup_size, t->wg_matvec, t->rows_matvec,
-                     t->nr_matvec, t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm, t->coop_mm ? "true" : "false", t->wg_attn, t->attn_chunk, t->u_attn, t->wg_norm,
+                     t->nr_matvec, t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm, t->coop_mm ? "true" : "false", t->wg_attn, t->attn_chunk, t->u_attn, t->merge_attn ? "true" : "false", t->wg_norm,
                      t->wg_argmax, t->wg_matmul, t->tb_matmul, t->texel_reads ? "true" : "false", t->il_rows);
     if (n < 0 || (size_t)n >= sizeof buf) return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: tuning text too long", path);
     for (const char *p = key->device_name; p && *p; p++)
@@ -507,7 +513,9 @@ static bool same_group(mkv_tuning_group g, const mkv_tunables *a, const mkv_tuna
     case MKV_TUNE_MATVEC: return a->nr_matvec == b->nr_matvec && a->rows_matvec == b->rows_matvec;
     case MKV_TUNE_MM:
         return a->nr_mm == b->nr_mm && a->nb_mm == b->nb_mm && a->rows_mm == b->rows_mm && a->coop_mm == b->coop_mm;
-    case MKV_TUNE_ATTN: return a->attn_chunk == b->attn_chunk && a->wg_attn == b->wg_attn && a->u_attn == b->u_attn;
+    case MKV_TUNE_ATTN:
+        return a->attn_chunk == b->attn_chunk && a->wg_attn == b->wg_attn && a->u_attn == b->u_attn &&
+               a->merge_attn == b->merge_attn;
     default: return true;
     }
 }
@@ -521,7 +529,10 @@ static void copy_group(mkv_tuning_group g, mkv_tunables *to, const mkv_tunables 
     case MKV_TUNE_MM:
         to->nr_mm = from->nr_mm, to->nb_mm = from->nb_mm, to->rows_mm = from->rows_mm, to->coop_mm = from->coop_mm;
         break;
-    case MKV_TUNE_ATTN: to->attn_chunk = from->attn_chunk, to->wg_attn = from->wg_attn, to->u_attn = from->u_attn; break;
+    case MKV_TUNE_ATTN:
+        to->attn_chunk = from->attn_chunk, to->wg_attn = from->wg_attn, to->u_attn = from->u_attn;
+        to->merge_attn = from->merge_attn;
+        break;
     default: break;
     }
 }
@@ -611,6 +622,9 @@ static uint32_t space(const mkv_tuning_key *key, mkv_tuning_group g, mkv_tunable
             out[n] = row;
             out[n++].attn_chunk = c;
         }
+        /* the splits merged in attention's last split, not by attn_combine (or the other way) */
+        out[n] = row;
+        out[n++].merge_attn = !row.merge_attn;
         if (key->cpu) { /* four positions a step (lavapipe: a larger unrolled body, not more in flight) */
             out[n] = row;
             out[n++].u_attn = 4;
@@ -626,6 +640,12 @@ static uint32_t space(const mkv_tuning_key *key, mkv_tuning_group g, mkv_tunable
                     out[n].wg_attn = w * row.wg_attn;
                     out[n++].u_attn = u;
                 }
+        /* and merged at splits of 32 to 256 */
+        for (uint32_t c = 32; c <= 256; c *= 2) {
+            out[n] = row;
+            out[n].attn_chunk = c;
+            out[n++].merge_attn = true;
+        }
         break;
     default:
         break;
@@ -680,8 +700,9 @@ void mkv_tuning_describe(mkv_tuning_group g, const mkv_tunables *t, bool json, c
                  !t->coop_mm ? "" : json ? ", \"coop\": true" : ", coop", json ? "}" : "");
         break;
     case MKV_TUNE_ATTN:
-        snprintf(buf, cap, "%s%schunk%s%s%" PRIu32 ", %swg%s%s%" PRIu32 ", %su%s%s%" PRIu32 "%s", json ? "{" : "", q, q,
-                 sep, t->attn_chunk, q, q, sep, t->wg_attn, q, q, sep, t->u_attn, json ? "}" : "");
+        snprintf(buf, cap, "%s%schunk%s%s%" PRIu32 ", %swg%s%s%" PRIu32 ", %su%s%s%" PRIu32 "%s%s", json ? "{" : "", q, q,
+                 sep, t->attn_chunk, q, q, sep, t->wg_attn, q, q, sep, t->u_attn,
+                 !t->merge_attn ? "" : json ? ", \"merge\": true" : ", merge", json ? "}" : "");
         break;
     default:
         snprintf(buf, cap, "%s", json ? "{}" : "");
@@ -713,7 +734,7 @@ mkv_status mkv_tuning_check_space(const mkv_tuning_key *key, const mkv_tunables 
         const uint32_t b = *(const uint32_t *)((const char *)&row + fields[i].off);
         const bool grouped = !strcmp(fields[i].kernel, "mm") ? strcmp(fields[i].name, "wg") != 0
                              : !strcmp(fields[i].kernel, "matvec") ? strcmp(fields[i].name, "wg") != 0
-                             : !strcmp(fields[i].kernel, "attn") ? true /* chunk, wg, u: the group's */
+                             : !strcmp(fields[i].kernel, "attn") ? true /* chunk, wg, u (and merge): the group's */
                              /* the layout is a matrix's, read by every typed kernel through one mapping
                               * that the kernel tests run plain and interleaved: any valid value */
                              : !strcmp(fields[i].kernel, "layout");
@@ -725,13 +746,15 @@ mkv_status mkv_tuning_check_space(const mkv_tuning_key *key, const mkv_tunables 
         mkv_tunables sp[MKV_SPACE_MAX];
         const uint32_t n = space(key, (mkv_tuning_group)g, sp);
         /* in: the variant is; a, b: its first field, its first two fields are in some variant */
-        bool in = false, a = false, b = false;
+        bool in = false, a = false, b = false, c = false;
         for (uint32_t i = 0; i < n; i++) {
             in |= same_group((mkv_tuning_group)g, &sp[i], t);
             if (g == MKV_TUNE_MATVEC) a |= sp[i].nr_matvec == t->nr_matvec;
             if (g == MKV_TUNE_MM) a |= sp[i].nr_mm == t->nr_mm, b |= sp[i].nr_mm == t->nr_mm && sp[i].nb_mm == t->nb_mm;
-            if (g == MKV_TUNE_ATTN)
+            if (g == MKV_TUNE_ATTN) {
                 a |= sp[i].attn_chunk == t->attn_chunk, b |= sp[i].attn_chunk == t->attn_chunk && sp[i].wg_attn == t->wg_attn;
+                c |= sp[i].attn_chunk == t->attn_chunk && sp[i].wg_attn == t->wg_attn && sp[i].u_attn == t->u_attn;
+            }
         }
         if (in) continue;
         char list[2048];
@@ -754,6 +777,9 @@ mkv_status mkv_tuning_check_space(const mkv_tuning_key *key, const mkv_tunables 
         }
         char d[96];
         mkv_tuning_describe((mkv_tuning_group)g, t, false, d, sizeof d);
+        if (g == MKV_TUNE_ATTN && c) /* only the merge differs */
+            return mkv_fail(err, MKV_ERR_FORMAT, "%s: attn.merge = %s (%s): not a variant the kernel tests cover (attn: %s)",
+                            what, t->merge_attn ? "true" : "false", d, list);
         return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s.%s = %" PRIu32 " (%s): not a variant the kernel tests cover (%s: %s)",
                         what, mkv_tuning_group_name((mkv_tuning_group)g), fname, v, d,
                         mkv_tuning_group_name((mkv_tuning_group)g), list);

@@ -30,6 +30,8 @@ typedef struct mkv_tunables { /* a new field: also mkv_tuning_equal */
     uint32_t nb_mm;        /* mm: tokens per workgroup (register tile NR x NB) */
     bool coop_mm;          /* mm on cooperative matrices (mm_cm.comp) where the device has them */
     bool texel_reads;      /* typed kernels read weights and input as texel buffers (wt_bind.glsl) */
+    bool merge_attn;       /* attention: the last split of each KV head merges the splits in the same
+                              dispatch (attn.comp's MERGE), rather than attn_combine after it */
     uint32_t il_rows;      /* typed weights stored with rows interleaved in groups of this many (1: plain;
                               mkv_matrix_create_il): fixed when a model loads; not swept */
 } mkv_tunables;
@@ -110,14 +112,14 @@ typedef enum mkv_tuning_group {
     MKV_TUNE_READS,  /* reads.texel: on and off (off only, without RGBA32UI texel buffers) */
     MKV_TUNE_MATVEC, /* matvec.nr, matvec.rows (matvec, SwiGLU, ffn_out); matvec.wg as the row has it */
     MKV_TUNE_MM,     /* mm.nr, mm.nb, mm.rows (prefill products); mm.wg as the row has it */
-    MKV_TUNE_ATTN,   /* attn.chunk (positions per decode attention split), attn.wg, attn.u */
+    MKV_TUNE_ATTN,   /* attn.chunk (positions per decode attention split), attn.wg, attn.u, attn.merge */
     MKV_TUNE_GROUPS
 } mkv_tuning_group;
 
 /* The group's kernel name in a tuning file: "reads", "matvec", "mm", "attn". */
 const char *mkv_tuning_group_name(mkv_tuning_group g);
 
-#define MKV_TUNING_MAX_VARIANTS 32
+#define MKV_TUNING_MAX_VARIANTS 40
 
 /* The variants of group g on key's device: copies of t, each with g's
  * fields set to one of the group's values (every other field as in t),

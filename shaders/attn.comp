@@ -11,7 +11,12 @@
 // merges the chunks into a stable softmax over the whole cache. With one
 // split (n_split = 1: a prefill pass, a short cache) the chunk is the whole
 // softmax: binding 4 is then the attention output itself, o / l is written
-// there, and attn_combine does not run.
+// there, and attn_combine does not run. With MERGE (attn.merge, a GPU's
+// tuning), attn_combine does not run either: each workgroup counts itself
+// in its KV head's counter once its partials are out, and the last of the
+// head's splits merges them (attn_merge.glsl) into the output, binding 5,
+// in the same dispatch (it saves a dispatch a layer: on an NVIDIA H200 a
+// dispatch costs 6-7 us whatever it does).
 //
 // Layout: a team of P lanes of a subgroup takes one position at a time; lane
 // j of the team owns chunks j, j+P, ... of the head's row (a chunk is 16
@@ -46,6 +51,8 @@ layout(constant_id = 3) const uint SG = 8;   // the subgroup size (gl_SubgroupSi
 // flight together): 2 on lavapipe, where more only grows the unrolled body;
 // a GPU hides its memory latency with more (tuning.c).
 layout(constant_id = 4) const uint U = 2;
+// 1: the last split of each KV head merges the splits (attn.merge)
+layout(constant_id = 5) const uint MERGE = 0;
 
 STEP_PARAMS_BUFFER(0)
 layout(std430, binding = 1) readonly buffer Q { float q[]; };        // [n_head][head_dim]
@@ -67,8 +74,13 @@ layout(std430, binding = 3) readonly buffer VCache4 { uvec4 vc4[]; };
 #define KC(i) kc[i]
 #define VC(i) vc[i]
 #endif
-layout(std430, binding = 4) writeonly buffer Partial { float part[]; }; // [n_head][n_split][head + head_dim] (kv_layout.h),
-                                                                       // or (n_split = 1) the output
+// [n_head][n_split][head + head_dim] (kv_layout.h), or (n_split = 1) the
+// output; coherent: the merging workgroup reads the others' partials
+layout(std430, binding = 4) coherent buffer Partial { float part[]; };
+layout(std430, binding = 4) coherent buffer Partial4 { vec4 part4[]; };
+layout(std430, binding = 5) writeonly buffer Out { float outv[]; };   // MERGE: the output
+layout(std430, binding = 5) writeonly buffer Out4 { vec4 outv4[]; };
+layout(std430, binding = 6) coherent buffer Done { uint done[]; };    // MERGE: splits done, per token and KV head
 
 layout(push_constant) uniform PushConstants {
     uint n_kv_head;
@@ -95,6 +107,17 @@ const float NEG = -3.0e38;
 shared float sh_m[WG / P];
 shared float sh_l[WG / P];
 shared float sh_o[(WG / P) * HD];
+
+// MERGE: whether this workgroup merges (wg_sum.glsl's scratch and
+// attn_merge.glsl's below)
+shared bool is_last;
+#define MERGE_P (HD % 8u == 0u ? 4u : 1u) // (rows of q and the output then start on 16 bytes: ops.c)
+#define MERGE_LD(i) part[i]
+#define MERGE_LD4(i) part4[i]
+#define MERGE_ST(i, v) outv[i] = (v)
+#define MERGE_ST4(i, v) outv4[i] = (v)
+#include "wg_sum.glsl"
+#include "attn_merge.glsl"
 
 // Chunk ci of a row starting at chunk index `row` (in chunks), as 8 floats
 // (the upper 6 zero for word chunks).
@@ -267,51 +290,67 @@ void main()
                 part[pb + 1u] = l[g]; // 0 for an empty chunk
             }
         }
-        return;
-    }
-    const uint me = gl_SubgroupID * TEAMS + team;
-    for (uint g = 0u; g < G; g++) {
-        float mg = 0.0, lg = 0.0;
-        [[unroll]] for (uint k = 0u; k < G; k++)
-            if (k == g) { mg = m[k]; lg = l[k]; }
-        if (lane == 0u) sh_m[me] = mg;
-        barrier();
-        float M = NEG;
-        for (uint k = 0u; k < n_all; k++) M = max(M, sh_m[k]);
-        const float f = exp2(mg - M);
-        [[unroll]] for (uint c = 0u; c < CPL; c++) {
-            const uint ci = c * P + lane;
-            vec4 a = vec4(0.0), b = vec4(0.0);
+    } else {
+        const uint me = gl_SubgroupID * TEAMS + team;
+        for (uint g = 0u; g < G; g++) {
+            float mg = 0.0, lg = 0.0;
             [[unroll]] for (uint k = 0u; k < G; k++)
-                if (k == g) { a = olo[k * CPL + c]; b = ohi[k * CPL + c]; }
-            a *= f;
-            b *= f;
-            if (ci < NCH) {
-                const uint d = me * HD + ci * CW;
-                sh_o[d] = a.x;
-                sh_o[d + 1u] = a.y;
-                if (CW == 8u) {
-                    sh_o[d + 2u] = a.z; sh_o[d + 3u] = a.w;
-                    sh_o[d + 4u] = b.x; sh_o[d + 5u] = b.y; sh_o[d + 6u] = b.z; sh_o[d + 7u] = b.w;
+                if (k == g) { mg = m[k]; lg = l[k]; }
+            if (lane == 0u) sh_m[me] = mg;
+            barrier();
+            float M = NEG;
+            for (uint k = 0u; k < n_all; k++) M = max(M, sh_m[k]);
+            const float f = exp2(mg - M);
+            [[unroll]] for (uint c = 0u; c < CPL; c++) {
+                const uint ci = c * P + lane;
+                vec4 a = vec4(0.0), b = vec4(0.0);
+                [[unroll]] for (uint k = 0u; k < G; k++)
+                    if (k == g) { a = olo[k * CPL + c]; b = ohi[k * CPL + c]; }
+                a *= f;
+                b *= f;
+                if (ci < NCH) {
+                    const uint d = me * HD + ci * CW;
+                    sh_o[d] = a.x;
+                    sh_o[d + 1u] = a.y;
+                    if (CW == 8u) {
+                        sh_o[d + 2u] = a.z; sh_o[d + 3u] = a.w;
+                        sh_o[d + 4u] = b.x; sh_o[d + 5u] = b.y; sh_o[d + 6u] = b.z; sh_o[d + 7u] = b.w;
+                    }
                 }
             }
+            if (lane == 0u) sh_l[me] = lg * f;
+            barrier();
+            const uint pb = pbase + ((kvh * G + g) * pc.n_split + split) * (HD + MKV_ATTN_PART_HEAD);
+            float L = 0.0;
+            for (uint k = 0u; k < n_all; k++) L += sh_l[k];
+            const uint ob = direct ? tk * pc.ld_out + (kvh * G + g) * HD : pb + MKV_ATTN_PART_HEAD;
+            const float fl = direct ? (L > 0.0 ? 1.0 / L : 0.0) : 1.0;
+            for (uint d = gl_LocalInvocationID.x; d < HD; d += WG) {
+                float o = 0.0;
+                for (uint k = 0u; k < n_all; k++) o += sh_o[k * HD + d];
+                part[ob + d] = o * fl;
+            }
+            if (gl_LocalInvocationID.x == 0u && !direct) {
+                part[pb] = M * LN2;
+                part[pb + 1u] = L;
+            }
+            barrier();
         }
-        if (lane == 0u) sh_l[me] = lg * f;
-        barrier();
-        const uint pb = pbase + ((kvh * G + g) * pc.n_split + split) * (HD + MKV_ATTN_PART_HEAD);
-        float L = 0.0;
-        for (uint k = 0u; k < n_all; k++) L += sh_l[k];
-        const uint ob = direct ? tk * pc.ld_out + (kvh * G + g) * HD : pb + MKV_ATTN_PART_HEAD;
-        const float fl = direct ? (L > 0.0 ? 1.0 / L : 0.0) : 1.0;
-        for (uint d = gl_LocalInvocationID.x; d < HD; d += WG) {
-            float o = 0.0;
-            for (uint k = 0u; k < n_all; k++) o += sh_o[k * HD + d];
-            part[ob + d] = o * fl;
-        }
-        if (gl_LocalInvocationID.x == 0u && !direct) {
-            part[pb] = M * LN2;
-            part[pb + 1u] = L;
-        }
-        barrier();
     }
+    if (MERGE == 0u || direct) return;
+
+    // Publish this split's partials, count it; the last split of the KV
+    // head (in any order: no workgroup waits for another) merges them all.
+    memoryBarrierBuffer();
+    barrier();
+    const uint ci = tk * gl_NumWorkGroups.x + kvh;
+    if (gl_LocalInvocationID.x == 0u) is_last = atomicAdd(done[ci], 1u) == pc.n_split - 1u;
+    barrier();
+    if (!is_last) return;
+    memoryBarrierBuffer(); // the other splits' partials are visible past their count
+    for (uint g = 0u; g < G; g++) {
+        const uint h = kvh * G + g;
+        merge_head(pbase + h * pc.n_split * (HD + MKV_ATTN_PART_HEAD), pc.n_split, HD, tk * pc.ld_out + h * HD);
+    }
+    if (gl_LocalInvocationID.x == 0u) done[ci] = 0u; // for the next layer
 }

@@ -198,7 +198,10 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
                         case MKV_TUNE_MM:
                             u.nr_mm = row.nr_mm, u.nb_mm = row.nb_mm, u.rows_mm = row.rows_mm, u.coop_mm = row.coop_mm;
                             break;
-                        default: u.attn_chunk = row.attn_chunk, u.wg_attn = row.wg_attn, u.u_attn = row.u_attn; break;
+                        default:
+                            u.attn_chunk = row.attn_chunk, u.wg_attn = row.wg_attn, u.u_attn = row.u_attn;
+                            u.merge_attn = row.merge_attn;
+                            break;
                         }
                         ck_assert(mkv_tuning_equal(&u, &row));
                         char d[96];
@@ -228,10 +231,11 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
     ck_assert_uint_eq(v[1].rows_matvec, 16);
     ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_MM, v), 4);
     for (int i = 0; i < 4; i++) ck_assert(!v[i].coop_mm); /* lavapipe has no cooperative matrices */
-    ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_ATTN, v), 5);
+    ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_ATTN, v), 6);
     ck_assert_uint_eq(v[1].attn_chunk, 64); /* second: --quick tries it */
-    ck_assert(v[4].attn_chunk == row.attn_chunk && v[4].wg_attn == row.wg_attn && v[4].u_attn == 4);
-    for (int i = 0; i < 4; i++) ck_assert(v[i].wg_attn == row.wg_attn && v[i].u_attn == row.u_attn);
+    for (int i = 0; i < 4; i++) ck_assert(v[i].wg_attn == row.wg_attn && v[i].u_attn == row.u_attn && !v[i].merge_attn);
+    ck_assert(v[4].attn_chunk == row.attn_chunk && v[4].u_attn == row.u_attn && v[4].merge_attn); /* the merge in attention */
+    ck_assert(v[5].attn_chunk == row.attn_chunk && v[5].wg_attn == row.wg_attn && v[5].u_attn == 4 && !v[5].merge_attn);
     ck_assert_uint_eq(mkv_tuning_variants(&k, &row, MKV_TUNE_READS, v), 2);
     ck_assert(!v[1].texel_reads);
     ck_assert_str_eq(mkv_tuning_group_name(MKV_TUNE_MM), "mm");
@@ -244,13 +248,20 @@ START_TEST(every_variant_of_the_sweep_space_passes_the_checks_and_loads_back)
     ck_assert(row.attn_chunk == 64 && row.wg_attn == 256 && row.u_attn == 4); /* measured on an H200 */
     ck_assert(row.nr_matvec == 2 && row.rows_matvec == 8);
     /* attention on a GPU: splits of 64 to 512 with the row's teams (64 second), then splits of 64 to 256 by
-     * workgroups of 1, 2, 4 times the row's by 2, 4, 8 positions a step, without repeats */
+     * workgroups of 1, 2, 4 times the row's by 2, 4, 8 positions a step, without repeats; then the merge
+     * in attention toggled, and on at splits of 32 to 256 */
     const uint32_t n_attn = mkv_tuning_variants(&kn, &row, MKV_TUNE_ATTN, v);
-    ck_assert_uint_eq(n_attn, 1 + 3 + 27 - 3); /* the cross with the row's teams repeats 3 */
+    ck_assert_uint_eq(n_attn, 1 + 3 + 27 - 3 + 1 + 4 - 1); /* the cross with the row's teams repeats 3, the toggle 1 */
     ck_assert(v[1].attn_chunk == 128 && v[1].wg_attn == row.wg_attn && v[1].u_attn == row.u_attn); /* the row: 64 */
     bool big = false;
-    for (uint32_t i = 0; i < n_attn; i++) big |= v[i].attn_chunk == 64 && v[i].wg_attn == 4 * row.wg_attn && v[i].u_attn == 8;
+    uint32_t merged = 0;
+    for (uint32_t i = 0; i < n_attn; i++) {
+        big |= v[i].attn_chunk == 64 && v[i].wg_attn == 4 * row.wg_attn && v[i].u_attn == 8;
+        merged += v[i].merge_attn != row.merge_attn;
+        if (v[i].merge_attn) ck_assert(v[i].wg_attn == row.wg_attn && v[i].u_attn == row.u_attn);
+    }
     ck_assert(big);
+    ck_assert_uint_eq(merged, 4);
     /* nr 1 and 2 on a GPU, with at least 8 rows a workgroup */
     const uint32_t n_mv = mkv_tuning_variants(&kn, &row, MKV_TUNE_MATVEC, v);
     ck_assert_uint_eq(n_mv, 5); /* the row's 2 x 8; 4, 8, 16; 1 */
