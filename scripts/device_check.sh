@@ -13,7 +13,7 @@
 # seconds, default 420), so one call of the device tool (at most 600 s)
 # ends with time left in the session's 15 minutes to rerun a step:
 #   bash scripts/device_check.sh [STEP...]     STEP: tests tests-kernels probe kernels q4_0 sweep tuned
-#                                              kernels-tuned f16 q4_k_m q4_0-prev
+#                                              kernels-tuned f16 q4_k_m q4_0-prev files
 # What comes back under $OUT (the tool returns at most 8 files):
 #   log.txt           every step's output, the device, each step's exit status
 #   results.tgz       the JSONs:
@@ -28,6 +28,7 @@
 #   bench-f16.json    the f16 model's bench
 #   bench-q4_k_m.json the q4_k_m mix's bench (Q4_K, Q6_K for the embedding and some layers)
 #   bench-q4_0-prev.json  the q4_0 bench by .devkit/bin/mekivk_prev, where the kit has one
+#   bench-q4_0-NAME.json  the q4_0 bench with .devkit/tunings/NAME.json (step files)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 kit=$PWD/.devkit
@@ -130,11 +131,21 @@ for s in "${steps[@]}"; do
         # contexts lists every length's kernels)
         MKV_TUNING=$tuning run 120 "bench $s" sh -c "$bin bench --model '$models/$w/model.gguf' \
             --bank '$models/$w/bank.mkb' --ctx ${CTX:-128,1024,10240} -n 32 --reps 5 --prompt 128,512 --profile --json > '$out/$name'" ;;
+    files)
+        # the q4_0 bench with each tuning file in .devkit/tunings/ (NAME.json -> bench-q4_0-NAME.json):
+        # variants of this build compared in one call (copy them there after scripts/devkit.sh)
+        [ -f "$models/q4_0/bank.mkb" ] || run 60 "synth q4_0" mekivk synth --config 0.6b --wtype q4_0 --out "$models/q4_0"
+        for f in "$kit"/tunings/*.json; do
+            [ -f "$f" ] || { echo "== files: skipped, no $kit/tunings/*.json"; break; }
+            n=$(basename "$f" .json)
+            MKV_TUNING=$f run 120 "bench q4_0 $n" sh -c "mekivk bench --model '$models/q4_0/model.gguf' \
+                --bank '$models/q4_0/bank.mkb' --ctx ${CTX:-128,1024,10240} -n 32 --reps 5 --prompt 128 --profile --json > '$out/bench-q4_0-$n.json'"
+        done ;;
     sweep)
         [ -f "$models/q4_0/bank.mkb" ] || run 60 "synth q4_0" mekivk synth --config 0.6b --wtype q4_0 --out "$models/q4_0"
         run 150 sweep sh -c "mekivk bench --sweep --json --model '$models/q4_0/model.gguf' \
             --out '$out/tuning.json' > '$out/sweep.json'" ;;
-    *) echo "device_check: unknown step '$s' (tests tests-kernels probe kernels q4_0 sweep tuned kernels-tuned f16 q4_k_m q4_0-prev)" ;;
+    *) echo "device_check: unknown step '$s' (tests tests-kernels probe kernels q4_0 sweep tuned kernels-tuned f16 q4_k_m q4_0-prev files)" ;;
     esac
 done
 # the tool returns at most 8 files: the JSONs travel as one archive beside log.txt
