@@ -144,24 +144,6 @@ void main()
     wt_il_set(pc.il);
     const uint tid = gl_LocalInvocationID.x, lane = gl_SubgroupInvocationID;
     const uint r_end = min(gl_WorkGroupID.x * ROWS + ROWS, pc.n), n_units = pc.nb * (WT_BLOCK / WT_UNIT);
-#if defined(MEKI)
-    // z for this workgroup's rows: C chunks of 8 outputs; invocation (j, p)
-    // takes chunk j and every P-th group of 4 k starting at p (below).
-    const uint C = ROWS / 8u, P = WG / C, j = tid % C, p = tid / C, chunk = gl_WorkGroupID.x * C + j;
-    const uint n4 = (pc.n_mem + 3u) / 4u;
-    // With several invocations a chunk (a GPU's rows), this invocation's
-    // first group -- v's four values, W_mo's four chunks -- is loaded here,
-    // before W_down's rows, so that its loads wait beside theirs rather
-    // than after them (most invocations take one group: d_mem / 4 <= P).
-    const bool has_first = P > 1u && p < P && chunk < pc.ld8_2 && p < n4;
-    vec4 v_first = vec4(0.0);
-    uvec4 w_first[4];
-    if (has_first) {
-        const uint row = step.tok[0].y + pc.row_byte_offset;
-        v_first = bank_value4(row, p, unpackHalf2x16(SLAB(row >> 2)).x) + X2_4(p);
-        [[unroll]] for (uint e = 0u; e < 4u; e++) w_first[e] = W2(wmo_chunk(min(4u * p + e, pc.n_mem - 1u), chunk));
-    }
-#endif
     // (the loops test at their end: common.glsl, END_TESTED)
     uint r0 = gl_WorkGroupID.x * ROWS + gl_SubgroupID * NR;
     if (r0 < r_end) do {
@@ -191,16 +173,18 @@ void main()
         r0 += gl_NumSubgroups * NR;
     } while (r0 < r_end);
 #if defined(MEKI)
-    // z for this workgroup's rows (C, P, j, p, chunk above). (Reading the
-    // bank row here, where v is used, rather than in matvec_swiglu_meki's
-    // gate rows, measured cheaper on lavapipe: there it slowed every SwiGLU
-    // row.)
+    // z for this workgroup's rows: C chunks of 8 outputs; invocation (j, p)
+    // takes chunk j and every P-th k starting at p. (Reading the bank row
+    // here, where v is used, rather than in matvec_swiglu_meki's gate
+    // rows, measured cheaper on lavapipe: there it slowed every SwiGLU row.)
+    const uint C = ROWS / 8u, P = WG / C, j = tid % C, p = tid / C, chunk = gl_WorkGroupID.x * C + j;
     // the shares' sum by a butterfly: C a power of two below the subgroup size (every lane then has a share)
     const bool SG_TREE = (C & (C - 1u)) == 0u && C < SG;
     vec4 za = vec4(0.0), zb = vec4(0.0);
     // Four k at a time (group kg: k = 4kg .. 4kg + 3, every P-th group from
     // p): v's four values from one x2 load and three slab words. The loop
     // tests at its end (common.glsl, END_TESTED).
+    const uint n4 = (pc.n_mem + 3u) / 4u;
     if (P == 1u) {
         // Every invocation takes every k (one chunk each: lavapipe's shape),
         // so a subgroup's lanes need the same v: they decode a tile of SG
@@ -232,22 +216,19 @@ void main()
             } while (e < m);
             kt += sg;
         } while (kt < n4);
-    } else if (has_first) {
+    } else if (p < P && chunk < pc.ld8_2 && p < n4) {
         const uint row = step.tok[0].y + pc.row_byte_offset; // read once, not per k
         const float q8_scale = unpackHalf2x16(SLAB(row >> 2)).x;
         uint kg = p;
         do {
             const uint k0 = 4u * kg;
-            vec4 v = v_first;
-            uvec4 w[4] = w_first;
-            if (kg != p) { // the groups after the first
-                v = bank_value4(row, kg, q8_scale) + X2_4(kg);
-                [[unroll]] for (uint e = 0u; e < 4u; e++) w[e] = W2(wmo_chunk(min(k0 + e, pc.n_mem - 1u), chunk));
-            }
+            vec4 v = bank_value4(row, kg, q8_scale) + X2_4(kg);
             [[unroll]] for (uint e = 0u; e < 4u; e++) {
-                const float s = k0 + e < pc.n_mem ? v[e] : 0.0; // past n_mem: weight 0 on the last row
-                za += s * vec4(unpackHalf2x16(w[e].x), unpackHalf2x16(w[e].y));
-                zb += s * vec4(unpackHalf2x16(w[e].z), unpackHalf2x16(w[e].w));
+                const uint k = min(k0 + e, pc.n_mem - 1u); // past n_mem: weight 0 on the last row
+                const float s = k0 + e < pc.n_mem ? v[e] : 0.0;
+                const uvec4 q = W2(wmo_chunk(k, chunk));
+                za += s * vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
+                zb += s * vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
             }
             kg += P;
         } while (kg < n4);
