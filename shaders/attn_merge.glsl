@@ -23,8 +23,12 @@
 //   MERGE_ST4(i, v)    vec4 i of the output = v
 // Every invocation of the workgroup calls merge_head (it holds barriers).
 
+// The groups' sums take at most 256 invocations (4 KB: attn.comp's
+// workgroups of 1024 hold 32 KB of their own merge of teams, and a device
+// may have no more than 48 KB; one of 64 splits' sums is then 4 to 16 deep).
+const uint MG_N = WG < 256u ? WG : 256u;
 shared float mg_w[MKV_ATTN_MAX_SPLIT]; // each split's weight e^(m_s-M) (0: empty)
-shared vec4 mg_o[gl_WorkGroupSize.x];  // the groups' sums
+shared vec4 mg_o[MG_N];
 
 vec2 merge_ml(uint at) { return MERGE_P == 4u ? MERGE_LD4(at / 4u).xy : vec2(MERGE_LD(at), MERGE_LD(at + 1u)); }
 vec4 merge_o(uint at) { return MERGE_P == 4u ? MERGE_LD4(at / 4u) : vec4(MERGE_LD(at), 0.0, 0.0, 0.0); }
@@ -56,8 +60,9 @@ void merge_head(uint base, uint n_split, uint hd, uint ob)
     const float L = workgroup_sum(l); // (its barriers also publish mg_w)
     const float inv_l = L > 0.0 ? 1.0 / L : 0.0; // L = 0: a row past the pass's tokens
     // o: ND groups of MERGE_P values; J groups of invocations (J = 1: each
-    // invocation takes groups tid, tid + WG, .. over every split)
-    const uint nd = (hd + MERGE_P - 1u) / MERGE_P, J = max(WG / nd, 1u);
+    // invocation takes groups tid, tid + WG, .. over every split; J > 1:
+    // invocations past J * ND have none)
+    const uint nd = (hd + MERGE_P - 1u) / MERGE_P, J = max(MG_N / nd, 1u);
     const uint c0 = J > 1u ? tid % nd : tid, j = J > 1u ? tid / nd : 0u;
     uint c = c0;
     do {
@@ -70,7 +75,7 @@ void merge_head(uint base, uint n_split, uint hd, uint ob)
             } while (s < n_split);
         }
         if (J > 1u) {
-            mg_o[tid] = o;
+            if (tid < J * nd) mg_o[tid] = o;
             barrier();
             if (tid < nd) {
                 o = vec4(0.0);
