@@ -101,7 +101,7 @@ typedef enum kind {
     K_NORM,          /* rmsnorm: other; moves the walk from the attention block to the FFN block */
     K_NORM_MEKI,     /* rmsnorm_add_norm: half meki, half other; the next layer's attention norm */
     K_ATTN,          /* rope_kv, attn, attn_combine: attention; products after it are W_o */
-    K_ROPE,          /* rope_kv: the start of a layer's attention (counts layers) */
+    K_ROPE,          /* rope_kv, attn_rope: the start of a layer's attention (counts layers) */
     K_SWIGLU,        /* decode SwiGLU: ffn; a product after it is W_mg */
     K_SWIGLU_MEKI,   /* decode SwiGLU with the MeKi gate rows: split by rows */
     K_FFN_ACT,       /* batch SwiGLU/gate activation: split by rows when the gate is stacked */
@@ -127,6 +127,8 @@ typedef enum kind {
  *                                    half (the bytes the two kernels declare)
  *   rope_kv*             attention   q/k/v bias, q/k norms, RoPE, K/V appended
  *   attn*, attn_combine  attention   attention over the cache, its splits joined
+ *   attn_rope            attention   decode (attn.rope): rope_kv's work and
+ *                                    attention in one dispatch (starts a layer)
  *   matvec_swiglu_*      ffn         decode: silu(W_gate u) * (W_up u)
  *   matvec_swiglu_meki_* ffn + meki  the same and the MeKi gate sigmoid(W_mg u)
  *                                    from W_mg's rows stacked into w_ffn: split
@@ -163,6 +165,7 @@ static const struct {
     {"rmsnorm", K_NORM, MKV_COMP_OTHER, false},
     {"rope_kv", K_ROPE, MKV_COMP_ATTENTION, false},
     {"attn_combine", K_ATTN, MKV_COMP_ATTENTION, false},
+    {"attn_rope", K_ROPE, MKV_COMP_ATTENTION, true},
     {"attn", K_ATTN, MKV_COMP_ATTENTION, true},
     {"matvec_swiglu_meki", K_SWIGLU_MEKI, MKV_COMP_FFN, false},
     {"matvec_swiglu", K_SWIGLU, MKV_COMP_FFN, false},

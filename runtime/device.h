@@ -11,7 +11,7 @@
 #include "tuning.h"
 #include "vk_table.h"
 
-#define MKV_MAX_SPEC 6u /* specialization constants a pipeline may set */
+#define MKV_MAX_SPEC 9u /* specialization constants a pipeline may set */
 
 /* The optional device features a kernel's SPIR-V may need, one bit each,
  * from the capabilities it declares (pipeline.c, mkv_spirv_reflect):

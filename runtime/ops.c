@@ -460,9 +460,14 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
                     4ull * (a->n_head + 2 * a->n_kv_head) * a->head_dim * attn_batch(a), err);
 }
 
-mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
+/* attn_rope's inputs: rope_kv's */
+typedef struct rope_in {
+    const mkv_buffer *qkv, *bias, *q_norm, *k_norm, *rope;
+} rope_in;
+
+static mkv_status attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
                             const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *partials,
-                            const mkv_buffer *done, const mkv_buffer *out, mkv_error *err)
+                            const mkv_buffer *done, const mkv_buffer *out, const rope_in *ro, mkv_error *err)
 {
     if (a->n_kv_head == 0 || a->n_head % a->n_kv_head || a->n_head / a->n_kv_head > MKV_ATTN_MAX_GROUP ||
         a->head_dim % 2 || a->head_dim > MKV_ATTN_MAX_HEAD_DIM)
@@ -481,7 +486,7 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "attention: q rows of %u floats: need a multiple of 4", attn_ld_q(a));
     mkv_pc_attn pc = {.n_kv_head = a->n_kv_head, .n_split = a->n_split, .scale = 1.0f / sqrtf((float)a->head_dim),
                       .scale_base = (uint32_t)((uint64_t)a->n_ctx * a->n_kv_head * a->head_dim / 4), .ld_q = attn_ld_q(a),
-                      .ld_out = attn_ld_q(a), .n_ctx = a->n_ctx};
+                      .ld_out = attn_ld_q(a), .n_ctx = a->n_ctx, .eps = a->eps};
     /* one split: attention writes the output itself, nothing to combine;
      * merged: the last split of each KV head combines (attn.comp) */
     const bool direct = a->n_split == 1;
@@ -490,18 +495,28 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
     if (merge && done->size < 4ull * nbt * a->n_kv_head)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "attention: split counters of %llu bytes for %u tokens x %u KV heads: need %llu",
                         (unsigned long long)done->size, nbt, a->n_kv_head, 4ull * nbt * a->n_kv_head);
-    /* bindings 5 and 6 (the merge's output and counters) are unread unless merging */
-    const mkv_buffer *b[] = {params, q, k_cache, v_cache, direct ? out : partials, out, merge ? done : out};
     if ((uint64_t)nbt * a->n_split > r->d->props.limits.maxComputeWorkGroupCount[1])
         return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "attention: %u tokens x %u splits exceed the device's workgroup count", nbt, a->n_split);
     /* The group size and head_dim are compile-time in the shader (queries
-     * and outputs live in registers). */
-    const mkv_spec spec = {{r->tune.wg_attn, a->n_head / a->n_kv_head, a->head_dim, r->d->subgroup_size, r->tune.u_attn, merge}, 6};
+     * and outputs live in registers); attn_rope's flags as rope_kv's. */
+    const mkv_spec spec = {{r->tune.wg_attn, a->n_head / a->n_kv_head, a->head_dim, r->d->subgroup_size, r->tune.u_attn, merge,
+                            !a->rope_norm, a->qk_norm, ro && ro->bias},
+                           ro ? 9 : 6};
     /* bytes: the whole cache capacity is an upper bound; bench rescales by n_kv. */
-    const bool tex = r->tune.texel_reads && k_cache->view && v_cache->view;
-    const mkv_kernel_id k = a->kv_q8 ? (tex ? MKV_KERNEL_ATTN_Q8_TB : MKV_KERNEL_ATTN_Q8) : (tex ? MKV_KERNEL_ATTN_TB : MKV_KERNEL_ATTN);
-    mkv_status st = DISPATCH(r, k, spec, b, pc, a->n_kv_head, nbt * a->n_split,
-                             2 * mkv_kv_cache_bytes(a->n_ctx, a->n_kv_head * a->head_dim, a->kv_q8), err);
+    const uint64_t bytes = 2 * mkv_kv_cache_bytes(a->n_ctx, a->n_kv_head * a->head_dim, a->kv_q8);
+    mkv_status st;
+    if (ro) {
+        /* bindings 5 and 6 (the merge's output and counters) are unread unless merging;
+         * 1 (q) and 11 (the bias) unread in attn_rope without a bias */
+        const mkv_buffer *b[] = {params, ro->qkv, k_cache, v_cache, direct ? out : partials, out, merge ? done : out,
+                                 ro->qkv, ro->q_norm, ro->k_norm, ro->rope, ro->bias ? ro->bias : ro->qkv};
+        st = DISPATCH(r, MKV_KERNEL_ATTN_ROPE, spec, b, pc, a->n_kv_head, a->n_split, bytes, err);
+    } else {
+        const mkv_buffer *b[] = {params, q, k_cache, v_cache, direct ? out : partials, out, merge ? done : out};
+        const bool tex = r->tune.texel_reads && k_cache->view && v_cache->view;
+        const mkv_kernel_id k = a->kv_q8 ? (tex ? MKV_KERNEL_ATTN_Q8_TB : MKV_KERNEL_ATTN_Q8) : (tex ? MKV_KERNEL_ATTN_TB : MKV_KERNEL_ATTN);
+        st = DISPATCH(r, k, spec, b, pc, a->n_kv_head, nbt * a->n_split, bytes, err);
+    }
     if (st || direct || merge) return st;
     mkv_pc_attn_combine pc2 = {.head_dim = a->head_dim, .n_split = a->n_split, .ld_out = attn_ld_q(a)};
     const mkv_buffer *b2[] = {partials, out};
@@ -510,6 +525,30 @@ mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
     const mkv_kernel_id kc = r->tune.texel_reads && partials->view ? MKV_KERNEL_ATTN_COMBINE_TB : MKV_KERNEL_ATTN_COMBINE;
     return DISPATCH(r, kc, mkv_spec2(r->tune.wg_norm, p4), b2, pc2, a->n_head, nbt,
                     4 * mkv_attn_partials_floats(a->n_head, a->n_split, a->head_dim, nbt), err);
+}
+
+mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
+                            const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *partials,
+                            const mkv_buffer *done, const mkv_buffer *out, mkv_error *err)
+{
+    return attention(r, a, params, q, k_cache, v_cache, partials, done, out, NULL, err);
+}
+
+bool mkv_attn_rope_fits(const mkv_recorder *r, const mkv_attn_dims *a)
+{
+    return r->tune.rope_attn && attn_batch(a) == 1 && !a->kv_q8;
+}
+
+mkv_status mkv_op_rope_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *qkv,
+                                 const mkv_buffer *qkv_bias, const mkv_buffer *q_norm, const mkv_buffer *k_norm,
+                                 const mkv_buffer *rope, const mkv_buffer *k_cache, const mkv_buffer *v_cache,
+                                 const mkv_buffer *partials, const mkv_buffer *done, const mkv_buffer *out, mkv_error *err)
+{
+    if (attn_batch(a) != 1 || a->kv_q8)
+        return mkv_fail(err, MKV_ERR_INVALID_ARG, "rope + attention: %u tokens, %s cache: one token and f16 only (rope_kv, then "
+                        "attention, otherwise)", attn_batch(a), a->kv_q8 ? "q8_0" : "f16");
+    const rope_in ro = {qkv, qkv_bias, q_norm, k_norm, rope};
+    return attention(r, a, params, qkv, k_cache, v_cache, partials, done, out, &ro, err);
 }
 
 /* ffn_out.comp for the matrix `what` names (errors name it). */

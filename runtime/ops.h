@@ -182,6 +182,17 @@ mkv_status mkv_op_rope_kv(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buf
 mkv_status mkv_op_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *q,
                             const mkv_buffer *k_cache, const mkv_buffer *v_cache, const mkv_buffer *partials,
                             const mkv_buffer *done, const mkv_buffer *out, mkv_error *err);
+/* Whether mkv_op_rope_attention may replace mkv_op_rope_kv + mkv_op_attention
+ * here: the device's attn.rope, one token, f16 caches. */
+bool mkv_attn_rope_fits(const mkv_recorder *r, const mkv_attn_dims *a);
+/* [attn_rope] mkv_op_rope_kv's work and mkv_op_attention's in one dispatch
+ * (one token, f16 caches): q and k from qkv (bias, q/k norm, RoPE), k and v
+ * appended at step.pos, attention over positions 0..step.pos into out;
+ * partials and done as mkv_op_attention's. */
+mkv_status mkv_op_rope_attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_buffer *params, const mkv_buffer *qkv,
+                                 const mkv_buffer *qkv_bias, const mkv_buffer *q_norm, const mkv_buffer *k_norm,
+                                 const mkv_buffer *rope, const mkv_buffer *k_cache, const mkv_buffer *v_cache,
+                                 const mkv_buffer *partials, const mkv_buffer *done, const mkv_buffer *out, mkv_error *err);
 /* The MeKi branch's part of ffn_out_meki. */
 typedef struct mkv_ffn_out_meki {
     const mkv_matrix *w_mo_t;   /* W_mo transposed in bands (wmo_layout.h): ceil(d_model / (8 MKV_WMO_BAND)) rows of d_mem x 8 MKV_WMO_BAND, F16 */

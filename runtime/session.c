@@ -199,12 +199,18 @@ static mkv_status record_forward(mkv_session *s, mkv_pass *p, mkv_error *err)
         /* q, k, v of these positions: one product, or one per matrix when their types differ */
         for (uint32_t i = 0, row = 0; i < w->n_qkv; row += w->w_qkv[i].rows, i++)
             TRY(linear(p, &w->w_qkv[i], &a->xn, ldm, &a->qkv, a->ld_qkv, row, 0, err));
-        /* q/k/v bias, q/k norm, RoPE, k and v appended to the cache */
-        TRY(mkv_op_rope_kv(r, &ad, &p->params, &a->qkv, c->has_qkv_bias ? &w->qkv_bias : NULL, qn, kn, &s->rope, &a->q,
-                           &s->k_cache[l], &s->v_cache[l], err));
-        /* attention: each token over positions 0..its own */
-        TRY(mkv_op_attention(r, &ad, &p->params, &a->q, &s->k_cache[l], &s->v_cache[l], &a->partials, &s->attn_done,
-                             &a->att, err));
+        const mkv_buffer *bias = c->has_qkv_bias ? &w->qkv_bias : NULL;
+        if (mkv_attn_rope_fits(r, &ad)) { /* a GPU's decode (attn.rope): the next two in one dispatch */
+            TRY(mkv_op_rope_attention(r, &ad, &p->params, &a->qkv, bias, qn, kn, &s->rope, &s->k_cache[l], &s->v_cache[l],
+                                      &a->partials, &s->attn_done, &a->att, err));
+        } else {
+            /* q/k/v bias, q/k norm, RoPE, k and v appended to the cache */
+            TRY(mkv_op_rope_kv(r, &ad, &p->params, &a->qkv, bias, qn, kn, &s->rope, &a->q, &s->k_cache[l],
+                               &s->v_cache[l], err));
+            /* attention: each token over positions 0..its own */
+            TRY(mkv_op_attention(r, &ad, &p->params, &a->q, &s->k_cache[l], &s->v_cache[l], &a->partials, &s->attn_done,
+                                 &a->att, err));
+        }
         /* output projection into the residual, h = a, then the ffn rmsnorm u, shared by the
          * FFN and MeKi; decode does both in one dispatch (ffn_out.comp's product and tail) */
         if (batch || w->wo.n_parts != 1) {

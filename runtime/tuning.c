@@ -49,6 +49,8 @@ static void generic(uint32_t sg, mkv_tunables *t)
     /* The splits merged by attn_combine, a dispatch of its own: the
      * sweep tries the merge in attention's last split (attn.merge). */
     t->merge_attn = false;
+    /* rope_kv a dispatch of its own (attn.rope: attention does its work) */
+    t->rope_attn = false;
     /* Matmul (the offline fold): 64 threads, each one weight row, share a
      * staged slice of 8 batch rows held in registers. */
     t->wg_matmul = 64;
@@ -247,7 +249,7 @@ static bool row_matches(const mkv_tuning_row *r, const mkv_tuning_key *k, uint32
 
 static uint32_t clamp_wg(uint32_t wg, uint32_t max) { return max && wg > max ? max : wg; }
 
-/* 15 uint32_t fields and 3 bools (with a byte of padding): a struct of
+/* 15 uint32_t fields and 4 bools: a struct of
  * another size has a field mkv_tuning_equal does not compare yet */
 _Static_assert(sizeof(mkv_tunables) == 15 * 4 + 4, "mkv_tunables changed: compare the new field in mkv_tuning_equal");
 
@@ -255,7 +257,7 @@ bool mkv_tuning_equal(const mkv_tunables *a, const mkv_tunables *b)
 {
     return a->wg_matvec == b->wg_matvec && a->rows_matvec == b->rows_matvec && a->nr_matvec == b->nr_matvec &&
            a->wg_norm == b->wg_norm && a->wg_attn == b->wg_attn && a->wg_argmax == b->wg_argmax &&
-           a->attn_chunk == b->attn_chunk && a->u_attn == b->u_attn && a->merge_attn == b->merge_attn && a->wg_matmul == b->wg_matmul && a->tb_matmul == b->tb_matmul &&
+           a->attn_chunk == b->attn_chunk && a->u_attn == b->u_attn && a->merge_attn == b->merge_attn && a->rope_attn == b->rope_attn && a->wg_matmul == b->wg_matmul && a->tb_matmul == b->tb_matmul &&
            a->wg_mm == b->wg_mm && a->rows_mm == b->rows_mm && a->nr_mm == b->nr_mm && a->nb_mm == b->nb_mm &&
            a->coop_mm == b->coop_mm && a->texel_reads == b->texel_reads && a->il_rows == b->il_rows;
 }
@@ -396,6 +398,7 @@ static mkv_status apply_kernels(const mkv_json *j, uint32_t obj, const char *pat
             }
             bool *flag = !strcmp(kv->key, "mm") && !strcmp(fv->key, "coop")      ? &t->coop_mm
                          : !strcmp(kv->key, "attn") && !strcmp(fv->key, "merge") ? &t->merge_attn
+                         : !strcmp(kv->key, "attn") && !strcmp(fv->key, "rope")  ? &t->rope_attn
                                                                                  : NULL;
             if (flag) {
                 if (fv->type != MKV_JSON_TRUE && fv->type != MKV_JSON_FALSE)
@@ -475,7 +478,7 @@ mkv_status mkv_tuning_save(const char *path, const mkv_tuning_key *key, const mk
                      "  \"matvec\": {\"wg\": %" PRIu32 ", \"rows\": %" PRIu32 ", \"nr\": %" PRIu32 "},\n"
                      "  \"mm\": {\"wg\": %" PRIu32 ", \"rows\": %" PRIu32 ", \"nr\": %" PRIu32 ", \"nb\": %" PRIu32
                      ", \"coop\": %s},\n"
-                     "  \"attn\": {\"wg\": %" PRIu32 ", \"chunk\": %" PRIu32 ", \"u\": %" PRIu32 ", \"merge\": %s},\n"
+                     "  \"attn\": {\"wg\": %" PRIu32 ", \"chunk\": %" PRIu32 ", \"u\": %" PRIu32 ", \"merge\": %s, \"rope\": %s},\n"
                      "  \"norm\": {\"wg\": %" PRIu32 "},\n"
                      "  \"argmax\": {\"wg\": %" PRIu32 "},\n"
                      "  \"matmul\": {\"wg\": %" PRIu32 ", \"tb\": %" PRIu32 "},\n"
@@ -483,7 +486,7 @@ mkv_status mkv_tuning_save(const char *path, const mkv_tuning_key *key, const mk
                      "  \"layout\": {\"il_rows\": %" PRIu32 "}\n"
                      " }}\n",
                      key->device_name ? key->device_name : "", key->subgroup_size, t->wg_matvec, t->rows_matvec,
-                     t->nr_matvec, t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm, t->coop_mm ? "true" : "false", t->wg_attn, t->attn_chunk, t->u_attn, t->merge_attn ? "true" : "false", t->wg_norm,
+                     t->nr_matvec, t->wg_mm, t->rows_mm, t->nr_mm, t->nb_mm, t->coop_mm ? "true" : "false", t->wg_attn, t->attn_chunk, t->u_attn, t->merge_attn ? "true" : "false", t->rope_attn ? "true" : "false", t->wg_norm,
                      t->wg_argmax, t->wg_matmul, t->tb_matmul, t->texel_reads ? "true" : "false", t->il_rows);
     if (n < 0 || (size_t)n >= sizeof buf) return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: tuning text too long", path);
     for (const char *p = key->device_name; p && *p; p++)

@@ -32,6 +32,8 @@ typedef struct mkv_tunables { /* a new field: also mkv_tuning_equal */
     bool texel_reads;      /* typed kernels read weights and input as texel buffers (wt_bind.glsl) */
     bool merge_attn;       /* attention: the last split of each KV head merges the splits in the same
                               dispatch (attn.comp's MERGE), rather than attn_combine after it */
+    bool rope_attn;        /* decode attention does rope_kv's work too (attn_rope: one dispatch, not two);
+                              not swept (the sweep's attention job has no RoPE inputs): the row's, or a file's */
     uint32_t il_rows;      /* typed weights stored with rows interleaved in groups of this many (1: plain;
                               mkv_matrix_create_il): fixed when a model loads; not swept */
 } mkv_tunables;

@@ -34,6 +34,13 @@
 // condition (positions past the chunk re-read its last row and get weight
 // 0), and the register arrays are only ever indexed by unrolled, constant
 // indices (an array indexed at run time goes to memory, 5x slower here).
+// Variant attn_rope (attn.rope, a GPU's tuning; decode, f16 caches,
+// storage reads) also does rope_kv's work, saving its dispatch: every
+// workgroup biases, norms and rotates its G query heads from the raw
+// [q | k | v] row itself (binding 7), and the workgroup whose split holds
+// the new position appends its K and V rows to the caches, then reads them
+// back as the others are read (a workgroup barrier between; the caches are
+// coherent there).
 // Variants attn_q8 and attn_q8_tb read a q8_0 cache (kv_layout.h).
 // Variant attn_tb reads the caches as uniform texel buffers (a device's
 // tuning picks it, as for the weights: wt_bind.glsl). Host description:
@@ -53,6 +60,11 @@ layout(constant_id = 3) const uint SG = 8;   // the subgroup size (gl_SubgroupSi
 layout(constant_id = 4) const uint U = 2;
 // 1: the last split of each KV head merges the splits (attn.merge)
 layout(constant_id = 5) const uint MERGE = 0;
+// attn_rope: as rope_kv.comp's (1: NEOX pairs (i, i + HD/2), 0: NORM pairs
+// (2i, 2i + 1); q/k RMSNorm; q/k/v bias)
+layout(constant_id = 6) const uint NEOX = 1;
+layout(constant_id = 7) const uint QK_NORM = 0;
+layout(constant_id = 8) const uint HAS_BIAS = 0;
 
 STEP_PARAMS_BUFFER(0)
 layout(std430, binding = 1) readonly buffer Q { float q[]; };        // [n_head][head_dim]
@@ -65,10 +77,15 @@ layout(binding = 3) uniform usamplerBuffer vctex;
 #define KC(i) (texelFetch(kctex, int((i) >> 2u))[(i) & 3u])
 #define VC(i) (texelFetch(vctex, int((i) >> 2u))[(i) & 3u])
 #else
-layout(std430, binding = 2) readonly buffer KCache { uint kc[]; };   // f16 [n_kv_head][n_ctx][head_dim] (kv_layout.h)
-layout(std430, binding = 2) readonly buffer KCache4 { uvec4 kc4[]; };
-layout(std430, binding = 3) readonly buffer VCache { uint vc[]; };
-layout(std430, binding = 3) readonly buffer VCache4 { uvec4 vc4[]; };
+#if defined(ROPE)
+#define KV_ACCESS coherent // this workgroup's own appended rows are read back
+#else
+#define KV_ACCESS readonly
+#endif
+layout(std430, binding = 2) KV_ACCESS buffer KCache { uint kc[]; };   // f16 [n_kv_head][n_ctx][head_dim] (kv_layout.h)
+layout(std430, binding = 2) KV_ACCESS buffer KCache4 { uvec4 kc4[]; };
+layout(std430, binding = 3) KV_ACCESS buffer VCache { uint vc[]; };
+layout(std430, binding = 3) KV_ACCESS buffer VCache4 { uvec4 vc4[]; };
 #define KC4(i) kc4[i]
 #define VC4(i) vc4[i]
 #define KC(i) kc[i]
@@ -81,6 +98,13 @@ layout(std430, binding = 4) coherent buffer Partial4 { vec4 part4[]; };
 layout(std430, binding = 5) writeonly buffer Out { float outv[]; };   // MERGE: the output
 layout(std430, binding = 5) writeonly buffer Out4 { vec4 outv4[]; };
 layout(std430, binding = 6) coherent buffer Done { uint done[]; };    // MERGE: splits done, per token and KV head
+#if defined(ROPE)
+layout(std430, binding = 7) readonly buffer QKV { float qkv[]; };     // the raw [q | k | v] row
+layout(std430, binding = 8) readonly buffer QNorm { float qn[]; };    // q_norm (QK_NORM)
+layout(std430, binding = 9) readonly buffer KNorm { float kn[]; };    // k_norm (QK_NORM)
+layout(std430, binding = 10) readonly buffer Rope { vec2 rope[]; };   // [pos][head_dim/2] (cos, sin)
+layout(std430, binding = 11) readonly buffer Bias { float bias[]; };  // like qkv (HAS_BIAS)
+#endif
 
 layout(push_constant) uniform PushConstants {
     uint n_kv_head;
@@ -90,6 +114,7 @@ layout(push_constant) uniform PushConstants {
     uint ld_q;       // q's row stride in floats (one row per token)
     uint ld_out;     // n_split = 1: the output's row stride in floats
     uint n_ctx;      // positions the caches hold (kv_layout.h)
+    float eps;       // attn_rope: the q/k RMSNorm's
 } pc;
 
 const uint CW = (HD % 8u == 0u) ? 8u : 2u; // dims per chunk
@@ -162,6 +187,51 @@ float team_sum(float x, uint team)
     return r;
 }
 
+#if defined(ROPE)
+// Element e of [q | k | v], bias added.
+float raw(uint e) { return qkv[e] + (HAS_BIAS != 0u ? bias[e] : 0.0); }
+
+// This lane's share of the sum of squares of the head at e0 (its chunks).
+float raw_squares(uint e0, uint lane)
+{
+    float ss = 0.0;
+    [[unroll]] for (uint c = 0u; c < CPL; c++) {
+        const uint ci = c * P + lane;
+        [[unroll]] for (uint k = 0u; k < CW; k++)
+            if (ci < NCH) ss += raw(e0 + ci * CW + k) * raw(e0 + ci * CW + k);
+    }
+    return ss;
+}
+
+// Chunk ci of the head at e0 of [q | k | v], normed (inv: its RMSNorm
+// scale, w: q_norm or k_norm) and rotated for position pos, as 8 floats
+// (the upper 6 zero for word chunks). A dimension's pair partner may sit in
+// another lane's chunk: each lane reads both from memory.
+void rope_chunk(uint e0, uint ci, bool is_q, float inv, uint pos, out vec4 lo, out vec4 hi)
+{
+    const uint half_hd = HD / 2u;
+    float y[8];
+    [[unroll]] for (uint k = 0u; k < 8u; k++) {
+        y[k] = 0.0;
+        const uint d = ci * CW + k;
+        if (k < CW) {
+            const bool second = NEOX != 0u ? d >= half_hd : (d & 1u) != 0u;
+            const uint i = NEOX != 0u ? (second ? d - half_hd : d) : d >> 1;
+            const uint dp = NEOX != 0u ? (second ? d - half_hd : d + half_hd) : d ^ 1u;
+            float x = raw(e0 + d) * inv, xp = raw(e0 + dp) * inv;
+            if (QK_NORM != 0u) {
+                x *= is_q ? qn[d] : kn[d];
+                xp *= is_q ? qn[dp] : kn[dp];
+            }
+            const vec2 cs = rope[pos * half_hd + i];
+            y[k] = second ? x * cs.x + xp * cs.y : x * cs.x - xp * cs.y;
+        }
+    }
+    lo = vec4(y[0], y[1], y[2], y[3]);
+    hi = vec4(y[4], y[5], y[6], y[7]);
+}
+#endif
+
 void main()
 {
     const uint kvh = gl_WorkGroupID.x, split = gl_WorkGroupID.y % pc.n_split, tk = gl_WorkGroupID.y / pc.n_split;
@@ -176,6 +246,7 @@ void main()
     vec4 qlo[G * CPL], qhi[G * CPL], olo[G * CPL], ohi[G * CPL];
     float m[G], l[G];
     const float qscale = pc.scale * 1.44269504;
+    float inv_q = 1.0; // attn_rope: the head's q RMSNorm scale
     [[unroll]] for (uint g = 0u; g < G; g++) {
         m[g] = NEG;
         l[g] = 0.0;
@@ -183,6 +254,10 @@ void main()
         [[unroll]] for (uint c = 0u; c < CPL; c++) {
             const uint ci = c * P + lane;
             vec4 a = vec4(0.0), e = vec4(0.0);
+#if defined(ROPE)
+            if (c == 0u) inv_q = QK_NORM != 0u ? inversesqrt(team_sum(raw_squares(h * HD, lane), team) / float(HD) + pc.eps) : 1.0;
+            if (ci < NCH) rope_chunk(h * HD, ci, true, inv_q, n_kv - 1u, a, e);
+#else
             if (ci < NCH) {
                 if (CW == 8u) {
                     a = q4[(qb + h * HD + ci * 8u) / 4u];
@@ -191,12 +266,41 @@ void main()
                     a = vec4(q[qb + h * HD + 2u * ci], q[qb + h * HD + 2u * ci + 1u], 0.0, 0.0);
                 }
             }
+#endif
             qlo[g * CPL + c] = a * qscale;
             qhi[g * CPL + c] = e * qscale;
             olo[g * CPL + c] = vec4(0.0);
             ohi[g * CPL + c] = vec4(0.0);
         }
     }
+
+#if defined(ROPE)
+    // The split holding the new position appends its K and V rows (subgroup
+    // 0; its first team writes), then every invocation may read them.
+    if (t0 < t1 && t1 == n_kv && gl_SubgroupID == 0u) {
+        const uint pos = n_kv - 1u, ke = (pc.n_kv_head * G + kvh) * HD, ve = ke + pc.n_kv_head * HD;
+        const float inv = QK_NORM != 0u ? inversesqrt(team_sum(raw_squares(ke, lane), team) / float(HD) + pc.eps) : 1.0;
+        const uint row = MKV_KV_ROW(pos, kvh, pc.n_ctx) * NCH;
+        [[unroll]] for (uint c = 0u; c < CPL; c++) {
+            const uint ci = c * P + lane;
+            if (ci < NCH && team == 0u) {
+                vec4 a, e;
+                rope_chunk(ke, ci, false, inv, pos, a, e);
+                if (CW == 8u) {
+                    kc4[row + ci] = uvec4(packHalf2x16(a.xy), packHalf2x16(a.zw), packHalf2x16(e.xy), packHalf2x16(e.zw));
+                    const uint v0 = ve + 8u * ci;
+                    vc4[row + ci] = uvec4(packHalf2x16(vec2(raw(v0), raw(v0 + 1u))), packHalf2x16(vec2(raw(v0 + 2u), raw(v0 + 3u))),
+                                          packHalf2x16(vec2(raw(v0 + 4u), raw(v0 + 5u))), packHalf2x16(vec2(raw(v0 + 6u), raw(v0 + 7u))));
+                } else {
+                    kc[row + ci] = packHalf2x16(a.xy);
+                    vc[row + ci] = packHalf2x16(vec2(raw(ve + 2u * ci), raw(ve + 2u * ci + 1u)));
+                }
+            }
+        }
+    }
+    memoryBarrierBuffer();
+    barrier();
+#endif
 
     // The subgroup's teams take U adjacent positions each; the loop bound is
     // uniform over the subgroup (subgroupAdd inside), positions past t1 are

@@ -3,10 +3,16 @@
  *           3 V cache (f16 [n_kv_head][n_ctx][head_dim]: kv_layout.h), 4 partials (float
  *           n_head*n_split*(head_dim+2)), or with n_split = 1 the output
  *           (attn_combine's: no combine runs).
+ *           5 the output when merging (MERGE), 6 the merge's counters
+ *           (uint per token and KV head, zero before; MERGE), 7-11 (attn_rope:
+ *           decode, f16 caches) rope_kv's 1-4 and 8: the raw [q|k|v] row,
+ *           q_norm, k_norm, the rope table, the bias (rope_kv.h).
  * Spec constants: 0 WG (power of two, a multiple of the subgroup size),
  *   1 G = n_head/n_kv_head, 2 head_dim, 3 the device's subgroup size
  *   (gl_SubgroupSize must equal it: lanes are split into teams by it),
- *   4 U (positions a team takes per step: 1, 2, 4 or 8).
+ *   4 U (positions a team takes per step: 1, 2, 4 or 8), 5 MERGE (the last
+ *   split of each KV head merges the splits: attn_combine does not run),
+ *   6-8 (attn_rope) NEOX, QK_NORM, HAS_BIAS as rope_kv's 2-4.
  * Limits: n_head/n_kv_head <= 16, head_dim even and <= 256.
  * Dispatch: n_kv_head x (batch * n_split) x 1: token b of the pass (row b
  * of q, of ld_q floats; its partials after those of token b - 1) attends to
@@ -21,6 +27,7 @@ typedef struct mkv_pc_attn {
     uint32_t ld_q;       /* q's row stride in floats */
     uint32_t ld_out;     /* n_split = 1: the output's row stride in floats */
     uint32_t n_ctx;      /* positions the caches hold (kv_layout.h) */
+    float eps;           /* attn_rope: the q/k RMSNorm's */
 } mkv_pc_attn;
 #define MKV_ATTN_MAX_GROUP 16u
 #define MKV_ATTN_MAX_HEAD_DIM 256u

@@ -216,14 +216,17 @@ static mkv_session *new_session(mkv_model *model, uint32_t n_ctx, bool meki_off)
 
 /* chunk: decode attention's split size (0: the device's; the device's
  * chunk is larger than N_CTX on lavapipe and the H200, one split);
- * merge: the splits merged by attention's last split (attn.merge). */
-static void pair_open(pair *p, const char *name, bool meki_model, bool meki_off, bool kv_q8, uint32_t chunk, bool merge)
+ * merge: the splits merged by attention's last split (attn.merge); rope:
+ * rope_kv's work in decode attention (attn.rope). */
+static void pair_open(pair *p, const char *name, bool meki_model, bool meki_off, bool kv_q8, uint32_t chunk, bool merge,
+                      bool rope)
 {
     memset(p, 0, sizeof *p);
     mkv_error err;
     p->dev = tu_device();
     if (chunk) p->dev->tune.attn_chunk = chunk;
     p->dev->tune.merge_attn |= merge;
+    p->dev->tune.rope_attn |= rope;
     p->model = load_model(p->dev, name, meki_model);
     p->sess = new_session_kv(p->model, N_CTX, meki_off, kv_q8 ? MKV_KV_Q8_0 : MKV_KV_F16);
     ck_assert_msg(mkv_model_desc_load(file_in(name, "model.gguf"), &p->desc, &err) == MKV_OK, "%s", err.msg);
@@ -268,6 +271,7 @@ typedef struct e2e_case {
     bool kv_q8;             /* q8_0 KV cache in both (E2E_TOL_KV_Q8) */
     uint32_t chunk;         /* decode attention's split size (0: the device's) */
     bool merge;             /* the splits merged in attention (attn.merge) */
+    bool rope;              /* rope_kv's work in decode attention (attn.rope) */
 } e2e_case;
 
 /* Teacher-forces n_forced pseudo-random tokens, then n_greedy tokens chosen
@@ -282,7 +286,7 @@ static void compare_case(const e2e_case *c)
     const uint32_t n_pos = c->n_forced + c->n_greedy;
     double t0 = seconds();
     pair p;
-    pair_open(&p, c->dir, c->meki_model, c->meki_off, c->kv_q8, c->chunk, c->merge);
+    pair_open(&p, c->dir, c->meki_model, c->meki_off, c->kv_q8, c->chunk, c->merge, c->rope);
     double t_open = seconds() - t0, t_gpu = 0, t_ref = 0;
     uint32_t nv = p.n_vocab;
     float *gl = malloc(nv * sizeof *gl), *rl = malloc(nv * sizeof *rl);
@@ -357,33 +361,38 @@ static void compare_case(const e2e_case *c)
 
 /* 48 teacher-forced positions, then 16 greedy ones, for every case. */
 static const e2e_case e2e_cases[] = {
-    {"tiny meki", "tiny", true, false, false, 48, 16, 1, false, 0, false},
-    {"tiny dense", "tiny_dense", false, false, false, 48, 16, 2, false, 0, false},
-    {"tiny meki_off", "tiny", true, true, false, 48, 16, 3, false, 0, false},
-    {"small meki", "small", true, false, false, 48, 16, 4, false, 0, false},
-    {"small dense", "small_dense", false, false, false, 48, 16, 5, false, 0, false},
-    {"small meki_off", "small", true, true, false, 48, 16, 6, false, 0, false},
-    {"indep A (mha,f32,q8)", "indep_a", true, false, true, 48, 16, 7, false, 0, false},
-    {"indep B (kv=1,crc)", "indep_b", true, false, false, 48, 16, 8, false, 0, false},
-    {"tiny q8_0", "tiny_q8_0", true, false, false, 48, 16, 9, false, 0, false},
-    {"tiny q4_0", "tiny_q4_0", true, false, false, 48, 16, 10, false, 0, false},
-    {"tiny bf16", "tiny_bf16", true, false, false, 48, 16, 11, false, 0, false},
-    {"tiny qwen2 (bias)", "tiny_qwen2", true, false, false, 48, 16, 12, false, 0, false},
-    {"tiny llama", "tiny_llama", true, false, false, 48, 16, 13, false, 0, false},
-    {"tiny llama q4_0 dense", "tiny_llama_q4_0", false, false, false, 48, 16, 14, false, 0, false},
-    {"tiny q4_k_m (mix)", "tiny_q4_k_m", true, false, false, 48, 16, 15, false, 0, false},
-    {"tiny q5_k_m qwen2 dense", "tiny_q5_k_m", false, false, false, 48, 16, 16, false, 0, false},
-    {"tiny q6_k", "tiny_q6_k", true, false, false, 48, 16, 17, false, 0, false},
-    {"tiny q5_0 llama", "tiny_q5_0", true, false, false, 48, 16, 18, false, 0, false},
-    {"tiny q4_1 dense", "tiny_q4_1", false, false, false, 48, 16, 19, false, 0, false},
-    {"tiny q5_1", "tiny_q5_1", true, false, false, 48, 16, 20, false, 0, false},
-    {"small meki q8_0 KV", "small", true, false, false, 48, 16, 21, true, 0, false},
-    {"tiny q4_k_m q8_0 KV", "tiny_q4_k_m", true, false, false, 48, 16, 22, true, 0, false},
+    {"tiny meki", "tiny", true, false, false, 48, 16, 1, false, 0, false, false},
+    {"tiny dense", "tiny_dense", false, false, false, 48, 16, 2, false, 0, false, false},
+    {"tiny meki_off", "tiny", true, true, false, 48, 16, 3, false, 0, false, false},
+    {"small meki", "small", true, false, false, 48, 16, 4, false, 0, false, false},
+    {"small dense", "small_dense", false, false, false, 48, 16, 5, false, 0, false, false},
+    {"small meki_off", "small", true, true, false, 48, 16, 6, false, 0, false, false},
+    {"indep A (mha,f32,q8)", "indep_a", true, false, true, 48, 16, 7, false, 0, false, false},
+    {"indep B (kv=1,crc)", "indep_b", true, false, false, 48, 16, 8, false, 0, false, false},
+    {"tiny q8_0", "tiny_q8_0", true, false, false, 48, 16, 9, false, 0, false, false},
+    {"tiny q4_0", "tiny_q4_0", true, false, false, 48, 16, 10, false, 0, false, false},
+    {"tiny bf16", "tiny_bf16", true, false, false, 48, 16, 11, false, 0, false, false},
+    {"tiny qwen2 (bias)", "tiny_qwen2", true, false, false, 48, 16, 12, false, 0, false, false},
+    {"tiny llama", "tiny_llama", true, false, false, 48, 16, 13, false, 0, false, false},
+    {"tiny llama q4_0 dense", "tiny_llama_q4_0", false, false, false, 48, 16, 14, false, 0, false, false},
+    {"tiny q4_k_m (mix)", "tiny_q4_k_m", true, false, false, 48, 16, 15, false, 0, false, false},
+    {"tiny q5_k_m qwen2 dense", "tiny_q5_k_m", false, false, false, 48, 16, 16, false, 0, false, false},
+    {"tiny q6_k", "tiny_q6_k", true, false, false, 48, 16, 17, false, 0, false, false},
+    {"tiny q5_0 llama", "tiny_q5_0", true, false, false, 48, 16, 18, false, 0, false, false},
+    {"tiny q4_1 dense", "tiny_q4_1", false, false, false, 48, 16, 19, false, 0, false, false},
+    {"tiny q5_1", "tiny_q5_1", true, false, false, 48, 16, 20, false, 0, false, false},
+    {"small meki q8_0 KV", "small", true, false, false, 48, 16, 21, true, 0, false, false},
+    {"tiny q4_k_m q8_0 KV", "tiny_q4_k_m", true, false, false, 48, 16, 22, true, 0, false, false},
     /* decode attention split in 16-position chunks (up to 4 splits), merged by attn_combine and
      * by attention's last split */
-    {"small split 16", "small", true, false, false, 48, 16, 23, false, 16, false},
-    {"small split merged", "small", true, false, false, 48, 16, 24, false, 16, true},
-    {"tiny q8_0 KV merged", "tiny", true, false, false, 48, 16, 25, true, 16, true},
+    {"small split 16", "small", true, false, false, 48, 16, 23, false, 16, false, false},
+    {"small split merged", "small", true, false, false, 48, 16, 24, false, 16, true, false},
+    {"tiny q8_0 KV merged", "tiny", true, false, false, 48, 16, 25, true, 16, true, false},
+    /* rope_kv's work in decode attention (attn.rope), split and merged; qwen2's biases, llama's pairs
+     * without q/k norm */
+    {"small rope in attn", "small", true, false, false, 48, 16, 26, false, 16, true, true},
+    {"tiny qwen2 rope in attn", "tiny_qwen2", true, false, false, 48, 16, 27, false, 0, false, true},
+    {"tiny llama rope in attn", "tiny_llama", true, false, false, 48, 16, 28, false, 16, false, true},
 };
 
 START_TEST(tiny_meki_matches_reference) { compare_case(&e2e_cases[0]); }
@@ -435,6 +444,12 @@ END_TEST
 START_TEST(split_attention_merged_in_attention_matches_reference) { compare_case(&e2e_cases[23]); }
 END_TEST
 START_TEST(split_attention_merged_over_q8_0_kv_matches_reference) { compare_case(&e2e_cases[24]); }
+END_TEST
+START_TEST(rope_in_attention_matches_reference) { compare_case(&e2e_cases[25]); }
+END_TEST
+START_TEST(rope_in_attention_with_biases_matches_reference) { compare_case(&e2e_cases[26]); }
+END_TEST
+START_TEST(rope_in_attention_with_adjacent_pairs_matches_reference) { compare_case(&e2e_cases[27]); }
 END_TEST
 
 /* ---- determinism and session limits ---- */
@@ -734,6 +749,9 @@ static Suite *e2e_suite(void)
     tcase_add_test(acc, split_attention_matches_reference);
     tcase_add_test(acc, split_attention_merged_in_attention_matches_reference);
     tcase_add_test(acc, split_attention_merged_over_q8_0_kv_matches_reference);
+    tcase_add_test(acc, rope_in_attention_matches_reference);
+    tcase_add_test(acc, rope_in_attention_with_biases_matches_reference);
+    tcase_add_test(acc, rope_in_attention_with_adjacent_pairs_matches_reference);
     suite_add_tcase(s, acc);
     TCase *ses = tcase_create("session");
     tcase_set_timeout(ses, 600);

@@ -1091,6 +1091,7 @@ typedef struct attn_case {
     bool kv_q8;      /* q8_0 KV cache (kv_layout.h) instead of f16 */
     uint32_t u;      /* positions a team takes per step (attn.comp's U); 0: the device's tunable */
     bool merge;      /* the splits merged by attention's last split (attn.merge); false: the device's tunable */
+    bool rope;       /* rope_kv's work inside attention (attn_rope; one token, f16 caches) */
 } attn_case;
 
 /* q8_0 of one cache block as kv_layout.h defines it: d = max|x| / 127,
@@ -1226,7 +1227,18 @@ static void check_attention(const attn_case *c)
     if (c->u) r->tune.u_attn = c->u;
     if (c->merge) r->tune.merge_attn = true;
     const bool merge = r->tune.merge_attn && c->n_split > 1;
-    OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, c->bias ? &bbias : NULL, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
+    if (c->rope) {
+        r->tune.rope_attn = true;
+        ck_assert(mkv_attn_rope_fits(r, &ad));
+        mkv_attn_dims two = ad;
+        two.n_batch = 2; /* a pass of tokens needs rope_kv first */
+        ck_assert(!mkv_attn_rope_fits(r, &two));
+        mkv_error e2;
+        ck_assert_int_eq(mkv_op_rope_attention(r, &two, &params, &bqkv, NULL, &bqn, &bkn, &brope, &bk, &bv, &bpart, &bdone,
+                                               &bout, &e2), MKV_ERR_INVALID_ARG);
+    } else {
+        OK(mkv_op_rope_kv(r, &ad, &params, &bqkv, c->bias ? &bbias : NULL, &bqn, &bkn, &brope, &bq, &bk, &bv, E));
+    }
     if (c->n_split > 1) { /* partials a float short are refused, nothing recorded */
         mkv_buffer small;
         OK(mkv_buffer_create(dev, 4 * mkv_attn_partials_floats(c->n_head, c->n_split, hd, 1) - 16, MKV_MEM_DEVICE, &small, E));
@@ -1253,8 +1265,14 @@ static void check_attention(const attn_case *c)
     }
     /* merged: twice, the first into its own output (the merge must leave
      * its counters at zero for the second to merge) */
-    if (merge) OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bpart, &bdone, &bfirst, E));
-    OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bpart, &bdone, &bout, E));
+    if (c->rope) { /* appending the same row twice: the second run reads what the first wrote */
+        const mkv_buffer *bb = c->bias ? &bbias : NULL;
+        if (merge) OK(mkv_op_rope_attention(r, &ad, &params, &bqkv, bb, &bqn, &bkn, &brope, &bk, &bv, &bpart, &bdone, &bfirst, E));
+        OK(mkv_op_rope_attention(r, &ad, &params, &bqkv, bb, &bqn, &bkn, &brope, &bk, &bv, &bpart, &bdone, &bout, E));
+    } else {
+        if (merge) OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bpart, &bdone, &bfirst, E));
+        OK(mkv_op_attention(r, &ad, &params, &bq, &bk, &bv, &bpart, &bdone, &bout, E));
+    }
     kt_run(&k);
 
     /* Reference: bias, norm + rope of q and k, then k and v as the cache
@@ -1298,12 +1316,13 @@ static void check_attention(const attn_case *c)
     ref_attention(q, kc, vc, c->n_kv, c->n_head, c->n_kv_head, hd, ref);
 
     float *gq = read_vec(&bq, qd), *go = read_vec(&bout, qd), *g1 = read_vec(&bfirst, qd), *gd = read_vec(&bdone, c->n_kv_head);
-    double eq = rel_err(gq, q, qd), eo = rel_err(go, ref, qd), e1 = merge ? rel_err(g1, ref, qd) : 0;
+    /* (attn_rope keeps its rotated q in registers: no q to check) */
+    double eq = c->rope ? 0 : rel_err(gq, q, qd), eo = rel_err(go, ref, qd), e1 = merge ? rel_err(g1, ref, qd) : 0;
     ck_assert_msg(eq <= 2e-5 && ek <= kv_tol && ev <= kv_tol && ek_exact <= 0.02 && eo <= 1e-3 && e1 <= 1e-3,
-                  "heads %u/%u hd %u ctx %u n_kv %u norm %d split %u rope_norm %d bias %d wg %u u %u kv_q8 %d merge %d: q %.3g k %.3g v "
-                  "%.3g (k vs exact %.3g) out %.3g (first merge %.3g)",
+                  "heads %u/%u hd %u ctx %u n_kv %u norm %d split %u rope_norm %d bias %d wg %u u %u kv_q8 %d merge %d rope %d: q %.3g "
+                  "k %.3g v %.3g (k vs exact %.3g) out %.3g (first merge %.3g)",
                   c->n_head, c->n_kv_head, hd, c->n_ctx, c->n_kv, c->qk_norm, c->n_split, c->rope_norm, c->bias, c->wg,
-                  c->u, c->kv_q8, merge, eq, ek, ev, ek_exact, eo, e1);
+                  c->u, c->kv_q8, merge, c->rope, eq, ek, ev, ek_exact, eo, e1);
     for (uint32_t h = 0; h < c->n_kv_head; h++) ck_assert(gd[h] == 0.0f); /* the counters left at zero */
 
     mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &bbias, &brope, &bq, &bout, &bk, &bv, &bpart, &bdone, &bfirst};
@@ -1318,58 +1337,68 @@ START_TEST(attention_matches_reference_for_gqa_shapes_positions_rope_styles_and_
     use_reads(_i);
     static const attn_case cases[] = {
         /* heads kv  hd   ctx  n_kv norm split rope_norm bias wg kv_q8 */
-        {4, 2, 64, 64, 1, true, 1, false, false, 0, false, 0, false},      /* position 0 */
-        {4, 2, 64, 64, 64, true, 1, false, false, 0, false, 0, false},     /* last position of the context */
-        {4, 2, 64, 300, 300, true, 4, false, false, 0, false, 0, false},   /* splits over a full cache */
-        {4, 2, 64, 300, 5, true, 8, false, false, 0, false, 0, false},     /* more splits than filled positions: empty chunks */
-        {8, 8, 32, 50, 37, false, 3, false, false, 0, false, 0, false},    /* n_head = n_kv_head, no q/k norm */
-        {6, 1, 16, 40, 33, true, 2, false, false, 0, false, 0, false},     /* one KV head, group of 6 */
-        {16, 1, 128, 20, 20, true, 1, false, false, 0, false, 0, false},   /* group of 16 (the limit), head_dim 128 */
-        {2, 1, 130, 33, 17, false, 5, false, false, 0, false, 0, false},   /* head_dim not a multiple of 8 */
-        {16, 8, 128, 1024, 1000, true, 4, false, false, 0, false, 0, false}, /* 0.6b-like attention near the end */
-        {4, 2, 64, 64, 10, true, 1, true, false, 0, false, 0, false},  /* llama-style pairs with q/k norm */
-        {8, 8, 32, 50, 37, false, 3, true, false, 0, false, 0, false}, /* llama-style pairs, MHA */
-        {2, 1, 130, 33, 17, false, 5, true, true, 0, false, 0, false}, /* odd pair count, pairs and bias */
-        {4, 2, 64, 64, 20, false, 2, false, true, 0, false, 0, false}, /* qwen2: NEOX with q/k/v bias */
-        {6, 1, 16, 40, 33, true, 2, false, true, 0, false, 0, false},  /* bias before q/k norm */
-        {16, 1, 256, 40, 33, true, 2, false, false, 0, false, 0, false},  /* both limits: group of 16, head_dim 256 */
+        {4, 2, 64, 64, 1, true, 1, false, false, 0, false, 0, false, false},      /* position 0 */
+        {4, 2, 64, 64, 64, true, 1, false, false, 0, false, 0, false, false},     /* last position of the context */
+        {4, 2, 64, 300, 300, true, 4, false, false, 0, false, 0, false, false},   /* splits over a full cache */
+        {4, 2, 64, 300, 5, true, 8, false, false, 0, false, 0, false, false},     /* more splits than filled positions: empty chunks */
+        {8, 8, 32, 50, 37, false, 3, false, false, 0, false, 0, false, false},    /* n_head = n_kv_head, no q/k norm */
+        {6, 1, 16, 40, 33, true, 2, false, false, 0, false, 0, false, false},     /* one KV head, group of 6 */
+        {16, 1, 128, 20, 20, true, 1, false, false, 0, false, 0, false, false},   /* group of 16 (the limit), head_dim 128 */
+        {2, 1, 130, 33, 17, false, 5, false, false, 0, false, 0, false, false},   /* head_dim not a multiple of 8 */
+        {16, 8, 128, 1024, 1000, true, 4, false, false, 0, false, 0, false, false}, /* 0.6b-like attention near the end */
+        {4, 2, 64, 64, 10, true, 1, true, false, 0, false, 0, false, false},  /* llama-style pairs with q/k norm */
+        {8, 8, 32, 50, 37, false, 3, true, false, 0, false, 0, false, false}, /* llama-style pairs, MHA */
+        {2, 1, 130, 33, 17, false, 5, true, true, 0, false, 0, false, false}, /* odd pair count, pairs and bias */
+        {4, 2, 64, 64, 20, false, 2, false, true, 0, false, 0, false, false}, /* qwen2: NEOX with q/k/v bias */
+        {6, 1, 16, 40, 33, true, 2, false, true, 0, false, 0, false, false},  /* bias before q/k norm */
+        {16, 1, 256, 40, 33, true, 2, false, false, 0, false, 0, false, false},  /* both limits: group of 16, head_dim 256 */
         /* Several subgroups per workgroup (a GPU's shape), merged in shared memory. */
-        {16, 8, 128, 300, 77, true, 2, false, false, 64, false, 0, false},
-        {6, 1, 16, 40, 33, true, 2, false, false, 64, false, 0, false},
-        {2, 1, 130, 33, 17, false, 5, false, false, 64, false, 0, false},
-        {4, 2, 64, 300, 5, true, 8, false, false, 128, false, 0, false},
-        {16, 8, 128, 300, 77, true, 1, false, false, 64, false, 0, false}, /* one split: the merge writes the output */
-        {2, 1, 130, 33, 17, false, 1, false, false, 64, false, 0, false},
+        {16, 8, 128, 300, 77, true, 2, false, false, 64, false, 0, false, false},
+        {6, 1, 16, 40, 33, true, 2, false, false, 64, false, 0, false, false},
+        {2, 1, 130, 33, 17, false, 5, false, false, 64, false, 0, false, false},
+        {4, 2, 64, 300, 5, true, 8, false, false, 128, false, 0, false, false},
+        {16, 8, 128, 300, 77, true, 1, false, false, 64, false, 0, false, false}, /* one split: the merge writes the output */
+        {2, 1, 130, 33, 17, false, 1, false, false, 64, false, 0, false, false},
         /* q8_0 KV cache */
-        {4, 2, 64, 64, 1, true, 1, false, false, 0, true, 0, false},
-        {4, 2, 64, 300, 300, true, 4, false, true, 0, true, 0, false},
-        {16, 8, 128, 1024, 1000, true, 4, false, false, 0, true, 0, false},
-        {16, 1, 256, 40, 33, true, 2, false, false, 0, true, 0, false},
-        {8, 8, 32, 50, 37, false, 3, true, false, 64, true, 0, false},
+        {4, 2, 64, 64, 1, true, 1, false, false, 0, true, 0, false, false},
+        {4, 2, 64, 300, 300, true, 4, false, true, 0, true, 0, false, false},
+        {16, 8, 128, 1024, 1000, true, 4, false, false, 0, true, 0, false, false},
+        {16, 1, 256, 40, 33, true, 2, false, false, 0, true, 0, false, false},
+        {8, 8, 32, 50, 37, false, 3, true, false, 64, true, 0, false, false},
         /* 1, 4 and 8 positions per team step (a GPU's tuning): chunks not a multiple of them, one team
          * and several, head_dim not a multiple of 8, q8_0 */
-        {16, 8, 128, 300, 77, true, 2, false, false, 0, false, 1, false},
-        {16, 8, 128, 300, 77, true, 2, false, false, 0, false, 4, false},
-        {16, 8, 128, 300, 77, true, 3, false, false, 64, false, 8, false},
-        {16, 8, 128, 1024, 1000, true, 7, false, false, 128, true, 8, false},
-        {4, 2, 64, 300, 5, true, 8, false, false, 128, false, 8, false},
-        {2, 1, 130, 33, 17, false, 5, false, false, 64, false, 4, false},
-        {16, 1, 256, 40, 33, true, 1, false, false, 0, false, 8, false},
+        {16, 8, 128, 300, 77, true, 2, false, false, 0, false, 1, false, false},
+        {16, 8, 128, 300, 77, true, 2, false, false, 0, false, 4, false, false},
+        {16, 8, 128, 300, 77, true, 3, false, false, 64, false, 8, false, false},
+        {16, 8, 128, 1024, 1000, true, 7, false, false, 128, true, 8, false, false},
+        {4, 2, 64, 300, 5, true, 8, false, false, 128, false, 8, false, false},
+        {2, 1, 130, 33, 17, false, 5, false, false, 64, false, 4, false, false},
+        {16, 1, 256, 40, 33, true, 1, false, false, 0, false, 8, false, false},
         /* the splits merged by attention's last split (attn.merge): one subgroup and several, empty
          * chunks, head_dim not a multiple of 8 (one value at a time), q8_0, the largest group and
          * head_dim, the most splits */
-        {16, 8, 128, 300, 77, true, 2, false, false, 0, false, 0, true},
-        {16, 8, 128, 300, 77, true, 5, false, false, 64, false, 4, true},
-        {4, 2, 64, 300, 5, true, 8, false, false, 128, false, 8, true},
-        {2, 1, 130, 33, 17, false, 5, false, false, 64, false, 0, true},
-        {2, 1, 130, 33, 17, false, 5, false, false, 0, false, 0, true},
-        {16, 8, 128, 1024, 1000, true, 7, false, false, 128, true, 8, true},
-        {16, 1, 256, 40, 33, true, 2, false, false, 64, false, 0, true},
-        {4, 2, 64, 300, 300, true, MKV_ATTN_MAX_SPLIT, false, false, 64, false, 0, true},
-        {4, 2, 64, 300, 300, true, MKV_ATTN_MAX_SPLIT, false, false, 0, false, 0, true},
+        {16, 8, 128, 300, 77, true, 2, false, false, 0, false, 0, true, false},
+        {16, 8, 128, 300, 77, true, 5, false, false, 64, false, 4, true, false},
+        {4, 2, 64, 300, 5, true, 8, false, false, 128, false, 8, true, false},
+        {2, 1, 130, 33, 17, false, 5, false, false, 64, false, 0, true, false},
+        {2, 1, 130, 33, 17, false, 5, false, false, 0, false, 0, true, false},
+        {16, 8, 128, 1024, 1000, true, 7, false, false, 128, true, 8, true, false},
+        {16, 1, 256, 40, 33, true, 2, false, false, 64, false, 0, true, false},
+        {4, 2, 64, 300, 300, true, MKV_ATTN_MAX_SPLIT, false, false, 64, false, 0, true, false},
+        {4, 2, 64, 300, 300, true, MKV_ATTN_MAX_SPLIT, false, false, 0, false, 0, true, false},
         /* a workgroup wider than the merge's 256 sums (attn_merge.glsl: an H200 has 48 KB of shared memory;
          * head_dim 16 keeps the teams' own merge within lavapipe's 32 KB at subgroups of 4) */
-        {4, 2, 16, 300, 300, true, 8, false, false, 512, false, 0, true},
+        {4, 2, 16, 300, 300, true, 8, false, false, 512, false, 0, true, false},
+        /* rope_kv's work in attention (attn_rope): one split and several, merged or not, q/k norm or
+         * not, both pairings, biases, one KV head and groups of 6 and 16, head_dim 130 and 256 */
+        {4, 2, 64, 64, 1, true, 1, false, false, 0, false, 0, false, true},
+        {16, 8, 128, 300, 77, true, 2, false, false, 0, false, 0, false, true},
+        {16, 8, 128, 300, 77, true, 5, false, false, 64, false, 4, true, true},
+        {8, 8, 32, 50, 37, false, 3, true, false, 64, false, 0, false, true},
+        {2, 1, 130, 33, 17, false, 5, true, true, 0, false, 0, true, true},
+        {6, 1, 16, 40, 33, true, 2, false, true, 64, false, 0, false, true},
+        {16, 1, 256, 40, 33, true, 2, false, false, 0, false, 8, true, true},
+        {16, 8, 128, 1024, 1000, true, 7, false, false, 128, false, 8, true, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(&cases[i]);
 }
@@ -1487,19 +1516,19 @@ START_TEST(causal_batch_attention_matches_reference)
     use_reads(_i);
     static const struct { attn_case c; uint32_t pos, n_tok, cap; } cases[] = {
         /*  heads kv  hd  ctx n_kv norm split rope_norm bias wg kv_q8      pos n_tok cap */
-        {{4, 4, 64, 64, 0, true, 1, false, false, 0, false, 0, false}, 0, 17, 17},   /* GQA 1 */
-        {{4, 2, 64, 64, 0, true, 1, false, false, 0, false, 0, false}, 0, 1, 3},     /* GQA 2, one token of three */
-        {{8, 2, 32, 80, 0, false, 1, true, true, 0, false, 0, false}, 13, 29, 32},   /* GQA 4, after a cache */
-        {{6, 1, 16, 90, 0, true, 3, false, false, 0, false, 0, false}, 7, 33, 33},   /* split in 3 */
-        {{2, 1, 130, 40, 0, false, 1, false, true, 0, false, 0, false}, 0, 11, 16},  /* head_dim not a multiple of 8 */
-        {{16, 8, 128, 300, 0, true, 1, false, false, 0, false, 0, false}, 250, 37, 48}, /* 0.6b-like */
-        {{16, 8, 128, 300, 0, true, 1, false, false, 64, false, 0, false}, 3, 19, 19}, /* a GPU's workgroup */
-        {{8, 2, 64, 100, 0, true, 2, false, false, 0, true, 0, false}, 20, 23, 24},  /* q8_0 K/V */
-        {{16, 8, 128, 300, 0, true, 1, false, false, 64, false, 8, false}, 3, 19, 19}, /* 8 positions per team step */
-        {{8, 2, 64, 100, 0, true, 2, false, false, 0, true, 4, false}, 20, 23, 24},
+        {{4, 4, 64, 64, 0, true, 1, false, false, 0, false, 0, false, false}, 0, 17, 17},   /* GQA 1 */
+        {{4, 2, 64, 64, 0, true, 1, false, false, 0, false, 0, false, false}, 0, 1, 3},     /* GQA 2, one token of three */
+        {{8, 2, 32, 80, 0, false, 1, true, true, 0, false, 0, false, false}, 13, 29, 32},   /* GQA 4, after a cache */
+        {{6, 1, 16, 90, 0, true, 3, false, false, 0, false, 0, false, false}, 7, 33, 33},   /* split in 3 */
+        {{2, 1, 130, 40, 0, false, 1, false, true, 0, false, 0, false, false}, 0, 11, 16},  /* head_dim not a multiple of 8 */
+        {{16, 8, 128, 300, 0, true, 1, false, false, 0, false, 0, false, false}, 250, 37, 48}, /* 0.6b-like */
+        {{16, 8, 128, 300, 0, true, 1, false, false, 64, false, 0, false, false}, 3, 19, 19}, /* a GPU's workgroup */
+        {{8, 2, 64, 100, 0, true, 2, false, false, 0, true, 0, false, false}, 20, 23, 24},  /* q8_0 K/V */
+        {{16, 8, 128, 300, 0, true, 1, false, false, 64, false, 8, false, false}, 3, 19, 19}, /* 8 positions per team step */
+        {{8, 2, 64, 100, 0, true, 2, false, false, 0, true, 4, false, false}, 20, 23, 24},
         /* split passes merged by their last split (attn.merge): a counter per token and KV head */
-        {{6, 1, 16, 90, 0, true, 3, false, false, 0, false, 0, true}, 7, 33, 33},
-        {{8, 2, 64, 100, 0, true, 2, false, false, 64, true, 4, true}, 20, 23, 24},
+        {{6, 1, 16, 90, 0, true, 3, false, false, 0, false, 0, true, false}, 7, 33, 33},
+        {{8, 2, 64, 100, 0, true, 2, false, false, 64, true, 4, true, false}, 20, 23, 24},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_attention_batch(&cases[i].c, cases[i].pos, cases[i].n_tok, cases[i].cap);
@@ -1509,7 +1538,8 @@ END_TEST
 /* The 0.6b shape at cache lengths 1 and 2, one position either side of the
  * first two split boundaries of the device's attention chunk, and 10240:
  * once with splits as bench sizes them (cache = n_kv, every chunk full but
- * the last; f16 also with the splits merged by attention's last split) and
+ * the last; f16 also with the splits merged by attention's last split, and
+ * at two lengths with rope_kv's work in attention) and
  * once in a cache of four chunks (short and empty chunks). */
 START_TEST(attention_matches_reference_at_split_boundaries_and_long_context)
 {
@@ -1521,14 +1551,18 @@ START_TEST(attention_matches_reference_at_split_boundaries_and_long_context)
     for (int q8 = 0; q8 < 2; q8++) /* f16 and q8_0 caches */
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
             const uint32_t n = lens[i];
-            attn_case full = {16, 8, 128, n, n, true, mkv_attn_splits(n, c), false, false, 0, q8, 0, false};
+            attn_case full = {16, 8, 128, n, n, true, mkv_attn_splits(n, c), false, false, 0, q8, 0, false, false};
             check_attention(&full);
             if (!q8 && full.n_split > 1) { /* merged by the last split (attn.merge) */
                 full.merge = true;
                 check_attention(&full);
             }
+            if (!q8 && (n == 2 * c + 1 || n == 10240)) { /* and with rope_kv's work in attention (attn_rope) */
+                full.rope = true;
+                check_attention(&full);
+            }
             if (n <= 4 * c) {
-                attn_case roomy = {16, 8, 128, 4 * c, n, true, 4, false, false, 0, q8, 0, false};
+                attn_case roomy = {16, 8, 128, 4 * c, n, true, 4, false, false, 0, q8, 0, false, false};
                 check_attention(&roomy);
             }
         }
@@ -1589,9 +1623,9 @@ START_TEST(every_variant_of_the_sweep_space_matches_reference)
                 const uint32_t c = v[i].attn_chunk, lens[] = {c - 1, c + 1, 2 * c + 1};
                 for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
                     const uint32_t split = (lens[l] + c - 1) / c;
-                    attn_case a = {16, 8, 128, lens[l], lens[l], true, split, false, false, 0, false, 0, false};
+                    attn_case a = {16, 8, 128, lens[l], lens[l], true, split, false, false, 0, false, 0, false, false};
                     check_attention(&a);
-                    attn_case b = {4, 2, 64, lens[l], lens[l] / 2 + 1, false, split, true, false, 0, true, 0, false};
+                    attn_case b = {4, 2, 64, lens[l], lens[l] / 2 + 1, false, split, true, false, 0, true, 0, false, false};
                     check_attention(&b);
                 }
             }
