@@ -149,6 +149,11 @@ for s in "${steps[@]}"; do
     esac
 done
 # the tool returns at most 8 files: the JSONs travel as one archive beside log.txt
+# (with an earlier run's archive in the same $OUT unpacked into it first: two runs in
+# one call once left only the second's, empty)
 ls -la "$out"
-(cd "$out" && tar czf results.tgz --remove-files -- *.json)
+(cd "$out" && if ls -- *.json > /dev/null 2>&1; then
+    [ -f results.tgz ] && tar xzf results.tgz
+    tar czf results.tgz --remove-files -- *.json
+fi)
 sleep 1 # tee's last lines into log.txt before the tool collects $OUT

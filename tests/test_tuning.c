@@ -105,6 +105,16 @@ START_TEST(a_saved_file_loads_back_and_a_partial_one_keeps_the_rest)
     mkv_tuning_pick(&k, &t);
     t.nb_mm = 8;
     ck_assert(mkv_tuning_equal(&t, &u));
+    /* attn.merge and attn.rope, true or false (rope is not swept: any device's file may set it) */
+    mkv_tuning_pick(&k, &u);
+    ck_assert(!u.merge_attn && !u.rope_attn);
+    ck_assert_msg(load_text("{\"mekivk_tuning\": 1, \"kernels\": {\"attn\": {\"merge\": true, \"rope\": true}}}", &u, &err) ==
+                      MKV_OK, "%s", err.msg);
+    ck_assert(u.merge_attn && u.rope_attn);
+    ck_assert_msg(mkv_tuning_save(path, &k, &u, &err) == MKV_OK, "%s", err.msg);
+    mkv_tuning_pick(&k, &t);
+    ck_assert_msg(mkv_tuning_load(path, &k, &t, &err) == MKV_OK, "%s", err.msg);
+    ck_assert(mkv_tuning_equal(&t, &u));
 }
 END_TEST
 
@@ -138,6 +148,8 @@ START_TEST(bad_files_are_refused_naming_the_field)
             "kernels.attn.chunk");
     refused("{\"mekivk_tuning\": 1, \"kernels\": {\"reads\": {\"texel\": 1}}}", MKV_ERR_FORMAT, "reads.texel");
     refused("{\"mekivk_tuning\": 1, \"kernels\": {\"mm\": {\"coop\": 1}}}", MKV_ERR_FORMAT, "kernels.mm.coop");
+    refused("{\"mekivk_tuning\": 1, \"kernels\": {\"attn\": {\"rope\": 1}}}", MKV_ERR_FORMAT, "kernels.attn.rope: not true or false");
+    refused("{\"mekivk_tuning\": 1, \"kernels\": {\"attn\": {\"merge\": \"yes\"}}}", MKV_ERR_FORMAT, "kernels.attn.merge");
     /* cooperative matrices on a device without them (lavapipe) */
     refused("{\"mekivk_tuning\": 1, \"kernels\": {\"mm\": {\"coop\": true}}}", MKV_ERR_FORMAT, "mm.coop = true");
     refused("{\"mekivk_tuning\": 1, \"device\": \"Adreno (TM) 830\"}", MKV_ERR_MISMATCH, "another device");
