@@ -476,6 +476,12 @@ static mkv_status attention(mkv_recorder *r, const mkv_attn_dims *a, const mkv_b
     if (a->kv_q8 && a->head_dim % MKV_KV_Q8_BLOCK)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "attention: head_dim = %u: a q8_0 KV cache needs a multiple of %u",
                         a->head_dim, MKV_KV_Q8_BLOCK);
+    /* (a pipeline past the device's shared memory is invalid: an H200 lost the device over one) */
+    const uint32_t shm = mkv_attn_shared(r->tune.wg_attn, r->d->subgroup_size, a->head_dim);
+    if (shm > r->d->props.limits.maxComputeSharedMemorySize)
+        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "attention: workgroups of %u threads (attn.wg) at head_dim %u need %u bytes of "
+                        "shared memory; the device has %u", r->tune.wg_attn, a->head_dim, shm,
+                        r->d->props.limits.maxComputeSharedMemorySize);
     if (a->n_split == 0 || a->n_split > MKV_ATTN_MAX_SPLIT)
         return mkv_fail(err, MKV_ERR_INVALID_ARG, "attention: n_split = %u: not in 1..%u", a->n_split, MKV_ATTN_MAX_SPLIT);
     if (a->n_split > 1 && partials->size < 4 * mkv_attn_partials_floats(a->n_head, a->n_split, a->head_dim, a->n_batch))

@@ -20,6 +20,7 @@
 #ifndef MKV_SHADER_ATTN_H
 #define MKV_SHADER_ATTN_H
 #include <stdint.h>
+#include "kv_layout.h"
 typedef struct mkv_pc_attn {
     uint32_t n_kv_head, n_split;
     float scale;
@@ -31,6 +32,20 @@ typedef struct mkv_pc_attn {
 } mkv_pc_attn;
 #define MKV_ATTN_MAX_GROUP 16u
 #define MKV_ATTN_MAX_HEAD_DIM 256u
+
+/* Bytes of shared memory attn.comp declares for workgroups of wg threads,
+ * subgroups of sg and head_dim hd: the teams' merge (P lanes a team: the
+ * power of two >= the row's chunks, at most sg), wg_sum.glsl's scratch and
+ * attn_merge.glsl's (at most 256 invocations' sums). */
+static inline uint32_t mkv_attn_shared(uint32_t wg, uint32_t sg, uint32_t hd)
+{
+    const uint32_t nch = hd % 8 == 0 ? hd / 8 : hd / 2;
+    uint32_t p = 1;
+    while (p < nch && p < 128) p <<= 1;
+    if (p > sg) p = sg;
+    const uint32_t teams = wg / (p ? p : 1);
+    return 4u * (2u * teams + teams * hd) + 4u + 4u * wg + 4u * MKV_ATTN_MAX_SPLIT + 16u * (wg < 256u ? wg : 256u);
+}
 #endif
 
 /* attn_combine.comp (attn_combine_tb: the partials through their texel
