@@ -168,9 +168,7 @@ mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n
                              .n_split = mkv_attn_splits(n_kv, tune.attn_chunk)};
     const uint64_t kv_bytes = 2ull * n_kv * n_kv_head * head_dim;
     mkv_buffer params = {0}, q = {0}, k = {0}, v = {0}, part = {0}, done = {0}, out = {0};
-    uint32_t *zeros = calloc(n_kv_head, 4); /* the merge's split counters (attn.merge) start at zero */
-    mkv_status st = zeros ? MKV_OK : mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
-    if (st) goto out;
+    mkv_status st;
     if ((st = mkv_buffer_create(d, mkv_step_params_bytes(1), MKV_MEM_HOST, &params, err))) goto out;
     /* one token at the last position: it attends to all n_kv */
     const mkv_step_params p = {.pos = n_kv - 1, .n_tok = 1};
@@ -179,15 +177,14 @@ mkv_status mkv_kernel_bench_attention(mkv_device *d, uint32_t n_head, uint32_t n
         (st = mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &k, err)) ||
         (st = mkv_buffer_create(d, kv_bytes, MKV_MEM_DEVICE, &v, err)) ||
         (st = mkv_buffer_create(d, 4 * mkv_attn_partials_floats(n_head, a.n_split, head_dim, 1), MKV_MEM_DEVICE, &part, err)) ||
+        /* the merge's split counters (attn.merge), created zero */
         (st = mkv_buffer_create(d, 4ull * n_kv_head, MKV_MEM_DEVICE, &done, err)) ||
-        (st = mkv_buffer_write(d, &done, 0, zeros, 4ull * n_kv_head, err)) ||
         (st = mkv_buffer_create(d, 4ull * n_head * head_dim, MKV_MEM_DEVICE, &out, err)))
         goto out;
     attn_args args = {&a, &params, &q, &k, &v, &part, &done, &out};
     if ((st = time_reps(d, rep_attn, &args, reps, ms, err))) goto out;
     *gbps = *ms > 0 ? 2.0 * kv_bytes / (*ms * 1e-3) * 1e-9 : 0;
 out:;
-    free(zeros);
     mkv_buffer *bufs[] = {&params, &q, &k, &v, &part, &done, &out};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(d, bufs[i]);
     return st;

@@ -218,13 +218,8 @@ mkv_status mkv_sweep_job_dev_create(mkv_device *d, const job *j, bool cold, job_
             (st = mkv_buffer_write(d, &jd->x, 0, j->x, qd * 4, err)) ||
             (st = mkv_buffer_write(d, &jd->k, 0, j->kc, kv, err)) || (st = mkv_buffer_write(d, &jd->v, 0, j->vc, kv, err)))
             return st;
-        /* the merge's split counters (attn.merge), zero: each dispatch leaves them so */
-        uint32_t *zeros = calloc(j->n_kv_head, 4);
-        if (!zeros) return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
-        if (!(st = mkv_buffer_create(d, 4ull * j->n_kv_head, MKV_MEM_DEVICE, &jd->counter, err)))
-            st = mkv_buffer_write(d, &jd->counter, 0, zeros, 4ull * j->n_kv_head, err);
-        free(zeros);
-        if (st) return st;
+        /* the merge's split counters (attn.merge), created zero: each dispatch leaves them so */
+        if ((st = mkv_buffer_create(d, 4ull * j->n_kv_head, MKV_MEM_DEVICE, &jd->counter, err))) return st;
         const mkv_step_params p = {.pos = j->n_kv - 1, .n_tok = 1};
         memcpy(jd->params.map, &p, sizeof p);
         return MKV_OK;

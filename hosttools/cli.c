@@ -172,7 +172,7 @@ bool cli_kv_type(const char *flag, const char *s, mkv_kv_type *out)
     if (!strcmp(s, "f16")) *out = MKV_KV_F16;
     else if (!strcmp(s, "q8_0")) *out = MKV_KV_Q8_0;
     else {
-        fprintf(stderr, "mekivk: %s '%s': expected f16 or q8_0\n", flag, s);
+        fprintf(stderr, "mekivk: %s = '%s': expected f16 or q8_0\n", flag, s);
         return false;
     }
     return true;

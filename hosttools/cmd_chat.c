@@ -43,6 +43,7 @@ static void help(void)
     printf("usage: mekivk chat --model F.gguf [--bank F.mkb] [--system TEXT] [-n N]\n"
            "                   [--template chatml|llama3] [--ctx N] [--json] [--verbose]\n"
            "                   [--device I|NAME] [--meki-off] [--ignore-fingerprint] [--cache-mb M]\n"
+           "                   [--cold] [--cold-dontneed]\n"
            "                   [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
            "                   [--repeat-last-n N] [--seed S] [--kv-type f16|q8_0]\n\n"
            "A conversation in the model's chat template. Each line typed is a user turn; the reply\n"
@@ -54,21 +55,21 @@ static void help(void)
            "From a pipe (stdin not a terminal) each input line is a user turn, each reply is printed\n"
            "on its own line, and the end of input ends the chat with exit status 0 (1 if a turn did\n"
            "not fit in the context).\n"
-           "  --template  chatml (Qwen: <|im_start|>role\\n...<|im_end|>) or llama3\n"
-           "              (<|start_header_id|>role<|end_header_id|>\\n\\n...<|eot_id|>); default: the\n"
-           "              one the GGUF's tokenizer.chat_template is written in\n"
-           "  --system    the system message\n"
-           "  -n N        at most N tokens per reply, 1..65536 (default %u)\n"
-           "  --ctx N     context length in positions, 1..65536 (default %u): when it is full, /reset\n"
-           "  --kv-type T KV cache storage: f16 (default) or q8_0 (about half the bytes)\n"
-           "  --json      one JSON object per turn instead of the text: {\"turn\", \"pos\" (position\n"
-           "              before the turn), \"fed\" (the token ids the turn fed), \"tokens\" (the\n"
-           "              reply's), \"text\", \"stop\" (end, length, interrupt or context), \"pos_end\",\n"
-           "              \"prefill_tok_s\", \"decode_tok_s\", and when sampling \"seed\"}\n"
-           "  --verbose   on stderr: the sampling settings and seed; per turn, the tokens fed, the\n"
-           "              position, speeds\n"
-           "  --meki-off, --ignore-fingerprint, --cache-mb, --device: as for generate\n"
-           "%s", DEFAULT_REPLY, DEFAULT_CTX, mkv_tg_sampling_help);
+           "  --template T       chatml (Qwen: <|im_start|>role\\n...<|im_end|>) or llama3\n"
+           "                     (<|start_header_id|>role<|end_header_id|>\\n\\n...<|eot_id|>);\n"
+           "                     default: the one the GGUF's tokenizer.chat_template is written in\n"
+           "  --system TEXT      the system message\n"
+           "  -n N               at most N tokens per reply, 1..65536 (default %u)\n"
+           "  --ctx N            context length in positions, 1..65536 (default %u): when it is\n"
+           "                     full, /reset\n"
+           "  --json             one JSON object per turn instead of the text: {\"turn\", \"pos\"\n"
+           "                     (position before the turn), \"fed\" (the token ids the turn fed),\n"
+           "                     \"tokens\" (the reply's), \"text\", \"stop\" (end, length, interrupt\n"
+           "                     or context), \"pos_end\", \"prefill_tok_s\", \"decode_tok_s\", and\n"
+           "                     when sampling \"seed\"}\n"
+           "  --verbose          on stderr: the sampling settings and seed; per turn, the tokens\n"
+           "                     fed, the position, speeds\n"
+           "%s%s", DEFAULT_REPLY, DEFAULT_CTX, mkv_tg_engine_help, mkv_tg_sampling_help);
 }
 
 static volatile sig_atomic_t g_interrupted;
@@ -164,33 +165,24 @@ static void json_ids(const char *key, const uint32_t *ids, size_t n)
 
 int mkv_cmd_chat(int argc, char **argv)
 {
-    const char *model_path = NULL, *bank_path = NULL, *system_msg = NULL, *tmpl_name = NULL;
-    uint32_t n_reply = DEFAULT_REPLY, n_ctx = DEFAULT_CTX;
+    const char *system_msg = NULL, *tmpl_name = NULL;
+    uint32_t n_reply = DEFAULT_REPLY;
     bool json = false, verbose = false, seed_given = false;
-    mkv_device_opts dopts;
-    if (!cli_device_defaults(&dopts)) return 2;
     cli_load_bar load_bar = {0};
-    mkv_model_opts mopts = {.progress = cli_load_progress, .progress_user = &load_bar};
-    mkv_session_opts sopts = {0};
+    mkv_tg_engine e;
+    if (!mkv_tg_engine_init(&e, &load_bar)) return 2;
+    e.n_ctx = DEFAULT_CTX;
     mkv_sampler_params sp;
     mkv_sampler_params_default(&sp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         int r = mkv_tg_sampling_flag(argc, argv, &i, &sp, &seed_given);
+        if (!r) r = mkv_tg_engine_flag(argc, argv, &i, &e);
         if (r < 0) return 2;
         if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--verbose")) verbose = true;
-        else if (!strcmp(a, "--meki-off")) sopts.meki_off = true;
-        else if (!strcmp(a, "--ignore-fingerprint")) mopts.ignore_fingerprint = true;
-        else if (!strcmp(a, "--cache-mb")) {
-            uint32_t mb;
-            if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, 1u << 20, &mb)) return 2;
-            sopts.bank_cache_bytes = (uint64_t)mb << 20;
-        }
-        else if (!strcmp(a, "--model")) { if (!(model_path = cli_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--bank")) { if (!(bank_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--system")) { if (!(system_msg = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--template")) {
             if (!(tmpl_name = cli_value(argc, argv, &i))) return 2;
@@ -199,12 +191,11 @@ int mkv_cmd_chat(int argc, char **argv)
                 return 2;
             }
         }
-        else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i)) || !cli_device(a, v, &dopts)) return 2; }
         else if (!strcmp(a, "-n")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MKV_MAX_CTX, &n_reply)) return 2; }
-        else if (!strcmp(a, "--ctx")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MKV_MAX_CTX, &n_ctx)) return 2; }
-        else if (!strcmp(a, "--kv-type")) { if (!(v = cli_value(argc, argv, &i)) || !cli_kv_type(a, v, &sopts.kv_type)) return 2; }
         else { fprintf(stderr, "mekivk chat: unknown option '%s' (see --help)\n", a); return 2; }
     }
+    const char *model_path = e.model_path;
+    const uint32_t n_ctx = e.n_ctx;
     if (!model_path) {
         fprintf(stderr, "mekivk chat: --model is required (see --help)\n");
         return 2;
@@ -263,13 +254,13 @@ int mkv_cmd_chat(int argc, char **argv)
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    sopts.n_ctx = n_ctx;
-    mopts.bank_path = bank_path;
-    mkv_status st = mkv_device_create(&dopts, &dev, &err);
-    if (!st) st = mkv_model_load(dev, model_path, &mopts, &model, &err);
+    e.sopts.n_ctx = n_ctx;
+    e.mopts.bank_path = e.bank_path;
+    mkv_status st = mkv_device_create(&e.dopts, &dev, &err);
+    if (!st) st = mkv_model_load(dev, model_path, &e.mopts, &model, &err);
     if (!st) {
         mkv_model_get_info(model, &info);
-        st = mkv_session_create(model, &sopts, &s, &err);
+        st = mkv_session_create(model, &e.sopts, &s, &err);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (st) {
@@ -301,7 +292,7 @@ int mkv_cmd_chat(int argc, char **argv)
         fprintf(stderr,
                 "mekivk chat: %s (%s, %s template), %u positions of context, at most %u tokens a reply.\n"
                 "/reset forgets the conversation, /quit or Ctrl-D leaves, Ctrl-C stops a reply.\n",
-                model_path, info.has_bank && !sopts.meki_off ? "MeKi" : "dense", ct->name, n_ctx, n_reply);
+                model_path, info.has_bank && !e.sopts.meki_off ? "MeKi" : "dense", ct->name, n_ctx, n_reply);
 
     /* from here on Ctrl-C stops a reply or clears the line, never the program
      * (while loading, it still ends it) */

@@ -34,58 +34,35 @@ static void help(void)
            "                     --prompt also \"text\" and \"stop\": \"length\" or \"end\"; when\n"
            "                     sampling, \"seed\")\n"
            "  --ctx N            context length (default: prompt + N, at least 16)\n"
-           "  --kv-type T        KV cache storage: f16 (default) or q8_0 (blocks of 32 int8 and\n"
-           "                     a scale: 36 bytes per 32 values instead of 64; README, Accuracy)\n"
-           "  --meki-off         run a MeKi model with its MeKi branch off\n"
-           "  --ignore-fingerprint  accept a bank made for another model\n"
-           "  --cold             read the bank from storage, not RAM (O_DIRECT; where the\n"
-           "                     file system refuses it, as --cold-dontneed)\n"
-           "  --cold-dontneed    the same by plain reads, each slab's pages dropped after\n"
-           "                     its read (fadvise DONTNEED, no readahead)\n"
-           "  --cache-mb M       keep the bank rows of frequent tokens in M MiB of RAM\n"
-           "  --device           device index or name substring (see `mekivk devices`)\n"
-           "%s", mkv_tg_sampling_help);
+           "%s%s", mkv_tg_engine_help, mkv_tg_sampling_help);
 }
 
 int mkv_cmd_generate(int argc, char **argv)
 {
-    const char *model_path = NULL, *bank_path = NULL, *logits_path = NULL, *tok_arg = NULL, *text = NULL;
-    uint32_t n_gen = 0, n_ctx = 0;
+    const char *logits_path = NULL, *tok_arg = NULL, *text = NULL;
+    uint32_t n_gen = 0;
     bool json = false, have_n = false, seed_given = false;
-    mkv_device_opts dopts;
-    if (!cli_device_defaults(&dopts)) return 2;
     cli_load_bar load_bar = {0};
-    mkv_model_opts mopts = {.progress = cli_load_progress, .progress_user = &load_bar};
-    mkv_session_opts sopts = {0};
+    mkv_tg_engine e;
+    if (!mkv_tg_engine_init(&e, &load_bar)) return 2;
     mkv_sampler_params sp;
     mkv_sampler_params_default(&sp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         int r = mkv_tg_sampling_flag(argc, argv, &i, &sp, &seed_given);
+        if (!r) r = mkv_tg_engine_flag(argc, argv, &i, &e);
         if (r < 0) return 2;
         if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
         else if (!strcmp(a, "--json")) json = true;
-        else if (!strcmp(a, "--meki-off")) sopts.meki_off = true;
-        else if (!strcmp(a, "--ignore-fingerprint")) mopts.ignore_fingerprint = true;
-        else if (!strcmp(a, "--cold")) mopts.bank_cold = true;
-        else if (!strcmp(a, "--cold-dontneed")) mopts.bank_cold = mopts.bank_cold_dontneed = true;
-        else if (!strcmp(a, "--cache-mb")) {
-            uint32_t mb;
-            if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, 1u << 20, &mb)) return 2;
-            sopts.bank_cache_bytes = (uint64_t)mb << 20;
-        }
-        else if (!strcmp(a, "--model")) { if (!(model_path = cli_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--bank")) { if (!(bank_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--logits-out")) { if (!(logits_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--tokens")) { if (!(tok_arg = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--prompt")) { if (!(text = cli_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i)) || !cli_device(a, v, &dopts)) return 2; }
         else if (!strcmp(a, "-n")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, MKV_MAX_CTX, &n_gen)) return 2; have_n = true; }
-        else if (!strcmp(a, "--ctx")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MKV_MAX_CTX, &n_ctx)) return 2; }
-        else if (!strcmp(a, "--kv-type")) { if (!(v = cli_value(argc, argv, &i)) || !cli_kv_type(a, v, &sopts.kv_type)) return 2; }
         else { fprintf(stderr, "mekivk generate: unknown option '%s' (see --help)\n", a); return 2; }
     }
+    const char *model_path = e.model_path;
+    uint32_t n_ctx = e.n_ctx;
     if (!model_path || !tok_arg == !text || !have_n) {
         fprintf(stderr, "mekivk generate: --model, -n and one of --tokens or --prompt are required (see --help)\n");
         return 2;
@@ -132,13 +109,13 @@ int mkv_cmd_generate(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    sopts.n_ctx = n_ctx;
-    mopts.bank_path = bank_path;
+    e.sopts.n_ctx = n_ctx;
+    e.mopts.bank_path = e.bank_path;
     if (!(gen = calloc(n_gen ? n_gen : 1, sizeof *gen))) {
         fprintf(stderr, "mekivk generate: out of memory (%u generated tokens)\n", n_gen);
         goto out;
     }
-    if (mkv_device_create(&dopts, &dev, &err) || mkv_model_load(dev, model_path, &mopts, &model, &err)) {
+    if (mkv_device_create(&e.dopts, &dev, &err) || mkv_model_load(dev, model_path, &e.mopts, &model, &err)) {
         rc = cli_fail("generate", &err);
         goto out;
     }
@@ -148,7 +125,7 @@ int mkv_cmd_generate(int argc, char **argv)
                 mkv_tokenizer_n_vocab(tok), info.n_vocab);
         goto out;
     }
-    if (mkv_sampler_create(&sp, info.n_vocab, &smp, &err) || mkv_session_create(model, &sopts, &s, &err)) {
+    if (mkv_sampler_create(&sp, info.n_vocab, &smp, &err) || mkv_session_create(model, &e.sopts, &s, &err)) {
         rc = cli_fail("generate", &err);
         goto out;
     }
@@ -197,7 +174,7 @@ int mkv_cmd_generate(int argc, char **argv)
                 g.feed_s > 0 ? n_prompt / g.feed_s : 0.0, n_out, mkv_tg_stop_name(why), tok_s);
     } else {
         printf("device: %s\nmodel: %s (%s, %u layers, d_model %u, %s)\n", mkv_device_name(dev), model_path, info.arch,
-               info.n_layer, info.d_model, info.has_bank && !sopts.meki_off ? "MeKi" : "dense");
+               info.n_layer, info.d_model, info.has_bank && !e.sopts.meki_off ? "MeKi" : "dense");
         printf("generated:");
         for (uint32_t i = 0; i < n_out; i++) printf(" %u", gen[i]);
         printf("\nprefill: %.2f tok/s (%u tokens)\ndecode: %.2f tok/s\n", g.feed_s > 0 ? n_prompt / g.feed_s : 0.0, n_prompt,

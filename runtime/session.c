@@ -116,16 +116,11 @@ static mkv_status alloc_buffers(mkv_session *s, mkv_error *err)
     const uint32_t kv_dim = c->n_kv_head * c->head_dim;
     mkv_status st;
     TRY(alloc_pass(s, &s->dec, 1, err));
-    const uint32_t zero[4] = {0};
-    TRY(mkv_buffer_create(s->d, sizeof zero, MKV_MEM_DEVICE, &s->counter, err));
-    TRY(mkv_buffer_write(s->d, &s->counter, 0, zero, sizeof zero, err));
-    /* decode attention's split counters, one per KV head (a pass of several tokens runs unsplit) */
+    /* (buffers start zero-filled: memory.h) the reductions' counter, and decode
+     * attention's split counters, one per KV head (a pass of several tokens runs
+     * unsplit); each kernel leaves its counters at zero again */
+    TRY(mkv_buffer_create(s->d, 16, MKV_MEM_DEVICE, &s->counter, err));
     TRY(mkv_buffer_create(s->d, 4ull * c->n_kv_head, MKV_MEM_DEVICE, &s->attn_done, err));
-    uint32_t *zeros = mkv_calloc(c->n_kv_head, 4);
-    if (!zeros) return mkv_fail(err, MKV_ERR_NO_MEMORY, "out of memory");
-    st = mkv_buffer_write(s->d, &s->attn_done, 0, zeros, 4ull * c->n_kv_head, err);
-    free(zeros);
-    if (st) return st;
     TRY(build_rope_table(s, err));
     s->k_cache = mkv_calloc(c->n_layer, sizeof *s->k_cache);
     s->v_cache = mkv_calloc(c->n_layer, sizeof *s->v_cache);

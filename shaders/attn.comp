@@ -135,7 +135,6 @@ shared float sh_o[(WG / P) * HD];
 
 // MERGE: whether this workgroup merges (wg_sum.glsl's scratch and
 // attn_merge.glsl's below)
-shared bool is_last;
 #define MERGE_P (HD % 8u == 0u ? 4u : 1u) // (rows of q and the output then start on 16 bytes: ops.c)
 #define MERGE_LD(i) part[i]
 #define MERGE_LD4(i) part4[i]
@@ -143,6 +142,7 @@ shared bool is_last;
 #define MERGE_ST4(i, v) outv4[i] = (v)
 #include "wg_sum.glsl"
 #include "attn_merge.glsl"
+#include "last_group.glsl"
 
 // Chunk ci of a row starting at chunk index `row` (in chunks), as 8 floats
 // (the upper 6 zero for word chunks).
@@ -384,16 +384,11 @@ void main()
 
     // Publish this split's partials, count it; the last split of the KV
     // head (in any order: no workgroup waits for another) merges them all.
-    memoryBarrierBuffer();
-    barrier();
     const uint ci = tk * gl_NumWorkGroups.x + kvh;
-    if (gl_LocalInvocationID.x == 0u) is_last = atomicAdd(done[ci], 1u) == pc.n_split - 1u;
-    barrier();
-    if (!is_last) return;
-    memoryBarrierBuffer(); // the other splits' partials are visible past their count
+    LAST_GROUP(done[ci], pc.n_split);
     for (uint g = 0u; g < G; g++) {
         const uint h = kvh * G + g;
         merge_head(pbase + h * pc.n_split * (HD + MKV_ATTN_PART_HEAD), pc.n_split, HD, tk * pc.ld_out + h * HD);
     }
-    if (gl_LocalInvocationID.x == 0u) done[ci] = 0u; // for the next layer
+    LAST_GROUP_RESET(done[ci]); // for the next layer
 }

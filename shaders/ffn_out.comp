@@ -22,13 +22,12 @@
 // chunks, and one pass through shared memory adds the shares: no reduction
 // per row; in bands, a workgroup's chunks for every k are one run of memory.
 // The norms need whole vectors, which only exist once every workgroup is
-// done: each workgroup publishes its rows (coherent writes +
-// memoryBarrierBuffer) and counts itself in an atomic; the one that sees the
-// count reach the total does the vector tail and sets the counter back to
-// zero for the next layer. No workgroup ever waits for another, so there is
-// no forward-progress assumption. The fusion saves a norm dispatch per layer
-// in both modes (lavapipe: ~0.1 ms each); with MeKi, W_mo's rows ride in the
-// same dispatch as W_down's, so MeKi adds no dispatch at all.
+// done: each workgroup publishes its rows and counts itself in an atomic;
+// the last one does the vector tail and sets the counter back to zero for
+// the next layer (last_group.glsl: no workgroup waits for another). The
+// fusion saves a norm dispatch per layer in both modes (lavapipe: ~0.1 ms
+// each); with MeKi, W_mo's rows ride in the same dispatch as W_down's, so
+// MeKi adds no dispatch at all.
 // W_down, t, W_mo, g and the staged slab are read as storage buffers or,
 // in the _tb variants, as uniform texel buffers (wt_bind.glsl). Host description: ffn_out.h.
 #extension GL_GOOGLE_include_directive : require
@@ -38,6 +37,7 @@
 #include "common.glsl"
 #include "wg_sum.glsl"
 #include "vec_read.glsl"
+#include "last_group.glsl"
 #include "wmo_layout.h"
 
 layout(constant_id = 1) const uint ROWS = 8; // rows per workgroup (of W_down, and of W_mo): a multiple of 8
@@ -111,7 +111,6 @@ layout(push_constant) uniform PushConstants {
     uint il;              // W_down's row interleaving (wt_common.glsl)
 } pc;
 
-shared bool is_last;
 #if defined(MEKI)
 shared vec4 zpart[2u * gl_WorkGroupSize.x]; // 8 partial outputs per invocation
 #endif
@@ -279,13 +278,8 @@ void main()
     zss = workgroup_sum(zss);
     if (tid == 0u) z[pc.n + gl_WorkGroupID.x] = zss; // past z's n values
 #endif
-    // Publish this workgroup's rows, then count it.
-    memoryBarrierBuffer();
-    barrier();
-    if (tid == 0u) is_last = atomicAdd(groups_done, 1u) == pc.n_groups - 1u;
-    barrier();
-    if (!is_last) return;
-    memoryBarrierBuffer(); // every other workgroup's rows are visible past its count
+    // Publish this workgroup's rows and count it; the last one goes on.
+    LAST_GROUP(groups_done, pc.n_groups);
 
     // The tail runs on one workgroup while the others are done: as few
     // passes over the vectors as can be (lavapipe: one CPU thread; the
@@ -324,5 +318,5 @@ void main()
         if (i < pc.n) TAIL_ST(xn, i, TAIL_LD(h, i) * inv_h * NORM_W(wn, i));
         i += stride;
     } while (i - first < pc.n);
-    if (tid == 0u) groups_done = 0u;
+    LAST_GROUP_RESET(groups_done);
 }

@@ -273,7 +273,9 @@ START_TEST(test_template_is_recognised_or_refused)
     const char *bad[][2] = {{"--temp", "nan"}, {"--temp", "0.5x"}, {"--temp", " 1"}, {"--temp", "101"},
                             {"--top-p", "0"}, {"--top-p", "1.01"}, {"--min-p", "2"}, {"--repeat-penalty", "0"},
                             {"--top-k", "-1"}, {"--seed", "18446744073709551616"}, {"--repeat-last-n", "1e3"},
-                            {"--temp", "0x1p1"}, {"--temp", "inf"}, {"-n", "0"}};
+                            {"--temp", "0x1p1"}, {"--temp", "inf"}, {"-n", "0"},
+                            /* the engine's flags (mkv_tg_engine_flag) */
+                            {"--ctx", "0"}, {"--ctx", "65537"}, {"--kv-type", "q4_0"}, {"--cache-mb", "-1"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rc = run("chat --model %s/model.gguf %s '%s' 2>&1", dir, bad[i][0], bad[i][1]);
         ck_assert_msg(rc == 2, "%s %s: rc %d", bad[i][0], bad[i][1], rc);
@@ -285,7 +287,10 @@ START_TEST(test_template_is_recognised_or_refused)
         ck_assert_msg(rc == 2 && strstr(g_out, want), "generate %s: rc %d: %s", want, rc, g_out);
     }
     ck_assert_int_eq(run("chat --help"), 0);
-    ck_assert_msg(strstr(g_out, "--template") && strstr(g_out, "/reset"), "%s", g_out);
+    ck_assert_msg(strstr(g_out, "--template") && strstr(g_out, "/reset") && strstr(g_out, "--cold-dontneed") &&
+                      strstr(g_out, "--seed"), "%s", g_out);
+    ck_assert_int_eq(run("generate --help"), 0);
+    ck_assert_msg(strstr(g_out, "--logits-out") && strstr(g_out, "--cache-mb") && strstr(g_out, "--seed"), "%s", g_out);
 }
 END_TEST
 

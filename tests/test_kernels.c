@@ -1210,8 +1210,7 @@ static void check_attention(const attn_case *c)
     mkv_buffer brope = vec_buf(tab, (uint64_t)c->n_ctx * hd), bq = vec_buf(NULL, qd), bout = vec_buf(NULL, qd);
     mkv_buffer bk, bv;
     mkv_buffer bpart = vec_buf(NULL, mkv_attn_partials_floats(c->n_head, c->n_split, hd, 1));
-    float *zeros = calloc(c->n_kv_head, 4);
-    mkv_buffer bdone = vec_buf(zeros, c->n_kv_head), bfirst = vec_buf(NULL, qd); /* the merge's counters; a first output */
+    mkv_buffer bdone = vec_buf(NULL, c->n_kv_head), bfirst = vec_buf(NULL, qd); /* the merge's counters; a first output */
     OK(mkv_buffer_create(dev, hk.size, MKV_MEM_DEVICE, &bk, E));
     OK(mkv_buffer_create(dev, hv.size, MKV_MEM_DEVICE, &bv, E));
     OK(mkv_buffer_write(dev, &bk, 0, hk.bytes, hk.size, E));
@@ -1339,7 +1338,7 @@ static void check_attention(const attn_case *c)
 
     mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &bbias, &brope, &bq, &bout, &bk, &bv, &bpart, &bdone, &bfirst};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(dev, bufs[i]);
-    free(zeros); free(g1); free(gd);
+    free(g1); free(gd);
     free(qkv); free(qn); free(kn); free(bias); free(tab); free(kc); free(vc); free(hk.bytes); free(hv.bytes);
     free(q); free(ref); free(gq); free(go); free(fk); free(fv); free(k_exact); free(v_exact);
 }
@@ -1446,8 +1445,7 @@ static void check_attention_batch(const attn_case *c, uint32_t pos, uint32_t n_t
     mkv_buffer bbias = vec_buf(bias, qd + 2 * kvd), brope = vec_buf(tab, (uint64_t)c->n_ctx * hd);
     mkv_buffer bq = vec_buf(NULL, (uint64_t)cap * ld_q), bout = vec_buf(NULL, (uint64_t)cap * ld_q), bk, bv;
     mkv_buffer bpart = vec_buf(NULL, mkv_attn_partials_floats(c->n_head, c->n_split, hd, cap));
-    float *zeros = calloc((size_t)cap * c->n_kv_head, 4);
-    mkv_buffer bdone = vec_buf(zeros, (uint64_t)cap * c->n_kv_head); /* the merge's counters, per token */
+    mkv_buffer bdone = vec_buf(NULL, (uint64_t)cap * c->n_kv_head); /* the merge's counters, per token (created zero) */
     OK(mkv_buffer_create(dev, hk.size, MKV_MEM_DEVICE, &bk, E));
     OK(mkv_buffer_create(dev, hv.size, MKV_MEM_DEVICE, &bv, E));
     OK(mkv_buffer_write(dev, &bk, 0, hk.bytes, hk.size, E));
@@ -1517,7 +1515,7 @@ static void check_attention_batch(const attn_case *c, uint32_t pos, uint32_t n_t
     for (uint64_t i = 0; i < (uint64_t)cap * c->n_kv_head; i++) ck_assert(gd[i] == 0.0f); /* left at zero */
     mkv_buffer *bufs[] = {&params, &bqkv, &bqn, &bkn, &bbias, &brope, &bq, &bout, &bk, &bv, &bpart, &bdone};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mkv_buffer_destroy(dev, bufs[i]);
-    free(zeros); free(gd);
+    free(gd);
     free(qkv); free(qn); free(kn); free(bias); free(tab); free(kc); free(vc); free(hk.bytes); free(hv.bytes);
     free(q); free(kx); free(vx); free(gq); free(go); free(ref);
 }
