@@ -179,3 +179,45 @@ bool cli_kv_type(const char *flag, const char *s, mkv_kv_type *out)
 }
 
 const char *cli_kv_type_name(mkv_kv_type t) { return t == MKV_KV_Q8_0 ? "q8_0" : "f16"; }
+
+bool cli_engine_init(cli_engine *e, cli_load_bar *load_bar)
+{
+    memset(e, 0, sizeof *e);
+    e->mopts.progress = cli_load_progress;
+    e->mopts.progress_user = load_bar;
+    return cli_device_defaults(&e->dopts);
+}
+
+int cli_engine_flag(int argc, char **argv, int *i, cli_engine *e)
+{
+    const char *a = argv[*i], *v;
+    if (!strcmp(a, "--meki-off")) e->sopts.meki_off = true;
+    else if (!strcmp(a, "--ignore-fingerprint")) e->mopts.ignore_fingerprint = true;
+    else if (!strcmp(a, "--cold")) e->mopts.bank_cold = true;
+    else if (!strcmp(a, "--cold-dontneed")) e->mopts.bank_cold = e->mopts.bank_cold_dontneed = true;
+    else if (!strcmp(a, "--model")) return (e->model_path = cli_value(argc, argv, i)) ? 1 : -1;
+    else if (!strcmp(a, "--bank")) return (e->bank_path = cli_value(argc, argv, i)) ? 1 : -1;
+    else if (!strcmp(a, "--device")) return (v = cli_value(argc, argv, i)) && cli_device(a, v, &e->dopts) ? 1 : -1;
+    else if (!strcmp(a, "--ctx")) return (v = cli_value(argc, argv, i)) && cli_u32(a, v, 1, MKV_MAX_CTX, &e->n_ctx) ? 1 : -1;
+    else if (!strcmp(a, "--kv-type"))
+        return (v = cli_value(argc, argv, i)) && cli_kv_type(a, v, &e->sopts.kv_type) ? 1 : -1;
+    else if (!strcmp(a, "--cache-mb")) {
+        uint32_t mb;
+        if (!(v = cli_value(argc, argv, i)) || !cli_u32(a, v, 0, 1u << 20, &mb)) return -1;
+        e->sopts.bank_cache_bytes = (uint64_t)mb << 20;
+    } else
+        return 0;
+    return 1;
+}
+
+const char cli_engine_help[] =
+    "  --kv-type T        KV cache storage: f16 (default) or q8_0 (blocks of 32 int8 and\n"
+    "                     a scale: 36 bytes per 32 values instead of 64; README, Accuracy)\n"
+    "  --meki-off         run a MeKi model with its MeKi branch off\n"
+    "  --ignore-fingerprint  accept a bank made for another model\n"
+    "  --cold             read the bank from storage, not RAM (O_DIRECT; where the\n"
+    "                     file system refuses it, as --cold-dontneed)\n"
+    "  --cold-dontneed    the same by plain reads, each slab's pages dropped after\n"
+    "                     its read (fadvise DONTNEED, no readahead)\n"
+    "  --cache-mb M       keep the bank rows of frequent tokens in M MiB of RAM\n"
+    "  --device I|NAME    device index or name substring (see `mekivk devices`)\n";

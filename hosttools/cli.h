@@ -78,4 +78,25 @@ void cli_load_progress(void *user, uint64_t done, uint64_t total);
 bool cli_kv_type(const char *flag, const char *s, mkv_kv_type *out);
 const char *cli_kv_type_name(mkv_kv_type t);
 
+/* The engine's options, shared by generate, chat and perplexity: --model,
+ * --bank, --device, --ctx (1..MKV_MAX_CTX), --kv-type, --cache-mb,
+ * --meki-off, --ignore-fingerprint, --cold, --cold-dontneed.
+ * cli_engine_init sets the defaults (n_ctx 0: the command sets its own;
+ * false if the environment's device options are bad, said on stderr;
+ * load_bar: a zeroed cli_load_bar). cli_engine_flag handles argv[*i] if it
+ * is one of them, its value too (*i advances): 1; another flag: 0; a bad
+ * value (the flag and value named on stderr): -1. The command then sets
+ * sopts.n_ctx and mopts.bank_path from n_ctx and bank_path.
+ * cli_engine_help: their --help lines, but --ctx's (the command's own). */
+typedef struct cli_engine {
+    const char *model_path, *bank_path;
+    uint32_t n_ctx;
+    mkv_device_opts dopts;
+    mkv_model_opts mopts;
+    mkv_session_opts sopts;
+} cli_engine;
+bool cli_engine_init(cli_engine *e, cli_load_bar *load_bar);
+int cli_engine_flag(int argc, char **argv, int *i, cli_engine *e);
+extern const char cli_engine_help[];
+
 #endif

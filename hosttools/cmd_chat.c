@@ -69,7 +69,7 @@ static void help(void)
            "                     when sampling \"seed\"}\n"
            "  --verbose          on stderr: the sampling settings and seed; per turn, the tokens\n"
            "                     fed, the position, speeds\n"
-           "%s%s", DEFAULT_REPLY, DEFAULT_CTX, mkv_tg_engine_help, mkv_tg_sampling_help);
+           "%s%s", DEFAULT_REPLY, DEFAULT_CTX, cli_engine_help, mkv_tg_sampling_help);
 }
 
 static volatile sig_atomic_t g_interrupted;
@@ -169,15 +169,15 @@ int mkv_cmd_chat(int argc, char **argv)
     uint32_t n_reply = DEFAULT_REPLY;
     bool json = false, verbose = false, seed_given = false;
     cli_load_bar load_bar = {0};
-    mkv_tg_engine e;
-    if (!mkv_tg_engine_init(&e, &load_bar)) return 2;
+    cli_engine e;
+    if (!cli_engine_init(&e, &load_bar)) return 2;
     e.n_ctx = DEFAULT_CTX;
     mkv_sampler_params sp;
     mkv_sampler_params_default(&sp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         int r = mkv_tg_sampling_flag(argc, argv, &i, &sp, &seed_given);
-        if (!r) r = mkv_tg_engine_flag(argc, argv, &i, &e);
+        if (!r) r = cli_engine_flag(argc, argv, &i, &e);
         if (r < 0) return 2;
         if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }

@@ -34,7 +34,7 @@ static void help(void)
            "                     --prompt also \"text\" and \"stop\": \"length\" or \"end\"; when\n"
            "                     sampling, \"seed\")\n"
            "  --ctx N            context length (default: prompt + N, at least 16)\n"
-           "%s%s", mkv_tg_engine_help, mkv_tg_sampling_help);
+           "%s%s", cli_engine_help, mkv_tg_sampling_help);
 }
 
 int mkv_cmd_generate(int argc, char **argv)
@@ -43,14 +43,14 @@ int mkv_cmd_generate(int argc, char **argv)
     uint32_t n_gen = 0;
     bool json = false, have_n = false, seed_given = false;
     cli_load_bar load_bar = {0};
-    mkv_tg_engine e;
-    if (!mkv_tg_engine_init(&e, &load_bar)) return 2;
+    cli_engine e;
+    if (!cli_engine_init(&e, &load_bar)) return 2;
     mkv_sampler_params sp;
     mkv_sampler_params_default(&sp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         int r = mkv_tg_sampling_flag(argc, argv, &i, &sp, &seed_given);
-        if (!r) r = mkv_tg_engine_flag(argc, argv, &i, &e);
+        if (!r) r = cli_engine_flag(argc, argv, &i, &e);
         if (r < 0) return 2;
         if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }

@@ -34,7 +34,7 @@ static void help(void)
 {
     printf("usage: mekivk perplexity --model F.gguf [--bank F.mkb] --tokens-file F [--ctx N] [--json]\n"
            "                         [--meki-off] [--kv-type f16|q8_0] [--device I|NAME]\n"
-           "                         [--ignore-fingerprint]\n\n"
+           "                         [--ignore-fingerprint] [--cold] [--cold-dontneed] [--cache-mb M]\n\n"
            "The perplexity of a token stream, as llama.cpp's perplexity tool scores it: the stream\n"
            "is cut into windows of --ctx tokens, each run from an empty context; in a window of\n"
            "n tokens t[0..n) only the second half is scored: -log softmax(logits(i))[t[i+1]] for\n"
@@ -43,23 +43,22 @@ static void help(void)
            "A last window shorter than --ctx is dropped, unless it is the only one (a stream\n"
            "shorter than --ctx): it is then scored alone if it has at least 2 tokens (a window of\n"
            "2 scores its second token). Fewer than 2 tokens is an error.\n"
-           "  --tokens-file F  the token ids: a text file of decimal ids separated by commas and/or\n"
-           "                   white space (what `mekivk tokenize --model M --file T` prints),\n"
-           "                   or a binary stream of little-endian uint32 ids (a file that is not\n"
-           "                   printable text; its size a multiple of 4). Every id < n_vocab.\n"
-           "  --ctx N          window length (default %u; 2..%u)\n"
-           "  --json           print {\"perplexity\", \"n_scored\", \"n_windows\", \"ctx\" (the window\n"
-           "                   length used), \"nll_mean\", \"windows\": [each window's own\n"
-           "                   perplexity], \"mode\": \"dense\"|\"meki\", \"model\", \"n_tokens\",\n"
-           "                   \"kv_type\", \"device\"} instead of the summary line\n"
-           "  --meki-off       run a MeKi model with its MeKi branch off (mode \"dense\")\n"
-           "  --kv-type T      KV cache storage: f16 (default) or q8_0\n"
-           "  --ignore-fingerprint  accept a bank made for another model\n"
-           "  --device         device index or name substring (see `mekivk devices`)\n"
+           "  --tokens-file F    the token ids: a text file of decimal ids separated by commas\n"
+           "                     and/or white space (what `mekivk tokenize --model M --file T`\n"
+           "                     prints), or a binary stream of little-endian uint32 ids (a file\n"
+           "                     that is not printable text; its size a multiple of 4). Every\n"
+           "                     id < n_vocab.\n"
+           "  --ctx N            window length (default %u; 2..%u)\n"
+           "  --json             print {\"perplexity\", \"n_scored\", \"n_windows\", \"ctx\" (the\n"
+           "                     window length used), \"nll_mean\", \"windows\": [each window's own\n"
+           "                     perplexity], \"mode\": \"dense\"|\"meki\" (\"dense\" with\n"
+           "                     --meki-off), \"model\", \"n_tokens\", \"kv_type\", \"device\"}\n"
+           "                     instead of the summary line\n"
+           "%s"
            "Progress goes to stderr, one line per window: `[window k/K] ppl = X` (the perplexity\n"
            "of the windows so far); then stdout gets `perplexity: X (N tokens scored, W windows\n"
            "of C)`.\n",
-           PPL_DEFAULT_CTX, MKV_MAX_CTX);
+           PPL_DEFAULT_CTX, MKV_MAX_CTX, cli_engine_help);
 }
 
 /* ---- the token file ---------------------------------------------------- */
@@ -230,30 +229,30 @@ static bool nll_of(const float *row, uint32_t nv, uint32_t target, double *out, 
 
 int mkv_cmd_perplexity(int argc, char **argv)
 {
-    const char *model_path = NULL, *bank_path = NULL, *tok_path = NULL;
-    uint32_t ctx = PPL_DEFAULT_CTX;
+    const char *tok_path = NULL;
     bool json = false;
-    mkv_device_opts dopts;
-    if (!cli_device_defaults(&dopts)) return 2;
     cli_load_bar load_bar = {0};
-    mkv_model_opts mopts = {.progress = cli_load_progress, .progress_user = &load_bar};
-    mkv_session_opts sopts = {0};
+    cli_engine e;
+    if (!cli_engine_init(&e, &load_bar)) return 2;
+    e.n_ctx = PPL_DEFAULT_CTX;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
+        const char *a = argv[i];
+        const int r = cli_engine_flag(argc, argv, &i, &e);
+        if (r < 0) return 2;
+        if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); return 0; }
         else if (!strcmp(a, "--json")) json = true;
-        else if (!strcmp(a, "--meki-off")) sopts.meki_off = true;
-        else if (!strcmp(a, "--ignore-fingerprint")) mopts.ignore_fingerprint = true;
-        else if (!strcmp(a, "--model")) { if (!(model_path = cli_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--bank")) { if (!(bank_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--tokens-file")) { if (!(tok_path = cli_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i)) || !cli_device(a, v, &dopts)) return 2; }
-        else if (!strcmp(a, "--ctx")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 2, MKV_MAX_CTX, &ctx)) return 2; }
-        else if (!strcmp(a, "--kv-type")) { if (!(v = cli_value(argc, argv, &i)) || !cli_kv_type(a, v, &sopts.kv_type)) return 2; }
         else { fprintf(stderr, "mekivk perplexity: unknown option '%s' (see --help)\n", a); return 2; }
     }
+    const char *model_path = e.model_path;
+    const uint32_t ctx = e.n_ctx;
     if (!model_path || !tok_path) {
         fprintf(stderr, "mekivk perplexity: --model and --tokens-file are required (see --help)\n");
+        return 2;
+    }
+    if (ctx < 2) {
+        fprintf(stderr, "mekivk perplexity: --ctx = '%u': a window needs at least 2 tokens (2..%u)\n", ctx, MKV_MAX_CTX);
         return 2;
     }
     int rc = 1;
@@ -286,9 +285,9 @@ int mkv_cmd_perplexity(int argc, char **argv)
     const uint32_t first = wlen / 2 < wlen - 2 ? wlen / 2 : wlen - 2;
     const uint32_t per_win = wlen - 1 - first;
 
-    sopts.n_ctx = wlen;
-    mopts.bank_path = bank_path;
-    if (mkv_device_create(&dopts, &dev, &err) || mkv_model_load(dev, model_path, &mopts, &model, &err)) {
+    e.sopts.n_ctx = wlen;
+    e.mopts.bank_path = e.bank_path;
+    if (mkv_device_create(&e.dopts, &dev, &err) || mkv_model_load(dev, model_path, &e.mopts, &model, &err)) {
         rc = cli_fail("perplexity", &err);
         goto out;
     }
@@ -302,7 +301,7 @@ int mkv_cmd_perplexity(int argc, char **argv)
                     tok_path, i, tokens[i], nv, model_path);
             goto out;
         }
-    if (mkv_session_create(model, &sopts, &s, &err)) { rc = cli_fail("perplexity", &err); goto out; }
+    if (mkv_session_create(model, &e.sopts, &s, &err)) { rc = cli_fail("perplexity", &err); goto out; }
     uint64_t piece64 = PPL_LOGITS_BUDGET / ((uint64_t)nv * sizeof(float));
     if (piece64 < 1) piece64 = 1;
     if (piece64 > PPL_MAX_PIECE) piece64 = PPL_MAX_PIECE;
@@ -314,7 +313,7 @@ int mkv_cmd_perplexity(int argc, char **argv)
         fprintf(stderr, "mekivk perplexity: out of memory (%u rows of %u logits, %u windows)\n", piece, nv, n_win);
         goto out;
     }
-    const bool meki = info.has_bank && !sopts.meki_off;
+    const bool meki = info.has_bank && !e.sopts.meki_off;
     fprintf(stderr, "mekivk perplexity: %s (%s, %s) on %s: %" PRIu64 " tokens from %s (%s), %u window%s of %u, "
             "scoring positions %u..%u of each\n", model_path, info.arch, meki ? "MeKi" : "dense", mkv_device_name(dev),
             n_tok, tok_path, text ? "text" : "binary u32", n_win, n_win == 1 ? "" : "s", wlen, first, wlen - 2);
@@ -365,7 +364,7 @@ int mkv_cmd_perplexity(int argc, char **argv)
         for (uint32_t w = 0; w < n_win; w++) printf("%s%.17g", w ? ", " : "", win_ppl[w]);
         printf("], \"mode\": \"%s\", \"model\": ", meki ? "meki" : "dense");
         mkv_json_print_str(stdout, model_path, strlen(model_path));
-        printf(", \"n_tokens\": %" PRIu64 ", \"kv_type\": \"%s\", \"device\": ", n_tok, cli_kv_type_name(sopts.kv_type));
+        printf(", \"n_tokens\": %" PRIu64 ", \"kv_type\": \"%s\", \"device\": ", n_tok, cli_kv_type_name(e.sopts.kv_type));
         mkv_json_print_str(stdout, mkv_device_name(dev), strlen(mkv_device_name(dev)));
         printf("}\n");
     } else {

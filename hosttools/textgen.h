@@ -24,24 +24,6 @@ extern const char mkv_tg_sampling_help[];
  * argv[*i] is another flag. *seed_given is set by --seed. */
 int mkv_tg_sampling_flag(int argc, char **argv, int *i, mkv_sampler_params *p, bool *seed_given);
 
-/* The engine's options, shared by generate and chat: --model, --bank,
- * --device, --ctx, --kv-type, --cache-mb, --meki-off, --ignore-fingerprint,
- * --cold, --cold-dontneed. mkv_tg_engine_init sets the defaults (n_ctx 0:
- * the command's own; false if the device defaults from the environment
- * are bad, said on stderr); mkv_tg_engine_flag works as
- * mkv_tg_sampling_flag. The command then sets sopts.n_ctx and
- * mopts.bank_path from n_ctx and bank_path. */
-typedef struct mkv_tg_engine {
-    const char *model_path, *bank_path;
-    uint32_t n_ctx;
-    mkv_device_opts dopts;
-    mkv_model_opts mopts;
-    mkv_session_opts sopts;
-} mkv_tg_engine;
-bool mkv_tg_engine_init(mkv_tg_engine *e, void *load_bar);
-int mkv_tg_engine_flag(int argc, char **argv, int *i, mkv_tg_engine *e);
-extern const char mkv_tg_engine_help[];
-
 /* Strict decimal number (digits, one '.', an exponent; no space, hex,
  * inf or nan) in [lo, hi] (lo excluded when lo_open) for `flag`; false +
  * a message naming the flag and value if not. */
