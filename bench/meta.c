@@ -8,9 +8,7 @@
 #ifndef MKV_BENCH_VERSION
 #define MKV_BENCH_VERSION "unknown"
 #endif
-#ifndef MKV_BENCH_COMMIT
-#define MKV_BENCH_COMMIT "unknown"
-#endif
+#include "commit.h" /* MKV_BENCH_COMMIT: generated at every build (bench/commit.cmake) */
 
 const char *mkv_bench_version(void) { return MKV_BENCH_VERSION; }
 const char *mkv_bench_commit(void) { return MKV_BENCH_COMMIT; }
