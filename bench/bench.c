@@ -26,7 +26,8 @@ static void help(void)
            "                    [--json] [--plot F.svg]\n"
            "                    [--device I|NAME]\n"
            "       mekivk bench --probe [--json] [--device I|NAME]\n"
-           "       mekivk bench --kernels [--config 1.7b] [--json] [--device I|NAME]\n"
+           "       mekivk bench --kernels [--config 1.7b] [--types T[,T2..]|none] [--ctx N[,N2..]]\n"
+           "                    [--json] [--device I|NAME]\n"
            "       mekivk bench --sweep --model F [--out tuning.json] [--json] [--quick] [--reps R]\n"
            "                    [--device I|NAME]   (the kernels' tunable variants: mekivk bench --sweep --help)\n\n"
            "Measures greedy decode speed at a KV-cache length of --ctx (default 512; the\n"
@@ -79,6 +80,8 @@ static void help(void)
            "                  lengths 128, 1024 and 10240 (f16 cache), in GB/s of the bytes\n"
            "                  they read and as a share of the probe; --json: kernels (name,\n"
            "                  shape, rows, cols, bytes, ms, gbps, of_probe), attention\n"
+           "                  (n_kv, ms, gbps, of_probe). --types (weight type names, or\n"
+           "                  none) and --ctx (KV lengths) choose what it measures\n"
            "  --probe         only the probe, no model: its best GB/s and winning shape;\n"
            "                  --json: probe_gbps, probe_best, probe_sweep (one entry per\n"
            "                  shape: pattern, wg, vec, groups, group_bytes, gbps, reads),\n"
@@ -194,8 +197,8 @@ static int bench_main(int argc, char **argv)
 {
     bench_opts o = {.ctxs = {512}, .n_ctxs = 1, .n = 32, .reps = 3, .block = 8, .n_prompt = {128, 512}, .n_prompts = 2,
                     .kv_type = MKV_KV_F16};
-    bool probe = false, kernels = false;
-    const char *config = "1.7b";
+    bool probe = false, kernels = false, ctx_given = false;
+    mkv_bench_kernels_opts ko = {.config = "1.7b", .types = (1u << MKV_WT_COUNT) - 1u, .kv = {128, 1024, 10240}, .n_kv = 3};
     mkv_device_opts dopts;
     if (!cli_device_defaults(&dopts)) return 2;
     for (int i = 1; i < argc; i++) {
@@ -205,7 +208,8 @@ static int bench_main(int argc, char **argv)
         else if (!strcmp(a, "--probe")) probe = true;
         else if (!strcmp(a, "--kernels")) kernels = true;
         else if (!strcmp(a, "--profile")) o.profile = true;
-        else if (!strcmp(a, "--config")) { if (!(config = cli_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--config")) { if (!(ko.config = cli_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--types")) { if (!(v = cli_value(argc, argv, &i)) || !mkv_bench_parse_types(a, v, &ko.types)) return 2; }
         else if (!strcmp(a, "--cold")) o.cold = true;
         else if (!strcmp(a, "--cold-dontneed")) o.cold = o.dontneed = true;
         else if (!strcmp(a, "--bank-sync")) o.bank_sync = true;
@@ -214,7 +218,7 @@ static int bench_main(int argc, char **argv)
         else if (!strcmp(a, "--model")) { if (!(o.model_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--bank")) { if (!(o.bank_path = cli_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--device")) { if (!(v = cli_value(argc, argv, &i)) || !cli_device(a, v, &dopts)) return 2; }
-        else if (!strcmp(a, "--ctx")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32_list(a, v, 1, MKV_MAX_CTX / 2, o.ctxs, MAX_CTXS, &o.n_ctxs)) return 2; }
+        else if (!strcmp(a, "--ctx")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32_list(a, v, 1, MKV_MAX_CTX / 2, o.ctxs, MAX_CTXS, &o.n_ctxs)) return 2; ctx_given = true; }
         else if (!strcmp(a, "-n")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, 4096, &o.n)) return 2; }
         else if (!strcmp(a, "--reps")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 1, MAX_REPS, &o.reps)) return 2; }
         else if (!strcmp(a, "--block")) { if (!(v = cli_value(argc, argv, &i)) || !cli_u32(a, v, 0, 4096, &o.block)) return 2; }
@@ -224,7 +228,15 @@ static int bench_main(int argc, char **argv)
         else { fprintf(stderr, "mekivk bench: unknown option '%s' (see --help)\n", a); return 2; }
     }
     if (probe) return mkv_bench_probe(&dopts, o.json);
-    if (kernels) return mkv_bench_kernels(&dopts, config, o.json);
+    if (kernels) {
+        _Static_assert(MAX_CTXS <= MKV_BENCH_KERNELS_MAX_KV, "--ctx's lengths fit bench --kernels' options");
+        if (ctx_given) { /* the attention's KV lengths */
+            ko.n_kv = o.n_ctxs;
+            memcpy(ko.kv, o.ctxs, o.n_ctxs * sizeof o.ctxs[0]);
+        }
+        ko.json = o.json;
+        return mkv_bench_kernels(&dopts, &ko);
+    }
     if (!o.model_path) { fprintf(stderr, "mekivk bench: --model is required (see --help)\n"); return 2; }
 
     int rc = 1;

@@ -5,6 +5,7 @@
  * own read bandwidth (host_bw.c). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench_alone.h"
 #include "cli.h"
@@ -90,24 +91,48 @@ out:
     return rc;
 }
 
-/* bench --kernels: every weight type's matrix-vector product at a config's
- * FFN shapes, and decode attention at three KV lengths, each against the
- * probe. */
-int mkv_bench_kernels(const mkv_device_opts *dopts, const char *config, bool json)
+bool mkv_bench_parse_types(const char *flag, const char *s, uint32_t *types)
 {
-    const mkv_synth_shape *sh = mkv_synth_find_shape(config);
+    *types = 0;
+    if (!strcmp(s, "none")) return true;
+    const char *p = s;
+    for (;;) {
+        const size_t n = strcspn(p, ",");
+        int found = -1;
+        for (int t = 0; t < MKV_WT_COUNT && found < 0; t++)
+            if (strlen(mkv_wtype_get((mkv_wtype)t)->name) == n && !strncmp(p, mkv_wtype_get((mkv_wtype)t)->name, n))
+                found = t;
+        if (found < 0) {
+            fprintf(stderr, "mekivk bench: %s = '%s': '%.*s' is not a weight type (expected names among", flag, s,
+                    (int)n, p);
+            for (int t = 0; t < MKV_WT_COUNT; t++) fprintf(stderr, " %s", mkv_wtype_get((mkv_wtype)t)->name);
+            fprintf(stderr, ", separated by commas, or none)\n");
+            return false;
+        }
+        *types |= 1u << found;
+        if (!p[n]) return true;
+        p += n + 1;
+    }
+}
+
+/* bench --kernels: the chosen weight types' matrix-vector products at a
+ * config's FFN shapes, and decode attention at the chosen KV lengths, each
+ * against the probe. */
+int mkv_bench_kernels(const mkv_device_opts *dopts, const mkv_bench_kernels_opts *o)
+{
+    const mkv_synth_shape *sh = mkv_synth_find_shape(o->config);
     if (!sh) {
-        fprintf(stderr, "mekivk bench: --config '%s': expected tiny, small, 0.6b, 1.7b or 4b\n", config);
+        fprintf(stderr, "mekivk bench: --config '%s': expected tiny, small, 0.6b, 1.7b or 4b\n", o->config);
         return 2;
     }
+    const bool json = o->json;
     int rc = 1;
     mkv_error err = {0};
     mkv_device *dev = NULL;
     mkv_kernel_bench_row rows[MKV_KERNEL_BENCH_MAX];
     uint32_t n_rows = 0;
     double probe = 0;
-    static const uint32_t kv_lens[] = {128, 1024, 10240};
-    double attn_ms[3] = {0}, attn_gbps[3] = {0};
+    double attn_ms[MKV_BENCH_KERNELS_MAX_KV] = {0}, attn_gbps[MKV_BENCH_KERNELS_MAX_KV] = {0};
     if (mkv_device_create(dopts, &dev, &err)) {
         rc = cli_fail("bench", &err);
         goto out;
@@ -118,17 +143,17 @@ int mkv_bench_kernels(const mkv_device_opts *dopts, const char *config, bool jso
                probe, sh->name);
         mkv_bench_print_meta_text(stdout, dev);
     }
-    if (mkv_kernel_bench(dev, sh->d_model, sh->d_ffn, 15, !json, rows, &n_rows, &err)) {
+    if (mkv_kernel_bench(dev, sh->d_model, sh->d_ffn, o->types, 15, !json, rows, &n_rows, &err)) {
         rc = cli_fail("bench", &err);
         goto out;
     }
-    for (size_t i = 0; i < 3; i++) {
-        if (mkv_kernel_bench_attention(dev, sh->n_head, sh->n_kv_head, sh->head_dim, kv_lens[i], 5, &attn_ms[i],
+    for (uint32_t i = 0; i < o->n_kv; i++) {
+        if (mkv_kernel_bench_attention(dev, sh->n_head, sh->n_kv_head, sh->head_dim, o->kv[i], 5, &attn_ms[i],
                                        &attn_gbps[i], &err)) {
             rc = cli_fail("bench", &err);
             goto out;
         }
-        if (!json) printf("  attention    kv %5u %14.3f ms  %6.2f GB/s\n", kv_lens[i], attn_ms[i], attn_gbps[i]);
+        if (!json) printf("  attention    kv %5u %14.3f ms  %6.2f GB/s\n", o->kv[i], attn_ms[i], attn_gbps[i]);
     }
     if (json) {
         printf("{");
@@ -140,11 +165,11 @@ int mkv_bench_kernels(const mkv_device_opts *dopts, const char *config, bool jso
                    i ? ", " : "", mkv_wtype_get(rows[i].type)->name, rows[i].shape, rows[i].rows, rows[i].cols,
                    (unsigned long long)rows[i].bytes, rows[i].ms, rows[i].gbps, probe > 0 ? rows[i].gbps / probe : 0.0);
         printf("], \"attention\": [");
-        for (size_t i = 0; i < 3; i++)
-            printf("%s{\"n_kv\": %u, \"ms\": %.4f, \"gbps\": %.3f, \"of_probe\": %.3f}", i ? ", " : "", kv_lens[i],
+        for (uint32_t i = 0; i < o->n_kv; i++)
+            printf("%s{\"n_kv\": %u, \"ms\": %.4f, \"gbps\": %.3f, \"of_probe\": %.3f}", i ? ", " : "", o->kv[i],
                    attn_ms[i], attn_gbps[i], probe > 0 ? attn_gbps[i] / probe : 0.0);
         printf("]}\n");
-    } else if (probe > 0) {
+    } else if (probe > 0 && n_rows) {
         printf("of the probe:");
         for (uint32_t i = 0; i < n_rows; i++)
             printf("%s %s/%s %.0f %%", i % 4 ? "," : "\n ", mkv_wtype_get(rows[i].type)->name, rows[i].shape,

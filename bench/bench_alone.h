@@ -11,10 +11,23 @@
  * whole sweep), and beside a CPU device the host's read bandwidth. Exit code. */
 int mkv_bench_probe(const mkv_device_opts *dopts, bool json);
 
-/* bench --kernels: every weight type's matrix-vector product at config's
- * FFN shapes and decode attention at three KV lengths, against the probe.
- * Exit code (2: an unknown config). */
-int mkv_bench_kernels(const mkv_device_opts *dopts, const char *config, bool json);
+/* What bench --kernels measures: the matrix-vector product of each weight
+ * type whose bit (1u << type) is in types at config's FFN shapes, and
+ * decode attention at the n_kv KV lengths kv[] (0 of them: none). */
+#define MKV_BENCH_KERNELS_MAX_KV 8
+typedef struct mkv_bench_kernels_opts {
+    const char *config;
+    uint32_t types;
+    uint32_t kv[MKV_BENCH_KERNELS_MAX_KV], n_kv;
+    bool json;
+} mkv_bench_kernels_opts;
+/* bench --kernels: those, each against the probe. Exit code (2: an unknown
+ * config). */
+int mkv_bench_kernels(const mkv_device_opts *dopts, const mkv_bench_kernels_opts *o);
+/* --types: names of weight types separated by commas (f16, q4_k, ...), or
+ * "none" (attention alone), into a mask; false + a message naming the flag,
+ * the value and the types if not. */
+bool mkv_bench_parse_types(const char *flag, const char *s, uint32_t *types);
 
 /* The host's own read bandwidth (GB/s), measured only beside a CPU device,
  * whose memory is the host's; 0 elsewhere or when it cannot run (said on

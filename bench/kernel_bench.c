@@ -108,8 +108,8 @@ static mkv_status cold_copies(mkv_device *d, const char *name, mkv_wtype t, uint
     return st;
 }
 
-mkv_status mkv_kernel_bench(mkv_device *d, uint32_t d_model, uint32_t d_ffn, uint32_t reps, bool progress,
-                            mkv_kernel_bench_row *out, uint32_t *n_out, mkv_error *err)
+mkv_status mkv_kernel_bench(mkv_device *d, uint32_t d_model, uint32_t d_ffn, uint32_t types, uint32_t reps,
+                            bool progress, mkv_kernel_bench_row *out, uint32_t *n_out, mkv_error *err)
 {
     const struct { const char *name; uint32_t rows, cols; } shapes[] = {{"gate", d_ffn, d_model}, {"down", d_model, d_ffn}};
     mkv_status st = MKV_OK;
@@ -120,7 +120,7 @@ mkv_status mkv_kernel_bench(mkv_device *d, uint32_t d_model, uint32_t d_ffn, uin
     if ((st = mkv_buffer_create(d, ((widest + 7) & ~7u) * 4ull, MKV_MEM_DEVICE, &y, err))) goto out;
     for (int t = 0; t < MKV_WT_COUNT && !st; t++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0] && !st; s++) {
-            if (!mkv_wtype_cols_ok((mkv_wtype)t, shapes[s].cols)) continue;
+            if (!(types >> t & 1u) || !mkv_wtype_cols_ok((mkv_wtype)t, shapes[s].cols)) continue;
             rand_src src = {.type = (mkv_wtype)t, .state = 1 + t * 31 + s,
                             .row_bytes = mkv_wtype_src_row_bytes((mkv_wtype)t, shapes[s].cols)};
             mkv_matrix m[MAX_COPIES];

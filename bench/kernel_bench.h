@@ -18,11 +18,12 @@ typedef struct mkv_kernel_bench_row {
 
 #define MKV_KERNEL_BENCH_MAX (MKV_WT_COUNT * 4)
 
-/* Times matvec for every weight type on rows x cols matrices of d_model and
- * d_ffn (random valid blocks), reps products each (median). Fills out[] and
- * *n_out; progress on stderr when progress. */
-mkv_status mkv_kernel_bench(mkv_device *d, uint32_t d_model, uint32_t d_ffn, uint32_t reps, bool progress,
-                            mkv_kernel_bench_row *out, uint32_t *n_out, mkv_error *err);
+/* Times matvec for each weight type t whose bit (1u << t) is set in types
+ * on rows x cols matrices of d_model and d_ffn (random valid blocks), reps
+ * products each (median). Fills out[] and *n_out; progress on stderr when
+ * progress. */
+mkv_status mkv_kernel_bench(mkv_device *d, uint32_t d_model, uint32_t d_ffn, uint32_t types, uint32_t reps,
+                            bool progress, mkv_kernel_bench_row *out, uint32_t *n_out, mkv_error *err);
 
 /* Decode attention (attn + attn_combine) over n_kv cached positions (f16
  * K/V), median of reps; gbps counts the K and V bytes read. */

@@ -398,6 +398,50 @@ static void expect_exit(char **argv, int argc, int code, const char *needle)
     free(said);
 }
 
+/* --types and --ctx choose what bench --kernels measures: only those
+ * types' products (every one of their shapes), attention only at those
+ * lengths; "none" leaves attention alone. */
+START_TEST(kernels_types_and_ctx_choose_what_is_measured)
+{
+    char *argv[] = {"bench", "--kernels", "--config", "tiny", "--types", "q6_k,f16", "--ctx", "17,300", "--json"};
+    char *out, *said;
+    int rc = run_bench(argv, 9, &out, &said);
+    ck_assert_msg(rc == 0, "exit %d; output:\n%s\nstderr:\n%s", rc, out, said);
+    free(said);
+    mkv_json j;
+    mkv_error err;
+    ck_assert_msg(mkv_json_parse(out, strlen(out), "bench --kernels --json", &j, &err) == MKV_OK, "%s\n%s", err.msg, out);
+    uint32_t ks = child(&j, 0, "kernels", MKV_JSON_ARRAY), n = 0, n_f16 = 0;
+    for (uint32_t k = j.v[ks].first; k != MKV_JSON_NONE; k = j.v[k].next, n++) {
+        const char *name = j.v[child(&j, k, "name", MKV_JSON_STRING)].str;
+        ck_assert_msg(!strcmp(name, "matvec_q6_k") || !strcmp(name, "matvec_f16"), "%s", name);
+        n_f16 += !strcmp(name, "matvec_f16");
+    }
+    ck_assert_uint_eq(n, 4);
+    ck_assert_uint_eq(n_f16, 2);
+    uint32_t as = child(&j, 0, "attention", MKV_JSON_ARRAY);
+    ck_assert_uint_eq(j.v[as].n, 2);
+    ck_assert(num(&j, j.v[as].first, "n_kv") == 17 && num(&j, j.v[j.v[as].first].next, "n_kv") == 300);
+    mkv_json_free(&j);
+    free(out);
+
+    char *none[] = {"bench", "--kernels", "--config", "tiny", "--types", "none", "--ctx", "64", "--json"};
+    ck_assert_int_eq(run_bench(none, 9, &out, NULL), 0);
+    ck_assert_msg(mkv_json_parse(out, strlen(out), "bench --kernels --json", &j, &err) == MKV_OK, "%s\n%s", err.msg, out);
+    ck_assert_uint_eq(j.v[child(&j, 0, "kernels", MKV_JSON_ARRAY)].n, 0);
+    ck_assert_uint_eq(j.v[child(&j, 0, "attention", MKV_JSON_ARRAY)].n, 1);
+    mkv_json_free(&j);
+    free(out);
+    /* a name that is no type, an empty one, an empty list: refused, naming it */
+    char *bad1[] = {"bench", "--kernels", "--types", "q4_0,q9"};
+    expect_exit(bad1, 4, 2, "--types = 'q4_0,q9': 'q9' is not a weight type");
+    char *bad2[] = {"bench", "--kernels", "--types", "q4_0,"};
+    expect_exit(bad2, 4, 2, "--types = 'q4_0,'");
+    char *bad3[] = {"bench", "--kernels", "--types", ""};
+    expect_exit(bad3, 4, 2, "--types = ''");
+}
+END_TEST
+
 START_TEST(bad_options_exit_2_and_help_exits_0)
 {
     char *bad[] = {"bench", "--model", "x.gguf", "--frobnicate"};
@@ -613,6 +657,7 @@ int main(void)
     tcase_add_test(tc, probe_json_has_the_sweep_and_its_best_is_the_max);
     tcase_add_test(tc, host_read_bandwidth_is_positive_and_refuses_tiny_buffers);
     tcase_add_test(tc, kernels_json_times_every_weight_type_and_attention);
+    tcase_add_test(tc, kernels_types_and_ctx_choose_what_is_measured);
     tcase_add_test(tc, profile_and_ctx_list);
     tcase_add_test(tc, classifier_puts_every_kernel_in_its_component);
     suite_add_tcase(s, tc);
