@@ -11,7 +11,7 @@
 // LAST_GROUP_RESET(COUNTER), at the end of the last workgroup's work, sets
 // the counter back to zero for the next dispatch (the host creates counters
 // zero: memory.h).
-// Workgroup-uniform control flow is required: both contain barriers.
+// LAST_GROUP holds barriers: it must sit in workgroup-uniform control flow.
 shared bool lg_last;
 #define LAST_GROUP(COUNTER, N)                                                                   \
     memoryBarrierBuffer();                                                                       \
