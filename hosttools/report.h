@@ -13,8 +13,10 @@
  * prefill_breakdown (the same object, at prefill_profile_prompt, or an
  * array of them with a prompt key)}; contexts [{ctx, runs [{mode, decode_tok_s}], meki_over_dense}].
  * A key that is present with the wrong type is an error naming it; null
- * counts as absent. A `bench --probe` or `bench --kernels` result (no
- * runs) is refused, saying which it is.
+ * counts as absent. A `bench --kernels` result (no runs; kernels [{name
+ * (required), shape, ms, gbps, of_probe}], attention [{n_kv (required), ms,
+ * gbps, of_probe}], config) gives the kernels' rows and plot panel; a
+ * `bench --probe` result is refused, saying which it is.
  *
  * Numbers are written with mkv_svg_num (svg.h) everywhere: tables and
  * plots; ratios as "%.2fx"; KV and prompt lengths as integers. */
@@ -50,7 +52,8 @@ typedef struct mkv_report_input {
  * property (device, driver, API version, subgroup size, tuning, version,
  * commit, model, weight types, KV type, ctx, probe GB/s, decode tok/s per
  * mode and KV length, MeKi / dense, prefill tok/s per mode and prompt
- * length, weight GB/s, breakdown per component), a column per result;
+ * length, weight GB/s, breakdown per component; a kernels result's config
+ * and each kernel's GB/s, share of the probe and ms), a column per result;
  * numbers of the second and later columns are followed by their ratio to
  * the first column's ("12.30 (1.84x)"). Rows one result lacks show "-".
  * markdown: a GitHub table (header row, separator row) instead of aligned
@@ -59,7 +62,9 @@ mkv_status mkv_report_table(const mkv_report_input *in, uint32_t n, bool markdow
 
 /* Grouped bars of the same results written to out_path atomically: decode
  * tok/s (a group per mode and KV length) and prefill tok/s (a group per
- * mode and prompt length), a bar per result, coloured per result. */
+ * mode and prompt length), then the kernels' GB/s (a group per kernel),
+ * a bar per result, coloured per result. When every result is a kernels
+ * one, only the kernels' panel. */
 mkv_status mkv_report_plot_svg(const mkv_report_input *in, uint32_t n, const char *out_path, mkv_error *err);
 
 /* `mekivk report A.json B.json ... [--markdown] [--plot F.svg]`: 0 on

@@ -46,6 +46,14 @@ typedef struct rp_bar {
     double v[RP_PARTS];
 } rp_bar;
 
+/* A `bench --kernels` result's figures: a product alone ("matvec_q4_0
+ * gate", its name and shape) or decode attention at a KV length. */
+#define RP_MAX_KERNELS 64
+typedef struct rp_kernel {
+    char label[96];
+    double ms, gbps, of_probe; /* NaN when absent */
+} rp_kernel;
+
 typedef struct rp_doc {
     const char *name; /* the file, in messages */
     mkv_json j;       /* the strings below point into it */
@@ -59,6 +67,12 @@ typedef struct rp_doc {
     uint32_t n_ctx;
     rp_bar pbars[RP_MAX_POINTS]; /* prefill breakdown, one bar per mode (and prompt) */
     uint32_t n_pbars;
+    /* a `bench --kernels` result (no runs): its config, the products, then
+     * attention at each KV length */
+    bool kernels_result;
+    const char *config;
+    rp_kernel kernels[RP_MAX_KERNELS];
+    uint32_t n_kernels;
 } rp_doc;
 
 /* Parses text[0..len) as one bench --json result into a new doc; name is
@@ -71,7 +85,7 @@ void rp_docs_free(rp_doc **docs, uint32_t n);
 
 /* ---- the table: a row per label, a column per result ---- */
 
-enum { PLOT_NONE, PLOT_DECODE, PLOT_PREFILL };
+enum { PLOT_NONE, PLOT_DECODE, PLOT_PREFILL, PLOT_KERNELS };
 
 typedef struct rp_cell {
     bool has, is_num;

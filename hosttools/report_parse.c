@@ -277,6 +277,46 @@ static mkv_status parse_device(rp_doc *d, mkv_error *err)
     return MKV_OK;
 }
 
+/* A `bench --kernels` result's kernels[] ({name, shape, ms, gbps,
+ * of_probe}) and attention[] ({n_kv, ms, gbps, of_probe}). */
+static mkv_status parse_kernels(rp_doc *d, mkv_error *err)
+{
+    mkv_status st;
+    static const char *const arrays[] = {"kernels", "attention"};
+    for (int k = 0; k < 2; k++) {
+        uint32_t a;
+        TRY(member(d, 0, "", arrays[k], MKV_JSON_ARRAY, &a, err));
+        uint32_t i = 0;
+        for (uint32_t e = a == MKV_JSON_NONE ? MKV_JSON_NONE : d->j.v[a].first; e != MKV_JSON_NONE; e = d->j.v[e].next, i++) {
+            char where[48];
+            snprintf(where, sizeof where, "%s[%u]", arrays[k], i);
+            if (d->j.v[e].type != MKV_JSON_OBJECT)
+                return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s: expected an object, found %s", d->name, where,
+                                type_name(d->j.v[e].type));
+            if (d->n_kernels == RP_MAX_KERNELS)
+                return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s: more than %d kernels", d->name, where, RP_MAX_KERNELS);
+            rp_kernel *r = &d->kernels[d->n_kernels];
+            if (k == 0) {
+                const char *name, *shape;
+                TRY(str(d, e, where, "name", &name, err));
+                TRY(str(d, e, where, "shape", &shape, err));
+                if (!name) return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s: no \"name\"", d->name, where);
+                snprintf(r->label, sizeof r->label, "%.60s%s%.24s", name, shape ? " " : "", shape ? shape : "");
+            } else {
+                double n_kv;
+                TRY(num(d, e, where, "n_kv", &n_kv, err));
+                if (isnan(n_kv)) return mkv_fail(err, MKV_ERR_FORMAT, "%s: %s: no \"n_kv\"", d->name, where);
+                snprintf(r->label, sizeof r->label, "attention, KV %.0f", n_kv);
+            }
+            TRY(num(d, e, where, "ms", &r->ms, err));
+            TRY(num(d, e, where, "gbps", &r->gbps, err));
+            TRY(num(d, e, where, "of_probe", &r->of_probe, err));
+            d->n_kernels++;
+        }
+    }
+    return MKV_OK;
+}
+
 void rp_doc_free(rp_doc *d)
 {
     if (!d) return;
@@ -299,12 +339,21 @@ mkv_status rp_doc_parse(const char *name, const char *text, size_t len, rp_doc *
         goto out;
     }
     uint32_t runs = mkv_json_get(&d->j, 0, "runs");
+    if (runs == MKV_JSON_NONE && mkv_json_get(&d->j, 0, "kernels") != MKV_JSON_NONE) { /* bench --kernels */
+        d->kernels_result = true;
+        if ((st = str(d, 0, "", "device", &d->device, err)) || (st = str(d, 0, "", "driver", &d->driver, err)) ||
+            (st = str(d, 0, "", "mekivk_version", &d->version, err)) || (st = str(d, 0, "", "commit", &d->commit, err)) ||
+            (st = str(d, 0, "", "config", &d->config, err)) || (st = num(d, 0, "", "probe_gbps", &d->probe, err)) ||
+            (st = parse_device(d, err)) || (st = parse_kernels(d, err)))
+            goto out;
+        d->ctx = d->n_decode = d->reps = d->host = NAN;
+        goto out;
+    }
     if (runs == MKV_JSON_NONE) {
-        const char *what = mkv_json_get(&d->j, 0, "probe_sweep") != MKV_JSON_NONE ? " (a `bench --probe` result)"
-                           : mkv_json_get(&d->j, 0, "kernels") != MKV_JSON_NONE ? " (a `bench --kernels` result)"
-                                                                                : "";
+        const char *what = mkv_json_get(&d->j, 0, "probe_sweep") != MKV_JSON_NONE ? " (a `bench --probe` result)" : "";
         st = mkv_fail(err, MKV_ERR_FORMAT,
-                      "%s: not a bench result: no \"runs\"%s; report compares `mekivk bench --model F --json` results",
+                      "%s: not a bench result: no \"runs\" nor \"kernels\"%s; report compares `mekivk bench --model F "
+                      "--json` and `mekivk bench --kernels --json` results",
                       name, what);
         goto out;
     }

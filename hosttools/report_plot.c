@@ -181,8 +181,8 @@ mkv_status mkv_bench_plot_svg(const char *bench_json, size_t n, const char *out_
 }
 
 /* One panel of report --plot: the rows of one kind as groups, a bar per result. */
-static double plot_groups(mkv_svg *s, double y, double w, const rp_table *t, int kind,
-                          const char *title, const char *ylabel, const char *const *members, const char *const *colors)
+static double plot_groups(mkv_svg *s, double y, double w, const rp_table *t, int kind, const char *title,
+                          const char *ylabel, const char *unit, const char *const *members, const char *const *colors)
 {
     uint32_t ng = 0;
     for (uint32_t i = 0; i < t->n; i++) ng += t->row[i].plot == kind;
@@ -203,7 +203,7 @@ static double plot_groups(mkv_svg *s, double y, double w, const rp_table *t, int
         for (uint32_t m = 0; m < nm; m++) v[g * nm + m] = t->row[i].cell[m].has ? t->row[i].cell[m].v : NAN;
         g++;
     }
-    mkv_svg_groups c = {.title = title, .ylabel = ylabel, .unit = "tok/s", .n_groups = ng, .group_name = names,
+    mkv_svg_groups c = {.title = title, .ylabel = ylabel, .unit = unit, .n_groups = ng, .group_name = names,
                         .n_members = nm, .member_name = members, .member_color = colors, .v = v, .ratio_to_first = true};
     double h = mkv_svg_group_chart(s, y, w, &c);
     free(v);
@@ -236,12 +236,10 @@ mkv_status mkv_report_plot_svg(const mkv_report_input *in, uint32_t n, const cha
         snprintf(members[i], len, "%s: %s", docs[i]->name, docs[i]->device ? docs[i]->device : "?");
         colors[i] = mkv_svg_color(i);
     }
-    uint32_t most = 0; /* groups in the wider panel: the width follows */
-    for (int kind = PLOT_DECODE; kind <= PLOT_PREFILL; kind++) {
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < t.n; i++) k += t.row[i].plot == kind;
-        if (k > most) most = k;
-    }
+    uint32_t most = 0, rows[PLOT_KERNELS + 1] = {0}; /* groups in the widest panel: the width follows */
+    for (uint32_t i = 0; i < t.n; i++) rows[t.row[i].plot]++;
+    for (int kind = PLOT_DECODE; kind <= PLOT_KERNELS; kind++)
+        if (rows[kind] > most) most = rows[kind];
     const double w = fmax(PLOT_W, 284 + most * fmax(90, 24.0 * n + 20));
     mkv_svg_printf(&s, "<text x=\"20\" y=\"30\" font-size=\"18\" font-weight=\"bold\">mekivk report: %u bench results</text>\n"
                        "<text x=\"20\" y=\"52\" fill=\"#444444\">in grey above a bar: its value over the first result's (",
@@ -249,9 +247,17 @@ mkv_status mkv_report_plot_svg(const mkv_report_input *in, uint32_t n, const cha
     mkv_svg_text(&s, docs[0]->name);
     mkv_svg_printf(&s, ")</text>\n");
     double y = 64;
-    y += plot_groups(&s, y, w, &t, PLOT_DECODE, "Decode tok/s", "decode tok/s", (const char *const *)members, colors);
-    y += plot_groups(&s, y, w, &t, PLOT_PREFILL, "Prefill tok/s", "prefill tok/s", (const char *const *)members,
-                     colors);
+    /* the decode and prefill panels (a note where no result has their
+     * figures), unless the results are all `bench --kernels` ones; then
+     * the kernels' panel, where any has them */
+    const char *const *mn = (const char *const *)members;
+    if (rows[PLOT_DECODE] || rows[PLOT_PREFILL] || !rows[PLOT_KERNELS]) {
+        y += plot_groups(&s, y, w, &t, PLOT_DECODE, "Decode tok/s", "decode tok/s", "tok/s", mn, colors);
+        y += plot_groups(&s, y, w, &t, PLOT_PREFILL, "Prefill tok/s", "prefill tok/s", "tok/s", mn, colors);
+    }
+    if (rows[PLOT_KERNELS])
+        y += plot_groups(&s, y, w, &t, PLOT_KERNELS, "Kernels alone (bench --kernels): GB/s of the bytes they read",
+                         "GB/s", "GB/s", mn, colors);
     char title[64];
     snprintf(title, sizeof title, "mekivk report: %u bench results", n);
     st = mkv_svg_save(&s, w, y + 10, title, out_path, err);

@@ -169,6 +169,17 @@ static void doc_rows(const rp_doc *d, rp_adder *a)
             snprintf(label, sizeof label, "prefill ms/token, %s, %s", d->pbars[i].name, rp_part_name[p]);
             add_num(a, PLOT_NONE, NULL, label, d->pbars[i].v[p]);
         }
+    /* bench --kernels: each kernel alone */
+    add_text(a, "kernel shapes (config)", d->config);
+    for (uint32_t i = 0; i < d->n_kernels; i++) {
+        const rp_kernel *k = &d->kernels[i];
+        snprintf(label, sizeof label, "%s, GB/s", k->label);
+        add_num(a, PLOT_KERNELS, k->label, label, k->gbps);
+        snprintf(label, sizeof label, "%s, share of the probe", k->label);
+        add_num(a, PLOT_NONE, NULL, label, k->of_probe);
+        snprintf(label, sizeof label, "%s, ms", k->label);
+        add_num(a, PLOT_NONE, NULL, label, k->ms);
+    }
 }
 
 void rp_table_free(rp_table *t)

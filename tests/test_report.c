@@ -393,16 +393,90 @@ START_TEST(json_without_runs_is_not_a_bench_result)
 {
     char *a = write_json("a.json", json_a), *t = write_json("other.json", "{\"ids\": [1, 2, 3]}");
     char *argv[] = {"report", a, t};
-    refused(argv, 3, 1, "not a bench result: no \"runs\"", t);
+    refused(argv, 3, 1, "not a bench result: no \"runs\" nor \"kernels\"", t);
     char *p = write_json("probe.json", "{\"device\": \"X\", \"probe_gbps\": 10.5, \"probe_sweep\": []}");
     char *argv2[] = {"report", p};
     refused(argv2, 2, 1, "bench --probe", p);
-    char *k = write_json("kernels.json", "{\"device\": \"X\", \"config\": \"1.7b\", \"kernels\": [], \"attention\": []}");
-    char *argv3[] = {"report", k};
-    refused(argv3, 2, 1, "bench --kernels", k);
     char *e = write_json("empty.json", "{\"runs\": []}");
     char *argv4[] = {"report", e};
     refused(argv4, 2, 1, "empty", e);
+}
+END_TEST
+
+/* Two `bench --kernels` results: hand-written, the second device twice as
+ * fast on one product and missing another. */
+static const char *json_k1 =
+    "{\"device\": \"CPU X\", \"mekivk_version\": \"0.2.0\", \"commit\": \"abc1234\", \"config\": \"1.7b\","
+    " \"probe_gbps\": 20.0, \"kernels\": ["
+    "{\"name\": \"matvec_q4_0\", \"shape\": \"gate\", \"rows\": 6144, \"cols\": 2048, \"bytes\": 7077888,"
+    " \"ms\": 1.5, \"gbps\": 4.5, \"of_probe\": 0.225},"
+    "{\"name\": \"matvec_f16\", \"shape\": \"down\", \"ms\": 3.0, \"gbps\": 8.25, \"of_probe\": 0.4125}],"
+    " \"attention\": [{\"n_kv\": 10240, \"ms\": 12.5, \"gbps\": 3.25, \"of_probe\": 0.1625}]}";
+static const char *json_k2 =
+    "{\"device\": \"GPU Y\", \"config\": \"1.7b\", \"probe_gbps\": 4000.0, \"kernels\": ["
+    "{\"name\": \"matvec_q4_0\", \"shape\": \"gate\", \"ms\": 0.75, \"gbps\": 9.0, \"of_probe\": 0.00225}],"
+    " \"attention\": [{\"n_kv\": 10240, \"ms\": 0.5, \"gbps\": 81.25, \"of_probe\": 0.0203}]}";
+
+START_TEST(kernels_results_side_by_side)
+{
+    char *a = write_json("k1.json", json_k1), *b = write_json("k2.json", json_k2);
+    const char *svg = tu_path_in("report", "kernels.svg");
+    char *argv[] = {"report", a, b, "--plot", (char *)svg};
+    char *out, *said, line[512];
+    int rc = run_report(argv, 5, &out, &said);
+    ck_assert_msg(rc == 0, "report exit %d; stderr:\n%s", rc, said);
+    ck_assert_msg(strstr(line_of(out, "device", line, sizeof line), "CPU X") && strstr(line, "GPU Y"), "%s", line);
+    ck_assert_msg(strstr(line_of(out, "kernel shapes (config)", line, sizeof line), "1.7b"), "%s", line);
+    ck_assert_msg(strstr(line_of(out, "matvec_q4_0 gate, GB/s", line, sizeof line), "4.50") &&
+                  strstr(line, "9.00 (2.00x)"), "%s", line);
+    ck_assert_msg(strstr(line_of(out, "matvec_q4_0 gate, ms", line, sizeof line), "0.750 (0.50x)"), "%s", line);
+    ck_assert_msg(strstr(line_of(out, "matvec_q4_0 gate, share of the probe", line, sizeof line), "0.225"), "%s", line);
+    /* a kernel the second lacks: "-" in its column */
+    line_of(out, "matvec_f16 down, GB/s", line, sizeof line);
+    ck_assert_msg(strstr(line, "8.25") && line[strlen(line) - 1] == '-', "%s", line);
+    ck_assert_msg(strstr(line_of(out, "attention, KV 10240, GB/s", line, sizeof line), "81.25 (25.00x)"), "%s", line);
+    ck_assert_msg(!strstr(out, "decode tok/s"), "%s", out);
+    /* the plot: the kernels' panel alone, every GB/s figure on it */
+    char *s = read_svg(svg), *text;
+    const char *bad = xml_check(s, &text);
+    ck_assert_msg(!bad, "%s: %s", svg, bad);
+    ck_assert_msg(strstr(text, "Kernels alone") && !strstr(text, "Decode tok/s"), "%s", text);
+    static const double gbps[] = {4.5, 9.0, 8.25, 3.25, 81.25};
+    for (size_t i = 0; i < sizeof gbps / sizeof gbps[0]; i++) assert_value(text, gbps[i], "GB/s");
+    free(text);
+    free(s);
+    free(out);
+    free(said);
+    /* beside a model's result: every panel */
+    char *m = write_json("a.json", json_a);
+    char *argv2[] = {"report", m, a, "--plot", (char *)svg};
+    rc = run_report(argv2, 5, &out, &said);
+    ck_assert_msg(rc == 0, "report exit %d; stderr:\n%s", rc, said);
+    ck_assert(strstr(out, "decode tok/s, dense, KV 128") && strstr(out, "matvec_q4_0 gate, GB/s"));
+    s = read_svg(svg);
+    ck_assert_msg(!(bad = xml_check(s, &text)), "%s", bad);
+    ck_assert(strstr(text, "Decode tok/s") && strstr(text, "Prefill tok/s") && strstr(text, "Kernels alone"));
+    free(text);
+    free(s);
+    free(out);
+    free(said);
+}
+END_TEST
+
+START_TEST(kernels_result_errors_name_the_member)
+{
+    char *n = write_json("noname.json", "{\"kernels\": [{\"shape\": \"gate\", \"gbps\": 1.5}]}");
+    char *argv[] = {"report", n};
+    refused(argv, 2, 1, "kernels[0]: no \"name\"", n);
+    char *g = write_json("badgbps.json", "{\"kernels\": [{\"name\": \"matvec_f16\", \"gbps\": \"fast\"}]}");
+    char *argv2[] = {"report", g};
+    refused(argv2, 2, 1, "kernels[0].gbps: expected a number, found a string", g);
+    char *k = write_json("nokv.json", "{\"kernels\": [], \"attention\": [{\"ms\": 1.5}]}");
+    char *argv3[] = {"report", k};
+    refused(argv3, 2, 1, "attention[0]: no \"n_kv\"", k);
+    char *o = write_json("notobj.json", "{\"kernels\": [3]}");
+    char *argv4[] = {"report", o};
+    refused(argv4, 2, 1, "kernels[0]: expected an object, found a number", o);
 }
 END_TEST
 
@@ -622,6 +696,8 @@ int main(void)
     tcase_add_test(t, non_json_file_is_refused_naming_it);
     tcase_add_test(t, json_without_runs_is_not_a_bench_result);
     tcase_add_test(t, wrong_type_is_refused_naming_the_key);
+    tcase_add_test(t, kernels_results_side_by_side);
+    tcase_add_test(t, kernels_result_errors_name_the_member);
     tcase_add_test(t, usage_errors_exit_2);
     tcase_add_test(t, report_plot_is_xml_with_every_speed);
     tcase_add_test(t, bench_plot_is_xml_with_every_figure);
