@@ -287,6 +287,23 @@ static mkv_status enum_devices(const mkv_device *d, VkPhysicalDevice *pds, uint3
     return MKV_OK;
 }
 
+static mkv_status check_physical(const mkv_vk_table *vk, VkPhysicalDevice pd, uint32_t family, device_caps *c,
+                                 mkv_error *err);
+
+/* What the tuning table keys on (mkv_device_tuning_key for a created
+ * device; `mekivk devices` from a device's capabilities alone). */
+static mkv_tuning_key tuning_key(const VkPhysicalDeviceProperties *p, uint32_t driver_id, uint32_t subgroup_size,
+                                 uint64_t max_texel_elements, bool coop)
+{
+    const VkPhysicalDeviceLimits *l = &p->limits;
+    uint32_t max_wg = l->maxComputeWorkGroupSize[0];
+    if (l->maxComputeWorkGroupInvocations < max_wg) max_wg = l->maxComputeWorkGroupInvocations;
+    return (mkv_tuning_key){.vendor_id = p->vendorID, .device_name = p->deviceName, .driver_id = driver_id,
+                            .subgroup_size = subgroup_size ? subgroup_size : 1,
+                            .cpu = p->deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU, .texel_ok = max_texel_elements > 0,
+                            .max_wg = max_wg, .coop_ok = coop};
+}
+
 mkv_status mkv_devices_print(void *out_file, mkv_error *err)
 {
     FILE *out = out_file;
@@ -322,6 +339,22 @@ mkv_status mkv_devices_print(void *out_file, mkv_error *err)
                     (f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) ? " host-visible" : "",
                     (f & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) ? " coherent" : "",
                     (f & VK_MEMORY_PROPERTY_HOST_CACHED_BIT) ? " cached" : "");
+        }
+        /* whether mkv_device_create would take it, and the tuning table's row for it */
+        uint32_t family, ts_bits;
+        device_caps chk;
+        mkv_error why = {0};
+        if (!find_compute_queue(&tmp.vk, pds[i], &family, &ts_bits)) {
+            fprintf(out, "    mekivk: cannot use it: no compute queue\n");
+        } else if (check_physical(&tmp.vk, pds[i], family, &chk, &why)) {
+            fprintf(out, "    mekivk: cannot use it: %s\n", why.msg);
+        } else {
+            const mkv_tuning_key key =
+                tuning_key(&chk.props, chk.driver_id, chk.subgroup_size, chk.max_texel_elements, chk.coop_nv);
+            mkv_tunables t;
+            const mkv_tuning_row *row = mkv_tuning_pick(&key, &t);
+            fprintf(out, "    mekivk: usable; tuning table row \"%s\" (%s; MKV_TUNING=file overrides it)\n",
+                    row->name, row->why ? row->why : "");
         }
     }
     if (tmp.instance) tmp.vk.vkDestroyInstance(tmp.instance, NULL);
@@ -483,13 +516,7 @@ static mkv_status device_tune(mkv_device *d, const mkv_device_opts *opts, mkv_er
 
 mkv_tuning_key mkv_device_tuning_key(const mkv_device *d)
 {
-    const VkPhysicalDeviceLimits *l = &d->props.limits;
-    uint32_t max_wg = l->maxComputeWorkGroupSize[0];
-    if (l->maxComputeWorkGroupInvocations < max_wg) max_wg = l->maxComputeWorkGroupInvocations;
-    return (mkv_tuning_key){.vendor_id = d->props.vendorID, .device_name = d->props.deviceName,
-                            .driver_id = d->driver_id, .subgroup_size = d->subgroup_size,
-                            .cpu = mkv_device_is_cpu(d), .texel_ok = d->max_texel_elements > 0, .max_wg = max_wg,
-                            .coop_ok = d->coop_nv};
+    return tuning_key(&d->props, d->driver_id, d->subgroup_size, d->max_texel_elements, d->coop_nv);
 }
 
 mkv_status mkv_device_create(const mkv_device_opts *opts, mkv_device **out, mkv_error *err)

@@ -442,6 +442,34 @@ START_TEST(kernels_types_and_ctx_choose_what_is_measured)
 }
 END_TEST
 
+/* mekivk devices: every device with its features, whether mekivk can use
+ * it, and the tuning table's row that a created device gets. */
+START_TEST(devices_names_the_tuning_row_a_device_gets)
+{
+    char *argv[] = {"devices"};
+    char *out, *said, prefix[PATH_MAX + 16];
+    snprintf(prefix, sizeof prefix, "%s/devices", dir);
+    ck_assert_int_eq(tu_run_captured(mkv_cmd_devices, 1, argv, prefix, &out, &said), 0);
+    mkv_device *d = NULL;
+    mkv_error err;
+    ck_assert_msg(mkv_device_create(NULL, &d, &err) == MKV_OK, "%s", err.msg);
+    mkv_device_info info;
+    mkv_device_get_info(d, &info);
+    char want[256];
+    snprintf(want, sizeof want, "mekivk: usable; tuning table row \"%s\"", info.tuning_row);
+    ck_assert_msg(strstr(out, info.name) && strstr(out, want), "no '%s' for %s in:\n%s", want, info.name, out);
+    ck_assert_msg(strstr(out, "subgroup size: ") && strstr(out, "memory type 0"), "%s", out);
+    mkv_device_destroy(d);
+    free(out);
+    free(said);
+    char *bad[] = {"devices", "--frob"};
+    ck_assert_int_eq(tu_run_captured(mkv_cmd_devices, 2, bad, prefix, &out, &said), 2);
+    ck_assert_ptr_nonnull(strstr(said, "--frob"));
+    free(out);
+    free(said);
+}
+END_TEST
+
 START_TEST(bad_options_exit_2_and_help_exits_0)
 {
     char *bad[] = {"bench", "--model", "x.gguf", "--frobnicate"};
@@ -658,6 +686,7 @@ int main(void)
     tcase_add_test(tc, host_read_bandwidth_is_positive_and_refuses_tiny_buffers);
     tcase_add_test(tc, kernels_json_times_every_weight_type_and_attention);
     tcase_add_test(tc, kernels_types_and_ctx_choose_what_is_measured);
+    tcase_add_test(tc, devices_names_the_tuning_row_a_device_gets);
     tcase_add_test(tc, profile_and_ctx_list);
     tcase_add_test(tc, classifier_puts_every_kernel_in_its_component);
     suite_add_tcase(s, tc);
