@@ -28,7 +28,8 @@
 #   bench-f16.json    the f16 model's bench
 #   bench-q4_k_m.json the q4_k_m mix's bench (Q4_K, Q6_K for the embedding and some layers)
 #   bench-q4_0-prev.json  the q4_0 bench by .devkit/bin/mekivk_prev, where the kit has one
-#   bench-q4_0-NAME.json  the q4_0 bench with .devkit/tunings/NAME.json (step files)
+#   bench-q4_0-NAME.json  the q4_0 bench with scripts/tunings/NAME.json or
+#                     .devkit/tunings/NAME.json (step files)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 kit=$PWD/.devkit
@@ -132,11 +133,12 @@ for s in "${steps[@]}"; do
         MKV_TUNING=$tuning run 120 "bench $s" sh -c "$bin bench --model '$models/$w/model.gguf' \
             --bank '$models/$w/bank.mkb' --ctx ${CTX:-128,1024,10240} -n 32 --reps 5 --prompt 128,512 --profile --json > '$out/$name'" ;;
     files)
-        # the q4_0 bench with each tuning file in .devkit/tunings/ (NAME.json -> bench-q4_0-NAME.json):
-        # variants of this build compared in one call (copy them there after scripts/devkit.sh)
+        # the q4_0 bench with each tuning file in scripts/tunings/ (the ones the next GPU check
+        # wants, committed) and .devkit/tunings/ (NAME.json -> bench-q4_0-NAME.json): variants
+        # of this build compared in one call
         [ -f "$models/q4_0/bank.mkb" ] || run 60 "synth q4_0" mekivk synth --config 0.6b --wtype q4_0 --out "$models/q4_0"
-        for f in "$kit"/tunings/*.json; do
-            [ -f "$f" ] || { echo "== files: skipped, no $kit/tunings/*.json"; break; }
+        for f in scripts/tunings/*.json "$kit"/tunings/*.json; do
+            [ -f "$f" ] || continue
             n=$(basename "$f" .json)
             MKV_TUNING=$f run 120 "bench q4_0 $n" sh -c "mekivk bench --model '$models/q4_0/model.gguf' \
                 --bank '$models/q4_0/bank.mkb' --ctx ${CTX:-128,1024,10240} -n 32 --reps 5 --prompt 128 --profile --json > '$out/bench-q4_0-$n.json'"
