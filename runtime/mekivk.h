@@ -101,7 +101,8 @@ void mkv_device_opts_default(mkv_device_opts *opts);
 
 /* Writes a human-readable list of every Vulkan device and the features the
  * engine uses (fp16, 8/16-bit storage, subgroup size, timestamps, memory
- * types) to `out` (a FILE*). */
+ * types), then whether mkv_device_create would take it (or why not) and
+ * the tuning table's row it would get, to `out` (a FILE*). */
 mkv_status mkv_devices_print(void *out_file, mkv_error *err);
 
 /* Creates the instance and logical device. Choice: opts->index if >= 0,
