@@ -183,6 +183,7 @@ const char *cli_kv_type_name(mkv_kv_type t) { return t == MKV_KV_Q8_0 ? "q8_0" :
 bool cli_engine_init(cli_engine *e, cli_load_bar *load_bar)
 {
     memset(e, 0, sizeof *e);
+    e->ctx_min = 1;
     e->mopts.progress = cli_load_progress;
     e->mopts.progress_user = load_bar;
     return cli_device_defaults(&e->dopts);
@@ -198,7 +199,7 @@ int cli_engine_flag(int argc, char **argv, int *i, cli_engine *e)
     else if (!strcmp(a, "--model")) return (e->model_path = cli_value(argc, argv, i)) ? 1 : -1;
     else if (!strcmp(a, "--bank")) return (e->bank_path = cli_value(argc, argv, i)) ? 1 : -1;
     else if (!strcmp(a, "--device")) return (v = cli_value(argc, argv, i)) && cli_device(a, v, &e->dopts) ? 1 : -1;
-    else if (!strcmp(a, "--ctx")) return (v = cli_value(argc, argv, i)) && cli_u32(a, v, 1, MKV_MAX_CTX, &e->n_ctx) ? 1 : -1;
+    else if (!strcmp(a, "--ctx")) return (v = cli_value(argc, argv, i)) && cli_u32(a, v, e->ctx_min, MKV_MAX_CTX, &e->n_ctx) ? 1 : -1;
     else if (!strcmp(a, "--kv-type"))
         return (v = cli_value(argc, argv, i)) && cli_kv_type(a, v, &e->sopts.kv_type) ? 1 : -1;
     else if (!strcmp(a, "--cache-mb")) {

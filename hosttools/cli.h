@@ -79,7 +79,7 @@ bool cli_kv_type(const char *flag, const char *s, mkv_kv_type *out);
 const char *cli_kv_type_name(mkv_kv_type t);
 
 /* The engine's options, shared by generate, chat and perplexity: --model,
- * --bank, --device, --ctx (1..MKV_MAX_CTX), --kv-type, --cache-mb,
+ * --bank, --device, --ctx (ctx_min..MKV_MAX_CTX), --kv-type, --cache-mb,
  * --meki-off, --ignore-fingerprint, --cold, --cold-dontneed.
  * cli_engine_init sets the defaults (n_ctx 0: the command sets its own;
  * false if the environment's device options are bad, said on stderr;
@@ -91,6 +91,7 @@ const char *cli_kv_type_name(mkv_kv_type t);
 typedef struct cli_engine {
     const char *model_path, *bank_path;
     uint32_t n_ctx;
+    uint32_t ctx_min; /* the least --ctx taken (init: 1; perplexity's windows: 2) */
     mkv_device_opts dopts;
     mkv_model_opts mopts;
     mkv_session_opts sopts;

@@ -235,6 +235,7 @@ int mkv_cmd_perplexity(int argc, char **argv)
     cli_engine e;
     if (!cli_engine_init(&e, &load_bar)) return 2;
     e.n_ctx = PPL_DEFAULT_CTX;
+    e.ctx_min = 2; /* a window scores its second token on */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const int r = cli_engine_flag(argc, argv, &i, &e);
@@ -249,10 +250,6 @@ int mkv_cmd_perplexity(int argc, char **argv)
     const uint32_t ctx = e.n_ctx;
     if (!model_path || !tok_path) {
         fprintf(stderr, "mekivk perplexity: --model and --tokens-file are required (see --help)\n");
-        return 2;
-    }
-    if (ctx < 2) {
-        fprintf(stderr, "mekivk perplexity: --ctx = '%u': a window needs at least 2 tokens (2..%u)\n", ctx, MKV_MAX_CTX);
         return 2;
     }
     int rc = 1;

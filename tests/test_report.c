@@ -371,6 +371,15 @@ static void refused(char **argv, int argc, int want, const char *what, const cha
     free(said);
 }
 
+/* A result file named `name` holding `json`, alone, refused with exit 1
+ * and `what` (and the file) on stderr. */
+static void refused_json(const char *name, const char *json, const char *what)
+{
+    char *f = write_json(name, json);
+    char *argv[] = {"report", f};
+    refused(argv, 2, 1, what, f);
+}
+
 START_TEST(missing_file_is_refused_naming_it)
 {
     char *a = write_json("a.json", json_a);
@@ -394,12 +403,8 @@ START_TEST(json_without_runs_is_not_a_bench_result)
     char *a = write_json("a.json", json_a), *t = write_json("other.json", "{\"ids\": [1, 2, 3]}");
     char *argv[] = {"report", a, t};
     refused(argv, 3, 1, "not a bench result: no \"runs\" nor \"kernels\"", t);
-    char *p = write_json("probe.json", "{\"device\": \"X\", \"probe_gbps\": 10.5, \"probe_sweep\": []}");
-    char *argv2[] = {"report", p};
-    refused(argv2, 2, 1, "bench --probe", p);
-    char *e = write_json("empty.json", "{\"runs\": []}");
-    char *argv4[] = {"report", e};
-    refused(argv4, 2, 1, "empty", e);
+    refused_json("probe.json", "{\"device\": \"X\", \"probe_gbps\": 10.5, \"probe_sweep\": []}", "bench --probe");
+    refused_json("empty.json", "{\"runs\": []}", "empty");
 }
 END_TEST
 
@@ -465,32 +470,21 @@ END_TEST
 
 START_TEST(kernels_result_errors_name_the_member)
 {
-    char *n = write_json("noname.json", "{\"kernels\": [{\"shape\": \"gate\", \"gbps\": 1.5}]}");
-    char *argv[] = {"report", n};
-    refused(argv, 2, 1, "kernels[0]: no \"name\"", n);
-    char *g = write_json("badgbps.json", "{\"kernels\": [{\"name\": \"matvec_f16\", \"gbps\": \"fast\"}]}");
-    char *argv2[] = {"report", g};
-    refused(argv2, 2, 1, "kernels[0].gbps: expected a number, found a string", g);
-    char *k = write_json("nokv.json", "{\"kernels\": [], \"attention\": [{\"ms\": 1.5}]}");
-    char *argv3[] = {"report", k};
-    refused(argv3, 2, 1, "attention[0]: no \"n_kv\"", k);
-    char *o = write_json("notobj.json", "{\"kernels\": [3]}");
-    char *argv4[] = {"report", o};
-    refused(argv4, 2, 1, "kernels[0]: expected an object, found a number", o);
+    refused_json("noname.json", "{\"kernels\": [{\"shape\": \"gate\", \"gbps\": 1.5}]}", "kernels[0]: no \"name\"");
+    refused_json("badgbps.json", "{\"kernels\": [{\"name\": \"matvec_f16\", \"gbps\": \"fast\"}]}",
+                 "kernels[0].gbps: expected a number, found a string");
+    refused_json("nokv.json", "{\"kernels\": [], \"attention\": [{\"ms\": 1.5}]}", "attention[0]: no \"n_kv\"");
+    refused_json("notobj.json", "{\"kernels\": [3]}", "kernels[0]: expected an object, found a number");
 }
 END_TEST
 
 START_TEST(wrong_type_is_refused_naming_the_key)
 {
-    char *t = write_json("badtype.json", "{\"runs\": [{\"mode\": \"dense\", \"decode_tok_s\": \"fast\"}]}");
-    char *argv[] = {"report", t};
-    refused(argv, 2, 1, "runs[0].decode_tok_s: expected a number, found a string", t);
-    char *m = write_json("nomode.json", "{\"runs\": [{\"decode_tok_s\": 1.5}]}");
-    char *argv2[] = {"report", m};
-    refused(argv2, 2, 1, "runs[0]: no \"mode\"", m);
-    char *c = write_json("badctx.json", "{\"runs\": [{\"mode\": \"dense\"}], \"contexts\": [{\"runs\": []}]}");
-    char *argv3[] = {"report", c};
-    refused(argv3, 2, 1, "contexts[0]: no \"ctx\"", c);
+    refused_json("badtype.json", "{\"runs\": [{\"mode\": \"dense\", \"decode_tok_s\": \"fast\"}]}",
+                 "runs[0].decode_tok_s: expected a number, found a string");
+    refused_json("nomode.json", "{\"runs\": [{\"decode_tok_s\": 1.5}]}", "runs[0]: no \"mode\"");
+    refused_json("badctx.json", "{\"runs\": [{\"mode\": \"dense\"}], \"contexts\": [{\"runs\": []}]}",
+                 "contexts[0]: no \"ctx\"");
 }
 END_TEST
 
