@@ -53,3 +53,20 @@
 vec4 wt_bytes(uint w, uint shift, uint mask) { return vec4((uvec4(w, w >> 8u, w >> 16u, w >> 24u) >> shift) & mask); }
 // The four bytes of w as signed int8 values.
 vec4 wt_i8(uint w) { return vec4(ivec4(uvec4(w << 24u, w << 16u, w << 8u, w)) >> 24); }
+
+// Masked in place: the nibbles (or bytes) of a quant word as floats still
+// multiplied by 2^(their bit position), not shifted down. The decoder
+// scales x by the inverse once per unit instead (WT_X_SCALE, defined before
+// wt_x.glsl is included), which saves a shift a weight. Every masked value
+// converts as a positive int (a uint conversion costs more on CPUs): the
+// top nibble is shifted by 4 first.
+const vec4 WT_SCALE_BYTES = vec4(1.0, 0.00390625, 1.52587890625e-05, 5.9604644775390625e-08);    // 2^-0, -8, -16, -24
+const vec4 WT_SCALE_HI_NIBBLES = vec4(0.0625, 0.000244140625, 9.5367431640625e-07, 5.9604644775390625e-08); // 2^-4, -12, -20, -24
+// The low nibbles of w's bytes (x scaled by WT_SCALE_BYTES).
+vec4 wt_nib_lo(uint w) { return vec4(ivec4(uvec4(w) & uvec4(0xFu, 0xF00u, 0xF0000u, 0xF000000u))); }
+// The high nibbles of w's bytes (x scaled by WT_SCALE_HI_NIBBLES).
+vec4 wt_nib_hi(uint w) { return vec4(ivec4(uvec4(w, w, w, w >> 4u) & uvec4(0xF0u, 0xF000u, 0xF00000u, 0xF000000u))); }
+// w's bytes, each below 64 (x scaled by WT_SCALE_BYTES).
+vec4 wt_b6(uint w) { return vec4(ivec4(uvec4(w) & uvec4(0x3Fu, 0x3F00u, 0x3F0000u, 0x3F000000u))); }
+// Sum of the components of a vec4 accumulator.
+float wt_hsum(vec4 a) { return (a.x + a.y) + (a.z + a.w); }

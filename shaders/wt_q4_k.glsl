@@ -11,6 +11,7 @@ const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
 #include "wt_row.glsl"
 #include "wt_kquant.glsl"
+#define WT_X_SCALE(k) ((k) < 8u ? WT_SCALE_BYTES : WT_SCALE_HI_NIBBLES) // wt_dot
 #include "wt_x.glsl"
 
 float wt_dot(uvec2 h, uint nb, uint u)
@@ -20,16 +21,24 @@ float wt_dot(uvec2 h, uint nb, uint u)
     const vec2 dd = unpackHalf2x16(hdr.x);
     const vec2 sm1 = wt_k_scale_min_r(hdr.yzw, 2u * c), sm2 = wt_k_scale_min_r(hdr.yzw, 2u * c + 1u);
     const uvec4 a = WT_Q4(h, (base + 4u + 8u * c) >> 2u), e = WT_Q4(h, ((base + 4u + 8u * c) >> 2u) + 1u);
-    const float lo = dot(wt_bytes(a.x, 0u, 15u), wt_xs[0]) + dot(wt_bytes(a.y, 0u, 15u), wt_xs[1]) +
-                     dot(wt_bytes(a.z, 0u, 15u), wt_xs[2]) + dot(wt_bytes(a.w, 0u, 15u), wt_xs[3]) +
-                     dot(wt_bytes(e.x, 0u, 15u), wt_xs[4]) + dot(wt_bytes(e.y, 0u, 15u), wt_xs[5]) +
-                     dot(wt_bytes(e.z, 0u, 15u), wt_xs[6]) + dot(wt_bytes(e.w, 0u, 15u), wt_xs[7]);
-    const float hi = dot(wt_bytes(a.x, 4u, 15u), wt_xs[8]) + dot(wt_bytes(a.y, 4u, 15u), wt_xs[9]) +
-                     dot(wt_bytes(a.z, 4u, 15u), wt_xs[10]) + dot(wt_bytes(a.w, 4u, 15u), wt_xs[11]) +
-                     dot(wt_bytes(e.x, 4u, 15u), wt_xs[12]) + dot(wt_bytes(e.y, 4u, 15u), wt_xs[13]) +
-                     dot(wt_bytes(e.z, 4u, 15u), wt_xs[14]) + dot(wt_bytes(e.w, 4u, 15u), wt_xs[15]);
+    // nibbles masked in place (WT_X_SCALE)
+    vec4 lo = wt_nib_lo(a.x) * wt_xs[0], hi = wt_nib_hi(a.x) * wt_xs[8];
+    lo = fma(wt_nib_lo(a.y), wt_xs[1], lo);
+    lo = fma(wt_nib_lo(a.z), wt_xs[2], lo);
+    lo = fma(wt_nib_lo(a.w), wt_xs[3], lo);
+    lo = fma(wt_nib_lo(e.x), wt_xs[4], lo);
+    lo = fma(wt_nib_lo(e.y), wt_xs[5], lo);
+    lo = fma(wt_nib_lo(e.z), wt_xs[6], lo);
+    lo = fma(wt_nib_lo(e.w), wt_xs[7], lo);
+    hi = fma(wt_nib_hi(a.y), wt_xs[9], hi);
+    hi = fma(wt_nib_hi(a.z), wt_xs[10], hi);
+    hi = fma(wt_nib_hi(a.w), wt_xs[11], hi);
+    hi = fma(wt_nib_hi(e.x), wt_xs[12], hi);
+    hi = fma(wt_nib_hi(e.y), wt_xs[13], hi);
+    hi = fma(wt_nib_hi(e.z), wt_xs[14], hi);
+    hi = fma(wt_nib_hi(e.w), wt_xs[15], hi);
     const float s1 = wt_xsum4(0u) + wt_xsum4(4u), s2 = wt_xsum4(8u) + wt_xsum4(12u);
-    return dd.x * (sm1.x * lo + sm2.x * hi) - dd.y * (sm1.y * s1 + sm2.y * s2);
+    return dd.x * (sm1.x * wt_hsum(lo) + sm2.x * wt_hsum(hi)) - dd.y * (sm1.y * s1 + sm2.y * s2);
 }
 
 float wt_value(uvec2 h, uint nb, uint i)

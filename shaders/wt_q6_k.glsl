@@ -15,6 +15,7 @@ const uint WT_XN = WT_UNIT / 4u;
 // unit u = 16 l of half n of block b: 4 runs of 4 vec4, 8 vec4 apart
 uint wt_xi(uint u, uint k) { return 64u * (u / 4u) + 32u * ((u / 2u) % 2u) + 4u * (u % 2u) + 8u * (k / 4u) + k % 4u; }
 #include "wt_row.glsl"
+#define WT_X_SCALE(k) WT_SCALE_BYTES // wt_dot_sw
 #include "wt_x.glsl"
 
 float wt_i8_byte(uvec2 h, uint base, uint k) { return float(int(wt_qbyte(h, base, k) << 24u) >> 24); }
@@ -27,15 +28,17 @@ float wt_dot_sw(uvec2 h, uint nb, uint u, uint sw)
     const uvec4 qb = WT_Q4(h, (base + 16u * n + 8u + 4u * g) >> 2u); // ql[64n + 32 + 16g ..]
     const uvec4 qh = WT_Q4(h, (base + 32u + 8u * n + 4u * g) >> 2u); // qh[32n + 16g ..]
     // the four runs' 6-bit q, four to a word: nibbles and high bits joined
-    // byte-wise in the packed words before the bytes are taken apart
-    float s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0;
+    // byte-wise in the packed words, then each byte masked in place (its x
+    // was scaled by 2^-(its bit position): WT_X_SCALE)
+    vec4 a1 = vec4(0.0), a2 = vec4(0.0), a3 = vec4(0.0), a4 = vec4(0.0);
     [[unroll]] for (uint k = 0u; k < 4u; k++) {
         const uint hk = qh[k];
-        s1 += dot(wt_bytes((qa[k] & 0x0f0f0f0fu) | ((hk << 4u) & 0x30303030u), 0u, 63u), wt_xs[k]);
-        s2 += dot(wt_bytes((qb[k] & 0x0f0f0f0fu) | ((hk << 2u) & 0x30303030u), 0u, 63u), wt_xs[4u + k]);
-        s3 += dot(wt_bytes(((qa[k] >> 4u) & 0x0f0f0f0fu) | (hk & 0x30303030u), 0u, 63u), wt_xs[8u + k]);
-        s4 += dot(wt_bytes(((qb[k] >> 4u) & 0x0f0f0f0fu) | ((hk >> 2u) & 0x30303030u), 0u, 63u), wt_xs[12u + k]);
+        a1 = fma(wt_b6((qa[k] & 0x0f0f0f0fu) | ((hk << 4u) & 0x30303030u)), wt_xs[k], a1);
+        a2 = fma(wt_b6((qb[k] & 0x0f0f0f0fu) | ((hk << 2u) & 0x30303030u)), wt_xs[4u + k], a2);
+        a3 = fma(wt_b6(((qa[k] >> 4u) & 0x0f0f0f0fu) | (hk & 0x30303030u)), wt_xs[8u + k], a3);
+        a4 = fma(wt_b6(((qb[k] >> 4u) & 0x0f0f0f0fu) | ((hk >> 2u) & 0x30303030u)), wt_xs[12u + k], a4);
     }
+    float s1 = wt_hsum(a1), s2 = wt_hsum(a2), s3 = wt_hsum(a3), s4 = wt_hsum(a4);
     // q - 32: the offset times each run's x sum, once per unit (wt_x.glsl)
     s1 -= 32.0 * wt_xsums[0];
     s2 -= 32.0 * wt_xsums[1];

@@ -7,15 +7,31 @@ const uint WT_QW = (MKV_WT_Q8_0_BLOCK_BYTES - MKV_WT_Q8_0_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
 #include "wt_row.glsl"
+#define WT_X_SCALE(k) vec4(WT_SCALE_BYTES.xyz, 1.0) // wt_q8_u
 #include "wt_x.glsl"
 
 uint wt_sw_of(uint u) { return u >> 1u; } // d: half u & 1 of the word
+// The four quants of word w as q + 128 (the sign bit flipped: 0..255), each
+// masked in place, not shifted down (its x was scaled by 2^-(its bit
+// position): WT_X_SCALE); the top one shifted down, to convert as a positive
+// int. sum q x = sum (q + 128) x - 128 sum x.
+vec4 wt_q8_u(uint w)
+{
+    const uint f = w ^ 0x80808080u;
+    return vec4(ivec4(uvec4(f, f, f, f >> 24u) & uvec4(0xFFu, 0xFF00u, 0xFF0000u, 0xFFu)));
+}
 float wt_dot_sw(uvec2 h, uint nb, uint u, uint sw)
 {
     const uvec4 a = WT_Q4(h, 2u * u), b = WT_Q4(h, 2u * u + 1u);
-    const float s = dot(wt_i8(a.x), wt_xs[0]) + dot(wt_i8(a.y), wt_xs[1]) + dot(wt_i8(a.z), wt_xs[2]) +
-                    dot(wt_i8(a.w), wt_xs[3]) + dot(wt_i8(b.x), wt_xs[4]) + dot(wt_i8(b.y), wt_xs[5]) +
-                    dot(wt_i8(b.z), wt_xs[6]) + dot(wt_i8(b.w), wt_xs[7]);
+    vec4 acc = wt_q8_u(a.x) * wt_xs[0];
+    acc = fma(wt_q8_u(a.y), wt_xs[1], acc);
+    acc = fma(wt_q8_u(a.z), wt_xs[2], acc);
+    acc = fma(wt_q8_u(a.w), wt_xs[3], acc);
+    acc = fma(wt_q8_u(b.x), wt_xs[4], acc);
+    acc = fma(wt_q8_u(b.y), wt_xs[5], acc);
+    acc = fma(wt_q8_u(b.z), wt_xs[6], acc);
+    acc = fma(wt_q8_u(b.w), wt_xs[7], acc);
+    const float s = wt_hsum(acc) - 128.0 * (wt_xsum4(0u) + wt_xsum4(4u));
     return unpackHalf2x16(sw)[u & 1u] * s;
 }
 float wt_dot(uvec2 h, uint nb, uint u) { return wt_dot_sw(h, nb, u, wt_sw(h, wt_sw_of(u))); }

@@ -3,6 +3,9 @@
 // k-th vec4 of unit u, before including this.
 // Also the sums of each run of 4 vec4 (16 elements), which the block types
 // with an offset (q - 8, q - 32, a min) need once per unit, not per row.
+// A type whose dot product takes its quants masked in place (wt_common.glsl:
+// wt_nib_lo, ..) defines WT_X_SCALE(k), the factors of the k-th vec4: x is
+// scaled once per unit, after the sums (which stay those of x itself).
 const uint WT_XSUMS = WT_XN / 4u > 0u ? WT_XN / 4u : 1u;
 vec4 wt_xs[WT_XN];
 float wt_xsums[WT_XSUMS];
@@ -14,6 +17,9 @@ void wt_load_x(uint u)
         [[unroll]] for (uint j = 0u; j < WT_XSUMS; j++)
             wt_xsums[j] = dot(wt_xs[4u * j] + wt_xs[4u * j + 1u] + wt_xs[4u * j + 2u] + wt_xs[4u * j + 3u], vec4(1.0));
     }
+#ifdef WT_X_SCALE
+    [[unroll]] for (uint k = 0u; k < WT_XN; k++) wt_xs[k] *= WT_X_SCALE(k);
+#endif
 }
 
 // Sum of the 4 loaded x vectors from wt_xs[k] (k a multiple of 4).
