@@ -1,19 +1,25 @@
+// Four bits of b (bits 0..3) spread to bit 4 of each byte: the product
+// places bit i at bits i + 7j (j < 4), all distinct, so bit i lands alone
+// at 8i.
+uint wt_q5_spread(uint b) { return ((b * 0x00204081u) & 0x01010101u) << 4u; }
+
 // Shared by Q5_0 and Q5_1: a block's quant part is qh (32 fifth bits, one
 // word) then 16 bytes of nibbles as in Q4_0; element j < 16 is the low
 // nibble of byte j plus bit j of qh times 16, element j + 16 the high
-// nibble plus bit j + 16. Returns sum q * x and sum x over unit u (x loaded).
+// nibble plus bit j + 16. Returns sum q * x and sum x over unit u (x loaded,
+// scaled by WT_SCALE_BYTES: the including decoder's WT_X_SCALE).
 vec2 wt_q5_sums(uvec2 h, uint u, uint words)
 {
     const uint base = u * words, qh = wt_qw(h, base);
-    float s = 0.0;
+    // 5-bit q joined byte-wise (nibble | fifth bit << 4), each byte masked in
+    // place (the decoders' WT_X_SCALE: WT_SCALE_BYTES)
+    vec4 acc = vec4(0.0);
     [[unroll]] for (uint k = 0u; k < 4u; k++) {
         const uint nib = wt_qw(h, base + 1u + k);
-        const vec4 lo = wt_bytes(nib, 0u, 15u) + 16.0 * vec4((uvec4(qh) >> uvec4(4u * k, 4u * k + 1u, 4u * k + 2u, 4u * k + 3u)) & 1u);
-        const vec4 hi = wt_bytes(nib, 4u, 15u) +
-                        16.0 * vec4((uvec4(qh) >> uvec4(16u + 4u * k, 17u + 4u * k, 18u + 4u * k, 19u + 4u * k)) & 1u);
-        s += dot(lo, wt_xs[k]) + dot(hi, wt_xs[4u + k]);
+        acc = fma(wt_b6((nib & 0x0f0f0f0fu) | wt_q5_spread((qh >> (4u * k)) & 15u)), wt_xs[k], acc);
+        acc = fma(wt_b6(((nib >> 4u) & 0x0f0f0f0fu) | wt_q5_spread((qh >> (16u + 4u * k)) & 15u)), wt_xs[4u + k], acc);
     }
-    return vec2(s, wt_xsum4(0u) + wt_xsum4(4u));
+    return vec2(wt_hsum(acc), wt_xsum4(0u) + wt_xsum4(4u));
 }
 
 // q (0..31) of element i.

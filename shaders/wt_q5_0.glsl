@@ -6,6 +6,7 @@ const uint WT_QW = (MKV_WT_Q5_0_BLOCK_BYTES - MKV_WT_Q5_0_SCALE_BYTES) / 4u;
 const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
 #include "wt_row.glsl"
+#define WT_X_SCALE(k) WT_SCALE_BYTES // wt_q5_sums
 #include "wt_x.glsl"
 #include "wt_q5.glsl"
 

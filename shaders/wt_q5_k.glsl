@@ -9,6 +9,7 @@ const uint WT_XN = WT_UNIT / 4u;
 uint wt_xi(uint u, uint k) { return u * WT_XN + k; }
 #include "wt_row.glsl"
 #include "wt_kquant.glsl"
+#define WT_X_SCALE(k) WT_SCALE_BYTES // wt_dot
 #include "wt_x.glsl"
 
 float wt_dot(uvec2 h, uint nb, uint u)
@@ -19,14 +20,16 @@ float wt_dot(uvec2 h, uint nb, uint u)
     const vec2 sm1 = wt_k_scale_min_r(hdr.yzw, 2u * c), sm2 = wt_k_scale_min_r(hdr.yzw, 2u * c + 1u);
     const uvec4 h0 = WT_Q4(h, (base + 4u) >> 2u), h1 = WT_Q4(h, ((base + 4u) >> 2u) + 1u);         // qh
     const uvec4 q0 = WT_Q4(h, (base + 12u + 8u * c) >> 2u), q1 = WT_Q4(h, ((base + 12u + 8u * c) >> 2u) + 1u); // qs
-    float lo = 0.0, hi = 0.0;
+    // 5-bit q joined byte-wise in the packed words (nibble | fifth bit << 4),
+    // then each byte masked in place (WT_X_SCALE)
+    vec4 lo = vec4(0.0), hi = vec4(0.0);
     [[unroll]] for (uint k = 0u; k < 8u; k++) {
-        const uint qw = k < 4u ? q0[k] : q1[k - 4u], qh = k < 4u ? h0[k] : h1[k - 4u];
-        lo += dot(wt_bytes(qw, 0u, 15u) + 16.0 * wt_bytes(qh, 2u * c, 1u), wt_xs[k]);
-        hi += dot(wt_bytes(qw, 4u, 15u) + 16.0 * wt_bytes(qh, 2u * c + 1u, 1u), wt_xs[8u + k]);
+        const uint qw = k < 4u ? q0[k] : q1[k - 4u], hb = (k < 4u ? h0[k] : h1[k - 4u]) >> (2u * c);
+        lo = fma(wt_b6((qw & 0x0f0f0f0fu) | ((hb << 4u) & 0x10101010u)), wt_xs[k], lo);
+        hi = fma(wt_b6(((qw >> 4u) & 0x0f0f0f0fu) | ((hb << 3u) & 0x10101010u)), wt_xs[8u + k], hi);
     }
     const float s1 = wt_xsum4(0u) + wt_xsum4(4u), s2 = wt_xsum4(8u) + wt_xsum4(12u);
-    return dd.x * (sm1.x * lo + sm2.x * hi) - dd.y * (sm1.y * s1 + sm2.y * s2);
+    return dd.x * (sm1.x * wt_hsum(lo) + sm2.x * wt_hsum(hi)) - dd.y * (sm1.y * s1 + sm2.y * s2);
 }
 
 float wt_value(uvec2 h, uint nb, uint i)
