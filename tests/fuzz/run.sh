@@ -14,7 +14,7 @@ set -eu
 
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-gguf bank safetensors checkpoint tokjson state}
+targets=${*:-gguf bank safetensors checkpoint tokjson state tuning report}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${MKV_FUZZ_BUILD:-$root/build-fuzz}
 fuzz=$root/tests/fuzz
