@@ -5,14 +5,8 @@
 // ((k) < 4u ? WT_SCALE_BYTES : WT_SCALE_HI_NIBBLES).
 vec2 wt_q4_sums(uvec4 a)
 {
-    vec4 acc = wt_nib_lo(a.x) * wt_xs[0];
-    acc = fma(wt_nib_lo(a.y), wt_xs[1], acc);
-    acc = fma(wt_nib_lo(a.z), wt_xs[2], acc);
-    acc = fma(wt_nib_lo(a.w), wt_xs[3], acc);
-    acc = fma(wt_nib_hi(a.x), wt_xs[4], acc);
-    acc = fma(wt_nib_hi(a.y), wt_xs[5], acc);
-    acc = fma(wt_nib_hi(a.z), wt_xs[6], acc);
-    acc = fma(wt_nib_hi(a.w), wt_xs[7], acc);
+    vec4 acc = wt_fma4(WT_ACC0, 0u, wt_nib_lo(a.x), wt_nib_lo(a.y), wt_nib_lo(a.z), wt_nib_lo(a.w));
+    acc = wt_fma4(acc, 4u, wt_nib_hi(a.x), wt_nib_hi(a.y), wt_nib_hi(a.z), wt_nib_hi(a.w));
     return vec2(wt_hsum(acc), wt_xsum4(0u) + wt_xsum4(4u));
 }
 

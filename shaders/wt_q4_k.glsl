@@ -22,21 +22,10 @@ float wt_dot(uvec2 h, uint nb, uint u)
     const vec2 sm1 = wt_k_scale_min_r(hdr.yzw, 2u * c), sm2 = wt_k_scale_min_r(hdr.yzw, 2u * c + 1u);
     const uvec4 a = WT_Q4(h, (base + 4u + 8u * c) >> 2u), e = WT_Q4(h, ((base + 4u + 8u * c) >> 2u) + 1u);
     // nibbles masked in place (WT_X_SCALE)
-    vec4 lo = wt_nib_lo(a.x) * wt_xs[0], hi = wt_nib_hi(a.x) * wt_xs[8];
-    lo = fma(wt_nib_lo(a.y), wt_xs[1], lo);
-    lo = fma(wt_nib_lo(a.z), wt_xs[2], lo);
-    lo = fma(wt_nib_lo(a.w), wt_xs[3], lo);
-    lo = fma(wt_nib_lo(e.x), wt_xs[4], lo);
-    lo = fma(wt_nib_lo(e.y), wt_xs[5], lo);
-    lo = fma(wt_nib_lo(e.z), wt_xs[6], lo);
-    lo = fma(wt_nib_lo(e.w), wt_xs[7], lo);
-    hi = fma(wt_nib_hi(a.y), wt_xs[9], hi);
-    hi = fma(wt_nib_hi(a.z), wt_xs[10], hi);
-    hi = fma(wt_nib_hi(a.w), wt_xs[11], hi);
-    hi = fma(wt_nib_hi(e.x), wt_xs[12], hi);
-    hi = fma(wt_nib_hi(e.y), wt_xs[13], hi);
-    hi = fma(wt_nib_hi(e.z), wt_xs[14], hi);
-    hi = fma(wt_nib_hi(e.w), wt_xs[15], hi);
+    vec4 lo = wt_fma4(WT_ACC0, 0u, wt_nib_lo(a.x), wt_nib_lo(a.y), wt_nib_lo(a.z), wt_nib_lo(a.w));
+    lo = wt_fma4(lo, 4u, wt_nib_lo(e.x), wt_nib_lo(e.y), wt_nib_lo(e.z), wt_nib_lo(e.w));
+    vec4 hi = wt_fma4(WT_ACC0, 8u, wt_nib_hi(a.x), wt_nib_hi(a.y), wt_nib_hi(a.z), wt_nib_hi(a.w));
+    hi = wt_fma4(hi, 12u, wt_nib_hi(e.x), wt_nib_hi(e.y), wt_nib_hi(e.z), wt_nib_hi(e.w));
     const float s1 = wt_xsum4(0u) + wt_xsum4(4u), s2 = wt_xsum4(8u) + wt_xsum4(12u);
     return dd.x * (sm1.x * wt_hsum(lo) + sm2.x * wt_hsum(hi)) - dd.y * (sm1.y * s1 + sm2.y * s2);
 }

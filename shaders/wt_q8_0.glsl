@@ -23,14 +23,8 @@ vec4 wt_q8_u(uint w)
 float wt_dot_sw(uvec2 h, uint nb, uint u, uint sw)
 {
     const uvec4 a = WT_Q4(h, 2u * u), b = WT_Q4(h, 2u * u + 1u);
-    vec4 acc = wt_q8_u(a.x) * wt_xs[0];
-    acc = fma(wt_q8_u(a.y), wt_xs[1], acc);
-    acc = fma(wt_q8_u(a.z), wt_xs[2], acc);
-    acc = fma(wt_q8_u(a.w), wt_xs[3], acc);
-    acc = fma(wt_q8_u(b.x), wt_xs[4], acc);
-    acc = fma(wt_q8_u(b.y), wt_xs[5], acc);
-    acc = fma(wt_q8_u(b.z), wt_xs[6], acc);
-    acc = fma(wt_q8_u(b.w), wt_xs[7], acc);
+    vec4 acc = wt_fma4(WT_ACC0, 0u, wt_q8_u(a.x), wt_q8_u(a.y), wt_q8_u(a.z), wt_q8_u(a.w));
+    acc = wt_fma4(acc, 4u, wt_q8_u(b.x), wt_q8_u(b.y), wt_q8_u(b.z), wt_q8_u(b.w));
     const float s = wt_hsum(acc) - 128.0 * (wt_xsum4(0u) + wt_xsum4(4u));
     return unpackHalf2x16(sw)[u & 1u] * s;
 }

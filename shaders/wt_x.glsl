@@ -24,3 +24,16 @@ void wt_load_x(uint u)
 
 // Sum of the 4 loaded x vectors from wt_xs[k] (k a multiple of 4).
 float wt_xsum4(uint k) { return wt_xsums[k / 4u]; }
+
+// The start of a wt_fma4 chain: -0, which an add leaves exactly as it was
+// (+0 would not, for a -0 product), so the first add folds away.
+const vec4 WT_ACC0 = vec4(-0.0);
+// acc + the values of four quant words (decoded, masked in place: a decoder's
+// WT_X_SCALE) times x's vec4 k .. k + 3.
+vec4 wt_fma4(vec4 acc, uint k, vec4 a, vec4 b, vec4 c, vec4 d)
+{
+    acc = fma(a, wt_xs[k], acc);
+    acc = fma(b, wt_xs[k + 1u], acc);
+    acc = fma(c, wt_xs[k + 2u], acc);
+    return fma(d, wt_xs[k + 3u], acc);
+}
