@@ -13,7 +13,7 @@
 # seconds, default 420), so one call of the device tool (at most 600 s)
 # ends with time left in the session's 15 minutes to rerun a step:
 #   bash scripts/device_check.sh [STEP...]     STEP: tests tests-kernels probe kernels q4_0 sweep tuned
-#                                              kernels-tuned f16 q4_k_m q4_0-prev files
+#                                              kernels-tuned kernels-ab f16 q4_k_m q4_0-prev files
 # What comes back under $OUT (the tool returns at most 8 files):
 #   log.txt           every step's output, the device, each step's exit status
 #   results.tgz       the JSONs:
@@ -28,6 +28,9 @@
 #   bench-f16.json    the f16 model's bench
 #   bench-q4_k_m.json the q4_k_m mix's bench (Q4_K, Q6_K for the embedding and some layers)
 #   bench-q4_0-prev.json  the q4_0 bench by .devkit/bin/mekivk_prev, where the kit has one
+#   kernels-prev-N.json, kernels-new-N.json  (kernels-ab) bench --kernels by mekivk_prev
+#                     and by mekivk, taking turns AB_REPS times (default 3); `mekivk
+#                     report` of each pair goes to log.txt
 #   bench-q4_0-NAME.json  the q4_0 bench with scripts/tunings/NAME.json or
 #                     .devkit/tunings/NAME.json (step files)
 set -uo pipefail
@@ -103,6 +106,20 @@ for s in "${steps[@]}"; do
     kernels-tuned) # the same with the sweep's file
         [ -f "$out/tuning.json" ] || { echo "== kernels-tuned: skipped, no tuning.json"; continue; }
         MKV_TUNING=$out/tuning.json run 60 kernels-tuned sh -c "mekivk bench --kernels --json > '$out/kernels-tuned.json'" ;;
+    kernels-ab)
+        # every weight type's matvec by the baseline build and by this one, taking turns (a
+        # same-call ratio; TYPES narrows the types, as bench --types)
+        if [ ! -x "$kit/bin/mekivk_prev" ]; then
+            echo "== kernels-ab: skipped, no $kit/bin/mekivk_prev (PREV=COMMIT scripts/devkit.sh)"
+            continue
+        fi
+        echo "== kernels-ab: baseline $(cat "$kit/prev_commit" 2>/dev/null || echo '?')"
+        types=${TYPES:+--types $TYPES}
+        for i in $(seq 1 "${AB_REPS:-3}"); do
+            run 60 "kernels prev $i" sh -c "'$kit/bin/mekivk_prev' bench --kernels $types --json > '$out/kernels-prev-$i.json'"
+            run 60 "kernels new $i" sh -c "mekivk bench --kernels $types --json > '$out/kernels-new-$i.json'"
+            mekivk report "$out/kernels-prev-$i.json" "$out/kernels-new-$i.json"
+        done ;;
     q4_0 | f16 | q4_k_m | tuned | q4_0-prev)
         # q4_0-prev: the q4_0 bench by .devkit/bin/mekivk_prev (a build of an earlier commit
         # that the kit may carry), in the same call as the others: the baseline of a change
@@ -147,7 +164,7 @@ for s in "${steps[@]}"; do
         [ -f "$models/q4_0/bank.mkb" ] || run 60 "synth q4_0" mekivk synth --config 0.6b --wtype q4_0 --out "$models/q4_0"
         run 150 sweep sh -c "mekivk bench --sweep --json --model '$models/q4_0/model.gguf' \
             --out '$out/tuning.json' > '$out/sweep.json'" ;;
-    *) echo "device_check: unknown step '$s' (tests tests-kernels probe kernels q4_0 sweep tuned kernels-tuned f16 q4_k_m q4_0-prev files)" ;;
+    *) echo "device_check: unknown step '$s' (tests tests-kernels probe kernels q4_0 sweep tuned kernels-tuned kernels-ab f16 q4_k_m q4_0-prev files)" ;;
     esac
 done
 # the tool returns at most 8 files: the JSONs travel as one archive beside log.txt

@@ -6,6 +6,7 @@
 # (scripts/device_check.sh says what it runs and writes).
 #
 #   scripts/devkit.sh            # here, on the Debian 12 development machine
+#   PREV=f2eb548 scripts/devkit.sh   # the same, with a baseline build
 #   device run, carry [".devkit"], timeout_s 560:
 #     bash scripts/device_check.sh
 #
@@ -16,8 +17,13 @@
 # .devkit/debs  the libraries the binaries link (PCRE2, utf8proc, subunit)
 #               and the Khronos validation layer, as .debs (unpacked into a
 #               private root there, never into /)
-# About 39 MiB; the device tool carries at most 64 MiB. The tests step takes
-# 83 s on lavapipe (2-core VM; run here as a check of the kit itself).
+# .devkit/bin/mekivk_prev   (PREV=COMMIT in the environment) mekivk built at
+#               an earlier commit, the baseline of device_check.sh's
+#               q4_0-prev and kernels-ab steps: a change and what it
+#               replaced, timed in one call of the device
+# About 41 MiB (46 with mekivk_prev); the device tool carries at most 64 MiB.
+# The tests step takes 83 s on lavapipe (2-core VM; run here as a check of
+# the kit itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kit=.devkit
@@ -36,5 +42,15 @@ for t in "${tests[@]}"; do install -m 755 -s "$build/tests/test_$t" "$kit/bin/";
 (cd "$kit/gl" && apt-get download -q libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
 (cd "$kit/debs" && apt-get download -q libpcre2-8-0 libutf8proc2 libsubunit0 vulkan-validationlayers >/dev/null)
 git rev-parse --short HEAD > "$kit/commit"
+if [ -n "${PREV:-}" ]; then
+    # the baseline: PREV's tree in a temporary worktree, built the same way
+    src=$(mktemp -d /tmp/mkv_prev.XXXXXX)
+    git worktree add -q --detach "$src" "$PREV"
+    cmake -S "$src" -B "$src/build" -DMKV_WERROR=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$src/build" -j"$(nproc)" --target mekivk
+    install -m 755 -s "$src/build/hosttools/mekivk" "$kit/bin/mekivk_prev"
+    git rev-parse --short "$PREV" > "$kit/prev_commit"
+    git worktree remove --force "$src"
+fi
 du -sh "$kit"
 echo "now: device run with carry [\"$kit\"] and command: bash scripts/device_check.sh"
