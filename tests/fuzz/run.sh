@@ -14,7 +14,7 @@ set -eu
 
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-gguf bank safetensors checkpoint tokjson state tuning report}
+targets=$*
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${MKV_FUZZ_BUILD:-$root/build-fuzz}
 fuzz=$root/tests/fuzz
@@ -22,6 +22,8 @@ fuzz=$root/tests/fuzz
 command -v clang >/dev/null || { echo "run.sh: clang is needed (Debian: apt-get install clang)" >&2; exit 2; }
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DMKV_FUZZ=ON -DMKV_WERROR=ON \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.cmake.log" 2>&1 || { cat "$build.cmake.log" >&2; exit 2; }
+# every target: the list tests/fuzz/CMakeLists.txt declares (MKV_FUZZ_TARGETS)
+[ -n "$targets" ] || targets=$(cat "$build/tests/fuzz/targets.txt")
 build_targets=""
 for t in $targets; do build_targets="$build_targets fuzz_$t"; done
 # shellcheck disable=SC2086
