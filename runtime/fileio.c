@@ -101,15 +101,30 @@ mkv_status mkv_pread_full(int fd, void *dst, uint64_t n, uint64_t off, const cha
 mkv_status mkv_read_small_file(const char *path, uint64_t max_bytes, char **out, uint64_t *len_out, mkv_error *err)
 {
     int fd;
+    uint64_t size;
     *out = NULL;
     *len_out = 0;
-    mkv_status st = mkv_open_regular(path, 0, &fd, NULL, err);
+    if (max_bytes >= SIZE_MAX / 2) return mkv_fail(err, MKV_ERR_INVALID_ARG, "%s: a limit of %" PRIu64 " bytes", path, max_bytes);
+    mkv_status st = mkv_open_regular(path, 0, &fd, &size, err);
     if (st != MKV_OK) return st;
-    char *buf = max_bytes < SIZE_MAX - 1 ? mkv_malloc((size_t)max_bytes + 2) : NULL;
+    /* The buffer holds the size fstat gave and one byte more (which tells a
+     * file that grew since), and grows if it did: a small file costs its
+     * size, not the limit (tokenizer.json's is 256 MB). */
+    uint64_t cap = (size < max_bytes ? size : max_bytes) + 2;
+    char *buf = mkv_malloc((size_t)cap);
     uint64_t n = 0;
     if (!buf) st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
     while (st == MKV_OK && n <= max_bytes) { /* one byte past the limit tells "too large" */
-        ssize_t r = read(fd, buf + n, (size_t)(max_bytes + 1 - n));
+        if (n + 1 >= cap) { /* full but for the terminator: the file grew */
+            uint64_t grown = cap * 2 < max_bytes + 2 ? cap * 2 : max_bytes + 2;
+            char *b = mkv_realloc(buf, (size_t)grown);
+            if (!b) {
+                st = mkv_fail(err, MKV_ERR_NO_MEMORY, "%s: out of memory", path);
+                break;
+            }
+            buf = b, cap = grown;
+        }
+        ssize_t r = read(fd, buf + n, (size_t)(cap - 1 - n));
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) st = mkv_fail(err, MKV_ERR_IO, "%s: read: %s", path, strerror(errno));
         if (r <= 0) break;

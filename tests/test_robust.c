@@ -882,6 +882,63 @@ START_TEST(test_generate_under_low_address_space)
 }
 END_TEST
 
+/* mkv_read_small_file: a file costs its size, not the limit (tokenizer.json
+ * is read under a 256 MB one), and the limit holds to the byte, also for a
+ * file whose size fstat does not know (/proc: 0 bytes, then text). */
+START_TEST(test_small_file_reads)
+{
+    mkv_error err;
+    char *text = NULL;
+    uint64_t len = 0;
+    const char *p = tp("small.txt");
+    tu_write_file(p, "0123456789", 10);
+    ck_assert_int_eq(mkv_read_small_file(p, 10, &text, &len, &err), MKV_OK);
+    ck_assert_uint_eq(len, 10);
+    ck_assert_str_eq(text, "0123456789");
+    free(text);
+    ck_assert_int_eq(mkv_read_small_file(p, 9, &text, &len, &err), MKV_ERR_FORMAT);
+    ck_assert_ptr_null(text);
+    ck_assert_msg(strstr(err.msg, p) && strstr(err.msg, "size > 9 bytes"), "message: %s", err.msg);
+    tu_write_file(p, "", 0);
+    ck_assert_int_eq(mkv_read_small_file(p, 10, &text, &len, &err), MKV_OK);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_str_eq(text, "");
+    free(text);
+
+    const char *proc = "/proc/self/status"; /* st_size 0, about 1.4 KB of text */
+    ck_assert_int_eq(mkv_read_small_file(proc, 1 << 20, &text, &len, &err), MKV_OK);
+    ck_assert_uint_gt(len, 100);
+    ck_assert_uint_eq(strlen(text), len);
+    ck_assert_ptr_nonnull(strstr(text, "VmSize:"));
+    free(text);
+    ck_assert_int_eq(mkv_read_small_file(proc, 64, &text, &len, &err), MKV_ERR_FORMAT);
+
+#if !defined(__SANITIZE_ADDRESS__) /* ASan reserves terabytes of address space: no RLIMIT_AS */
+    /* a 10-byte file under a 256 MB limit, with 64 MB of address space to spare */
+    tu_write_file(p, "0123456789", 10);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        long kb = 0;
+        FILE *f = fopen(proc, "r");
+        char line[256];
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "VmSize: %ld kB", &kb) == 1) break;
+        if (f) fclose(f);
+        struct rlimit rl = {.rlim_cur = ((rlim_t)kb << 10) + (64u << 20), .rlim_max = RLIM_INFINITY};
+        if (kb <= 0 || setrlimit(RLIMIT_AS, &rl) != 0) _exit(3);
+        char *t = NULL;
+        uint64_t n = 0;
+        mkv_error e;
+        _exit(mkv_read_small_file(p, 256u << 20, &t, &n, &e) == MKV_OK && n == 10 ? 0 : 1);
+    }
+    int ws = 0;
+    ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+    ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "a 10-byte file under a 256 MB limit: exit status %d", ws);
+#endif
+}
+END_TEST
+
 /* --logits-out: written whole or not at all (a full disk keeps the old file). */
 START_TEST(test_logits_out_is_atomic)
 {
@@ -923,6 +980,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_fifo_checkpoint_config);
     tcase_add_test(tc, test_fifo_inspect);
     tcase_add_test(tc, test_devices_and_directories_are_named);
+    tcase_add_test(tc, test_small_file_reads);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("atomic_outputs");
