@@ -2,6 +2,7 @@
  * the optional features its capabilities need). */
 #include "pipeline.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +130,18 @@ static mkv_status create_one(mkv_device *d, mkv_pipeline *p, mkv_error *err)
     if (missing)
         return mkv_fail(err, MKV_ERR_UNSUPPORTED, "shader %s: needs %s, which %s was created without", k->name,
                         mkv_spv_need_name(missing & -missing), d->props.deviceName);
+    /* a pipeline past the device's shared memory is invalid (a tuning file
+     * can ask for one; an H200 lost the device over such an attention) */
+    uint64_t shm;
+    if ((st = mkv_spirv_shared_bytes(k->code, *k->size, k->name, p->spec, p->n_spec, &shm, err))) return st;
+    if (shm > d->props.limits.maxComputeSharedMemorySize) {
+        char sp[8 * MKV_MAX_SPEC + 1] = "";
+        for (uint32_t i = 0, o = 0; i < p->n_spec && o + 12 < sizeof sp; i++)
+            o += (uint32_t)snprintf(sp + o, sizeof sp - o, "%s%u", i ? ", " : "", p->spec[i]);
+        return mkv_fail(err, MKV_ERR_DEVICE_LIMIT, "shader %s: %llu bytes of shared memory with specialization constants "
+                        "[%s] (0: the workgroup width); %s has %u", k->name, (unsigned long long)shm, sp,
+                        d->props.deviceName, d->props.limits.maxComputeSharedMemorySize);
+    }
     p->n_bindings = info.n_bindings;
     p->push_size = info.push_size;
     p->texel_bindings = info.texel_bindings;

@@ -19,6 +19,14 @@ typedef struct mkv_spirv_info {
  * declares a capability mekivk does not know (device.h says which it does). */
 mkv_status mkv_spirv_reflect(const uint32_t *code, size_t bytes, const char *name, mkv_spirv_info *info, mkv_error *err);
 
+/* *out = the bytes of shared memory the module declares once specialised
+ * with spec[0..n_spec) (ids 0..n_spec-1; the others keep their defaults):
+ * its Workgroup variables, counted as the validation layer counts them
+ * (runtime/spirv_shared.c). MKV_ERR_FORMAT where an array's length is an
+ * expression it cannot evaluate. */
+mkv_status mkv_spirv_shared_bytes(const uint32_t *code, size_t bytes, const char *name, const uint32_t *spec,
+                                  uint32_t n_spec, uint64_t *out, mkv_error *err);
+
 /* The feature a MKV_SPV_NEED_* bit stands for ("shaderFloat16", ..). */
 const char *mkv_spv_need_name(uint32_t bit);
 

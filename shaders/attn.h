@@ -37,7 +37,8 @@ typedef struct mkv_pc_attn {
  * subgroups of sg and head_dim hd: the teams' merge (P lanes a team: the
  * power of two >= the row's chunks, at most sg), last_group.glsl's flag,
  * wg_sum.glsl's scratch and attn_merge.glsl's (at most 256 invocations'
- * sums). */
+ * sums). test_kernels checks it against what the SPIR-V declares
+ * (mkv_spirv_shared_bytes) at 1560 shapes. */
 static inline uint32_t mkv_attn_shared(uint32_t wg, uint32_t sg, uint32_t hd)
 {
     const uint32_t nch = hd % 8 == 0 ? hd / 8 : hd / 2;

@@ -1760,6 +1760,58 @@ START_TEST(every_kernel_needs_only_the_features_its_device_enables)
 }
 END_TEST
 
+/* The shared memory of a specialised module, read from its SPIR-V
+ * (runtime/spirv_shared.c): every module evaluates; attention's matches
+ * mkv_attn_shared (the count ops.c checks first, to name attn.wg) at every
+ * shape; a pipeline past the device's shared memory is refused before
+ * Vulkan sees it, naming the kernel and the bytes. */
+START_TEST(shared_memory_is_read_from_the_spirv)
+{
+    mkv_error err = {0};
+    uint64_t b = 0;
+    for (int i = 0; i < MKV_KERNEL_COUNT; i++) {
+        const mkv_kernel_spirv *k = &mkv_kernel_spirv_table[i];
+        ck_assert_msg(mkv_spirv_shared_bytes(k->code, *k->size, k->name, NULL, 0, &b, &err) == MKV_OK, "%s", err.msg);
+    }
+    const mkv_kernel_id attn[] = {MKV_KERNEL_ATTN, MKV_KERNEL_ATTN_TB, MKV_KERNEL_ATTN_Q8, MKV_KERNEL_ATTN_Q8_TB,
+                                  MKV_KERNEL_ATTN_ROPE};
+    const uint32_t hds[] = {2, 6, 14, 64, 80, 96, 128, 256};
+    unsigned checked = 0;
+    for (size_t a = 0; a < sizeof attn / sizeof attn[0]; a++) {
+        const mkv_kernel_spirv *k = &mkv_kernel_spirv_table[attn[a]];
+        for (uint32_t sg = 4; sg <= 128; sg *= 2)
+            for (uint32_t wg = sg; wg <= 1024; wg *= 2)
+                for (size_t h = 0; h < sizeof hds / sizeof hds[0]; h++) {
+                    /* WG, G, HD, SG, U, MERGE, NEOX, QK_NORM, HAS_BIAS (attn.h) */
+                    const uint32_t spec[9] = {wg, 2, hds[h], sg, 2, 1, 1, 1, 0};
+                    ck_assert_msg(mkv_spirv_shared_bytes(k->code, *k->size, k->name, spec, 9, &b, &err) == MKV_OK, "%s",
+                                  err.msg);
+                    ck_assert_msg(b == mkv_attn_shared(wg, sg, hds[h]), "%s, wg %u, sg %u, head_dim %u: %llu bytes in "
+                                  "the SPIR-V, mkv_attn_shared says %u", k->name, wg, sg, hds[h], (unsigned long long)b,
+                                  mkv_attn_shared(wg, sg, hds[h]));
+                    checked++;
+                }
+    }
+    ck_assert_uint_eq(checked, 5 * (9 + 8 + 7 + 6 + 5 + 4) * 8); /* wg from sg up to 1024, sg = 4 .. 128 */
+    /* a workgroup-sized array: the probe's red[gl_WorkGroupSize.x] (4 bytes each) */
+    const mkv_kernel_spirv *probe = &mkv_kernel_spirv_table[MKV_KERNEL_BW_PROBE];
+    const uint32_t spec2[2] = {64, 4};
+    ck_assert_int_eq(mkv_spirv_shared_bytes(probe->code, *probe->size, probe->name, spec2, 2, &b, &err), MKV_OK);
+    ck_assert_uint_eq(b, 256);
+    /* one invocation past the device's shared memory: refused by name */
+    const uint32_t over[2] = {dev->props.limits.maxComputeSharedMemorySize / 4 + 1, 4};
+    const mkv_pipeline *p;
+    ck_assert_int_eq(mkv_pipeline_get(dev, MKV_KERNEL_BW_PROBE, over, 2, &p, &err), MKV_ERR_DEVICE_LIMIT);
+    ck_assert_msg(strstr(err.msg, "bw_probe") && strstr(err.msg, "shared memory"), "%s", err.msg);
+    /* an array whose length is no constant it knows: refused, not guessed */
+    const uint32_t mod[] = {0x07230203u, 0x00010300u, 0, 8, 0,
+                            4u << 16 | 21u, 1, 32, 0,      /* %1 = OpTypeInt 32 0 */
+                            4u << 16 | 28u, 2, 1, 7};      /* %2 = OpTypeArray %1 %7 (%7 undefined) */
+    ck_assert_int_eq(mkv_spirv_shared_bytes(mod, sizeof mod, "made_up", NULL, 0, &b, &err), MKV_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "made_up") && strstr(err.msg, "length"), "%s", err.msg);
+}
+END_TEST
+
 /* The guard behind every GPU test: with the layer on, a misuse is counted
  * (so "no messages" in the other tests means something). */
 /* A device of its own with the validation layer on and its messages
@@ -1846,6 +1898,7 @@ int main(void)
     tcase_add_test(tc, bandwidth_probe_measures_and_refuses_bad_sizes);
     tcase_add_test(tc, dispatch_rejects_wrong_binding_count_and_push_size);
     tcase_add_test(tc, every_kernel_needs_only_the_features_its_device_enables);
+    tcase_add_test(tc, shared_memory_is_read_from_the_spirv);
     /* its own case: CK_RUN_CASE=sweep_space runs it alone */
     TCase *ts = tcase_create("sweep_space");
     tcase_add_checked_fixture(ts, setup, teardown);
