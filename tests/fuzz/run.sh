@@ -9,7 +9,8 @@
 #
 # Environment: MKV_FUZZ_BUILD (build folder, default build-fuzz), MKV_FUZZ_JOBS
 # (build jobs, default 2), MKV_FUZZ_ARGS (more libFuzzer flags, e.g.
-# "-jobs=4 -workers=4" to use more cores). For hours: tests/fuzz/run.sh 14400.
+# "-jobs=4 -workers=4" to use more cores; their workers' logs go to
+# build-fuzz/jobs/<target>/). For hours: tests/fuzz/run.sh 14400.
 set -eu
 
 secs=${1:-60}
@@ -22,6 +23,7 @@ fuzz=$root/tests/fuzz
 command -v clang >/dev/null || { echo "run.sh: clang is needed (Debian: apt-get install clang)" >&2; exit 2; }
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DMKV_FUZZ=ON -DMKV_WERROR=ON \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.cmake.log" 2>&1 || { cat "$build.cmake.log" >&2; exit 2; }
+build=$(cd "$build" && pwd) # the fuzzers run from a folder of their own: paths absolute
 # every target: the list tests/fuzz/CMakeLists.txt declares (MKV_FUZZ_TARGETS)
 [ -n "$targets" ] || targets=$(cat "$build/tests/fuzz/targets.txt")
 build_targets=""
@@ -45,12 +47,16 @@ for t in $targets; do
     mkdir -p "$work" "$art"
     rm -f "$art"/*              # findings of an earlier run are in regress/ already
     log=$build/fuzz_$t.log
+    jobs=$build/jobs/$t         # where -jobs=N leaves its workers' fuzz-<i>.log (libFuzzer: the current folder)
+    mkdir -p "$jobs"
+    rm -f "$jobs"/fuzz-*.log
     echo "fuzz_$t: $secs s ..."
     # -timeout: one input taking > 10 s is a finding (a hang); leaks are
     # reported at the end of each run (ASan's leak checker, on by default).
     # shellcheck disable=SC2086
-    if "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-           -artifact_prefix="$art/" ${MKV_FUZZ_ARGS:-} "$work" "$fuzz/corpus/$t" "$fuzz/regress/$t" >"$log" 2>&1; then
+    if (cd "$jobs" && exec "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+           -print_final_stats=1 -artifact_prefix="$art/" ${MKV_FUZZ_ARGS:-} "$work" "$fuzz/corpus/$t" "$fuzz/regress/$t") \
+           >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
         rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
         echo "fuzz_$t: ok, ${runs:-?} runs, ${rate:-?} exec/s"
